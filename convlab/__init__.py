@@ -1,0 +1,30 @@
+"""convlab — an educational convolution engine, from first principles.
+
+Every number a Keras ``Conv2D``, ``MaxPooling2D`` and ``Dense`` computes,
+step by step, in NumPy loops (the specification), vectorised NumPy and Numba.
+Layout is Keras': images ``(N, H, W, C)``, kernels ``(KH, KW, C_in, C_out)``.
+
+TensorFlow is never imported by ``import convlab``.
+"""
+from .activations import relu, sigmoid, softmax, tanh
+from .conv import conv2d, convolve2d, correlate2d, im2col
+from .dense import dense
+from .pooling import avg_pool2d, max_pool2d
+from .shapes import (
+    conv2d_param_count,
+    conv_output_size,
+    dense_param_count,
+    output_size_formula,
+    pool_output_size,
+    resolve_padding,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "conv2d", "correlate2d", "convolve2d", "im2col",
+    "max_pool2d", "avg_pool2d",
+    "relu", "sigmoid", "tanh", "softmax", "dense",
+    "conv_output_size", "pool_output_size", "output_size_formula",
+    "conv2d_param_count", "dense_param_count", "resolve_padding",
+]

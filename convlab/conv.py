@@ -1,0 +1,200 @@
+"""2-D convolution, as Keras' ``Conv2D`` computes it (cross-correlation), in three backends.
+
+What a deep-learning "convolution" computes
+-------------------------------------------
+The slides (seeds/003) define the discrete convolution of ``f`` and ``g`` as::
+
+    (f * g)[x, y] = Σ_{n1} Σ_{n2} f[n1, n2] · g[x − n1, y − n2]
+
+— ``g`` is *flipped* before it slides. Keras' ``Conv2D`` (and TensorFlow's
+``tf.nn.conv2d``, and PyTorch's ``Conv2d``) do not flip: they compute the
+**cross-correlation**::
+
+    y[n, i, j, f] = b[f] + Σ_{u, v, c} x_pad[n, i·S_h + u, j·S_w + v, c] · kernel[u, v, c, f]
+
+For a learned kernel the difference does not matter (the network simply learns
+the flipped kernel), so frameworks skip the flip. :func:`correlate2d` is what
+Keras does; :func:`convolve2d` flips the kernel and is the slide's definition.
+For a symmetric kernel (the slides' sharpen kernel) both agree.
+
+Layouts (Keras): ``x (N, H, W, C_in)``, ``kernel (KH, KW, C_in, C_out)``,
+``bias (C_out,)`` → ``y (N, OH, OW, C_out)`` with
+``OH = floor((H + P_top + P_bottom − KH)/S_h) + 1`` (see :mod:`convlab.shapes`).
+
+Backends (``backend=``):
+- ``"reference"``: explicit loops over output pixels and filters — the specification;
+- ``"numpy"``: im2col (every window copied into one row) + one matrix product;
+- ``"numba"`` (default): compiled kernels in :mod:`convlab._numba.conv`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import shapes
+from ._arrays import pad_nhwc, windows
+from ._checks import as_float_array, check_backend
+
+__all__ = ["conv2d", "correlate2d", "convolve2d", "im2col"]
+
+
+# --------------------------------------------------------------------------- checks
+def _prepare(x, kernel, bias, strides, padding, backend):
+    """Validate the arguments of conv2d; return arrays and resolved geometry."""
+    x = as_float_array(x, "x", 4, shape_hint="(N, H, W, C_in)")
+    kernel = as_float_array(kernel, "kernel", 4, dtype=x.dtype, shape_hint="(KH, KW, C_in, C_out)")
+    kh, kw, c_in, c_out = kernel.shape
+    if c_in != x.shape[3]:
+        raise ValueError(
+            f"kernel has C_in={c_in} input channels (kernel.shape={kernel.shape}) but x has "
+            f"{x.shape[3]} channels (x.shape={x.shape})"
+        )
+    if bias is not None:
+        bias = as_float_array(bias, "bias", 1, dtype=x.dtype, shape_hint="(C_out,)")
+        if bias.shape[0] != c_out:
+            raise ValueError(f"bias must have shape ({c_out},) to match kernel C_out={c_out}, got {bias.shape}")
+    sh, sw = shapes.pair(strides, "strides")
+    pads = shapes.resolve_padding(padding, x.shape[1:3], (kh, kw), (sh, sw))
+    hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"kernel of {kh}×{kw} is larger than the padded input of {hp}×{wp} "
+            f"(x.shape={x.shape}, padding={padding!r})"
+        )
+    return x, kernel, bias, (sh, sw), pads, check_backend(backend)
+
+
+# --------------------------------------------------------------------------- reference
+def _conv2d_reference(x, kernel, bias, strides, pads):
+    """The specification: one output number at a time, exactly as on the slides.
+
+    For each image ``n``, output row ``i``, column ``j`` and filter ``f``: take the
+    ``KH×KW×C_in`` window of the padded input that starts at ``(i·S_h, j·S_w)``,
+    multiply it element by element with filter ``f`` and add everything up,
+    plus the bias.
+    """
+    xp = pad_nhwc(x, pads)
+    n_img, hp, wp, _ = xp.shape
+    kh, kw, _, n_filters = kernel.shape
+    sh, sw = strides
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    y = np.zeros((n_img, oh, ow, n_filters), dtype=x.dtype)
+    for n in range(n_img):
+        for i in range(oh):
+            for j in range(ow):
+                window = xp[n, i * sh:i * sh + kh, j * sw:j * sw + kw, :]  # (KH, KW, C_in)
+                for f in range(n_filters):
+                    y[n, i, j, f] = np.sum(window * kernel[:, :, :, f])
+                    if bias is not None:
+                        y[n, i, j, f] += bias[f]
+    return y
+
+
+# --------------------------------------------------------------------------- numpy
+def im2col(x, kernel_size, strides=1, padding="valid"):
+    """Copy every window of ``x (N, H, W, C)`` into one row: ``(N·OH·OW, KH·KW·C)``.
+
+    Row order is ``(n, i, j)``; within a row the order is ``(u, v, c)`` — the
+    same order as ``kernel.reshape(KH·KW·C, F)``, so a convolution is then one
+    matrix product. Memory: ``KH·KW`` times the (padded) input.
+
+    Returns:
+        ``(cols, (OH, OW))``.
+    """
+    x = as_float_array(x, "x", 4, shape_hint="(N, H, W, C)")
+    kh, kw = shapes.pair(kernel_size, "kernel_size")
+    sh, sw = shapes.pair(strides, "strides")
+    pads = shapes.resolve_padding(padding, x.shape[1:3], (kh, kw), (sh, sw))
+    return _im2col(x, (kh, kw), (sh, sw), pads)
+
+
+def _im2col(x, window, strides, pads, pad_value=0.0):
+    v = windows(pad_nhwc(x, pads, pad_value), window, strides)  # (N, OH, OW, C, KH, KW)
+    n, oh, ow, c, kh, kw = v.shape
+    cols = v.transpose(0, 1, 2, 4, 5, 3).reshape(n * oh * ow, kh * kw * c)
+    return cols, (oh, ow)
+
+
+def _conv2d_numpy(x, kernel, bias, strides, pads):
+    kh, kw, c_in, n_filters = kernel.shape
+    cols, (oh, ow) = _im2col(x, (kh, kw), strides, pads)
+    y = cols @ kernel.reshape(kh * kw * c_in, n_filters)
+    if bias is not None:
+        y += bias
+    return y.reshape(x.shape[0], oh, ow, n_filters)
+
+
+# --------------------------------------------------------------------------- numba
+def _conv2d_numba(x, kernel, bias, strides, pads):
+    from ._numba import conv as nb_conv
+
+    return nb_conv.conv2d_forward(x, kernel, bias, strides, pads)
+
+
+_FORWARD = {"reference": _conv2d_reference, "numpy": _conv2d_numpy, "numba": _conv2d_numba}
+
+
+# --------------------------------------------------------------------------- public
+def conv2d(x, kernel, bias=None, *, strides=1, padding="valid", backend=None):
+    """Multi-channel 2-D cross-correlation with bias — what Keras' ``Conv2D`` computes.
+
+    Args:
+        x: ``(N, H, W, C_in)`` images (NHWC). float32 or float64 keep their dtype;
+            integer input is converted to float64.
+        kernel: ``(KH, KW, C_in, C_out)``, converted to ``x``'s dtype.
+        bias: ``(C_out,)`` or ``None``.
+        strides: int or ``(S_h, S_w)``, ≥ 1.
+        padding: ``"valid"``, ``"same"`` (TensorFlow's rule: output ``ceil(H/S)``, the
+            odd pad pixel at the bottom/right), an int ``P`` (``P`` zeros on each
+            side, as the slides), ``(P_h, P_w)`` or ``((top, bottom), (left, right))``.
+        backend: ``"reference"``, ``"numpy"`` or ``"numba"`` (default ``None`` → numba).
+
+    Returns:
+        ``y (N, OH, OW, C_out)`` of ``x``'s float dtype, with
+        ``OH = floor((H + P_top + P_bottom − KH)/S_h) + 1`` (slides; Keras floors).
+        NaN/inf in the inputs propagate as IEEE arithmetic does.
+
+    Raises:
+        ValueError: wrong ndim, empty input, channel mismatch, bias of the wrong
+            length, kernel larger than the padded input, stride ≤ 0, unknown
+            padding or backend.
+        TypeError: non-numeric dtype, malformed strides/padding.
+
+    Example (slides, seeds/003): the 5×5 input with the sharpen kernel gives
+    ``[[266, -61, -30], [116, -47, 295], [-135, 256, -128]]``.
+    """
+    x, kernel, bias, strides, pads, backend = _prepare(x, kernel, bias, strides, padding, backend)
+    return _FORWARD[backend](x, kernel, bias, strides, pads)
+
+
+def _as_image(image, name="image"):
+    return as_float_array(image, name, 2, shape_hint="(H, W)")
+
+
+def correlate2d(image, kernel, padding="valid", *, strides=1, backend=None):
+    """Single-channel 2-D cross-correlation (no flip): what Keras calls convolution.
+
+    Args:
+        image: ``(H, W)``; kernel: ``(KH, KW)``; padding/strides as :func:`conv2d`.
+
+    Returns:
+        ``(OH, OW)`` array of the image's float dtype (integers → float64).
+
+    Raises:
+        ValueError / TypeError as :func:`conv2d`, naming ``image`` or ``kernel``.
+    """
+    img = _as_image(image)
+    k = as_float_array(kernel, "kernel", 2, dtype=img.dtype, shape_hint="(KH, KW)")
+    y = conv2d(img[None, :, :, None], k[:, :, None, None], strides=strides, padding=padding, backend=backend)
+    return y[0, :, :, 0]
+
+
+def convolve2d(image, kernel, padding="valid", *, strides=1, backend=None):
+    """True 2-D convolution as the slides define it: the kernel is flipped first.
+
+    ``(f * g)[x, y] = Σ f[n1, n2] · g[x − n1, y − n2]`` — equal to
+    :func:`correlate2d` with ``kernel[::-1, ::-1]``. Same arguments, shapes and
+    errors as :func:`correlate2d`; with ``padding="valid"`` this equals
+    ``scipy.signal.convolve2d(image, kernel, mode="valid")``.
+    """
+    k = as_float_array(kernel, "kernel", 2, shape_hint="(KH, KW)")
+    return correlate2d(image, k[::-1, ::-1], padding, strides=strides, backend=backend)
