@@ -19,6 +19,15 @@ from .shapes import (
     resolve_padding,
 )
 
+# --- backprop: backward passes, losses, gradcheck (issue 3)
+# --- end backprop
+
+# --- model: layers, Sequential, optimizers, datasets (issue 3)
+# --- end model
+
+# --- keras bridge (issue 4)
+# --- end keras bridge
+
 __version__ = "0.1.0"
 
 __all__ = [
