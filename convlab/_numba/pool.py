@@ -1,4 +1,4 @@
-"""Numba pooling kernels (forward). Called by :mod:`convlab.pooling`."""
+"""Numba pooling kernels (forward and backward). Called by :mod:`convlab.pooling`."""
 from __future__ import annotations
 
 import numba as nb
@@ -69,3 +69,72 @@ def avg_pool2d_forward(x, pool, strides, pads):
     y = _out(x, pool, strides, pads)
     _avg_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], y)
     return y
+
+
+# --------------------------------------------------------------------------- backward (simple)
+@nb.njit(parallel=True, cache=True)
+def _max_backward(dy, x, ph, pw, sh, sw, top, left, dx):
+    """Each window's gradient goes to its FIRST maximum (row-major), as TensorFlow's CPU kernel."""
+    n_img, h, w, n_ch = x.shape
+    _, oh, ow, _ = dy.shape
+    for n in nb.prange(n_img):  # one image per thread: overlapping windows accumulate safely
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(n_ch):
+                    best = -np.inf
+                    br = -1
+                    bq = -1
+                    for u in range(ph):
+                        r = i * sh + u - top
+                        if r < 0 or r >= h:
+                            continue
+                        for v in range(pw):
+                            q = j * sw + v - left
+                            if q < 0 or q >= w:
+                                continue
+                            val = x[n, r, q, c]
+                            if br < 0 or val > best or (np.isnan(val) and not np.isnan(best)):
+                                best = val
+                                br = r
+                                bq = q
+                    if br >= 0:
+                        dx[n, br, bq, c] += dy[n, i, j, c]
+
+
+@nb.njit(parallel=True, cache=True)
+def _avg_backward(dy, ph, pw, sh, sw, top, left, dx):
+    n_img, h, w, n_ch = dx.shape
+    _, oh, ow, _ = dy.shape
+    for n in nb.prange(n_img):
+        for i in range(oh):
+            r0 = max(i * sh - top, 0)
+            r1 = min(i * sh - top + ph, h)
+            for j in range(ow):
+                q0 = max(j * sw - left, 0)
+                q1 = min(j * sw - left + pw, w)
+                count = (r1 - r0) * (q1 - q0)
+                if count <= 0:
+                    continue
+                for r in range(r0, r1):
+                    for q in range(q0, q1):
+                        for c in range(n_ch):
+                            dx[n, r, q, c] += dy[n, i, j, c] / count
+
+
+def max_pool2d_backward(dy, x, pool, strides, pads):
+    """Gradient of :func:`max_pool2d_forward`: ``dy (N,OH,OW,C)``, ``x (N,H,W,C)`` → ``dx (N,H,W,C)``.
+
+    Each window sends its gradient to ONE position, the first maximum in
+    row-major order inside the window (TensorFlow's CPU behaviour on ties);
+    overlapping windows (stride < pool) accumulate.
+    """
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    _max_backward(dy, x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], dx)
+    return dx
+
+
+def avg_pool2d_backward(dy, x, pool, strides, pads):
+    """Gradient of :func:`avg_pool2d_forward`: each window's gradient divided by its count of real pixels."""
+    dx = np.zeros(x.shape, dtype=x.dtype)
+    _avg_backward(dy, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], dx)
+    return dx
