@@ -21,6 +21,24 @@ Layouts (Keras): ``x (N, H, W, C_in)``, ``kernel (KH, KW, C_in, C_out)``,
 ``bias (C_out,)`` → ``y (N, OH, OW, C_out)`` with
 ``OH = floor((H + P_top + P_bottom − KH)/S_h) + 1`` (see :mod:`convlab.shapes`).
 
+Backward pass (:func:`conv2d_backward`)
+---------------------------------------
+Given the upstream gradient ``dy = ∂L/∂y`` (same shape as ``y``), the chain rule
+applied to the formula above gives, summing over every output position
+``(n, i, j)`` and filter ``f`` that used a number::
+
+    ∂L/∂kernel[u, v, c, f] = Σ_{n,i,j} x_pad[n, i·S_h + u, j·S_w + v, c] · dy[n, i, j, f]
+    ∂L/∂x_pad[n, i·S_h + u, j·S_w + v, c] += kernel[u, v, c, f] · dy[n, i, j, f]
+    ∂L/∂bias[f] = Σ_{n,i,j} dy[n, i, j, f]
+
+and ``∂L/∂x`` is ``∂L/∂x_pad`` with the padding cropped off. With stride 1 the
+first line is itself a cross-correlation (of the input with ``dy``) and the
+second a "full" convolution of ``dy`` with the (flipped) kernel — lesson 07
+computes both ways. Pixels that no window covers (when ``H + P − K`` is not a
+multiple of the stride) get a zero gradient. Source: CS231n notes,
+"Convolutional Networks"; Dumoulin & Visin, "A guide to convolution
+arithmetic for deep learning" (2016), §4 (transposed convolution).
+
 Backends (``backend=``):
 - ``"reference"``: explicit loops over output pixels and filters — the specification;
 - ``"numpy"``: im2col (every window copied into one row) + one matrix product;
@@ -34,7 +52,7 @@ from . import shapes
 from ._arrays import pad_nhwc, windows
 from ._checks import as_float_array, check_backend
 
-__all__ = ["conv2d", "correlate2d", "convolve2d", "im2col"]
+__all__ = ["conv2d", "conv2d_backward", "correlate2d", "convolve2d", "im2col"]
 
 
 # --------------------------------------------------------------------------- checks
@@ -164,6 +182,132 @@ def conv2d(x, kernel, bias=None, *, strides=1, padding="valid", backend=None):
     """
     x, kernel, bias, strides, pads, backend = _prepare(x, kernel, bias, strides, padding, backend)
     return _FORWARD[backend](x, kernel, bias, strides, pads)
+
+
+# --------------------------------------------------------------------------- backward
+def _prepare_backward(dy, x, kernel, strides, padding, backend):
+    """Validate the arguments of conv2d_backward; ``dy`` must have the forward output's shape."""
+    x, kernel, _, strides, pads, backend = _prepare(x, kernel, None, strides, padding, backend)
+    kh, kw, _, c_out = kernel.shape
+    oh = (x.shape[1] + pads[0] + pads[1] - kh) // strides[0] + 1
+    ow = (x.shape[2] + pads[2] + pads[3] - kw) // strides[1] + 1
+    expected = (x.shape[0], oh, ow, c_out)
+    dy = as_float_array(dy, "dy", 4, dtype=x.dtype, shape_hint="(N, OH, OW, C_out)")
+    if dy.shape != expected:
+        raise ValueError(
+            f"dy must have the forward output's shape (N, OH, OW, C_out) = {expected} for "
+            f"x.shape={x.shape}, kernel.shape={kernel.shape}, strides={strides}, padding={padding!r}; "
+            f"got dy.shape={dy.shape}"
+        )
+    return dy, x, kernel, strides, pads, backend
+
+
+def _crop(dxp, x_shape, pads):
+    """Drop the padding rows/columns from the padded-input gradient."""
+    t, _, l, _ = pads
+    return np.ascontiguousarray(dxp[:, t:t + x_shape[1], l:l + x_shape[2], :])
+
+
+def _conv2d_backward_reference(dy, x, kernel, strides, pads):
+    """The chain rule, one output number at a time (mirror image of the forward loop).
+
+    The forward pass computed ``y[n, i, j, f] = Σ window · kernel[..., f] + b[f]``
+    for the window of ``x_pad`` that starts at ``(i·S_h, j·S_w)``. So each output
+    number sends its gradient ``g = dy[n, i, j, f]`` back to:
+    - every kernel weight it multiplied: ``dkernel[..., f] += window · g``;
+    - every input pixel of its window: ``dx_pad[window] += kernel[..., f] · g``;
+    - the bias: ``dbias[f] += g``.
+    At the end the padding is cropped from ``dx_pad`` (a pad is not an input).
+    """
+    xp = pad_nhwc(x, pads)
+    dxp = np.zeros_like(xp)  # fresh zeros on every call: nothing accumulates across calls
+    dkernel = np.zeros_like(kernel)
+    dbias = np.zeros(kernel.shape[3], dtype=x.dtype)
+    kh, kw, _, n_filters = kernel.shape
+    sh, sw = strides
+    n_img, oh, ow, _ = dy.shape
+    for n in range(n_img):
+        for i in range(oh):
+            for j in range(ow):
+                rows = slice(i * sh, i * sh + kh)  # the stride matters here too
+                cols = slice(j * sw, j * sw + kw)
+                window = xp[n, rows, cols, :]  # (KH, KW, C_in)
+                for f in range(n_filters):
+                    g = dy[n, i, j, f]
+                    dkernel[:, :, :, f] += window * g
+                    dxp[n, rows, cols, :] += kernel[:, :, :, f] * g
+                    dbias[f] += g
+    return _crop(dxp, x.shape, pads), dkernel, dbias
+
+
+def _col2im(dcols, x_shape, window, strides, pads):
+    """Inverse bookkeeping of im2col: scatter-add ``dcols (N, OH, OW, KH, KW, C)`` into the padded input.
+
+    One vectorised add per kernel tap ``(u, v)``: tap ``(u, v)`` of output ``(i, j)``
+    touched ``x_pad[i·S_h + u, j·S_w + v]``, so it is a strided slice. Windows that
+    overlap (stride < kernel) add up, as the chain rule requires.
+    """
+    n_img, h, w, c = x_shape
+    t, b, l, r = pads
+    kh, kw = window
+    sh, sw = strides
+    _, oh, ow = dcols.shape[:3]
+    dxp = np.zeros((n_img, h + t + b, w + l + r, c), dtype=dcols.dtype)
+    for u in range(kh):
+        for v in range(kw):
+            dxp[:, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw, :] += dcols[:, :, :, u, v, :]
+    return _crop(dxp, x_shape, pads)
+
+
+def _conv2d_backward_numpy(dy, x, kernel, strides, pads):
+    kh, kw, c_in, n_filters = kernel.shape
+    cols, (oh, ow) = _im2col(x, (kh, kw), strides, pads)  # (N·OH·OW, KH·KW·C_in)
+    dy2d = dy.reshape(-1, n_filters)  # (N·OH·OW, C_out)
+    dkernel = (cols.T @ dy2d).reshape(kh, kw, c_in, n_filters)
+    dcols = (dy2d @ kernel.reshape(kh * kw * c_in, n_filters).T).reshape(x.shape[0], oh, ow, kh, kw, c_in)
+    dx = _col2im(dcols, x.shape, (kh, kw), strides, pads)
+    return dx, dkernel, dy2d.sum(axis=0)
+
+
+def _conv2d_backward_numba(dy, x, kernel, strides, pads):
+    from ._numba import conv as nb_conv
+
+    return nb_conv.conv2d_backward(dy, x, kernel, strides, pads)
+
+
+_BACKWARD = {
+    "reference": _conv2d_backward_reference,
+    "numpy": _conv2d_backward_numpy,
+    "numba": _conv2d_backward_numba,
+}
+
+
+def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None):
+    """Gradients of :func:`conv2d` with respect to its input, kernel and bias.
+
+    Args:
+        dy: ``(N, OH, OW, C_out)`` — ``∂L/∂y``, the upstream gradient; it must have
+            exactly the shape ``conv2d(x, kernel, strides=…, padding=…)`` returns.
+            Converted to ``x``'s dtype.
+        x: ``(N, H, W, C_in)`` — the forward input (float32/float64; integers → float64).
+        kernel: ``(KH, KW, C_in, C_out)`` — the forward kernel.
+        strides, padding, backend: exactly as given to :func:`conv2d`.
+
+    Returns:
+        ``(dx, dkernel, dbias)`` of ``x``'s dtype with shapes ``(N, H, W, C_in)``,
+        ``(KH, KW, C_in, C_out)`` and ``(C_out,)``. The bias does not affect any
+        gradient, so it is not an argument. Every call returns fresh arrays (no
+        accumulation across calls); pixels no window covers get 0.
+
+    Raises:
+        ValueError: ``dy``'s shape differs from the forward output's (the message
+            names ``dy`` and both shapes), and every error :func:`conv2d` raises.
+        TypeError: non-numeric dtype, malformed strides/padding.
+
+    Formulas: see the module docstring (chain rule on Keras' cross-correlation).
+    """
+    dy, x, kernel, strides, pads, backend = _prepare_backward(dy, x, kernel, strides, padding, backend)
+    return _BACKWARD[backend](dy, x, kernel, strides, pads)
 
 
 def _as_image(image, name="image"):

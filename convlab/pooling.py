@@ -12,6 +12,18 @@ Padding rules (TensorFlow's, which Keras follows):
   (non-pad) pixels in each window, not by the window size.
 
 Layout: ``x (N, H, W, C)`` → ``(N, OH, OW, C)``; ``OH = floor((H + P − K)/S) + 1``.
+
+Backward passes (:func:`max_pool2d_backward`, :func:`avg_pool2d_backward`):
+- max: the maximum is a selection, so the gradient of an output goes to the
+  single input pixel that was selected. On ties it goes to ONE position only:
+  the **first maximum in row-major order inside the window** (smallest row,
+  then smallest column) — what TensorFlow's CPU ``MaxPoolGrad`` does (checked
+  against ``tf.GradientTape`` in ``tests/test_backward.py``). Some course code
+  sends it to every tied maximum instead; that is not the gradient TF computes.
+- average: each output is ``Σ window / count``, so every real pixel of the
+  window receives ``dy / count`` (``count`` = real pixels with "same" padding).
+- overlapping windows (stride < pool) add their contributions; pads are
+  cropped; pixels no window covers get 0.
 Backends: ``"reference"`` (loops), ``"numpy"`` (window views), ``"numba"`` (default).
 """
 from __future__ import annotations
@@ -22,7 +34,7 @@ from . import shapes
 from ._arrays import pad_nhwc, windows
 from ._checks import as_float_array, check_backend
 
-__all__ = ["max_pool2d", "avg_pool2d"]
+__all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward"]
 
 
 def _prepare(x, pool_size, strides, padding, backend, name="x"):
@@ -104,6 +116,149 @@ def _avg_pool_numba(x, pool, strides, pads):
 
 _MAX = {"reference": _max_pool_reference, "numpy": _max_pool_numpy, "numba": _max_pool_numba}
 _AVG = {"reference": _avg_pool_reference, "numpy": _avg_pool_numpy, "numba": _avg_pool_numba}
+
+
+# --------------------------------------------------------------------------- backward
+def _prepare_backward(dy, x, pool_size, strides, padding, backend):
+    x, pool, strides, pads, backend = _prepare(x, pool_size, strides, padding, backend)
+    expected = (x.shape[0],) + _out_hw(x, pool, strides, pads) + (x.shape[3],)
+    dy = as_float_array(dy, "dy", 4, dtype=x.dtype, shape_hint="(N, OH, OW, C)")
+    if dy.shape != expected:
+        raise ValueError(
+            f"dy must have the forward output's shape (N, OH, OW, C) = {expected} for x.shape={x.shape}, "
+            f"pool_size={pool}, strides={strides}, padding={padding!r}; got dy.shape={dy.shape}"
+        )
+    return dy, x, pool, strides, pads, backend
+
+
+def _crop(dxp, x_shape, pads):
+    t, _, l, _ = pads
+    return np.ascontiguousarray(dxp[:, t:t + x_shape[1], l:l + x_shape[2], :])
+
+
+def _max_pool_backward_reference(dy, x, pool, strides, pads):
+    """For every output number: find the window's first maximum (row-major) and send it ``dy`` there.
+
+    ``np.argmax`` of the flattened window returns the first maximum in row-major
+    order — TensorFlow's tie rule. ``+=``, not ``=``: overlapping windows may
+    pick the same pixel. No early exit: every window of every channel is visited.
+    """
+    xp = pad_nhwc(x, pads, -np.inf)
+    dxp = np.zeros_like(xp)
+    n_img, oh, ow, n_ch = dy.shape
+    ph, pw = pool
+    sh, sw = strides
+    for n in range(n_img):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(n_ch):
+                    window = xp[n, i * sh:i * sh + ph, j * sw:j * sw + pw, c]
+                    k = int(np.argmax(window))  # flat index of the first maximum
+                    u, v = divmod(k, pw)
+                    dxp[n, i * sh + u, j * sw + v, c] += dy[n, i, j, c]
+    return _crop(dxp, x.shape, pads)
+
+
+def _avg_pool_backward_reference(dy, x, pool, strides, pads):
+    """Every real pixel of a window receives ``dy / count`` (count = real pixels in the window)."""
+    real = pad_nhwc(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), pads)
+    dxp = np.zeros((x.shape[0],) + real.shape[1:3] + (x.shape[3],), dtype=x.dtype)
+    n_img, oh, ow, n_ch = dy.shape
+    ph, pw = pool
+    sh, sw = strides
+    for n in range(n_img):
+        for i in range(oh):
+            for j in range(ow):
+                rows = slice(i * sh, i * sh + ph)
+                cols = slice(j * sw, j * sw + pw)
+                # max(…, 1): a window made only of explicit pads (count 0) touches no real
+                # pixel; its share lands on pads that are cropped below.
+                count = max(np.sum(real[0, rows, cols, 0]), 1)
+                for c in range(n_ch):
+                    dxp[n, rows, cols, c] += dy[n, i, j, c] / count
+    return _crop(dxp, x.shape, pads)  # the pads' share is dropped here
+
+
+def _scatter_taps(per_tap, shape_p, dtype, pool, strides, oh, ow):
+    """Add ``per_tap(u, v) -> (N, OH, OW, C)`` into a padded gradient, one strided slice per tap."""
+    dxp = np.zeros(shape_p, dtype=dtype)
+    sh, sw = strides
+    for u in range(pool[0]):
+        for v in range(pool[1]):
+            dxp[:, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw, :] += per_tap(u, v)
+    return dxp
+
+
+def _max_pool_backward_numpy(dy, x, pool, strides, pads):
+    xp = pad_nhwc(x, pads, -np.inf)
+    v = windows(xp, pool, strides)  # (N, OH, OW, C, PH, PW)
+    n_img, oh, ow, n_ch = dy.shape
+    arg = v.reshape(n_img, oh, ow, n_ch, -1).argmax(axis=-1)  # first maximum, row-major
+    pw = pool[1]
+    zero = np.zeros((), dtype=dy.dtype)
+    dxp = _scatter_taps(lambda u, w: np.where(arg == u * pw + w, dy, zero), xp.shape, x.dtype, pool, strides, oh, ow)
+    return _crop(dxp, x.shape, pads)
+
+
+def _avg_pool_backward_numpy(dy, x, pool, strides, pads):
+    real = pad_nhwc(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), pads)
+    counts = windows(real, pool, strides).sum(axis=(4, 5))  # (1, OH, OW, 1)
+    share = dy / np.maximum(counts, 1)  # count 0 only for all-pad windows, whose share is cropped
+    n_img, oh, ow, n_ch = dy.shape
+    shape_p = (n_img,) + real.shape[1:3] + (n_ch,)
+    dxp = _scatter_taps(lambda u, w: share, shape_p, x.dtype, pool, strides, oh, ow)
+    return _crop(dxp, x.shape, pads)
+
+
+def _max_pool_backward_numba(dy, x, pool, strides, pads):
+    from ._numba import pool as nb_pool
+
+    return nb_pool.max_pool2d_backward(dy, x, pool, strides, pads)
+
+
+def _avg_pool_backward_numba(dy, x, pool, strides, pads):
+    from ._numba import pool as nb_pool
+
+    return nb_pool.avg_pool2d_backward(dy, x, pool, strides, pads)
+
+
+_MAX_BACKWARD = {"reference": _max_pool_backward_reference, "numpy": _max_pool_backward_numpy,
+                 "numba": _max_pool_backward_numba}
+_AVG_BACKWARD = {"reference": _avg_pool_backward_reference, "numpy": _avg_pool_backward_numpy,
+                 "numba": _avg_pool_backward_numba}
+
+
+def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", backend=None):
+    """Gradient of :func:`max_pool2d` with respect to ``x``.
+
+    Args:
+        dy: ``(N, OH, OW, C)`` — ``∂L/∂y``; must have the forward output's shape
+            (converted to ``x``'s dtype).
+        x: ``(N, H, W, C)`` — the forward input.
+        pool_size, strides, padding, backend: exactly as given to :func:`max_pool2d`.
+
+    Returns:
+        ``dx (N, H, W, C)`` of ``x``'s dtype. Each ``dy[n, i, j, c]`` goes to ONE
+        pixel: the first maximum of its window in row-major order (TensorFlow's
+        CPU ``MaxPoolGrad`` rule on ties); overlapping windows add up.
+
+    Raises:
+        ValueError: ``dy`` of the wrong shape (named), and every error of :func:`max_pool2d`.
+        TypeError: non-numeric dtype, malformed pool_size/strides/padding.
+    """
+    dy, x, pool, strides, pads, backend = _prepare_backward(dy, x, pool_size, strides, padding, backend)
+    return _MAX_BACKWARD[backend](dy, x, pool, strides, pads)
+
+
+def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", backend=None):
+    """Gradient of :func:`avg_pool2d` with respect to ``x``: each real pixel gets ``dy / count``.
+
+    ``count`` is the number of real (non-pad) pixels in the window, as in the
+    forward pass (TensorFlow's "same" rule). Arguments, shapes and errors as
+    :func:`max_pool2d_backward`. The values of ``x`` do not matter, only its shape.
+    """
+    dy, x, pool, strides, pads, backend = _prepare_backward(dy, x, pool_size, strides, padding, backend)
+    return _AVG_BACKWARD[backend](dy, x, pool, strides, pads)
 
 
 def max_pool2d(x, pool_size=2, strides=None, padding="valid", backend=None):
