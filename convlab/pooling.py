@@ -42,6 +42,11 @@ def _prepare(x, pool_size, strides, padding, backend, name="x"):
     ph, pw = shapes.pair(pool_size, "pool_size")
     sh, sw = shapes.pair((ph, pw) if strides is None else strides, "strides")
     pads = shapes.resolve_padding(padding, x.shape[1:3], (ph, pw), (sh, sw))
+    if max(pads[0], pads[1]) >= ph or max(pads[2], pads[3]) >= pw:
+        raise ValueError(
+            f"padding must be smaller than pool_size on each side (a window lying wholly in the padding "
+            f"has no pixel to pool), got padding={padding!r} → pads {pads} with pool_size={(ph, pw)}"
+        )
     hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
     if ph > hp or pw > wp:
         raise ValueError(
