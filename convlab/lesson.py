@@ -161,11 +161,21 @@ class Lesson:
         return path
 
     # ------------------------------------------------------------------ end
-    def finish(self) -> dict:
-        """Print the lesson's totals and write ``<out>/<lesson>/summary.json`` (read by ``convlab tour``)."""
+    def skip(self, reason: str) -> None:
+        """End the lesson early without failing (e.g. TensorFlow is not installed): say why, exit 0.
+
+        The summary records ``status: "skipped"`` and the reason, so ``convlab tour`` shows it.
+        """
+        print(f"\n{self.name}: skipped — {reason}")
+        self._write_summary("skipped", reason)
+        raise SystemExit(0)
+
+    def _write_summary(self, status: str, reason: str = "") -> dict:
         summary = {
             "lesson": self.name,
             "title": self.title,
+            "status": status,
+            "reason": reason,
             "checks": self.checks,
             "figures": len(self.figures),
             "seconds": round(time.perf_counter() - self._t0, 2),
@@ -174,6 +184,11 @@ class Lesson:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(summary, indent=2))
         os.replace(tmp, path)
+        return summary
+
+    def finish(self) -> dict:
+        """Print the lesson's totals and write ``<out>/<lesson>/summary.json`` (read by ``convlab tour``)."""
+        summary = self._write_summary("passed")
         print(f"\n{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {self.out}/ "
               f"({summary['seconds']:.1f} s)")
         return summary
