@@ -20,6 +20,35 @@ from .shapes import (
 )
 
 # --- backprop: backward passes, losses, gradcheck (issue 3)
+from . import losses
+from .activations import (
+    linear_backward,
+    relu_backward,
+    sigmoid_backward,
+    softmax_backward,
+    tanh_backward,
+)
+from .conv import conv2d_backward
+from .dense import dense_backward
+from .gradcheck import GradcheckError, gradcheck, numeric_gradient, rel_error
+from .losses import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    mean_squared_error,
+    sigmoid_binary_crossentropy,
+    softmax_crossentropy,
+    sparse_categorical_crossentropy,
+)
+from .pooling import avg_pool2d_backward, max_pool2d_backward
+
+_BACKPROP_ALL = [  # for the lead: add to __all__ below
+    "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward", "dense_backward",
+    "relu_backward", "sigmoid_backward", "tanh_backward", "softmax_backward", "linear_backward",
+    "losses",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
+    "mean_squared_error", "softmax_crossentropy", "sigmoid_binary_crossentropy",
+    "gradcheck", "numeric_gradient", "rel_error", "GradcheckError",
+]
 # --- end backprop
 
 # --- model: layers, Sequential, optimizers, datasets (issue 3)

@@ -1,6 +1,15 @@
 """Activation functions, element-wise (softmax: over the last axis), as Keras defines them.
 
 All take and return arrays of the same shape and float dtype (integers → float64).
+
+Backward passes ``*_backward(dy, x, y)`` take the upstream gradient ``dy = ∂L/∂y``,
+the forward input ``x`` and (optionally) the forward output ``y`` (recomputed
+from ``x`` when ``None``) and return ``∂L/∂x`` of the same shape:
+
+- relu: ``dy · [x > 0]`` (the kink at 0 gets gradient 0, as TensorFlow's ``ReluGrad``);
+- sigmoid: ``dy · y · (1 − y)``;  tanh: ``dy · (1 − y²)``;  linear: ``dy``;
+- softmax (over the last axis): the Jacobian ``∂y_i/∂x_j = y_i (δ_ij − y_j)``
+  times ``dy`` without building the matrix: ``y · (dy − Σ_j dy_j y_j)``.
 """
 from __future__ import annotations
 
@@ -8,7 +17,10 @@ import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "get"]
+__all__ = [
+    "relu", "sigmoid", "tanh", "softmax", "linear", "get",
+    "relu_backward", "sigmoid_backward", "tanh_backward", "softmax_backward", "linear_backward", "get_backward",
+]
 
 
 def _arr(x):
@@ -73,3 +85,88 @@ def get(name):
     if not isinstance(name, str) or name.lower() not in _BY_NAME:
         raise ValueError(f"activation must be one of {sorted(_BY_NAME)} or None, got {name!r}")
     return _BY_NAME[name.lower()]
+
+
+# --------------------------------------------------------------------------- backward
+def _grads(dy, x, y, forward):
+    """Validate ``dy``/``x``/``y`` (same shape, ``x``'s dtype); compute ``y`` if missing."""
+    x = _arr(x)
+    dy = np.asarray(dy)
+    if dy.dtype.kind not in "fiub":
+        raise TypeError(f"dy must be a real numeric array, got dtype {dy.dtype}")
+    if dy.shape != x.shape:
+        raise ValueError(f"dy must have the shape of x {x.shape}, got dy.shape={dy.shape}")
+    dy = dy.astype(x.dtype, copy=False)
+    if y is None:
+        y = forward(x)
+    else:
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise TypeError(f"y must be a real numeric array, got dtype {y.dtype}")
+        if y.shape != x.shape:
+            raise ValueError(f"y must have the shape of x {x.shape}, got y.shape={y.shape}")
+        y = y.astype(x.dtype, copy=False)
+    return dy, x, y
+
+
+def relu_backward(dy, x, y=None):
+    """``∂L/∂x = dy · [x > 0]`` (0 at ``x = 0``, as TensorFlow). Shapes: all equal; dtype of ``x``.
+
+    Raises ValueError (shape mismatch) / TypeError (non-numeric), naming the argument.
+    """
+    dy, x, _ = _grads(dy, x, np.zeros_like(_arr(x)) if y is None else y, relu)
+    return np.where(x > 0, dy, np.zeros((), x.dtype))
+
+
+def sigmoid_backward(dy, x, y=None):
+    """``∂L/∂x = dy · y · (1 − y)`` with ``y = sigmoid(x)``. Same shapes and errors as :func:`relu_backward`."""
+    dy, x, y = _grads(dy, x, y, sigmoid)
+    return dy * y * (1 - y)
+
+
+def tanh_backward(dy, x, y=None):
+    """``∂L/∂x = dy · (1 − y²)`` with ``y = tanh(x)``. Same shapes and errors as :func:`relu_backward`."""
+    dy, x, y = _grads(dy, x, y, tanh)
+    return dy * (1 - y * y)
+
+
+def linear_backward(dy, x, y=None):
+    """``∂L/∂x = dy`` (a copy, in ``x``'s dtype). Same shapes and errors as :func:`relu_backward`."""
+    dy, _, _ = _grads(dy, x, x if y is None else y, linear)
+    return dy.copy()
+
+
+def softmax_backward(dy, x, y=None):
+    """Jacobian-vector product of :func:`softmax` over the last axis.
+
+    With ``y = softmax(x)``, ``∂y_i/∂x_j = y_i (δ_ij − y_j)``, so
+    ``∂L/∂x_j = Σ_i dy_i y_i (δ_ij − y_j) = y_j · (dy_j − Σ_i dy_i y_i)``.
+    Shapes ``(..., K)``; same errors as :func:`relu_backward`.
+    """
+    dy, x, y = _grads(dy, x, y, softmax)
+    return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
+
+
+_BACKWARD_BY_NAME = {"relu": relu_backward, "sigmoid": sigmoid_backward, "tanh": tanh_backward,
+                     "softmax": softmax_backward, "linear": linear_backward}
+_BACKWARD_OF = {relu: relu_backward, sigmoid: sigmoid_backward, tanh: tanh_backward,
+                softmax: softmax_backward, linear: linear_backward}
+
+
+def get_backward(name):
+    """The backward function of an activation, by Keras name or forward function (``None`` → linear).
+
+    Raises:
+        ValueError: an unknown name, or a callable that is not one of this module's activations.
+    """
+    if name is None:
+        return linear_backward
+    if callable(name):
+        if name in _BACKWARD_OF:
+            return _BACKWARD_OF[name]
+        if name in _BACKWARD_OF.values():
+            return name
+        raise ValueError(f"activation {name!r} has no known backward; use one of {sorted(_BACKWARD_BY_NAME)}")
+    if not isinstance(name, str) or name.lower() not in _BACKWARD_BY_NAME:
+        raise ValueError(f"activation must be one of {sorted(_BACKWARD_BY_NAME)} or None, got {name!r}")
+    return _BACKWARD_BY_NAME[name.lower()]

@@ -1,0 +1,188 @@
+"""Numerical gradient checking (CS231n style): is an analytic backward pass right?
+
+A backward pass can be subtly wrong and a model still "converge"; accuracy is
+no test. The test is to compare the analytic gradient with a numerical one.
+
+Numerical gradient (central differences, float64)
+-------------------------------------------------
+For an operation ``y = f(x)`` and an upstream gradient ``dy``, the scalar
+``L(x) = Σ y · dy`` has ``∂L/∂x = backward(dy)``. Each element of ``x`` is
+nudged by ``±h``::
+
+    ∂L/∂x_i ≈ Σ [f(x + h·e_i) − f(x − h·e_i)] · dy / (2h)
+
+The error is ``O(h²)`` (truncation) plus about ``ε_machine·|y|/h`` (rounding);
+``h = 1e-5`` in float64 balances the two. The difference ``f(x+h) − f(x−h)`` is
+taken element by element *before* the dot product with ``dy``, which keeps the
+rounding error small. Everything is computed in float64: in float32 the
+rounding term alone is ~1e-3 and the check says nothing.
+
+Relative error (per input, the largest over its elements)
+---------------------------------------------------------
+CS231n's formula::
+
+    rel_error = max_i |a_i − n_i| / max(|a_i| + |n_i|, floor)
+
+with ``a`` the analytic and ``n`` the numerical gradient; ``floor`` (default
+1e-8) keeps elements whose gradient is exactly 0 on both sides from dividing
+0 by 0. How to read it (CS231n, "Gradient checks"; float64, h = 1e-5):
+
+- ``< 1e-7``: correct — typical for smooth operations (conv, dense, pooling
+  away from ties, sigmoid, tanh, softmax, the losses): 1e-8 to 1e-11;
+- ``1e-7 … 1e-4``: suspicious for a smooth operation; acceptable only where a
+  kink (ReLU at 0, a max-pool tie, a clipped probability) lies within ``h`` of
+  an input — choose inputs away from kinks;
+- ``> 1e-4`` (and certainly ``> 1e-2``): the backward pass is wrong.
+
+:func:`gradcheck`'s default ``tol`` is ``1e-6``.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["rel_error", "numeric_gradient", "gradcheck", "GradcheckError", "DEFAULT_TOL"]
+
+DEFAULT_TOL = 1e-6
+
+
+class GradcheckError(AssertionError):
+    """An analytic gradient differs from the numerical one by more than the tolerance."""
+
+
+def rel_error(analytic, numeric, floor: float = 1e-8) -> float:
+    """``max_i |a_i − n_i| / max(|a_i| + |n_i|, floor)`` (CS231n). Shapes must match.
+
+    Returns:
+        A float ≥ 0 (0.0 for identical arrays).
+
+    Raises:
+        ValueError: the two arrays have different shapes.
+    """
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"analytic and numeric gradients must have the same shape, got {a.shape} and {n.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)))
+
+
+def numeric_gradient(f: Callable, x, dy=None, h: float = 1e-5) -> np.ndarray:
+    """Central-difference gradient of ``L(x) = Σ f(x) · dy`` with respect to ``x``, in float64.
+
+    Args:
+        f: a function of one array returning an array (or a scalar).
+        x: the point, any shape; copied to float64 (``x`` itself is not modified).
+        dy: the upstream gradient, ``f(x)``'s shape; default 1 (for a scalar ``f``,
+            the plain derivative).
+        h: the step (default 1e-5).
+
+    Returns:
+        ``∂L/∂x``, float64, ``x``'s shape. Costs ``2·x.size`` calls of ``f``.
+
+    Raises:
+        ValueError: ``h`` not positive, or ``dy`` of a different shape than ``f(x)``.
+    """
+    if not h > 0:
+        raise ValueError(f"h must be > 0, got {h!r}")
+    x = np.array(x, dtype=np.float64)  # a private copy
+    y0 = np.asarray(f(x), dtype=np.float64)
+    dy = np.ones_like(y0) if dy is None else np.asarray(dy, dtype=np.float64)
+    if dy.shape != y0.shape:
+        raise ValueError(f"dy must have the shape of f(x) {y0.shape}, got {dy.shape}")
+    grad = np.zeros_like(x)
+    flat = x.reshape(-1)  # a view: nudging flat nudges x
+    gflat = grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        y_plus = np.asarray(f(x), dtype=np.float64)
+        flat[i] = old - h
+        y_minus = np.asarray(f(x), dtype=np.float64)
+        flat[i] = old
+        gflat[i] = np.sum((y_plus - y_minus) * dy) / (2 * h)
+    return grad
+
+
+def gradcheck(forward: Callable, backward: Callable, inputs: Mapping[str, object], *,
+              wrt: Sequence[str] | None = None, dy=None, h: float = 1e-5, tol: float | None = DEFAULT_TOL,
+              floor: float = 1e-8, seed: int = 0) -> dict[str, float]:
+    """Check an operation's analytic backward pass against central differences.
+
+    Args:
+        forward: ``forward(**inputs) -> y`` (an array, or a scalar for a loss).
+        backward: ``backward(dy, **inputs)`` returning the gradients of ``Σ y·dy``
+            for the names in ``wrt``: a dict ``{name: grad}``, a tuple/list in the
+            order of ``wrt``, or one array when ``wrt`` has one name.
+        inputs: ``{name: array}``; arrays are converted to float64 copies.
+            Non-array values (ints, strings, None) are passed through unchanged.
+        wrt: the input names to check (default: every array input, in order).
+        dy: the upstream gradient (default: standard normal numbers from
+            ``numpy.random.default_rng(seed)``, or 1.0 for a scalar ``y``).
+        h: the finite-difference step (float64).
+        tol: raise :class:`GradcheckError` when an input's relative error exceeds it
+            (default 1e-6); ``None``: only report.
+        floor: the relative-error floor (see :func:`rel_error`).
+        seed: the seed of the default ``dy``.
+
+    Returns:
+        ``{name: max relative error}`` for each name in ``wrt``.
+
+    Raises:
+        GradcheckError: an error above ``tol`` (the message lists every input's error).
+        ValueError: an unknown name in ``wrt``, a gradient of the wrong shape or count.
+
+    Example::
+
+        gradcheck(lambda x, kernel: conv2d(x, kernel, strides=2),
+                  lambda dy, x, kernel: conv2d_backward(dy, x, kernel, strides=2)[:2],
+                  {"x": x, "kernel": k})   # → {"x": 3e-10, "kernel": 1e-10}
+    """
+    values = {}
+    for name, v in inputs.items():
+        if isinstance(v, (np.ndarray, list, tuple)) or np.isscalar(v) and isinstance(v, float):
+            values[name] = np.array(v, dtype=np.float64)
+        else:
+            values[name] = v
+    if wrt is None:
+        wrt = [k for k, v in values.items() if isinstance(v, np.ndarray)]
+    wrt = list(wrt)
+    for name in wrt:
+        if name not in values or not isinstance(values[name], np.ndarray):
+            raise ValueError(f"wrt names an input that is not an array in inputs: {name!r} (inputs: {list(inputs)})")
+
+    y = np.asarray(forward(**values), dtype=np.float64)
+    if dy is None:
+        dy = np.ones_like(y) if y.ndim == 0 else np.random.default_rng(seed).standard_normal(y.shape)
+    dy = np.asarray(dy, dtype=np.float64)
+    if dy.shape != y.shape:
+        raise ValueError(f"dy must have the shape of forward(...) {y.shape}, got {dy.shape}")
+
+    grads = backward(dy if dy.ndim else float(dy), **values)
+    if isinstance(grads, Mapping):
+        grads = [grads[name] for name in wrt]
+    elif isinstance(grads, (tuple, list)):
+        if len(grads) != len(wrt):
+            raise ValueError(f"backward returned {len(grads)} gradients for wrt={wrt}")
+    else:
+        if len(wrt) != 1:
+            raise ValueError(f"backward returned one array but wrt has {len(wrt)} names: {wrt}")
+        grads = [grads]
+
+    errors = {}
+    for name, analytic in zip(wrt, grads):
+        analytic = np.asarray(analytic, dtype=np.float64)
+        if analytic.shape != values[name].shape:
+            raise ValueError(f"gradient for {name!r} has shape {analytic.shape}, input has {values[name].shape}")
+
+        def f_of(v, _name=name):
+            return forward(**{**values, _name: v})
+
+        numeric = numeric_gradient(f_of, values[name], dy, h)
+        errors[name] = rel_error(analytic, numeric, floor)
+    if tol is not None and any(e > tol for e in errors.values()):
+        detail = ", ".join(f"{k}: {e:.3g}" for k, e in errors.items())
+        raise GradcheckError(f"gradient check failed (tol={tol:g}): relative errors {detail}")
+    return errors
