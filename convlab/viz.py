@@ -273,7 +273,7 @@ def kernels_figure(kernel, *, names=None, suptitle=None, numbers=None):
     if numbers is None:
         numbers = max(kh, kw) <= 7
     lim = float(np.abs(k).max()) or 1.0
-    fig, axes = plt.subplots(c_out, c_in, figsize=(max(1.6, 0.45 * kw + 0.4) * c_in, (0.45 * kh + 0.6) * c_out),
+    fig, axes = plt.subplots(c_out, c_in, figsize=(max(1.6, 0.45 * kw + 0.4) * c_in, (0.45 * kh + 0.9) * c_out),
                              squeeze=False)
     for f in range(c_out):
         for c in range(c_in):
