@@ -52,6 +52,21 @@ _BACKPROP_ALL = [  # for the lead: add to __all__ below
 # --- end backprop
 
 # --- model: layers, Sequential, optimizers, datasets (issue 3)
+from . import layers, optimizers  # noqa: E402
+from .layers import set_seed  # noqa: E402
+from .model import History, NonFiniteLossError, Sequential, load_model  # noqa: E402
+
+_MODEL_ALL = [  # for the lead: add to __all__ below
+    "layers", "optimizers", "datasets", "set_seed", "Sequential", "load_model", "History", "NonFiniteLossError",
+]
+
+
+def __getattr__(name):  # datasets is imported on first use (scikit-learn, gzip parsing)
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module(".datasets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # --- end model
 
 # --- keras bridge (issue 4)
