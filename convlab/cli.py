@@ -1,0 +1,372 @@
+"""The ``convlab`` command: run the lessons, compute output sizes, run the benchmarks.
+
+Subcommands (``convlab <command> --help`` for each)::
+
+    convlab tour [--out DIR] [--only 01,03,...] [--full]   run every lesson, then a summary table
+    convlab lesson N [--step] [lesson options...]           run one lesson (N = 3, 03 or its name)
+    convlab size N KERNEL [--padding P] [--stride S]        output size with the slides' formula
+    convlab size N --layers conv3 pool2 conv3s2 ...         the size after each layer
+    convlab bench [benchmark options...]                    run benchmarks/bench.py
+
+Lessons are the scripts ``lessons/NN_name.py`` of the source repository, next to
+the ``convlab`` package (install with ``pip install -e .`` from a clone). Each
+runs in its own process with ``sys.executable``, headless (``MPLBACKEND=Agg``).
+
+Exit codes: 0 success; 1 a lesson or the benchmark failed; 2 bad arguments or a
+missing lessons/benchmarks folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main", "lessons_dir", "find_lessons", "resolve_lesson", "parse_layer", "DEFAULT_OUT"]
+
+DEFAULT_OUT = "convlab-output"  # the lesson harness' default (convlab.lesson.DEFAULT_OUT)
+LESSON_GLOB = "[0-9][0-9]_*.py"
+
+LAYERS_HELP = """\
+layer notation for --layers (case-insensitive), applied left to right:
+  convK        convolution with a K×K kernel, stride 1, no padding ("valid")
+  convKsS      … with stride S                       e.g. conv3s2
+  convKpP      … with P zeros on each side            e.g. conv3p1, conv5s2p2
+  convKsame    … with padding="same" (TensorFlow)     e.g. conv3same, conv3s2same
+  poolK        K×K pooling, stride K (Keras' default)  e.g. pool2
+  poolKsS      … with stride S                       e.g. pool3s2
+  poolKsame    … with padding="same"                  e.g. pool2same
+example: convlab size 28 --layers conv3 pool2 conv3 pool2   (28 → 26 → 13 → 11 → 5)
+"""
+
+_LAYER_RE = re.compile(r"^(conv|pool)(\d+)(?:s(\d+))?(?:p(\d+)|(same)|(valid))?$", re.IGNORECASE)
+
+
+# ----------------------------------------------------------------------------------- lessons
+def lessons_dir(override=None) -> Path:
+    """The folder holding the lesson scripts.
+
+    Args:
+        override: a folder given by the user (``--lessons DIR``), or ``None`` for the
+            repository's ``lessons/`` next to the installed package
+            (``Path(convlab.__file__).resolve().parents[1] / "lessons"``).
+
+    Returns:
+        The folder's ``Path``.
+
+    Raises:
+        FileNotFoundError: the folder does not exist (the message says how to get it).
+    """
+    if override is not None:
+        path = Path(override)
+    else:
+        import convlab
+
+        path = Path(convlab.__file__).resolve().parents[1] / "lessons"
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"no lessons folder at {path}: the lessons ship with convlab's source repository, not with "
+            f"the package — clone the repository and install it with `pip install -e .`, "
+            f"or pass --lessons DIR")
+    return path
+
+
+def find_lessons(folder: Path) -> list[Path]:
+    """Every ``NN_name.py`` script in ``folder``, sorted by name (so by number)."""
+    return sorted(p for p in Path(folder).glob(LESSON_GLOB) if p.is_file())
+
+
+def _matches(token: str, path: Path) -> bool:
+    stem = path.stem
+    tok = token.strip().lower()
+    if tok.endswith(".py"):
+        tok = tok[:-3]
+    if tok.isdigit():
+        return int(tok) == int(stem[:2])
+    return tok in (stem.lower(), stem[3:].lower())
+
+
+def resolve_lesson(token: str, lessons: list[Path]) -> Path:
+    """The lesson a user means by ``token``: ``3``, ``03``, ``03_convolution_by_hand`` or ``convolution_by_hand``.
+
+    Raises:
+        ValueError: no lesson or several lessons match (the message lists the lessons).
+    """
+    hits = [p for p in lessons if _matches(token, p)]
+    if len(hits) == 1:
+        return hits[0]
+    names = ", ".join(p.stem for p in lessons) or "(none)"
+    what = "no lesson" if not hits else f"{len(hits)} lessons"
+    raise ValueError(f"{what} matches {token!r}; available: {names}")
+
+
+def _lesson_env() -> dict:
+    env = dict(os.environ)
+    env["MPLBACKEND"] = "Agg"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _run_tour(args) -> int:
+    folder = lessons_dir(args.lessons)
+    lessons = find_lessons(folder)
+    if not lessons:
+        raise FileNotFoundError(f"no lesson scripts ({LESSON_GLOB}) in {folder}")
+    if args.only:
+        tokens = [t for t in args.only.split(",") if t.strip()]
+        if not tokens:
+            raise ValueError(f"--only must list lessons, e.g. --only 01,03, got {args.only!r}")
+        chosen = []
+        for t in tokens:
+            p = resolve_lesson(t, lessons)
+            if p not in chosen:
+                chosen.append(p)
+        lessons = sorted(chosen)
+    out = Path(args.out)
+    mode = "full" if args.full else "--quick"
+    print(f"convlab tour: {len(lessons)} lesson(s) from {folder} ({mode}), figures in {out}/", flush=True)
+    results = []
+    for path in lessons:
+        summary_path = out / path.stem / "summary.json"
+        if summary_path.exists():  # a stale summary must not pass for this run's
+            summary_path.unlink()
+        cmd = [sys.executable, str(path), "--out", str(out)] + ([] if args.full else ["--quick"])
+        t0 = time.perf_counter()
+        try:
+            rc = subprocess.run(cmd, env=_lesson_env(), stdin=subprocess.DEVNULL, timeout=args.timeout).returncode
+            status = "ok" if rc == 0 else f"FAILED (exit {rc})"
+        except subprocess.TimeoutExpired:
+            rc, status = -1, f"TIMEOUT ({args.timeout:g} s)"
+        seconds = time.perf_counter() - t0
+        summary = {}
+        if summary_path.exists():
+            try:
+                summary = json.loads(summary_path.read_text())
+            except (OSError, ValueError):
+                summary = {}
+        if rc == 0 and not summary:
+            status = "FAILED (no summary.json)"
+        results.append((path.stem, summary.get("checks", 0), summary.get("figures", 0), seconds, status))
+        sys.stdout.flush()
+    print(_tour_table(results))
+    return 0 if all(r[4] == "ok" for r in results) else 1
+
+
+def _tour_table(results) -> str:
+    head = ("lesson", "checks", "figures", "seconds", "status")
+    rows = [(n, str(c), str(f), f"{s:.1f}", st) for n, c, f, s, st in results]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    bar = "=" * len(line(head))
+    failed = sum(r[4] != "ok" for r in results)
+    total = (f"{len(results)} lesson(s): {len(results) - failed} passed, {failed} failed; "
+             f"{sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
+             f"{sum(r[3] for r in results):.1f} s")
+    return "\n".join(["", bar, line(head), bar] + [line(r) for r in rows] + [bar, total])
+
+
+def _run_lesson(args, extra) -> int:
+    folder = lessons_dir(args.lessons)
+    path = resolve_lesson(args.n, find_lessons(folder))
+    cmd = [sys.executable, str(path)] + (["--step"] if args.step else []) + list(extra)
+    return subprocess.run(cmd).returncode
+
+
+# ----------------------------------------------------------------------------------- size
+def parse_layer(token: str) -> dict:
+    """Parse one ``--layers`` token (see :data:`LAYERS_HELP`) into ``{kind, kernel, stride, padding}``.
+
+    Raises:
+        ValueError: the token does not follow the notation, or a size/stride is 0.
+    """
+    m = _LAYER_RE.match(token.strip())
+    if not m:
+        raise ValueError(f"layer {token!r} is not in the notation convK[sS][pP|same|valid] or poolK[sS][same] "
+                         f"(e.g. conv3, conv3s2, conv3p1, conv3same, pool2)")
+    kind, k, s, p, same, _valid = m.groups()
+    kind, k = kind.lower(), int(k)
+    if kind == "pool" and p is not None:
+        raise ValueError(f"layer {token!r}: pooling takes no pP padding (use poolKsame)")
+    stride = int(s) if s is not None else (k if kind == "pool" else 1)
+    if k < 1 or stride < 1:
+        raise ValueError(f"layer {token!r}: kernel size and stride must be >= 1")
+    padding = "same" if same else (int(p) if p is not None else 0)
+    return {"kind": kind, "kernel": k, "stride": stride, "padding": padding}
+
+
+def _padding_arg(text: str):
+    t = text.strip().lower()
+    if t in ("valid", "same"):
+        return t
+    try:
+        p = int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"padding must be an int >= 0, 'valid' or 'same', got {text!r}") from None
+    if p < 0:
+        raise argparse.ArgumentTypeError(f"padding must be an int >= 0, 'valid' or 'same', got {text!r}")
+    return p
+
+
+def _positive_int(name):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive int, got {text!r}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive int (>= 1), got {text!r}")
+        return v
+    return parse
+
+
+def _nonneg_int(name):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an int >= 0, got {text!r}") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be an int >= 0, got {text!r}")
+        return v
+    return parse
+
+
+def _run_size(args, parser) -> int:
+    from . import shapes
+
+    if args.layers and args.kernel is not None:
+        parser.error("give either KERNEL (one layer) or --layers (several), not both")
+    if not args.layers and args.kernel is None:
+        parser.error("give KERNEL (e.g. `convlab size 28 3`) or --layers (e.g. `--layers conv3 pool2`)")
+    if not args.layers:
+        n, k, p, s = args.n, args.kernel, args.padding, args.stride
+        try:
+            text = shapes.output_size_formula(n, k, p, s)
+            out = shapes.conv_output_size(n, k, p, s)
+        except (ValueError, TypeError) as e:
+            parser.error(str(e))
+        print(f"N = {n}, K = {k}, padding = {p!r}, S = {s}")
+        print(text)
+        print(f"output: {out} × {out}")
+        return 0
+    if args.padding != 0 or args.stride != 1:
+        parser.error("--padding/--stride apply to KERNEL; with --layers write them in each layer (e.g. conv3s2p1)")
+    try:
+        layers = [parse_layer(t) for t in args.layers]
+    except ValueError as e:
+        parser.error(str(e))
+    n = args.n
+    print(f"input: {n} × {n}")
+    width = max(len(t) for t in args.layers)
+    for i, (token, layer) in enumerate(zip(args.layers, layers), 1):
+        try:
+            text = shapes.output_size_formula(n, layer["kernel"], layer["padding"], layer["stride"])
+            n = shapes.conv_output_size(n, layer["kernel"], layer["padding"], layer["stride"])
+        except (ValueError, TypeError) as e:
+            parser.error(f"layer {i} ({token}): {e}")
+        print(f"{i:2d}. {token:<{width}}  {text}  → {n} × {n}")
+    print(f"output: {n} × {n}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- bench
+def _run_bench(extra) -> int:
+    root = Path(__file__).resolve().parents[1]
+    script = root / "benchmarks" / "bench.py"
+    if not script.is_file():
+        raise FileNotFoundError(f"no benchmark script at {script}: it ships with convlab's source repository — "
+                                f"clone it and install with `pip install -e .`")
+    return subprocess.run([sys.executable, str(script)] + list(extra), cwd=root).returncode
+
+
+# ----------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    """The ``convlab`` argument parser (subcommands tour, lesson, size, bench)."""
+    parser = argparse.ArgumentParser(
+        prog="convlab", allow_abbrev=False,
+        description="convlab — an educational convolution engine: lessons, output sizes, benchmarks.",
+        epilog="Run `convlab <command> --help` for each command's options.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"convlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.required = True
+
+    p = sub.add_parser("tour", allow_abbrev=False, help="run every lesson in order and print a summary table",
+                       description="Run every lessons/NN_*.py in order, each in its own headless process "
+                                   "(with --quick unless --full), then print a table: checks passed, "
+                                   "figures written, seconds, status. Exit code 1 if any lesson failed.")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for figures and summaries (default: {DEFAULT_OUT}/)")
+    p.add_argument("--only", metavar="LIST", help="comma-separated lessons to run, by number or name (e.g. 01,03)")
+    p.add_argument("--full", action="store_true", help="run the full lessons (default: --quick)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="seconds allowed per lesson (default: 600)")
+    p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
+    p.set_defaults(subparser=p)
+
+    p = sub.add_parser("lesson", allow_abbrev=False, help="run one lesson (N = 3, 03 or its name)",
+                       description="Run one lesson. Options the command does not know (--out DIR, --quick, "
+                                   "a lesson's own options) are passed to the lesson unchanged.",
+                       epilog="example: convlab lesson 3 --step")
+    p.add_argument("n", metavar="N", help="the lesson: its number (3 or 03) or its name (03_convolution_by_hand)")
+    p.add_argument("--step", action="store_true", help="pause after each step until Enter is pressed")
+    p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
+    p.set_defaults(subparser=p)
+
+    p = sub.add_parser("size", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="output size of a convolution/pooling, with the formula",
+                       description="Output size with the slides' formula T = (N + 2·P − K)/S + 1 "
+                                   "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)).",
+                       epilog="examples:\n  convlab size 5 3 --padding 1 --stride 2      (slides: 3)\n"
+                              "  convlab size 28 3                             (slides: 26)\n"
+                              "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n\n"
+                              + LAYERS_HELP)
+    p.add_argument("n", metavar="N", type=_nonneg_int("N"), help="input size in pixels (height = width)")
+    p.add_argument("kernel", metavar="KERNEL", nargs="?", type=_positive_int("KERNEL"),
+                   help="kernel (window) size K, for a single layer")
+    p.add_argument("--padding", "-p", type=_padding_arg, default=0, metavar="P",
+                   help="P zeros on each side, 'valid' (= 0) or 'same' (default: 0)")
+    p.add_argument("--stride", "-s", type=_positive_int("stride"), default=1, metavar="S", help="stride (default 1)")
+    p.add_argument("--layers", nargs="+", metavar="LAYER", help="several layers in the notation below")
+    p.set_defaults(subparser=p)
+
+    sub.add_parser("bench", allow_abbrev=False, add_help=False, help="run benchmarks/bench.py (arguments passed through)",
+                   description="Run the benchmark script benchmarks/bench.py from the repository root; every "
+                               "argument is passed to it (`convlab bench --help` shows the script's own help).")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``convlab`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] == "bench":  # everything after `bench` belongs to the benchmark script
+        try:
+            return _run_bench(argv[1:])
+        except FileNotFoundError as e:
+            print(f"convlab bench: error: {e}", file=sys.stderr)
+            return 2
+    args, extra = parser.parse_known_args(argv)
+    sub = args.subparser
+    if extra and args.command != "lesson":
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        if args.command == "tour":
+            return _run_tour(args)
+        if args.command == "lesson":
+            return _run_lesson(args, extra)
+        return _run_size(args, sub)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"convlab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
