@@ -130,13 +130,6 @@ def _onehot(labels, k, dtype):
     return out
 
 
-def _as_logits_2plus(z, name="y_pred"):
-    z = _pred(z, name)
-    if z.ndim < 1:
-        raise ValueError(f"{name} must have a class axis, got shape {z.shape}")
-    return z
-
-
 # --------------------------------------------------------------------------- categorical
 def categorical_crossentropy(y_true, y_pred, from_logits=False):
     """Mean categorical cross-entropy (Keras ``categorical_crossentropy``).
@@ -199,7 +192,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     Raises:
         ValueError: label shape or range. TypeError: non-integer labels, non-numeric input.
     """
-    p = _as_logits_2plus(y_pred)
+    p = _pred(y_pred)
     labels = _sparse_labels(y_true, p)
     z = p if from_logits else np.log(np.clip(p, *_clip_bounds(p.dtype)))
     per = -np.take_along_axis(_log_softmax(z), labels[..., None], axis=-1)[..., 0]
@@ -213,7 +206,7 @@ def sparse_categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
     ``∂L/∂p_j = [1/Σc − onehot_j / c_j] / N`` where ``p_j`` was not clipped, else 0.
     Errors as :func:`sparse_categorical_crossentropy`.
     """
-    p = _as_logits_2plus(y_pred)
+    p = _pred(y_pred)
     labels = _sparse_labels(y_true, p)
     n = _n_samples(p)
     onehot = _onehot(labels, p.shape[-1], p.dtype)
@@ -315,7 +308,7 @@ def softmax_crossentropy(logits, y_true, sparse=True):
         ValueError / TypeError as :func:`sparse_categorical_crossentropy` /
         :func:`categorical_crossentropy`.
     """
-    z = _as_logits_2plus(logits, "logits")
+    z = _pred(logits, "logits")
     if sparse:
         t = _onehot(_sparse_labels(y_true, z), z.shape[-1], z.dtype)
     else:

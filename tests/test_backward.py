@@ -149,10 +149,8 @@ def test_conv_backward_stride_and_uncovered_rows_get_zero():
     dy = np.ones((1, 2, 2, 1))
     for backend in ["reference"] + BACKENDS:
         dx, dk, db = cl.conv2d_backward(dy, x, k, strides=2, backend=backend)
-        expected = np.array([[1, 1, 2, 1, 1, 0]] * 1, float)
         counts = np.outer([1, 1, 2, 1, 1, 0], [1, 1, 2, 1, 1, 0])  # how many windows cover each pixel
         np.testing.assert_array_equal(dx[0, :, :, 0], counts, err_msg=backend)
-        assert expected.shape == (1, 6)
         # dkernel[u, v] = Σ over the 4 windows of x[2i + u, 2j + v]
         want = sum(x[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3, 0] for i in range(2) for j in range(2))
         np.testing.assert_array_equal(dk[:, :, 0, 0], want, err_msg=backend)
