@@ -116,6 +116,7 @@ def _sparse_labels(y_true, y_pred):
     if t.shape != y_pred.shape[:-1]:
         raise ValueError(
             f"y_true must have shape {y_pred.shape[:-1]} (y_pred.shape without the class axis), got {t.shape}"
+            " (for one-hot targets use categorical_crossentropy, or sparse=False in softmax_crossentropy)"
         )
     t = t.astype(np.int64)
     k = y_pred.shape[-1]
