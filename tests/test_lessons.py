@@ -1,0 +1,95 @@
+"""Every lesson script runs headless with --quick, passes its checks and writes its summary.
+
+Lessons are discovered by glob (``lessons/NN_*.py``), so lessons added later are
+tested without editing this file.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
+TIMEOUT = 300  # seconds per lesson: generous, the machine is shared
+
+# Lines some lessons must print verbatim (the slides' numbers, seeds/003).
+EXPECTED_LINES = {
+    "03_convolution_by_hand": [
+        "60*0 + 113*(-1) + 56*0 + 73*(-1) + 121*5 + 54*(-1) + 131*0 + 99*(-1) + 70*0 = 266",
+        "70*0 + 129*(-1) + 127*0 + 115*(-1) + 69*5 + 134*(-1) + 123*0 + 95*(-1) + 130*0 = -128",
+    ],
+    "04_channels_and_stride": ["o0[0,0] = (-1) + 1 + 1 + 1 = 2", "o1[2,2] = 0 + (-3) + (-2) + 0 = -5"],
+    "05_output_sizes_and_parameters": ["T = (5 + 2·1 − 3)/2 + 1 = 3", "T = (28 + 2·0 − 3)/1 + 1 = 26",
+                                       "Total params: 433,290", "Total params: 649,775",
+                                       "Total params: 163,055", "Total params: 542,230"],
+    "06_pooling": ["43,264 → 10,816 values, 75% fewer"],
+}
+
+
+def run_lesson(path, out, *args, timeout=TIMEOUT):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, str(path), "--out", str(out), *args], capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT)
+
+
+def tail(proc, n=4000):
+    return f"--- stdout (end) ---\n{proc.stdout[-n:]}\n--- stderr (end) ---\n{proc.stderr[-n:]}"
+
+
+def test_lessons_are_found():
+    names = [p.stem for p in LESSONS]
+    for expected in ("01_image_as_matrix", "02_spatial_filters", "03_convolution_by_hand",
+                     "04_channels_and_stride", "05_output_sizes_and_parameters", "06_pooling"):
+        assert expected in names
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_runs_quick(path, tmp_path):
+    proc = run_lesson(path, tmp_path, "--quick")
+    assert proc.returncode == 0, tail(proc)
+    summary_file = tmp_path / path.stem / "summary.json"
+    assert summary_file.is_file(), tail(proc)
+    summary = json.loads(summary_file.read_text())
+    assert summary["lesson"] == path.stem
+    assert summary["checks"] > 0
+    assert "✓" in proc.stdout
+    # every figure the summary counts exists (written atomically: no temporary leftovers)
+    files = [f for f in (tmp_path / path.stem).iterdir() if f.name != "summary.json"]
+    assert len(files) >= summary["figures"], sorted(f.name for f in files)
+    assert not [f for f in files if ".tmp" in f.name]
+    for line in EXPECTED_LINES.get(path.stem, []):
+        assert line in proc.stdout, line
+    if path.stem == "03_convolution_by_hand":
+        gif = tmp_path / path.stem / "sliding_window_pad0.gif"
+        assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+
+def test_a_wrong_check_fails_the_script(tmp_path):
+    script = tmp_path / "99_wrong.py"
+    script.write_text(textwrap.dedent("""
+        from convlab.lesson import Lesson
+        lesson = Lesson(__file__, "a lesson with a wrong number")
+        lesson.step("one step")
+        lesson.check("right", 266, 266)
+        lesson.check("wrong on purpose", 2 + 2, 5)
+        lesson.finish()
+    """))
+    proc = run_lesson(script, tmp_path / "out", "--quick", timeout=120)
+    assert proc.returncode != 0
+    assert "LessonCheckError" in proc.stderr and "wrong on purpose" in proc.stderr
+    assert "✓ right" in proc.stdout
+    assert not (tmp_path / "out" / "99_wrong" / "summary.json").exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow not installed")
+def test_lesson_05_matches_keras_summary(tmp_path):
+    """Without --quick lesson 05 builds the slides' models in Keras and checks count_params."""
+    proc = run_lesson(ROOT / "lessons" / "05_output_sizes_and_parameters.py", tmp_path)
+    assert proc.returncode == 0, tail(proc)
+    assert proc.stdout.count("✓ Keras count_params() = convlab total") == 4
+    assert "total: 138,357,544" in proc.stdout
