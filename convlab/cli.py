@@ -64,9 +64,7 @@ def lessons_dir(override=None) -> Path:
     if override is not None:
         path = Path(override)
     else:
-        import convlab
-
-        path = Path(convlab.__file__).resolve().parents[1] / "lessons"
+        path = _repo_root() / "lessons"  # = Path(convlab.__file__).resolve().parents[1] / "lessons"
     if not path.is_dir():
         raise FileNotFoundError(
             f"no lessons folder at {path}: the lessons ship with convlab's source repository, not with "
@@ -277,8 +275,13 @@ def _run_size(args, parser) -> int:
 
 
 # ----------------------------------------------------------------------------------- bench
+def _repo_root() -> Path:
+    """The folder that holds the ``convlab`` package (the repository root for an editable install)."""
+    return Path(__file__).resolve().parents[1]
+
+
 def _run_bench(extra) -> int:
-    root = Path(__file__).resolve().parents[1]
+    root = _repo_root()
     script = root / "benchmarks" / "bench.py"
     if not script.is_file():
         raise FileNotFoundError(f"no benchmark script at {script}: it ships with convlab's source repository — "
