@@ -55,7 +55,6 @@ __all__ = [
     "load_model",
     "device_summary",
     "gpu_names",
-    "vgg16_layer_table",
 ]
 
 INSTALL_HINT = ('convlab.vgg needs Keras 3 on TensorFlow, which is not installed. '
@@ -66,9 +65,6 @@ VGG16_PARAMS = {"1000 classes": 138_357_544, "3 classes": 134_272_835, "no top":
 
 #: Keras' own minimum input size for VGG16 (``keras.applications.VGG16``: 32×32).
 _MIN_SIZE = 32
-
-# VGG16's convolutional blocks: (filters, number of 3×3 convs) per block, each block ends in a 2×2 max pool.
-_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
 # ---------------------------------------------------------------- lazy imports
@@ -661,7 +657,7 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
             def on_epoch_end(self, epoch, logs=None):
                 times.append(time.perf_counter() - self._t)
 
-        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
                             callbacks=[_EpochTimer()] + list(callbacks or []))
     return TrainResult(history, data.class_names, parts["train"], parts["validation"], parts["test"],
                        data.skipped, times, device)
@@ -834,41 +830,3 @@ def predict_image(model, path, class_names, top: int = 3, *, verbose: bool = Tru
         for name, p in out:
             print(f"{name + ':':<{width}}\t{p:.2f}   ({p:.1%})")
     return out
-
-
-# ---------------------------------------------------------------- the architecture table by hand
-def vgg16_layer_table(classes: int = 1000, input_shape=(224, 224, 3), include_top: bool = True) -> list[tuple]:
-    """VGG16's layers computed by hand, without Keras: rows for :func:`convlab.shapes.format_summary`.
-
-    Every conv is 3×3, padding "same", stride 1 (output = input size,
-    ``conv_output_size``); each block ends with a 2×2 max pool, stride 2 (floor
-    halving). Parameters: ``conv2d_param_count`` (``N_f·3·3·C + N_f``) and
-    ``dense_param_count`` (``inputs·units + units``).
-
-    Returns:
-        ``[(name, type, output_shape, params, formula), …]`` with ``output_shape``
-        starting with ``None`` (the batch), in Keras' layer order.
-
-    Raises:
-        ValueError / TypeError: bad ``classes`` or ``input_shape``.
-    """
-    from .shapes import conv2d_param_count, conv_output_size, dense_param_count, pool_output_size
-
-    classes = _int(classes, "classes")
-    h, w, c = _input_shape(input_shape)
-    rows = [("input_layer", "InputLayer", (None, h, w, c), 0, "")]
-    for b, (filters, n_conv) in enumerate(_BLOCKS, 1):
-        for i in range(1, n_conv + 1):
-            h, w = conv_output_size(h, 3, "same", 1), conv_output_size(w, 3, "same", 1)
-            p = conv2d_param_count(filters, 3, c)
-            rows.append((f"block{b}_conv{i}", "Conv2D", (None, h, w, filters), p, f"{filters}·3·3·{c} + {filters}"))
-            c = filters
-        h, w = pool_output_size(h, 2, "valid", 2), pool_output_size(w, 2, "valid", 2)
-        rows.append((f"block{b}_pool", "MaxPooling2D", (None, h, w, c), 0, ""))
-    if include_top:
-        n = h * w * c
-        rows.append(("flatten", "Flatten", (None, n), 0, f"{h}·{w}·{c}"))
-        for name, units in (("fc1", 4096), ("fc2", 4096), ("predictions", classes)):
-            rows.append((name, "Dense", (None, units), dense_param_count(units, n), f"{n}·{units} + {units}"))
-            n = units
-    return rows
