@@ -171,3 +171,22 @@ def test_keras_uses_the_logits_kept_on_a_softmax_or_sigmoid_output(kind):
     np.testing.assert_allclose(fused, float(loss), rtol=1e-12)
     np.testing.assert_allclose(dz, tape.gradient(loss, zt).numpy(), rtol=1e-10, atol=1e-14)
     assert abs(clipped - float(loss)) > 1.0  # the ε-clipped value caps −log p at −log 1e-7 ≈ 16.1
+
+
+def test_keras_model_with_softmax_output_trains_on_the_fused_loss():
+    """At model level too: ``Sequential([..., Dense(3, "softmax")])`` + ``evaluate`` gives the fused value."""
+    keras = _keras()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 5)).astype("float32")
+    labels = rng.integers(0, 3, 8)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    w, b = model.get_weights()
+    w = (rng.standard_normal(w.shape) * 15).astype("float32")  # saturated probabilities
+    model.set_weights([w, b])
+    model.compile(loss="sparse_categorical_crossentropy")
+    got = model.evaluate(x, labels, verbose=0, batch_size=8)
+    z = x.astype(np.float64) @ w + b
+    fused, _ = L.softmax_crossentropy(z, labels)
+    clipped = L.sparse_categorical_crossentropy(labels, cl.softmax(z))
+    assert got == pytest.approx(fused, rel=1e-5)
+    assert abs(got - clipped) > 1.0
