@@ -160,7 +160,8 @@ def _tour_table(results) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        cells = [c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+        return "  ".join(cells).rstrip()
 
     bar = "=" * len(line(head))
     failed = sum(r[4] != "ok" for r in results)
@@ -340,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="several layers in the notation below")
     p.set_defaults(subparser=p)
 
-    sub.add_parser("bench", allow_abbrev=False, add_help=False, help="run benchmarks/bench.py (arguments passed through)",
+    sub.add_parser("bench", allow_abbrev=False, add_help=False,
+                   help="run benchmarks/bench.py (arguments passed through)",
                    description="Run the benchmark script benchmarks/bench.py from the repository root; every "
                                "argument is passed to it (`convlab bench --help` shows the script's own help).")
     return parser
