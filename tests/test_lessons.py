@@ -3,6 +3,7 @@
 Lessons are discovered by glob (``lessons/NN_*.py``), so lessons added later are
 tested without editing this file.
 """
+import gc
 import importlib.util
 import json
 import os
@@ -93,3 +94,47 @@ def test_lesson_05_matches_keras_summary(tmp_path):
     assert proc.returncode == 0, tail(proc)
     assert proc.stdout.count("✓ Keras count_params() = convlab total") == 4
     assert "total: 138,357,544" in proc.stdout
+
+
+# ----------------------------------------------------------------------------- figure helpers (convlab.viz)
+@pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
+def test_viz_helpers_draw_and_reject_bad_input():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from convlab import viz
+
+    x = np.array([[60, 113, 56, 139, 85], [73, 121, 54, 84, 128], [131, 99, 70, 129, 127],
+                  [80, 57, 115, 69, 134], [104, 126, 123, 95, 130]])
+    k = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
+    anim, out = viz.sliding_window_animation(x, k)
+    assert out.tolist() == [[266, -61, -30], [116, -47, 295], [-135, 256, -128]]
+    assert len(list(anim.new_frame_seq())) == 9  # one frame per output value (lesson 03's test saves a GIF)
+    anim, out = viz.sliding_window_animation(x, k, padding=1, strides=2, expression=False)
+    assert out.tolist() == [[114, -26, 158], [403, -47, 244], [314, 279, 421]]
+    fig = viz.matrices_figure([x, k, out], ["input", "kernel", "output"])
+    assert len(fig.axes) == 3 and fig.axes[0].get_title() == "input"
+    assert len(viz.kernels_figure(np.zeros((3, 3, 3, 2))).axes) == 6
+    assert len(viz.grid_figure(np.zeros((8, 8, 5))).axes) == 8  # 2 rows of 4, 3 left blank
+    assert len(viz.channels_figure(np.zeros((4, 6, 3), np.uint8)).axes) == 4
+    plt.close("all")
+    with pytest.raises(ValueError, match="m must be a non-empty 2-D array"):
+        viz.draw_matrix(plt.gca(), np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"image must be \(H, W, 3\)"):
+        viz.channels_figure(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="titles must have 2 entries"):
+        viz.matrices_figure([x, k], ["one"])
+    with pytest.raises(ValueError, match="maps must hold at least one"):
+        viz.grid_figure([])
+    with pytest.raises(ValueError, match="padding must be an int >= 0"):
+        viz.sliding_window_animation(x, k, padding=-1)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        viz.sliding_window_animation(k, x)
+    with pytest.raises(TypeError, match="m must be numeric"):
+        viz.draw_matrix(plt.gca(), np.array([["a", "b"]]))
+    plt.close("all")
+    del anim
+    gc.collect()  # the unsaved animations warn when collected: let that happen under this test's filter
