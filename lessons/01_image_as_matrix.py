@@ -15,7 +15,8 @@ Run: ``python lessons/01_image_as_matrix.py [--step] [--out DIR] [--quick]``.
 """
 import matplotlib.pyplot as plt
 import numpy as np
-from skimage import color, data
+from PIL import Image
+from skimage import color, data, io
 
 from convlab import viz
 from convlab.lesson import Lesson
@@ -123,5 +124,22 @@ for ax in fig.axes[3:5]:
     ax.images[0].set_cmap("RdBu_r")
     ax.images[0].set_clim(-0.07, 0.07)
 lesson.savefig(fig, "greyscale_methods")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Loading a photo from a file, in colour or already grey (slides: 'Cargando una imagen')")
+
+
+def write_png(path):
+    Image.fromarray(rgb).save(path, format="PNG")  # lossless: the file holds exactly these numbers
+
+
+png = lesson.save_file(write_png, "chelsea.png")
+img_color = io.imread(png)
+img_grey = io.imread(png, as_gray=True)
+lesson.say(f"io.imread('{png.name}')               → shape {img_color.shape}, dtype {img_color.dtype}",
+           f"io.imread('{png.name}', as_gray=True) → shape {img_grey.shape}, dtype {img_grey.dtype}")
+lesson.check("the file holds the same numbers", img_color, rgb)
+lesson.check("as_gray=True gives (H, W)", img_grey.shape, (300, 451))
+lesson.check("as_gray=True is rgb2gray", img_grey, g_sk, atol=1e-12)
 
 lesson.finish()
