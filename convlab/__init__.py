@@ -70,6 +70,13 @@ def __getattr__(name):  # datasets is imported on first use (scikit-learn, gzip 
 # --- end model
 
 # --- keras bridge (issue 4)
+# TensorFlow/Keras are imported only when one of these functions is called.
+from . import keras_bridge  # noqa: E402
+from .keras_bridge import KerasComparison, compare_with_keras, copy_weights, from_keras, to_keras  # noqa: E402
+
+_KERAS_BRIDGE_ALL = [  # for the lead: add to __all__ below
+    "keras_bridge", "to_keras", "from_keras", "copy_weights", "compare_with_keras", "KerasComparison",
+]
 # --- end keras bridge
 
 __version__ = "0.1.0"
