@@ -127,15 +127,21 @@ class Lesson:
         print(f"  ✓ {what}")
 
     # ------------------------------------------------------------------ figures
+    def _temp_path(self, suffix: str) -> str:
+        """A fresh temporary file in the output folder, ending in ``suffix`` (writers pick the format from it)."""
+        fd, tmp = tempfile.mkstemp(dir=self.out, prefix=".tmp-", suffix=suffix)
+        os.close(fd)
+        return tmp
+
     def savefig(self, fig, name: str, **kwargs) -> Path:
         """Save a matplotlib figure as ``<out>/<lesson>/<name>.png`` (atomically) and close it."""
         import matplotlib.pyplot as plt
 
         path = self.out / f"{name}.png"
-        fd, tmp = tempfile.mkstemp(dir=self.out, suffix=".png.tmp")
-        os.close(fd)
+        tmp = self._temp_path(".png")
         try:
             fig.savefig(tmp, format="png", dpi=kwargs.pop("dpi", 100), bbox_inches="tight", **kwargs)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -148,10 +154,10 @@ class Lesson:
     def save_file(self, write, name: str) -> Path:
         """Write another artefact (e.g. a GIF) atomically: ``write(tmp_path)`` then rename to ``name``."""
         path = self.out / name
-        fd, tmp = tempfile.mkstemp(dir=self.out, suffix=Path(name).suffix + ".tmp")
-        os.close(fd)
+        tmp = self._temp_path(Path(name).suffix)
         try:
             write(tmp)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
