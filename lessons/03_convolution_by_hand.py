@@ -10,9 +10,6 @@ the input's 5×5 size.
 Run: ``python lessons/03_convolution_by_hand.py [--step] [--out DIR] [--quick]``.
 Figures: the input/kernel/output matrices and an animated GIF of the sliding window.
 """
-import shutil
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -135,15 +132,7 @@ def save_animation(padding):
     expected = EXPECTED_PAD1 if padding else EXPECTED_VALID
     lesson.check(f"animated output (padding={padding}) equals the slide", out, expected)
 
-    def write(path):
-        # Pillow picks the format from the file name, and save_file's temporary name ends in
-        # ".tmp": write a real .gif in a scratch folder, then copy its bytes to `path`.
-        with tempfile.TemporaryDirectory() as scratch:
-            gif = Path(scratch) / "window.gif"
-            anim.save(gif, writer=PillowWriter(fps=1))
-            shutil.copyfile(gif, path)
-
-    lesson.save_file(write, f"sliding_window_pad{padding}.gif")
+    lesson.save_file(lambda path: anim.save(path, writer=PillowWriter(fps=1)), f"sliding_window_pad{padding}.gif")
     plt.close("all")  # the animation's figure
 
 
