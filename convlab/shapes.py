@@ -13,7 +13,6 @@ input that a window cannot fully cover are simply not used.
 """
 from __future__ import annotations
 
-import math
 from numbers import Integral
 from typing import Iterable, Sequence
 

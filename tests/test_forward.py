@@ -6,7 +6,7 @@ from hypothesis import given, settings, HealthCheck
 from hypothesis import strategies as st
 
 import convlab
-from conftest import BACKENDS, SHARPEN, SLIDE_INPUT, SLIDE_PAD1, SLIDE_VALID, three_channel_example
+from conftest import SHARPEN, SLIDE_INPUT, SLIDE_PAD1, SLIDE_VALID, three_channel_example
 
 
 # ----------------------------------------------------------------- slide numbers, exactly
