@@ -1,99 +1,401 @@
-"""Numba convolution kernels (forward and backward). Called by :mod:`convlab.conv`."""
+"""Numba convolution kernels, forward and backward. Called by :mod:`convlab.conv`.
+
+Inputs arrive validated by :mod:`convlab.conv`: C-contiguous arrays of one
+float dtype (float32 or float64), ``strides = (sh, sw)``, resolved
+``pads = (top, bottom, left, right)``; output size ``floor((H+P−K)/S)+1``.
+
+The paths, and why each exists (numbers: ``benchmarks/README.md``)
+------------------------------------------------------------------
+1. **Tiny problems → one serial, direct loop** (:func:`_direct_forward`). A
+   parallel region costs tens of microseconds to wake the threads; the
+   slides' 5×5×3 example needs well under one. No padding copy either: the
+   loop skips pad positions itself.
+2. **Everything else → the register-tiled kernel** (:func:`_make_forward`):
+   the padded input is flattened, the kernel becomes a ``(KH·KW·C, F_pad)``
+   matrix (filters contiguous, zero-padded to a multiple of the tile width),
+   and each thread computes rows of the output in tiles of ``JB`` output
+   columns × ``FB`` filters held in vector registers
+   (:func:`convlab._numba._tile.tile_fma`). Pre-padding means the hot loop has
+   no bounds checks; the tap offsets ``(u·Wp + v)·C + c`` are precomputed, so
+   one loop walks all ``KH·KW·C`` taps (C = 1 costs no inner-loop overhead).
+   Columns that do not fill a tile (``OW mod JB``) use a 1-column tile, filters
+   beyond ``F`` are computed on zero weights and never stored.
+3. **Input gradient** ``dx``: a *transposed convolution* — the forward tiled
+   kernel applied to the upstream gradient (spread out by the stride and
+   padded by ``K−1``) with the kernel flipped and its channel axes swapped.
+   Gathering instead of scattering keeps the fast kernel (the planning
+   prototype measured 45 ms for a scatter-style dx on W2 vs 7 ms this way).
+   When the input has few channels (C < half a tile, e.g. MNIST's C = 1), the
+   tile would be mostly padding, so a dot-product kernel over the filters is
+   used instead.
+4. **Kernel gradient** ``dkernel``: for each kernel row ``u`` the reduction
+   over all output pixels is a matrix product ``X_uᵀ · dy``; it is tiled with
+   the same micro-kernel (tile rows = ``(v, c)`` pairs, which are contiguous in
+   the input for a fixed pixel; taps = output pixels). Threads take
+   independent tiles; when there are too few tiles, the batch is split into
+   chunks whose partial sums are added at the end.
+
+``parallel=True`` + ``prange`` over independent outputs only (no two threads
+write the same element), ``cache=True`` everywhere so a second process loads
+the compiled code from ``__pycache__`` instead of recompiling.
+"""
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-from .._arrays import pad_nhwc
+from ._tile import TILE, tile_fma
+
+#: Below this many multiply-adds a call runs serially (no thread wake-up).
+SERIAL_MACS = 200_000
 
 
-@nb.njit(parallel=True, cache=True, fastmath=False)
-def _forward_kernel(xp, kernel, bias, sh, sw, y):
-    n_img, oh, ow, n_f = y.shape
-    kh, kw, c_in, _ = kernel.shape
-    for p in nb.prange(n_img * oh):
-        n = p // oh
-        i = p % oh
-        for j in range(ow):
-            acc = np.zeros(n_f, dtype=y.dtype)
-            for u in range(kh):
-                for v in range(kw):
-                    for c in range(c_in):
-                        xv = xp[n, i * sh + u, j * sw + v, c]
-                        for f in range(n_f):
-                            acc[f] += xv * kernel[u, v, c, f]
-            for f in range(n_f):
-                y[n, i, j, f] = acc[f] + bias[f]
+def _tile_for(dtype):
+    return TILE["float32" if np.dtype(dtype) == np.float32 else "float64"]
 
 
-def conv2d_forward(x, kernel, bias, strides, pads):
-    """``x (N,H,W,C)``, ``kernel (KH,KW,C,F)``, ``bias (F,)|None``, strides ``(sh, sw)``, pads ``(t,b,l,r)``."""
-    xp = pad_nhwc(x, pads)
+# --------------------------------------------------------------------------- helpers
+@nb.njit(parallel=True, cache=True)
+def _pad_into(x, t, l, xp):
+    """Copy ``x (N,H,W,C)`` into the zero-initialised ``xp`` at offset ``(t, l)``."""
+    n_img, h, w, c = x.shape
+    for p in nb.prange(n_img * h):
+        n = p // h
+        r = p - n * h
+        for q in range(w):
+            for k in range(c):
+                xp[n, r + t, q + l, k] = x[n, r, q, k]
+
+
+def _padded(x, pads):
+    t, b, l, r = pads
+    if not (t or b or l or r):
+        return x
+    n_img, h, w, c = x.shape
+    xp = np.zeros((n_img, h + t + b, w + l + r, c), dtype=x.dtype)
+    _pad_into(x, t, l, xp)
+    return xp
+
+
+def _tap_offsets(kh, kw, c_in, wp):
+    """Flat offset of tap ``(u, v, c)`` from a window's top-left corner in a padded NHWC image."""
+    u, v, c = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c_in), indexing="ij")
+    return ((u * wp + v) * c_in + c).reshape(-1).astype(np.int64)
+
+
+def _kernel_matrix(kernel, fb):
+    """``(KH,KW,C,F)`` → ``(KH·KW·C, F_pad)`` with ``F_pad`` a multiple of ``fb`` (zeros after ``F``)."""
+    kh, kw, c_in, n_f = kernel.shape
+    fp = -(-n_f // fb) * fb
+    km = kernel.reshape(kh * kw * c_in, n_f)
+    if fp != n_f:
+        km = np.concatenate([km, np.zeros((km.shape[0], fp - n_f), dtype=kernel.dtype)], axis=1)
+    return np.ascontiguousarray(km), fp
+
+
+# --------------------------------------------------------------------------- 1. tiny: serial direct loop
+@nb.njit(cache=True)
+def _direct_forward(x, kernel, bias, sh, sw, top, left, y):
+    """The definition, looped directly: skips pad positions instead of copying a padded input."""
+    n_img, h, w, c_in = x.shape
+    _, oh, ow, n_f = y.shape
+    kh, kw, _, _ = kernel.shape
+    for n in range(n_img):
+        for i in range(oh):
+            for j in range(ow):
+                for f in range(n_f):
+                    y[n, i, j, f] = bias[f]
+                for u in range(kh):
+                    r = i * sh + u - top
+                    if r < 0 or r >= h:
+                        continue
+                    for v in range(kw):
+                        q = j * sw + v - left
+                        if q < 0 or q >= w:
+                            continue
+                        for c in range(c_in):
+                            xv = x[n, r, q, c]
+                            for f in range(n_f):
+                                y[n, i, j, f] += xv * kernel[u, v, c, f]
+
+
+# --------------------------------------------------------------------------- 2. the tiled kernel
+def _make_forward(FB, JB, parallel):
+    """Build the tiled forward kernel for a tile of ``JB`` columns × ``FB`` filters.
+
+    ``FB``/``JB`` are closure constants, so Numba compiles them in as literals
+    (the micro-kernel's vector width and unroll factor must be known at compile
+    time); ``cache=True`` keys the on-disk cache by them too.
+    """
+
+    @nb.njit(parallel=parallel, cache=True)
+    def forward_tiled(xf, hp, wp, c_in, km, bias, sh, sw, tapoff, y):
+        n_img, oh, ow, n_f = y.shape
+        n_taps = tapoff.shape[0]
+        fp = km.shape[1]
+        kf = km.reshape(-1)
+        yf = y.reshape(-1)
+        n_full = (ow // JB) * JB
+        for p in nb.prange(n_img * oh):  # one output row per task
+            n = p // oh
+            i = p - n * oh
+            acc = np.empty(JB * FB, dtype=y.dtype)
+            row = (n * hp + i * sh) * wp * c_in  # flat index of the row's window corner
+            yrow = (n * oh + i) * ow * n_f
+            for fb in range(0, fp, FB):  # a block of FB filters: its weights stay in L1/L2
+                nf = min(FB, n_f - fb)
+                for j0 in range(0, n_full, JB):  # full tiles of JB output columns
+                    for a in range(JB * FB):
+                        acc[a] = 0.0
+                    tile_fma(acc, xf, row + j0 * sw * c_in, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, JB)
+                    for jj in range(JB):
+                        yb = yrow + (j0 + jj) * n_f + fb
+                        for f in range(nf):
+                            yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
+                for j in range(n_full, ow):  # leftover columns, one at a time
+                    for a in range(FB):
+                        acc[a] = 0.0
+                    tile_fma(acc, xf, row + j * sw * c_in, 0, kf, fb, fp, tapoff, n_taps, FB, 1)
+                    yb = yrow + j * n_f + fb
+                    for f in range(nf):
+                        yf[yb + f] = acc[f] + bias[fb + f]
+
+    return forward_tiled
+
+
+_FORWARD_KERNELS: dict = {}
+
+
+def _forward_kernel(dtype, parallel):
+    fb, jb = _tile_for(dtype)
+    key = (fb, jb, parallel)
+    if key not in _FORWARD_KERNELS:
+        _FORWARD_KERNELS[key] = _make_forward(fb, jb, parallel)
+    return _FORWARD_KERNELS[key], fb
+
+
+def _forward_tiled(xp, kernel, bias, strides, parallel=True):
+    """Valid (already padded) convolution of ``xp`` with the tiled kernel."""
+    n_img, hp, wp, c_in = xp.shape
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
-    oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
-    y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype)
-    b = np.zeros(n_f, dtype=x.dtype) if bias is None else bias
-    _forward_kernel(np.ascontiguousarray(xp), kernel, b, sh, sw, y)
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    kern, fb = _forward_kernel(xp.dtype, parallel)
+    km, fp = _kernel_matrix(kernel, fb)
+    b = np.zeros(fp, dtype=xp.dtype)
+    if bias is not None:
+        b[:n_f] = bias
+    y = np.empty((n_img, oh, ow, n_f), dtype=xp.dtype)
+    kern(xp.reshape(-1), hp, wp, c_in, km, b, sh, sw, _tap_offsets(kh, kw, c_in, wp), y)
     return y
 
 
-# --------------------------------------------------------------------------- backward (simple)
+def _macs(n_img, oh, ow, kernel):
+    kh, kw, c_in, n_f = kernel.shape
+    return n_img * oh * ow * kh * kw * c_in * n_f
+
+
+def conv2d_forward(x, kernel, bias, strides, pads):
+    """``y = conv2d(x, kernel) + bias`` (cross-correlation, as Keras).
+
+    Args:
+        x: ``(N, H, W, C)`` float32/float64, C-contiguous.
+        kernel: ``(KH, KW, C, F)``, same dtype.
+        bias: ``(F,)`` or ``None``.
+        strides: ``(sh, sw)``; pads: ``(top, bottom, left, right)``.
+
+    Returns:
+        ``y (N, OH, OW, F)``, ``OH = (H + top + bottom − KH)//sh + 1``.
+    """
+    kh, kw, _, n_f = kernel.shape
+    sh, sw = strides
+    t, b, l, r = pads
+    oh = (x.shape[1] + t + b - kh) // sh + 1
+    ow = (x.shape[2] + l + r - kw) // sw + 1
+    if _macs(x.shape[0], oh, ow, kernel) < SERIAL_MACS:
+        y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype)
+        bb = np.zeros(n_f, dtype=x.dtype) if bias is None else bias
+        _direct_forward(x, kernel, bb, sh, sw, t, l, y)
+        return y
+    return _forward_tiled(_padded(x, pads), kernel, bias, strides)
+
+
+# --------------------------------------------------------------------------- 3. dx
 @nb.njit(parallel=True, cache=True)
-def _dx_scatter(dy, kernel, sh, sw, dxp):
-    """dxp[n, i*sh+u, j*sw+v, c] += Σ_f dy[n,i,j,f]·kernel[u,v,c,f]; one image per thread."""
+def _spread_dy(dy, sh, sw, r0, c0, b):
+    """``b[n, r0 + i·sh, c0 + j·sw, :] = dy[n, i, j, :]`` (``b`` zeroed; rows/cols outside ``b`` dropped)."""
     n_img, oh, ow, n_f = dy.shape
-    kh, kw, c_in, _ = kernel.shape
-    for n in nb.prange(n_img):
+    _, bh, bw, _ = b.shape
+    for p in nb.prange(n_img * oh):
+        n = p // oh
+        i = p - n * oh
+        r = r0 + i * sh
+        if r < 0 or r >= bh:
+            continue
+        for j in range(ow):
+            q = c0 + j * sw
+            if q < 0 or q >= bw:
+                continue
+            for f in range(n_f):
+                b[n, r, q, f] = dy[n, i, j, f]
+
+
+@nb.njit(parallel=True, cache=True, fastmath={"contract", "reassoc"})
+def _dx_dot(b, kflip, dx):
+    """``dx[n,r,q,c] = Σ_{u,v,f} b[n, r+u, q+v, f] · kflip[u, v, c, f]`` — for few input channels.
+
+    The sum over the contiguous filter axis ``f`` is vectorised, which needs
+    reassociation (``fastmath`` 'reassoc'): the result differs from the
+    reference only by float rounding.
+    """
+    n_img, h, w, c_in = dx.shape
+    kh, kw, _, n_f = kflip.shape
+    for p in nb.prange(n_img * h):
+        n = p // h
+        r = p - n * h
+        for q in range(w):
+            for c in range(c_in):
+                s = 0.0
+                for u in range(kh):
+                    for v in range(kw):
+                        for f in range(n_f):
+                            s += b[n, r + u, q + v, f] * kflip[u, v, c, f]
+                dx[n, r, q, c] = s
+
+
+def _conv2d_dx(dy, x_shape, kernel, strides, pads):
+    n_img, h, w, c_in = x_shape
+    kh, kw, _, n_f = kernel.shape
+    sh, sw = strides
+    t, _, l, _ = pads
+    # dy spread out by the stride, placed so that a *valid* correlation of b with
+    # the flipped kernel gives dx directly: dx[r] = Σ_u b[r+u]·k[KH−1−u].
+    b = np.zeros((n_img, h + kh - 1, w + kw - 1, n_f), dtype=dy.dtype)
+    _spread_dy(dy, sh, sw, kh - 1 - t, kw - 1 - l, b)
+    kflip = kernel[::-1, ::-1]  # (KH, KW, C, F), flipped in space
+    fb, _ = _tile_for(dy.dtype)
+    if 2 * c_in < fb:
+        dx = np.empty(x_shape, dtype=dy.dtype)
+        _dx_dot(b, np.ascontiguousarray(kflip), dx)
+        return dx
+    kt = np.ascontiguousarray(kflip.transpose(0, 1, 3, 2))  # (KH, KW, F, C): F plays C_in
+    return _forward_tiled(b, kt, None, (1, 1))
+
+
+# --------------------------------------------------------------------------- 4. dkernel
+def _make_dkernel(FB, JB, parallel):
+    @nb.njit(parallel=parallel, cache=True)
+    def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, n_chunks, pixoff, part):
+        # part: (n_chunks, KH, KW·C, F_pad); tile rows are (v, c) pairs, contiguous in x.
+        n_rows = part.shape[2]
+        n_rb = (n_rows + JB - 1) // JB
+        n_fb = fp // FB
+        per_chunk = (n_img + n_chunks - 1) // n_chunks
+        for task in nb.prange(n_chunks * kh * n_rb * n_fb):
+            fbi = task % n_fb
+            rest = task // n_fb
+            rb = rest % n_rb
+            rest = rest // n_rb
+            u = rest % kh
+            chunk = rest // kh
+            r0 = rb * JB
+            f0 = fbi * FB
+            rows = min(JB, n_rows - r0)
+            acc = np.zeros(JB * FB, dtype=part.dtype)
+            for n in range(chunk * per_chunk, min(n_img, (chunk + 1) * per_chunk)):
+                for i in range(oh):
+                    xbase = ((n * hp + i * sh + u) * wp) * c_in + r0
+                    kbase = ((n * oh + i) * ow) * fp + f0
+                    if rows == JB:
+                        tile_fma(acc, xf, xbase, 1, dyf, kbase, fp, pixoff, ow, FB, JB)
+                    else:  # the last, partial block of rows: 3 at a time, then 1
+                        r = 0
+                        while r + 3 <= rows:
+                            tile_fma(acc[r * FB:], xf, xbase + r, 1, dyf, kbase, fp, pixoff, ow, FB, 3)
+                            r += 3
+                        while r < rows:
+                            tile_fma(acc[r * FB:], xf, xbase + r, 1, dyf, kbase, fp, pixoff, ow, FB, 1)
+                            r += 1
+            for rr in range(rows):
+                for f in range(FB):
+                    part[chunk, u, r0 + rr, f0 + f] = acc[rr * FB + f]
+
+    return dkernel_tiled
+
+
+_DKERNEL_KERNELS: dict = {}
+
+
+def _conv2d_dkernel(dy, xp, kernel_shape, strides):
+    kh, kw, c_in, n_f = kernel_shape
+    n_img, hp, wp, _ = xp.shape
+    _, oh, ow, _ = dy.shape
+    sh, sw = strides
+    fb, jb = _tile_for(dy.dtype)
+    key = (fb, jb)
+    if key not in _DKERNEL_KERNELS:
+        _DKERNEL_KERNELS[key] = _make_dkernel(fb, jb, True)
+    fp = -(-n_f // fb) * fb
+    dyp = dy if fp == n_f else np.concatenate([dy, np.zeros(dy.shape[:3] + (fp - n_f,), dy.dtype)], axis=3)
+    n_tiles = kh * (-(-(kw * c_in) // jb)) * (fp // fb)
+    threads = nb.get_num_threads()
+    n_chunks = 1 if n_tiles >= 4 * threads else min(n_img, -(-4 * threads // n_tiles))
+    part = np.empty((n_chunks, kh, kw * c_in, fp), dtype=dy.dtype)
+    pixoff = (np.arange(ow, dtype=np.int64) * sw * c_in)
+    _DKERNEL_KERNELS[key](xp.reshape(-1), hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
+                          oh, ow, sh, kh, n_img, n_chunks, pixoff, part)
+    dk = part[0] if n_chunks == 1 else part.sum(axis=0)
+    return np.ascontiguousarray(dk[:, :, :n_f].reshape(kh, kw, c_in, n_f))
+
+
+# --------------------------------------------------------------------------- tiny backward: serial direct
+@nb.njit(cache=True)
+def _direct_backward(dy, x, kernel, sh, sw, top, left, dx, dk):
+    n_img, h, w, c_in = x.shape
+    _, oh, ow, n_f = dy.shape
+    kh, kw, _, _ = kernel.shape
+    for n in range(n_img):
         for i in range(oh):
             for j in range(ow):
                 for u in range(kh):
+                    r = i * sh + u - top
+                    if r < 0 or r >= h:
+                        continue
                     for v in range(kw):
+                        q = j * sw + v - left
+                        if q < 0 or q >= w:
+                            continue
                         for c in range(c_in):
-                            acc = 0.0
+                            xv = x[n, r, q, c]
+                            s = 0.0
                             for f in range(n_f):
-                                acc += dy[n, i, j, f] * kernel[u, v, c, f]
-                            dxp[n, i * sh + u, j * sw + v, c] += acc
-
-
-@nb.njit(parallel=True, cache=True)
-def _dk_gather(dy, xp, sh, sw, dk):
-    """dk[u,v,c,f] = Σ_{n,i,j} xp[n, i*sh+u, j*sw+v, c]·dy[n,i,j,f]; one (u,v,c) per thread."""
-    n_img, oh, ow, n_f = dy.shape
-    kh, kw, c_in, _ = dk.shape
-    for p in nb.prange(kh * kw * c_in):
-        u = p // (kw * c_in)
-        v = (p // c_in) % kw
-        c = p % c_in
-        acc = np.zeros(n_f, dtype=dk.dtype)
-        for n in range(n_img):
-            for i in range(oh):
-                for j in range(ow):
-                    xv = xp[n, i * sh + u, j * sw + v, c]
-                    for f in range(n_f):
-                        acc[f] += xv * dy[n, i, j, f]
-        for f in range(n_f):
-            dk[u, v, c, f] = acc[f]
+                                g = dy[n, i, j, f]
+                                s += g * kernel[u, v, c, f]
+                                dk[u, v, c, f] += xv * g
+                            dx[n, r, q, c] += s
 
 
 def conv2d_backward(dy, x, kernel, strides, pads):
-    """Gradients of :func:`conv2d_forward`.
+    """Gradients of :func:`conv2d_forward` with respect to its inputs.
 
     Args:
-        dy: ``(N, OH, OW, F)`` upstream gradient; x: ``(N, H, W, C)``; kernel ``(KH, KW, C, F)``;
-            strides ``(sh, sw)``; pads ``(top, bottom, left, right)``. Same float dtype, C-contiguous.
+        dy: ``(N, OH, OW, F)`` gradient of the loss with respect to ``y``.
+        x: ``(N, H, W, C)``; kernel: ``(KH, KW, C, F)``; strides ``(sh, sw)``;
+            pads ``(top, bottom, left, right)`` — as in the forward call.
+            One float dtype, C-contiguous.
 
     Returns:
         ``(dx (N,H,W,C), dkernel (KH,KW,C,F), dbias (F,))`` of ``x``'s dtype.
+        Input pixels no window covers (floor in the output size) get 0.
     """
-    t, b, l, r = pads
+    n_img, oh, ow, n_f = dy.shape
     sh, sw = strides
-    n_img, h, w, c_in = x.shape
-    xp = np.ascontiguousarray(pad_nhwc(x, pads))
-    dxp = np.zeros(xp.shape, dtype=x.dtype)
-    _dx_scatter(dy, kernel, sh, sw, dxp)
-    dx = np.ascontiguousarray(dxp[:, t:t + h, l:l + w, :])
-    dk = np.empty(kernel.shape, dtype=x.dtype)
-    _dk_gather(dy, xp, sh, sw, dk)
-    db = dy.sum(axis=(0, 1, 2)).astype(x.dtype)
+    if _macs(n_img, oh, ow, kernel) < SERIAL_MACS:
+        dx = np.zeros(x.shape, dtype=x.dtype)
+        dk = np.zeros(kernel.shape, dtype=x.dtype)
+        _direct_backward(dy, x, kernel, sh, sw, pads[0], pads[2], dx, dk)
+    else:
+        dx = _conv2d_dx(dy, x.shape, kernel, strides, pads)
+        dk = _conv2d_dkernel(dy, _padded(x, pads), kernel.shape, strides)
+    db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
     return dx, dk, db
