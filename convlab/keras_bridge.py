@@ -615,11 +615,12 @@ def _dropout_off(model):
             l.rate = rate
 
 
-def _keras_loss(name, keras):
+def _keras_loss(name, keras, dtype):
+    """Keras' loss object; its ``dtype`` must be the model's (Keras casts to float32 by default)."""
     return {"sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
             "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
             "binary_crossentropy": keras.losses.BinaryCrossentropy,
-            "mean_squared_error": keras.losses.MeanSquaredError}[name]()
+            "mean_squared_error": keras.losses.MeanSquaredError}[name](dtype=dtype)
 
 
 def compare_with_keras(model, x, y=None, *, keras_model=None, verbose=True) -> KerasComparison:
@@ -685,7 +686,7 @@ def compare_with_keras(model, x, y=None, *, keras_model=None, verbose=True) -> K
             theirs.append(t)
         kloss = None
         if y is not None:
-            kloss = _keras_loss(model.loss.name, keras)(tf.constant(np.asarray(y)), t)
+            kloss = _keras_loss(model.loss.name, keras, dtype.name)(tf.constant(np.asarray(y)), t)
 
     report = KerasComparison(dtype=dtype.name, n_examples=int(arr.shape[0]),
                              versions=f"Keras {keras.__version__}, TensorFlow {tf.__version__}")
