@@ -327,9 +327,17 @@ class Sequential:
         layer.backend = self._backend
         if self._input_shape is not None:
             prev = self._layers[-1].output_shape if self._layers else (None,) + self._input_shape
-            if not layer.built or layer.input_shape != prev:
-                layer.build(prev)
+            self._build_layer(layer, prev)
         self._layers.append(layer)
+
+    @staticmethod
+    def _build_layer(layer, input_shape):
+        """Build ``layer`` for ``input_shape``; a layer built for another shape is an error (its weights stay)."""
+        if not layer.built:
+            layer.build(input_shape)
+        elif layer.input_shape != tuple(input_shape):
+            raise ValueError(f"layer {layer.name!r} is already built for inputs {layer.input_shape}, but here it "
+                             f"would receive {tuple(input_shape)}; use a new layer")
 
     def pop(self):
         """Remove and return the last layer."""
@@ -341,7 +349,9 @@ class Sequential:
         """Build every layer for ``input_shape`` with the batch axis, e.g. ``(None, 28, 28, 1)`` (as Keras).
 
         Raises:
-            ValueError: an empty model, a malformed shape, or a layer that cannot take its input.
+            ValueError: an empty model, a malformed shape, a layer that cannot take its
+            input, or a layer already built for another shape (weights are never
+            silently re-initialised).
         """
         if not self._layers:
             raise ValueError("build: the model has no layers")
@@ -351,8 +361,7 @@ class Sequential:
         self._input_shape = shape[1:]
         prev = (None,) + self._input_shape
         for layer in self._layers:
-            if not layer.built or layer.input_shape != prev:
-                layer.build(prev)
+            self._build_layer(layer, prev)
             prev = layer.output_shape
 
     def _require_built(self, what):

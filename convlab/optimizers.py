@@ -72,6 +72,8 @@ class Optimizer:
         variables = list(variables)
         self._shapes = [(v.shape, v.dtype) for v in variables]
         self._state = [{s: np.zeros_like(v) for s in self._slots} for v in variables]
+        # Scratch buffers, reused every step: the new values are computed here, checked, then committed.
+        self._scratch = [{k: np.empty_like(v) for k in ("w", "tmp") + self._slots} for v in variables]
         self.iterations = 0
 
     def apply_gradients(self, grads_and_vars) -> None:
@@ -99,22 +101,21 @@ class Optimizer:
             if g.shape != v.shape:
                 raise ValueError(f"apply_gradients: gradient {i} has shape {g.shape}, parameter has {v.shape}")
         t = self.iterations + 1
-        new = []
-        for g, v, st in zip(grads, variables, self._state):
-            g = g.astype(v.dtype, copy=False)
-            w, slots = self._update(g, v, st, t)
-            if not np.isfinite(w).all() or not all(np.isfinite(a).all() for a in slots.values()):
+        for g, v, st, out in zip(grads, variables, self._state, self._scratch):
+            self._update(g.astype(v.dtype, copy=False), v, st, t, out)
+            if not all(np.isfinite(out[k]).all() for k in ("w",) + self._slots):
                 raise NonFiniteUpdateError(
                     f"{type(self).__name__} step {t}: the update would make a parameter NaN or inf "
                     f"(learning_rate={self.learning_rate:g}); nothing was changed")
-            new.append((v, w, st, slots))
-        for v, w, st, slots in new:
-            np.copyto(v, w)
-            for k, a in slots.items():
-                np.copyto(st[k], a)
+        for v, st, out in zip(variables, self._state, self._scratch):
+            np.copyto(v, out["w"])
+            for k in self._slots:  # swap: the scratch becomes the state, the old state the next scratch
+                st[k], out[k] = out[k], st[k]
         self.iterations = t
 
-    def _update(self, g, w, state, t):  # -> (new w, {slot: new value})
+    def _update(self, g, w, state, t, out):
+        """Write the new parameter into ``out["w"]`` and each new slot into ``out[slot]``
+        (``out["tmp"]`` is free scratch); ``w`` and ``state`` must not change."""
         raise NotImplementedError
 
     # -- state and config --------------------------------------------------------
@@ -185,15 +186,21 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self._slots = ("momentum",) if self.momentum != 0 else ()
 
-    def _update(self, g, w, state, t):
+    def _update(self, g, w, state, t, out):
         lr = w.dtype.type(self.learning_rate)
+        glr = np.multiply(g, lr, out=out["tmp"])                    # lr·g
         if not self._slots:
-            return w - g * lr, {}
+            np.subtract(w, glr, out=out["w"])                       # w − lr·g
+            return
         mom = w.dtype.type(self.momentum)
-        m = state["momentum"] * mom - g * lr
+        m = np.multiply(state["momentum"], mom, out=out["momentum"])
+        m -= glr                                                    # m = momentum·m − lr·g
         if self.nesterov:
-            return w + (m * mom - g * lr), {"momentum": m}
-        return w + m, {"momentum": m}
+            np.multiply(m, mom, out=out["w"])
+            out["w"] -= glr
+            np.add(w, out["w"], out=out["w"])                       # w + (momentum·m − lr·g)
+        else:
+            np.add(w, m, out=out["w"])                              # w + m
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -215,15 +222,24 @@ class Adam(Optimizer):
         self.beta_2 = _unit_float(beta_2, "beta_2")
         self.epsilon = _positive_float(epsilon, "epsilon")
 
-    def _update(self, g, w, state, t):
+    def _update(self, g, w, state, t, out):
         f = w.dtype.type
         # Keras computes these powers in the variable's dtype (float32 for float32 weights).
         b1t = f(self.beta_1) ** f(t)
         b2t = f(self.beta_2) ** f(t)
         alpha = f(self.learning_rate) * np.sqrt(f(1) - b2t) / (f(1) - b1t)
-        m = state["m"] + (g - state["m"]) * f(1 - self.beta_1)
-        v = state["v"] + (np.square(g) - state["v"]) * f(1 - self.beta_2)
-        return w - (m * alpha) / (np.sqrt(v) + f(self.epsilon)), {"m": m, "v": v}
+        m = np.subtract(g, state["m"], out=out["m"])
+        m *= f(1 - self.beta_1)
+        m += state["m"]                                             # m + (g − m)(1 − β1)
+        v = np.square(g, out=out["v"])
+        v -= state["v"]
+        v *= f(1 - self.beta_2)
+        v += state["v"]                                             # v + (g² − v)(1 − β2)
+        den = np.sqrt(v, out=out["w"])
+        den += f(self.epsilon)                                      # sqrt(v) + ε
+        step = np.multiply(m, alpha, out=out["tmp"])                # m·α
+        np.divide(step, den, out=out["w"])
+        np.subtract(w, out["w"], out=out["w"])                      # w − m·α/(sqrt(v) + ε)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -243,10 +259,17 @@ class RMSprop(Optimizer):
         self.rho = _unit_float(rho, "rho")
         self.epsilon = _positive_float(epsilon, "epsilon")
 
-    def _update(self, g, w, state, t):
+    def _update(self, g, w, state, t, out):
         f = w.dtype.type
-        vel = f(self.rho) * state["velocity"] + f(1 - self.rho) * np.square(g)
-        return w - (f(self.learning_rate) * g) / np.sqrt(vel + f(self.epsilon)), {"velocity": vel}
+        vel = np.multiply(state["velocity"], f(self.rho), out=out["velocity"])
+        g2 = np.square(g, out=out["tmp"])
+        g2 *= f(1 - self.rho)
+        vel += g2                                                   # ρ·v + (1 − ρ)·g²
+        den = np.add(vel, f(self.epsilon), out=out["w"])
+        np.sqrt(den, out=den)                                       # sqrt(v + ε)
+        num = np.multiply(g, f(self.learning_rate), out=out["tmp"])
+        np.divide(num, den, out=out["w"])
+        np.subtract(w, out["w"], out=out["w"])                      # w − lr·g/sqrt(v + ε)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -337,6 +337,10 @@ def test_bad_inputs_name_the_argument(digits):
         m.add(Dense(3, name="dense"))
     with pytest.raises(ValueError, match="not built"):
         convlab.Sequential([Dense(3)]).summary()
+    before = m.get_weights()
+    with pytest.raises(ValueError, match="already built for inputs"):
+        m.build((None, 10, 10, 1))  # weights are never silently re-initialised
+    assert all(np.array_equal(a, b) for a, b in zip(before, m.get_weights()))
 
 
 def test_backend_option_reaches_the_ops(digits):
