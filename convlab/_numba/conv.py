@@ -284,41 +284,33 @@ def _conv2d_dx(dy, x_shape, kernel, strides, pads):
 
 # --------------------------------------------------------------------------- 4. dkernel
 def _make_dkernel(FB, JB, parallel):
+    """Tiled kernel gradient: ``dk[u, (v,c), f] = Σ_{n,i,j} x[n, i·sh+u, j·sw+v, c] · dy[n, i, j, f]``.
+
+    Each thread takes a chunk of output rows ``(n, i)`` and accumulates into its
+    own private copy of dkernel (``part[chunk]``, a few hundred KB at most, in
+    L2), so the rows of ``x`` and ``dy`` it streams are read once, while hot.
+    """
+
     @nb.njit(parallel=parallel, cache=True)
-    def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, n_chunks, pixoff, part):
-        # part: (n_chunks, KH, KW·C, F_pad); tile rows are (v, c) pairs, contiguous in x.
-        n_rows = part.shape[2]
-        n_rb = (n_rows + JB - 1) // JB
-        n_fb = fp // FB
-        per_chunk = (n_img + n_chunks - 1) // n_chunks
-        for task in nb.prange(n_chunks * kh * n_rb * n_fb):
-            fbi = task % n_fb
-            rest = task // n_fb
-            rb = rest % n_rb
-            rest = rest // n_rb
-            u = rest % kh
-            chunk = rest // kh
-            r0 = rb * JB
-            f0 = fbi * FB
-            rows = min(JB, n_rows - r0)
-            acc = np.zeros(JB * FB, dtype=part.dtype)
-            for n in range(chunk * per_chunk, min(n_img, (chunk + 1) * per_chunk)):
-                for i in range(oh):
-                    xbase = ((n * hp + i * sh + u) * wp) * c_in + r0
-                    kbase = ((n * oh + i) * ow) * fp + f0
-                    if rows == JB:
-                        tile_fma(acc, xf, xbase, 1, dyf, kbase, fp, pixoff, ow, FB, JB)
-                    else:  # the last, partial block of rows: 3 at a time, then 1
-                        r = 0
-                        while r + 3 <= rows:
-                            tile_fma(acc[r * FB:], xf, xbase + r, 1, dyf, kbase, fp, pixoff, ow, FB, 3)
-                            r += 3
-                        while r < rows:
-                            tile_fma(acc[r * FB:], xf, xbase + r, 1, dyf, kbase, fp, pixoff, ow, FB, 1)
-                            r += 1
-            for rr in range(rows):
-                for f in range(FB):
-                    part[chunk, u, r0 + rr, f0 + f] = acc[rr * FB + f]
+    def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, pixoff, part):
+        # part: (n_chunks, KH, n_rb, n_fb, JB, FB): tiles of JB (v, c)-rows × FB filters,
+        # stored contiguously so tile_fma can accumulate straight into them.
+        n_chunks, _, n_rb, n_fb, _, _ = part.shape
+        rows_total = n_img * oh
+        per_chunk = (rows_total + n_chunks - 1) // n_chunks
+        for chunk in nb.prange(n_chunks):
+            pc = part[chunk].reshape(-1)
+            for p in range(chunk * per_chunk, min(rows_total, (chunk + 1) * per_chunk)):
+                n = p // oh
+                i = p - n * oh
+                kbase0 = p * ow * fp  # flat index of dy[n, i, 0, 0]
+                for u in range(kh):
+                    xbase0 = ((n * hp + i * sh + u) * wp) * c_in  # x[n, i·sh+u, 0, 0]
+                    for rb in range(n_rb):
+                        for fbi in range(n_fb):
+                            tile = pc[((u * n_rb + rb) * n_fb + fbi) * JB * FB:]
+                            # taps = the OW output pixels of this row; rows = JB consecutive (v, c)
+                            tile_fma(tile, xf, xbase0 + rb * JB, 1, dyf, kbase0 + fbi * FB, fp, pixoff, ow, FB, JB)
 
     return dkernel_tiled
 
@@ -326,9 +318,11 @@ def _make_dkernel(FB, JB, parallel):
 _DKERNEL_KERNELS: dict = {}
 
 
-def _conv2d_dkernel(dy, xp, kernel_shape, strides):
+def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
     kh, kw, c_in, n_f = kernel_shape
-    n_img, hp, wp, _ = xp.shape
+    t, b, l, r = pads
+    n_img, h, w, _ = x.shape
+    hp, wp = h + t + b, w + l + r
     _, oh, ow, _ = dy.shape
     sh, sw = strides
     fb, jb = _tile_for(dy.dtype)
@@ -337,15 +331,19 @@ def _conv2d_dkernel(dy, xp, kernel_shape, strides):
         _DKERNEL_KERNELS[key] = _make_dkernel(fb, jb, True)
     fp = -(-n_f // fb) * fb
     dyp = dy if fp == n_f else np.concatenate([dy, np.zeros(dy.shape[:3] + (fp - n_f,), dy.dtype)], axis=3)
-    n_tiles = kh * (-(-(kw * c_in) // jb)) * (fp // fb)
-    threads = nb.get_num_threads()
-    n_chunks = 1 if n_tiles >= 4 * threads else min(n_img, -(-4 * threads // n_tiles))
-    part = np.empty((n_chunks, kh, kw * c_in, fp), dtype=dy.dtype)
-    pixoff = (np.arange(ow, dtype=np.int64) * sw * c_in)
-    _DKERNEL_KERNELS[key](xp.reshape(-1), hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
-                          oh, ow, sh, kh, n_img, n_chunks, pixoff, part)
-    dk = part[0] if n_chunks == 1 else part.sum(axis=0)
-    return np.ascontiguousarray(dk[:, :, :n_f].reshape(kh, kw, c_in, n_f))
+    # The last tile of (v, c)-rows may run past KW·C: it then reads the next pixels'
+    # values (results discarded). `jb` spare zeros at the end keep those reads in bounds.
+    xflat = np.zeros(n_img * hp * wp * c_in + jb, dtype=x.dtype)
+    _pad_into(x, t, l, xflat[:n_img * hp * wp * c_in].reshape(n_img, hp, wp, c_in))
+    n_rb = -(-(kw * c_in) // jb)
+    n_chunks = max(1, min(nb.get_num_threads(), n_img * oh))
+    part = np.zeros((n_chunks, kh, n_rb, fp // fb, jb, fb), dtype=dy.dtype)
+    pixoff = np.arange(ow, dtype=np.int64) * sw * c_in
+    _DKERNEL_KERNELS[key](xflat, hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
+                          oh, ow, sh, kh, n_img, pixoff, part)
+    blocked = part[0] if n_chunks == 1 else part.sum(axis=0)  # (KH, n_rb, n_fb, JB, FB)
+    dk = blocked.transpose(0, 1, 3, 2, 4).reshape(kh, n_rb * jb, fp)[:, :kw * c_in, :n_f]
+    return np.ascontiguousarray(dk.reshape(kh, kw, c_in, n_f))
 
 
 # --------------------------------------------------------------------------- tiny backward: serial direct
@@ -396,6 +394,6 @@ def conv2d_backward(dy, x, kernel, strides, pads):
         _direct_backward(dy, x, kernel, sh, sw, pads[0], pads[2], dx, dk)
     else:
         dx = _conv2d_dx(dy, x.shape, kernel, strides, pads)
-        dk = _conv2d_dkernel(dy, _padded(x, pads), kernel.shape, strides)
+        dk = _conv2d_dkernel(dy, x, pads, kernel.shape, strides)
     db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
     return dx, dk, db
