@@ -1,4 +1,21 @@
-"""Numba pooling kernels (forward and backward). Called by :mod:`convlab.pooling`."""
+"""Numba pooling kernels (forward and backward). Called by :mod:`convlab.pooling`.
+
+Two paths:
+- **tiled** (:func:`_max_forward_tiled`, :func:`_max_backward_tiled`): the
+  common case of non-overlapping windows without padding (``strides == pool``,
+  e.g. Keras' default ``MaxPooling2D(2)``). Every input pixel belongs to at most
+  one window, so the backward pass writes each ``dx`` element exactly once
+  (no zero-fill, no accumulation), and the loops run over channels innermost,
+  where NHWC makes them contiguous, so they vectorise: the running maximum and
+  its position are kept per channel in small arrays and updated with
+  branch-free selects.
+- **generic** (:func:`_max_forward`, :func:`_max_backward`): any pool size,
+  stride and padding, with bounds checks; overlapping windows accumulate.
+
+Ties: each window sends its gradient to ONE position, the first maximum in
+row-major order inside the window (TensorFlow's CPU behaviour). NaN: a NaN in a
+window wins the maximum (the first NaN gets the gradient).
+"""
 from __future__ import annotations
 
 import numba as nb
@@ -53,15 +70,86 @@ def _avg_forward(x, ph, pw, sh, sw, top, left, y):
                 y[n, i, j, c] = total / count
 
 
+# --------------------------------------------------------------------------- tiled (stride == pool, no pads)
+@nb.njit(parallel=True, cache=True)
+def _max_forward_tiled(x, ph, pw, y):
+    n_img, h, w, n_ch = x.shape
+    _, oh, ow, _ = y.shape
+    for p in nb.prange(n_img * oh):
+        n = p // oh
+        i = p - n * oh
+        for j in range(ow):
+            r0 = i * ph
+            q0 = j * pw
+            for c in range(n_ch):
+                y[n, i, j, c] = x[n, r0, q0, c]
+            for u in range(ph):
+                for v in range(pw):
+                    for c in range(n_ch):  # contiguous: vectorised compare-and-select
+                        val = x[n, r0 + u, q0 + v, c]
+                        best = y[n, i, j, c]
+                        take = (val > best) | (np.isnan(val) & ~np.isnan(best))
+                        y[n, i, j, c] = val if take else best
+
+
+@nb.njit(parallel=True, cache=True)
+def _max_backward_tiled(dy, x, ph, pw, dx):
+    n_img, h, w, n_ch = x.shape
+    _, oh, ow, _ = dy.shape
+    for p in nb.prange(n_img * h):  # zero the rows no window covers (H mod ph)
+        n = p // h
+        r = p - n * h
+        if r >= oh * ph:
+            for q in range(w):
+                for c in range(n_ch):
+                    dx[n, r, q, c] = 0.0
+    for p in nb.prange(n_img * oh):
+        n = p // oh
+        i = p - n * oh
+        r0 = i * ph
+        best = np.empty(n_ch, dtype=x.dtype)
+        where = np.empty(n_ch, dtype=np.int64)  # window position of the first maximum
+        for j in range(ow):
+            q0 = j * pw
+            for c in range(n_ch):
+                best[c] = x[n, r0, q0, c]
+                where[c] = 0
+            for u in range(ph):
+                for v in range(pw):
+                    k = u * pw + v
+                    for c in range(n_ch):
+                        val = x[n, r0 + u, q0 + v, c]
+                        take = (val > best[c]) | (np.isnan(val) & ~np.isnan(best[c]))
+                        best[c] = val if take else best[c]
+                        where[c] = k if take else where[c]
+            for u in range(ph):
+                for v in range(pw):
+                    k = u * pw + v
+                    for c in range(n_ch):
+                        dx[n, r0 + u, q0 + v, c] = dy[n, i, j, c] if where[c] == k else 0.0
+        for r in range(r0, r0 + ph):  # columns no window covers (W mod pw)
+            for q in range(ow * pw, w):
+                for c in range(n_ch):
+                    dx[n, r, q, c] = 0.0
+
+
 def _out(x, pool, strides, pads):
     hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
     oh, ow = (hp - pool[0]) // strides[0] + 1, (wp - pool[1]) // strides[1] + 1
     return np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
 
 
+def _non_overlapping(pool, strides, pads):
+    return tuple(pool) == tuple(strides) and not any(pads)
+
+
 def max_pool2d_forward(x, pool, strides, pads):
+    """``x (N,H,W,C)`` → ``(N,OH,OW,C)``: the maximum of each window (pads count as −inf)."""
     y = _out(x, pool, strides, pads)
-    _max_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], y)
+    if _non_overlapping(pool, strides, pads):
+        _max_forward_tiled(x, pool[0], pool[1], y)
+    else:
+        _max_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], y)
     return y
 
 
@@ -128,6 +216,10 @@ def max_pool2d_backward(dy, x, pool, strides, pads):
     row-major order inside the window (TensorFlow's CPU behaviour on ties);
     overlapping windows (stride < pool) accumulate.
     """
+    if _non_overlapping(pool, strides, pads):
+        dx = np.empty(x.shape, dtype=x.dtype)  # every element is written exactly once
+        _max_backward_tiled(dy, x, pool[0], pool[1], dx)
+        return dx
     dx = np.zeros(x.shape, dtype=x.dtype)
     _max_backward(dy, x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], dx)
     return dx
