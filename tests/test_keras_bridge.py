@@ -34,6 +34,13 @@ from convlab.layers import (  # noqa: E402
 RNG = np.random.default_rng(20260404)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rng():
+    """The same random data for a test whatever other tests ran before it (``-k``, ``-x``, reordering)."""
+    global RNG
+    RNG = np.random.default_rng(20260404)
+
+
 # --------------------------------------------------------------------------- models
 def model_odd():
     """Odd sizes: stride 2 'same' conv, 'same' max pool, valid even kernel, Dropout, sigmoid/softmax."""
