@@ -1,0 +1,453 @@
+"""convlab's benchmark suite: convolution, pooling and a training epoch against TensorFlow (and PyTorch).
+
+Run from the repository root, as users run it (the README explains why the
+OpenBLAS variables some machines set are removed)::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench.py [--quick] [--only W1,W2]
+    convlab bench [--quick] [--only ...]          # the same, through the CLI
+
+Everything runs in one process, float32 NHWC, with warm-up, several
+repetitions and the median. Workloads (flops = 2·N·OH·OW·F·KH·KW·C):
+
+- W1: N=128, 28×28×1 → 32, 3×3, valid (MNIST's first layer)
+- W2: N=64, 32×32×32 → 64, 3×3, same
+- W3: N=8, 56×56×128 → 128, 3×3, same
+- W4: the slides' 5×5×3 → 2, 3×3, stride 2, pad 1 (latency)
+- POOL: 2×2 max pooling forward + backward on W2's output
+- EPOCH: one training epoch of seeds/004's model (Conv2D(32,3,relu) →
+  MaxPool2D(2) → Flatten → Dense(100,relu) → Dense(10,softmax)) over 60,000
+  28×28 images at batch 128, ``convlab.Sequential`` vs Keras' ``fit`` (skipped
+  with ``--quick``)
+- PEAK: a float32 2048³ matrix product through NumPy — the machine's practical peak.
+
+Outputs: a table on stdout, and ``results.md``, ``results.json`` and
+``results.png`` in ``--out`` (default ``benchmarks/results/``), each written to a
+temporary file and renamed. Compile time: the first call of each Numba kernel
+in this process, and the time a *fresh* process needs to load them from the
+on-disk cache (``__pycache__``), are measured and reported too.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:  # run from a source checkout without installing
+    sys.path.insert(0, str(ROOT))
+
+import convlab  # noqa: E402
+
+WORKLOADS = {
+    # name: (N, H, W, C, F, K, stride, padding)
+    "W1": (128, 28, 28, 1, 32, 3, 1, "valid"),
+    "W2": (64, 32, 32, 32, 64, 3, 1, "same"),
+    "W3": (8, 56, 56, 128, 128, 3, 1, "same"),
+    "W4": (1, 5, 5, 3, 2, 3, 2, 1),
+}
+ALL = ["W1", "W2", "W3", "W4", "POOL", "EPOCH"]
+
+
+# --------------------------------------------------------------------------- timing
+def timeit(fn, reps, warmup=1, min_time=0.0):
+    """Median wall time (seconds) of ``fn()`` over ``reps`` runs after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_start = time.perf_counter()
+    while len(times) < reps or (time.perf_counter() - t_start < min_time and len(times) < 50 * reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def conv_flops(n, oh, ow, f, kh, kw, c):
+    return 2.0 * n * oh * ow * f * kh * kw * c
+
+
+def atomic_write(path: Path, data, mode="w"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- machine
+def machine_info():
+    info = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
+            "cpu_count": os.cpu_count()}
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+        info["numba_threads"] = numba.get_num_threads()
+        from convlab._numba import _tile
+
+        info["avx512"] = _tile.HAS_AVX512
+        info["tile (FB x JB) float32"] = "x".join(map(str, _tile.TILE["float32"]))
+    except Exception as exc:  # pragma: no cover
+        info["numba"] = f"unavailable ({exc})"
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                        for d in threadpool_info() if d.get("user_api") == "blas"]
+    except Exception as exc:  # pragma: no cover
+        info["blas"] = f"unknown ({exc})"
+    info["openblas_env"] = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    return info
+
+
+def matmul_peak(reps):
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    b = a.copy()
+    t = timeit(lambda: a @ b, reps)
+    return t, 2.0 * 2048 ** 3
+
+
+# --------------------------------------------------------------------------- frameworks
+def load_tf():
+    try:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        return tf
+    except Exception:
+        return None
+
+
+def load_torch():
+    try:
+        import torch
+
+        return torch
+    except Exception:
+        return None
+
+
+def _tf_padding(padding, stride, k):
+    if isinstance(padding, str):
+        return padding.upper()
+    return [[0, 0], [padding, padding], [padding, padding], [0, 0]]
+
+
+# --------------------------------------------------------------------------- one conv workload
+def bench_conv(name, reps, tf, torch, rows, ref_max_images):
+    n, h, w, c, f, k, s, padding = WORKLOADS[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, h, w, c), dtype=np.float32)
+    kern = rng.standard_normal((k, k, c, f), dtype=np.float32) * 0.1
+    bias = np.zeros(f, np.float32)
+    y = convlab.conv2d(x, kern, bias, strides=s, padding=padding)
+    oh, ow = y.shape[1:3]
+    flops = conv_flops(n, oh, ow, f, k, k, c)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    res = {}
+
+    def add(op, impl, t, fl, note=""):
+        rows.append({"workload": name, "op": op, "impl": impl, "time_s": t, "flops": fl, "note": note})
+        res[(op, impl)] = t
+
+    # reference: explicit loops — subsampled to a few images where it would take too long
+    n_ref = min(n, ref_max_images)
+    t = timeit(lambda: convlab.conv2d(x[:n_ref], kern, bias, strides=s, padding=padding, backend="reference"), 1, 0)
+    add("forward", "reference", t * n / n_ref, flops,
+        "" if n_ref == n else f"timed on {n_ref}/{n} images, scaled ×{n / n_ref:g}")
+    add("forward", "numpy", timeit(lambda: convlab.conv2d(x, kern, bias, strides=s, padding=padding, backend="numpy"), reps), flops)
+    add("forward", "numba", timeit(lambda: convlab.conv2d(x, kern, bias, strides=s, padding=padding), reps,
+                                   min_time=0.2 if name == "W4" else 0.0), flops)
+    back = getattr(convlab, "conv2d_backward", None)
+    if back is not None:
+        t = timeit(lambda: back(dy, x, kern, strides=s, padding=padding, backend="numpy"), max(1, reps // 2))
+        add("backward dx+dk", "numpy", t, 2 * flops)
+        t = timeit(lambda: back(dy, x, kern, strides=s, padding=padding), reps,
+                   min_time=0.2 if name == "W4" else 0.0)
+        add("backward dx+dk", "numba", t, 2 * flops)
+
+    if tf is not None:
+        xt, kt, bt, dyt = (tf.constant(a) for a in (x, kern, bias, dy))
+        pad = _tf_padding(padding, s, k)
+
+        @tf.function
+        def fwd():
+            return tf.nn.bias_add(tf.nn.conv2d(xt, kt, s, pad), bt)
+
+        @tf.function
+        def fwd_bwd():
+            # forward *and* gradients: returning only the gradients would let TF
+            # prune the forward convolution; returning y keeps it.
+            with tf.GradientTape() as tape:
+                tape.watch([xt, kt])
+                yy = tf.nn.conv2d(xt, kt, s, pad)
+            gx, gk = tape.gradient(yy, [xt, kt], output_gradients=dyt)
+            return yy, gx, gk
+
+        add("forward", "tensorflow", timeit(lambda: fwd().numpy(), reps, min_time=0.2 if name == "W4" else 0.0), flops)
+        add("fwd+dx+dk", "tensorflow", timeit(lambda: [a.numpy() for a in fwd_bwd()], reps), 3 * flops)
+    if torch is not None:
+        xp = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+        kp = torch.from_numpy(kern).permute(3, 2, 0, 1).contiguous()
+        tpad = padding if isinstance(padding, int) else padding
+        if padding == "same" and s == 1:
+            tpad = "same"
+
+        def tfwd():
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(xp, kp, None, s, tpad)
+
+        add("forward", "pytorch", timeit(tfwd, reps, min_time=0.2 if name == "W4" else 0.0), flops,
+            "channels_last")
+    if back is not None:
+        fwd_t = res[("forward", "numba")]
+        add("fwd+dx+dk", "numba", fwd_t + res[("backward dx+dk", "numba")], 3 * flops, "forward + backward timings")
+    return res
+
+
+def bench_pool(reps, tf, rows):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 32, 32, 64), dtype=np.float32)
+    y = convlab.max_pool2d(x, 2)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    back = getattr(convlab, "max_pool2d_backward", None)
+    for impl, backend in (("numpy", "numpy"), ("numba", None)):
+        t_f = timeit(lambda: convlab.max_pool2d(x, 2, backend=backend), reps)
+        rows.append({"workload": "POOL", "op": "forward", "impl": impl, "time_s": t_f, "flops": 0.0, "note": ""})
+        if back is not None:
+            t_b = timeit(lambda: back(dy, x, 2, backend=backend), reps)
+            rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": impl, "time_s": t_f + t_b, "flops": 0.0,
+                         "note": "forward + backward timings"})
+    if tf is not None:
+        xt, dyt = tf.constant(x), tf.constant(dy)
+
+        @tf.function
+        def fb():
+            with tf.GradientTape() as tape:
+                tape.watch(xt)
+                yy = tf.nn.max_pool2d(xt, 2, 2, "VALID")
+            return yy, tape.gradient(yy, xt, output_gradients=dyt)
+
+        rows.append({"workload": "POOL", "op": "forward", "impl": "tensorflow",
+                     "time_s": timeit(lambda: tf.nn.max_pool2d(xt, 2, 2, "VALID").numpy(), reps), "flops": 0.0, "note": ""})
+        rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": "tensorflow",
+                     "time_s": timeit(lambda: [a.numpy() for a in fb()], reps), "flops": 0.0, "note": ""})
+
+
+def _mnist_like(n=60000):
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    return x, y
+
+
+def bench_epoch(tf, rows, epochs=2):
+    """One epoch of seeds/004's model at batch 128: the second epoch's time (the first compiles/warms)."""
+    x, y = _mnist_like()
+    flops = None
+    if hasattr(convlab, "Sequential"):
+        from convlab import layers as L
+
+        model = convlab.Sequential([
+            L.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+            L.MaxPooling2D(2), L.Flatten(), L.Dense(100, activation="relu"), L.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(x[:1280], y[:1280], epochs=1, batch_size=128, verbose=0)  # compile the kernels
+        t0 = time.perf_counter()
+        model.fit(x, y, epochs=1, batch_size=128, verbose=0)
+        rows.append({"workload": "EPOCH", "op": "fit 1 epoch", "impl": "numba", "time_s": time.perf_counter() - t0,
+                     "flops": 0.0, "note": "convlab.Sequential, 60,000 images, batch 128"})
+    if tf is not None:
+        import keras
+
+        km = keras.Sequential([
+            keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(), keras.layers.Dense(100, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+        km.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        km.fit(x[:1280], y[:1280], epochs=1, batch_size=128, verbose=0)
+        t0 = time.perf_counter()
+        km.fit(x, y, epochs=1, batch_size=128, verbose=0)
+        rows.append({"workload": "EPOCH", "op": "fit 1 epoch", "impl": "tensorflow", "time_s": time.perf_counter() - t0,
+                     "flops": 0.0, "note": "Keras fit on TF CPU"})
+    return flops
+
+
+# --------------------------------------------------------------------------- compile time
+_COMPILE_SNIPPET = r"""
+import time, numpy as np
+t0 = time.perf_counter()
+import convlab
+t1 = time.perf_counter()
+x = np.ones((4, 12, 12, 16), np.float32); k = np.ones((3, 3, 16, 32), np.float32)
+y = convlab.conv2d(x, k, padding="same")
+back = getattr(convlab, "conv2d_backward", None)
+if back is not None:
+    back(np.ones_like(y), x, k, padding="same")
+    back(np.ones((2, 26, 26, 32), np.float32), np.ones((2, 28, 28, 1), np.float32), np.ones((3, 3, 1, 32), np.float32))
+p = convlab.max_pool2d(y, 2)
+if hasattr(convlab, "max_pool2d_backward"):
+    convlab.max_pool2d_backward(np.ones_like(p), y, 2)
+t2 = time.perf_counter()
+print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
+"""
+
+
+def compile_times():
+    """(first, second): seconds for a fresh process to get the kernels ready, twice in a row.
+
+    The first run may compile (empty cache) or load; we clear nothing, so to see a
+    true first compile delete ``convlab/_numba/__pycache__`` before running.
+    """
+    out = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], capture_output=True, text=True, cwd=ROOT)
+        if r.returncode != 0:
+            return None
+        out.append([float(v) for v in r.stdout.split()[-2:]])
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def build_table(rows, peak_flops_s):
+    tf_time = {(r["workload"], r["op"]): r["time_s"] for r in rows if r["impl"] == "tensorflow"}
+    lines = []
+    for r in rows:
+        gf = r["flops"] / r["time_s"] / 1e9 if r["flops"] else None
+        tf_t = tf_time.get((r["workload"], r["op"]))
+        if r["op"] == "backward dx+dk":
+            tf_t = None
+        r["gflops"] = gf
+        r["ratio_to_tf"] = r["time_s"] / tf_t if tf_t else None
+        r["pct_peak"] = 100 * gf * 1e9 / peak_flops_s if gf and peak_flops_s else None
+        lines.append(r)
+    return lines
+
+
+def fmt_time(t):
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t * 1e6:.1f} µs"
+
+
+def to_markdown(rows, info, peak, compile_info):
+    out = ["# convlab benchmark", "",
+           "float32, NHWC, median of several runs in one process. Ratio = time / TensorFlow's time for the same "
+           "operation in the same run (< 1: convlab is faster). Timings on a shared machine are noisy.", "",
+           "| workload | operation | implementation | time | GFLOP/s | ratio to TF | % of peak | note |",
+           "|---|---|---|---:|---:|---:|---:|---|"]
+    for r in rows:
+        out.append("| {workload} | {op} | {impl} | {t} | {gf} | {ratio} | {pct} | {note} |".format(
+            workload=r["workload"], op=r["op"], impl=r["impl"], t=fmt_time(r["time_s"]),
+            gf=f"{r['gflops']:.1f}" if r["gflops"] else "", ratio=f"{r['ratio_to_tf']:.2f}" if r["ratio_to_tf"] else "",
+            pct=f"{r['pct_peak']:.0f}%" if r["pct_peak"] else "", note=r["note"]))
+    out += ["", f"Practical peak (NumPy float32 2048³ matmul): {peak / 1e9:.0f} GFLOP/s.", ""]
+    if compile_info:
+        (imp1, k1), (imp2, k2) = compile_info
+        out += [f"Kernel start-up in a fresh process: first run {k1:.2f} s (import {imp1:.2f} s), "
+                f"second run {k2:.2f} s (import {imp2:.2f} s) — the second loads the compiled kernels from "
+                "the on-disk cache (`cache=True`).", ""]
+    out += ["## Machine", "", "```", json.dumps(info, indent=1, default=str), "```", ""]
+    return "\n".join(out)
+
+
+def plot(rows, peak, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conv = [r for r in rows if r["workload"] in ("W1", "W2", "W3") and r["op"] == "forward" and r["gflops"]]
+    impls = sorted({r["impl"] for r in conv}, key=["reference", "numpy", "numba", "tensorflow", "pytorch"].index)
+    wls = [w for w in ("W1", "W2", "W3") if any(r["workload"] == w for r in conv)]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / max(1, len(impls))
+    for i, impl in enumerate(impls):
+        vals = [next((r["gflops"] for r in conv if r["workload"] == w and r["impl"] == impl), 0) for w in wls]
+        ax.bar(np.arange(len(wls)) + i * width, vals, width, label=impl)
+    ax.axhline(peak / 1e9, color="k", ls="--", lw=1, label="matmul peak")
+    ax.set_xticks(np.arange(len(wls)) + width * (len(impls) - 1) / 2)
+    ax.set_xticklabels(wls)
+    ax.set_ylabel("GFLOP/s (float32)")
+    ax.set_yscale("log")
+    ax.set_title("conv2d forward: convlab backends vs TensorFlow")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="benchmarks/bench.py", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions, skip the training epoch")
+    ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(ALL)} (PEAK always runs)")
+    ap.add_argument("--out", default=str(HERE / "results"), help="output folder (default benchmarks/results/)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions per timing (default 7, 3 with --quick)")
+    ap.add_argument("--no-tf", action="store_true", help="do not import TensorFlow")
+    ap.add_argument("--no-compile-check", action="store_true", help="skip the fresh-process compile/load timing")
+    args = ap.parse_args(argv)
+    reps = args.reps or (3 if args.quick else 7)
+    only = ALL if args.only is None else [w.strip().upper() for w in args.only.split(",") if w.strip()]
+    bad = [w for w in only if w not in ALL]
+    if bad:
+        ap.error(f"unknown workload(s) {bad}; choose from {ALL}")
+    if args.quick and args.only is None:
+        only = [w for w in only if w != "EPOCH"]
+
+    out = Path(args.out)
+    compile_info = None if args.no_compile_check else compile_times()
+    info = machine_info()
+    tf = None if args.no_tf else load_tf()
+    torch = load_torch()
+    info["tensorflow"] = getattr(tf, "__version__", None)
+    info["torch"] = getattr(torch, "__version__", None)
+    t_peak, fl_peak = matmul_peak(reps)
+    peak = fl_peak / t_peak
+    rows = [{"workload": "PEAK", "op": "matmul 2048³", "impl": "numpy", "time_s": t_peak, "flops": fl_peak, "note": ""}]
+    for w in only:
+        print(f"... {w}", flush=True)
+        if w in WORKLOADS:
+            bench_conv(w, reps, tf, torch, rows, ref_max_images=1 if args.quick else 2)
+        elif w == "POOL":
+            bench_pool(reps, tf, rows)
+        elif w == "EPOCH":
+            bench_epoch(tf, rows)
+    rows = build_table(rows, peak)
+    md = to_markdown(rows, info, peak, compile_info)
+    print(md)
+    atomic_write(out / "results.md", md)
+    atomic_write(out / "results.json", json.dumps({"machine": info, "peak_flops_s": peak, "compile": compile_info,
+                                                   "rows": rows}, indent=1, default=str))
+    try:
+        plot(rows, peak, out / "results.png")
+    except Exception as exc:  # the numbers matter more than the picture
+        print(f"(plot skipped: {exc})")
+    print(f"wrote {out / 'results.md'}, results.json, results.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
