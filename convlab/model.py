@@ -150,10 +150,13 @@ class _Metric:
               "mse", "mean_squared_error", "mae", "mean_absolute_error")
 
     def __init__(self, identifier):
-        if not isinstance(identifier, str) or identifier.lower() not in self._KNOWN:
-            raise ValueError(f"metrics must be names from {list(self._KNOWN)}, got {identifier!r}")
-        self.name = identifier
-        self.kind = identifier.lower()
+        if callable(identifier) and not isinstance(identifier, str):
+            self.fn, self.name, self.kind = identifier, getattr(identifier, "__name__", "metric"), "callable"
+        elif not isinstance(identifier, str) or identifier.lower() not in self._KNOWN:
+            raise ValueError(f"metrics must be names from {list(self._KNOWN)} or functions f(y_true, y_pred), "
+                             f"got {identifier!r}")
+        else:
+            self.fn, self.name, self.kind = None, identifier, identifier.lower()
         self.reset()
 
     def reset(self):
@@ -171,8 +174,11 @@ class _Metric:
 
     def values(self, y_true, y_pred):
         """Per-example values (float64, length N)."""
-        kind = self._resolve(y_true, y_pred)
         n = y_pred.shape[0]
+        if self.fn is not None:  # a user's function: per-example values, or one mean for the batch
+            v = np.asarray(self.fn(y_true, y_pred), dtype=np.float64)
+            return np.broadcast_to(v.reshape(n, -1).mean(axis=1) if v.ndim and v.shape[0] == n else v, (n,))
+        kind = self._resolve(y_true, y_pred)
         if kind == "sparse_categorical_accuracy":
             return (np.argmax(y_pred, axis=-1) == np.asarray(y_true).reshape(n)).astype(np.float64)
         if kind == "categorical_accuracy":
@@ -429,7 +435,9 @@ class Sequential:
             metrics: ``None`` or a list of names: ``"accuracy"`` (resolved to
                 binary, sparse categorical or categorical accuracy from the shapes,
                 as Keras), ``"binary_accuracy"``, ``"categorical_accuracy"``,
-                ``"sparse_categorical_accuracy"``, ``"mse"``, ``"mae"``.
+                ``"sparse_categorical_accuracy"``, ``"mse"``, ``"mae"``; or functions
+                ``f(y_true, y_pred)`` returning per-example values or a batch mean
+                (reported under the function's ``__name__``, averaged over examples).
 
         Raises:
             ValueError / TypeError naming the argument.
@@ -447,7 +455,7 @@ class Sequential:
         metric_objs = [_Metric(m) for m in metrics]
         self.optimizer, self.loss, self.metrics = opt, loss_obj, metric_objs
         self._compile_config = {"optimizer": _optimizers.serialize(opt), "loss": loss_obj.identifier,
-                                "metrics": [m.name for m in metric_objs]}
+                                "metrics": [m.name for m in metric_objs if m.fn is None]}  # functions: not saved
 
     def _require_compiled(self, what):
         if self.loss is None:
@@ -767,6 +775,8 @@ class Sequential:
 
     def save(self, path) -> None:
         """Save architecture (JSON), weights, compile config and optimizer state to one ``.npz`` file.
+
+        Metrics given as functions are not saved (compile again after loading to use them).
 
         Written to a temp file in the same folder, then renamed: an interrupted
         save never leaves a half-written file at ``path``.

@@ -79,6 +79,13 @@ def test_evaluate_predict_shapes(digits):
     assert m.evaluate(x[:50], one_hot, verbose=0) == pytest.approx(out, rel=1e-5)
     assert isinstance(m.train_on_batch(x[:8], one_hot[:8]), list)
 
+    def top2(y_true, y_pred):  # a user's metric: per-example values
+        return np.any(np.argsort(y_pred, axis=1)[:, -2:] == np.argmax(y_true, axis=1)[:, None], axis=1)
+
+    m.compile("adam", "categorical_crossentropy", ["accuracy", top2])
+    logs = m.evaluate(x[:50], one_hot[:50], batch_size=16, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "accuracy", "top2"] and logs["accuracy"] <= logs["top2"] <= 1
+
 
 def test_partial_last_batch_and_verbose(digits, capsys):
     x, y = digits
