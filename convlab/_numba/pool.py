@@ -78,18 +78,20 @@ def _max_forward_tiled(x, ph, pw, y):
     for p in nb.prange(n_img * oh):
         n = p // oh
         i = p - n * oh
+        r0 = i * ph
+        best = np.empty(n_ch, dtype=x.dtype)  # running maximum per channel, stays in L1
         for j in range(ow):
-            r0 = i * ph
             q0 = j * pw
             for c in range(n_ch):
-                y[n, i, j, c] = x[n, r0, q0, c]
+                best[c] = x[n, r0, q0, c]
             for u in range(ph):
                 for v in range(pw):
-                    for c in range(n_ch):  # contiguous: vectorised compare-and-select
+                    for c in range(n_ch):  # contiguous channels: vectorised compare-and-select
                         val = x[n, r0 + u, q0 + v, c]
-                        best = y[n, i, j, c]
-                        take = (val > best) | (np.isnan(val) & ~np.isnan(best))
-                        y[n, i, j, c] = val if take else best
+                        take = (val > best[c]) | (np.isnan(val) & ~np.isnan(best[c]))
+                        best[c] = val if take else best[c]
+            for c in range(n_ch):
+                y[n, i, j, c] = best[c]
 
 
 @nb.njit(parallel=True, cache=True)
