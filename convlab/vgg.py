@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import ImageSet, load_image, read_image_folder, split_indices
+from .images import ImageSet, _size_pair, load_image, read_image_folder, split_indices
 
 __all__ = [
     "INSTALL_HINT",
@@ -608,7 +608,6 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
     _check_strategy(strategy)
     h, w, c = _model_image_shape(model)
     if image_size is not None:
-        from .images import _size_pair
         if _size_pair(image_size) != (h, w):
             raise ValueError(f"image_size must equal the model's input size {(h, w)}, got {image_size!r}")
     if isinstance(data_dir, ImageSet):
@@ -828,5 +827,5 @@ def predict_image(model, path, class_names, top: int = 3, *, verbose: bool = Tru
     if verbose:
         width = max(len(n) for n, _ in out) + 1
         for name, p in out:
-            print(f"{name + ':':<{width}}\t{p:.2f}   ({p:.1%})")
+            print(f"{name + ':':<{width}} {p:.2f}   ({p:.1%})")
     return out

@@ -199,6 +199,8 @@ def test_strategy_scope_and_mixed_precision():
     assert keras.config.dtype_policy().name == policy  # the global policy is restored
     out = mixed.predict(np.zeros((1,) + SMALL, "float32"), verbose=0)
     assert out.dtype == np.float32 and out.shape == (1, 2)
+    mixed.compile("adam", "categorical_crossentropy")
+    assert type(mixed.optimizer).__name__ == "LossScaleOptimizer"  # Keras scales the float16 loss itself
 
 
 def test_bad_arguments(faces_dir):
