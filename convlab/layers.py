@@ -116,6 +116,13 @@ def _check_padding(padding):
     return tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in padding)
 
 
+def _padding_config(padding):
+    """``padding`` as JSON-ready data (pairs become lists)."""
+    if isinstance(padding, (str, int)):
+        return padding
+    return [list(p) if isinstance(p, tuple) else p for p in padding]
+
+
 def _check_activation(activation):
     if activation is None:
         return "linear"
@@ -463,10 +470,7 @@ class Conv2D(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
-                   padding=self.padding if isinstance(self.padding, (str, int)) else [list(p) if
-                                                                                       isinstance(p, tuple) else p
-                                                                                       for p in self.padding],
-                   activation=self.activation, use_bias=self.use_bias,
+                   padding=_padding_config(self.padding), activation=self.activation, use_bias=self.use_bias,
                    kernel_initializer="glorot_uniform", bias_initializer="zeros")
         return cfg
 
@@ -513,9 +517,7 @@ class _Pooling2D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(pool_size=list(self.pool_size), strides=list(self.strides),
-                   padding=self.padding if isinstance(self.padding, (str, int)) else
-                   [list(p) if isinstance(p, tuple) else p for p in self.padding])
+        cfg.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=_padding_config(self.padding))
         return cfg
 
 
