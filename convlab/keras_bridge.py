@@ -39,7 +39,6 @@ Sources: Keras 3 ``keras.layers`` configs (``get_config``), ``Layer.get_weights`
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
