@@ -344,7 +344,9 @@ def make_photo_folder(dest, kind: str = "faces", *, per_class: int | None = None
 
     Returns:
         ``Path(dest)``. Each file is written to a temporary name and renamed, so a
-        reader never sees half a PNG.
+        reader never sees half a PNG. Files named like this builder's
+        (``<class>_NNN.png``) beyond ``per_class``, left by an earlier larger build,
+        are removed; other files in ``dest`` are left alone.
 
     Raises:
         ValueError: unknown ``kind``, ``per_class`` < 1 (or > 100 for faces).
@@ -382,6 +384,9 @@ def make_photo_folder(dest, kind: str = "faces", *, per_class: int | None = None
         folder.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(imgs):
             _write_png_atomic(folder / f"{name}_{i:03d}.png", img)
+        for old in folder.glob(f"{name}_[0-9][0-9][0-9].png"):  # left by an earlier, larger build
+            if int(old.stem[-3:]) >= len(imgs):
+                old.unlink()
     return dest
 
 

@@ -37,6 +37,9 @@ def test_photos_folder(tmp_path):
     assert s.images.shape == (12, 32, 32, 3) and s.images.dtype == np.uint8
     again = read_image_folder(make_photo_folder(tmp_path / "q", "photos", per_class=3, image_size=32), (32, 32))
     np.testing.assert_array_equal(s.images, again.images)  # same seed, same crops
+    (dest / "cat" / "mine.png").write_bytes((dest / "cat" / "cat_000.png").read_bytes())
+    make_photo_folder(dest, "photos", per_class=2, image_size=32)  # a smaller rebuild drops cat_002.png only
+    assert sorted(p.name for p in (dest / "cat").iterdir()) == ["cat_000.png", "cat_001.png", "mine.png"]
 
 
 def test_read_folder_rgb_and_grayscale(faces):
