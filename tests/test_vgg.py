@@ -186,12 +186,15 @@ def test_missing_and_mismatched_weights(trained, tmp_path):
 
 
 # ------------------------------------------------------------------ strategy, mixed precision, errors
-def test_strategy_scope_and_mixed_precision():
+def test_strategy_scope_and_mixed_precision(faces_dir):
     import tensorflow as tf
 
-    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     model = vgg.transfer_model(2, input_shape=SMALL, head=(4,), strategy=strategy)
     assert model.distribute_strategy is strategy
+    data = read_image_folder(faces_dir, (32, 32)).subset(np.arange(0, 40, 4))  # 10 images
+    result = vgg.train(model, data, epochs=1, validation_split=0, test_split=0, verbose=0)
+    assert len(result.train) == 10 and np.isfinite(result.history.history["loss"][0])
     policy = keras.config.dtype_policy().name
     mixed = vgg.transfer_model(2, input_shape=SMALL, head=(4,), mixed_precision=True)
     assert mixed.layers[0].get_layer("block1_conv1").dtype_policy.name == "mixed_float16"
