@@ -22,6 +22,15 @@ backend-neutral API, ``keras.layers`` / ``keras.applications`` / ``keras.ops``):
 - GPU listing in :func:`device_summary` / :func:`gpu_names`;
 - distribution strategies are passed in by the caller (``strategy=``), never created here.
 
+Preprocessing follows seeds/002 (pixels × 1/255) in :func:`train`,
+:func:`evaluate_report` and :func:`predict_image` alike. The original ImageNet
+VGG16 was trained on mean-subtracted BGR pixels
+(``keras.applications.vgg16.preprocess_input``); with real ImageNet weights that
+preprocessing usually transfers a little better, but the course's rescale is kept.
+
+The GPU path (device listing, ``mixed_float16``, strategies) uses only
+TensorFlow's/Keras' documented switches; the test suite runs on the CPU.
+
 This module imports Keras/TensorFlow lazily, on the first call that needs them;
 ``import convlab`` and ``import convlab.vgg`` never do.
 """

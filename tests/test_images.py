@@ -139,3 +139,12 @@ def test_import_convlab_does_not_import_tensorflow():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_vgg_without_keras_says_how_to_install():
+    code = ("import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None\n"
+            "import convlab.vgg as v\n"
+            "try:\n    v.vgg16()\nexcept ImportError as e:\n    print(e); sys.exit(0)\nsys.exit(1)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'pip install -e ".[keras]"' in proc.stdout
