@@ -25,7 +25,7 @@ pixels / 255 (the protocol of lesson 08).
 Needs TensorFlow (``pip install -e ".[keras]"``); without it the lesson is skipped.
 
 Run: ``python lessons/09_same_network_twice.py [--step] [--out DIR] [--quick] [--epochs N]``.
-``--quick`` uses 1,000 training and 500 test images and one epoch on each side.
+``--quick`` uses 600 training and 500 test images and one epoch on each side.
 """
 import os
 import time
@@ -62,12 +62,12 @@ except FileNotFoundError as exc:
     lesson.skip(str(exc))
 (x_train, y_train), (x_test, y_test) = train_test_split(x, y, test_size=1000, seed=0)
 if lesson.quick:
-    x_train, y_train, x_test, y_test = x_train[:1000], y_train[:1000], x_test[:500], y_test[:500]
+    x_train, y_train, x_test, y_test = x_train[:600], y_train[:600], x_test[:500], y_test[:500]
 x_train = (x_train[..., None] / 255.0).astype(np.float32)
 x_test = (x_test[..., None] / 255.0).astype(np.float32)
 lesson.say(f"x_train {x_train.shape}, x_test {x_test.shape} (float32 in [0, 1]); {EPOCHS} epoch(s) per training"
            + (" — --quick: a subset, tour-sized" if lesson.quick else ""))
-lesson.check("train/test sizes", (len(x_train), len(x_test)), (1000, 500) if lesson.quick else (4000, 1000))
+lesson.check("train/test sizes", (len(x_train), len(x_test)), (600, 500) if lesson.quick else (4000, 1000))
 
 
 def seeds_004_convlab():
@@ -159,7 +159,7 @@ lesson.say(f"  convlab evaluate: loss {c_loss:.6f}, accuracy {c_acc:.4f}",
 lesson.check("test loss, convlab vs Keras (relative 1e-5)", c_loss, k_loss, rtol=1e-5)
 lesson.check("test accuracy, convlab vs Keras (at most one digit on a near-tie)", c_acc, k_acc,
              atol=1.0 / len(x_test) + 1e-9)
-lesson.check_true(f"the trained model beats chance clearly ({c_acc:.1%})", c_acc > (0.6 if lesson.quick else 0.9))
+lesson.check_true(f"the trained model beats chance clearly ({c_acc:.1%})", c_acc > (0.5 if lesson.quick else 0.9))
 
 # --------------------------------------------------------------------------------------------
 lesson.step(f"Trained by Keras ({EPOCHS} epoch(s) of fit), loaded into convlab")
