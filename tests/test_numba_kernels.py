@@ -1,8 +1,9 @@
 """Every Numba kernel path against the reference backend (the specification).
 
 Paths covered (see convlab/_numba/conv.py and pool.py):
-- conv forward: serial direct loop (tiny problems) and the parallel register-tiled
-  kernel, both forced on the same shapes by moving the ``SERIAL_MACS`` threshold;
+- conv forward: serial direct loop (tiny problems), the register-tiled kernel
+  compiled serial and parallel, all forced on the same shapes by moving the
+  ``DIRECT_MACS`` / ``SERIAL_MACS`` thresholds;
 - conv backward: serial direct loop; dx as a transposed convolution (tiled) and
   as a dot-product kernel (few input channels); tiled dkernel with one or several
   private chunks;
@@ -48,27 +49,42 @@ def _close(got, expected, dtype, what):
     assert err <= RTOL[dtype] * 10, f"{what}: relative error {err:.2e}"
 
 
-@pytest.fixture(params=["direct", "tiled"])
+@pytest.fixture(params=["direct", "tiled-serial", "tiled-parallel"])
 def conv_path(request, monkeypatch):
-    """Force the serial direct loop (huge threshold) or the tiled kernels (threshold 0)."""
-    monkeypatch.setattr(nbconv, "SERIAL_MACS", 10**12 if request.param == "direct" else 0)
+    """Force the direct loop, the serial tiled kernel or the parallel tiled kernels by moving the thresholds."""
+    direct, serial = {"direct": (10**12, 10**12), "tiled-serial": (0, 10**12), "tiled-parallel": (0, 0)}[request.param]
+    monkeypatch.setattr(nbconv, "DIRECT_MACS", direct)
+    monkeypatch.setattr(nbconv, "SERIAL_MACS", serial)
     return request.param
 
 
+_REFERENCE = {}
+
+
+def _reference_conv(case_id, dtype):
+    """Inputs and reference-backend results for one case, computed once for all three paths."""
+    key = (case_id, np.dtype(dtype).name)
+    if key not in _REFERENCE:
+        n, h, w, c, f, kh, kw, strides, padding = CONV_CASES[case_id]
+        rng = np.random.default_rng(case_id)
+        x = _rand(rng, (n, h, w, c), dtype)
+        k = _rand(rng, (kh, kw, c, f), dtype)
+        b = _rand(rng, (f,), dtype)
+        y_ref = convlab.conv2d(x, k, b, strides=strides, padding=padding, backend="reference")
+        dy = _rand(rng, y_ref.shape, dtype)
+        back = convlab.conv2d_backward(dy, x, k, strides=strides, padding=padding, backend="reference")
+        _REFERENCE[key] = (x, k, b, dy, y_ref, back)
+    return _REFERENCE[key]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("case", CONV_CASES, ids=[f"c{i}" for i in range(len(CONV_CASES))])
-def test_conv_forward_and_backward_match_reference(case, dtype, conv_path):
-    n, h, w, c, f, kh, kw, strides, padding = case
-    rng = np.random.default_rng(hash((case[:7], conv_path)) % 2**32)
-    x = _rand(rng, (n, h, w, c), dtype)
-    k = _rand(rng, (kh, kw, c, f), dtype)
-    b = _rand(rng, (f,), dtype)
+@pytest.mark.parametrize("case_id", range(len(CONV_CASES)), ids=[f"c{i}" for i in range(len(CONV_CASES))])
+def test_conv_forward_and_backward_match_reference(case_id, dtype, conv_path):
+    strides, padding = CONV_CASES[case_id][7:]
+    x, k, b, dy, y_ref, ref = _reference_conv(case_id, dtype)
     y = convlab.conv2d(x, k, b, strides=strides, padding=padding, backend="numba")
-    y_ref = convlab.conv2d(x, k, b, strides=strides, padding=padding, backend="reference")
     _close(y, y_ref, dtype, "forward")
-    dy = _rand(rng, y.shape, dtype)
     got = convlab.conv2d_backward(dy, x, k, strides=strides, padding=padding, backend="numba")
-    ref = convlab.conv2d_backward(dy, x, k, strides=strides, padding=padding, backend="reference")
     for g, r, what in zip(got, ref, ("dx", "dkernel", "dbias")):
         _close(g, r, dtype, what)
 
@@ -96,7 +112,7 @@ def test_dx_both_tiled_and_dot_paths_are_exercised():
 @pytest.mark.parametrize("n_img", [1, 5])
 def test_dkernel_private_chunks_sum_correctly(n_img, monkeypatch):
     """Fewer output rows than threads, and many rows split into chunks: same dkernel."""
-    monkeypatch.setattr(nbconv, "SERIAL_MACS", 0)
+    monkeypatch.setattr(nbconv, "DIRECT_MACS", 0)
     rng = np.random.default_rng(7)
     x = _rand(rng, (n_img, 4, 5, 7), np.float64)
     k = _rand(rng, (3, 3, 7, 9), np.float64)
@@ -111,8 +127,9 @@ def test_slide_three_channel_example_on_both_paths(monkeypatch):
     from conftest import three_channel_example
 
     x, w, b, expected = three_channel_example()[:4]
-    for threshold in (0, 10**12):
-        monkeypatch.setattr(nbconv, "SERIAL_MACS", threshold)
+    for direct, serial in ((10**12, 10**12), (0, 10**12), (0, 0)):
+        monkeypatch.setattr(nbconv, "DIRECT_MACS", direct)
+        monkeypatch.setattr(nbconv, "SERIAL_MACS", serial)
         y = convlab.conv2d(x[None], w, b, strides=2, padding=1, backend="numba")
         np.testing.assert_array_equal(y[0], expected)
 

@@ -9,7 +9,8 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
 1. **Tiny problems → one serial, direct loop** (:func:`_direct_forward`). A
    parallel region costs tens of microseconds to wake the threads; the
    slides' 5×5×3 example needs well under one. No padding copy either: the
-   loop skips pad positions itself.
+   loop skips pad positions itself. Small problems (below ``SERIAL_MACS``)
+   use the tiled kernel below compiled without ``parallel``.
 2. **Everything else → the register-tiled kernel** (:func:`_make_forward`):
    the padded input is flattened, the kernel becomes a ``(KH·KW·C, F_pad)``
    matrix (filters contiguous, zero-padded to a multiple of the tile width),
@@ -46,8 +47,11 @@ import numpy as np
 
 from ._tile import TILE, tile_fma
 
-#: Below this many multiply-adds a call runs serially (no thread wake-up).
-SERIAL_MACS = 200_000
+#: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
+DIRECT_MACS = 20_000
+#: Below this many: the tiled kernel, but serial — waking the threads of a parallel
+#: region costs tens of microseconds (much more on a busy machine), as much as the work.
+SERIAL_MACS = 1_000_000
 
 
 def _tile_for(dtype):
@@ -77,10 +81,21 @@ def _padded(x, pads):
     return xp
 
 
+@nb.njit(cache=True)
 def _tap_offsets(kh, kw, c_in, wp):
-    """Flat offset of tap ``(u, v, c)`` from a window's top-left corner in a padded NHWC image."""
-    u, v, c = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c_in), indexing="ij")
-    return ((u * wp + v) * c_in + c).reshape(-1).astype(np.int64)
+    """Flat offset of tap ``(u, v, c)`` from a window's top-left corner in a padded NHWC image.
+
+    ``(u·Wp + v)·C + c``, in the kernel's ``(u, v, c)`` order: the order of the
+    rows of the kernel matrix, so tap ``t`` pairs ``x[corner + off[t]]`` with ``km[t]``.
+    """
+    off = np.empty(kh * kw * c_in, dtype=np.int64)
+    t = 0
+    for u in range(kh):
+        for v in range(kw):
+            for c in range(c_in):
+                off[t] = (u * wp + v) * c_in + c
+                t += 1
+    return off
 
 
 def _kernel_matrix(kernel, fb):
@@ -128,8 +143,16 @@ def _make_forward(FB, JB, parallel):
     time); ``cache=True`` keys the on-disk cache by them too.
     """
 
+    PARALLEL = parallel  # noqa: N806 — used below so that it is a closure constant (see the note)
+
     @nb.njit(parallel=parallel, cache=True)
     def forward_tiled(xf, hp, wp, c_in, km, bias, sh, sw, tapoff, y):
+        # Note: Numba's on-disk cache keys a closure by its code and the values of
+        # the variables it closes over — not by the decorator's options. Without
+        # this reference, the serial and the parallel builds would share one cache
+        # entry, and a process could load the parallel code for the serial path.
+        if not PARALLEL and y.size == 0:
+            return
         n_img, oh, ow, n_f = y.shape
         n_taps = tapoff.shape[0]
         fp = km.shape[1]
@@ -150,8 +173,12 @@ def _make_forward(FB, JB, parallel):
                     tile_fma(acc, xf, row + j0 * sw * c_in, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, JB)
                     for jj in range(JB):
                         yb = yrow + (j0 + jj) * n_f + fb
-                        for f in range(nf):
-                            yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
+                        if nf == FB:  # full block: a constant-length loop LLVM turns into vector stores
+                            for f in range(FB):
+                                yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
+                        else:
+                            for f in range(nf):
+                                yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
                 for j in range(n_full, ow):  # leftover columns, one at a time
                     for a in range(FB):
                         acc[a] = 0.0
@@ -175,7 +202,7 @@ def _forward_kernel(dtype, parallel):
 
 
 def _forward_tiled(xp, kernel, bias, strides, parallel=True):
-    """Valid (already padded) convolution of ``xp`` with the tiled kernel."""
+    """Valid (already padded) convolution of ``xp`` with the tiled kernel (serial or parallel)."""
     n_img, hp, wp, c_in = xp.shape
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
@@ -212,12 +239,13 @@ def conv2d_forward(x, kernel, bias, strides, pads):
     t, b, l, r = pads
     oh = (x.shape[1] + t + b - kh) // sh + 1
     ow = (x.shape[2] + l + r - kw) // sw + 1
-    if _macs(x.shape[0], oh, ow, kernel) < SERIAL_MACS:
+    macs = _macs(x.shape[0], oh, ow, kernel)
+    if macs < DIRECT_MACS:
         y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype)
         bb = np.zeros(n_f, dtype=x.dtype) if bias is None else bias
         _direct_forward(x, kernel, bb, sh, sw, t, l, y)
         return y
-    return _forward_tiled(_padded(x, pads), kernel, bias, strides)
+    return _forward_tiled(_padded(x, pads), kernel, bias, strides, parallel=macs >= SERIAL_MACS)
 
 
 # --------------------------------------------------------------------------- 3. dx
@@ -291,8 +319,12 @@ def _make_dkernel(FB, JB, parallel):
     L2), so the rows of ``x`` and ``dy`` it streams are read once, while hot.
     """
 
+    PARALLEL = parallel  # noqa: N806 — a closure constant, so serial/parallel builds cache apart
+
     @nb.njit(parallel=parallel, cache=True)
     def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, pixoff, part):
+        if not PARALLEL and part.size == 0:
+            return
         # part: (n_chunks, KH, n_rb, n_fb, JB, FB): tiles of JB (v, c)-rows × FB filters,
         # stored contiguously so tile_fma can accumulate straight into them.
         n_chunks, _, n_rb, n_fb, _, _ = part.shape
@@ -388,7 +420,7 @@ def conv2d_backward(dy, x, kernel, strides, pads):
     """
     n_img, oh, ow, n_f = dy.shape
     sh, sw = strides
-    if _macs(n_img, oh, ow, kernel) < SERIAL_MACS:
+    if _macs(n_img, oh, ow, kernel) < DIRECT_MACS:
         dx = np.zeros(x.shape, dtype=x.dtype)
         dk = np.zeros(kernel.shape, dtype=x.dtype)
         _direct_backward(dy, x, kernel, sh, sw, pads[0], pads[2], dx, dk)
