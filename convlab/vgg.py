@@ -594,8 +594,9 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
         augment: apply the augmentation to training batches.
         optimizer: ``"adam"`` or a Keras optimizer (used when compiling).
         learning_rate: Adam's learning rate when ``optimizer="adam"`` (default Keras' 0.001).
-        compile: ``None`` = compile only if the model is not compiled yet (or when
-            ``learning_rate`` is given); ``True``/``False`` force it.
+        compile: ``None`` = compile only if the model is not compiled yet, or when
+            ``learning_rate`` or another ``optimizer`` is given (so a model
+            recompiled by :func:`unfreeze` keeps its low rate); ``True``/``False`` force it.
         strategy: a ``tf.distribute`` strategy; default: the one the model was built under.
         callbacks: extra Keras callbacks.
         verbose: Keras' ``fit`` verbosity (0, 1, 2); 0 also silences the device line.
@@ -639,7 +640,8 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         if compile is None:
-            compile = (not getattr(model, "compiled", False)) or learning_rate is not None
+            custom = learning_rate is not None or not (isinstance(optimizer, str) and optimizer.lower() == "adam")
+            compile = (not getattr(model, "compiled", False)) or custom
         if compile:
             opt = optimizer
             if isinstance(optimizer, str) and optimizer.lower() == "adam":
