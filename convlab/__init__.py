@@ -88,4 +88,4 @@ __all__ = [
     "conv_output_size", "pool_output_size", "output_size_formula",
     "conv2d_param_count", "dense_param_count", "resolve_padding",
 ]
-__all__ += _BACKPROP_ALL + _MODEL_ALL + globals().get("_BRIDGE_ALL", [])
+__all__ += _BACKPROP_ALL + _MODEL_ALL + _KERAS_BRIDGE_ALL

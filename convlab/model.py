@@ -375,6 +375,15 @@ class Sequential:
             raise ValueError(f"{self.name}: the model is not built; give an input shape (Input(...), "
                              f"input_shape=..., build(...)) or call fit() before {what}")
 
+    def to_keras(self, *, compile=True):
+        """A ``keras.Sequential`` with the same layers, settings and weights (see :func:`convlab.keras_bridge.to_keras`).
+
+        Needs TensorFlow/Keras 3 (``pip install -e ".[keras]"``); raises ``ImportError`` saying so otherwise.
+        """
+        from .keras_bridge import to_keras
+
+        return to_keras(self, compile=compile)
+
     def count_params(self) -> int:
         """Total parameters (Keras ``count_params``)."""
         self._require_built("count_params()")
