@@ -103,6 +103,20 @@ def test_backward_is_idempotent_and_does_not_touch_inputs():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("direct", [True, False])
+def test_need_dx_false_skips_dx_only(direct, monkeypatch):
+    monkeypatch.setattr(nbconv, "DIRECT_MACS", 10**12 if direct else 0)
+    rng = np.random.default_rng(5)
+    x = _rand(rng, (2, 6, 6, 3), np.float64)
+    k = _rand(rng, (3, 3, 3, 4), np.float64)
+    dy = _rand(rng, (2, 4, 4, 4), np.float64)
+    full = nbconv.conv2d_backward(dy, x, k, (1, 1), (0, 0, 0, 0))
+    dx, dk, db = nbconv.conv2d_backward(dy, x, k, (1, 1), (0, 0, 0, 0), need_dx=False)
+    assert dx is None
+    np.testing.assert_allclose(dk, full[1], rtol=1e-12)
+    np.testing.assert_allclose(db, full[2], rtol=1e-12)
+
+
 def test_dx_both_tiled_and_dot_paths_are_exercised():
     """C below half a tile uses the dot-product dx kernel, larger C the transposed tiled conv."""
     fb32, _ = _tile.TILE["float32"]

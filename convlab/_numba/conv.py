@@ -45,6 +45,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from . import _threads  # noqa: F401 — must run before the first parallel launch
+
 from ._tile import TILE, tile_fma
 
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
@@ -405,7 +407,7 @@ def _direct_backward(dy, x, kernel, sh, sw, top, left, dx, dk):
                             dx[n, r, q, c] += s
 
 
-def conv2d_backward(dy, x, kernel, strides, pads):
+def conv2d_backward(dy, x, kernel, strides, pads, need_dx=True):
     """Gradients of :func:`conv2d_forward` with respect to its inputs.
 
     Args:
@@ -414,8 +416,12 @@ def conv2d_backward(dy, x, kernel, strides, pads):
             pads ``(top, bottom, left, right)`` — as in the forward call.
             One float dtype, C-contiguous.
 
+        need_dx: ``False`` skips the input gradient and returns ``None`` for it —
+            a network's first layer never needs it (nothing upstream learns), and
+            it costs as much as the kernel gradient.
+
     Returns:
-        ``(dx (N,H,W,C), dkernel (KH,KW,C,F), dbias (F,))`` of ``x``'s dtype.
+        ``(dx (N,H,W,C) or None, dkernel (KH,KW,C,F), dbias (F,))`` of ``x``'s dtype.
         Input pixels no window covers (floor in the output size) get 0.
     """
     n_img, oh, ow, n_f = dy.shape
@@ -424,8 +430,10 @@ def conv2d_backward(dy, x, kernel, strides, pads):
         dx = np.zeros(x.shape, dtype=x.dtype)
         dk = np.zeros(kernel.shape, dtype=x.dtype)
         _direct_backward(dy, x, kernel, sh, sw, pads[0], pads[2], dx, dk)
+        if not need_dx:
+            dx = None
     else:
-        dx = _conv2d_dx(dy, x.shape, kernel, strides, pads)
+        dx = _conv2d_dx(dy, x.shape, kernel, strides, pads) if need_dx else None
         dk = _conv2d_dkernel(dy, x, pads, kernel.shape, strides)
     db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
     return dx, dk, db

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from . import _threads  # noqa: F401 — must run before the first parallel launch
+
 
 @nb.njit(parallel=True, cache=True)
 def _max_forward(x, ph, pw, sh, sw, top, left, y):
