@@ -211,7 +211,7 @@ if len(wrong):
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Saving and loading the trained model")
-path = lesson.out / "mnist_cnn.npz"
+path = lesson.out / ("fashion_cnn.npz" if args.fashion else "mnist_cnn.npz")
 model.save(path)
 again = convlab.load_model(path)
 lesson.say(f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB: architecture as JSON, weights, Adam's state)")
