@@ -322,6 +322,54 @@ def compile_times():
     return out
 
 
+# --------------------------------------------------------------------------- memory
+_MEMORY_SNIPPET = r"""
+import sys, numpy as np
+import convlab
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    return None
+
+backend = sys.argv[1]
+n, h, w, c, f = 8, 56, 56, 128, 128
+x = np.random.default_rng(0).standard_normal((n, h, w, c), dtype=np.float32)
+k = np.random.default_rng(1).standard_normal((3, 3, c, f), dtype=np.float32)
+convlab.conv2d(x[:1, :8, :8], k, padding="same", backend=backend)  # load/compile kernels first
+with open("/proc/self/clear_refs", "w") as fh:  # reset the peak-RSS mark (VmHWM) to the current RSS
+    fh.write("5")
+before = status("VmRSS")
+y = convlab.conv2d(x, k, padding="same", backend=backend)
+peak = status("VmHWM")
+print(peak - before, x.nbytes + y.nbytes + k.nbytes, x.nbytes + k.nbytes)
+"""
+
+
+def memory_w3():
+    """Peak extra resident memory of one W3 ``conv2d`` call, per backend, in a fresh process.
+
+    Method: Linux ``/proc/self/status``. After the kernels are loaded, the peak
+    resident-set mark is reset (``/proc/self/clear_refs`` ← 5); the call's cost is
+    ``VmHWM − VmRSS`` measured around it. RSS sees every allocation, NumPy's and
+    Numba's alike (the kernels allocate through the same C heap). Returns
+    ``{backend: (peak_extra_bytes, input+output+kernel bytes, input+kernel bytes)}`` or ``{}`` where
+    ``/proc`` is unavailable.
+    """
+    out = {}
+    for backend in ("numba", "numpy"):
+        try:
+            r = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, backend], capture_output=True, text=True,
+                               cwd=ROOT, timeout=300)
+            if r.returncode == 0:
+                extra, base, inputs = (int(v) for v in r.stdout.split()[-3:])
+                out[backend] = (extra, base, inputs)
+        except Exception:
+            pass
+    return out
+
+
 # --------------------------------------------------------------------------- report
 def build_table(rows, peak_flops_s):
     tf_time = {(r["workload"], r["op"]): r["time_s"] for r in rows if r["impl"] == "tensorflow"}
@@ -346,7 +394,7 @@ def fmt_time(t):
     return f"{t * 1e6:.1f} µs"
 
 
-def to_markdown(rows, info, peak, compile_info):
+def to_markdown(rows, info, peak, compile_info, memory=None):
     out = ["# convlab benchmark", "",
            "float32, NHWC, median of several runs in one process. Ratio = time / TensorFlow's time for the same "
            "operation in the same run (< 1: convlab is faster). Timings on a shared machine are noisy.", "",
@@ -358,6 +406,14 @@ def to_markdown(rows, info, peak, compile_info):
             gf=f"{r['gflops']:.1f}" if r["gflops"] else "", ratio=f"{r['ratio_to_tf']:.2f}" if r["ratio_to_tf"] else "",
             pct=f"{r['pct_peak']:.0f}%" if r["pct_peak"] else "", note=r["note"]))
     out += ["", f"Practical peak (NumPy float32 2048³ matmul): {peak / 1e9:.0f} GFLOP/s.", ""]
+    if memory:
+        out += ["Peak memory of one W3 conv2d call (fresh process, peak RSS above the RSS before the call; "
+                "input + output + kernel = the arrays the call must hold anyway):", ""]
+        for backend, (extra, base, inputs) in memory.items():
+            out.append(f"- {backend}: {extra / 2**20:.1f} MiB allocated by the call (output included); peak with the "
+                       f"inputs {(extra + inputs) / 2**20:.1f} MiB = {(extra + inputs) / base:.2f} × (input + output + "
+                       f"kernel = {base / 2**20:.1f} MiB)")
+        out.append("")
     if compile_info:
         (imp1, k1), (imp2, k2) = compile_info
         out += [f"Kernel start-up in a fresh process: first run {k1:.2f} s (import {imp1:.2f} s), "
@@ -436,10 +492,11 @@ def main(argv=None):
         elif w == "EPOCH":
             bench_epoch(tf, rows)
     rows = build_table(rows, peak)
-    md = to_markdown(rows, info, peak, compile_info)
+    memory = {} if args.quick or args.only is not None and "W3" not in only else memory_w3()
+    md = to_markdown(rows, info, peak, compile_info, memory)
     print(md)
     atomic_write(out / "results.md", md)
-    atomic_write(out / "results.json", json.dumps({"machine": info, "peak_flops_s": peak, "compile": compile_info,
+    atomic_write(out / "results.json", json.dumps({"machine": info, "peak_flops_s": peak, "compile": compile_info, "memory_w3": memory,
                                                    "rows": rows}, indent=1, default=str))
     try:
         plot(rows, peak, out / "results.png")
