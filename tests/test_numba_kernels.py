@@ -5,7 +5,7 @@ Paths covered (see convlab/_numba/conv.py and pool.py):
   compiled serial and parallel, all forced on the same shapes by moving the
   ``DIRECT_MACS`` / ``SERIAL_MACS`` thresholds;
 - conv backward: serial direct loop; dx as a transposed convolution (tiled) and
-  as a dot-product kernel (few input channels); tiled dkernel with one or several
+  as a 1×1 tiled convolution + col2im (few input channels); tiled dkernel with one or several
   private chunks;
 - pooling: the non-overlapping max-pool fast path and the generic kernels
   (overlapping windows, padding), ties and NaN, average pooling.
@@ -32,7 +32,7 @@ CONV_CASES = [
     (2, 11, 10, 17, 17, 3, 3, 3, "valid"),             # stride 3, uncovered rows/cols (floor)
     (2, 8, 8, 12, 33, 3, 3, 2, "same"),                # "same" with stride 2: asymmetric pads
     (2, 6, 7, 24, 70, 1, 1, 1, "valid"),               # 1×1 kernel, F spanning several blocks
-    (1, 12, 13, 1, 32, 3, 3, 1, "valid"),              # MNIST-like: C=1 (dx dot-product path)
+    (1, 12, 13, 1, 32, 3, 3, 1, "valid"),              # MNIST-like: C=1 (dx col2im path)
     (2, 6, 6, 40, 3, 2, 2, 2, ((3, 0), (1, 2))),       # F < tile, big explicit asymmetric pads
 ]
 
@@ -118,7 +118,7 @@ def test_need_dx_false_skips_dx_only(direct, monkeypatch):
 
 
 def test_dx_both_tiled_and_dot_paths_are_exercised():
-    """C below half a tile uses the dot-product dx kernel, larger C the transposed tiled conv."""
+    """C below half a tile uses the col2im dx path, larger C the transposed tiled conv."""
     fb32, _ = _tile.TILE["float32"]
     assert 2 * 1 < fb32 <= 2 * 20  # CONV_CASES hold C=1 (dot) and C=20 (tiled) in float32
 

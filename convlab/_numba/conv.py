@@ -27,8 +27,9 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    Gathering instead of scattering keeps the fast kernel (the planning
    prototype measured 45 ms for a scatter-style dx on W2 vs 7 ms this way).
    When the input has few channels (C < half a tile, e.g. MNIST's C = 1), the
-   tile would be mostly padding, so a dot-product kernel over the filters is
-   used instead.
+   tile would be mostly padding; then each window's gradient is computed as a
+   tiled 1×1 convolution of ``dy`` (``KH·KW·C`` outputs) and added back into
+   its pixels (col2im).
 4. **Kernel gradient** ``dkernel``: for each kernel row ``u`` the reduction
    over all output pixels is a matrix product ``X_uᵀ · dy``; it is tiled with
    the same micro-kernel (tile rows = ``(v, c)`` pairs, which are contiguous in
@@ -270,27 +271,28 @@ def _spread_dy(dy, sh, sw, r0, c0, b):
                 b[n, r, q, f] = dy[n, i, j, f]
 
 
-@nb.njit(parallel=True, cache=True, fastmath={"contract", "reassoc"})
-def _dx_dot(b, kflip, dx):
-    """``dx[n,r,q,c] = Σ_{u,v,f} b[n, r+u, q+v, f] · kflip[u, v, c, f]`` — for few input channels.
+@nb.njit(parallel=True, cache=True)
+def _col2im_add(g, kh, kw, sh, sw, top, left, dx):
+    """``dx[n, i·sh+u−top, j·sw+v−left, c] += g[n, i, j, (u·KW + v)·C + c]`` (pads dropped).
 
-    The sum over the contiguous filter axis ``f`` is vectorised, which needs
-    reassociation (``fastmath`` 'reassoc'): the result differs from the
-    reference only by float rounding.
+    One image per task, so no two threads add into the same ``dx`` element.
     """
-    n_img, h, w, c_in = dx.shape
-    kh, kw, _, n_f = kflip.shape
-    for p in nb.prange(n_img * h):
-        n = p // h
-        r = p - n * h
-        for q in range(w):
-            for c in range(c_in):
-                s = 0.0
-                for u in range(kh):
+    n_img, oh, ow, _ = g.shape
+    _, h, w, c_in = dx.shape
+    for n in nb.prange(n_img):
+        for i in range(oh):
+            for u in range(kh):
+                r = i * sh + u - top
+                if r < 0 or r >= h:
+                    continue
+                for j in range(ow):
                     for v in range(kw):
-                        for f in range(n_f):
-                            s += b[n, r + u, q + v, f] * kflip[u, v, c, f]
-                dx[n, r, q, c] = s
+                        q = j * sw + v - left
+                        if q < 0 or q >= w:
+                            continue
+                        t0 = (u * kw + v) * c_in
+                        for c in range(c_in):
+                            dx[n, r, q, c] += g[n, i, j, t0 + c]
 
 
 def _conv2d_dx(dy, x_shape, kernel, strides, pads):
@@ -298,17 +300,23 @@ def _conv2d_dx(dy, x_shape, kernel, strides, pads):
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
     t, _, l, _ = pads
+    fb, _ = _tile_for(dy.dtype)
+    if 2 * c_in < fb:
+        # Few input channels (MNIST: C = 1): the transposed convolution would fill
+        # a tile of FB output channels with only C useful ones. Instead, compute
+        # every window's gradient g[n,i,j,(u,v,c)] = Σ_f dy[n,i,j,f]·kernel[u,v,c,f]
+        # — a 1×1 convolution of dy, tiled, with KH·KW·C outputs — then add each
+        # window's g back into the pixels it came from ("col2im").
+        kmat = kernel.reshape(kh * kw * c_in, n_f).T.reshape(1, 1, n_f, kh * kw * c_in)
+        g = _forward_tiled(dy, np.ascontiguousarray(kmat), None, (1, 1))
+        dx = np.zeros(x_shape, dtype=dy.dtype)
+        _col2im_add(g, kh, kw, sh, sw, t, l, dx)
+        return dx
     # dy spread out by the stride, placed so that a *valid* correlation of b with
     # the flipped kernel gives dx directly: dx[r] = Σ_u b[r+u]·k[KH−1−u].
     b = np.zeros((n_img, h + kh - 1, w + kw - 1, n_f), dtype=dy.dtype)
     _spread_dy(dy, sh, sw, kh - 1 - t, kw - 1 - l, b)
-    kflip = kernel[::-1, ::-1]  # (KH, KW, C, F), flipped in space
-    fb, _ = _tile_for(dy.dtype)
-    if 2 * c_in < fb:
-        dx = np.empty(x_shape, dtype=dy.dtype)
-        _dx_dot(b, np.ascontiguousarray(kflip), dx)
-        return dx
-    kt = np.ascontiguousarray(kflip.transpose(0, 1, 3, 2))  # (KH, KW, F, C): F plays C_in
+    kt = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))  # (KH, KW, F, C): flipped, F plays C_in
     return _forward_tiled(b, kt, None, (1, 1))
 
 
