@@ -182,13 +182,26 @@ def _make_forward(FB, JB, parallel):
                         else:
                             for f in range(nf):
                                 yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
-                for j in range(n_full, ow):  # leftover columns, one at a time
-                    for a in range(FB):
+                # Leftover columns (OW mod JB): narrower tiles of 3, 2 and 1 columns
+                # (a 1-column tile has too few independent FMA chains to be fast).
+                j = n_full
+                while j < ow:
+                    rem = ow - j
+                    width = 3 if rem >= 3 else (2 if rem == 2 else 1)
+                    for a in range(width * FB):
                         acc[a] = 0.0
-                    tile_fma(acc, xf, row + j * sw * c_in, 0, kf, fb, fp, tapoff, n_taps, FB, 1)
-                    yb = yrow + j * n_f + fb
-                    for f in range(nf):
-                        yf[yb + f] = acc[f] + bias[fb + f]
+                    xb = row + j * sw * c_in
+                    if width == 3:
+                        tile_fma(acc, xf, xb, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, 3)
+                    elif width == 2:
+                        tile_fma(acc, xf, xb, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, 2)
+                    else:
+                        tile_fma(acc, xf, xb, 0, kf, fb, fp, tapoff, n_taps, FB, 1)
+                    for jj in range(width):
+                        yb = yrow + (j + jj) * n_f + fb
+                        for f in range(nf):
+                            yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
+                    j += width
 
     return forward_tiled
 
