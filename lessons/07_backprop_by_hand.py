@@ -172,7 +172,7 @@ lesson.check("∂L/∂x: scatter-add == full convolution == conv2d_backward",
 p, q = 2, 2
 terms = [(K[p - i, q - j], DY2[i, j]) for i in range(3) for j in range(3) if 0 <= p - i < 3 and 0 <= q - j < 3]
 lesson.say("", f"For example the centre pixel x[2,2] = {X[2, 2]:g} sits in all 9 windows, at kernel position (2−i, 2−j):",
-           f"    ∂L/∂x[2,2] = " + " + ".join(term(a, b) for a, b in terms) + f" = {dx2[p, q]:g}")
+           "    ∂L/∂x[2,2] = " + " + ".join(term(a, b) for a, b in terms) + f" = {dx2[p, q]:g}")
 lesson.check("∂L/∂x[2,2] by the formula", sum(a * b for a, b in terms), dx2[2, 2])
 lesson.say("Note the kernel index p − i runs backwards as i runs forwards: that is the flip.")
 lesson.say("", "The sharpen kernel is symmetric, so its flip is itself. The slides' diagonal filter",
