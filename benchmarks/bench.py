@@ -60,7 +60,14 @@ ALL = ["W1", "W2", "W3", "W4", "POOL", "EPOCH"]
 
 # --------------------------------------------------------------------------- timing
 def timeit(fn, reps, warmup=1, min_time=0.0):
-    """Median wall time (seconds) of ``fn()`` over ``reps`` runs after ``warmup`` calls."""
+    """Median wall time (seconds) of ``fn()`` over ``reps`` runs after ``warmup`` calls.
+
+    A 0.1 s pause first lets the previous measurement's worker threads go idle:
+    OpenBLAS's threads busy-wait for a while after a matrix product, and a
+    kernel timed right after the ``numpy`` backend would otherwise share the
+    cores with them (measured: W1 forward 2.4 ms → 5.4 ms).
+    """
+    time.sleep(0.1)
     for _ in range(warmup):
         fn()
     times = []
