@@ -168,9 +168,12 @@ def _make_forward(FB, JB, parallel):
             acc = np.empty(JB * FB, dtype=y.dtype)
             row = (n * hp + i * sh) * wp * c_in  # flat index of the row's window corner
             yrow = (n * oh + i) * ow * n_f
-            for fb in range(0, fp, FB):  # a block of FB filters: its weights stay in L1/L2
-                nf = min(FB, n_f - fb)
-                for j0 in range(0, n_full, JB):  # full tiles of JB output columns
+            # Full tiles of JB output columns. For one tile, every filter block in
+            # turn: the tile's input windows (JB·KH·KW·C values) stay in L1 while
+            # the kernel matrix streams through from L2, one FB-wide row per tap.
+            for j0 in range(0, n_full, JB):
+                for fb in range(0, fp, FB):
+                    nf = min(FB, n_f - fb)
                     for a in range(JB * FB):
                         acc[a] = 0.0
                     tile_fma(acc, xf, row + j0 * sw * c_in, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, JB)
@@ -182,6 +185,8 @@ def _make_forward(FB, JB, parallel):
                         else:
                             for f in range(nf):
                                 yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
+            for fb in range(0, fp, FB):
+                nf = min(FB, n_f - fb)
                 # Leftover columns (OW mod JB): narrower tiles of 3, 2 and 1 columns
                 # (a 1-column tile has too few independent FMA chains to be fast).
                 j = n_full
