@@ -42,6 +42,8 @@ def best_time(fn, reps):
 
 
 def fmt(t):
+    if t >= 1:
+        return f"{t:8.2f} s "
     return f"{t * 1e3:8.2f} ms" if t >= 1e-3 else f"{t * 1e6:8.1f} µs"
 
 
@@ -143,9 +145,9 @@ res = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 if (res / "results.json").exists():
     data = json.loads((res / "results.json").read_text())
     for r in data["rows"]:
-        if r["op"] in ("forward", "fwd+dx+dk", "fwd+bwd", "fit 1 epoch") and r["impl"] in ("numba", "tensorflow"):
+        if r["op"] in ("forward", "backward dx+dk", "fwd+dx+dk", "fwd+bwd", "fit 1 epoch") and r["impl"] in ("numba", "tensorflow"):
             ratio = f"  ×TF {r['ratio_to_tf']:.2f}" if r.get("ratio_to_tf") else ""
-            lesson.say(f"  {r['workload']:5} {r['op']:12} {r['impl']:10} {fmt(r['time_s'])}{ratio}")
+            lesson.say(f"  {r['workload']:5} {r['op']:14} {r['impl']:10} {fmt(r['time_s'])}{ratio}")
     if (res / "results.png").exists():
         import matplotlib.image as mpimg
         import matplotlib.pyplot as plt
