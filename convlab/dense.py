@@ -11,6 +11,17 @@ from ._checks import as_float_array
 __all__ = ["dense", "dense_backward"]
 
 
+def _prepare(x, kernel):
+    """Validate ``x (N, in_features)`` and ``kernel (in_features, units)``; kernel in ``x``'s dtype."""
+    x = as_float_array(x, "x", 2, shape_hint="(N, in_features)")
+    kernel = as_float_array(kernel, "kernel", 2, dtype=x.dtype, shape_hint="(in_features, units)")
+    if kernel.shape[0] != x.shape[1]:
+        raise ValueError(
+            f"kernel has in_features={kernel.shape[0]} (kernel.shape={kernel.shape}) but x has "
+            f"{x.shape[1]} features (x.shape={x.shape})"
+        )
+    return x, kernel
+
 def dense(x, kernel, bias=None):
     """Affine map of the last axis (Keras ``Dense``).
 
@@ -26,13 +37,7 @@ def dense(x, kernel, bias=None):
         ValueError: wrong ndim, empty arrays, ``in_features`` or ``units`` mismatch.
         TypeError: non-numeric dtype.
     """
-    x = as_float_array(x, "x", 2, shape_hint="(N, in_features)")
-    kernel = as_float_array(kernel, "kernel", 2, dtype=x.dtype, shape_hint="(in_features, units)")
-    if kernel.shape[0] != x.shape[1]:
-        raise ValueError(
-            f"kernel has in_features={kernel.shape[0]} (kernel.shape={kernel.shape}) but x has "
-            f"{x.shape[1]} features (x.shape={x.shape})"
-        )
+    x, kernel = _prepare(x, kernel)
     y = x @ kernel
     if bias is not None:
         bias = as_float_array(bias, "bias", 1, dtype=x.dtype, shape_hint="(units,)")
@@ -59,13 +64,7 @@ def dense_backward(dy, x, kernel):
             not of shape ``(N, units)`` (named).
         TypeError: non-numeric dtype.
     """
-    x = as_float_array(x, "x", 2, shape_hint="(N, in_features)")
-    kernel = as_float_array(kernel, "kernel", 2, dtype=x.dtype, shape_hint="(in_features, units)")
-    if kernel.shape[0] != x.shape[1]:
-        raise ValueError(
-            f"kernel has in_features={kernel.shape[0]} (kernel.shape={kernel.shape}) but x has "
-            f"{x.shape[1]} features (x.shape={x.shape})"
-        )
+    x, kernel = _prepare(x, kernel)
     dy = as_float_array(dy, "dy", 2, dtype=x.dtype, shape_hint="(N, units)")
     expected = (x.shape[0], kernel.shape[1])
     if dy.shape != expected:
