@@ -208,7 +208,7 @@ def _crop(dxp, x_shape, pads):
     return np.ascontiguousarray(dxp[:, t:t + x_shape[1], l:l + x_shape[2], :])
 
 
-def _conv2d_backward_reference(dy, x, kernel, strides, pads):
+def _conv2d_backward_reference(dy, x, kernel, strides, pads, need_dx=True):
     """The chain rule, one output number at a time (mirror image of the forward loop).
 
     The forward pass computed ``y[n, i, j, f] = Σ window · kernel[..., f] + b[f]``
@@ -218,6 +218,7 @@ def _conv2d_backward_reference(dy, x, kernel, strides, pads):
     - every input pixel of its window: ``dx_pad[window] += kernel[..., f] · g``;
     - the bias: ``dbias[f] += g``.
     At the end the padding is cropped from ``dx_pad`` (a pad is not an input).
+    With ``need_dx=False`` the second line is skipped and ``dx`` is ``None``.
     """
     xp = pad_nhwc(x, pads)
     dxp = np.zeros_like(xp)  # fresh zeros on every call: nothing accumulates across calls
@@ -235,9 +236,10 @@ def _conv2d_backward_reference(dy, x, kernel, strides, pads):
                 for f in range(n_filters):
                     g = dy[n, i, j, f]
                     dkernel[:, :, :, f] += window * g
-                    dxp[n, rows, cols, :] += kernel[:, :, :, f] * g
+                    if need_dx:
+                        dxp[n, rows, cols, :] += kernel[:, :, :, f] * g
                     dbias[f] += g
-    return _crop(dxp, x.shape, pads), dkernel, dbias
+    return (_crop(dxp, x.shape, pads) if need_dx else None), dkernel, dbias
 
 
 def _col2im(dcols, x_shape, window, strides, pads):
@@ -259,20 +261,22 @@ def _col2im(dcols, x_shape, window, strides, pads):
     return _crop(dxp, x_shape, pads)
 
 
-def _conv2d_backward_numpy(dy, x, kernel, strides, pads):
+def _conv2d_backward_numpy(dy, x, kernel, strides, pads, need_dx=True):
     kh, kw, c_in, n_filters = kernel.shape
     cols, (oh, ow) = _im2col(x, (kh, kw), strides, pads)  # (N·OH·OW, KH·KW·C_in)
     dy2d = dy.reshape(-1, n_filters)  # (N·OH·OW, C_out)
     dkernel = (cols.T @ dy2d).reshape(kh, kw, c_in, n_filters)
+    if not need_dx:
+        return None, dkernel, dy2d.sum(axis=0)
     dcols = (dy2d @ kernel.reshape(kh * kw * c_in, n_filters).T).reshape(x.shape[0], oh, ow, kh, kw, c_in)
     dx = _col2im(dcols, x.shape, (kh, kw), strides, pads)
     return dx, dkernel, dy2d.sum(axis=0)
 
 
-def _conv2d_backward_numba(dy, x, kernel, strides, pads):
+def _conv2d_backward_numba(dy, x, kernel, strides, pads, need_dx=True):
     from ._numba import conv as nb_conv
 
-    return nb_conv.conv2d_backward(dy, x, kernel, strides, pads)
+    return nb_conv.conv2d_backward(dy, x, kernel, strides, pads, need_dx=need_dx)
 
 
 _BACKWARD = {
@@ -282,7 +286,7 @@ _BACKWARD = {
 }
 
 
-def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None):
+def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None, need_dx=True):
     """Gradients of :func:`conv2d` with respect to its input, kernel and bias.
 
     Args:
@@ -292,10 +296,15 @@ def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None):
         x: ``(N, H, W, C_in)`` — the forward input (float32/float64; integers → float64).
         kernel: ``(KH, KW, C_in, C_out)`` — the forward kernel.
         strides, padding, backend: exactly as given to :func:`conv2d`.
+        need_dx: ``True`` (default) computes the input gradient. ``False`` skips it
+            and returns ``None`` in its place — e.g. for a network's first layer,
+            whose input (the images) needs no gradient; it costs about as much as
+            the kernel gradient. ``dkernel`` and ``dbias`` are the same either way.
 
     Returns:
         ``(dx, dkernel, dbias)`` of ``x``'s dtype with shapes ``(N, H, W, C_in)``,
-        ``(KH, KW, C_in, C_out)`` and ``(C_out,)``. The bias does not affect any
+        ``(KH, KW, C_in, C_out)`` and ``(C_out,)`` (``dx`` is ``None`` when
+        ``need_dx=False``). The bias does not affect any
         gradient, so it is not an argument. Every call returns fresh arrays (no
         accumulation across calls); pixels no window covers get 0.
 
@@ -307,7 +316,7 @@ def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None):
     Formulas: see the module docstring (chain rule on Keras' cross-correlation).
     """
     dy, x, kernel, strides, pads, backend = _prepare_backward(dy, x, kernel, strides, padding, backend)
-    return _BACKWARD[backend](dy, x, kernel, strides, pads)
+    return _BACKWARD[backend](dy, x, kernel, strides, pads, need_dx=bool(need_dx))
 
 
 def _as_image(image, name="image"):
