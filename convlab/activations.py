@@ -109,13 +109,34 @@ def _grads(dy, x, y, forward):
     return dy, x, y
 
 
+_INT_OF = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
+
+
+def _keep_where(mask, values):
+    """``np.where(mask, values, 0)`` bit for bit (masked-off entries are +0.0, even where ``values``
+    is NaN or inf), without a branch per element: ``np.where`` mispredicts on a random mask
+    (ReLU's), 14 ms on (128, 26, 26, 32) float32 against ~4 ms here.
+
+    A float's bits AND all ones (``True`` → ``-1``) is the float; AND 0 is +0.0.
+    """
+    ibits = _INT_OF.get(values.dtype)
+    if ibits is None:  # pragma: no cover - convlab's arrays are float32/float64
+        return np.where(mask, values, np.zeros((), values.dtype))
+    keep = np.negative(mask.view(np.int8), dtype=ibits)  # True → -1 (all bits set), False → 0
+    return np.bitwise_and(values.view(ibits), keep, out=keep).view(values.dtype)
+
+
 def relu_backward(dy, x, y=None):
     """``∂L/∂x = dy · [x > 0]`` (0 at ``x = 0``, as TensorFlow). Shapes: all equal; dtype of ``x``.
 
+    Where ``x ≤ 0`` (or NaN) the result is exactly +0.0, whatever ``dy`` is there.
+    ``y`` is only checked (shape, type): the mask comes from ``x``.
+
     Raises ValueError (shape mismatch) / TypeError (non-numeric), naming the argument.
     """
-    dy, x, _ = _grads(dy, x, np.zeros_like(_arr(x)) if y is None else y, relu)
-    return np.where(x > 0, dy, np.zeros((), x.dtype))
+    x = _arr(x)
+    dy, x, _ = _grads(dy, x, x if y is None else y, relu)
+    return _keep_where(x > 0, np.ascontiguousarray(dy))
 
 
 def sigmoid_backward(dy, x, y=None):
