@@ -525,3 +525,18 @@ def test_import_and_training_work_without_tensorflow():
     assert out.returncode == 0, out.stderr
     assert 'ImportError: the Keras bridge needs Keras 3' in out.stdout
     assert 'pip install -e ".[keras]"' in out.stdout
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_one_optimizer_step_with_keras_defaults_gives_keras_weights_to_1e_6(optimizer):
+    """The issue's bar: one step from the same weights and batch, Keras' default hyper-parameters."""
+    model = _small_classifier(11)
+    _with_random_biases(model)
+    model.compile(optimizer, "sparse_categorical_crossentropy")
+    km = convlab.to_keras(model)
+    x = RNG.standard_normal((32, 8, 8, 1)).astype(np.float32)
+    y = RNG.integers(0, 3, 32)
+    model.train_on_batch(x, y)
+    km.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
