@@ -416,3 +416,17 @@ def test_dense_backward_matches_tensorflow():
     want = tape.gradient(y, [xt, kt, bt], output_gradients=tf.constant(dy))
     for g, w in zip(cl.dense_backward(dy, x, k), want):
         np.testing.assert_allclose(g, w.numpy(), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["reference", "numpy", "numba"])
+def test_conv2d_backward_without_dx_gives_the_same_kernel_gradients(backend):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 7, 6, 3))
+    k = rng.standard_normal((3, 3, 3, 4))
+    dy = rng.standard_normal((2, 4, 3, 4))
+    dx, dk, db = cl.conv2d_backward(dy, x, k, strides=(2, 2), padding="same", backend=backend)
+    none, dk2, db2 = cl.conv2d_backward(dy, x, k, strides=(2, 2), padding="same", backend=backend,
+                                             need_dx=False)
+    assert none is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dk, dk2)
+    np.testing.assert_array_equal(db, db2)

@@ -361,3 +361,17 @@ def test_backend_option_reaches_the_ops(digits):
         assert all(l.backend == backend for l in m.layers)
         outs.append(m.predict(x[:20]))
     assert np.allclose(outs[0], outs[1], atol=1e-6)
+
+
+def test_first_layer_skips_input_gradient_only_inside_the_model():
+    """Sequential skips the first weighted layer's dx while training, then restores the layer's flag."""
+    convlab.set_seed(3)
+    model = convlab.Sequential([convlab.layers.Input((6, 6, 1)), convlab.layers.Conv2D(2, 3, activation="relu"),
+                                convlab.layers.Flatten(), convlab.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).standard_normal((4, 6, 6, 1)).astype(np.float32)
+    model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+    conv = model.layers[0] if isinstance(model.layers[0], convlab.layers.Conv2D) else model.layers[1]
+    conv.forward(x, training=True)
+    dx = conv.backward(np.ones(conv.forward(x).shape, np.float32))
+    assert dx is not None and dx.shape == x.shape
