@@ -166,6 +166,24 @@ def _op(name):
         raise NotImplementedError(f"convlab.{name} is not available in this version") from None
 
 
+def _window_output_shape(layer, shape, window, what):
+    """``(OH, OW, C)`` of a sliding-window layer (Conv2D, pooling) for input ``shape = (H, W, C)``.
+
+    ``OH = floor((H + P_top + P_bottom − KH)/S_h) + 1`` (slides; Keras floors). Raises ``ValueError``
+    naming the layer for a non-4-D input or a window larger than the padded input.
+    """
+    if len(shape) != 3:
+        raise ValueError(f"{layer.name}: {type(layer).__name__} expects 4-D input (N, H, W, C), got input_shape "
+                         f"{(None,) + tuple(shape)}")
+    h, w, c = shape
+    kh, kw = window
+    t, b, l, r = shapes.resolve_padding(layer.padding, (h, w), (kh, kw), layer.strides)
+    if kh > h + t + b or kw > w + l + r:
+        raise ValueError(f"{layer.name}: {what} {kh}×{kw} is larger than the padded input {h + t + b}×{w + l + r} "
+                         f"(input_shape {(None, h, w, c)}, padding={layer.padding!r})")
+    return (h + t + b - kh) // layer.strides[0] + 1, (w + l + r - kw) // layer.strides[1] + 1, c
+
+
 def _glorot_uniform(shape, fan_in, fan_out, dtype):
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     return get_rng().uniform(-limit, limit, size=shape).astype(dtype)
@@ -430,17 +448,8 @@ class Conv2D(Layer):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable)
 
     def _build(self, shape):
-        if len(shape) != 3:
-            raise ValueError(f"{self.name}: Conv2D expects 4-D input (N, H, W, C), got input_shape "
-                             f"{(None,) + tuple(shape)}")
-        h, w, c = shape
+        oh, ow, c = _window_output_shape(self, shape, self.kernel_size, "kernel")
         kh, kw = self.kernel_size
-        t, b, l, r = shapes.resolve_padding(self.padding, (h, w), (kh, kw), self.strides)
-        if kh > h + t + b or kw > w + l + r:
-            raise ValueError(f"{self.name}: kernel {kh}×{kw} is larger than the padded input "
-                             f"{h + t + b}×{w + l + r} (input_shape {(None, h, w, c)}, padding={self.padding!r})")
-        oh = (h + t + b - kh) // self.strides[0] + 1
-        ow = (w + l + r - kw) // self.strides[1] + 1
         self.params = OrderedDict(kernel=_glorot_uniform((kh, kw, c, self.filters), kh * kw * c,
                                                          kh * kw * self.filters, self.dtype))
         if self.use_bias:
@@ -495,16 +504,7 @@ class _Pooling2D(Layer):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable)
 
     def _build(self, shape):
-        if len(shape) != 3:
-            raise ValueError(f"{self.name}: {type(self).__name__} expects 4-D input (N, H, W, C), got "
-                             f"input_shape {(None,) + tuple(shape)}")
-        h, w, c = shape
-        ph, pw = self.pool_size
-        t, b, l, r = shapes.resolve_padding(self.padding, (h, w), (ph, pw), self.strides)
-        if ph > h + t + b or pw > w + l + r:
-            raise ValueError(f"{self.name}: pool {ph}×{pw} is larger than the input {h + t + b}×{w + l + r} "
-                             f"(input_shape {(None, h, w, c)})")
-        return ((h + t + b - ph) // self.strides[0] + 1, (w + l + r - pw) // self.strides[1] + 1, c)
+        return _window_output_shape(self, shape, self.pool_size, "pool")
 
     def _ops(self):
         if self._kind == "max":
