@@ -9,7 +9,7 @@ Slides (seeds/003, "¿Cuál es el tamaño del resultado?", "MNIST"):
   ``inputs·units + units`` (``43264·10 + 10 = 432,650``).
 
 The summaries below are computed with ``convlab.shapes`` (no framework needed)
-and, when TensorFlow is installed and ``--quick``/``--no-keras`` are not given,
+and, when TensorFlow is installed and ``--no-keras`` is not given,
 compared with Keras' own ``model.summary()`` and ``count_params()``.
 
 Run: ``python lessons/05_output_sizes_and_parameters.py [--step] [--out DIR] [--quick] [--no-keras]``.
@@ -26,7 +26,7 @@ from convlab.shapes import format_summary, resolve_padding
 
 def extra_args(parser):
     parser.add_argument("--no-keras", action="store_true",
-                        help="skip the comparison with Keras' model.summary() (also skipped under --quick)")
+                        help="skip the comparison with Keras' model.summary()")
 
 
 lesson = Lesson(__file__, "Output sizes and parameter counts", extra_args=extra_args)
@@ -195,8 +195,8 @@ lesson.check("VGG16 total parameters", total, 138_357_544)
 # --------------------------------------------------------------------------------------------
 lesson.step("Side by side with Keras' model.summary()")
 keras = None
-if lesson.quick or lesson.args.no_keras:
-    lesson.say("(skipped under --quick / --no-keras: run without them to compare with Keras)")
+if lesson.args.no_keras:
+    lesson.say("(skipped under --no-keras: run without it to compare with Keras)")
 else:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
