@@ -32,9 +32,22 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Lesson", "LessonCheckError", "DEFAULT_OUT"]
+__all__ = ["Lesson", "LessonCheckError", "DEFAULT_OUT", "print_matrix", "product_term"]
 
 DEFAULT_OUT = "convlab-output"
+
+
+def print_matrix(m, indent: str = "    ") -> None:
+    """Print an integer-valued matrix as the slides do: one row per line, columns right-aligned."""
+    m = np.asarray(m)
+    width = max(len(str(int(v))) for v in m.ravel())
+    for row in m:
+        print(indent + " ".join(f"{int(v):>{width}}" for v in row))
+
+
+def product_term(p, q) -> str:
+    """One product as the slides write it, negative factors in parentheses: ``113*(-1)``."""
+    return f"{int(p)}*{int(q)}" if q >= 0 else f"{int(p)}*({int(q)})"
 
 
 class LessonCheckError(AssertionError):

@@ -17,7 +17,7 @@ from matplotlib.animation import PillowWriter
 
 import convlab
 from convlab import viz
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, print_matrix, product_term
 
 lesson = Lesson(__file__, "Convolution by hand: the slides' 5×5 example")
 
@@ -38,19 +38,6 @@ EXPECTED_PAD1 = np.array([[114, 328, -26, 470, 158],
 SLIDE_FIRST_LINE = "60*0 + 113*(-1) + 56*0 + 73*(-1) + 121*5 + 54*(-1) + 131*0 + 99*(-1) + 70*0 = 266"
 
 
-def show(m, indent="    "):
-    """Print an integer matrix as the slides do: one row per line, aligned columns."""
-    m = np.asarray(m)
-    width = max(len(str(int(v))) for v in m.ravel())
-    for row in m:
-        print(indent + " ".join(f"{int(v):>{width}}" for v in row))
-
-
-def term(p, q):
-    """One product as the slide writes it: negative factors in parentheses."""
-    return f"{int(p)}*{int(q)}" if q >= 0 else f"{int(p)}*({int(q)})"
-
-
 def by_hand(x, k, stride=1):
     """Slide the window over ``x`` (already padded); return the output and each step's text."""
     kh, kw = k.shape
@@ -61,15 +48,15 @@ def by_hand(x, k, stride=1):
         for j in range(ow):
             window = x[i * stride:i * stride + kh, j * stride:j * stride + kw]
             out[i, j] = int(np.sum(window * k))
-            lines.append(" + ".join(term(p, q) for p, q in zip(window.ravel(), k.ravel())) + f" = {out[i, j]}")
+            lines.append(" + ".join(product_term(p, q) for p, q in zip(window.ravel(), k.ravel())) + f" = {out[i, j]}")
     return out, lines
 
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The input (5×5) and the kernel (3×3, 'sharpen')")
-show(X)
+print_matrix(X)
 lesson.say("kernel:")
-show(K)
+print_matrix(K)
 lesson.say("", "Kernel_size K = 3, stride S = 1, no padding → output (5 + 2·0 − 3)/1 + 1 = 3 per side:",
            "  " + convlab.output_size_formula(5, 3, 0, 1))
 lesson.check("output size without padding", convlab.conv_output_size(5, 3, 0, 1), 3)
@@ -82,7 +69,7 @@ for n, line in enumerate(lines):
     lesson.say(f"  out[{i},{j}]: {line}")
 lesson.check("first step, written exactly as the slide", lines[0], SLIDE_FIRST_LINE)
 lesson.say("", "output:")
-show(valid)
+print_matrix(valid)
 lesson.check("3×3 result by hand", valid, EXPECTED_VALID)
 
 # --------------------------------------------------------------------------------------------
@@ -105,14 +92,14 @@ lesson.savefig(viz.matrices_figure([X, K, valid], ["input 5×5", "kernel 3×3", 
 lesson.step("Why is the output smaller? Zero padding 1 keeps the 5×5 size")
 XP = np.pad(X, 1)
 lesson.say("Input with one ring of zeros (7×7):")
-show(XP)
+print_matrix(XP)
 lesson.say("  " + convlab.output_size_formula(5, 3, 1, 1))
 lesson.check("output size with padding 1", convlab.conv_output_size(5, 3, 1, 1), 5)
 padded, plines = by_hand(XP, K)
 lesson.say("first window (top-left corner, mostly zeros):", "  " + plines[0],
            "last window (bottom-right corner):", "  " + plines[-1])
 lesson.say("output:")
-show(padded)
+print_matrix(padded)
 lesson.check("5×5 result by hand", padded, EXPECTED_PAD1)
 lesson.check("the centre 3×3 of the padded result is the unpadded result", padded[1:-1, 1:-1], EXPECTED_VALID)
 for backend in ("reference", "numpy", "numba"):

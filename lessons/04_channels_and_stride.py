@@ -15,7 +15,7 @@ import numpy as np
 
 import convlab
 from convlab import viz
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, print_matrix, product_term
 
 lesson = Lesson(__file__, "Several channels and stride: the 5×5×3 example")
 
@@ -44,24 +44,13 @@ EXPECTED = np.stack([
 P, S = 1, 2
 
 
-def show(m, indent="    "):
-    m = np.asarray(m)
-    width = max(len(str(int(v))) for v in m.ravel())
-    for row in m:
-        print(indent + " ".join(f"{int(v):>{width}}" for v in row))
-
-
-def term(p, q):
-    return f"{int(p)}*{int(q)}" if q >= 0 else f"{int(p)}*({int(q)})"
-
-
 # --------------------------------------------------------------------------------------------
 lesson.step("The input volume 5×5×3, padded with one ring of zeros → 7×7×3")
 xp = np.pad(x, ((P, P), (P, P), (0, 0)))
 lesson.say(f"x.shape = {x.shape} (H, W, C); padded: {xp.shape}")
 for c in range(3):
     lesson.say(f"x[:, :, {c}] (+pad {P}):")
-    show(xp[:, :, c])
+    print_matrix(xp[:, :, c])
 lesson.check("padded input volume is 7×7×3", xp.shape, (7, 7, 3))
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +58,7 @@ lesson.step("Two filters of 3×3×3 and their biases")
 for f, (w, b) in enumerate(zip((w0, w1), bias)):
     for c in range(3):
         lesson.say(f"w{f}[:, :, {c}]:")
-        show(w[:, :, c])
+        print_matrix(w[:, :, c])
     lesson.say(f"b{f} = {b}")
 lesson.say(f"Keras stores them together: kernel.shape = {kernel.shape} = (KH, KW, C_in, C_out), "
            f"bias.shape = {bias.shape}")
@@ -99,11 +88,11 @@ for f, (w, b) in enumerate(zip((w0, w1), bias)):
             if f == 0 and i == 0 and j == 0:
                 for c in range(3):
                     lesson.say(f"      channel {c}: " + " + ".join(
-                        term(p, q) for p, q in zip(win[:, :, c].ravel(), w[:, :, c].ravel())) + f" = {parts[c]}")
+                        product_term(p, q) for p, q in zip(win[:, :, c].ravel(), w[:, :, c].ravel())) + f" = {parts[c]}")
 lesson.say("o[:, :, 0]:")
-show(by_hand[:, :, 0])
+print_matrix(by_hand[:, :, 0])
 lesson.say("o[:, :, 1]:")
-show(by_hand[:, :, 1])
+print_matrix(by_hand[:, :, 1])
 lesson.check("o0 by hand = slide [[2,3,3],[3,7,3],[8,10,-3]]", by_hand[:, :, 0], EXPECTED[:, :, 0])
 lesson.check("o1 by hand = slide [[-8,-8,-3],[-3,1,0],[-3,-8,-5]]", by_hand[:, :, 1], EXPECTED[:, :, 1])
 
