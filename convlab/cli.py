@@ -213,28 +213,27 @@ def _padding_arg(text: str):
     return p
 
 
-def _positive_int(name):
+def _int_at_least(name, minimum):
+    """An argparse type: an int >= ``minimum``, with a message naming the argument."""
+    wanted = "a positive int (>= 1)" if minimum == 1 else f"an int >= {minimum}"
+
     def parse(text):
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive int, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive int (>= 1), got {text!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {text!r}")
         return v
     return parse
+
+
+def _positive_int(name):
+    return _int_at_least(name, 1)
 
 
 def _nonneg_int(name):
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an int >= 0, got {text!r}") from None
-        if v < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be an int >= 0, got {text!r}")
-        return v
-    return parse
+    return _int_at_least(name, 0)
 
 
 def _run_size(args, parser) -> int:
