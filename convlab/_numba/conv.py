@@ -102,13 +102,21 @@ def _tap_offsets(kh, kw, c_in, wp):
 
 
 def _kernel_matrix(kernel, fb):
-    """``(KH,KW,C,F)`` → ``(KH·KW·C, F_pad)`` with ``F_pad`` a multiple of ``fb`` (zeros after ``F``)."""
+    """``(KH,KW,C,F)`` → packed ``(F_pad/fb, KH·KW·C, fb)``: one contiguous slab per block of ``fb`` filters.
+
+    ``F_pad`` is ``F`` rounded up to a multiple of ``fb`` (zero filters after ``F``).
+    Packing matters: in the plain ``(KH·KW·C, F)`` matrix a block of ``fb``
+    filters is ``fb`` numbers out of every row, so the micro-kernel would touch
+    a new cache line per tap spread over the whole matrix (590 KB on VGG's
+    block 3, more than this machine's 512 KB L2); packed, a block is one
+    sequential stream the prefetcher keeps ahead of (W3: 63 → 41 ms).
+    """
     kh, kw, c_in, n_f = kernel.shape
     fp = -(-n_f // fb) * fb
     km = kernel.reshape(kh * kw * c_in, n_f)
     if fp != n_f:
         km = np.concatenate([km, np.zeros((km.shape[0], fp - n_f), dtype=kernel.dtype)], axis=1)
-    return np.ascontiguousarray(km), fp
+    return np.ascontiguousarray(km.reshape(km.shape[0], fp // fb, fb).transpose(1, 0, 2)), fp
 
 
 # --------------------------------------------------------------------------- 1. tiny: serial direct loop
@@ -157,56 +165,51 @@ def _make_forward(FB, JB, parallel):
         if not PARALLEL and y.size == 0:
             return
         n_img, oh, ow, n_f = y.shape
-        n_taps = tapoff.shape[0]
-        fp = km.shape[1]
+        n_fb, n_taps, _ = km.shape
         kf = km.reshape(-1)
         yf = y.reshape(-1)
-        n_full = (ow // JB) * JB
-        for p in nb.prange(n_img * oh):  # one output row per task
-            n = p // oh
-            i = p - n * oh
+        xstep = sw * c_in  # flat distance between the windows of neighbouring output columns
+        # One task = one output row × one block of FB filters. The block's slab of
+        # the packed kernel (n_taps·FB values) streams from L2 while the row's
+        # input windows stay in L1, reused by every tile of the row.
+        for p in nb.prange(n_img * oh * n_fb):
+            fbi = p % n_fb
+            q = p // n_fb
+            n = q // oh
+            i = q - n * oh
+            fb = fbi * FB
+            nf = min(FB, n_f - fb)  # filters beyond F (zero padding) are computed, never stored
+            kbase = fbi * n_taps * FB
             acc = np.empty(JB * FB, dtype=y.dtype)
-            row = (n * hp + i * sh) * wp * c_in  # flat index of the row's window corner
+            row = (n * hp + i * sh) * wp * c_in  # flat index of the row's first window corner
             yrow = (n * oh + i) * ow * n_f
-            # Full tiles of JB output columns. For one tile, every filter block in
-            # turn: the tile's input windows (JB·KH·KW·C values) stay in L1 while
-            # the kernel matrix streams through from L2, one FB-wide row per tap.
-            for j0 in range(0, n_full, JB):
-                for fb in range(0, fp, FB):
-                    nf = min(FB, n_f - fb)
-                    for a in range(JB * FB):
-                        acc[a] = 0.0
-                    tile_fma(acc, xf, row + j0 * sw * c_in, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, JB)
-                    for jj in range(JB):
-                        yb = yrow + (j0 + jj) * n_f + fb
-                        if nf == FB:  # full block: a constant-length loop LLVM turns into vector stores
-                            for f in range(FB):
-                                yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
-                        else:
-                            for f in range(nf):
-                                yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
-            for fb in range(0, fp, FB):
-                nf = min(FB, n_f - fb)
-                # Leftover columns (OW mod JB): narrower tiles of 3, 2 and 1 columns
-                # (a 1-column tile has too few independent FMA chains to be fast).
-                j = n_full
-                while j < ow:
-                    rem = ow - j
-                    width = 3 if rem >= 3 else (2 if rem == 2 else 1)
-                    for a in range(width * FB):
-                        acc[a] = 0.0
-                    xb = row + j * sw * c_in
-                    if width == 3:
-                        tile_fma(acc, xf, xb, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, 3)
-                    elif width == 2:
-                        tile_fma(acc, xf, xb, sw * c_in, kf, fb, fp, tapoff, n_taps, FB, 2)
+            j = 0
+            while j < ow:
+                # Tiles of JB output columns; the OW mod JB leftover in narrower
+                # tiles of 3, 2 and 1 (a 1-column tile has too few independent FMA
+                # chains to be fast, so it is the last resort).
+                rem = ow - j
+                width = JB if rem >= JB else (3 if rem >= 3 else (2 if rem == 2 else 1))
+                for a in range(width * FB):
+                    acc[a] = 0.0
+                xb = row + j * xstep
+                if width == JB:
+                    tile_fma(acc, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, JB)
+                elif width == 3:
+                    tile_fma(acc, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, 3)
+                elif width == 2:
+                    tile_fma(acc, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, 2)
+                else:
+                    tile_fma(acc, xf, xb, 0, kf, kbase, FB, tapoff, n_taps, FB, 1)
+                for jj in range(width):
+                    yb = yrow + (j + jj) * n_f + fb
+                    if nf == FB:  # full block: a constant-length loop LLVM turns into vector stores
+                        for f in range(FB):
+                            yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
                     else:
-                        tile_fma(acc, xf, xb, 0, kf, fb, fp, tapoff, n_taps, FB, 1)
-                    for jj in range(width):
-                        yb = yrow + (j + jj) * n_f + fb
                         for f in range(nf):
                             yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
-                    j += width
+                j += width
 
     return forward_tiled
 
