@@ -353,7 +353,7 @@ def _make_dkernel(FB, JB, parallel):
     PARALLEL = parallel  # noqa: N806 — a closure constant, so serial/parallel builds cache apart
 
     @nb.njit(parallel=parallel, cache=True)
-    def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, pixoff, part):
+    def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, pixoff, part, dbpart):
         if not PARALLEL and part.size == 0:
             return
         # part: (n_chunks, KH, n_rb, n_fb, JB, FB): tiles of JB (v, c)-rows × FB filters,
@@ -367,6 +367,11 @@ def _make_dkernel(FB, JB, parallel):
                 n = p // oh
                 i = p - n * oh
                 kbase0 = p * ow * fp  # flat index of dy[n, i, 0, 0]
+                # dbias rides along: this row of dy is being read anyway (a separate
+                # NumPy sum over all of dy cost W1 more than the kernel gradient).
+                for j in range(ow):
+                    for f in range(fp):
+                        dbpart[chunk, f] += dyf[kbase0 + j * fp + f]
                 for u in range(kh):
                     xbase0 = ((n * hp + i * sh + u) * wp) * c_in  # x[n, i·sh+u, 0, 0]
                     for rb in range(n_rb):
@@ -382,6 +387,7 @@ _DKERNEL_KERNELS: dict = {}
 
 
 def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
+    """``(dkernel (KH,KW,C,F), dbias (F,))`` with the tiled kernel (see :func:`_make_dkernel`)."""
     kh, kw, c_in, n_f = kernel_shape
     t, b, l, r = pads
     n_img, h, w, _ = x.shape
@@ -401,12 +407,14 @@ def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
     n_rb = -(-(kw * c_in) // jb)
     n_chunks = max(1, min(nb.get_num_threads(), n_img * oh))
     part = np.zeros((n_chunks, kh, n_rb, fp // fb, jb, fb), dtype=dy.dtype)
+    dbpart = np.zeros((n_chunks, fp), dtype=dy.dtype)
     pixoff = np.arange(ow, dtype=np.int64) * sw * c_in
     _DKERNEL_KERNELS[key](xflat, hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
-                          oh, ow, sh, kh, n_img, pixoff, part)
+                          oh, ow, sh, kh, n_img, pixoff, part, dbpart)
     blocked = part[0] if n_chunks == 1 else part.sum(axis=0)  # (KH, n_rb, n_fb, JB, FB)
     dk = blocked.transpose(0, 1, 3, 2, 4).reshape(kh, n_rb * jb, fp)[:, :kw * c_in, :n_f]
-    return np.ascontiguousarray(dk.reshape(kh, kw, c_in, n_f))
+    db = dbpart[0] if n_chunks == 1 else dbpart.sum(axis=0)
+    return np.ascontiguousarray(dk.reshape(kh, kw, c_in, n_f)), np.ascontiguousarray(db[:n_f])
 
 
 # --------------------------------------------------------------------------- tiny backward: serial direct
@@ -461,8 +469,8 @@ def conv2d_backward(dy, x, kernel, strides, pads, need_dx=True):
         _direct_backward(dy, x, kernel, sh, sw, pads[0], pads[2], dx, dk)
         if not need_dx:
             dx = None
+        db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
     else:
         dx = _conv2d_dx(dy, x.shape, kernel, strides, pads) if need_dx else None
-        dk = _conv2d_dkernel(dy, x, pads, kernel.shape, strides)
-    db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
+        dk, db = _conv2d_dkernel(dy, x, pads, kernel.shape, strides)
     return dx, dk, db
