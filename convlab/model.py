@@ -36,6 +36,7 @@ import zipfile
 
 import numpy as np
 
+from . import _memory
 from . import layers as _layers
 from . import optimizers as _optimizers
 from . import shapes
@@ -229,6 +230,13 @@ def _serial_blas():
     if not ctl:  # pragma: no cover
         return contextlib.nullcontext()
     return ctl.limit(limits=1, user_api="blas")
+
+
+def _training():
+    """The context every training entry point runs in: BLAS on one thread (:func:`_serial_blas`),
+    and freed memory kept for the next step (:func:`convlab._memory.keep_freed_memory`)."""
+    _memory.keep_freed_memory()
+    return _serial_blas()
 
 
 def _atomic_savez(path, arrays: dict):
@@ -596,7 +604,7 @@ class Sequential:
         self._require_compiled("compute_gradients()")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
-        with _serial_blas():  # the same numbers as a step of fit / train_on_batch
+        with _training():  # the same numbers as a step of fit / train_on_batch
             loss, _ = self._forward_backward(x, y)
         return loss, [layer.grads[k].copy() for layer in self._layers for k in layer.params]
 
@@ -626,7 +634,7 @@ class Sequential:
         self._require_compiled("train_on_batch()")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
-        with _serial_blas():  # BLAS on one thread while training (see _serial_blas); restored after
+        with _training():  # BLAS on one thread while training (see _serial_blas); restored after
             loss, y_pred = self._train_step(x, y)
         if not self.metrics:
             return loss
@@ -752,7 +760,7 @@ class Sequential:
         history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.history = history
         rng = _layers.get_rng()
-        with _serial_blas():  # BLAS on one thread while training (see _serial_blas); restored after
+        with _training():  # BLAS on one thread while training (see _serial_blas); restored after
             for epoch in range(epochs):
                 t0 = time.perf_counter()
                 order = rng.permutation(n) if shuffle else None

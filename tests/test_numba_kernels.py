@@ -217,3 +217,26 @@ def test_max_pool_nan_wins_and_gets_the_gradient(fast):
     # the first NaN in row-major order takes each window's gradient; 7.0 never does
     assert dx[0, 1, 0, 0] == 0.0 and dx[0, 0, 0, 0] == 0.0
     assert dx.sum() == dy.sum() and dx[0, 0, 1, 0] >= 1.0
+
+
+# --------------------------------------------------------------------------- element-wise ReLU
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_relu_gives_numpys_bits(dtype):
+    """Above the size threshold, relu/relu_backward run compiled; the bits must equal the NumPy definition."""
+    from convlab import activations as act
+
+    rng = np.random.default_rng(7)
+    n = act._COMPILED_FROM + 123  # not a multiple of the kernel's block
+    x = rng.standard_normal(n).astype(dtype)
+    x[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, -np.nan]
+    dy = rng.standard_normal(n).astype(dtype)
+    dy[6:9] = [np.nan, np.inf, -np.inf]
+    x[6:9] = [-1.0, -2.0, 3.0]  # masked NaN/inf gradients must become +0.0; a kept one stays
+    ints = np.int32 if dtype == np.float32 else np.int64
+    assert act._compiled(x)
+    np.testing.assert_array_equal(act.relu(x).view(ints), np.maximum(x, dtype(0)).view(ints))
+    np.testing.assert_array_equal(act.relu_backward(dy, x).view(ints),
+                                  np.where(x > 0, dy, dtype(0)).view(ints))
+    # the same through a 4-D feature map
+    x4 = x[: 8 * 16 * 16 * 32].reshape(8, 16, 16, 32)
+    np.testing.assert_array_equal(act.relu(x4).view(ints), np.maximum(x4, dtype(0)).view(ints))
