@@ -102,8 +102,10 @@ class Optimizer:
                 raise ValueError(f"apply_gradients: gradient {i} has shape {g.shape}, parameter has {v.shape}")
         t = self.iterations + 1
         for g, v, st, out in zip(grads, variables, self._state, self._scratch):
-            self._update(g.astype(v.dtype, copy=False), v, st, t, out)
-            if not all(np.isfinite(out[k]).all() for k in ("w",) + self._slots):
+            finite = self._update(g.astype(v.dtype, copy=False), v, st, t, out)
+            if finite is None:  # the update did not check: look at the new values
+                finite = all(np.isfinite(out[k]).all() for k in ("w",) + self._slots)
+            if not finite:
                 raise NonFiniteUpdateError(
                     f"{type(self).__name__} step {t}: the update would make a parameter NaN or inf "
                     f"(learning_rate={self.learning_rate:g}); nothing was changed")
@@ -115,7 +117,9 @@ class Optimizer:
 
     def _update(self, g, w, state, t, out):
         """Write the new parameter into ``out["w"]`` and each new slot into ``out[slot]``
-        (``out["tmp"]`` is free scratch); ``w`` and ``state`` must not change."""
+        (``out["tmp"]`` is free scratch); ``w`` and ``state`` must not change.
+
+        Returns ``None``, or whether every new value is finite when the update checked it itself."""
         raise NotImplementedError
 
     # -- state and config --------------------------------------------------------
@@ -206,6 +210,10 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
+#: From this many parameters in one array on, Adam updates it in a compiled loop.
+_COMPILED_FROM = 1 << 14
+
+
 class Adam(Optimizer):
     """Adam (Keras ``Adam``, ``amsgrad=False``); Kingma & Ba 2014, in Keras' form with ε outside the root.
 
@@ -228,6 +236,14 @@ class Adam(Optimizer):
         b1t = f(self.beta_1) ** f(t)
         b2t = f(self.beta_2) ** f(t)
         alpha = f(self.learning_rate) * np.sqrt(f(1) - b2t) / (f(1) - b1t)
+        if g.size >= _COMPILED_FROM and g.dtype in (np.float32, np.float64) and all(
+                a.flags.c_contiguous for a in (g, w, state["m"], state["v"])):
+            # The same operations in one compiled pass on every core (same bits; convlab._numba.optim).
+            from ._numba import optim
+
+            return optim.adam(g.reshape(-1), w.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1),
+                              f(1 - self.beta_1), f(1 - self.beta_2), f(alpha), f(self.epsilon),
+                              out["w"].reshape(-1), out["m"].reshape(-1), out["v"].reshape(-1))
         m = np.subtract(g, state["m"], out=out["m"])
         m *= f(1 - self.beta_1)
         m += state["m"]                                             # m + (g − m)(1 − β1)

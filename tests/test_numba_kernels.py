@@ -240,3 +240,43 @@ def test_compiled_relu_gives_numpys_bits(dtype):
     # the same through a 4-D feature map
     x4 = x[: 8 * 16 * 16 * 32].reshape(8, 16, 16, 32)
     np.testing.assert_array_equal(act.relu(x4).view(ints), np.maximum(x4, dtype(0)).view(ints))
+
+
+# --------------------------------------------------------------------------- Adam
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_adam_gives_the_numpy_updates_bits(dtype, monkeypatch):
+    """Large parameter arrays are updated by convlab._numba.optim.adam: same bits as the NumPy form."""
+    from convlab import optimizers
+
+    rng = np.random.default_rng(3)
+    shape = (130, 131)  # 17,030 ≥ the threshold, not a multiple of the kernel's block
+    assert np.prod(shape) >= optimizers._COMPILED_FROM
+    w0 = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) * 10.0 ** -k for k in range(4)]
+
+    def run(threshold):
+        monkeypatch.setattr(optimizers, "_COMPILED_FROM", threshold)
+        w = w0.copy()
+        opt = optimizers.Adam(learning_rate=0.01)
+        for g in grads:
+            opt.apply_gradients([(g, w)])
+        return w, [s.copy() for s in opt.get_state()[1:]]
+
+    w_fast, st_fast = run(1)
+    w_ref, st_ref = run(10 ** 12)
+    ints = np.int32 if dtype == np.float32 else np.int64
+    np.testing.assert_array_equal(w_fast.view(ints), w_ref.view(ints))
+    for a, b in zip(st_fast, st_ref):
+        np.testing.assert_array_equal(a.view(ints), b.view(ints))
+
+
+def test_compiled_adam_refuses_a_non_finite_update(monkeypatch):
+    from convlab import optimizers
+
+    monkeypatch.setattr(optimizers, "_COMPILED_FROM", 1)
+    w = np.ones(5000, np.float32)
+    g = np.ones(5000, np.float32)
+    g[4321] = np.inf
+    with pytest.raises(optimizers.NonFiniteUpdateError):
+        optimizers.Adam().apply_gradients([(g, w)])
+    assert (w == 1).all()  # nothing changed
