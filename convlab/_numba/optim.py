@@ -26,9 +26,9 @@ def adam(g, w, m, v, c1, c2, alpha, eps, w_out, m_out, v_out):
     """
     n = g.size
     n_blocks = (n + _BLOCK - 1) // _BLOCK
-    bad = np.zeros(n_blocks, dtype=np.uint8)
+    bad = np.zeros(n_blocks, dtype=np.int32)
     for b in nb.prange(n_blocks):
-        acc = 0.0
+        flag = 0  # an integer OR, not a float sum: a float reduction would stop LLVM vectorising (5× slower)
         for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
             gi = g[i]
             mi = m[i]
@@ -39,6 +39,7 @@ def adam(g, w, m, v, c1, c2, alpha, eps, w_out, m_out, v_out):
             m_out[i] = mn
             v_out[i] = vn
             w_out[i] = wn
-            acc += (mn - mn) + (vn - vn) + (wn - wn)  # 0, or NaN as soon as one value is NaN/inf
-        bad[b] = acc != 0
+            # x − x is 0 for a finite x, NaN for NaN or ±inf
+            flag |= np.int32((mn - mn) + (vn - vn) + (wn - wn) != 0)
+        bad[b] = flag
     return not bad.any()
