@@ -111,7 +111,8 @@ lesson.say(f"numba          : {fmt(t_nb)} → {flops / t_nb / 1e9:7.2f} GFLOP/s 
            f"({100 * flops / t_nb / peak:.0f}% of peak)",
            "What it does differently: a tile of outputs (a few columns × 16–64 filters) stays in vector",
            "registers while the loop walks the KH·KW·C window; each step is one broadcast and a few fused",
-           "multiply-adds on 8 or 16 numbers at once. No im2col matrix; the threads split the output rows.",
+           "multiply-adds on 8 or 16 numbers at once. No im2col matrix: the kernel is repacked so each block",
+           "of filters is one contiguous stream, and the threads split the output rows × filter blocks.",
            "Tiny problems run serially: waking threads would cost more than the work.")
 lesson.say("", f"speed-up over the loops: ×{t_ref / t_nb:,.0f}; over im2col + @: ×{t_i2c / t_nb:.1f} "
            "(on this size — the benchmark has the big layers)")
