@@ -20,6 +20,15 @@ repetitions and the median. Workloads (flops = 2·N·OH·OW·F·KH·KW·C):
   with ``--quick``)
 - PEAK: a float32 2048³ matrix product through NumPy — the machine's practical peak.
 
+PyTorch (optional, never required; ``--no-torch`` skips it): when ``torch`` is
+importable, each conv workload also runs ``torch.nn.functional.conv2d`` on a
+``channels_last`` input — forward, and forward + dx + dkernel through
+``y.backward(dy)`` — and POOL runs ``F.max_pool2d`` the same way; PyTorch's
+backward-only row is derived, (fwd+dx+dk) − forward, like TensorFlow's. Their
+outputs and gradients are checked against convlab's once, outside the timing.
+The table's "ratio to TF" and "ratio to PyTorch" columns divide each row's time
+by that framework's time for the same workload and operation.
+
 Outputs: a table on stdout, and ``results.md``, ``results.json`` and
 ``results.png`` in ``--out`` (default ``benchmarks/results/``), each written to a
 temporary file and renamed. Compile time: the first call of each Numba kernel
@@ -155,6 +164,73 @@ def _tf_padding(padding, stride, k):
     return [[0, 0], [padding, padding], [padding, padding], [0, 0]]
 
 
+def _torch_padding(padding, stride, k, h, w):
+    """PyTorch's ``padding`` argument for convlab's ``padding`` on an ``h``×``w`` input, or None.
+
+    ``"valid"`` → 0; an int → that int (the same on all four sides, as convlab and
+    PyTorch both mean it); ``"same"`` → TensorFlow's rule, total padding per axis
+    ``max((ceil(size/stride) − 1)·stride + k − size, 0)``, which PyTorch can only
+    express when that total is even (symmetric): then half of it per side, an int
+    when both axes agree. None where it is odd — the workload is then skipped for
+    PyTorch rather than compared on a different problem.
+    """
+    if isinstance(padding, (int, np.integer)):
+        return int(padding)
+    if padding == "valid":
+        return 0
+    pads = []
+    for size in (h, w):
+        total = max((-(-size // stride) - 1) * stride + k - size, 0)
+        if total % 2:
+            return None
+        pads.append(total // 2)
+    return pads[0] if pads[0] == pads[1] else tuple(pads)
+
+
+def _nhwc_to_torch(torch, a, requires_grad=False):
+    """NHWC array → NCHW tensor in ``channels_last`` memory (the same bytes order as NHWC)."""
+    t = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _torch_to_nhwc(t):
+    return t.detach().permute(0, 2, 3, 1).numpy()
+
+
+def _compare(label, got, want, failures):
+    """Append a message to ``failures`` where ``got`` and ``want`` differ by more than
+    1e-3 × max(1, max |want|) anywhere (float32 sums over up to ~10⁵ terms: a purely
+    absolute 1e-3 would flag rounding on the large kernel gradients)."""
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        failures.append(f"{label} shape {got.shape} ≠ convlab's {want.shape}")
+        return
+    diff = float(np.max(np.abs(got - want))) if want.size else 0.0
+    tol = 1e-3 * max(1.0, float(np.max(np.abs(want))) if want.size else 0.0)
+    if not diff <= tol:  # also catches NaN
+        failures.append(f"{label} differs from convlab's (max |Δ| = {diff:.3g} > {tol:.3g})")
+
+
+def _torch_timeit(fn, reps, min_time=0.0, what=""):
+    """``timeit`` for the optional PyTorch rows: None (and a warning) where PyTorch raises, so an
+    unexpected PyTorch version costs its rows, not the whole benchmark."""
+    try:
+        return timeit(fn, reps, min_time=min_time)
+    except Exception as exc:
+        print(f"WARNING: PyTorch {what} not timed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return None
+
+
+def _check_note(failures, workload, impl="pytorch"):
+    """The note for a row whose result was checked against convlab ('' when it matched); prints a warning."""
+    if not failures:
+        return ""
+    msg = "; ".join(failures)
+    print(f"WARNING: {workload} {impl}: {msg}", file=sys.stderr, flush=True)
+    return "CHECK FAILED: " + msg
+
+
 # --------------------------------------------------------------------------- one conv workload
 def bench_conv(name, reps, tf, torch, rows, ref_max_images):
     n, h, w, c, f, k, s, padding = WORKLOADS[name]
@@ -209,29 +285,132 @@ def bench_conv(name, reps, tf, torch, rows, ref_max_images):
         add("forward", "tensorflow", timeit(lambda: fwd().numpy(), reps, min_time=0.2 if name == "W4" else 0.0), flops)
         add("fwd+dx+dk", "tensorflow", timeit(lambda: [a.numpy() for a in fwd_bwd()], reps), 3 * flops)
     if torch is not None:
-        xp = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
-        kp = torch.from_numpy(kern).permute(3, 2, 0, 1).contiguous()
-        tpad = padding if isinstance(padding, int) else padding
-        if padding == "same" and s == 1:
-            tpad = "same"
-
-        def tfwd():
-            with torch.no_grad():
-                return torch.nn.functional.conv2d(xp, kp, None, s, tpad)
-
-        add("forward", "pytorch", timeit(tfwd, reps, min_time=0.2 if name == "W4" else 0.0), flops,
-            "channels_last")
+        tpad = _torch_padding(padding, s, k, h, w)
+        if tpad is None:
+            print(f"({name}: PyTorch skipped — padding {padding!r} at stride {s} is asymmetric here, "
+                  "which torch.nn.functional.conv2d cannot express)", flush=True)
+        else:
+            bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, reps, add)
     if tf is not None:
         # TensorFlow's backward alone, derived: (forward + gradients) − forward, same run.
         add("backward dx+dk", "tensorflow", max(res[("fwd+dx+dk", "tensorflow")] - res[("forward", "tensorflow")], 1e-9),
             2 * flops, "derived: TF (fwd+dx+dk) − TF forward")
+    if ("fwd+dx+dk", "pytorch") in res and ("forward", "pytorch") in res:
+        # PyTorch's backward alone, derived the same way.
+        note = "derived: PyTorch (fwd+dx+dk) − PyTorch forward"
+        bad = [r["note"] for r in rows if r["workload"] == name and r["impl"] == "pytorch" and "CHECK FAILED" in r["note"]]
+        if bad:
+            note += "; CHECK FAILED (see the rows above)"
+        add("backward dx+dk", "pytorch", max(res[("fwd+dx+dk", "pytorch")] - res[("forward", "pytorch")], 1e-9),
+            2 * flops, note)
     if back is not None:
         fwd_t = res[("forward", "numba")]
         add("fwd+dx+dk", "numba", fwd_t + res[("backward dx+dk", "numba")], 3 * flops, "forward + backward timings")
     return res
 
 
-def bench_pool(reps, tf, rows):
+def bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, reps, add):
+    """PyTorch's CPU convolution on one workload: forward, and forward + dx + dkernel.
+
+    The input is NCHW in ``channels_last`` memory (NHWC bytes, like convlab's), the
+    weight ``(F, C, KH, KW)``. The forward is timed under ``no_grad`` (with the
+    bias, like convlab's and TF's forward rows); "fwd+dx+dk" runs ``conv2d`` on
+    tensors with ``requires_grad`` and ``y.backward(dy)``, clearing ``.grad`` first
+    so repetitions do not accumulate — the same work as TF's GradientTape row.
+    Before timing, once, the output and both gradients are compared with
+    convlab's; a mismatch is printed and written into the rows' notes.
+    """
+    F = torch.nn.functional
+    tiny = name == "W4"
+    xp = _nhwc_to_torch(torch, x)
+    kp = torch.from_numpy(np.ascontiguousarray(kern.transpose(3, 2, 0, 1)))
+    bp = torch.from_numpy(bias)
+    dyp = _nhwc_to_torch(torch, dy)
+    xg = _nhwc_to_torch(torch, x, requires_grad=True)
+    kg = kp.clone().requires_grad_(True)
+
+    def tfwd():
+        with torch.no_grad():
+            return F.conv2d(xp, kp, bp, s, tpad)
+
+    def tfwd_bwd():
+        xg.grad = None
+        kg.grad = None
+        yy = F.conv2d(xg, kg, None, s, tpad)
+        yy.backward(dyp)
+        return yy
+
+    # correctness, once, outside the timed loops
+    fwd_fail, bwd_fail = [], []
+    try:
+        _compare("forward output", _torch_to_nhwc(tfwd()),
+                 convlab.conv2d(x, kern, bias, strides=s, padding=padding), fwd_fail)
+    except Exception as exc:  # report, keep benchmarking
+        fwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
+    back = getattr(convlab, "conv2d_backward", None)
+    try:
+        yy = tfwd_bwd()
+        _compare("forward output (grad mode)", _torch_to_nhwc(yy),
+                 convlab.conv2d(x, kern, None, strides=s, padding=padding), bwd_fail)
+        if back is not None:
+            dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
+            _compare("dx", _torch_to_nhwc(xg.grad), dx, bwd_fail)
+            # weight gradient (F, C, KH, KW) → convlab's (KH, KW, C, F)
+            _compare("dkernel", kg.grad.detach().permute(2, 3, 1, 0).numpy(), dk, bwd_fail)
+    except Exception as exc:
+        bwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
+    fwd_note = _check_note(fwd_fail, name)
+    bwd_note = _check_note(bwd_fail, name)
+    t = _torch_timeit(tfwd, reps, min_time=0.2 if tiny else 0.0, what=f"{name} forward")
+    if t is not None:
+        add("forward", "pytorch", t, flops, "channels_last" + (f"; {fwd_note}" if fwd_note else ""))
+    t = _torch_timeit(tfwd_bwd, reps, min_time=0.2 if tiny else 0.0, what=f"{name} fwd+dx+dk")
+    if t is not None:
+        add("fwd+dx+dk", "pytorch", t, 3 * flops, "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else ""))
+
+
+def bench_torch_pool(torch, x, dy, reps, rows):
+    """PyTorch's 2×2 max pooling (``F.max_pool2d``, channels_last): forward, and forward + backward."""
+    F = torch.nn.functional
+    xp = _nhwc_to_torch(torch, x)
+    xg = _nhwc_to_torch(torch, x, requires_grad=True)
+    dyp = _nhwc_to_torch(torch, dy)
+
+    def tfwd():
+        with torch.no_grad():
+            return F.max_pool2d(xp, 2)
+
+    def tfwd_bwd():
+        xg.grad = None
+        yy = F.max_pool2d(xg, 2)
+        yy.backward(dyp)
+        return yy
+
+    fwd_fail, bwd_fail = [], []
+    try:
+        _compare("forward output", _torch_to_nhwc(tfwd()), convlab.max_pool2d(x, 2), fwd_fail)
+    except Exception as exc:
+        fwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
+    back = getattr(convlab, "max_pool2d_backward", None)
+    try:
+        tfwd_bwd()
+        if back is not None:
+            _compare("dx", _torch_to_nhwc(xg.grad), back(dy, x, 2), bwd_fail)
+    except Exception as exc:
+        bwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
+    fwd_note = _check_note(fwd_fail, "POOL")
+    bwd_note = _check_note(bwd_fail, "POOL")
+    t = _torch_timeit(tfwd, reps, what="POOL forward")
+    if t is not None:
+        rows.append({"workload": "POOL", "op": "forward", "impl": "pytorch", "time_s": t, "flops": 0.0,
+                     "note": "channels_last" + (f"; {fwd_note}" if fwd_note else "")})
+    t = _torch_timeit(tfwd_bwd, reps, what="POOL fwd+bwd")
+    if t is not None:
+        rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": "pytorch", "time_s": t, "flops": 0.0,
+                     "note": "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else "")})
+
+
+def bench_pool(reps, tf, rows, torch=None):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 32, 32, 64), dtype=np.float32)
     y = convlab.max_pool2d(x, 2)
@@ -258,6 +437,8 @@ def bench_pool(reps, tf, rows):
                      "time_s": timeit(lambda: tf.nn.max_pool2d(xt, 2, 2, "VALID").numpy(), reps), "flops": 0.0, "note": ""})
         rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": "tensorflow",
                      "time_s": timeit(lambda: [a.numpy() for a in fb()], reps), "flops": 0.0, "note": ""})
+    if torch is not None:
+        bench_torch_pool(torch, x, dy, reps, rows)
 
 
 def _mnist_like(n=60000):
@@ -384,12 +565,15 @@ def memory_w3():
 # --------------------------------------------------------------------------- report
 def build_table(rows, peak_flops_s):
     tf_time = {(r["workload"], r["op"]): r["time_s"] for r in rows if r["impl"] == "tensorflow"}
+    torch_time = {(r["workload"], r["op"]): r["time_s"] for r in rows if r["impl"] == "pytorch"}
     lines = []
     for r in rows:
         gf = r["flops"] / r["time_s"] / 1e9 if r["flops"] else None
         tf_t = tf_time.get((r["workload"], r["op"]))
+        torch_t = torch_time.get((r["workload"], r["op"]))
         r["gflops"] = gf
         r["ratio_to_tf"] = r["time_s"] / tf_t if tf_t else None
+        r["ratio_to_torch"] = r["time_s"] / torch_t if torch_t else None
         r["pct_peak"] = 100 * gf * 1e9 / peak_flops_s if gf and peak_flops_s else None
         lines.append(r)
     return lines
@@ -405,14 +589,16 @@ def fmt_time(t):
 
 def to_markdown(rows, info, peak, compile_info, memory=None):
     out = ["# convlab benchmark", "",
-           "float32, NHWC, median of several runs in one process. Ratio = time / TensorFlow's time for the same "
-           "operation in the same run (< 1: convlab is faster). Timings on a shared machine are noisy.", "",
-           "| workload | operation | implementation | time | GFLOP/s | ratio to TF | % of peak | note |",
-           "|---|---|---|---:|---:|---:|---:|---|"]
+           "float32, NHWC, median of several runs in one process. Ratio = time / TensorFlow's (or PyTorch's) "
+           "time for the same operation in the same run (< 1: faster than it; empty where that framework did "
+           "not run). Timings on a shared machine are noisy.", "",
+           "| workload | operation | implementation | time | GFLOP/s | ratio to TF | ratio to PyTorch | % of peak | note |",
+           "|---|---|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        out.append("| {workload} | {op} | {impl} | {t} | {gf} | {ratio} | {pct} | {note} |".format(
+        out.append("| {workload} | {op} | {impl} | {t} | {gf} | {ratio} | {ratio_pt} | {pct} | {note} |".format(
             workload=r["workload"], op=r["op"], impl=r["impl"], t=fmt_time(r["time_s"]),
             gf=f"{r['gflops']:.1f}" if r["gflops"] else "", ratio=f"{r['ratio_to_tf']:.2f}" if r["ratio_to_tf"] else "",
+            ratio_pt=f"{r['ratio_to_torch']:.2f}" if r.get("ratio_to_torch") else "",
             pct=f"{r['pct_peak']:.0f}%" if r["pct_peak"] else "", note=r["note"]))
     out += ["", f"Practical peak (NumPy float32 2048³ matmul): {peak / 1e9:.0f} GFLOP/s.", ""]
     if memory:
@@ -451,7 +637,7 @@ def plot(rows, peak, path: Path):
     ax.set_xticklabels(wls)
     ax.set_ylabel("GFLOP/s (float32)")
     ax.set_yscale("log")
-    ax.set_title("conv2d forward: convlab backends vs TensorFlow")
+    ax.set_title("conv2d forward: convlab backends vs TensorFlow and PyTorch")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".png")
@@ -472,6 +658,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(HERE / "results"), help="output folder (default benchmarks/results/)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per timing (default 7, 3 with --quick)")
     ap.add_argument("--no-tf", action="store_true", help="do not import TensorFlow")
+    ap.add_argument("--no-torch", action="store_true", help="do not import PyTorch (as if it were not installed)")
     ap.add_argument("--no-compile-check", action="store_true", help="skip the fresh-process compile/load timing")
     args = ap.parse_args(argv)
     reps = args.reps or (3 if args.quick else 7)
@@ -486,9 +673,11 @@ def main(argv=None):
     compile_info = None if args.no_compile_check else compile_times()
     info = machine_info()
     tf = None if args.no_tf else load_tf()
-    torch = load_torch()
+    torch = None if args.no_torch else load_torch()
     info["tensorflow"] = getattr(tf, "__version__", None)
     info["torch"] = getattr(torch, "__version__", None)
+    if torch is not None:
+        info["torch_threads"] = torch.get_num_threads()
     t_peak, fl_peak = matmul_peak(reps)
     peak = fl_peak / t_peak
     rows = [{"workload": "PEAK", "op": "matmul 2048³", "impl": "numpy", "time_s": t_peak, "flops": fl_peak, "note": ""}]
@@ -497,7 +686,7 @@ def main(argv=None):
         if w in WORKLOADS:
             bench_conv(w, reps, tf, torch, rows, ref_max_images=1 if args.quick else 2)
         elif w == "POOL":
-            bench_pool(reps, tf, rows)
+            bench_pool(reps, tf, rows, torch)
         elif w == "EPOCH":
             bench_epoch(tf, rows)
     rows = build_table(rows, peak)
