@@ -2,8 +2,9 @@
 
 Paths covered (see convlab/_numba/conv.py and pool.py):
 - conv forward: serial direct loop (tiny problems), the register-tiled kernel
-  compiled serial and parallel, all forced on the same shapes by moving the
-  ``DIRECT_MACS`` / ``SERIAL_MACS`` thresholds;
+  compiled serial and parallel, and Winograd F(2×2, 3×3) for 3×3 stride-1
+  layers, all forced on the same shapes by moving the ``DIRECT_MACS`` /
+  ``SERIAL_MACS`` / ``WINOGRAD_MIN_C`` thresholds (tests/test_winograd.py has its own);
 - conv backward: serial direct loop; dx as a transposed convolution (tiled) and
   as a 1×1 tiled convolution + col2im (few input channels); tiled dkernel with one or several
   private chunks;
@@ -49,12 +50,15 @@ def _close(got, expected, dtype, what):
     assert err <= RTOL[dtype] * 10, f"{what}: relative error {err:.2e}"
 
 
-@pytest.fixture(params=["direct", "tiled-serial", "tiled-parallel"])
+@pytest.fixture(params=["direct", "tiled-serial", "tiled-parallel", "parallel+winograd"])
 def conv_path(request, monkeypatch):
-    """Force the direct loop, the serial tiled kernel or the parallel tiled kernels by moving the thresholds."""
-    direct, serial = {"direct": (10**12, 10**12), "tiled-serial": (0, 10**12), "tiled-parallel": (0, 0)}[request.param]
+    """Force the direct loop, the serial tiled kernel, the parallel tiled kernels, or the parallel
+    kernels with Winograd for every 3×3 stride-1 layer (C ≥ 1), by moving the thresholds."""
+    direct, serial, wino = {"direct": (10**12, 10**12, 10**9), "tiled-serial": (0, 10**12, 10**9),
+                            "tiled-parallel": (0, 0, 10**9), "parallel+winograd": (0, 0, 1)}[request.param]
     monkeypatch.setattr(nbconv, "DIRECT_MACS", direct)
     monkeypatch.setattr(nbconv, "SERIAL_MACS", serial)
+    monkeypatch.setattr(nbconv, "WINOGRAD_MIN_C", wino)
     return request.param
 
 
@@ -115,6 +119,24 @@ def test_need_dx_false_skips_dx_only(direct, monkeypatch):
     assert dx is None
     np.testing.assert_allclose(dk, full[1], rtol=1e-12)
     np.testing.assert_allclose(db, full[2], rtol=1e-12)
+
+
+def test_winograd_is_the_path_for_big_3x3_stride_1_layers(monkeypatch):
+    """conv2d and the transposed convolution inside conv2d_backward reach Winograd at the default thresholds."""
+    from convlab._numba import winograd
+
+    calls = []
+    real = winograd.winograd_forward
+    monkeypatch.setattr(winograd, "winograd_forward", lambda *a, **k: calls.append(a[1].shape) or real(*a, **k))
+    rng = np.random.default_rng(11)
+    x = _rand(rng, (4, 12, 12, 16), np.float32)
+    k = _rand(rng, (3, 3, 16, 32), np.float32)
+    y = convlab.conv2d(x, k, padding="same")
+    dx, _, _ = convlab.conv2d_backward(np.ones_like(y), x, k, padding="same")
+    assert calls == [(3, 3, 16, 32), (3, 3, 32, 16)]  # forward; dx (flipped kernel, channels swapped)
+    _close(y, convlab.conv2d(x, k, padding="same", backend="reference"), np.float32, "forward")
+    _close(dx, convlab.conv2d_backward(np.ones_like(y), x, k, padding="same", backend="reference")[0],
+           np.float32, "dx")
 
 
 def test_dx_both_tiled_and_dot_paths_are_exercised():
