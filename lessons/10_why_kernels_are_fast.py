@@ -114,6 +114,17 @@ lesson.say(f"numba          : {fmt(t_nb)} → {flops / t_nb / 1e9:7.2f} GFLOP/s 
            "multiply-adds on 8 or 16 numbers at once. No im2col matrix: the kernel is repacked so each block",
            "of filters is one contiguous stream, and the threads split the output rows × filter blocks.",
            "Tiny problems run serially: waking threads would cost more than the work.")
+from convlab._numba import conv as _nbconv  # noqa: E402 — only to say which path ran
+
+_macs = n_img * oh * ow * k * k * c_in * filters
+if k == 3 and c_in >= _nbconv.WINOGRAD_MIN_C and _macs >= _nbconv.SERIAL_MACS:
+    lesson.say("This layer (3×3, stride 1, C_in ≥ 16) took a shortcut: Winograd's F(2×2, 3×3) (Lavin & Gray",
+               "2015) gets each 2×2 block of outputs from a 4×4 input tile with 16 multiplications instead",
+               "of 36, by transforming tile and filter first — so the GFLOP/s above count the direct",
+               "method's flops, more than were really done.")
+else:
+    lesson.say(f"(With C_in = {c_in} this is the direct tiled kernel; 3×3 stride-1 layers with 16 or more",
+               "input channels use Winograd's F(2×2, 3×3): 16 multiplications per 2×2 outputs instead of 36.)")
 lesson.say("", f"speed-up over the loops: ×{t_ref / t_nb:,.0f}; over im2col + @: ×{t_i2c / t_nb:.1f} "
            "(on this size — the benchmark has the big layers)")
 
