@@ -71,12 +71,13 @@ ALL = ["W1", "W2", "W3", "W4", "POOL", "EPOCH"]
 def timeit(fn, reps, warmup=1, min_time=0.0):
     """Median wall time (seconds) of ``fn()`` over ``reps`` runs after ``warmup`` calls.
 
-    A 0.1 s pause first lets the previous measurement's worker threads go idle:
-    OpenBLAS's threads busy-wait for a while after a matrix product, and a
-    kernel timed right after the ``numpy`` backend would otherwise share the
-    cores with them (measured: W1 forward 2.4 ms → 5.4 ms).
+    A 0.3 s pause first lets the previous measurement's worker threads go idle:
+    OpenBLAS's threads busy-wait after a matrix product (measured here: 0.11 s
+    of CPU time after one 1024² product, then they sleep), and a kernel timed
+    right after the ``numpy`` backend would otherwise share the cores with them
+    (measured: W1 forward 2.4 ms → 5.4 ms; W1 backward 3.5 → 6.1 ms).
     """
-    time.sleep(0.1)
+    time.sleep(0.3)
     for _ in range(warmup):
         fn()
     times = []
