@@ -67,6 +67,39 @@ else:
     TILE = {"float32": (16, 6), "float64": (8, 6)}
 
 
+def _emit_taps(context, builder, FB, JB, T, slots, x_args, k_args, tap_args):
+    """The reduction loop shared by the intrinsics below: for each tap, one FB-wide kernel
+    vector and JB broadcasts of ``x``, JB fused multiply-adds into the register ``slots``."""
+    intp = context.get_value_type(types.intp)
+    vec = ir.VectorType(T, FB)
+    vptr = vec.as_pointer()
+    align = context.get_abi_sizeof(T)
+    xp, xbase_i, xstep_i = x_args
+    kp, kbase_i, kstep_i = k_args
+    tp, ntaps_i = tap_args
+    # llvm.fma.v<FB>f32 / .v<FB>f64: one rounding per multiply-add, vectorised.
+    fma_name = f"llvm.fma.v{FB}{'f32' if align == 4 else 'f64'}"
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), fma_name)
+    zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), FB), [0] * FB)
+    undef = ir.Constant(vec, ir.Undefined)
+    with cgutils.for_range(builder, ntaps_i, intp=intp) as loop:
+        t = loop.index
+        off = builder.add(xbase_i, builder.load(builder.gep(tp, [t])))
+        kaddr = builder.gep(kp, [builder.add(kbase_i, builder.mul(t, kstep_i))])
+        kv = builder.load(builder.bitcast(kaddr, vptr), align=align)
+        for jj in range(JB):
+            xi = builder.add(off, builder.mul(ir.Constant(intp, jj), xstep_i))
+            xs = builder.load(builder.gep(xp, [xi]))
+            xv = builder.shuffle_vector(builder.insert_element(undef, xs, ir.Constant(ir.IntType(32), 0)), undef, zero_mask)
+            builder.store(builder.call(fma, [xv, kv, builder.load(slots[jj])]), slots[jj])
+
+
+def _literal_tile(fb, jb):
+    if not (isinstance(fb, types.IntegerLiteral) and isinstance(jb, types.IntegerLiteral)):
+        raise TypingError("tile_fma: fb and jb must be compile-time integer constants")
+    return fb.literal_value, jb.literal_value
+
+
 @intrinsic
 def tile_fma(typingctx, acc, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, fb, jb):
     """``acc[jj*FB + f] += Σ_t x[xbase + tapoff[t] + jj*xstep] · k[kbase + t*kstep + f]``.
@@ -75,9 +108,7 @@ def tile_fma(typingctx, acc, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, f
     1-D int64; ``fb``/``jb``: compile-time integer constants (FB, JB). No bounds
     checks: the caller guarantees every index is inside its array.
     """
-    if not (isinstance(fb, types.IntegerLiteral) and isinstance(jb, types.IntegerLiteral)):
-        raise TypingError("tile_fma: fb and jb must be compile-time integer constants")
-    FB, JB = fb.literal_value, jb.literal_value
+    FB, JB = _literal_tile(fb, jb)
     sig = types.void(acc, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, fb, jb)
 
     def codegen(context, builder, signature, args):
@@ -85,45 +116,68 @@ def tile_fma(typingctx, acc, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, f
         aty = signature.args
         intp = context.get_value_type(types.intp)
         T = context.get_value_type(aty[0].dtype)
-        vec = ir.VectorType(T, FB)
-        vptr = vec.as_pointer()
+        vptr = ir.VectorType(T, FB).as_pointer()
         align = context.get_abi_sizeof(T)
-        accp = context.make_array(aty[0])(context, builder, acc_v).data
-        xp = context.make_array(aty[1])(context, builder, x_v).data
-        kp = context.make_array(aty[4])(context, builder, k_v).data
-        tp = context.make_array(aty[7])(context, builder, tap_v).data
-        xbase_i = context.cast(builder, xbase_v, aty[2], types.intp)
-        xstep_i = context.cast(builder, xstep_v, aty[3], types.intp)
-        kbase_i = context.cast(builder, kbase_v, aty[5], types.intp)
-        kstep_i = context.cast(builder, kstep_v, aty[6], types.intp)
-        ntaps_i = context.cast(builder, ntaps_v, aty[8], types.intp)
-
+        arr = lambda i, v: context.make_array(aty[i])(context, builder, v).data  # noqa: E731
+        idx = lambda i, v: context.cast(builder, v, aty[i], types.intp)  # noqa: E731
+        accp = arr(0, acc_v)
         # The JB accumulators live in stack slots that LLVM's mem2reg turns into
         # registers (each slot is only ever loaded/stored as a whole vector).
         slots = []
         for jj in range(JB):
-            slot = cgutils.alloca_once(builder, vec)
+            slot = cgutils.alloca_once(builder, ir.VectorType(T, FB))
             src = builder.bitcast(builder.gep(accp, [ir.Constant(intp, jj * FB)]), vptr)
             builder.store(builder.load(src, align=align), slot)
             slots.append(slot)
-        # llvm.fma.v<FB>f32 / .v<FB>f64: one rounding per multiply-add, vectorised.
-        fma_name = f"llvm.fma.v{FB}{'f32' if align == 4 else 'f64'}"
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]), fma_name)
-        zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), FB), [0] * FB)
-        undef = ir.Constant(vec, ir.Undefined)
-        with cgutils.for_range(builder, ntaps_i, intp=intp) as loop:
-            t = loop.index
-            off = builder.add(xbase_i, builder.load(builder.gep(tp, [t])))
-            kaddr = builder.gep(kp, [builder.add(kbase_i, builder.mul(t, kstep_i))])
-            kv = builder.load(builder.bitcast(kaddr, vptr), align=align)
-            for jj in range(JB):
-                xi = builder.add(off, builder.mul(ir.Constant(intp, jj), xstep_i))
-                xs = builder.load(builder.gep(xp, [xi]))
-                xv = builder.shuffle_vector(builder.insert_element(undef, xs, ir.Constant(ir.IntType(32), 0)), undef, zero_mask)
-                builder.store(builder.call(fma, [xv, kv, builder.load(slots[jj])]), slots[jj])
+        _emit_taps(context, builder, FB, JB, T, slots, (arr(1, x_v), idx(2, xbase_v), idx(3, xstep_v)),
+                   (arr(4, k_v), idx(5, kbase_v), idx(6, kstep_v)), (arr(7, tap_v), idx(8, ntaps_v)))
         for jj in range(JB):
             dst = builder.bitcast(builder.gep(accp, [ir.Constant(intp, jj * FB)]), vptr)
             builder.store(builder.load(slots[jj]), dst, align=align)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def tile_fma_to(typingctx, y, ybase, ystep, bias, bbase, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, fb, jb):
+    """``y[ybase + jj*ystep + f] = (Σ_t x[xbase + tapoff[t] + jj*xstep] · k[kbase + t*kstep + f]) + bias[bbase + f]``.
+
+    :func:`tile_fma` for a whole output tile in one go: the accumulators start
+    at zero in registers and, plus the bias, are stored straight into the output
+    rows (``ystep`` apart) — no scratch tile to zero, load and copy out, which
+    for short reductions such as MNIST's 3×3×1 windows (9 taps) was as much work
+    as the multiply-adds. Same operations in the same order as :func:`tile_fma`
+    on a zeroed tile followed by ``+ bias``, so the same bits. Every ``y``
+    element written must exist (full filter blocks only).
+    """
+    FB, JB = _literal_tile(fb, jb)
+    sig = types.void(y, ybase, ystep, bias, bbase, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, fb, jb)
+
+    def codegen(context, builder, signature, args):
+        (y_v, ybase_v, ystep_v, b_v, bbase_v, x_v, xbase_v, xstep_v, k_v, kbase_v, kstep_v, tap_v, ntaps_v,
+         _, _) = args
+        aty = signature.args
+        T = context.get_value_type(aty[0].dtype)
+        vptr = ir.VectorType(T, FB).as_pointer()
+        align = context.get_abi_sizeof(T)
+        arr = lambda i, v: context.make_array(aty[i])(context, builder, v).data  # noqa: E731
+        idx = lambda i, v: context.cast(builder, v, aty[i], types.intp)  # noqa: E731
+        yp, ybase_i, ystep_i = arr(0, y_v), idx(1, ybase_v), idx(2, ystep_v)
+        bv = builder.load(builder.bitcast(builder.gep(arr(3, b_v), [idx(4, bbase_v)]), vptr), align=align)
+        zero = ir.Constant(ir.VectorType(T, FB), [ir.Constant(T, 0.0)] * FB)
+        slots = []
+        for _ in range(JB):
+            slot = cgutils.alloca_once(builder, ir.VectorType(T, FB))
+            builder.store(zero, slot)
+            slots.append(slot)
+        _emit_taps(context, builder, FB, JB, T, slots, (arr(5, x_v), idx(6, xbase_v), idx(7, xstep_v)),
+                   (arr(8, k_v), idx(9, kbase_v), idx(10, kstep_v)), (arr(11, tap_v), idx(12, ntaps_v)))
+        intp = context.get_value_type(types.intp)
+        for jj in range(JB):
+            yi = builder.add(ybase_i, builder.mul(ir.Constant(intp, jj), ystep_i))
+            dst = builder.bitcast(builder.gep(yp, [yi]), vptr)
+            builder.store(builder.fadd(builder.load(slots[jj]), bv), dst, align=align)
         return context.get_dummy_value()
 
     return sig, codegen

@@ -56,7 +56,7 @@ import numpy as np
 from . import _threads  # noqa: F401 — must run before the first parallel launch
 
 from . import winograd
-from ._tile import TILE, tile_fma
+from ._tile import TILE, tile_fma, tile_fma_to
 
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
 DIRECT_MACS = 20_000
@@ -203,9 +203,25 @@ def _make_forward(FB, JB, parallel):
                 # chains to be fast, so it is the last resort).
                 rem = ow - j
                 width = JB if rem >= JB else (3 if rem >= 3 else (2 if rem == 2 else 1))
+                xb = row + j * xstep
+                yb0 = yrow + j * n_f + fb
+                if nf == FB:
+                    # A full block of filters: accumulate in registers, add the bias and
+                    # store straight into y (same bits as the scratch-tile path below).
+                    if width == JB:
+                        tile_fma_to(yf, yb0, n_f, bias, fb, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, JB)
+                    elif width == 3:
+                        tile_fma_to(yf, yb0, n_f, bias, fb, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, 3)
+                    elif width == 2:
+                        tile_fma_to(yf, yb0, n_f, bias, fb, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, 2)
+                    else:
+                        tile_fma_to(yf, yb0, n_f, bias, fb, xf, xb, 0, kf, kbase, FB, tapoff, n_taps, FB, 1)
+                    j += width
+                    continue
+                # The last, partial block (F not a multiple of FB): a scratch tile, of
+                # which only the nf real filters are copied out.
                 for a in range(width * FB):
                     acc[a] = 0.0
-                xb = row + j * xstep
                 if width == JB:
                     tile_fma(acc, xf, xb, xstep, kf, kbase, FB, tapoff, n_taps, FB, JB)
                 elif width == 3:
@@ -215,13 +231,9 @@ def _make_forward(FB, JB, parallel):
                 else:
                     tile_fma(acc, xf, xb, 0, kf, kbase, FB, tapoff, n_taps, FB, 1)
                 for jj in range(width):
-                    yb = yrow + (j + jj) * n_f + fb
-                    if nf == FB:  # full block: a constant-length loop LLVM turns into vector stores
-                        for f in range(FB):
-                            yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
-                    else:
-                        for f in range(nf):
-                            yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
+                    yb = yb0 + jj * n_f
+                    for f in range(nf):
+                        yf[yb + f] = acc[jj * FB + f] + bias[fb + f]
                 j += width
 
     return forward_tiled
