@@ -33,6 +33,11 @@ convolution (rows = output columns, taps = ``(u, v, c)``), the input gradient
 (a forward convolution of the upstream gradient with the flipped kernel) and
 the kernel gradient (rows = input channels, taps = output pixels).
 
+Numba's on-disk cache does not notice edits to this file: the kernels that use
+these intrinsics (``conv.py``, ``winograd.py``) keep their cached machine code
+until their own source changes. After editing here, delete
+``convlab/_numba/__pycache__`` (a clean clone, as in CI, has none).
+
 Rounding: an FMA rounds once where ``a*b + c`` rounds twice, and the sum over
 taps is taken in the same order as the reference loops, so results differ from
 the reference backend only by float rounding (~1e-6 relative in float32).
