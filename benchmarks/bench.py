@@ -24,8 +24,9 @@ PyTorch (optional, never required; ``--no-torch`` skips it): when ``torch`` is
 importable, each conv workload also runs ``torch.nn.functional.conv2d`` on a
 ``channels_last`` input — forward, and forward + dx + dkernel through
 ``y.backward(dy)`` — and POOL runs ``F.max_pool2d`` the same way; PyTorch's
-backward-only row is derived, (fwd+dx+dk) − forward, like TensorFlow's. Their
-outputs and gradients are checked against convlab's once, outside the timing.
+backward-only row calls ``aten.convolution_backward`` directly (TensorFlow's:
+``Conv2DBackpropInput`` + ``Conv2DBackpropFilter``). Outputs and gradients are
+checked against convlab's once, outside the timing.
 The table's "ratio to TF" and "ratio to PyTorch" columns divide each row's time
 by that framework's time for the same workload and operation.
 
@@ -283,8 +284,32 @@ def bench_conv(name, reps, tf, torch, rows, ref_max_images):
             gx, gk = tape.gradient(yy, [xt, kt], output_gradients=dyt)
             return yy, gx, gk
 
+        # The backward pass alone: the two ops TensorFlow's Conv2D gradient runs (dx by
+        # Conv2DBackpropInput, dkernel by Conv2DBackpropFilter), called directly.
+        raw_pad, explicit = (pad, []) if isinstance(pad, str) else ("EXPLICIT", [v for pr in pad for v in pr])
+        x_shape, k_shape = tf.constant(x.shape, tf.int32), tf.constant(kern.shape, tf.int32)
+
+        @tf.function
+        def bwd():
+            gx = tf.raw_ops.Conv2DBackpropInput(input_sizes=x_shape, filter=kt, out_backprop=dyt, strides=[1, s, s, 1],
+                                                padding=raw_pad, explicit_paddings=explicit)
+            gk = tf.raw_ops.Conv2DBackpropFilter(input=xt, filter_sizes=k_shape, out_backprop=dyt, strides=[1, s, s, 1],
+                                                 padding=raw_pad, explicit_paddings=explicit)
+            return gx, gk
+
         add("forward", "tensorflow", timeit(lambda: fwd().numpy(), reps, min_time=0.2 if name == "W4" else 0.0), flops)
         add("fwd+dx+dk", "tensorflow", timeit(lambda: [a.numpy() for a in fwd_bwd()], reps), 3 * flops)
+        tf_fail = []
+        if back is not None:  # once, outside the timing: the ops compute what convlab computes
+            gx, gk = bwd()
+            dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
+            _compare("dx", gx.numpy(), dx, tf_fail)
+            _compare("dkernel", gk.numpy(), dk, tf_fail)
+        note = "Conv2DBackpropInput + Conv2DBackpropFilter"
+        tf_note = _check_note(tf_fail, name, "tensorflow")
+        add("backward dx+dk", "tensorflow", timeit(lambda: [a.numpy() for a in bwd()], reps,
+                                                   min_time=0.2 if name == "W4" else 0.0), 2 * flops,
+            note + (f"; {tf_note}" if tf_note else ""))
     if torch is not None:
         tpad = _torch_padding(padding, s, k, h, w)
         if tpad is None:
@@ -292,18 +317,6 @@ def bench_conv(name, reps, tf, torch, rows, ref_max_images):
                   "which torch.nn.functional.conv2d cannot express)", flush=True)
         else:
             bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, reps, add)
-    if tf is not None:
-        # TensorFlow's backward alone, derived: (forward + gradients) − forward, same run.
-        add("backward dx+dk", "tensorflow", max(res[("fwd+dx+dk", "tensorflow")] - res[("forward", "tensorflow")], 1e-9),
-            2 * flops, "derived: TF (fwd+dx+dk) − TF forward")
-    if ("fwd+dx+dk", "pytorch") in res and ("forward", "pytorch") in res:
-        # PyTorch's backward alone, derived the same way.
-        note = "derived: PyTorch (fwd+dx+dk) − PyTorch forward"
-        bad = [r["note"] for r in rows if r["workload"] == name and r["impl"] == "pytorch" and "CHECK FAILED" in r["note"]]
-        if bad:
-            note += "; CHECK FAILED (see the rows above)"
-        add("backward dx+dk", "pytorch", max(res[("fwd+dx+dk", "pytorch")] - res[("forward", "pytorch")], 1e-9),
-            2 * flops, note)
     if back is not None:
         fwd_t = res[("forward", "numba")]
         add("fwd+dx+dk", "numba", fwd_t + res[("backward dx+dk", "numba")], 3 * flops, "forward + backward timings")
@@ -368,6 +381,29 @@ def bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, re
     t = _torch_timeit(tfwd_bwd, reps, min_time=0.2 if tiny else 0.0, what=f"{name} fwd+dx+dk")
     if t is not None:
         add("fwd+dx+dk", "pytorch", t, 3 * flops, "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else ""))
+
+    # The backward pass alone: the op autograd calls for a convolution's gradients.
+    pad2 = [tpad, tpad] if isinstance(tpad, int) else list(tpad)
+
+    def tbwd():
+        with torch.no_grad():
+            return torch.ops.aten.convolution_backward(dyp, xp, kp, None, [s, s], pad2, [1, 1], False, [0, 0],
+                                                       1, [True, True, False])[:2]
+
+    direct_fail = []
+    try:
+        if back is not None:
+            gx, gk = tbwd()
+            dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
+            _compare("dx", _torch_to_nhwc(gx), dx, direct_fail)
+            _compare("dkernel", gk.permute(2, 3, 1, 0).numpy(), dk, direct_fail)
+    except Exception as exc:
+        direct_fail.append(f"check raised {type(exc).__name__}: {exc}")
+    direct_note = _check_note(direct_fail, name)
+    t = _torch_timeit(tbwd, reps, min_time=0.2 if tiny else 0.0, what=f"{name} backward")
+    if t is not None:
+        add("backward dx+dk", "pytorch", t, 2 * flops,
+            "aten.convolution_backward" + (f"; {direct_note}" if direct_note else ""))
 
 
 def bench_torch_pool(torch, x, dy, reps, rows):
