@@ -49,13 +49,15 @@ def pair(value, name: str, *, minimum: int = 1) -> tuple[int, int]:
         TypeError: ``value`` is neither an int nor a sequence of two ints.
         ValueError: a value is below ``minimum``.
     """
-    if _is_int(value):
-        out = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value):
+    if type(value) is int:  # the common cases first: this runs on every call of every operation
+        out = (value, value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and _is_int(value[0]) and _is_int(value[1]):
         out = (int(value[0]), int(value[1]))
+    elif _is_int(value):
+        out = (int(value), int(value))
     else:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(out) < minimum:
+    if out[0] < minimum or out[1] < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return out
 
