@@ -45,6 +45,7 @@ the reference backend only by float rounding (~1e-6 relative in float32).
 from __future__ import annotations
 
 import llvmlite.binding as _llvm
+import numpy as np
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
@@ -70,6 +71,26 @@ if HAS_AVX512:
     TILE = {"float32": (64, 4), "float64": (32, 4)}
 else:
     TILE = {"float32": (16, 6), "float64": (8, 6)}
+
+
+def tile_for(dtype) -> tuple:
+    """``(FB, JB)`` for arrays of ``dtype`` (float32 or float64) on this CPU."""
+    return TILE["float32" if np.dtype(dtype) == np.float32 else "float64"]
+
+
+_BUILT: dict = {}
+
+
+def specialised(factory, fb, jb, parallel):
+    """``factory(fb, jb, parallel)`` — a kernel compiled for one tile shape — built once per process.
+
+    The kernels take the tile shape as closure constants (the micro-kernel needs
+    them at compile time), so each shape is its own function; this keeps one of each.
+    """
+    key = (factory, fb, jb, parallel)
+    if key not in _BUILT:
+        _BUILT[key] = factory(fb, jb, parallel)
+    return _BUILT[key]
 
 
 def _emit_taps(context, builder, FB, JB, T, slots, x_args, k_args, tap_args):

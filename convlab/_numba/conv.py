@@ -56,7 +56,8 @@ import numpy as np
 from . import _threads  # noqa: F401 — must run before the first parallel launch
 
 from . import winograd
-from ._tile import TILE, tile_fma, tile_fma_to
+from ._tile import specialised, tile_fma, tile_fma_to
+from ._tile import tile_for as _tile_for
 
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
 DIRECT_MACS = 20_000
@@ -68,10 +69,6 @@ SERIAL_MACS = 1_000_000
 #: tiled kernel (min of 12, 2 cores): C=1 2.35× slower, C=8 1.10×, C=16 0.95×, C=32 0.80×,
 #: C=128 (W3) 0.50× — below ~16 channels the transforms cost more than they save.
 WINOGRAD_MIN_C = 16
-
-
-def _tile_for(dtype):
-    return TILE["float32" if np.dtype(dtype) == np.float32 else "float64"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -239,15 +236,9 @@ def _make_forward(FB, JB, parallel):
     return forward_tiled
 
 
-_FORWARD_KERNELS: dict = {}
-
-
 def _forward_kernel(dtype, parallel):
     fb, jb = _tile_for(dtype)
-    key = (fb, jb, parallel)
-    if key not in _FORWARD_KERNELS:
-        _FORWARD_KERNELS[key] = _make_forward(fb, jb, parallel)
-    return _FORWARD_KERNELS[key], fb
+    return specialised(_make_forward, fb, jb, parallel), fb
 
 
 def _forward_tiled(xp, kernel, bias, strides, parallel=True):
@@ -418,9 +409,6 @@ def _make_dkernel(FB, JB, parallel):
     return dkernel_tiled
 
 
-_DKERNEL_KERNELS: dict = {}
-
-
 def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
     """``(dkernel (KH,KW,C,F), dbias (F,))`` with the tiled kernel (see :func:`_make_dkernel`)."""
     kh, kw, c_in, n_f = kernel_shape
@@ -434,9 +422,6 @@ def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
         # Few (v, c) rows (MNIST's first layer: KW·C = 3): a tile half as tall wastes
         # no multiply-adds on rows past KW·C.
         jb //= 2
-    key = (fb, jb)
-    if key not in _DKERNEL_KERNELS:
-        _DKERNEL_KERNELS[key] = _make_dkernel(fb, jb, True)
     fp = -(-n_f // fb) * fb
     dyp = dy if fp == n_f else np.concatenate([dy, np.zeros(dy.shape[:3] + (fp - n_f,), dy.dtype)], axis=3)
     # The last tile of (v, c)-rows may run past KW·C: it then reads the next pixels'
@@ -448,7 +433,7 @@ def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
     part = np.zeros((n_chunks, kh, n_rb, fp // fb, jb, fb), dtype=dy.dtype)
     dbpart = np.zeros((n_chunks, fp), dtype=dy.dtype)
     pixoff = np.arange(ow, dtype=np.int64) * sw * c_in
-    _DKERNEL_KERNELS[key](xflat, hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
+    specialised(_make_dkernel, fb, jb, True)(xflat, hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
                           oh, ow, sh, kh, n_img, pixoff, part, dbpart, np.ones(1, dy.dtype), np.zeros(ow, np.int64))
     blocked = part[0] if n_chunks == 1 else part.sum(axis=0)  # (KH, n_rb, n_fb, JB, FB)
     dk = blocked.transpose(0, 1, 3, 2, 4).reshape(kh, n_rb * jb, fp)[:, :kw * c_in, :n_f]

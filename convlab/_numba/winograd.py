@@ -80,7 +80,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
 from . import _threads  # noqa: F401 — must run before the first parallel launch
-from ._tile import HAS_AVX512, TILE, tile_fma
+from ._tile import HAS_AVX512, specialised, tile_fma, tile_for
 
 #: The filter transform G (4×3) of F(2, 3).
 G_MATRIX = np.array([[1.0, 0.0, 0.0],
@@ -96,8 +96,7 @@ AT_MATRIX = np.array([[1.0, 1.0, 1.0, 0.0],
                       [0.0, 1.0, -1.0, -1.0]])
 
 
-def _tile_for(dtype):
-    return TILE["float32" if np.dtype(dtype) == np.float32 else "float64"]
+_tile_for = tile_for
 
 
 @nb.njit(parallel=True, cache=True)
@@ -444,15 +443,9 @@ def _make_winograd(FB, JB, parallel):
     return winograd
 
 
-_KERNELS: dict = {}
-
-
 def _winograd_kernel(dtype, parallel):
     fb, jb = _tile_for(dtype)
-    key = (fb, jb, parallel)
-    if key not in _KERNELS:
-        _KERNELS[key] = _make_winograd(fb, jb, parallel)
-    return _KERNELS[key], fb
+    return specialised(_make_winograd, fb, jb, parallel), fb
 
 
 def _band(band, oh):
