@@ -473,10 +473,17 @@ def scratch_bytes(xp_shape, kernel_shape, dtype, n_threads=None, band=None):
 def winograd_forward(xp, kernel, bias, parallel=True, band=None):
     """Valid 3×3 stride-1 cross-correlation of an already padded xp (N, Hp, Wp, C) with kernel (3, 3, C, F), plus bias (F,) or None → y (N, Hp-2, Wp-2, F), same dtype.
 
-    Winograd F(2×2, 3×3) (see the module notes). ``xp`` and ``kernel`` must be
-    arrays of one float dtype (float32 or float64). ``parallel=False`` runs the
-    same kernel on one thread; ``band`` (default :data:`BAND`) sets how many rows
-    of 2×2 output tiles one parallel task handles.
+    Winograd F(2×2, 3×3) (see the module notes; Lavin & Gray 2015, arXiv:1509.09308).
+    ``xp`` and ``kernel`` must be arrays of one float dtype (float32 or float64).
+    ``parallel=False`` runs the same kernel on one thread; ``band`` (default
+    :data:`BAND`) sets how many rows of 2×2 output tiles one parallel task handles.
+    Called by :mod:`convlab._numba.conv` for 3×3 stride-1 layers with enough
+    input channels; the public entry point is :func:`convlab.conv2d`.
+
+    Raises:
+        ValueError: ``kernel`` is not ``(3, 3, C, F)`` with ``xp``'s C, or ``xp`` is
+            smaller than 3×3.
+        TypeError: ``xp`` is not float32/float64.
     """
     n_img, hp, wp, c_in = xp.shape
     kh, kw, kc, n_f = kernel.shape
