@@ -63,12 +63,13 @@ How the work is split
 Rounding: the transforms add and subtract input values before the products
 and the products' sums after them, but each product's sum runs over C
 channels only (the direct sum runs over 9·C taps). Measured against a float64
-direct computation: W3 (VGG block 3) in float32, max error 5e-7 of the
+direct computation: W3 (VGG block 3) in float32, max error 5.3e-7 of the
 output's scale (the direct tiled kernel: 1.6e-6); float64 ~2e-15.
 
-Speed (2-core AVX2 VM, float32, min of 15 interleaved runs, noisy): W3
-(8×56×56×128 → 128) 25 ms vs 44 ms for the direct tiled kernel; W2
-(64×32×32×32 → 64) 12 ms vs 16 ms.
+Speed (2-core AVX2 VM, float32, best of 12–15 interleaved runs, noisy): W3
+(8×56×56×128 → 128) 25–30 ms vs 44–60 ms for the direct tiled kernel; W2
+(64×32×32×32 → 64) 12–16 ms vs 16–20 ms. Below ~16 input channels the
+transforms cost more than they save (see ``WINOGRAD_MIN_C`` in ``conv.py``).
 """
 from __future__ import annotations
 
