@@ -116,7 +116,7 @@ def machine_info():
 
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
-        from convlab._numba import _tile
+        from convlab.kernels import _tile
 
         info["avx512"] = _tile.HAS_AVX512
         info["tile (FB x JB) float32"] = "x".join(map(str, _tile.TILE["float32"]))
@@ -540,7 +540,7 @@ def compile_times():
     """(first, second): seconds for a fresh process to get the kernels ready, twice in a row.
 
     The first run may compile (empty cache) or load; we clear nothing, so to see a
-    true first compile delete ``convlab/_numba/__pycache__`` before running.
+    true first compile delete ``convlab/kernels/__pycache__`` before running.
     """
     out = []
     for _ in range(2):

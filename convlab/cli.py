@@ -237,7 +237,7 @@ def _nonneg_int(name):
 
 
 def _run_size(args, parser) -> int:
-    from . import shapes
+    from convlab import shapes
 
     if args.layers and args.kernel is not None:
         parser.error("give either KERNEL (one layer) or --layers (several), not both")
@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convlab", allow_abbrev=False,
         description="convlab — an educational convolution engine: lessons, output sizes, benchmarks.",
         epilog="Run `convlab <command> --help` for each command's options.")
-    from . import __version__
+    from convlab._version import __version__
 
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")

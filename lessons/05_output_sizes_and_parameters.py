@@ -61,7 +61,7 @@ lesson.say("TensorFlow's rule: pad_total = max((ceil(N/S) − 1)·S + K − N, 0
 cases = [(28, 3, 1, (1, 1), 28), (28, 3, 2, (0, 1), 14), (5, 3, 2, (1, 1), 3), (28, 2, 1, (0, 1), 28),
          (7, 5, 3, (2, 2), 3)]
 for n, k, s, pads, expected in cases:
-    top, bottom, _, _ = resolve_padding("same", (n, n), k, s)
+    top, bottom, _, _ = resolve_padding((n, n), k, "same", s)
     lesson.say(f"  N={n:2d}, K={k}, S={s}: {convlab.output_size_formula(n, k, 'same', s)}")
     lesson.check(f"'same' pads for N={n}, K={k}, S={s}", (top, bottom), pads)
     lesson.check(f"'same' output for N={n}, K={k}, S={s} = ceil({n}/{s})", convlab.conv_output_size(n, k, "same", s),

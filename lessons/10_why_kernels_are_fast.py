@@ -10,7 +10,7 @@ The same convolution, three ways (every number below is measured live):
    ``KH·KW`` times the input;
 3. **the compiled kernel** (``backend="numba"``, the default): no big matrix;
    tiles of outputs kept in the CPU's vector registers while the kernel streams
-   over the window (see ``convlab/_numba/_tile.py``).
+   over the window (see ``convlab/kernels/_tile.py``).
 
 We count the work in FLOPs (``2·N·OH·OW·F·KH·KW·C``: one multiply and one add
 per kernel weight per output) and compare with the machine's practical peak,
@@ -114,7 +114,7 @@ lesson.say(f"numba          : {fmt(t_nb)} → {flops / t_nb / 1e9:7.2f} GFLOP/s 
            "multiply-adds on 8 or 16 numbers at once. No im2col matrix: the kernel is repacked so each block",
            "of filters is one contiguous stream, and the threads split the output rows × filter blocks.",
            "Tiny problems run serially: waking threads would cost more than the work.")
-from convlab._numba import conv as _nbconv  # noqa: E402 — only to say which path ran
+from convlab.kernels import conv as _nbconv  # noqa: E402 — only to say which path ran
 
 _macs = n_img * oh * ow * k * k * c_in * filters
 if k == 3 and c_in >= _nbconv.WINOGRAD_MIN_C and _macs >= _nbconv.SERIAL_MACS:

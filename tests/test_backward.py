@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import convlab as cl
-from convlab import activations as act
+from convlab.ops import activations as act
 
 BACKENDS = ["numpy", "numba"]
 
@@ -111,7 +111,7 @@ def test_pool_backward_backends_match_reference(case, dtype, ties):
     seed=st.integers(0, 2**31 - 1),
 )
 def test_conv_backward_random_shapes(n, h, w, c, f, kh, kw, sh, sw, pads, seed):
-    t, b, l, r = cl.resolve_padding(pads, (h, w), (kh, kw), (sh, sw))
+    t, b, l, r = cl.resolve_padding((h, w), (kh, kw), pads, (sh, sw))
     if kh > h + t + b or kw > w + l + r:
         return
     case = (n, h, w, c, f, (kh, kw), (sh, sw), pads)
@@ -130,7 +130,7 @@ def test_conv_backward_random_shapes(n, h, w, c, f, kh, kw, sh, sw, pads, seed):
     padding=st.sampled_from(["valid", "same"]), ties=st.booleans(), seed=st.integers(0, 2**31 - 1),
 )
 def test_pool_backward_random_shapes(h, w, c, ph, pw, sh, sw, padding, ties, seed):
-    t, b, l, r = cl.resolve_padding(padding, (h, w), (ph, pw), (sh, sw))
+    t, b, l, r = cl.resolve_padding((h, w), (ph, pw), padding, (sh, sw))
     if ph > h + t + b or pw > w + l + r:
         return
     case = (2, h, w, c, (ph, pw), (sh, sw), padding)
@@ -337,7 +337,7 @@ def test_conv_backward_matches_tensorflow(case):
     tf = _tf()
     x, kernel, dy, s, p = _conv_data(case)
     sh, sw = cl.shapes.pair(s, "strides")
-    pads = cl.resolve_padding(p, x.shape[1:3], kernel.shape[:2], (sh, sw))
+    pads = cl.resolve_padding(x.shape[1:3], kernel.shape[:2], p, (sh, sw))
     xt, kt = tf.constant(x), tf.constant(kernel)
     tf_padding = p.upper() if isinstance(p, str) else _tf_pads(pads)
     with tf.GradientTape() as tape:

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import convlab
+import convlab.ops.activations
 
 X = np.ones((1, 5, 5, 3))
 K = np.ones((3, 3, 3, 2))
@@ -73,4 +74,4 @@ def test_dense_errors():
 
 def test_activation_lookup_error():
     with pytest.raises(ValueError, match="activation must be one of"):
-        convlab.activations.get("swishy")
+        convlab.ops.activations.get("swishy")

@@ -153,7 +153,7 @@ def test_conv2d_matches_tensorflow(case, backend):
     n, h, w, c, f, kh, kw, strides, padding = case
     rng = np.random.default_rng(3)
     x, k, b = _random_case(rng, n, h, w, c, f, kh, kw)
-    pads = convlab.resolve_padding(padding, (h, w), (kh, kw), strides)
+    pads = convlab.resolve_padding((h, w), (kh, kw), padding, strides)
     s = convlab.shapes.pair(strides, "strides")
     want = tf.nn.conv2d(x, k, strides=[1, *s, 1], padding=_tf_pad(padding, pads)).numpy() + b
     got = convlab.conv2d(x, k, b, strides=strides, padding=padding, backend=backend)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import convlab as cl
-from convlab import activations as act
+from convlab.ops import activations as act
 from convlab import losses as L
-from convlab.gradcheck import GradcheckError, gradcheck, numeric_gradient, rel_error
+from convlab.ops.gradcheck import GradcheckError, gradcheck, numeric_gradient, rel_error
 
 BACKENDS = ["reference", "numpy", "numba"]
 RNG = np.random.default_rng(99)
@@ -164,11 +164,11 @@ def test_gradcheck_losses(name, from_logits):
 def test_gradcheck_fused_losses():
     z = RNG.standard_normal((5, 4)) * 2
     labels = np.array([0, 3, 1, 1, 2])
-    assert gradcheck(lambda z: L.softmax_crossentropy(z, labels)[0],
-                     lambda dy, z: dy * L.softmax_crossentropy(z, labels)[1], {"z": z})["z"] < 1e-7
+    assert gradcheck(lambda z: L.softmax_crossentropy(labels, z)[0],
+                     lambda dy, z: dy * L.softmax_crossentropy(labels, z)[1], {"z": z})["z"] < 1e-7
     t = RNG.random((5, 4))
-    assert gradcheck(lambda z: L.sigmoid_binary_crossentropy(z, t)[0],
-                     lambda dy, z: dy * L.sigmoid_binary_crossentropy(z, t)[1], {"z": z})["z"] < 1e-7
+    assert gradcheck(lambda z: L.sigmoid_binary_crossentropy(t, z)[0],
+                     lambda dy, z: dy * L.sigmoid_binary_crossentropy(t, z)[1], {"z": z})["z"] < 1e-7
 
 
 @pytest.mark.parametrize("seed", [0, 5])
@@ -182,7 +182,7 @@ def test_gradcheck_small_network_end_to_end(seed):
         h1 = cl.conv2d(x, kernel, strides=1, padding="same", backend="numpy")
         h2 = act.relu(h1)
         h3 = cl.max_pool2d(h2, 2, backend="numpy")
-        return h1, h2, h3, L.softmax_crossentropy(h3.reshape(2, -1) @ dense_kernel, labels)
+        return h1, h2, h3, L.softmax_crossentropy(labels, h3.reshape(2, -1) @ dense_kernel)
 
     def loss(x, kernel, dense_kernel):
         return forward(x, kernel, dense_kernel)[-1][0]

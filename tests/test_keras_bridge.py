@@ -26,7 +26,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 import convlab  # noqa: E402
-from convlab import keras_bridge as kb  # noqa: E402
+from convlab.bridge import keras as kb  # noqa: E402
 from convlab.layers import (  # noqa: E402
     Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, ReLU, Softmax,
 )
@@ -349,8 +349,6 @@ def test_from_keras_leaves_convlab_random_numbers_alone():
     np.testing.assert_array_equal(convlab.layers.get_rng().random(3), a)
 
 
-@pytest.mark.skipif(not hasattr(convlab.Sequential, "to_keras"),
-                    reason="Sequential.to_keras (a one-line hook into convlab.keras_bridge) is not in model.py yet")
 def test_sequential_to_keras_method():
     model = _small_classifier(10)
     km = model.to_keras()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab import gradcheck
+from convlab.ops import gradcheck
 from convlab.layers import (
     Activation, AveragePooling2D, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, MaxPooling2D,
     ReLU, Softmax, deserialize, reset_names, serialize,

@@ -34,7 +34,7 @@ def test_known_values():
     assert L.sparse_categorical_crossentropy([0, 1, 2], p) == pytest.approx(L.categorical_crossentropy(t, p))
     assert L.mean_squared_error([[0.0, 1.0]], [[1.0, 1.0]]) == 0.5
     assert L.binary_crossentropy([1.0, 0.0], [0.5, 0.5]) == pytest.approx(np.log(2))
-    loss, dz = L.softmax_crossentropy(np.zeros((2, 4)), [0, 3])
+    loss, dz = L.softmax_crossentropy([0, 3], np.zeros((2, 4)))
     assert loss == pytest.approx(np.log(4))
     np.testing.assert_allclose(dz, (np.full((2, 4), 0.25) - np.eye(4)[[0, 3]]) / 2)
 
@@ -42,22 +42,22 @@ def test_known_values():
 def test_fused_forms_are_stable_and_equal_the_from_logits_forms():
     z = np.array([[1000.0, 0.0, -1000.0], [-5.0, 3.0, 2.0]])
     labels = np.array([2, 1])
-    loss, dz = L.softmax_crossentropy(z, labels)
+    loss, dz = L.softmax_crossentropy(labels, z)
     assert np.isfinite(loss) and np.all(np.isfinite(dz))
     assert loss == pytest.approx((2000.0 + (np.log(np.exp(-8) + 1 + np.exp(-1)))) / 2)
     assert loss == pytest.approx(L.sparse_categorical_crossentropy(labels, z, from_logits=True))
     np.testing.assert_allclose(dz, L.sparse_categorical_crossentropy_backward(labels, z, from_logits=True))
-    loss2, dz2 = L.softmax_crossentropy(z, np.eye(3)[labels], sparse=False)
+    loss2, dz2 = L.softmax_crossentropy(np.eye(3)[labels], z, sparse=False)
     assert loss2 == pytest.approx(loss) and np.allclose(dz2, dz)
     np.testing.assert_allclose(dz.sum(axis=1), 0, atol=1e-15)  # softmax − onehot sums to 0
 
     zb = np.array([[800.0], [-800.0], [0.3]])
     tb = np.array([[0.0], [1.0], [1.0]])
-    lb, dzb = L.sigmoid_binary_crossentropy(zb, tb)
+    lb, dzb = L.sigmoid_binary_crossentropy(tb, zb)
     assert lb == pytest.approx((800 + 800 + np.log1p(np.exp(-0.3))) / 3)
     np.testing.assert_allclose(dzb, (np.array([[1.0], [0.0], [1 / (1 + np.exp(-0.3))]]) - tb) / 3)
     assert lb == pytest.approx(L.binary_crossentropy(tb, zb, from_logits=True))
-    lb1, _ = L.sigmoid_binary_crossentropy(zb, tb[:, 0])  # (N,) targets against (N, 1), as Keras
+    lb1, _ = L.sigmoid_binary_crossentropy(tb[:, 0], zb)  # (N,) targets against (N, 1), as Keras
     assert lb1 == lb
 
 
@@ -81,7 +81,7 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match=r"y_true must have shape \(2,\)"):
         L.sparse_categorical_crossentropy([0, 1, 2], np.ones((2, 4)) / 4)
     with pytest.raises(TypeError, match="integer class indices"):
-        L.softmax_crossentropy(np.zeros((2, 3)), [0.5, 1.0])
+        L.softmax_crossentropy([0.5, 1.0], np.zeros((2, 3)))
     with pytest.raises(TypeError, match="y_pred"):
         L.mean_squared_error([1.0], np.array(["x"]))
     with pytest.raises(ValueError, match="y_pred must not be empty"):
@@ -157,7 +157,7 @@ def test_keras_uses_the_logits_kept_on_a_softmax_or_sigmoid_output(kind):
             probs = keras.activations.softmax(zt)
             assert hasattr(probs, "_keras_logits")
             loss = tf.reduce_mean(keras.losses.categorical_crossentropy(tf.constant(y_true), probs))
-        fused, dz = L.softmax_crossentropy(z, labels)
+        fused, dz = L.softmax_crossentropy(labels, z)
         clipped = L.categorical_crossentropy(y_true, cl.softmax(z))
     else:
         y_true = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
@@ -166,7 +166,7 @@ def test_keras_uses_the_logits_kept_on_a_softmax_or_sigmoid_output(kind):
             tape.watch(zt)
             probs = keras.activations.sigmoid(zt)
             loss = tf.reduce_mean(keras.losses.binary_crossentropy(tf.constant(y_true), probs))
-        fused, dz = L.sigmoid_binary_crossentropy(z, y_true)
+        fused, dz = L.sigmoid_binary_crossentropy(y_true, z)
         clipped = L.binary_crossentropy(y_true, cl.sigmoid(z))
     np.testing.assert_allclose(fused, float(loss), rtol=1e-12)
     np.testing.assert_allclose(dz, tape.gradient(loss, zt).numpy(), rtol=1e-10, atol=1e-14)
@@ -186,7 +186,7 @@ def test_keras_model_with_softmax_output_trains_on_the_fused_loss():
     model.compile(loss="sparse_categorical_crossentropy")
     got = model.evaluate(x, labels, verbose=0, batch_size=8)
     z = x.astype(np.float64) @ w + b
-    fused, _ = L.softmax_crossentropy(z, labels)
+    fused, _ = L.softmax_crossentropy(labels, z)
     clipped = L.sparse_categorical_crossentropy(labels, cl.softmax(z))
     assert got == pytest.approx(fused, rel=1e-5)
     assert abs(got - clipped) > 1.0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab import optimizers
+from convlab.model import optimizers
 from convlab.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, reset_names
 from convlab.model import NonFiniteLossError
 
@@ -378,11 +378,11 @@ def test_first_layer_skips_input_gradient_only_inside_the_model():
 
 
 def test_training_keeps_freed_memory_for_the_next_step():
-    """After fit, glibc keeps freed blocks (convlab._memory): a step's big arrays reuse mapped pages."""
+    """After fit, glibc keeps freed blocks (convlab.util.process): a step's big arrays reuse mapped pages."""
     import resource
     import sys
 
-    from convlab import _memory
+    from convlab.util import process as _memory
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the malloc settings are glibc's")

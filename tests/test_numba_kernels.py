@@ -1,6 +1,6 @@
 """Every Numba kernel path against the reference backend (the specification).
 
-Paths covered (see convlab/_numba/conv.py and pool.py):
+Paths covered (see convlab/kernels/conv.py and pool.py):
 - conv forward: serial direct loop (tiny problems), the register-tiled kernel
   compiled serial and parallel, and Winograd F(2×2, 3×3) for 3×3 stride-1
   layers, all forced on the same shapes by moving the ``DIRECT_MACS`` /
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab._numba import _tile
-from convlab._numba import conv as nbconv
-from convlab._numba import pool as nbpool
+from convlab.kernels import _tile
+from convlab.kernels import conv as nbconv
+from convlab.kernels import pool as nbpool
 
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -123,7 +123,7 @@ def test_need_dx_false_skips_dx_only(direct, monkeypatch):
 
 def test_winograd_is_the_path_for_big_3x3_stride_1_layers(monkeypatch):
     """conv2d and the transposed convolution inside conv2d_backward reach Winograd at the default thresholds."""
-    from convlab._numba import winograd
+    from convlab.kernels import winograd
 
     calls = []
     real = winograd.winograd_forward
@@ -245,7 +245,7 @@ def test_max_pool_nan_wins_and_gets_the_gradient(fast):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_relu_gives_numpys_bits(dtype):
     """Above the size threshold, relu/relu_backward run compiled; the bits must equal the NumPy definition."""
-    from convlab import activations as act
+    from convlab.ops import activations as act
 
     rng = np.random.default_rng(7)
     n = act._COMPILED_FROM + 123  # not a multiple of the kernel's block
@@ -267,8 +267,8 @@ def test_compiled_relu_gives_numpys_bits(dtype):
 # --------------------------------------------------------------------------- Adam
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_compiled_adam_gives_the_numpy_updates_bits(dtype, monkeypatch):
-    """Large parameter arrays are updated by convlab._numba.optim.adam: same bits as the NumPy form."""
-    from convlab import optimizers
+    """Large parameter arrays are updated by convlab.kernels.optim.adam: same bits as the NumPy form."""
+    from convlab.model import optimizers
 
     rng = np.random.default_rng(3)
     shape = (130, 131)  # 17,030 ≥ the threshold, not a multiple of the kernel's block
@@ -293,7 +293,7 @@ def test_compiled_adam_gives_the_numpy_updates_bits(dtype, monkeypatch):
 
 
 def test_compiled_adam_refuses_a_non_finite_update(monkeypatch):
-    from convlab import optimizers
+    from convlab.model import optimizers
 
     monkeypatch.setattr(optimizers, "_COMPILED_FROM", 1)
     w = np.ones(5000, np.float32)

@@ -28,17 +28,17 @@ def test_floor_and_same_rules(n, k, s):
     if k <= n:
         assert convlab.conv_output_size(n, k, "valid", s) == (n - k) // s + 1
     assert convlab.conv_output_size(n, k, "same", s) == -(-n // s)
-    t, b, _, _ = convlab.resolve_padding("same", (n, n), k, s)
+    t, b, _, _ = convlab.resolve_padding((n, n), k, "same", s)
     assert b - t in (0, 1)  # the odd pixel goes after (bottom/right)
 
 
 def test_resolve_padding_forms():
-    assert convlab.resolve_padding("valid", (5, 5), 3) == (0, 0, 0, 0)
-    assert convlab.resolve_padding("SAME", (5, 5), 3) == (1, 1, 1, 1)
-    assert convlab.resolve_padding(2, (5, 5), 3) == (2, 2, 2, 2)
-    assert convlab.resolve_padding((1, 2), (5, 5), 3) == (1, 1, 2, 2)
-    assert convlab.resolve_padding(((0, 1), (2, 3)), (5, 5), 3) == (0, 1, 2, 3)
-    assert convlab.resolve_padding("same", (6, 6), 3, 2) == (0, 1, 0, 1)
+    assert convlab.resolve_padding((5, 5), 3, "valid") == (0, 0, 0, 0)
+    assert convlab.resolve_padding((5, 5), 3, "SAME") == (1, 1, 1, 1)
+    assert convlab.resolve_padding((5, 5), 3, 2) == (2, 2, 2, 2)
+    assert convlab.resolve_padding((5, 5), 3, (1, 2)) == (1, 1, 2, 2)
+    assert convlab.resolve_padding((5, 5), 3, ((0, 1), (2, 3))) == (0, 1, 2, 3)
+    assert convlab.resolve_padding((6, 6), 3, "same", 2) == (0, 1, 0, 1)
 
 
 def test_param_counts_from_the_slides():

@@ -1,4 +1,4 @@
-"""Winograd F(2×2, 3×3) (convlab/_numba/winograd.py) against the reference backend and the tiled kernel.
+"""Winograd F(2×2, 3×3) (convlab/kernels/winograd.py) against the reference backend and the tiled kernel.
 
 Shapes cover odd and even output sizes (the last row/column of 2×2 tiles is
 partial), outputs 1 and 2 wide/high, C = 1, 3 and channel counts that are a
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab._numba import conv as nbconv
-from convlab._numba import winograd as wg
+from convlab.kernels import conv as nbconv
+from convlab.kernels import winograd as wg
 
 #: Max |error| allowed, relative to the largest |output|.
 RTOL = {np.float32: 1e-4, np.float64: 1e-10}

@@ -6,7 +6,7 @@ Backward (:func:`dense_backward`), from ``y[n, k] = Σ_i x[n, i]·W[i, k] + b[k]
 """
 from __future__ import annotations
 
-from ._checks import as_float_array
+from convlab.util.checks import as_float_array
 
 __all__ = ["dense", "dense_backward"]
 

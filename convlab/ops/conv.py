@@ -42,15 +42,15 @@ arithmetic for deep learning" (2016), §4 (transposed convolution).
 Backends (``backend=``):
 - ``"reference"``: explicit loops over output pixels and filters — the specification;
 - ``"numpy"``: im2col (every window copied into one row) + one matrix product;
-- ``"numba"`` (default): compiled kernels in :mod:`convlab._numba.conv`.
+- ``"numba"`` (default): compiled kernels in :mod:`convlab.kernels.conv`.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import shapes
-from ._arrays import pad_nhwc, windows
-from ._checks import as_float_array, check_backend
+from convlab import shapes
+from convlab.util.arrays import pad_nhwc, windows
+from convlab.util.checks import as_float_array, check_backend
 
 __all__ = ["conv2d", "conv2d_backward", "correlate2d", "convolve2d", "im2col"]
 
@@ -71,7 +71,7 @@ def _prepare(x, kernel, bias, strides, padding, backend):
         if bias.shape[0] != c_out:
             raise ValueError(f"bias must have shape ({c_out},) to match kernel C_out={c_out}, got {bias.shape}")
     sh, sw = shapes.pair(strides, "strides")
-    pads = shapes.resolve_padding(padding, x.shape[1:3], (kh, kw), (sh, sw))
+    pads = shapes.resolve_padding(x.shape[1:3], (kh, kw), padding, (sh, sw))
     hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
     if kh > hp or kw > wp:
         raise ValueError(
@@ -121,7 +121,7 @@ def im2col(x, kernel_size, strides=1, padding="valid"):
     x = as_float_array(x, "x", 4, shape_hint="(N, H, W, C)")
     kh, kw = shapes.pair(kernel_size, "kernel_size")
     sh, sw = shapes.pair(strides, "strides")
-    pads = shapes.resolve_padding(padding, x.shape[1:3], (kh, kw), (sh, sw))
+    pads = shapes.resolve_padding(x.shape[1:3], (kh, kw), padding, (sh, sw))
     return _im2col(x, (kh, kw), (sh, sw), pads)
 
 
@@ -143,7 +143,7 @@ def _conv2d_numpy(x, kernel, bias, strides, pads):
 
 # --------------------------------------------------------------------------- numba
 def _conv2d_numba(x, kernel, bias, strides, pads):
-    from ._numba import conv as nb_conv
+    from convlab.kernels import conv as nb_conv
 
     return nb_conv.conv2d_forward(x, kernel, bias, strides, pads)
 
@@ -274,7 +274,7 @@ def _conv2d_backward_numpy(dy, x, kernel, strides, pads, need_dx=True):
 
 
 def _conv2d_backward_numba(dy, x, kernel, strides, pads, need_dx=True):
-    from ._numba import conv as nb_conv
+    from convlab.kernels import conv as nb_conv
 
     return nb_conv.conv2d_backward(dy, x, kernel, strides, pads, need_dx=need_dx)
 

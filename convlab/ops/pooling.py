@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import shapes
-from ._arrays import pad_nhwc, windows
-from ._checks import as_float_array, check_backend
+from convlab import shapes
+from convlab.util.arrays import pad_nhwc, windows
+from convlab.util.checks import as_float_array, check_backend
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward"]
 
@@ -41,7 +41,7 @@ def _prepare(x, pool_size, strides, padding, backend, name="x"):
     x = as_float_array(x, name, 4, shape_hint="(N, H, W, C)")
     ph, pw = shapes.pair(pool_size, "pool_size")
     sh, sw = shapes.pair((ph, pw) if strides is None else strides, "strides")
-    pads = shapes.resolve_padding(padding, x.shape[1:3], (ph, pw), (sh, sw))
+    pads = shapes.resolve_padding(x.shape[1:3], (ph, pw), padding, (sh, sw))
     if max(pads[0], pads[1]) >= ph or max(pads[2], pads[3]) >= pw:
         raise ValueError(
             f"padding must be smaller than pool_size on each side (a window lying wholly in the padding "
@@ -108,13 +108,13 @@ def _avg_pool_numpy(x, pool, strides, pads):
 
 # --------------------------------------------------------------------------- numba
 def _max_pool_numba(x, pool, strides, pads):
-    from ._numba import pool as nb_pool
+    from convlab.kernels import pool as nb_pool
 
     return nb_pool.max_pool2d_forward(x, pool, strides, pads)
 
 
 def _avg_pool_numba(x, pool, strides, pads):
-    from ._numba import pool as nb_pool
+    from convlab.kernels import pool as nb_pool
 
     return nb_pool.avg_pool2d_forward(x, pool, strides, pads)
 
@@ -216,13 +216,13 @@ def _avg_pool_backward_numpy(dy, x, pool, strides, pads):
 
 
 def _max_pool_backward_numba(dy, x, pool, strides, pads):
-    from ._numba import pool as nb_pool
+    from convlab.kernels import pool as nb_pool
 
     return nb_pool.max_pool2d_backward(dy, x, pool, strides, pads)
 
 
 def _avg_pool_backward_numba(dy, x, pool, strides, pads):
-    from ._numba import pool as nb_pool
+    from convlab.kernels import pool as nb_pool
 
     return nb_pool.avg_pool2d_backward(dy, x, pool, strides, pads)
 

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import layers as _layers
-from . import optimizers as _optimizers
+from convlab.model import layers as _layers
+from convlab.model import optimizers as _optimizers
 
 __all__ = ["to_keras", "from_keras", "copy_weights", "compare_with_keras", "KerasComparison", "ParityRow",
            "UnsupportedLayerError", "INSTALL_HINT", "SUPPORTED_LAYERS"]
@@ -88,7 +88,7 @@ def _tf():
 
 
 def _is_convlab(model) -> bool:
-    from .model import Sequential
+    from convlab.model.sequential import Sequential
 
     return isinstance(model, Sequential)
 
@@ -450,7 +450,7 @@ def from_keras(keras_model, *, compile=True, backend=None):
             metric convlab lacks (the message suggests ``compile=False``).
         UnsupportedLayerError: a Keras layer or setting convlab lacks, naming the layer.
     """
-    from .model import Sequential
+    from convlab.model.sequential import Sequential
 
     keras = _keras()
     if not isinstance(keras_model, keras.Model):

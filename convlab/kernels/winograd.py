@@ -30,14 +30,14 @@ Over channels and filters, the ``⊙`` becomes 16 independent matrix products
     U = G g Gᵀ   per (c, f);   V = Bᵀ d B   per (tile, c);   Y = Aᵀ M A   per (tile, f)
 
 so the multiplications go through the same register-tile micro-kernel as the
-direct path (:func:`convlab._numba._tile.tile_fma`), with rows = tiles and
+direct path (:func:`convlab.kernels._tile.tile_fma`), with rows = tiles and
 taps = input channels.
 
 How the work is split
 ---------------------
 * The kernel is transformed once per call (:func:`_kernel_transform`, in
   float64, rounded once) and packed like
-  :func:`convlab._numba.conv._kernel_matrix`: ``(F_pad/FB, 16, C, FB)`` — for
+  :func:`convlab.kernels.conv._kernel_matrix`: ``(F_pad/FB, 16, C, FB)`` — for
   each block of FB filters and each ``ξ`` one contiguous ``(C, FB)`` slab, which
   ``tile_fma`` streams with ``kstep = FB``.
 * One parallel task = one image × one row of output tiles (2 output rows;
@@ -80,8 +80,7 @@ from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from . import _threads  # noqa: F401 — must run before the first parallel launch
-from ._tile import HAS_AVX512, specialised, tile_fma, tile_for
+from convlab.kernels._tile import HAS_AVX512, specialised, tile_fma, tile_for
 
 #: The filter transform G (4×3) of F(2, 3).
 G_MATRIX = np.array([[1.0, 0.0, 0.0],
@@ -143,7 +142,7 @@ def _kernel_transform(kernel, fb):
     """``(3,3,C,F)`` → packed ``U`` as ``(F_pad/fb, 16, C, fb)``: ``U[ξ=4a+b] = (G g Gᵀ)[a, b]`` per (c, f).
 
     One contiguous ``(C, fb)`` slab per filter block and ``ξ`` (as
-    :func:`convlab._numba.conv._kernel_matrix` packs the direct kernel).
+    :func:`convlab.kernels.conv._kernel_matrix` packs the direct kernel).
     Computed in float64 and rounded once to the kernel's dtype. Filters beyond
     ``F`` (up to ``F_pad``, a multiple of ``fb``) are zero.
     """
@@ -478,7 +477,7 @@ def winograd_forward(xp, kernel, bias, parallel=True, band=None):
     ``xp`` and ``kernel`` must be arrays of one float dtype (float32 or float64).
     ``parallel=False`` runs the same kernel on one thread; ``band`` (default
     :data:`BAND`) sets how many rows of 2×2 output tiles one parallel task handles.
-    Called by :mod:`convlab._numba.conv` for 3×3 stride-1 layers with enough
+    Called by :mod:`convlab.kernels.conv` for 3×3 stride-1 layers with enough
     input channels; the public entry point is :func:`convlab.conv2d`.
 
     Raises:

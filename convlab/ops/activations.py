@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array
+from convlab.util.checks import as_float_array
 
 __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "linear", "get",
@@ -31,7 +31,7 @@ def _arr(x):
 
 
 #: From this many elements on, ReLU runs in the compiled, multi-core loops of
-#: :mod:`convlab._numba.elementwise` (same bits); below, NumPy is as fast.
+#: :mod:`convlab.kernels.elementwise` (same bits); below, NumPy is as fast.
 _COMPILED_FROM = 1 << 16
 
 
@@ -49,7 +49,7 @@ def relu(x):
     """
     x = _arr(x)
     if _compiled(x):
-        from ._numba import elementwise
+        from convlab.kernels import elementwise
 
         out = np.empty_like(x)
         elementwise.relu(x, out)
@@ -159,7 +159,7 @@ def relu_backward(dy, x, y=None):
     dy, x, _ = _grads(dy, x, x if y is None else y, relu)
     dy = np.ascontiguousarray(dy)
     if _compiled(x, dy):
-        from ._numba import elementwise
+        from convlab.kernels import elementwise
 
         out = np.empty_like(x)
         elementwise.relu_backward(dy, x, out)

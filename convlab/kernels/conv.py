@@ -17,7 +17,7 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    contiguous ``(KH·KW·C, FB)`` slab per filter block (:func:`_kernel_matrix`),
    and each task computes one output row for one filter block, in tiles of
    ``JB`` output columns × ``FB`` filters held in vector registers
-   (:func:`convlab._numba._tile.tile_fma`). The slab streams sequentially from
+   (:func:`convlab.kernels._tile.tile_fma`). The slab streams sequentially from
    L2 while the row's input windows stay in L1 (unpacked, every tap touched a
    new cache line spread over the whole matrix: W3 went 110 → 173 GF/s).
    Pre-padding means the hot loop has no bounds checks; the tap offsets
@@ -25,7 +25,7 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    taps (C = 1 costs no inner-loop overhead). Columns that do not fill a tile
    (``OW mod JB``) use tiles of 3, 2 and 1 columns; filters beyond ``F`` are
    computed on zero weights and never stored.
-   **3×3, stride 1, C ≥ 16 → Winograd F(2×2, 3×3)** (:mod:`convlab._numba.winograd`):
+   **3×3, stride 1, C ≥ 16 → Winograd F(2×2, 3×3)** (:mod:`convlab.kernels.winograd`):
    16 multiplications per 2×2 outputs instead of 36, through the same micro-kernel;
    W3 (VGG block 3) forward ~2× faster than the tiled kernel.
 3. **Input gradient** ``dx``: a *transposed convolution* — the forward tiled
@@ -53,11 +53,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from . import _threads  # noqa: F401 — must run before the first parallel launch
-
-from . import winograd
-from ._tile import specialised, tile_fma, tile_fma_to
-from ._tile import tile_for as _tile_for
+from convlab.kernels import winograd
+from convlab.kernels._tile import specialised, tile_fma, tile_fma_to
+from convlab.kernels._tile import tile_for as _tile_for
 
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
 DIRECT_MACS = 20_000
@@ -65,7 +63,7 @@ DIRECT_MACS = 20_000
 #: region costs tens of microseconds (much more on a busy machine), as much as the work.
 SERIAL_MACS = 1_000_000
 #: 3×3 stride-1 layers with at least this many input channels use Winograd F(2×2, 3×3)
-#: (:mod:`convlab._numba.winograd`, 2.25× fewer multiplications). Measured against the
+#: (:mod:`convlab.kernels.winograd`, 2.25× fewer multiplications). Measured against the
 #: tiled kernel (min of 12, 2 cores): C=1 2.35× slower, C=8 1.10×, C=16 0.95×, C=32 0.80×,
 #: C=128 (W3) 0.50× — below ~16 channels the transforms cost more than they save.
 WINOGRAD_MIN_C = 16

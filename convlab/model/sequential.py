@@ -36,10 +36,11 @@ import zipfile
 
 import numpy as np
 
-from . import _memory
-from . import layers as _layers
-from . import optimizers as _optimizers
-from . import shapes
+from convlab.util import process
+from convlab.util.checks import positive_int
+from convlab.model import layers as _layers
+from convlab.model import optimizers as _optimizers
+from convlab import shapes
 
 __all__ = ["Sequential", "History", "NonFiniteLossError", "load_model"]
 
@@ -95,7 +96,7 @@ _LOSS_NAMES = {
 
 
 def _losses():
-    from . import losses
+    from convlab.ops import losses
 
     return losses
 
@@ -136,9 +137,9 @@ class _Loss:
         """``(loss, d loss / d logits)``."""
         L = _losses()
         if self.name == "binary_crossentropy":
-            loss, d = L.sigmoid_binary_crossentropy(logits, y_true)
+            loss, d = L.sigmoid_binary_crossentropy(y_true, logits)
         else:
-            loss, d = L.softmax_crossentropy(logits, y_true, sparse=self.name.startswith("sparse"))
+            loss, d = L.softmax_crossentropy(y_true, logits, sparse=self.name.startswith("sparse"))
         return float(loss), d
 
     def from_logits(self, logits, y_true):
@@ -204,41 +205,6 @@ class _Metric:
 
 
 # --------------------------------------------------------------------------- helpers
-_BLAS = {}
-
-
-def _serial_blas():
-    """A context in which NumPy's BLAS uses one thread; the previous limits come back on exit.
-
-    Training alternates Numba's parallel convolutions with BLAS products that are
-    small (the dense layers of a batch): on a 2-core machine BLAS's second thread
-    costs more in waking and contention than it gains — measured 26.6 → 25.0 ms per
-    step of the MNIST model (batch 128), and about 8 % on an epoch. The numbers
-    change only in float rounding (BLAS splits its sums differently). The
-    :class:`threadpoolctl.ThreadpoolController` is made once: building one scans
-    the loaded libraries (~1 ms), too slow for every ``train_on_batch``.
-    """
-    ctl = _BLAS.get("controller")
-    if ctl is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            ctl = ThreadpoolController()
-        except Exception:  # pragma: no cover - threadpoolctl is a dependency; never fail training over it
-            ctl = False
-        _BLAS["controller"] = ctl
-    if not ctl:  # pragma: no cover
-        return contextlib.nullcontext()
-    return ctl.limit(limits=1, user_api="blas")
-
-
-def _training():
-    """The context every training entry point runs in: BLAS on one thread (:func:`_serial_blas`),
-    and freed memory kept for the next step (:func:`convlab._memory.keep_freed_memory`)."""
-    _memory.keep_freed_memory()
-    return _serial_blas()
-
-
 def _atomic_savez(path, arrays: dict):
     """Write ``arrays`` as one .npz at ``path`` via a temp file in the same folder, then rename."""
     path = os.fspath(path)
@@ -303,7 +269,7 @@ class Sequential:
     def __init__(self, layers=None, name=None, *, backend=None):
         if name is not None and (not isinstance(name, str) or not name):
             raise TypeError(f"name must be a non-empty str or None, got {name!r}")
-        self.name = name or _layers._unique_name("sequential")
+        self.name = name or _layers.unique_name("sequential")
         self._layers: list = []
         self._input_shape = None  # without batch
         self._backend = None
@@ -328,7 +294,7 @@ class Sequential:
 
     @backend.setter
     def backend(self, value):
-        from ._checks import check_backend
+        from convlab.util.checks import check_backend
 
         if value is not None:
             check_backend(value)  # ValueError naming backend
@@ -399,7 +365,7 @@ class Sequential:
         """
         if not self._layers:
             raise ValueError("build: the model has no layers")
-        shape = _layers._as_shape(input_shape, "input_shape")
+        shape = _layers.as_shape(input_shape, "input_shape")
         if len(shape) < 2 or None in shape[1:]:
             raise ValueError(f"input_shape must include the batch axis, e.g. (None, 28, 28, 1), got {input_shape!r}")
         self._input_shape = shape[1:]
@@ -418,7 +384,7 @@ class Sequential:
 
         Needs TensorFlow/Keras 3 (``pip install -e ".[keras]"``); raises ``ImportError`` saying so otherwise.
         """
-        from .keras_bridge import to_keras
+        from convlab.bridge.keras import to_keras
 
         return to_keras(self, compile=compile)
 
@@ -604,7 +570,7 @@ class Sequential:
         self._require_compiled("compute_gradients()")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
-        with _training():  # the same numbers as a step of fit / train_on_batch
+        with process.training(keep_memory=False):  # the same numbers as a step of fit / train_on_batch
             loss, _ = self._forward_backward(x, y)
         return loss, [layer.grads[k].copy() for layer in self._layers for k in layer.params]
 
@@ -634,7 +600,7 @@ class Sequential:
         self._require_compiled("train_on_batch()")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
-        with _training():  # BLAS on one thread while training (see _serial_blas); restored after
+        with process.training():  # BLAS on one thread while training (see convlab.util.process); restored after
             loss, y_pred = self._train_step(x, y)
         if not self.metrics:
             return loss
@@ -650,7 +616,7 @@ class Sequential:
         Returns:
             ``(N, …)`` array of the last layer's outputs (float32).
         """
-        batch_size = _layers._positive_int(batch_size, "batch_size")
+        batch_size = positive_int(batch_size, "batch_size")
         x = self._check_x(x)
         outs = []
         for start in range(0, x.shape[0], batch_size):
@@ -666,7 +632,7 @@ class Sequential:
             weighted by batch size, as Keras.
         """
         self._require_compiled("evaluate()")
-        batch_size = _layers._positive_int(batch_size, "batch_size")
+        batch_size = positive_int(batch_size, "batch_size")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
         logs = self._run_eval(x, y, batch_size, verbose=verbose)
@@ -731,8 +697,8 @@ class Sequential:
             update becomes NaN/inf — the weights are those of the last good step.
         """
         self._require_compiled("fit()")
-        epochs = _layers._positive_int(epochs, "epochs")
-        batch_size = _layers._positive_int(batch_size, "batch_size")
+        epochs = positive_int(epochs, "epochs")
+        batch_size = positive_int(batch_size, "batch_size")
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
@@ -760,7 +726,7 @@ class Sequential:
         history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.history = history
         rng = _layers.get_rng()
-        with _training():  # BLAS on one thread while training (see _serial_blas); restored after
+        with process.training():  # BLAS on one thread while training (see convlab.util.process); restored after
             for epoch in range(epochs):
                 t0 = time.perf_counter()
                 order = rng.permutation(n) if shuffle else None

@@ -21,7 +21,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from . import _threads  # noqa: F401 — must run before the first parallel launch
 
 
 @nb.njit(parallel=True, cache=True)

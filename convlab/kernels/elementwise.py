@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import numba as nb
 
-from . import _threads  # noqa: F401 — must run before the first parallel launch
-
 #: Elements per parallel task: 16 KB of float32, big enough to amortise scheduling.
 _BLOCK = 4096
 

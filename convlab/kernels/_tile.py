@@ -28,7 +28,7 @@ The one operation, :func:`tile_fma`::
             a = x[xbase + tapoff[t] + jj * xstep]         # one broadcast value
             acc[jj*FB:(jj+1)*FB] += a * k[kbase + t*kstep : ... + FB]   # FB-wide FMA
 
-It serves three roles (see :mod:`convlab._numba.conv`): the forward
+It serves three roles (see :mod:`convlab.kernels.conv`): the forward
 convolution (rows = output columns, taps = ``(u, v, c)``), the input gradient
 (a forward convolution of the upstream gradient with the flipped kernel) and
 the kernel gradient (rows = input channels, taps = output pixels).
@@ -36,7 +36,7 @@ the kernel gradient (rows = input channels, taps = output pixels).
 Numba's on-disk cache does not notice edits to this file: the kernels that use
 these intrinsics (``conv.py``, ``winograd.py``) keep their cached machine code
 until their own source changes. After editing here, delete
-``convlab/_numba/__pycache__`` (a clean clone, as in CI, has none).
+``convlab/kernels/__pycache__`` (a clean clone, as in CI, has none).
 
 Rounding: an FMA rounds once where ``a*b + c`` rounds twice, and the sum over
 taps is taken in the same order as the reference loops, so results differ from

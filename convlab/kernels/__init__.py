@@ -1,0 +1,24 @@
+"""Compiled (Numba) kernels behind ``backend="numba"``. Every kernel uses ``cache=True``.
+
+Level 2: imported only by the operations (:mod:`convlab.ops`) and the
+optimizers. The operation modules (:mod:`convlab.ops.conv`, :mod:`convlab.ops.pooling`) validate
+arguments and resolve padding; the functions here receive clean, C-contiguous
+float32/float64 arrays and explicit ``(top, bottom, left, right)`` pads. Also
+here, used without a ``backend`` switch because they give the same bits as the
+NumPy definitions: ReLU and its gradient on large arrays (:mod:`.elementwise`,
+from :mod:`convlab.ops.activations`) and Adam's update (:mod:`.optim`, from
+:mod:`convlab.model.optimizers`).
+
+Kernels: :mod:`.conv` (direct, register-tiled, backward), :mod:`.winograd`
+(F(2×2, 3×3)), :mod:`._tile` (the micro-kernel), :mod:`.pool`.
+
+Every kernel module is written for speed, not for reading: the loops that look
+alike (the forward, the transposed-convolution ``dx`` and the kernel gradient;
+the float32/float64 tiles) are kept separate on purpose, because merging them
+costs registers or vectorisation. The readable forms are the ``reference`` and
+``numpy`` backends in :mod:`convlab.ops`, which the kernels are tested against.
+"""
+from convlab.util import process
+
+# Before any kernel module can start a parallel region (see convlab.util.process).
+process.quiet_openmp()

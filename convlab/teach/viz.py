@@ -1,0 +1,361 @@
+"""Small matplotlib helpers the lessons share: matrices with their numbers, grids of maps, RGB channels.
+
+Every function returns a matplotlib ``Figure`` (or draws on an ``Axes`` it is
+given) and never shows or saves it: a lesson saves it with
+``lesson.savefig(fig, name)``, a notebook displays it. ``matplotlib.pyplot`` is
+imported inside the functions, so importing this module picks no backend (the
+lesson harness selects the headless Agg backend first).
+
+Layouts are convlab's (Keras'): an image ``(H, W)`` or ``(H, W, C)``, a batch of
+feature maps ``(H, W, C)``, kernels ``(KH, KW, C_in, C_out)``.
+
+Functions:
+    draw_matrix(ax, m, ...)           one matrix with every number written in its cell
+    matrices_figure(mats, titles)     several matrices side by side (input, kernel, output …)
+    channels_figure(image)            an RGB image and its R, G, B planes in Reds/Greens/Blues
+    grid_figure(maps, titles)         a grid of 2-D maps (feature maps, filtered photos)
+    kernels_figure(kernel)            every filter of a (KH, KW, C_in, C_out) kernel, with numbers
+    sliding_window_animation(x, k)    a FuncAnimation of the window sliding over the numbers
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "draw_matrix",
+    "matrices_figure",
+    "channels_figure",
+    "grid_figure",
+    "kernels_figure",
+    "sliding_window_animation",
+    "RGB_CMAPS",
+]
+
+#: The colour maps the course slides use for the R, G and B planes (seeds/003, "Visualización").
+RGB_CMAPS = ("Reds", "Greens", "Blues")
+
+
+def _as_2d(m, name):
+    a = np.asarray(m)
+    if a.ndim != 2 or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array (H, W), got shape {a.shape}")
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    return a
+
+
+def _fmt_number(v, fmt):
+    if fmt is not None:
+        return fmt.format(v)
+    v = float(v)
+    if np.isfinite(v) and v == round(v):
+        return str(int(round(v)))
+    return f"{v:.2g}" if abs(v) < 1 else f"{v:.3g}"
+
+
+def draw_matrix(ax, m, *, title=None, cmap="Greys", fmt=None, highlight=None, highlight_color="tab:red",
+                vmin=None, vmax=None, fontsize=None, numbers=True):
+    """Draw matrix ``m`` on ``ax`` as coloured cells with each number written inside, as the slides do.
+
+    Args:
+        ax: a matplotlib ``Axes``.
+        m: ``(H, W)`` numbers (any real dtype).
+        title: text above the matrix.
+        cmap: colour map of the cells (default light ``"Greys"``; ``None`` → white cells).
+        fmt: a ``str.format`` pattern for the numbers (default: integers as integers,
+            other values with 2–3 significant digits).
+        highlight: ``(row, col, height, width)`` of a rectangle to outline (a window), or ``None``.
+        highlight_color: the rectangle's colour.
+        vmin, vmax: colour limits (default: the data's range).
+        fontsize: size of the numbers (default: shrinks with the matrix size).
+        numbers: write the numbers (set ``False`` for large matrices).
+
+    Returns:
+        The ``AxesImage``.
+
+    Raises:
+        ValueError: ``m`` is not a non-empty 2-D array; TypeError: not numeric.
+    """
+    from matplotlib.patches import Rectangle
+
+    a = _as_2d(m, "m").astype(float)
+    h, w = a.shape
+    if cmap is None:
+        im = ax.imshow(np.zeros_like(a), cmap="Greys", vmin=0, vmax=1)
+    else:
+        finite = a[np.isfinite(a)]
+        lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
+        hi = vmax if vmax is not None else (finite.max() if finite.size else 1.0)
+        if hi == lo:
+            hi = lo + 1
+        span = hi - lo
+        if vmin is not None or vmax is not None:  # given limits (e.g. ±max for a diverging map): keep the centre
+            lo, hi = lo - 0.5 * span, hi + 0.5 * span
+        else:  # data limits: keep the colours light so the black numbers stay readable
+            lo, hi = lo - 0.1 * span, hi + 1.5 * span
+        im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi)
+    if numbers:
+        size = fontsize or max(5, min(10, int(60 / max(h, w))))
+        for i in range(h):
+            for j in range(w):
+                ax.text(j, i, _fmt_number(a[i, j], fmt), ha="center", va="center", fontsize=size)
+    ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
+    ax.grid(which="minor", color="0.6", linewidth=0.5)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if highlight is not None:
+        r, c, hh, ww = highlight
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), ww, hh, fill=False, edgecolor=highlight_color, linewidth=2.5))
+    if title:
+        ax.set_title(title, fontsize=10)
+    return im
+
+
+def matrices_figure(mats, titles=None, *, cmaps=None, suptitle=None, cell_inches=0.45, fmt=None):
+    """Several matrices side by side (e.g. input, kernel, output), each with its numbers.
+
+    Args:
+        mats: a sequence of 2-D arrays (sizes may differ).
+        titles: one title per matrix (optional).
+        cmaps: one colour map per matrix (default ``"Greys"`` for all).
+        suptitle: a title over the whole figure.
+        cell_inches: size of one cell in inches (the figure grows with the matrices).
+        fmt: number format, as in :func:`draw_matrix`.
+
+    Returns:
+        The ``Figure``.
+
+    Raises:
+        ValueError: ``mats`` is empty or ``titles``/``cmaps`` have another length.
+    """
+    import matplotlib.pyplot as plt
+
+    mats = [_as_2d(m, f"mats[{i}]") for i, m in enumerate(mats)]
+    if not mats:
+        raise ValueError("mats must hold at least one matrix, got 0")
+    for name, seq in (("titles", titles), ("cmaps", cmaps)):
+        if seq is not None and len(seq) != len(mats):
+            raise ValueError(f"{name} must have {len(mats)} entries (one per matrix), got {len(seq)}")
+    widths = [m.shape[1] for m in mats]
+    height = max(m.shape[0] for m in mats)
+    fig, axes = plt.subplots(1, len(mats), figsize=(max(3.0, cell_inches * (sum(widths) + len(mats))),
+                                                    max(2.0, cell_inches * height + 0.8)),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    for i, (ax, m) in enumerate(zip(axes[0], mats)):
+        draw_matrix(ax, m, title=titles[i] if titles else None, cmap=cmaps[i] if cmaps else "Greys", fmt=fmt)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def channels_figure(image, *, titles=None, cmaps=RGB_CMAPS, suptitle=None):
+    """An RGB image and its three planes drawn in Reds, Greens and Blues (as the slides do).
+
+    Args:
+        image: ``(H, W, 3)`` array, uint8 0–255 or float 0–1 (as ``skimage.data`` gives).
+        titles: four titles (the image, then R, G, B); default names and shapes.
+        cmaps: the three colour maps (default :data:`RGB_CMAPS`).
+        suptitle: optional title over the figure.
+
+    Returns:
+        The ``Figure`` (1 × 4 axes).
+
+    Raises:
+        ValueError: ``image`` is not ``(H, W, 3)``.
+    """
+    import matplotlib.pyplot as plt
+
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3), got shape {img.shape}")
+    names = ["R", "G", "B"]
+    if titles is None:
+        titles = [f"image {img.shape}"] + [f"{n} = image[:, :, {p}]" for p, n in enumerate(names)]
+    if len(titles) != 4:
+        raise ValueError(f"titles must have 4 entries (image, R, G, B), got {len(titles)}")
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
+    axes[0].imshow(img)
+    axes[0].set_title(titles[0], fontsize=10)
+    for p in range(3):
+        axes[p + 1].imshow(img[:, :, p], cmap=cmaps[p])
+        axes[p + 1].set_title(titles[p + 1], fontsize=10)
+    for ax in axes:
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def grid_figure(maps, titles=None, *, cmap="gray", ncols=None, suptitle=None, panel_inches=3.0,
+                symmetric=False, colorbar=False):
+    """A grid of 2-D maps: filtered photos, feature maps, pooled maps.
+
+    Args:
+        maps: a sequence of 2-D arrays, or one ``(H, W, C)`` array (each channel a panel).
+        titles: one title per panel (optional).
+        cmap: colour map (default ``"gray"``).
+        ncols: panels per row (default: all in one row up to 4, then 4 per row).
+        suptitle: title over the figure.
+        panel_inches: size of one panel in inches.
+        symmetric: colour limits ``±max|value|`` (useful for signed filter responses,
+            with a diverging ``cmap`` such as ``"RdBu_r"``).
+        colorbar: add a colour bar to each panel.
+
+    Returns:
+        The ``Figure``.
+
+    Raises:
+        ValueError: no maps, a map that is not 2-D, or ``titles`` of another length.
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(maps, np.ndarray) and maps.ndim == 3:
+        maps = [maps[:, :, c] for c in range(maps.shape[2])]
+    maps = [_as_2d(m, f"maps[{i}]") for i, m in enumerate(maps)]
+    if not maps:
+        raise ValueError("maps must hold at least one 2-D map, got 0")
+    if titles is not None and len(titles) != len(maps):
+        raise ValueError(f"titles must have {len(maps)} entries (one per map), got {len(titles)}")
+    n = len(maps)
+    ncols = ncols or min(n, 4)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols, panel_inches * nrows + 0.3),
+                             squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        m = maps[k].astype(float)
+        kw = {}
+        if symmetric:
+            lim = float(np.nanmax(np.abs(m))) or 1.0
+            kw = {"vmin": -lim, "vmax": lim}
+        im = ax.imshow(m, cmap=cmap, **kw)
+        if titles is not None:
+            ax.set_title(titles[k], fontsize=9)
+        if colorbar:
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def kernels_figure(kernel, *, names=None, suptitle=None, numbers=None):
+    """Every 2-D slice ``kernel[:, :, c, f]`` of a Keras-layout kernel, one row per filter.
+
+    Args:
+        kernel: ``(KH, KW, C_in, C_out)`` (a single ``(KH, KW)`` kernel is accepted too).
+        names: one name per filter (default ``w0, w1, …``), used in the titles ``w0[:, :, c]``.
+        suptitle: title over the figure.
+        numbers: write the numbers in the cells (default: when the kernel is at most 7×7).
+
+    Returns:
+        The ``Figure`` (``C_out`` rows × ``C_in`` columns), drawn with a diverging map
+        centred on 0.
+
+    Raises:
+        ValueError: ``kernel`` is not 2-D or 4-D, or ``names`` has another length.
+    """
+    import matplotlib.pyplot as plt
+
+    k = np.asarray(kernel, dtype=float)
+    if k.ndim == 2:
+        k = k[:, :, None, None]
+    if k.ndim != 4 or k.size == 0:
+        raise ValueError(f"kernel must be (KH, KW, C_in, C_out) or (KH, KW), got shape {np.shape(kernel)}")
+    kh, kw, c_in, c_out = k.shape
+    if names is None:
+        names = [f"w{f}" for f in range(c_out)]
+    if len(names) != c_out:
+        raise ValueError(f"names must have {c_out} entries (one per filter), got {len(names)}")
+    if numbers is None:
+        numbers = max(kh, kw) <= 7
+    lim = float(np.abs(k).max()) or 1.0
+    fig, axes = plt.subplots(c_out, c_in, figsize=(max(1.6, 0.45 * kw + 0.4) * c_in, (0.45 * kh + 0.9) * c_out),
+                             squeeze=False)
+    for f in range(c_out):
+        for c in range(c_in):
+            draw_matrix(axes[f, c], k[:, :, c, f], cmap="RdBu_r", vmin=-lim, vmax=lim, numbers=numbers,
+                        title=f"{names[f]}[:, :, {c}]")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def sliding_window_animation(x, kernel, *, padding=0, strides=1, interval=900, expression=True):
+    """An animation of the kernel window sliding over the numbers of ``x``, filling the output.
+
+    Each frame outlines the window on the (zero-padded) input, shows the kernel,
+    and the output with the cells computed so far; with ``expression=True`` the
+    frame's sum of products is written underneath, as on the slides
+    (``60*0 + 113*(-1) + … = 266``). The output numbers are computed here by the
+    plain definition ``Σ window · kernel`` (cross-correlation, as Keras).
+
+    Args:
+        x: ``(H, W)`` input.
+        kernel: ``(KH, KW)``.
+        padding: an int ``P`` (zeros on each side), as on the slides.
+        strides: an int ``S``.
+        interval: milliseconds per frame.
+        expression: write each frame's sum of products.
+
+    Returns:
+        ``(animation, output)``: a ``matplotlib.animation.FuncAnimation`` (save it with
+        ``animation.save(path, writer=matplotlib.animation.PillowWriter(fps=1))``)
+        and the ``(OH, OW)`` output it animates.
+
+    Raises:
+        ValueError: non-2-D arrays, negative ``padding``, ``strides`` < 1, or a kernel
+        larger than the padded input.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+    from matplotlib.patches import Rectangle
+
+    a = _as_2d(x, "x").astype(float)
+    k = _as_2d(kernel, "kernel").astype(float)
+    if not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+    if not isinstance(strides, (int, np.integer)) or strides < 1:
+        raise ValueError(f"strides must be an int >= 1, got {strides!r}")
+    xp = np.pad(a, padding)
+    kh, kw = k.shape
+    if kh > xp.shape[0] or kw > xp.shape[1]:
+        raise ValueError(f"kernel of {kh}×{kw} is larger than the padded input of {xp.shape[0]}×{xp.shape[1]}")
+    oh, ow = (xp.shape[0] - kh) // strides + 1, (xp.shape[1] - kw) // strides + 1
+    out = np.array([[np.sum(xp[i * strides:i * strides + kh, j * strides:j * strides + kw] * k)
+                     for j in range(ow)] for i in range(oh)])
+
+    fig, axes = plt.subplots(1, 3, figsize=(0.5 * (xp.shape[1] + kw + ow) + 2.5, 0.5 * xp.shape[0] + 1.6),
+                             gridspec_kw={"width_ratios": [xp.shape[1], kw, ow]})
+    caption = fig.text(0.5, 0.02, "", ha="center", fontsize=8)
+    draw_matrix(axes[0], xp, title=f"input (padding={padding}, stride={strides})")
+    lim = float(np.abs(k).max()) or 1.0
+    draw_matrix(axes[1], k, title="kernel", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    draw_matrix(axes[2], np.zeros_like(out), title="output", cmap=None, numbers=False)
+    size = max(5, min(10, int(60 / max(out.shape))))
+    cells = [axes[2].text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, visible=False)
+             for (r, c), v in np.ndenumerate(out)]
+    window = Rectangle((-0.5, -0.5), kw, kh, fill=False, edgecolor="tab:red", linewidth=2.5)
+    current = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=2.5)
+    axes[0].add_patch(window)
+    axes[2].add_patch(current)
+
+    def frame(t):
+        i, j = divmod(t, ow)
+        window.set_xy((j * strides - 0.5, i * strides - 0.5))
+        current.set_xy((j - 0.5, i - 0.5))
+        for n, cell in enumerate(cells):
+            cell.set_visible(n <= t)
+        if expression:
+            win = xp[i * strides:i * strides + kh, j * strides:j * strides + kw]
+            terms = [f"{_fmt_number(p, None)}*{_fmt_number(q, None) if q >= 0 else '(' + _fmt_number(q, None) + ')'}"
+                     for p, q in zip(win.ravel(), k.ravel())]
+            caption.set_text(" + ".join(terms) + f" = {_fmt_number(out[i, j], None)}")
+        return []
+
+    anim = FuncAnimation(fig, frame, frames=oh * ow, interval=interval, blit=False, repeat=True)
+    return anim, out
