@@ -36,6 +36,7 @@ temporary file and renamed. Compile time: the first call of each Numba kernel
 in this process, and the time a *fresh* process needs to load them from the
 on-disk cache (``__pycache__``), are measured and reported too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
 
 import convlab  # noqa: E402
+from convlab.util.files import atomic_path  # noqa: E402
 
 WORKLOADS = {
     # name: (N, H, W, C, F, K, stride, padding)
@@ -73,10 +74,9 @@ def timeit(fn, reps, warmup=1, min_time=0.0):
     """Median wall time (seconds) of ``fn()`` over ``reps`` runs after ``warmup`` calls.
 
     A 0.3 s pause first lets the previous measurement's worker threads go idle:
-    OpenBLAS's threads busy-wait after a matrix product (measured here: 0.11 s
-    of CPU time after one 1024² product, then they sleep), and a kernel timed
-    right after the ``numpy`` backend would otherwise share the cores with them
-    (measured: W1 forward 2.4 ms → 5.4 ms; W1 backward 3.5 → 6.1 ms).
+    OpenBLAS's threads busy-wait for a while after a matrix product before they
+    sleep, and a kernel timed right after the ``numpy`` backend would otherwise
+    share the cores with them (README: "Measuring the frameworks' backward passes").
     """
     time.sleep(0.3)
     for _ in range(warmup):
@@ -94,39 +94,33 @@ def conv_flops(n, oh, ow, f, kh, kw, c):
     return 2.0 * n * oh * ow * f * kh * kw * c
 
 
-def atomic_write(path: Path, data, mode="w"):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # --------------------------------------------------------------------------- machine
 def machine_info():
-    info = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
-            "cpu_count": os.cpu_count()}
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
     try:
         import numba
 
         info["numba"] = numba.__version__
         info["numba_threads"] = numba.get_num_threads()
-        from convlab.kernels import _tile
+        import llvmlite.binding
 
-        info["avx512"] = _tile.HAS_AVX512
-        info["tile (FB x JB) float32"] = "x".join(map(str, _tile.TILE["float32"]))
+        # The kernels' register tiles follow the vector width (README: "How the Numba kernels got fast").
+        info["avx512"] = bool(llvmlite.binding.get_host_cpu_features().get("avx512f", False))
     except Exception as exc:  # pragma: no cover
         info["numba"] = f"unavailable ({exc})"
     try:
         from threadpoolctl import threadpool_info
 
-        info["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
-                        for d in threadpool_info() if d.get("user_api") == "blas"]
+        info["blas"] = [
+            {k: d.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            for d in threadpool_info()
+            if d.get("user_api") == "blas"
+        ]
     except Exception as exc:  # pragma: no cover
         info["blas"] = f"unknown ({exc})"
     info["openblas_env"] = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
@@ -137,7 +131,7 @@ def matmul_peak(reps):
     a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
     b = a.copy()
     t = timeit(lambda: a @ b, reps)
-    return t, 2.0 * 2048 ** 3
+    return t, 2.0 * 2048**3
 
 
 # --------------------------------------------------------------------------- frameworks
@@ -160,7 +154,7 @@ def load_torch():
         return None
 
 
-def _tf_padding(padding, stride, k):
+def _tf_padding(padding):
     if isinstance(padding, str):
         return padding.upper()
     return [[0, 0], [padding, padding], [padding, padding], [0, 0]]
@@ -253,22 +247,34 @@ def bench_conv(name, reps, tf, torch, rows, ref_max_images):
     # reference: explicit loops — subsampled to a few images where it would take too long
     n_ref = min(n, ref_max_images)
     t = timeit(lambda: convlab.conv2d(x[:n_ref], kern, bias, strides=s, padding=padding, backend="reference"), 1, 0)
-    add("forward", "reference", t * n / n_ref, flops,
-        "" if n_ref == n else f"timed on {n_ref}/{n} images, scaled ×{n / n_ref:g}")
-    add("forward", "numpy", timeit(lambda: convlab.conv2d(x, kern, bias, strides=s, padding=padding, backend="numpy"), reps), flops)
-    add("forward", "numba", timeit(lambda: convlab.conv2d(x, kern, bias, strides=s, padding=padding), reps,
-                                   min_time=0.2 if name == "W4" else 0.0), flops)
-    back = getattr(convlab, "conv2d_backward", None)
-    if back is not None:
-        t = timeit(lambda: back(dy, x, kern, strides=s, padding=padding, backend="numpy"), max(1, reps // 2))
-        add("backward dx+dk", "numpy", t, 2 * flops)
-        t = timeit(lambda: back(dy, x, kern, strides=s, padding=padding), reps,
-                   min_time=0.2 if name == "W4" else 0.0)
-        add("backward dx+dk", "numba", t, 2 * flops)
+    add(
+        "forward",
+        "reference",
+        t * n / n_ref,
+        flops,
+        "" if n_ref == n else f"timed on {n_ref}/{n} images, scaled ×{n / n_ref:g}",
+    )
+    t = timeit(lambda: convlab.conv2d(x, kern, bias, strides=s, padding=padding, backend="numpy"), reps)
+    add("forward", "numpy", t, flops)
+    add(
+        "forward",
+        "numba",
+        timeit(
+            lambda: convlab.conv2d(x, kern, bias, strides=s, padding=padding),
+            reps,
+            min_time=0.2 if name == "W4" else 0.0,
+        ),
+        flops,
+    )
+    back = convlab.conv2d_backward
+    t = timeit(lambda: back(dy, x, kern, strides=s, padding=padding, backend="numpy"), max(1, reps // 2))
+    add("backward dx+dk", "numpy", t, 2 * flops)
+    t = timeit(lambda: back(dy, x, kern, strides=s, padding=padding), reps, min_time=0.2 if name == "W4" else 0.0)
+    add("backward dx+dk", "numba", t, 2 * flops)
 
     if tf is not None:
         xt, kt, bt, dyt = (tf.constant(a) for a in (x, kern, bias, dy))
-        pad = _tf_padding(padding, s, k)
+        pad = _tf_padding(padding)
 
         @tf.function
         def fwd():
@@ -291,35 +297,57 @@ def bench_conv(name, reps, tf, torch, rows, ref_max_images):
 
         @tf.function
         def bwd():
-            gx = tf.raw_ops.Conv2DBackpropInput(input_sizes=x_shape, filter=kt, out_backprop=dyt, strides=[1, s, s, 1],
-                                                padding=raw_pad, explicit_paddings=explicit)
-            gk = tf.raw_ops.Conv2DBackpropFilter(input=xt, filter_sizes=k_shape, out_backprop=dyt, strides=[1, s, s, 1],
-                                                 padding=raw_pad, explicit_paddings=explicit)
+            gx = tf.raw_ops.Conv2DBackpropInput(
+                input_sizes=x_shape,
+                filter=kt,
+                out_backprop=dyt,
+                strides=[1, s, s, 1],
+                padding=raw_pad,
+                explicit_paddings=explicit,
+            )
+            gk = tf.raw_ops.Conv2DBackpropFilter(
+                input=xt,
+                filter_sizes=k_shape,
+                out_backprop=dyt,
+                strides=[1, s, s, 1],
+                padding=raw_pad,
+                explicit_paddings=explicit,
+            )
             return gx, gk
 
         add("forward", "tensorflow", timeit(lambda: fwd().numpy(), reps, min_time=0.2 if name == "W4" else 0.0), flops)
         add("fwd+dx+dk", "tensorflow", timeit(lambda: [a.numpy() for a in fwd_bwd()], reps), 3 * flops)
-        tf_fail = []
-        if back is not None:  # once, outside the timing: the ops compute what convlab computes
-            gx, gk = bwd()
-            dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
-            _compare("dx", gx.numpy(), dx, tf_fail)
-            _compare("dkernel", gk.numpy(), dk, tf_fail)
+        tf_fail = []  # once, outside the timing: the ops compute what convlab computes
+        gx, gk = bwd()
+        dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
+        _compare("dx", gx.numpy(), dx, tf_fail)
+        _compare("dkernel", gk.numpy(), dk, tf_fail)
         note = "Conv2DBackpropInput + Conv2DBackpropFilter"
         tf_note = _check_note(tf_fail, name, "tensorflow")
-        add("backward dx+dk", "tensorflow", timeit(lambda: [a.numpy() for a in bwd()], reps,
-                                                   min_time=0.2 if name == "W4" else 0.0), 2 * flops,
-            note + (f"; {tf_note}" if tf_note else ""))
+        add(
+            "backward dx+dk",
+            "tensorflow",
+            timeit(lambda: [a.numpy() for a in bwd()], reps, min_time=0.2 if name == "W4" else 0.0),
+            2 * flops,
+            note + (f"; {tf_note}" if tf_note else ""),
+        )
     if torch is not None:
         tpad = _torch_padding(padding, s, k, h, w)
         if tpad is None:
-            print(f"({name}: PyTorch skipped — padding {padding!r} at stride {s} is asymmetric here, "
-                  "which torch.nn.functional.conv2d cannot express)", flush=True)
+            print(
+                f"({name}: PyTorch skipped — padding {padding!r} at stride {s} is asymmetric here, "
+                "which torch.nn.functional.conv2d cannot express)",
+                flush=True,
+            )
         else:
             bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, reps, add)
-    if back is not None:
-        fwd_t = res[("forward", "numba")]
-        add("fwd+dx+dk", "numba", fwd_t + res[("backward dx+dk", "numba")], 3 * flops, "forward + backward timings")
+    add(
+        "fwd+dx+dk",
+        "numba",
+        res[("forward", "numba")] + res[("backward dx+dk", "numba")],
+        3 * flops,
+        "forward + backward timings",
+    )
     return res
 
 
@@ -357,20 +385,26 @@ def bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, re
     # correctness, once, outside the timed loops
     fwd_fail, bwd_fail = [], []
     try:
-        _compare("forward output", _torch_to_nhwc(tfwd()),
-                 convlab.conv2d(x, kern, bias, strides=s, padding=padding), fwd_fail)
+        _compare(
+            "forward output",
+            _torch_to_nhwc(tfwd()),
+            convlab.conv2d(x, kern, bias, strides=s, padding=padding),
+            fwd_fail,
+        )
     except Exception as exc:  # report, keep benchmarking
         fwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
-    back = getattr(convlab, "conv2d_backward", None)
     try:
         yy = tfwd_bwd()
-        _compare("forward output (grad mode)", _torch_to_nhwc(yy),
-                 convlab.conv2d(x, kern, None, strides=s, padding=padding), bwd_fail)
-        if back is not None:
-            dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
-            _compare("dx", _torch_to_nhwc(xg.grad), dx, bwd_fail)
-            # weight gradient (F, C, KH, KW) → convlab's (KH, KW, C, F)
-            _compare("dkernel", kg.grad.detach().permute(2, 3, 1, 0).numpy(), dk, bwd_fail)
+        _compare(
+            "forward output (grad mode)",
+            _torch_to_nhwc(yy),
+            convlab.conv2d(x, kern, None, strides=s, padding=padding),
+            bwd_fail,
+        )
+        dx, dk, _ = convlab.conv2d_backward(dy, x, kern, strides=s, padding=padding)
+        _compare("dx", _torch_to_nhwc(xg.grad), dx, bwd_fail)
+        # weight gradient (F, C, KH, KW) → convlab's (KH, KW, C, F)
+        _compare("dkernel", kg.grad.detach().permute(2, 3, 1, 0).numpy(), dk, bwd_fail)
     except Exception as exc:
         bwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
     fwd_note = _check_note(fwd_fail, name)
@@ -380,30 +414,41 @@ def bench_torch_conv(name, torch, x, kern, bias, dy, s, tpad, padding, flops, re
         add("forward", "pytorch", t, flops, "channels_last" + (f"; {fwd_note}" if fwd_note else ""))
     t = _torch_timeit(tfwd_bwd, reps, min_time=0.2 if tiny else 0.0, what=f"{name} fwd+dx+dk")
     if t is not None:
-        add("fwd+dx+dk", "pytorch", t, 3 * flops, "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else ""))
+        add(
+            "fwd+dx+dk",
+            "pytorch",
+            t,
+            3 * flops,
+            "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else ""),
+        )
 
     # The backward pass alone: the op autograd calls for a convolution's gradients.
     pad2 = [tpad, tpad] if isinstance(tpad, int) else list(tpad)
 
     def tbwd():
         with torch.no_grad():
-            return torch.ops.aten.convolution_backward(dyp, xp, kp, None, [s, s], pad2, [1, 1], False, [0, 0],
-                                                       1, [True, True, False])[:2]
+            return torch.ops.aten.convolution_backward(
+                dyp, xp, kp, None, [s, s], pad2, [1, 1], False, [0, 0], 1, [True, True, False]
+            )[:2]
 
     direct_fail = []
     try:
-        if back is not None:
-            gx, gk = tbwd()
-            dx, dk, _ = back(dy, x, kern, strides=s, padding=padding)
-            _compare("dx", _torch_to_nhwc(gx), dx, direct_fail)
-            _compare("dkernel", gk.permute(2, 3, 1, 0).numpy(), dk, direct_fail)
+        gx, gk = tbwd()
+        dx, dk, _ = convlab.conv2d_backward(dy, x, kern, strides=s, padding=padding)
+        _compare("dx", _torch_to_nhwc(gx), dx, direct_fail)
+        _compare("dkernel", gk.permute(2, 3, 1, 0).numpy(), dk, direct_fail)
     except Exception as exc:
         direct_fail.append(f"check raised {type(exc).__name__}: {exc}")
     direct_note = _check_note(direct_fail, name)
     t = _torch_timeit(tbwd, reps, min_time=0.2 if tiny else 0.0, what=f"{name} backward")
     if t is not None:
-        add("backward dx+dk", "pytorch", t, 2 * flops,
-            "aten.convolution_backward" + (f"; {direct_note}" if direct_note else ""))
+        add(
+            "backward dx+dk",
+            "pytorch",
+            t,
+            2 * flops,
+            "aten.convolution_backward" + (f"; {direct_note}" if direct_note else ""),
+        )
 
 
 def bench_torch_pool(torch, x, dy, reps, rows):
@@ -428,23 +473,37 @@ def bench_torch_pool(torch, x, dy, reps, rows):
         _compare("forward output", _torch_to_nhwc(tfwd()), convlab.max_pool2d(x, 2), fwd_fail)
     except Exception as exc:
         fwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
-    back = getattr(convlab, "max_pool2d_backward", None)
     try:
         tfwd_bwd()
-        if back is not None:
-            _compare("dx", _torch_to_nhwc(xg.grad), back(dy, x, 2), bwd_fail)
+        _compare("dx", _torch_to_nhwc(xg.grad), convlab.max_pool2d_backward(dy, x, 2), bwd_fail)
     except Exception as exc:
         bwd_fail.append(f"check raised {type(exc).__name__}: {exc}")
     fwd_note = _check_note(fwd_fail, "POOL")
     bwd_note = _check_note(bwd_fail, "POOL")
     t = _torch_timeit(tfwd, reps, what="POOL forward")
     if t is not None:
-        rows.append({"workload": "POOL", "op": "forward", "impl": "pytorch", "time_s": t, "flops": 0.0,
-                     "note": "channels_last" + (f"; {fwd_note}" if fwd_note else "")})
+        rows.append(
+            {
+                "workload": "POOL",
+                "op": "forward",
+                "impl": "pytorch",
+                "time_s": t,
+                "flops": 0.0,
+                "note": "channels_last" + (f"; {fwd_note}" if fwd_note else ""),
+            }
+        )
     t = _torch_timeit(tfwd_bwd, reps, what="POOL fwd+bwd")
     if t is not None:
-        rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": "pytorch", "time_s": t, "flops": 0.0,
-                     "note": "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else "")})
+        rows.append(
+            {
+                "workload": "POOL",
+                "op": "fwd+bwd",
+                "impl": "pytorch",
+                "time_s": t,
+                "flops": 0.0,
+                "note": "channels_last, y.backward(dy)" + (f"; {bwd_note}" if bwd_note else ""),
+            }
+        )
 
 
 def bench_pool(reps, tf, rows, torch=None):
@@ -452,14 +511,20 @@ def bench_pool(reps, tf, rows, torch=None):
     x = rng.standard_normal((64, 32, 32, 64), dtype=np.float32)
     y = convlab.max_pool2d(x, 2)
     dy = rng.standard_normal(y.shape, dtype=np.float32)
-    back = getattr(convlab, "max_pool2d_backward", None)
     for impl, backend in (("numpy", "numpy"), ("numba", None)):
-        t_f = timeit(lambda: convlab.max_pool2d(x, 2, backend=backend), reps)
+        t_f = timeit(lambda backend=backend: convlab.max_pool2d(x, 2, backend=backend), reps)
         rows.append({"workload": "POOL", "op": "forward", "impl": impl, "time_s": t_f, "flops": 0.0, "note": ""})
-        if back is not None:
-            t_b = timeit(lambda: back(dy, x, 2, backend=backend), reps)
-            rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": impl, "time_s": t_f + t_b, "flops": 0.0,
-                         "note": "forward + backward timings"})
+        t_b = timeit(lambda backend=backend: convlab.max_pool2d_backward(dy, x, 2, backend=backend), reps)
+        rows.append(
+            {
+                "workload": "POOL",
+                "op": "fwd+bwd",
+                "impl": impl,
+                "time_s": t_f + t_b,
+                "flops": 0.0,
+                "note": "forward + backward timings",
+            }
+        )
     if tf is not None:
         xt, dyt = tf.constant(x), tf.constant(dy)
 
@@ -470,10 +535,26 @@ def bench_pool(reps, tf, rows, torch=None):
                 yy = tf.nn.max_pool2d(xt, 2, 2, "VALID")
             return yy, tape.gradient(yy, xt, output_gradients=dyt)
 
-        rows.append({"workload": "POOL", "op": "forward", "impl": "tensorflow",
-                     "time_s": timeit(lambda: tf.nn.max_pool2d(xt, 2, 2, "VALID").numpy(), reps), "flops": 0.0, "note": ""})
-        rows.append({"workload": "POOL", "op": "fwd+bwd", "impl": "tensorflow",
-                     "time_s": timeit(lambda: [a.numpy() for a in fb()], reps), "flops": 0.0, "note": ""})
+        rows.append(
+            {
+                "workload": "POOL",
+                "op": "forward",
+                "impl": "tensorflow",
+                "time_s": timeit(lambda: tf.nn.max_pool2d(xt, 2, 2, "VALID").numpy(), reps),
+                "flops": 0.0,
+                "note": "",
+            }
+        )
+        rows.append(
+            {
+                "workload": "POOL",
+                "op": "fwd+bwd",
+                "impl": "tensorflow",
+                "time_s": timeit(lambda: [a.numpy() for a in fb()], reps),
+                "flops": 0.0,
+                "note": "",
+            }
+        )
     if torch is not None:
         bench_torch_pool(torch, x, dy, reps, rows)
 
@@ -485,35 +566,60 @@ def _mnist_like(n=60000):
     return x, y
 
 
-def bench_epoch(tf, rows, epochs=2):
-    """One epoch of seeds/004's model at batch 128: the second epoch's time (the first compiles/warms)."""
+def bench_epoch(tf, rows):
+    """One epoch of seeds/004's model at batch 128, timed after a short warm-up fit (kernels compiled)."""
     x, y = _mnist_like()
-    flops = None
-    if hasattr(convlab, "Sequential"):
-        from convlab import layers as L
-
-        model = convlab.Sequential([
+    L = convlab.layers
+    model = convlab.Sequential(
+        [
             L.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
-            L.MaxPooling2D(2), L.Flatten(), L.Dense(100, activation="relu"), L.Dense(10, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit(x[:1280], y[:1280], epochs=1, batch_size=128, verbose=0)  # compile the kernels
-        t0 = time.perf_counter()
-        model.fit(x, y, epochs=1, batch_size=128, verbose=0)
-        rows.append({"workload": "EPOCH", "op": "fit 1 epoch", "impl": "numba", "time_s": time.perf_counter() - t0,
-                     "flops": 0.0, "note": "convlab.Sequential, 60,000 images, batch 128"})
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(100, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x[:1280], y[:1280], epochs=1, batch_size=128, verbose=0)  # compile the kernels
+    t0 = time.perf_counter()
+    model.fit(x, y, epochs=1, batch_size=128, verbose=0)
+    rows.append(
+        {
+            "workload": "EPOCH",
+            "op": "fit 1 epoch",
+            "impl": "numba",
+            "time_s": time.perf_counter() - t0,
+            "flops": 0.0,
+            "note": "convlab.Sequential, 60,000 images, batch 128",
+        }
+    )
     if tf is not None:
         import keras
 
-        km = keras.Sequential([
-            keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(), keras.layers.Dense(100, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+        km = keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Conv2D(32, 3, activation="relu"),
+                keras.layers.MaxPooling2D(2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(100, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
         km.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         km.fit(x[:1280], y[:1280], epochs=1, batch_size=128, verbose=0)
         t0 = time.perf_counter()
         km.fit(x, y, epochs=1, batch_size=128, verbose=0)
-        rows.append({"workload": "EPOCH", "op": "fit 1 epoch", "impl": "tensorflow", "time_s": time.perf_counter() - t0,
-                     "flops": 0.0, "note": "Keras fit on TF CPU"})
-    return flops
+        rows.append(
+            {
+                "workload": "EPOCH",
+                "op": "fit 1 epoch",
+                "impl": "tensorflow",
+                "time_s": time.perf_counter() - t0,
+                "flops": 0.0,
+                "note": "Keras fit on TF CPU",
+            }
+        )
 
 
 # --------------------------------------------------------------------------- compile time
@@ -524,13 +630,11 @@ import convlab
 t1 = time.perf_counter()
 x = np.ones((4, 12, 12, 16), np.float32); k = np.ones((3, 3, 16, 32), np.float32)
 y = convlab.conv2d(x, k, padding="same")
-back = getattr(convlab, "conv2d_backward", None)
-if back is not None:
-    back(np.ones_like(y), x, k, padding="same")
-    back(np.ones((2, 26, 26, 32), np.float32), np.ones((2, 28, 28, 1), np.float32), np.ones((3, 3, 1, 32), np.float32))
+convlab.conv2d_backward(np.ones_like(y), x, k, padding="same")
+convlab.conv2d_backward(np.ones((2, 26, 26, 32), np.float32), np.ones((2, 28, 28, 1), np.float32),
+                        np.ones((3, 3, 1, 32), np.float32))
 p = convlab.max_pool2d(y, 2)
-if hasattr(convlab, "max_pool2d_backward"):
-    convlab.max_pool2d_backward(np.ones_like(p), y, 2)
+convlab.max_pool2d_backward(np.ones_like(p), y, 2)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
 """
@@ -589,8 +693,9 @@ def memory_w3():
     out = {}
     for backend in ("numba", "numpy"):
         try:
-            r = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, backend], capture_output=True, text=True,
-                               cwd=ROOT, timeout=300)
+            r = subprocess.run(
+                [sys.executable, "-c", _MEMORY_SNIPPET, backend], capture_output=True, text=True, cwd=ROOT, timeout=300
+            )
             if r.returncode == 0:
                 extra, base, inputs = (int(v) for v in r.stdout.split()[-3:])
                 out[backend] = (extra, base, inputs)
@@ -625,32 +730,53 @@ def fmt_time(t):
 
 
 def to_markdown(rows, info, peak, compile_info, memory=None):
-    out = ["# convlab benchmark", "",
-           "float32, NHWC, median of several runs in one process. Ratio = time / TensorFlow's (or PyTorch's) "
-           "time for the same operation in the same run (< 1: faster than it; empty where that framework did "
-           "not run). Timings on a shared machine are noisy.", "",
-           "| workload | operation | implementation | time | GFLOP/s | ratio to TF | ratio to PyTorch | % of peak | note |",
-           "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    out = [
+        "# convlab benchmark",
+        "",
+        "float32, NHWC, median of several runs in one process. Ratio = time / TensorFlow's (or PyTorch's) "
+        "time for the same operation in the same run (< 1: faster than it; empty where that framework did "
+        "not run). Timings on a shared machine are noisy.",
+        "",
+        "| workload | operation | implementation | time | GFLOP/s | ratio to TF | ratio to PyTorch | % of peak "
+        "| note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
-        out.append("| {workload} | {op} | {impl} | {t} | {gf} | {ratio} | {ratio_pt} | {pct} | {note} |".format(
-            workload=r["workload"], op=r["op"], impl=r["impl"], t=fmt_time(r["time_s"]),
-            gf=f"{r['gflops']:.1f}" if r["gflops"] else "", ratio=f"{r['ratio_to_tf']:.2f}" if r["ratio_to_tf"] else "",
-            ratio_pt=f"{r['ratio_to_torch']:.2f}" if r.get("ratio_to_torch") else "",
-            pct=f"{r['pct_peak']:.0f}%" if r["pct_peak"] else "", note=r["note"]))
+        out.append(
+            "| {workload} | {op} | {impl} | {t} | {gf} | {ratio} | {ratio_pt} | {pct} | {note} |".format(
+                workload=r["workload"],
+                op=r["op"],
+                impl=r["impl"],
+                t=fmt_time(r["time_s"]),
+                gf=f"{r['gflops']:.1f}" if r["gflops"] else "",
+                ratio=f"{r['ratio_to_tf']:.2f}" if r["ratio_to_tf"] else "",
+                ratio_pt=f"{r['ratio_to_torch']:.2f}" if r.get("ratio_to_torch") else "",
+                pct=f"{r['pct_peak']:.0f}%" if r["pct_peak"] else "",
+                note=r["note"],
+            )
+        )
     out += ["", f"Practical peak (NumPy float32 2048³ matmul): {peak / 1e9:.0f} GFLOP/s.", ""]
     if memory:
-        out += ["Peak memory of one W3 conv2d call (fresh process, peak RSS above the RSS before the call; "
-                "input + output + kernel = the arrays the call must hold anyway):", ""]
+        out += [
+            "Peak memory of one W3 conv2d call (fresh process, peak RSS above the RSS before the call; "
+            "input + output + kernel = the arrays the call must hold anyway):",
+            "",
+        ]
         for backend, (extra, base, inputs) in memory.items():
-            out.append(f"- {backend}: {extra / 2**20:.1f} MiB allocated by the call (output included); peak with the "
-                       f"inputs {(extra + inputs) / 2**20:.1f} MiB = {(extra + inputs) / base:.2f} × (input + output + "
-                       f"kernel = {base / 2**20:.1f} MiB)")
+            out.append(
+                f"- {backend}: {extra / 2**20:.1f} MiB allocated by the call (output included); peak with the "
+                f"inputs {(extra + inputs) / 2**20:.1f} MiB = {(extra + inputs) / base:.2f} × (input + output + "
+                f"kernel = {base / 2**20:.1f} MiB)"
+            )
         out.append("")
     if compile_info:
         (imp1, k1), (imp2, k2) = compile_info
-        out += [f"Kernel start-up in a fresh process: first run {k1:.2f} s (import {imp1:.2f} s), "
-                f"second run {k2:.2f} s (import {imp2:.2f} s) — the second loads the compiled kernels from "
-                "the on-disk cache (`cache=True`).", ""]
+        out += [
+            f"Kernel start-up in a fresh process: first run {k1:.2f} s (import {imp1:.2f} s), "
+            f"second run {k2:.2f} s (import {imp2:.2f} s) — the second loads the compiled kernels from "
+            "the on-disk cache (`cache=True`).",
+            "",
+        ]
     out += ["## Machine", "", "```", json.dumps(info, indent=1, default=str), "```", ""]
     return "\n".join(out)
 
@@ -677,15 +803,11 @@ def plot(rows, peak, path: Path):
     ax.set_title("conv2d forward: convlab backends vs TensorFlow and PyTorch")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def main(argv=None):
@@ -730,9 +852,17 @@ def main(argv=None):
     memory = {} if args.quick or args.only is not None and "W3" not in only else memory_w3()
     md = to_markdown(rows, info, peak, compile_info, memory)
     print(md)
-    atomic_write(out / "results.md", md)
-    atomic_write(out / "results.json", json.dumps({"machine": info, "peak_flops_s": peak, "compile": compile_info, "memory_w3": memory,
-                                                   "rows": rows}, indent=1, default=str))
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "results.md") as tmp:
+        Path(tmp).write_text(md)
+    with atomic_path(out / "results.json") as tmp:
+        Path(tmp).write_text(
+            json.dumps(
+                {"machine": info, "peak_flops_s": peak, "compile": compile_info, "memory_w3": memory, "rows": rows},
+                indent=1,
+                default=str,
+            )
+        )
     try:
         plot(rows, peak, out / "results.png")
     except Exception as exc:  # the numbers matter more than the picture

@@ -18,13 +18,15 @@ The package is built in levels, each importing only from those below it
 This module only re-exports the public names. TensorFlow is never imported by
 ``import convlab``; the Keras bridge imports it when one of its functions is called.
 """
-from convlab._version import __version__
 
 from convlab import losses, optimizers
-from convlab.bridge.keras import KerasComparison, compare_with_keras, copy_weights, from_keras, to_keras
+from convlab._version import __version__
+from convlab.bridge.keras import copy_weights, from_keras, to_keras
+from convlab.bridge.keras_compare import KerasComparison, compare_with_keras
 from convlab.model import layers
+from convlab.model.history import History, NonFiniteLossError
 from convlab.model.layers import set_seed
-from convlab.model.sequential import History, NonFiniteLossError, Sequential, load_model
+from convlab.model.sequential import Sequential, load_model
 from convlab.ops.activations import (
     linear_backward,
     relu,
@@ -58,23 +60,63 @@ from convlab.shapes import (
 )
 
 __all__ = [
+    "__version__",
     # operations, forward
-    "conv2d", "correlate2d", "convolve2d", "im2col", "max_pool2d", "avg_pool2d",
-    "relu", "sigmoid", "tanh", "softmax", "dense",
+    "conv2d",
+    "correlate2d",
+    "convolve2d",
+    "im2col",
+    "max_pool2d",
+    "avg_pool2d",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "dense",
     # operations, backward
-    "conv2d_backward", "max_pool2d_backward", "avg_pool2d_backward", "dense_backward",
-    "relu_backward", "sigmoid_backward", "tanh_backward", "softmax_backward", "linear_backward",
+    "conv2d_backward",
+    "max_pool2d_backward",
+    "avg_pool2d_backward",
+    "dense_backward",
+    "relu_backward",
+    "sigmoid_backward",
+    "tanh_backward",
+    "softmax_backward",
+    "linear_backward",
     # losses and gradient checks
-    "losses", "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
-    "mean_squared_error", "softmax_crossentropy", "sigmoid_binary_crossentropy",
-    "gradcheck", "numeric_gradient", "rel_error", "GradcheckError",
+    "losses",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_crossentropy",
+    "mean_squared_error",
+    "softmax_crossentropy",
+    "sigmoid_binary_crossentropy",
+    "gradcheck",
+    "numeric_gradient",
+    "rel_error",
+    "GradcheckError",
     # shape arithmetic
-    "conv_output_size", "pool_output_size", "output_size_formula",
-    "conv2d_param_count", "dense_param_count", "resolve_padding",
+    "conv_output_size",
+    "pool_output_size",
+    "output_size_formula",
+    "conv2d_param_count",
+    "dense_param_count",
+    "resolve_padding",
     # training
-    "layers", "optimizers", "datasets", "set_seed", "Sequential", "load_model", "History", "NonFiniteLossError",
+    "layers",
+    "optimizers",
+    "datasets",
+    "set_seed",
+    "Sequential",
+    "load_model",
+    "History",
+    "NonFiniteLossError",
     # the Keras bridge (imports TensorFlow when called)
-    "to_keras", "from_keras", "copy_weights", "compare_with_keras", "KerasComparison",
+    "to_keras",
+    "from_keras",
+    "copy_weights",
+    "compare_with_keras",
+    "KerasComparison",
 ]
 
 

@@ -1,4 +1,5 @@
 """``python -m convlab ...`` — the same as the ``convlab`` command."""
+
 import sys
 
 from .cli import main

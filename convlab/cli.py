@@ -15,6 +15,7 @@ runs in its own process with ``sys.executable``, headless (``MPLBACKEND=Agg``).
 Exit codes: 0 success; 1 a lesson or the benchmark failed; 2 bad arguments or a
 missing lessons/benchmarks folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["main", "lessons_dir", "find_lessons", "resolve_lesson", "parse_layer", "DEFAULT_OUT"]
@@ -47,7 +49,7 @@ _LAYER_RE = re.compile(r"^(conv|pool)(\d+)(?:s(\d+))?(?:p(\d+)|(same)|(valid))?$
 
 
 # ----------------------------------------------------------------------------------- lessons
-def lessons_dir(override=None) -> Path:
+def lessons_dir(override: str | os.PathLike | None = None) -> Path:
     """The folder holding the lesson scripts.
 
     Args:
@@ -69,7 +71,8 @@ def lessons_dir(override=None) -> Path:
         raise FileNotFoundError(
             f"no lessons folder at {path}: the lessons ship with convlab's source repository, not with "
             f"the package — clone the repository and install it with `pip install -e .`, "
-            f"or pass --lessons DIR")
+            f"or pass --lessons DIR"
+        )
     return path
 
 
@@ -165,9 +168,11 @@ def _tour_table(results) -> str:
 
     bar = "=" * len(line(head))
     failed = sum(r[4] != "ok" for r in results)
-    total = (f"{len(results)} lesson(s): {len(results) - failed} passed, {failed} failed; "
-             f"{sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
-             f"{sum(r[3] for r in results):.1f} s")
+    total = (
+        f"{len(results)} lesson(s): {len(results) - failed} passed, {failed} failed; "
+        f"{sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
+        f"{sum(r[3] for r in results):.1f} s"
+    )
     return "\n".join(["", bar, line(head), bar] + [line(r) for r in rows] + [bar, total])
 
 
@@ -179,16 +184,21 @@ def _run_lesson(args, extra) -> int:
 
 
 # ----------------------------------------------------------------------------------- size
-def parse_layer(token: str) -> dict:
+def parse_layer(token: str) -> dict[str, str | int]:
     """Parse one ``--layers`` token (see :data:`LAYERS_HELP`) into ``{kind, kernel, stride, padding}``.
+
+    ``kind`` is ``"conv"`` or ``"pool"``; ``kernel`` and ``stride`` are ints ≥ 1 (a pooling
+    layer's stride defaults to its size, as in Keras); ``padding`` is an int ≥ 0 or ``"same"``.
 
     Raises:
         ValueError: the token does not follow the notation, or a size/stride is 0.
     """
     m = _LAYER_RE.match(token.strip())
     if not m:
-        raise ValueError(f"layer {token!r} is not in the notation convK[sS][pP|same|valid] or poolK[sS][same] "
-                         f"(e.g. conv3, conv3s2, conv3p1, conv3same, pool2)")
+        raise ValueError(
+            f"layer {token!r} is not in the notation convK[sS][pP|same|valid] or poolK[sS][same] "
+            f"(e.g. conv3, conv3s2, conv3p1, conv3same, pool2)"
+        )
     kind, k, s, p, same, _valid = m.groups()
     kind, k = kind.lower(), int(k)
     if kind == "pool" and p is not None:
@@ -200,7 +210,7 @@ def parse_layer(token: str) -> dict:
     return {"kind": kind, "kernel": k, "stride": stride, "padding": padding}
 
 
-def _padding_arg(text: str):
+def _padding_arg(text: str) -> str | int:
     t = text.strip().lower()
     if t in ("valid", "same"):
         return t
@@ -225,6 +235,7 @@ def _int_at_least(name, minimum):
         if v < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {text!r}")
         return v
+
     return parse
 
 
@@ -284,8 +295,10 @@ def _run_bench(extra) -> int:
     root = _repo_root()
     script = root / "benchmarks" / "bench.py"
     if not script.is_file():
-        raise FileNotFoundError(f"no benchmark script at {script}: it ships with convlab's source repository — "
-                                f"clone it and install with `pip install -e .`")
+        raise FileNotFoundError(
+            f"no benchmark script at {script}: it ships with convlab's source repository — "
+            f"clone it and install with `pip install -e .`"
+        )
     return subprocess.run([sys.executable, str(script)] + list(extra), cwd=root).returncode
 
 
@@ -293,62 +306,99 @@ def _run_bench(extra) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``convlab`` argument parser (subcommands tour, lesson, size, bench)."""
     parser = argparse.ArgumentParser(
-        prog="convlab", allow_abbrev=False,
+        prog="convlab",
+        allow_abbrev=False,
         description="convlab — an educational convolution engine: lessons, output sizes, benchmarks.",
-        epilog="Run `convlab <command> --help` for each command's options.")
+        epilog="Run `convlab <command> --help` for each command's options.",
+    )
     from convlab._version import __version__
 
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.required = True
 
-    p = sub.add_parser("tour", allow_abbrev=False, help="run every lesson in order and print a summary table",
-                       description="Run every lessons/NN_*.py in order, each in its own headless process "
-                                   "(with --quick unless --full), then print a table: checks passed, "
-                                   "figures written, seconds, status. Exit code 1 if any lesson failed.")
+    p = sub.add_parser(
+        "tour",
+        allow_abbrev=False,
+        help="run every lesson in order and print a summary table",
+        description="Run every lessons/NN_*.py in order, each in its own headless process "
+        "(with --quick unless --full), then print a table: checks passed, "
+        "figures written, seconds, status. Exit code 1 if any lesson failed.",
+    )
     p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for figures and summaries (default: {DEFAULT_OUT}/)")
     p.add_argument("--only", metavar="LIST", help="comma-separated lessons to run, by number or name (e.g. 01,03)")
     p.add_argument("--full", action="store_true", help="run the full lessons (default: --quick)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                   help="seconds allowed per lesson (default: 600)")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="S", help="seconds allowed per lesson (default: 600)"
+    )
     p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
     p.set_defaults(subparser=p)
 
-    p = sub.add_parser("lesson", allow_abbrev=False, help="run one lesson (N = 3, 03 or its name)",
-                       description="Run one lesson. Options the command does not know (--out DIR, --quick, "
-                                   "a lesson's own options) are passed to the lesson unchanged.",
-                       epilog="example: convlab lesson 3 --step")
+    p = sub.add_parser(
+        "lesson",
+        allow_abbrev=False,
+        help="run one lesson (N = 3, 03 or its name)",
+        description="Run one lesson. Options the command does not know (--out DIR, --quick, "
+        "a lesson's own options) are passed to the lesson unchanged.",
+        epilog="example: convlab lesson 3 --step",
+    )
     p.add_argument("n", metavar="N", help="the lesson: its number (3 or 03) or its name (03_convolution_by_hand)")
     p.add_argument("--step", action="store_true", help="pause after each step until Enter is pressed")
     p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
     p.set_defaults(subparser=p)
 
-    p = sub.add_parser("size", allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       help="output size of a convolution/pooling, with the formula",
-                       description="Output size with the slides' formula T = (N + 2·P − K)/S + 1 "
-                                   "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)).",
-                       epilog="examples:\n  convlab size 5 3 --padding 1 --stride 2      (slides: 3)\n"
-                              "  convlab size 28 3                             (slides: 26)\n"
-                              "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n\n"
-                              + LAYERS_HELP)
+    p = sub.add_parser(
+        "size",
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="output size of a convolution/pooling, with the formula",
+        description="Output size with the slides' formula T = (N + 2·P − K)/S + 1 "
+        "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)).",
+        epilog="examples:\n  convlab size 5 3 --padding 1 --stride 2      (slides: 3)\n"
+        "  convlab size 28 3                             (slides: 26)\n"
+        "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n\n" + LAYERS_HELP,
+    )
     p.add_argument("n", metavar="N", type=_nonneg_int("N"), help="input size in pixels (height = width)")
-    p.add_argument("kernel", metavar="KERNEL", nargs="?", type=_positive_int("KERNEL"),
-                   help="kernel (window) size K, for a single layer")
-    p.add_argument("--padding", "-p", type=_padding_arg, default=0, metavar="P",
-                   help="P zeros on each side, 'valid' (= 0) or 'same' (default: 0)")
+    p.add_argument(
+        "kernel",
+        metavar="KERNEL",
+        nargs="?",
+        type=_positive_int("KERNEL"),
+        help="kernel (window) size K, for a single layer",
+    )
+    p.add_argument(
+        "--padding",
+        "-p",
+        type=_padding_arg,
+        default=0,
+        metavar="P",
+        help="P zeros on each side, 'valid' (= 0) or 'same' (default: 0)",
+    )
     p.add_argument("--stride", "-s", type=_positive_int("stride"), default=1, metavar="S", help="stride (default 1)")
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="several layers in the notation below")
     p.set_defaults(subparser=p)
 
-    sub.add_parser("bench", allow_abbrev=False, add_help=False,
-                   help="run benchmarks/bench.py (arguments passed through)",
-                   description="Run the benchmark script benchmarks/bench.py from the repository root; every "
-                               "argument is passed to it (`convlab bench --help` shows the script's own help).")
+    sub.add_parser(
+        "bench",
+        allow_abbrev=False,
+        add_help=False,
+        help="run benchmarks/bench.py (arguments passed through)",
+        description="Run the benchmark script benchmarks/bench.py from the repository root; every "
+        "argument is passed to it (`convlab bench --help` shows the script's own help).",
+    )
     return parser
 
 
-def main(argv=None) -> int:
-    """Entry point of the ``convlab`` console script; returns the exit code."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``convlab`` console script; returns the exit code.
+
+    Args:
+        argv: the arguments after ``convlab`` (default ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 1 when a lesson or the benchmark failed, 2 for bad arguments or a
+        missing lessons/benchmarks folder (argparse itself exits with 2 on a usage error).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv and argv[0] == "bench":  # everything after `bench` belongs to the benchmark script

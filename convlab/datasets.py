@@ -1,3 +1,4 @@
 """``convlab.datasets``, the documented import path; the code lives in :mod:`convlab.data.datasets`."""
-from convlab.data.datasets import *  # noqa: F401,F403
+
+from convlab.data.datasets import *  # noqa: F403
 from convlab.data.datasets import __all__  # noqa: F401

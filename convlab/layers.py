@@ -1,3 +1,4 @@
 """``convlab.layers``, the documented import path; the code lives in :mod:`convlab.model.layers`."""
-from convlab.model.layers import *  # noqa: F401,F403
+
+from convlab.model.layers import *  # noqa: F403
 from convlab.model.layers import __all__  # noqa: F401

@@ -1,3 +1,4 @@
 """``convlab.lesson``, the documented import path; the code lives in :mod:`convlab.teach.lesson`."""
-from convlab.teach.lesson import *  # noqa: F401,F403
+
+from convlab.teach.lesson import *  # noqa: F403
 from convlab.teach.lesson import __all__  # noqa: F401

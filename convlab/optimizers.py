@@ -1,3 +1,4 @@
 """``convlab.optimizers``, the documented import path; the code lives in :mod:`convlab.model.optimizers`."""
-from convlab.model.optimizers import *  # noqa: F401,F403
+
+from convlab.model.optimizers import *  # noqa: F403
 from convlab.model.optimizers import __all__  # noqa: F401

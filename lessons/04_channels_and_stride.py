@@ -11,6 +11,7 @@ the number of filters is the number of output channels.
 
 Run: ``python lessons/04_channels_and_stride.py [--step] [--out DIR] [--quick]``.
 """
+
 import numpy as np
 
 import convlab
@@ -20,27 +21,39 @@ from convlab.lesson import Lesson, print_matrix, product_term
 lesson = Lesson(__file__, "Several channels and stride: the 5×5×3 example")
 
 # Channel planes exactly as the slides print them (rows top to bottom), before padding.
-x = np.stack([
-    [[0, 0, 1, 0, 2], [1, 0, 2, 0, 1], [1, 0, 2, 2, 0], [2, 0, 0, 2, 0], [2, 1, 2, 2, 0]],
-    [[2, 1, 2, 1, 1], [2, 1, 2, 0, 1], [0, 2, 1, 0, 1], [1, 2, 2, 2, 2], [0, 1, 2, 0, 1]],
-    [[2, 1, 1, 2, 0], [1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 2, 1, 0], [2, 2, 1, 1, 1]],
-], axis=-1)  # (5, 5, 3): H, W, C as Keras
-w0 = np.stack([
-    [[-1, 0, 1], [0, 0, 1], [1, -1, 1]],
-    [[-1, 0, 1], [1, -1, 1], [0, 1, 0]],
-    [[-1, 1, 1], [1, 1, 0], [0, -1, 0]],
-], axis=-1)  # (3, 3, 3)
-w1 = np.stack([
-    [[0, 1, -1], [0, -1, 0], [0, -1, 1]],
-    [[-1, 0, 0], [1, -1, 0], [1, -1, 0]],
-    [[-1, 1, -1], [0, -1, -1], [1, 0, 0]],
-], axis=-1)
+x = np.stack(
+    [
+        [[0, 0, 1, 0, 2], [1, 0, 2, 0, 1], [1, 0, 2, 2, 0], [2, 0, 0, 2, 0], [2, 1, 2, 2, 0]],
+        [[2, 1, 2, 1, 1], [2, 1, 2, 0, 1], [0, 2, 1, 0, 1], [1, 2, 2, 2, 2], [0, 1, 2, 0, 1]],
+        [[2, 1, 1, 2, 0], [1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 2, 1, 0], [2, 2, 1, 1, 1]],
+    ],
+    axis=-1,
+)  # (5, 5, 3): H, W, C as Keras
+w0 = np.stack(
+    [
+        [[-1, 0, 1], [0, 0, 1], [1, -1, 1]],
+        [[-1, 0, 1], [1, -1, 1], [0, 1, 0]],
+        [[-1, 1, 1], [1, 1, 0], [0, -1, 0]],
+    ],
+    axis=-1,
+)  # (3, 3, 3)
+w1 = np.stack(
+    [
+        [[0, 1, -1], [0, -1, 0], [0, -1, 1]],
+        [[-1, 0, 0], [1, -1, 0], [1, -1, 0]],
+        [[-1, 1, -1], [0, -1, -1], [1, 0, 0]],
+    ],
+    axis=-1,
+)
 kernel = np.stack([w0, w1], axis=-1)  # (KH, KW, C_in, C_out) = (3, 3, 3, 2)
 bias = np.array([1, 0])
-EXPECTED = np.stack([
-    [[2, 3, 3], [3, 7, 3], [8, 10, -3]],
-    [[-8, -8, -3], [-3, 1, 0], [-3, -8, -5]],
-], axis=-1)  # (3, 3, 2)
+EXPECTED = np.stack(
+    [
+        [[2, 3, 3], [3, 7, 3], [8, 10, -3]],
+        [[-8, -8, -3], [-3, 1, 0], [-3, -8, -5]],
+    ],
+    axis=-1,
+)  # (3, 3, 2)
 P, S = 1, 2
 
 
@@ -60,16 +73,21 @@ for f, (w, b) in enumerate(zip((w0, w1), bias)):
         lesson.say(f"w{f}[:, :, {c}]:")
         print_matrix(w[:, :, c])
     lesson.say(f"b{f} = {b}")
-lesson.say(f"Keras stores them together: kernel.shape = {kernel.shape} = (KH, KW, C_in, C_out), "
-           f"bias.shape = {bias.shape}")
+lesson.say(
+    f"Keras stores them together: kernel.shape = {kernel.shape} = (KH, KW, C_in, C_out), bias.shape = {bias.shape}"
+)
 lesson.check("kernel layout (KH, KW, C_in, C_out)", kernel.shape, (3, 3, 3, 2))
-lesson.savefig(viz.kernels_figure(kernel, suptitle="Filters W0 (top) and W1 (bottom), one column per channel"),
-               "filters")
+lesson.savefig(
+    viz.kernels_figure(kernel, suptitle="Filters W0 (top) and W1 (bottom), one column per channel"), "filters"
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Output size: T = (N + 2·P − K)/S + 1")
-lesson.say("  " + convlab.output_size_formula(5, 3, P, S), "  " + convlab.output_size_formula(5, 3, P, S, symbol="U"),
-           "  output volume T × U × N_f = 3 × 3 × 2 (one plane per filter)")
+lesson.say(
+    "  " + convlab.output_size_formula(5, 3, P, S),
+    "  " + convlab.output_size_formula(5, 3, P, S, symbol="U"),
+    "  output volume T × U × N_f = 3 × 3 × 2 (one plane per filter)",
+)
 lesson.check("T", convlab.conv_output_size(5, 3, P, S), 3)
 
 # --------------------------------------------------------------------------------------------
@@ -79,16 +97,21 @@ for f, (w, b) in enumerate(zip((w0, w1), bias)):
     lesson.say(f"Filter w{f} (bias b{f} = {b}):")
     for i in range(3):
         for j in range(3):
-            win = xp[i * S:i * S + 3, j * S:j * S + 3, :]  # the 3×3×3 window at (i·S, j·S)
+            win = xp[i * S : i * S + 3, j * S : j * S + 3, :]  # the 3×3×3 window at (i·S, j·S)
             parts = [int(np.sum(win[:, :, c] * w[:, :, c])) for c in range(3)]
             by_hand[i, j, f] = sum(parts) + b
             txt = " + ".join(f"({p})" if p < 0 else str(p) for p in parts)
-            lesson.say(f"  o{f}[{i},{j}] = {txt} + {b} = {by_hand[i, j, f]}"
-                       f"   (window rows {i * S}…{i * S + 2}, cols {j * S}…{j * S + 2} of the padded input)")
+            lesson.say(
+                f"  o{f}[{i},{j}] = {txt} + {b} = {by_hand[i, j, f]}"
+                f"   (window rows {i * S}…{i * S + 2}, cols {j * S}…{j * S + 2} of the padded input)"
+            )
             if f == 0 and i == 0 and j == 0:
                 for c in range(3):
-                    lesson.say(f"      channel {c}: " + " + ".join(
-                        product_term(p, q) for p, q in zip(win[:, :, c].ravel(), w[:, :, c].ravel())) + f" = {parts[c]}")
+                    lesson.say(
+                        f"      channel {c}: "
+                        + " + ".join(product_term(p, q) for p, q in zip(win[:, :, c].ravel(), w[:, :, c].ravel()))
+                        + f" = {parts[c]}"
+                    )
 lesson.say("o[:, :, 0]:")
 print_matrix(by_hand[:, :, 0])
 lesson.say("o[:, :, 1]:")
@@ -103,20 +126,31 @@ for f, (w, b) in enumerate(zip((w0, w1), bias)):
     planes = [convlab.correlate2d(x[:, :, c], w[:, :, c], padding=P, strides=S) for c in range(3)]
     for c, pl in enumerate(planes):
         lesson.say(f"  w{f}, channel {c}: {pl.astype(int).tolist()}")
-    lesson.check(f"o{f} = plane 0 + plane 1 + plane 2 + b{f}", planes[0] + planes[1] + planes[2] + b,
-                 EXPECTED[:, :, f])
+    lesson.check(f"o{f} = plane 0 + plane 1 + plane 2 + b{f}", planes[0] + planes[1] + planes[2] + b, EXPECTED[:, :, f])
 for backend in ("reference", "numpy", "numba"):
     y = convlab.conv2d(x[None], kernel, bias, strides=S, padding=P, backend=backend)
-    lesson.check(f"conv2d(x (1,5,5,3), kernel (3,3,3,2), bias, strides=2, padding=1), backend={backend!r}",
-                 y[0], EXPECTED)
-lesson.say("Keras' padding='same' with stride 2 on this odd 5×5 input also pads 1 on each side:",
-           "  " + convlab.output_size_formula(5, 3, "same", 2))
-lesson.check("padding='same' gives the same volume here",
-             convlab.conv2d(x[None], kernel, bias, strides=S, padding="same")[0], EXPECTED)
+    lesson.check(
+        f"conv2d(x (1,5,5,3), kernel (3,3,3,2), bias, strides=2, padding=1), backend={backend!r}", y[0], EXPECTED
+    )
+lesson.say(
+    "Keras' padding='same' with stride 2 on this odd 5×5 input also pads 1 on each side:",
+    "  " + convlab.output_size_formula(5, 3, "same", 2),
+)
+lesson.check(
+    "padding='same' gives the same volume here",
+    convlab.conv2d(x[None], kernel, bias, strides=S, padding="same")[0],
+    EXPECTED,
+)
 
 mats = [xp[:, :, c] for c in range(3)] + [EXPECTED[:, :, 0], EXPECTED[:, :, 1]]
-lesson.savefig(viz.matrices_figure(mats, [f"x[:, :, {c}] (+pad 1)" for c in range(3)] + ["o[:, :, 0]", "o[:, :, 1]"],
-                                   cmaps=["Reds", "Greens", "Blues", "Greys", "Greys"],
-                                   suptitle="5×5×3 input (padded) → stride 2 → 3×3×2 output"), "volume")
+lesson.savefig(
+    viz.matrices_figure(
+        mats,
+        [f"x[:, :, {c}] (+pad 1)" for c in range(3)] + ["o[:, :, 0]", "o[:, :, 1]"],
+        cmaps=["Reds", "Greens", "Blues", "Greys", "Greys"],
+        suptitle="5×5×3 input (padded) → stride 2 → 3×3×2 output",
+    ),
+    "volume",
+)
 
 lesson.finish()

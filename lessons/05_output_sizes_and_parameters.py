@@ -14,6 +14,7 @@ compared with Keras' own ``model.summary()`` and ``count_params()``.
 
 Run: ``python lessons/05_output_sizes_and_parameters.py [--step] [--out DIR] [--quick] [--no-keras]``.
 """
+
 import os
 import textwrap
 
@@ -25,8 +26,7 @@ from convlab.shapes import format_summary, resolve_padding
 
 
 def extra_args(parser):
-    parser.add_argument("--no-keras", action="store_true",
-                        help="skip the comparison with Keras' model.summary()")
+    parser.add_argument("--no-keras", action="store_true", help="skip the comparison with Keras' model.summary()")
 
 
 lesson = Lesson(__file__, "Output sizes and parameter counts", extra_args=extra_args)
@@ -51,23 +51,37 @@ x = np.arange(28 * 28, dtype=float).reshape(1, 28, 28, 1)
 y = convlab.conv2d(x, np.ones((3, 3, 1, 1)), strides=2)
 lesson.say(f"  windows start at rows 0, 2, …, 24 and cover rows 0…26; row 27 is never used → output {y.shape[1:3]}")
 lesson.check("conv2d agrees: (1, 13, 13, 1)", y.shape, (1, 13, 13, 1))
-lesson.check("the last row and column do not change the result",
-             convlab.conv2d(x[:, :27, :27], np.ones((3, 3, 1, 1)), strides=2), y)
+lesson.check(
+    "the last row and column do not change the result",
+    convlab.conv2d(x[:, :27, :27], np.ones((3, 3, 1, 1)), strides=2),
+    y,
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("padding='same': the output is ceil(N/S), and the pads may be unequal")
-lesson.say("TensorFlow's rule: pad_total = max((ceil(N/S) − 1)·S + K − N, 0); pad_before = pad_total // 2,",
-           "the odd pixel goes after (bottom/right).")
-cases = [(28, 3, 1, (1, 1), 28), (28, 3, 2, (0, 1), 14), (5, 3, 2, (1, 1), 3), (28, 2, 1, (0, 1), 28),
-         (7, 5, 3, (2, 2), 3)]
+lesson.say(
+    "TensorFlow's rule: pad_total = max((ceil(N/S) − 1)·S + K − N, 0); pad_before = pad_total // 2,",
+    "the odd pixel goes after (bottom/right).",
+)
+cases = [
+    (28, 3, 1, (1, 1), 28),
+    (28, 3, 2, (0, 1), 14),
+    (5, 3, 2, (1, 1), 3),
+    (28, 2, 1, (0, 1), 28),
+    (7, 5, 3, (2, 2), 3),
+]
 for n, k, s, pads, expected in cases:
     top, bottom, _, _ = resolve_padding((n, n), k, "same", s)
     lesson.say(f"  N={n:2d}, K={k}, S={s}: {convlab.output_size_formula(n, k, 'same', s)}")
     lesson.check(f"'same' pads for N={n}, K={k}, S={s}", (top, bottom), pads)
-    lesson.check(f"'same' output for N={n}, K={k}, S={s} = ceil({n}/{s})", convlab.conv_output_size(n, k, "same", s),
-                 expected)
-lesson.say("", "The trap: stride 2 on an even input. padding=1 gives the same 14×14 shape as 'same', but",
-           "different numbers — 'same' pads 0 rows above and 1 below, so every window sits one pixel lower.")
+    lesson.check(
+        f"'same' output for N={n}, K={k}, S={s} = ceil({n}/{s})", convlab.conv_output_size(n, k, "same", s), expected
+    )
+lesson.say(
+    "",
+    "The trap: stride 2 on an even input. padding=1 gives the same 14×14 shape as 'same', but",
+    "different numbers — 'same' pads 0 rows above and 1 below, so every window sits one pixel lower.",
+)
 k3 = np.arange(9, dtype=float).reshape(3, 3, 1, 1)
 same = convlab.conv2d(x, k3, strides=2, padding="same")
 sym = convlab.conv2d(x, k3, strides=2, padding=1)
@@ -81,19 +95,26 @@ lesson.step("Parameters of the slides' MNIST models, with the formula of each nu
 
 # A layer list in the slides' order: ("conv", filters, kernel) | ("pool", size) | ("flatten",) | ("dense", units, act)
 MODELS = {
-    "Conv2D(64,3) → Flatten → Dense(10)": (
-        [("conv", 64, 3, "relu"), ("flatten",), ("dense", 10, "softmax")], 433_290),
+    "Conv2D(64,3) → Flatten → Dense(10)": ([("conv", 64, 3, "relu"), ("flatten",), ("dense", 10, "softmax")], 433_290),
     "… with Dense(15, tanh) before Dense(10)": (
-        [("conv", 64, 3, "relu"), ("flatten",), ("dense", 15, "tanh"), ("dense", 10, "softmax")], 649_775),
+        [("conv", 64, 3, "relu"), ("flatten",), ("dense", 15, "tanh"), ("dense", 10, "softmax")],
+        649_775,
+    ),
     "… with MaxPooling2D((2,2)) after the conv": (
         [("conv", 64, 3, "relu"), ("pool", 2), ("flatten",), ("dense", 15, "tanh"), ("dense", 10, "softmax")],
-        163_055),
+        163_055,
+    ),
     "seeds/004: Conv2D(32,3) → MaxPool2D(2) → Flatten → Dense(100) → Dense(10)": (
         [("conv", 32, 3, "relu"), ("pool", 2), ("flatten",), ("dense", 100, "relu"), ("dense", 10, "softmax")],
-        542_230),
+        542_230,
+    ),
 }
-KERAS_NAMES = {"conv": ("conv2d", "Conv2D"), "pool": ("max_pooling2d", "MaxPooling2D"),
-               "flatten": ("flatten", "Flatten"), "dense": ("dense", "Dense")}
+KERAS_NAMES = {
+    "conv": ("conv2d", "Conv2D"),
+    "pool": ("max_pooling2d", "MaxPooling2D"),
+    "flatten": ("flatten", "Flatten"),
+    "dense": ("dense", "Dense"),
+}
 
 
 def summary_rows(spec, input_shape=(28, 28, 1)):
@@ -143,8 +164,9 @@ lesson.check("Conv2D(64, 3) on 28×28×1: 64·3·3·1 + 64 = 640", first[0][3], 
 lesson.check("its output (None, 26, 26, 64)", first[0][2], (None, 26, 26, 64))
 lesson.check("Flatten: 64·26·26 = 43,264 values", first[1][2], (None, 43_264))
 lesson.check("Dense(10): 43264·10 + 10 = 432,650", first[2][3], 432_650)
-lesson.check("Dense(15): 43264·15 + 15 = 648,975; Dense(10): 15·10 + 10 = 160", [second[2][3], second[3][3]],
-             [648_975, 160])
+lesson.check(
+    "Dense(15): 43264·15 + 15 = 648,975; Dense(10): 15·10 + 10 = 160", [second[2][3], second[3][3]], [648_975, 160]
+)
 lesson.check("MaxPooling2D((2,2)) output (None, 13, 13, 64)", pooled[1][2], (None, 13, 13, 64))
 lesson.check("Flatten after pooling: 13·13·64 = 10,816 values", pooled[2][2], (None, 10_816))
 lesson.check("Dense(15) after pooling: 10816·15 + 15 = 162,255", pooled[3][3], 162_255)
@@ -157,7 +179,7 @@ for title, rows in all_rows.items():
     biggest = max(rows, key=lambda r: r[3])
     lesson.say(f"  {title}: {biggest[0]} holds {biggest[3]:,} of {total:,} ({100 * biggest[3] / total:.1f}%)")
 
-import matplotlib.pyplot as plt  # noqa: E402  (after Lesson() chose the headless backend)
+import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, len(all_rows), figsize=(4.2 * len(all_rows), 3.8), sharey=True)
 for ax, (title, rows) in zip(axes, all_rows.items()):
@@ -204,6 +226,7 @@ else:
     except ImportError:
         lesson.say("(TensorFlow/Keras is not installed: pip install -e '.[keras]' to compare)")
 if keras is not None:
+
     def keras_model(spec, input_shape=(28, 28, 1)):
         layers = [keras.Input(shape=input_shape)]
         for layer in spec:
@@ -232,9 +255,15 @@ if keras is not None:
         ours = format_summary(all_rows[title], title=f"convlab.shapes — {title}")
         lesson.say("", side_by_side("".join(captured), ours))
         lesson.check("Keras count_params() = convlab total", model.count_params(), total)
-        lesson.check("Keras per-layer params = convlab", [ly.count_params() for ly in model.layers],
-                     [r[3] for r in all_rows[title]])
-        lesson.check("Keras output shapes = convlab", str([tuple(ly.output.shape) for ly in model.layers]),
-                     str([r[2] for r in all_rows[title]]))
+        lesson.check(
+            "Keras per-layer params = convlab",
+            [ly.count_params() for ly in model.layers],
+            [r[3] for r in all_rows[title]],
+        )
+        lesson.check(
+            "Keras output shapes = convlab",
+            str([tuple(ly.output.shape) for ly in model.layers]),
+            str([r[2] for r in all_rows[title]]),
+        )
 
 lesson.finish()

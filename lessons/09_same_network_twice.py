@@ -27,6 +27,7 @@ Needs TensorFlow (``pip install -e ".[keras]"``); without it the lesson is skipp
 Run: ``python lessons/09_same_network_twice.py [--step] [--out DIR] [--quick] [--epochs N]``.
 ``--quick`` uses 600 training and 500 test images and one epoch on each side.
 """
+
 import os
 import time
 
@@ -65,31 +66,39 @@ if lesson.quick:
     x_train, y_train, x_test, y_test = x_train[:600], y_train[:600], x_test[:500], y_test[:500]
 x_train = (x_train[..., None] / 255.0).astype(np.float32)
 x_test = (x_test[..., None] / 255.0).astype(np.float32)
-lesson.say(f"x_train {x_train.shape}, x_test {x_test.shape} (float32 in [0, 1]); {EPOCHS} epoch(s) per training"
-           + (" — --quick: a subset, tour-sized" if lesson.quick else ""))
+lesson.say(
+    f"x_train {x_train.shape}, x_test {x_test.shape} (float32 in [0, 1]); {EPOCHS} epoch(s) per training"
+    + (" — --quick: a subset, tour-sized" if lesson.quick else "")
+)
 lesson.check("train/test sizes", (len(x_train), len(x_test)), (600, 500) if lesson.quick else (4000, 1000))
 
 
 def seeds_004_convlab():
-    return convlab.Sequential([
-        Input((28, 28, 1)),
-        Conv2D(32, (3, 3), activation="relu"),
-        MaxPool2D(2, 2),
-        Flatten(),
-        Dense(100, activation="relu"),
-        Dense(10, activation="softmax"),
-    ], name="seeds_004")
+    return convlab.Sequential(
+        [
+            Input((28, 28, 1)),
+            Conv2D(32, (3, 3), activation="relu"),
+            MaxPool2D(2, 2),
+            Flatten(),
+            Dense(100, activation="relu"),
+            Dense(10, activation="softmax"),
+        ],
+        name="seeds_004",
+    )
 
 
 def seeds_004_keras():
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, (3, 3), activation="relu"),
-        keras.layers.MaxPool2D(2, 2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(100, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ], name="seeds_004_keras")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, (3, 3), activation="relu"),
+            keras.layers.MaxPool2D(2, 2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(100, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="seeds_004_keras",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,30 +110,40 @@ kmodel = seeds_004_keras()
 model.summary()
 kmodel.summary(line_length=80)
 ours = [(type(l).__name__, l.output_shape, l.count_params()) for l in model.layers]
-theirs = [(type(l).__name__.replace("MaxPool2D", "MaxPooling2D"), tuple(l.output.shape), l.count_params())
-          for l in kmodel.layers]
+theirs = [
+    (type(l).__name__.replace("MaxPool2D", "MaxPooling2D"), tuple(l.output.shape), l.count_params())
+    for l in kmodel.layers
+]
 lesson.check_true("the same rows: layer types, output shapes and parameter counts", ours == theirs)
-lesson.check("total parameters (seeds/003: 542,230)", (model.count_params(), kmodel.count_params()),
-             (542_230, 542_230))
-lesson.check_true("the two start from different random weights",
-                  not np.array_equal(model.layers[0].params["kernel"], kmodel.layers[0].get_weights()[0]))
+lesson.check("total parameters (seeds/003: 542,230)", (model.count_params(), kmodel.count_params()), (542_230, 542_230))
+lesson.check_true(
+    "the two start from different random weights",
+    not np.array_equal(model.layers[0].params["kernel"], kmodel.layers[0].get_weights()[0]),
+)
 convlab.copy_weights(model, kmodel)
 lesson.say("convlab.copy_weights(model, kmodel): every kernel and bias copied into Keras, value for value")
-lesson.check_true("… bit for bit", all(a.tobytes() == b.tobytes()
-                                        for a, b in zip(model.get_weights(), kmodel.get_weights())))
+lesson.check_true(
+    "… bit for bit", all(a.tobytes() == b.tobytes() for a, b in zip(model.get_weights(), kmodel.get_weights()))
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Layer by layer: activations, loss and gradients on 32 real digits")
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 report = convlab.compare_with_keras(model, x_train[:BATCH], y_train[:BATCH], keras_model=kmodel)
-lesson.say("max rel = the largest |convlab − Keras| divided by the largest |Keras| value of that array.",
-           "The differences are float32 rounding: the two libraries add the same products in another order.")
-lesson.check_true(f"every activation within 1e-5 (largest: {report.max_rel('activation'):.1e})",
-                  report.max_rel("activation") <= 1e-5)
-lesson.check_true(f"the loss within 1e-5 (convlab {report.loss[0]:.7f}, Keras {report.loss[1]:.7f})",
-                  report.max_rel("loss") <= 1e-5)
-lesson.check_true(f"all 6 weight gradients within 1e-5 (largest: {report.max_rel('gradient'):.1e})",
-                  report.max_rel("gradient") <= 1e-5 and len([r for r in report.rows if r.kind == "gradient"]) == 6)
+lesson.say(
+    "max rel = the largest |convlab − Keras| divided by the largest |Keras| value of that array.",
+    "The differences are float32 rounding: the two libraries add the same products in another order.",
+)
+lesson.check_true(
+    f"every activation within 1e-5 (largest: {report.max_rel('activation'):.1e})", report.max_rel("activation") <= 1e-5
+)
+lesson.check_true(
+    f"the loss within 1e-5 (convlab {report.loss[0]:.7f}, Keras {report.loss[1]:.7f})", report.max_rel("loss") <= 1e-5
+)
+lesson.check_true(
+    f"all 6 weight gradients within 1e-5 (largest: {report.max_rel('gradient'):.1e})",
+    report.max_rel("gradient") <= 1e-5 and len([r for r in report.rows if r.kind == "gradient"]) == 6,
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The same training twice: same start, same batches, Adam on both sides")
@@ -133,14 +152,18 @@ convlab.set_seed(1)
 twin = seeds_004_convlab()
 twin.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 ktwin = convlab.to_keras(twin)  # same layers, weights and compile settings (a fresh Adam)
-lesson.say(f"convlab.to_keras(twin): {type(ktwin.optimizer).__name__}(learning_rate="
-           f"{float(ktwin.optimizer.learning_rate.numpy()):g}), loss {ktwin.loss!r}; fit on {n_twice} digits, "
-           f"shuffle=False, batch {BATCH}, 2 epochs")
+lesson.say(
+    f"convlab.to_keras(twin): {type(ktwin.optimizer).__name__}(learning_rate="
+    f"{float(ktwin.optimizer.learning_rate.numpy()):g}), loss {ktwin.loss!r}; fit on {n_twice} digits, "
+    f"shuffle=False, batch {BATCH}, 2 epochs"
+)
 h1 = twin.fit(x_train[:n_twice], y_train[:n_twice], epochs=2, batch_size=BATCH, shuffle=False, verbose=0).history
 h2 = ktwin.fit(x_train[:n_twice], y_train[:n_twice], epochs=2, batch_size=BATCH, shuffle=False, verbose=0).history
 for e in range(2):
-    lesson.say(f"  epoch {e + 1}: loss convlab {h1['loss'][e]:.7f}  Keras {h2['loss'][e]:.7f}   "
-               f"accuracy {h1['accuracy'][e]:.4f} / {h2['accuracy'][e]:.4f}")
+    lesson.say(
+        f"  epoch {e + 1}: loss convlab {h1['loss'][e]:.7f}  Keras {h2['loss'][e]:.7f}   "
+        f"accuracy {h1['accuracy'][e]:.4f} / {h2['accuracy'][e]:.4f}"
+    )
 lesson.check("the loss curves (relative 1e-4)", h1["loss"], h2["loss"], rtol=1e-4)
 drift = max(float(np.max(np.abs(a - b))) for a, b in zip(twin.get_weights(), ktwin.get_weights()))
 lesson.say(f"after {2 * -(-n_twice // BATCH)} Adam steps the weights differ by at most {drift:.1e}")
@@ -154,11 +177,14 @@ lesson.say(f"convlab trained in {time.perf_counter() - t0:.1f} s")
 handed = convlab.to_keras(model)
 c_loss, c_acc = model.evaluate(x_test, y_test, verbose=0)
 k_loss, k_acc = handed.evaluate(x_test, y_test, verbose=0)
-lesson.say(f"  convlab evaluate: loss {c_loss:.6f}, accuracy {c_acc:.4f}",
-           f"  Keras   evaluate: loss {k_loss:.6f}, accuracy {k_acc:.4f}")
+lesson.say(
+    f"  convlab evaluate: loss {c_loss:.6f}, accuracy {c_acc:.4f}",
+    f"  Keras   evaluate: loss {k_loss:.6f}, accuracy {k_acc:.4f}",
+)
 lesson.check("test loss, convlab vs Keras (relative 1e-5)", c_loss, k_loss, rtol=1e-5)
-lesson.check("test accuracy, convlab vs Keras (at most one digit on a near-tie)", c_acc, k_acc,
-             atol=1.0 / len(x_test) + 1e-9)
+lesson.check(
+    "test accuracy, convlab vs Keras (at most one digit on a near-tie)", c_acc, k_acc, atol=1.0 / len(x_test) + 1e-9
+)
 lesson.check_true(f"the trained model beats chance clearly ({c_acc:.1%})", c_acc > (0.5 if lesson.quick else 0.9))
 
 # --------------------------------------------------------------------------------------------
@@ -173,11 +199,14 @@ loaded = convlab.from_keras(kfit)
 lesson.say(f"convlab.from_keras(kfit) → {loaded!r}", f"compiled with {loaded.optimizer!r}")
 k_loss, k_acc = kfit.evaluate(x_test, y_test, verbose=0)
 c_loss, c_acc = loaded.evaluate(x_test, y_test, verbose=0)
-lesson.say(f"  Keras   evaluate: loss {k_loss:.6f}, accuracy {k_acc:.4f}",
-           f"  convlab evaluate: loss {c_loss:.6f}, accuracy {c_acc:.4f}")
+lesson.say(
+    f"  Keras   evaluate: loss {k_loss:.6f}, accuracy {k_acc:.4f}",
+    f"  convlab evaluate: loss {c_loss:.6f}, accuracy {c_acc:.4f}",
+)
 lesson.check("test loss, Keras vs convlab (relative 1e-5)", c_loss, k_loss, rtol=1e-5)
-lesson.check("test accuracy, Keras vs convlab (at most one digit on a near-tie)", c_acc, k_acc,
-             atol=1.0 / len(x_test) + 1e-9)
+lesson.check(
+    "test accuracy, Keras vs convlab (at most one digit on a near-tie)", c_acc, k_acc, atol=1.0 / len(x_test) + 1e-9
+)
 
 digit = x_test[:1]
 conv = loaded.layers[0]
@@ -185,15 +214,30 @@ maps = conv.forward(digit)[0]  # convlab computes the 32 feature maps (26, 26, 3
 kmaps = kfit.layers[0](tf.constant(digit), training=False).numpy()[0]  # Keras' own conv layer
 lesson.check("convlab's 32 feature maps = Keras' (atol 1e-5)", maps, kmaps, atol=1e-5)
 pooled = loaded.layers[1].forward(conv.forward(digit))[0]
-lesson.say(f"digit {y_test[0]}: conv output {maps.shape}, after max pooling {pooled.shape}; "
-           f"{int((maps.reshape(-1, 32).max(axis=0) == 0).sum())} of 32 filters are silent on it")
+lesson.say(
+    f"digit {y_test[0]}: conv output {maps.shape}, after max pooling {pooled.shape}; "
+    f"{int((maps.reshape(-1, 32).max(axis=0) == 0).sum())} of 32 filters are silent on it"
+)
 fig = viz.grid_figure([digit[0, :, :, 0]], [f"test digit (label {y_test[0]})"], panel_inches=2.5)
 lesson.savefig(fig, "digit")
-fig = viz.grid_figure(maps, [f"filter {i}" for i in range(32)], cmap="viridis", ncols=8, panel_inches=1.5,
-                      suptitle="Keras-trained Conv2D(32, 3, relu), feature maps computed by convlab")
+fig = viz.grid_figure(
+    maps,
+    [f"filter {i}" for i in range(32)],
+    cmap="viridis",
+    ncols=8,
+    panel_inches=1.5,
+    suptitle="Keras-trained Conv2D(32, 3, relu), feature maps computed by convlab",
+)
 lesson.savefig(fig, "feature_maps")
-fig = viz.grid_figure(conv.params["kernel"][:, :, 0, :], [f"{i}" for i in range(32)], cmap="RdBu_r", ncols=8,
-                      panel_inches=1.0, symmetric=True, suptitle="its 32 kernels (3×3), learnt by Keras")
+fig = viz.grid_figure(
+    conv.params["kernel"][:, :, 0, :],
+    [f"{i}" for i in range(32)],
+    cmap="RdBu_r",
+    ncols=8,
+    panel_inches=1.0,
+    symmetric=True,
+    suptitle="its 32 kernels (3×3), learnt by Keras",
+)
 lesson.savefig(fig, "kernels")
 
 lesson.finish()

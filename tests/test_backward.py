@@ -7,6 +7,7 @@ gradient to ONE position, the first maximum in row-major order), overlapping
 windows, idempotence (no accumulation across calls), a swapped/reversed weight
 gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,25 +23,25 @@ BACKENDS = ["numpy", "numba"]
 # (N, H, W, C_in, C_out, (KH, KW), strides, padding)
 CONV_CASES = [
     (1, 5, 5, 1, 1, (3, 3), 1, "valid"),
-    (2, 7, 6, 3, 2, (3, 3), 2, "valid"),        # (7−3) % 2 == 0, (6−3) % 2 == 1: last column uncovered
-    (1, 8, 8, 2, 3, (3, 3), 2, "same"),         # asymmetric "same": pad 0 before, 1 after
+    (2, 7, 6, 3, 2, (3, 3), 2, "valid"),  # (7−3) % 2 == 0, (6−3) % 2 == 1: last column uncovered
+    (1, 8, 8, 2, 3, (3, 3), 2, "same"),  # asymmetric "same": pad 0 before, 1 after
     (2, 6, 7, 2, 1, (2, 3), 3, "same"),
-    (1, 5, 7, 1, 4, (1, 1), 2, "valid"),        # 1×1 kernel, stride 2
-    (1, 9, 8, 2, 2, (3, 2), (3, 2), 1),         # int padding, non-square kernel and strides
-    (2, 6, 5, 3, 2, (3, 3), 1, (2, 1)),         # (ph, pw)
+    (1, 5, 7, 1, 4, (1, 1), 2, "valid"),  # 1×1 kernel, stride 2
+    (1, 9, 8, 2, 2, (3, 2), (3, 2), 1),  # int padding, non-square kernel and strides
+    (2, 6, 5, 3, 2, (3, 3), 1, (2, 1)),  # (ph, pw)
     (1, 7, 6, 2, 2, (3, 3), 2, ((1, 0), (2, 1))),  # asymmetric explicit pairs
-    (1, 4, 4, 1, 1, (4, 4), 1, "valid"),        # kernel = input
+    (1, 4, 4, 1, 1, (4, 4), 1, "valid"),  # kernel = input
     (3, 5, 4, 1, 2, (2, 2), 3, ((0, 2), (1, 0))),
 ]
 
 # (N, H, W, C, pool, strides, padding)
 POOL_CASES = [
     (1, 4, 4, 1, 2, None, "valid"),
-    (2, 5, 7, 3, 2, None, "valid"),             # odd sizes: last row/col uncovered
-    (1, 6, 6, 2, 3, 2, "same"),                 # overlapping windows, asymmetric same
+    (2, 5, 7, 3, 2, None, "valid"),  # odd sizes: last row/col uncovered
+    (1, 6, 6, 2, 3, 2, "same"),  # overlapping windows, asymmetric same
     (2, 5, 5, 1, 3, 1, "same"),
     (1, 7, 5, 2, (2, 3), (1, 2), "valid"),
-    (1, 8, 8, 1, 2, 3, "same"),                 # stride > pool: gaps
+    (1, 8, 8, 1, 2, 3, "same"),  # stride > pool: gaps
     (1, 6, 5, 2, 3, 2, ((1, 0), (0, 1))),
     (1, 3, 3, 1, 3, 1, "valid"),
 ]
@@ -103,11 +104,19 @@ def test_pool_backward_backends_match_reference(case, dtype, ties):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    n=st.integers(1, 2), h=st.integers(1, 7), w=st.integers(1, 7), c=st.integers(1, 3), f=st.integers(1, 3),
-    kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 3), sw=st.integers(1, 3),
-    pads=st.one_of(st.sampled_from(["valid", "same"]),
-                   st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)),
-                             st.tuples(st.integers(0, 2), st.integers(0, 2)))),
+    n=st.integers(1, 2),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    c=st.integers(1, 3),
+    f=st.integers(1, 3),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    pads=st.one_of(
+        st.sampled_from(["valid", "same"]),
+        st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)), st.tuples(st.integers(0, 2), st.integers(0, 2))),
+    ),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_conv_backward_random_shapes(n, h, w, c, f, kh, kw, sh, sw, pads, seed):
@@ -125,9 +134,16 @@ def test_conv_backward_random_shapes(n, h, w, c, f, kh, kw, sh, sw, pads, seed):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    h=st.integers(1, 7), w=st.integers(1, 7), c=st.integers(1, 2),
-    ph=st.integers(1, 3), pw=st.integers(1, 3), sh=st.integers(1, 3), sw=st.integers(1, 3),
-    padding=st.sampled_from(["valid", "same"]), ties=st.booleans(), seed=st.integers(0, 2**31 - 1),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    c=st.integers(1, 2),
+    ph=st.integers(1, 3),
+    pw=st.integers(1, 3),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
 )
 def test_pool_backward_random_shapes(h, w, c, ph, pw, sh, sw, padding, ties, seed):
     t, b, l, r = cl.resolve_padding((h, w), (ph, pw), padding, (sh, sw))
@@ -152,7 +168,7 @@ def test_conv_backward_stride_and_uncovered_rows_get_zero():
         counts = np.outer([1, 1, 2, 1, 1, 0], [1, 1, 2, 1, 1, 0])  # how many windows cover each pixel
         np.testing.assert_array_equal(dx[0, :, :, 0], counts, err_msg=backend)
         # dkernel[u, v] = Σ over the 4 windows of x[2i + u, 2j + v]
-        want = sum(x[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3, 0] for i in range(2) for j in range(2))
+        want = sum(x[0, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3, 0] for i in range(2) for j in range(2))
         np.testing.assert_array_equal(dk[:, :, 0, 0], want, err_msg=backend)
         assert db.tolist() == [4.0]
 
@@ -235,8 +251,9 @@ def test_backward_is_idempotent_and_does_not_modify_inputs(backend):
         np.testing.assert_array_equal(a, b)
     xp, dyp, pool, sp, pp = _pool_data(POOL_CASES[2])
     for fn in (cl.max_pool2d_backward, cl.avg_pool2d_backward):
-        np.testing.assert_array_equal(fn(dyp, xp, pool, sp, pp, backend=backend),
-                                      fn(dyp, xp, pool, sp, pp, backend=backend))
+        np.testing.assert_array_equal(
+            fn(dyp, xp, pool, sp, pp, backend=backend), fn(dyp, xp, pool, sp, pp, backend=backend)
+        )
 
 
 def test_conv_backward_integer_inputs_give_float64():
@@ -393,8 +410,13 @@ def test_activation_backward_matches_tensorflow(name):
     x = rng.standard_normal((3, 5)) * 3
     x[0, 0] = 0.0  # ReLU's kink: TF's gradient there is 0
     dy = rng.standard_normal(x.shape)
-    tf_fn = {"relu": tf.nn.relu, "sigmoid": tf.nn.sigmoid, "tanh": tf.nn.tanh,
-             "softmax": tf.nn.softmax, "linear": tf.identity}[name]
+    tf_fn = {
+        "relu": tf.nn.relu,
+        "sigmoid": tf.nn.sigmoid,
+        "tanh": tf.nn.tanh,
+        "softmax": tf.nn.softmax,
+        "linear": tf.identity,
+    }[name]
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
@@ -425,8 +447,19 @@ def test_conv2d_backward_without_dx_gives_the_same_kernel_gradients(backend):
     k = rng.standard_normal((3, 3, 3, 4))
     dy = rng.standard_normal((2, 4, 3, 4))
     dx, dk, db = cl.conv2d_backward(dy, x, k, strides=(2, 2), padding="same", backend=backend)
-    none, dk2, db2 = cl.conv2d_backward(dy, x, k, strides=(2, 2), padding="same", backend=backend,
-                                             need_dx=False)
+    none, dk2, db2 = cl.conv2d_backward(dy, x, k, strides=(2, 2), padding="same", backend=backend, need_dx=False)
     assert none is None and dx.shape == x.shape
     np.testing.assert_array_equal(dk, dk2)
     np.testing.assert_array_equal(db, db2)
+
+
+def test_crop_nhwc_undoes_pad_nhwc():
+    from convlab.util.arrays import crop_nhwc, pad_nhwc
+
+    x = np.random.default_rng(0).standard_normal((2, 5, 4, 3))
+    for pads in [(0, 0, 0, 0), (1, 0, 0, 2), (2, 1, 3, 0), (1, 1, 1, 1)]:
+        xp = pad_nhwc(x, pads)
+        assert xp.shape == (2, 5 + pads[0] + pads[1], 4 + pads[2] + pads[3], 3)
+        back = crop_nhwc(xp, pads)
+        np.testing.assert_array_equal(back, x)
+        assert back.flags.c_contiguous

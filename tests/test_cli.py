@@ -1,4 +1,5 @@
 """The ``convlab`` command line: size, tour, lesson, bench, help and errors."""
+
 import json
 import shutil
 import subprocess
@@ -20,13 +21,16 @@ def run(capsys, *argv):
 
 
 # ----------------------------------------------------------------------------------- size
-@pytest.mark.parametrize("argv, formula, size", [
-    (["5", "3", "--padding", "1", "--stride", "2"], "T = (5 + 2·1 − 3)/2 + 1 = 3", 3),   # slides, 3-channel example
-    (["28", "3"], "T = (28 + 2·0 − 3)/1 + 1 = 26", 26),                                 # slides, MNIST
-    (["28", "3", "-p", "valid"], "T = (28 + 2·0 − 3)/1 + 1 = 26", 26),
-    (["28", "3", "-p", "same", "-s", "2"], "TensorFlow pads 0 before, 1 after", 14),
-    (["28", "3", "-s", "2"], "13.5 → floor → 13", 13),
-])
+@pytest.mark.parametrize(
+    "argv, formula, size",
+    [
+        (["5", "3", "--padding", "1", "--stride", "2"], "T = (5 + 2·1 − 3)/2 + 1 = 3", 3),  # slides, 3-channel example
+        (["28", "3"], "T = (28 + 2·0 − 3)/1 + 1 = 26", 26),  # slides, MNIST
+        (["28", "3", "-p", "valid"], "T = (28 + 2·0 − 3)/1 + 1 = 26", 26),
+        (["28", "3", "-p", "same", "-s", "2"], "TensorFlow pads 0 before, 1 after", 14),
+        (["28", "3", "-s", "2"], "13.5 → floor → 13", 13),
+    ],
+)
 def test_size_single_layer(capsys, argv, formula, size):
     rc, out, _ = run(capsys, "size", *argv)
     assert rc == 0
@@ -43,17 +47,24 @@ def test_size_layers(capsys):
     assert lines[-1] == "output: 5 × 5"
     rc, out, _ = run(capsys, "size", "28", "--layers", "conv3s2same", "conv5p2", "pool3s2", "POOL2SAME")
     assert rc == 0
-    assert [line.rsplit("→ ", 1)[1] for line in out.strip().splitlines()[1:5]] == \
-        ["14 × 14", "14 × 14", "6 × 6", "3 × 3"]
+    assert [line.rsplit("→ ", 1)[1] for line in out.strip().splitlines()[1:5]] == [
+        "14 × 14",
+        "14 × 14",
+        "6 × 6",
+        "3 × 3",
+    ]
 
 
-@pytest.mark.parametrize("token, expected", [
-    ("conv3", {"kind": "conv", "kernel": 3, "stride": 1, "padding": 0}),
-    ("conv3s2p1", {"kind": "conv", "kernel": 3, "stride": 2, "padding": 1}),
-    ("conv3same", {"kind": "conv", "kernel": 3, "stride": 1, "padding": "same"}),
-    ("pool2", {"kind": "pool", "kernel": 2, "stride": 2, "padding": 0}),
-    ("pool3s1", {"kind": "pool", "kernel": 3, "stride": 1, "padding": 0}),
-])
+@pytest.mark.parametrize(
+    "token, expected",
+    [
+        ("conv3", {"kind": "conv", "kernel": 3, "stride": 1, "padding": 0}),
+        ("conv3s2p1", {"kind": "conv", "kernel": 3, "stride": 2, "padding": 1}),
+        ("conv3same", {"kind": "conv", "kernel": 3, "stride": 1, "padding": "same"}),
+        ("pool2", {"kind": "pool", "kernel": 2, "stride": 2, "padding": 0}),
+        ("pool3s1", {"kind": "pool", "kernel": 3, "stride": 1, "padding": 0}),
+    ],
+)
 def test_parse_layer(token, expected):
     assert cli.parse_layer(token) == expected
 
@@ -64,22 +75,25 @@ def test_parse_layer_rejects(token):
         cli.parse_layer(token)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["size", "28"], "give KERNEL"),
-    (["size", "28", "3", "--layers", "conv3"], "not both"),
-    (["size", "2", "3"], "larger than the padded input"),
-    (["size", "28", "3", "--padding", "-1"], "padding must be an int >= 0"),
-    (["size", "28", "3", "--padding", "half"], "padding must be an int >= 0"),
-    (["size", "28", "0"], "KERNEL must be a positive int"),
-    (["size", "28", "3", "--stride", "0"], "stride must be a positive int"),
-    (["size", "x", "3"], "N must be an int"),
-    (["size", "28", "--layers", "conv3", "conv9x"], "conv9x"),
-    (["size", "5", "--layers", "conv3", "conv5"], "layer 2 (conv5)"),
-    (["size", "28", "--layers", "conv3", "--stride", "2"], "write them in each layer"),
-    (["size", "28", "3", "--bogus"], "unrecognized arguments: --bogus"),
-    (["frobnicate"], "invalid choice"),
-    ([], "required"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["size", "28"], "give KERNEL"),
+        (["size", "28", "3", "--layers", "conv3"], "not both"),
+        (["size", "2", "3"], "larger than the padded input"),
+        (["size", "28", "3", "--padding", "-1"], "padding must be an int >= 0"),
+        (["size", "28", "3", "--padding", "half"], "padding must be an int >= 0"),
+        (["size", "28", "0"], "KERNEL must be a positive int"),
+        (["size", "28", "3", "--stride", "0"], "stride must be a positive int"),
+        (["size", "x", "3"], "N must be an int"),
+        (["size", "28", "--layers", "conv3", "conv9x"], "conv9x"),
+        (["size", "5", "--layers", "conv3", "conv5"], "layer 2 (conv5)"),
+        (["size", "28", "--layers", "conv3", "--stride", "2"], "write them in each layer"),
+        (["size", "28", "3", "--bogus"], "unrecognized arguments: --bogus"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
 def test_bad_input_is_a_clear_error(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -88,12 +102,15 @@ def test_bad_input_is_a_clear_error(capsys, argv, message):
 
 
 # ----------------------------------------------------------------------------------- help
-@pytest.mark.parametrize("argv, words", [
-    (["--help"], ["tour", "lesson", "size", "bench"]),
-    (["tour", "--help"], ["--only", "--full", "--out"]),
-    (["lesson", "--help"], ["--step", "N"]),
-    (["size", "--help"], ["--padding", "--stride", "--layers", "conv3s2", "poolK"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--help"], ["tour", "lesson", "size", "bench"]),
+        (["tour", "--help"], ["--only", "--full", "--out"]),
+        (["lesson", "--help"], ["--step", "N"]),
+        (["size", "--help"], ["--padding", "--stride", "--layers", "conv3s2", "poolK"]),
+    ],
+)
 def test_help(capsys, argv, words):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -124,8 +141,7 @@ def fake_lessons(folder: Path, bad: bool = True) -> Path:
     """)
     (folder / "01_ok.py").write_text(ok)
     if bad:
-        (folder / "02_bad.py").write_text(ok.replace("lesson.check(\"two\", 1 + 1, 2)",
-                                                     "lesson.check(\"two\", 1 + 1, 3)"))
+        (folder / "02_bad.py").write_text(ok.replace('lesson.check("two", 1 + 1, 2)', 'lesson.check("two", 1 + 1, 3)'))
     (folder / "helpers.py").write_text("raise SystemExit('not a lesson')\n")
     return folder
 
@@ -160,7 +176,7 @@ def test_tour_only_03(capfd, tmp_path):
     out = capfd.readouterr().out
     assert rc == 0, out[-3000:]
     assert "60*0 + 113*(-1)" in out  # the lesson's own output is shown
-    table = out[out.rindex("lesson  "):]
+    table = out[out.rindex("lesson  ") :]
     row = next(line for line in table.splitlines() if line.startswith("03_convolution_by_hand"))
     name, checks, figures, seconds, status = row.split()
     assert int(checks) > 0 and int(figures) == 3 and float(seconds) > 0 and status == "ok"
@@ -178,7 +194,7 @@ def test_tour_reports_a_failing_lesson(capfd, tmp_path):
     rc = cli.main(["tour", "--lessons", str(folder), "--out", str(out_dir)])
     out = capfd.readouterr().out
     assert rc == 1
-    assert "ARGV ['--out', '%s', '--quick']" % out_dir in out
+    assert f"ARGV ['--out', '{out_dir}', '--quick']" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("01_ok", "02_bad"))}
     assert rows["01_ok"].split()[1] == "1" and rows["01_ok"].endswith("ok")
     assert "FAILED (exit 1)" in rows["02_bad"]
@@ -220,7 +236,8 @@ def test_bench_missing_script_is_a_clear_error(capsys, tmp_path, monkeypatch):
 def test_bench_runs_the_script_with_its_arguments(capfd, tmp_path, monkeypatch):
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "bench.py").write_text(
-        "import os, sys\nprint('BENCH', sys.argv[1:], os.getcwd())\nsys.exit(3 if '--fail' in sys.argv else 0)\n")
+        "import os, sys\nprint('BENCH', sys.argv[1:], os.getcwd())\nsys.exit(3 if '--fail' in sys.argv else 0)\n"
+    )
     monkeypatch.setattr(cli, "_repo_root", lambda: tmp_path)
     assert cli.main(["bench", "--help", "--repeat", "2"]) == 0
     assert f"BENCH ['--help', '--repeat', '2'] {tmp_path}" in capfd.readouterr().out
@@ -230,14 +247,16 @@ def test_bench_runs_the_script_with_its_arguments(capfd, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------- entry point
 @pytest.mark.skipif(shutil.which("convlab") is None, reason="console script not installed")
 def test_console_script():
-    proc = subprocess.run(["convlab", "size", "5", "3", "--padding", "1", "--stride", "2"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["convlab", "size", "5", "3", "--padding", "1", "--stride", "2"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "T = (5 + 2·1 − 3)/2 + 1 = 3" in proc.stdout
 
 
 def test_module_runs_as_script():
-    proc = subprocess.run([sys.executable, "-m", "convlab.cli", "size", "28", "3"], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "convlab.cli", "size", "28", "3"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     assert "output: 26 × 26" in proc.stdout

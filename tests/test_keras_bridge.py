@@ -14,6 +14,7 @@ Parity shown here (float32, random inputs):
 - round trips are bit-for-bit; bad input raises errors naming the layer and
   leaves the target unchanged.
 """
+
 import re
 import subprocess
 import sys
@@ -25,10 +26,19 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-import convlab  # noqa: E402
-from convlab.bridge import keras as kb  # noqa: E402
-from convlab.layers import (  # noqa: E402
-    Activation, AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, ReLU, Softmax,
+import convlab
+from convlab.bridge import keras as kb
+from convlab.layers import (
+    Activation,
+    AveragePooling2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    MaxPooling2D,
+    ReLU,
+    Softmax,
 )
 
 RNG = np.random.default_rng(20260404)
@@ -44,46 +54,52 @@ def _fresh_rng():
 # --------------------------------------------------------------------------- models
 def model_odd():
     """Odd sizes: stride 2 'same' conv, 'same' max pool, valid even kernel, Dropout, sigmoid/softmax."""
-    return convlab.Sequential([
-        Input((9, 9, 2)),
-        Conv2D(4, 3, strides=2, padding="same", activation="relu"),
-        MaxPooling2D(2, padding="same"),
-        Conv2D(3, 2, padding="valid", activation="tanh"),
-        Flatten(),
-        Dropout(0.5),
-        Dense(5, activation="sigmoid"),
-        Dense(4, activation="softmax"),
-    ])
+    return convlab.Sequential(
+        [
+            Input((9, 9, 2)),
+            Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+            MaxPooling2D(2, padding="same"),
+            Conv2D(3, 2, padding="valid", activation="tanh"),
+            Flatten(),
+            Dropout(0.5),
+            Dense(5, activation="sigmoid"),
+            Dense(4, activation="softmax"),
+        ]
+    )
 
 
 def model_even():
     """Even sizes: stride 1 'same' linear conv, 'same' average pool (3, stride 2), ReLU layer, stride 2 valid."""
-    return convlab.Sequential([
-        Input((8, 10, 3)),
-        Conv2D(4, 3, padding="same"),
-        AveragePooling2D(3, strides=2, padding="same"),
-        ReLU(),
-        Conv2D(5, (2, 3), strides=2, padding="valid", activation="sigmoid"),
-        MaxPooling2D((1, 2), padding="valid"),
-        Flatten(),
-        Dense(6, activation="tanh"),
-        Dense(3),
-        Softmax(),
-    ])
+    return convlab.Sequential(
+        [
+            Input((8, 10, 3)),
+            Conv2D(4, 3, padding="same"),
+            AveragePooling2D(3, strides=2, padding="same"),
+            ReLU(),
+            Conv2D(5, (2, 3), strides=2, padding="valid", activation="sigmoid"),
+            MaxPooling2D((1, 2), padding="valid"),
+            Flatten(),
+            Dense(6, activation="tanh"),
+            Dense(3),
+            Softmax(),
+        ]
+    )
 
 
 def model_even_kernel():
     """Even kernel, stride 2 'same' on an even input (asymmetric pads), valid average pool, Activation layers."""
-    return convlab.Sequential([
-        Input((12, 12, 1)),
-        Conv2D(3, 4, strides=2, padding="same", activation="softmax"),
-        AveragePooling2D(3, strides=2, padding="valid"),
-        Flatten(),
-        Dense(4, activation="linear"),
-        Activation("tanh"),
-        Dense(2),
-        Activation("sigmoid"),
-    ])
+    return convlab.Sequential(
+        [
+            Input((12, 12, 1)),
+            Conv2D(3, 4, strides=2, padding="same", activation="softmax"),
+            AveragePooling2D(3, strides=2, padding="valid"),
+            Flatten(),
+            Dense(4, activation="linear"),
+            Activation("tanh"),
+            Dense(2),
+            Activation("sigmoid"),
+        ]
+    )
 
 
 MODELS = {"odd": model_odd, "even": model_even, "even_kernel": model_even_kernel}
@@ -95,8 +111,9 @@ def _x(model, n=6):
 
 def _with_random_biases(model):
     """Glorot kernels and non-zero biases, so a swapped or missing bias shows."""
-    model.set_weights([w if w.ndim > 1 else RNG.standard_normal(w.shape).astype(w.dtype) * 0.3
-                       for w in model.get_weights()])
+    model.set_weights(
+        [w if w.ndim > 1 else RNG.standard_normal(w.shape).astype(w.dtype) * 0.3 for w in model.get_weights()]
+    )
     return model
 
 
@@ -119,9 +136,12 @@ def test_every_layer_output_matches_keras(name, capsys):
 # --------------------------------------------------------------------------- loss and gradients
 def _targets(kind, n, k):
     labels = RNG.integers(0, k, n)
-    return {"sparse": labels, "onehot": np.eye(k, dtype=np.float32)[labels],
-            "binary": (RNG.random((n, k)) < 0.5).astype(np.float32),
-            "real": RNG.standard_normal((n, k)).astype(np.float32)}[kind]
+    return {
+        "sparse": labels,
+        "onehot": np.eye(k, dtype=np.float32)[labels],
+        "binary": (RNG.random((n, k)) < 0.5).astype(np.float32),
+        "real": RNG.standard_normal((n, k)).astype(np.float32),
+    }[kind]
 
 
 LOSS_CASES = [  # loss, output activation, target kind, logit scale (40 saturates the output)
@@ -139,15 +159,17 @@ LOSS_CASES = [  # loss, output activation, target kind, logit scale (40 saturate
 @pytest.mark.parametrize("loss,act,target,scale", LOSS_CASES)
 def test_loss_and_every_weight_gradient_match_keras(loss, act, target, scale):
     convlab.set_seed(2)
-    model = convlab.Sequential([
-        Input((7, 8, 2)),
-        Conv2D(3, 3, strides=2, padding="same", activation="relu"),
-        MaxPooling2D(2, padding="same"),
-        Flatten(),
-        Dropout(0.4),
-        Dense(6, activation="tanh"),
-        Dense(4, activation=act),
-    ])
+    model = convlab.Sequential(
+        [
+            Input((7, 8, 2)),
+            Conv2D(3, 3, strides=2, padding="same", activation="relu"),
+            MaxPooling2D(2, padding="same"),
+            Flatten(),
+            Dropout(0.4),
+            Dense(6, activation="tanh"),
+            Dense(4, activation=act),
+        ]
+    )
     _with_random_biases(model)
     last = model.layers[-1]
     last.set_weights([w * scale for w in last.get_weights()])
@@ -180,14 +202,20 @@ def test_binary_crossentropy_with_one_output_and_flat_labels():
 
 def test_float64_models_agree_to_float64_precision():
     convlab.set_seed(4)
-    model = convlab.Sequential([Input((6, 6, 1), dtype="float64"),
-                                Conv2D(2, 3, activation="relu", dtype="float64"),
-                                Flatten(dtype="float64"), Dense(3, activation="softmax", dtype="float64")])
+    model = convlab.Sequential(
+        [
+            Input((6, 6, 1), dtype="float64"),
+            Conv2D(2, 3, activation="relu", dtype="float64"),
+            Flatten(dtype="float64"),
+            Dense(3, activation="softmax", dtype="float64"),
+        ]
+    )
     model.compile("sgd", "sparse_categorical_crossentropy")
     km = convlab.to_keras(model)
     assert km.layers[0].kernel.dtype == "float64"
-    report = convlab.compare_with_keras(model, RNG.standard_normal((4, 6, 6, 1)), RNG.integers(0, 3, 4),
-                                        keras_model=km, verbose=False)
+    report = convlab.compare_with_keras(
+        model, RNG.standard_normal((4, 6, 6, 1)), RNG.integers(0, 3, 4), keras_model=km, verbose=False
+    )
     assert report.dtype == "float64"
     assert report.max_rel() <= 1e-12, report.table()
 
@@ -195,14 +223,16 @@ def test_float64_models_agree_to_float64_precision():
 # --------------------------------------------------------------------------- optimizer steps and training
 def _small_classifier(seed):
     convlab.set_seed(seed)
-    return convlab.Sequential([
-        Input((8, 8, 1)),
-        Conv2D(4, 3, activation="relu"),
-        MaxPooling2D(2),
-        Flatten(),
-        Dense(10, activation="relu"),
-        Dense(3, activation="softmax"),
-    ])
+    return convlab.Sequential(
+        [
+            Input((8, 8, 1)),
+            Conv2D(4, 3, activation="relu"),
+            MaxPooling2D(2),
+            Flatten(),
+            Dense(10, activation="relu"),
+            Dense(3, activation="softmax"),
+        ]
+    )
 
 
 OPTIMIZERS = {
@@ -299,19 +329,25 @@ def test_convlab_keras_convlab_round_trip_is_exact():
 
 
 def test_keras_convlab_keras_round_trip_is_exact():
-    km = keras.Sequential([
-        keras.Input((10, 10, 3)),
-        keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="tanh", name="c1"),
-        keras.layers.AveragePooling2D(2, padding="same", name="p1"),
-        keras.layers.Conv2D(2, 1, use_bias=False, name="c2"),
-        keras.layers.Flatten(name="f"),
-        keras.layers.Dropout(0.25, seed=3, name="d"),
-        keras.layers.Dense(3, name="out"),
-        keras.layers.Activation("softmax", name="act"),
-    ], name="kmodel")
+    km = keras.Sequential(
+        [
+            keras.Input((10, 10, 3)),
+            keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="tanh", name="c1"),
+            keras.layers.AveragePooling2D(2, padding="same", name="p1"),
+            keras.layers.Conv2D(2, 1, use_bias=False, name="c2"),
+            keras.layers.Flatten(name="f"),
+            keras.layers.Dropout(0.25, seed=3, name="d"),
+            keras.layers.Dense(3, name="out"),
+            keras.layers.Activation("softmax", name="act"),
+        ],
+        name="kmodel",
+    )
     km.layers[0].set_weights([km.layers[0].kernel.numpy(), RNG.standard_normal(4).astype(np.float32)])
-    km.compile(keras.optimizers.SGD(0.03, momentum=0.7, nesterov=True), keras.losses.CategoricalCrossentropy(),
-               metrics=["accuracy"])
+    km.compile(
+        keras.optimizers.SGD(0.03, momentum=0.7, nesterov=True),
+        keras.losses.CategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
     model = convlab.from_keras(km)
     assert model.name == "kmodel" and [l.name for l in model.layers] == ["c1", "p1", "c2", "f", "d", "out", "act"]
     assert model.layers[2].use_bias is False and model.layers[4].seed == 3
@@ -326,8 +362,9 @@ def test_keras_convlab_keras_round_trip_is_exact():
 
 
 def test_copy_weights_both_ways_and_sequential_build_without_input():
-    km = keras.Sequential([keras.layers.Conv2D(2, 3, name="k"), keras.layers.Flatten(name="fl"),
-                           keras.layers.Dense(2, name="dd")])
+    km = keras.Sequential(
+        [keras.layers.Conv2D(2, 3, name="k"), keras.layers.Flatten(name="fl"), keras.layers.Dense(2, name="dd")]
+    )
     km.build((None, 5, 5, 1))
     model = convlab.Sequential([Conv2D(2, 3, input_shape=(5, 5, 1)), Flatten(), Dense(2)])
     convlab.copy_weights(km, model)  # names may differ
@@ -398,8 +435,16 @@ def test_summary_table_matches_keras_row_by_row(build):
 
 
 def test_seeds_004_summary_matches_keras():
-    model = convlab.Sequential([Input((28, 28, 1)), Conv2D(32, 3, activation="relu"), MaxPooling2D(2), Flatten(),
-                                Dense(100, activation="relu"), Dense(10, activation="softmax")])
+    model = convlab.Sequential(
+        [
+            Input((28, 28, 1)),
+            Conv2D(32, 3, activation="relu"),
+            MaxPooling2D(2),
+            Flatten(),
+            Dense(100, activation="relu"),
+            Dense(10, activation="softmax"),
+        ]
+    )
     km = convlab.to_keras(model)
     ours, total = _convlab_summary_rows(model)
     assert ours == _keras_summary_rows(km)[0]
@@ -408,23 +453,63 @@ def test_seeds_004_summary_matches_keras():
 
 # --------------------------------------------------------------------------- errors
 def test_keras_layer_convlab_lacks_is_named():
-    km = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, name="c"),
-                           keras.layers.BatchNormalization(name="bn"), keras.layers.Flatten()])
+    km = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, name="c"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Flatten(),
+        ]
+    )
     with pytest.raises(kb.UnsupportedLayerError, match=r"'bn' \(BatchNormalization\).*not supported"):
         convlab.from_keras(km)
 
 
-@pytest.mark.parametrize("layer,setting", [
-    (lambda: keras.layers.Conv2D(2, 3, dilation_rate=2, name="bad"), "dilation_rate"),
-    (lambda: keras.layers.Conv2D(2, 3, kernel_regularizer="l2", name="bad"), "kernel_regularizer"),
-    (lambda: keras.layers.Conv2D(2, 3, activation="gelu", name="bad"), "activation='gelu'"),
-    (lambda: keras.layers.MaxPooling2D(2, data_format="channels_first", name="bad"), "data_format"),
-    (lambda: keras.layers.ReLU(max_value=6.0, name="bad"), "max_value"),
-])
+@pytest.mark.parametrize(
+    "layer,setting",
+    [
+        (lambda: keras.layers.Conv2D(2, 3, dilation_rate=2, name="bad"), "dilation_rate"),
+        (lambda: keras.layers.Conv2D(2, 3, kernel_regularizer="l2", name="bad"), "kernel_regularizer"),
+        (lambda: keras.layers.Conv2D(2, 3, activation="gelu", name="bad"), "activation='gelu'"),
+        (lambda: keras.layers.MaxPooling2D(2, data_format="channels_first", name="bad"), "data_format"),
+        (lambda: keras.layers.ReLU(max_value=6.0, name="bad"), "max_value"),
+        (lambda: keras.layers.Conv2D(2, 3, groups=2, name="bad"), "groups=2"),
+        (lambda: keras.layers.Conv2D(2, 3, bias_constraint="non_neg", name="bad"), "bias_constraint"),
+        (lambda: keras.layers.Dropout(0.5, noise_shape=(None, 1, 1, 2), name="bad"), "noise_shape"),
+        (lambda: keras.layers.Softmax(axis=1, name="bad"), "axis=1"),
+    ],
+)
 def test_keras_setting_convlab_lacks_is_named(layer, setting):
     km = keras.Sequential([keras.Input((6, 6, 2)), layer()])
     with pytest.raises(kb.UnsupportedLayerError, match=rf"'bad'.*{re.escape(setting)}"):
         convlab.from_keras(km)
+
+
+def test_keras_initialisers_do_not_matter_the_weights_are_copied():
+    km = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            keras.layers.Conv2D(2, 3, kernel_initializer="he_normal", bias_initializer="ones"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, kernel_initializer="zeros"),
+        ]
+    )
+    model = convlab.from_keras(km)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(km.get_weights(), model.get_weights()))
+
+
+def test_the_bridge_and_the_layers_share_one_table_that_covers_keras_signatures():
+    """Every argument of Keras' constructors (and of keras.layers.Layer) is a row entry: none goes unjudged."""
+    import inspect
+
+    from convlab.model.layers.keras_arguments import KERAS_ARGUMENTS
+
+    assert kb.SUPPORTED_LAYERS == tuple(KERAS_ARGUMENTS)
+    base = set(inspect.signature(keras.layers.Layer.__init__).parameters) - {"self", "kwargs"}
+    for cls, row in KERAS_ARGUMENTS.items():
+        keras_args = set(inspect.signature(getattr(keras.layers, cls).__init__).parameters) - {"self", "kwargs"}
+        assert keras_args | base | {"input_shape", "input_dim"} <= row.names(), cls
+        assert row.names() - keras_args - base <= {"input_shape", "input_dim", "seed"}, cls
 
 
 def test_convlab_padding_keras_cannot_express_is_named():
@@ -448,10 +533,16 @@ def test_models_not_built_are_refused():
 
 def test_incompatible_models_name_the_layer_and_leave_the_target_unchanged():
     model = _small_classifier(13)  # Dense(10) then Dense(3)
-    km = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                           keras.layers.MaxPooling2D(2), keras.layers.Flatten(),
-                           keras.layers.Dense(12, activation="relu", name="wide"),
-                           keras.layers.Dense(3, activation="softmax")])
+    km = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(12, activation="relu", name="wide"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     ours, theirs = model.get_weights(), km.get_weights()
     with pytest.raises(ValueError, match=r"'wide' \(Dense\).*(incompatible shapes|units differs)"):
         convlab.copy_weights(km, model)
@@ -521,7 +612,7 @@ def test_import_and_training_work_without_tensorflow():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert 'ImportError: the Keras bridge needs Keras 3' in out.stdout
+    assert "ImportError: the Keras bridge needs Keras 3" in out.stdout
     assert 'pip install -e ".[keras]"' in out.stdout
 
 

@@ -1,15 +1,29 @@
 """Layers: shapes, parameter counts (the slides' models), initialisers, gradient checks, weights, config, errors."""
+
 import math
 
 import numpy as np
 import pytest
 
 import convlab
-from convlab.ops import gradcheck
 from convlab.layers import (
-    Activation, AveragePooling2D, AvgPool2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPool2D, MaxPooling2D,
-    ReLU, Softmax, deserialize, reset_names, serialize,
+    Activation,
+    AveragePooling2D,
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    MaxPool2D,
+    MaxPooling2D,
+    ReLU,
+    Softmax,
+    deserialize,
+    reset_names,
+    serialize,
 )
+from convlab.ops.gradcheck import gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -39,17 +53,46 @@ def test_slide_param_counts():
     assert m.layers[2].output_shape == (None, 10816)
     assert [l.count_params() for l in m.layers] == [640, 0, 0, 162255, 160]
     assert m.count_params() == 163055
-    m = _model(Input((28, 28, 1)), Conv2D(32, (3, 3), activation="relu"), MaxPool2D(2, 2), Flatten(),
-               Dense(100, activation="relu"), Dense(10, activation="softmax"))
+    m = _model(
+        Input((28, 28, 1)),
+        Conv2D(32, (3, 3), activation="relu"),
+        MaxPool2D(2, 2),
+        Flatten(),
+        Dense(100, activation="relu"),
+        Dense(10, activation="softmax"),
+    )
     assert [l.count_params() for l in m.layers] == [320, 0, 0, 540900, 1010]
     assert m.count_params() == 542230
 
 
 def test_keras_names_and_summary():
-    m = _model(Input((28, 28, 1)), Conv2D(32, 3), MaxPooling2D(), Conv2D(8, 3), AveragePooling2D(), Flatten(),
-               Dense(10), Dropout(0.5), Dense(3), ReLU(), Softmax(), Activation("tanh"))
-    assert [l.name for l in m.layers] == ["conv2d", "max_pooling2d", "conv2d_1", "average_pooling2d", "flatten",
-                                          "dense", "dropout", "dense_1", "re_lu", "softmax", "activation"]
+    m = _model(
+        Input((28, 28, 1)),
+        Conv2D(32, 3),
+        MaxPooling2D(),
+        Conv2D(8, 3),
+        AveragePooling2D(),
+        Flatten(),
+        Dense(10),
+        Dropout(0.5),
+        Dense(3),
+        ReLU(),
+        Softmax(),
+        Activation("tanh"),
+    )
+    assert [l.name for l in m.layers] == [
+        "conv2d",
+        "max_pooling2d",
+        "conv2d_1",
+        "average_pooling2d",
+        "flatten",
+        "dense",
+        "dropout",
+        "dense_1",
+        "re_lu",
+        "softmax",
+        "activation",
+    ]
     assert m.name == "sequential"
     text = m.summary_text(show_formula=True)
     assert 'Model: "sequential"' in text and "conv2d_1 (Conv2D)" in text and "(None, 13, 13, 32)" in text
@@ -57,13 +100,16 @@ def test_keras_names_and_summary():
     assert AvgPool2D is AveragePooling2D and MaxPool2D is MaxPooling2D
 
 
-@pytest.mark.parametrize("padding,strides,hw,expect", [
-    ("valid", 1, (28, 28), (26, 26)),
-    ("same", 1, (28, 28), (28, 28)),
-    ("same", 2, (28, 28), (14, 14)),
-    ("valid", 2, (6, 6), (2, 2)),      # (6 − 3)/2 + 1 floors to 2
-    (1, 2, (5, 5), (3, 3)),           # the slides' 5×5, pad 1, stride 2
-])
+@pytest.mark.parametrize(
+    "padding,strides,hw,expect",
+    [
+        ("valid", 1, (28, 28), (26, 26)),
+        ("same", 1, (28, 28), (28, 28)),
+        ("same", 2, (28, 28), (14, 14)),
+        ("valid", 2, (6, 6), (2, 2)),  # (6 − 3)/2 + 1 floors to 2
+        (1, 2, (5, 5), (3, 3)),  # the slides' 5×5, pad 1, stride 2
+    ],
+)
 def test_conv_output_shapes_match_forward(padding, strides, hw, expect):
     layer = Conv2D(2, 3, strides=strides, padding=padding)
     x = np.random.default_rng(0).random((2, *hw, 3), dtype=np.float32)
@@ -73,8 +119,12 @@ def test_conv_output_shapes_match_forward(padding, strides, hw, expect):
 
 
 def test_pool_output_shapes():
-    for layer, expect in [(MaxPooling2D(2), (13, 13)), (MaxPooling2D(3, strides=2), (12, 12)),
-                          (AveragePooling2D(2, padding="same"), (13, 13)), (MaxPooling2D(2, padding="same"), (13, 13))]:
+    for layer, expect in [
+        (MaxPooling2D(2), (13, 13)),
+        (MaxPooling2D(3, strides=2), (12, 12)),
+        (AveragePooling2D(2, padding="same"), (13, 13)),
+        (MaxPooling2D(2, padding="same"), (13, 13)),
+    ]:
         y = layer.forward(np.ones((1, 26, 26, 4), np.float32))
         assert y.shape == (1, *expect, 4) == (1,) + layer.output_shape[1:]
 
@@ -132,11 +182,14 @@ def _rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(filters=3, kernel_size=3, activation="tanh"),
-    dict(filters=2, kernel_size=(3, 2), strides=2, padding="same", activation="sigmoid"),
-    dict(filters=2, kernel_size=3, strides=2, padding="valid", use_bias=False),   # (7 − 3) % 2 == 0, and 6×… floors
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(filters=3, kernel_size=3, activation="tanh"),
+        dict(filters=2, kernel_size=(3, 2), strides=2, padding="same", activation="sigmoid"),
+        dict(filters=2, kernel_size=3, strides=2, padding="valid", use_bias=False),  # (7 − 3) % 2 == 0, and 6×… floors
+    ],
+)
 def test_conv2d_gradcheck(kwargs):
     layer = Conv2D(dtype="float64", **kwargs)
     layer.build((None, 7, 6, 2))
@@ -157,9 +210,15 @@ def test_conv2d_relu_gradcheck_away_from_kinks():
     _layer_gradcheck(layer, x)
 
 
-@pytest.mark.parametrize("cls,kwargs", [(MaxPooling2D, {}), (MaxPooling2D, dict(pool_size=3, strides=2, padding="same")),
-                                        (AveragePooling2D, {}), (AveragePooling2D, dict(pool_size=3, strides=2,
-                                                                                        padding="same"))])
+@pytest.mark.parametrize(
+    "cls,kwargs",
+    [
+        (MaxPooling2D, {}),
+        (MaxPooling2D, dict(pool_size=3, strides=2, padding="same")),
+        (AveragePooling2D, {}),
+        (AveragePooling2D, dict(pool_size=3, strides=2, padding="same")),
+    ],
+)
 def test_pooling_gradcheck(cls, kwargs):
     x = np.random.default_rng(5).permutation(5 * 5 * 2).reshape(1, 5, 5, 2) / 10.0  # distinct: no ties
     _layer_gradcheck(cls(dtype="float64", **kwargs), x)
@@ -177,9 +236,15 @@ def test_dense_gradcheck(activation):
     _layer_gradcheck(layer, x)
 
 
-@pytest.mark.parametrize("layer", [lambda: Flatten(dtype="float64"), lambda: Softmax(dtype="float64"),
-                                   lambda: Activation("tanh", dtype="float64"),
-                                   lambda: Activation("sigmoid", dtype="float64")])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: Flatten(dtype="float64"),
+        lambda: Softmax(dtype="float64"),
+        lambda: Activation("tanh", dtype="float64"),
+        lambda: Activation("sigmoid", dtype="float64"),
+    ],
+)
 def test_parameterless_gradcheck(layer):
     _layer_gradcheck(layer(), _rand(3, 6, seed=8))
 
@@ -239,12 +304,20 @@ def test_get_set_weights_checked_and_atomic():
     assert layer.params["kernel"][0, 0] == 1
 
 
-@pytest.mark.parametrize("layer", [
-    lambda: Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="relu", use_bias=False, name="c"),
-    lambda: MaxPooling2D(3, strides=2, padding="same"), lambda: AveragePooling2D((2, 3)),
-    lambda: Dense(7, activation="softmax", input_shape=(12,)), lambda: Dropout(0.3, seed=2), lambda: Flatten(),
-    lambda: Activation("sigmoid"), lambda: ReLU(), lambda: Softmax(),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: Conv2D(4, (3, 2), strides=(2, 1), padding="same", activation="relu", use_bias=False, name="c"),
+        lambda: MaxPooling2D(3, strides=2, padding="same"),
+        lambda: AveragePooling2D((2, 3)),
+        lambda: Dense(7, activation="softmax", input_shape=(12,)),
+        lambda: Dropout(0.3, seed=2),
+        lambda: Flatten(),
+        lambda: Activation("sigmoid"),
+        lambda: ReLU(),
+        lambda: Softmax(),
+    ],
+)
 def test_config_round_trip(layer):
     a = layer()
     spec = serialize(a)
@@ -255,21 +328,24 @@ def test_config_round_trip(layer):
 
 
 # --------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("make,exc,match", [
-    (lambda: Conv2D(0, 3), ValueError, "filters"),
-    (lambda: Conv2D(2.5, 3), TypeError, "filters"),
-    (lambda: Conv2D(2, "3"), TypeError, "kernel_size"),
-    (lambda: Conv2D(2, 3, strides=0), ValueError, "strides"),
-    (lambda: Conv2D(2, 3, padding="full"), ValueError, "padding"),
-    (lambda: Conv2D(2, 3, activation="swish"), ValueError, "activation"),
-    (lambda: Dense(-1), ValueError, "units"),
-    (lambda: Dense(3, input_shape=(None,)), ValueError, "input_shape"),
-    (lambda: Dropout(1.0), ValueError, "rate"),
-    (lambda: Dropout("a"), TypeError, "rate"),
-    (lambda: MaxPooling2D(0), ValueError, "pool_size"),
-    (lambda: Input((28, 0, 1)), ValueError, "shape"),
-    (lambda: Dense(3, dtype="int32"), ValueError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "make,exc,match",
+    [
+        (lambda: Conv2D(0, 3), ValueError, "filters"),
+        (lambda: Conv2D(2.5, 3), TypeError, "filters"),
+        (lambda: Conv2D(2, "3"), TypeError, "kernel_size"),
+        (lambda: Conv2D(2, 3, strides=0), ValueError, "strides"),
+        (lambda: Conv2D(2, 3, padding="full"), ValueError, "padding"),
+        (lambda: Conv2D(2, 3, activation="swish"), ValueError, "activation"),
+        (lambda: Dense(-1), ValueError, "units"),
+        (lambda: Dense(3, input_shape=(None,)), ValueError, "input_shape"),
+        (lambda: Dropout(1.0), ValueError, "rate"),
+        (lambda: Dropout("a"), TypeError, "rate"),
+        (lambda: MaxPooling2D(0), ValueError, "pool_size"),
+        (lambda: Input((28, 0, 1)), ValueError, "shape"),
+        (lambda: Dense(3, dtype="int32"), ValueError, "dtype"),
+    ],
+)
 def test_bad_arguments(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
@@ -292,3 +368,168 @@ def test_bad_input_shapes_name_the_layer():
         Dense(2).backward(np.zeros((1, 2)))
     with pytest.raises(ValueError, match="count_params"):
         Dense(2).count_params()
+
+
+# --------------------------------------------------------------------------- Keras-strict arguments
+_EVERY_LAYER = {
+    "Conv2D": lambda **kw: Conv2D(2, 3, **kw),
+    "MaxPooling2D": lambda **kw: MaxPooling2D(2, **kw),
+    "AveragePooling2D": lambda **kw: AveragePooling2D(2, **kw),
+    "Flatten": lambda **kw: Flatten(**kw),
+    "Dense": lambda **kw: Dense(3, **kw),
+    "Dropout": lambda **kw: Dropout(0.5, **kw),
+    "Activation": lambda **kw: Activation("relu", **kw),
+    "ReLU": lambda **kw: ReLU(**kw),
+    "Softmax": lambda **kw: Softmax(**kw),
+}
+
+
+def test_a_typo_is_a_type_error_worded_as_keras():
+    with pytest.raises(TypeError) as info:
+        Conv2D(32, 3, activaton="relu")
+    assert str(info.value) == "Unrecognized keyword arguments passed to Conv2D: {'activaton': 'relu'}"
+
+
+@pytest.mark.parametrize("cls", sorted(_EVERY_LAYER))
+def test_every_layer_refuses_unknown_arguments(cls):
+    reset_names()
+    with pytest.raises(TypeError, match=rf"Unrecognized keyword arguments passed to {cls}: \{{'nope': 1\}}"):
+        _EVERY_LAYER[cls](nope=1)
+    assert not _EVERY_LAYER[cls]().name.endswith("_1")  # a refused layer takes no automatic name
+
+
+@pytest.mark.parametrize(
+    "cls,argument,value",
+    [
+        ("Conv2D", "data_format", "channels_first"),
+        ("Conv2D", "dilation_rate", 2),
+        ("Conv2D", "dilation_rate", (1, 2)),
+        ("Conv2D", "groups", 2),
+        ("Conv2D", "kernel_initializer", "he_normal"),
+        ("Conv2D", "bias_initializer", "ones"),
+        ("Conv2D", "bias_initializer", None),
+        ("Conv2D", "kernel_regularizer", "l2"),
+        ("Conv2D", "bias_regularizer", "l1"),
+        ("Conv2D", "activity_regularizer", "l2"),
+        ("Conv2D", "kernel_constraint", "non_neg"),
+        ("Conv2D", "bias_constraint", "non_neg"),
+        ("Conv2D", "input_dim", 3),
+        ("Conv2D", "autocast", False),
+        ("MaxPooling2D", "data_format", "channels_first"),
+        ("AveragePooling2D", "data_format", "channels_first"),
+        ("Flatten", "data_format", "channels_first"),
+        ("Dense", "kernel_initializer", "he_normal"),
+        ("Dense", "bias_initializer", "glorot_uniform"),
+        ("Dense", "kernel_regularizer", "l2"),
+        ("Dense", "kernel_constraint", "max_norm"),
+        ("Dense", "lora_rank", 4),
+        ("Dense", "quantization_config", "int8"),
+        ("Dropout", "noise_shape", (None, 1)),
+        ("ReLU", "max_value", 6.0),
+        ("ReLU", "negative_slope", 0.1),
+        ("ReLU", "threshold", 1.0),
+        ("Softmax", "axis", 1),
+    ],
+)
+def test_keras_arguments_convlab_lacks_are_refused_naming_argument_and_value(cls, argument, value):
+    with pytest.raises(convlab.layers.UnsupportedArgumentError) as info:
+        _EVERY_LAYER[cls](**{argument: value})
+    assert isinstance(info.value, ValueError)
+    assert f"{cls}: {argument}={value!r} is not supported by convlab" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "cls,arguments",
+    [
+        (
+            "Conv2D",
+            dict(
+                data_format="channels_last",
+                dilation_rate=1,
+                groups=1,
+                kernel_initializer="glorot_uniform",
+                bias_initializer="zeros",
+                kernel_regularizer=None,
+                bias_regularizer=None,
+                activity_regularizer=None,
+                kernel_constraint=None,
+                bias_constraint=None,
+            ),
+        ),
+        (
+            "Conv2D",
+            dict(
+                data_format=None,
+                dilation_rate=(1, 1),
+                kernel_initializer=None,
+                bias_initializer="Zeros",
+                input_dim=None,
+                autocast=True,
+            ),
+        ),
+        ("Conv2D", dict(kernel_initializer="GlorotUniform", dilation_rate=[1, 1], data_format="CHANNELS_LAST")),
+        ("MaxPooling2D", dict(data_format="channels_last")),
+        ("AveragePooling2D", dict(data_format=None)),
+        ("Flatten", dict(data_format="channels_last")),
+        (
+            "Dense",
+            dict(
+                kernel_initializer="glorot_uniform",
+                bias_initializer="zeros",
+                kernel_regularizer=None,
+                bias_regularizer=None,
+                activity_regularizer=None,
+                kernel_constraint=None,
+                bias_constraint=None,
+                lora_rank=None,
+                lora_alpha=None,
+                quantization_config=None,
+            ),
+        ),
+        ("Dropout", dict(noise_shape=None)),
+        ("ReLU", dict(max_value=None, negative_slope=0.0, threshold=0)),
+        ("Softmax", dict(axis=-1)),
+    ],
+)
+def test_keras_arguments_at_convlabs_values_are_accepted(cls, arguments):
+    reset_names()
+    plain = _EVERY_LAYER[cls]()
+    reset_names()
+    layer = _EVERY_LAYER[cls](**arguments)
+    assert layer.get_config() == plain.get_config()
+
+
+def test_every_layer_follows_a_row_of_the_one_table():
+    from convlab.model.layers.keras_arguments import KERAS_ARGUMENTS
+
+    assert set(_EVERY_LAYER) == set(KERAS_ARGUMENTS)
+    for cls, make in _EVERY_LAYER.items():
+        assert make().keras_class == cls
+    assert MaxPool2D is MaxPooling2D and AvgPool2D is AveragePooling2D
+
+
+# --------------------------------------------------------------------------- need_dx
+def test_need_dx_false_skips_conv_input_gradient_only():
+    layer = Conv2D(3, 3, padding="same", activation="relu")
+    x = np.random.default_rng(1).standard_normal((2, 6, 6, 2)).astype(np.float32)
+    dy = np.random.default_rng(2).standard_normal(layer.forward(x, training=True).shape).astype(np.float32)
+    dx = layer.backward(dy)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    assert dx.shape == x.shape
+    assert layer.backward(dy, need_dx=False) is None
+    for k in grads:
+        assert np.array_equal(grads[k], layer.grads[k])
+    assert np.array_equal(layer.backward(dy, need_dx=True), dx)  # nothing remembered between calls
+    assert not hasattr(layer, "compute_input_grad")
+
+
+@pytest.mark.parametrize("cls", sorted(_EVERY_LAYER))
+def test_every_layer_takes_need_dx(cls):
+    layer = _EVERY_LAYER[cls]()
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 2)).astype(np.float32)
+    if cls == "Dense":
+        x = x.reshape(2, -1)
+    y = layer.forward(x, training=True)
+    layer.backward(np.ones_like(y), need_dx=False)
+    dx = layer.backward(np.ones_like(y), need_dx=True)
+    assert dx.shape == x.shape

@@ -3,6 +3,7 @@
 Lessons are discovered by glob (``lessons/NN_*.py``), so lessons added later are
 tested without editing this file.
 """
+
 import gc
 import importlib.util
 import json
@@ -25,17 +26,29 @@ EXPECTED_LINES = {
         "70*0 + 129*(-1) + 127*0 + 115*(-1) + 69*5 + 134*(-1) + 123*0 + 95*(-1) + 130*0 = -128",
     ],
     "04_channels_and_stride": ["o0[0,0] = (-1) + 1 + 1 + 1 = 2", "o1[2,2] = 0 + (-3) + (-2) + 0 = -5"],
-    "05_output_sizes_and_parameters": ["T = (5 + 2·1 − 3)/2 + 1 = 3", "T = (28 + 2·0 − 3)/1 + 1 = 26",
-                                       "Total params: 433,290", "Total params: 649,775",
-                                       "Total params: 163,055", "Total params: 542,230"],
+    "05_output_sizes_and_parameters": [
+        "T = (5 + 2·1 − 3)/2 + 1 = 3",
+        "T = (28 + 2·0 − 3)/1 + 1 = 26",
+        "Total params: 433,290",
+        "Total params: 649,775",
+        "Total params: 163,055",
+        "Total params: 542,230",
+    ],
     "06_pooling": ["43,264 → 10,816 values, 75% fewer"],
 }
 
 
 def run_lesson(path, out, *args, timeout=TIMEOUT):
     env = dict(os.environ, MPLBACKEND="Agg")
-    return subprocess.run([sys.executable, str(path), "--out", str(out), *args], capture_output=True, text=True,
-                          env=env, stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(path), "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def tail(proc, n=4000):
@@ -44,8 +57,14 @@ def tail(proc, n=4000):
 
 def test_lessons_are_found():
     names = [p.stem for p in LESSONS]
-    for expected in ("01_image_as_matrix", "02_spatial_filters", "03_convolution_by_hand",
-                     "04_channels_and_stride", "05_output_sizes_and_parameters", "06_pooling"):
+    for expected in (
+        "01_image_as_matrix",
+        "02_spatial_filters",
+        "03_convolution_by_hand",
+        "04_channels_and_stride",
+        "05_output_sizes_and_parameters",
+        "06_pooling",
+    ):
         assert expected in names
 
 
@@ -72,14 +91,16 @@ def test_lesson_runs_quick(path, tmp_path):
 
 def test_a_wrong_check_fails_the_script(tmp_path):
     script = tmp_path / "99_wrong.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         from convlab.lesson import Lesson
         lesson = Lesson(__file__, "a lesson with a wrong number")
         lesson.step("one step")
         lesson.check("right", 266, 266)
         lesson.check("wrong on purpose", 2 + 2, 5)
         lesson.finish()
-    """))
+    """)
+    )
     proc = run_lesson(script, tmp_path / "out", "--quick", timeout=120)
     assert proc.returncode != 0
     assert "LessonCheckError" in proc.stderr and "wrong on purpose" in proc.stderr
@@ -107,8 +128,15 @@ def test_viz_helpers_draw_and_reject_bad_input():
 
     from convlab import viz
 
-    x = np.array([[60, 113, 56, 139, 85], [73, 121, 54, 84, 128], [131, 99, 70, 129, 127],
-                  [80, 57, 115, 69, 134], [104, 126, 123, 95, 130]])
+    x = np.array(
+        [
+            [60, 113, 56, 139, 85],
+            [73, 121, 54, 84, 128],
+            [131, 99, 70, 129, 127],
+            [80, 57, 115, 69, 134],
+            [104, 126, 123, 95, 130],
+        ]
+    )
     k = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]])
     anim, out = viz.sliding_window_animation(x, k)
     assert out.tolist() == [[266, -61, -30], [116, -47, 295], [-135, 256, -128]]

@@ -1,4 +1,5 @@
 """Losses: values and gradients equal Keras 3's (``keras.losses.*`` + ``tf.GradientTape``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,10 +63,13 @@ def test_fused_forms_are_stable_and_equal_the_from_logits_forms():
 
 
 def test_get_and_backward_attribute():
-    for name, fn in [("categorical_crossentropy", L.categorical_crossentropy),
-                     ("sparse_categorical_crossentropy", L.sparse_categorical_crossentropy),
-                     ("binary_crossentropy", L.binary_crossentropy),
-                     ("mse", L.mean_squared_error), ("MEAN_SQUARED_ERROR", L.mean_squared_error)]:
+    for name, fn in [
+        ("categorical_crossentropy", L.categorical_crossentropy),
+        ("sparse_categorical_crossentropy", L.sparse_categorical_crossentropy),
+        ("binary_crossentropy", L.binary_crossentropy),
+        ("mse", L.mean_squared_error),
+        ("MEAN_SQUARED_ERROR", L.mean_squared_error),
+    ]:
         assert L.get(name) is fn
         assert L.get(fn) is fn
         assert L.get_backward(name) is fn.backward
@@ -124,10 +128,12 @@ CASES = [
 def test_loss_and_gradient_match_keras(name, target, pred, kw, saturate, dtype):
     keras = _keras()
     labels, onehot = _onehot()
-    y_true = {"onehot": onehot, "labels": labels,
-              "binary": (RNG.random((N, K)) < 0.5).astype(float)}[target]
-    y_pred = {"probs": _probs(saturate), "unnormalised": _probs(saturate) * 1.7,
-              "logits": RNG.standard_normal((N, K)) * (40 if saturate else 3)}[pred]
+    y_true = {"onehot": onehot, "labels": labels, "binary": (RNG.random((N, K)) < 0.5).astype(float)}[target]
+    y_pred = {
+        "probs": _probs(saturate),
+        "unnormalised": _probs(saturate) * 1.7,
+        "logits": RNG.standard_normal((N, K)) * (40 if saturate else 3),
+    }[pred]
     if target != "labels":
         y_true = y_true.astype(dtype)
     y_pred = y_pred.astype(dtype)

@@ -1,4 +1,5 @@
 """Sequential + optimizers: training on real digits, History, evaluate/predict, seeds, NaN stop, files, errors."""
+
 import json
 import math
 import os
@@ -7,9 +8,8 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab.model import optimizers
 from convlab.layers import Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, reset_names
-from convlab.model import NonFiniteLossError
+from convlab.model import NonFiniteLossError, optimizers
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +26,12 @@ def digits():
 
 
 def small_cnn(dropout=False, dtype=None, softmax=True):
-    layers = [Input((8, 8, 1)), Conv2D(4, 3, activation="relu", dtype=dtype), MaxPooling2D(2, dtype=dtype),
-              Flatten(dtype=dtype)]
+    layers = [
+        Input((8, 8, 1)),
+        Conv2D(4, 3, activation="relu", dtype=dtype),
+        MaxPooling2D(2, dtype=dtype),
+        Flatten(dtype=dtype),
+    ]
     if dropout:
         layers.append(Dropout(0.3))
     layers.append(Dense(10, activation="softmax" if softmax else None, dtype=dtype))
@@ -142,10 +146,16 @@ def test_nan_loss_stops_with_last_good_weights(digits):
 def test_model_gradcheck_end_to_end():
     reset_names()
     rng = np.random.default_rng(0)
-    m = convlab.Sequential([Input((6, 6, 2)), Conv2D(3, 3, padding="same", activation="tanh", dtype="float64"),
-                            MaxPooling2D(2, dtype="float64"), Flatten(dtype="float64"),
-                            Dense(5, activation="sigmoid", dtype="float64"), Dense(4, activation="softmax",
-                                                                                 dtype="float64")])
+    m = convlab.Sequential(
+        [
+            Input((6, 6, 2)),
+            Conv2D(3, 3, padding="same", activation="tanh", dtype="float64"),
+            MaxPooling2D(2, dtype="float64"),
+            Flatten(dtype="float64"),
+            Dense(5, activation="sigmoid", dtype="float64"),
+            Dense(4, activation="softmax", dtype="float64"),
+        ]
+    )
     m.set_weights([rng.standard_normal(w.shape) * 0.5 for w in m.get_weights()])
     m.backend = "numpy"  # no float64 kernels to compile; the ops' backends are checked against each other elsewhere
     m.compile("sgd", "sparse_categorical_crossentropy")
@@ -154,6 +164,7 @@ def test_model_gradcheck_end_to_end():
     loss, grads = m.compute_gradients(x, y)
     weights = m.get_weights()
     for i, w in enumerate(weights):
+
         def f(v, i=i):
             ws = list(weights)
             ws[i] = v
@@ -180,7 +191,7 @@ def test_optimizer_formulas_by_hand():
     for t in (1, 2):
         m += (g - m) * 0.1
         v += (g * g - v) * 0.001
-        alpha = 0.1 * math.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        alpha = 0.1 * math.sqrt(1 - 0.999**t) / (1 - 0.9**t)
         ref -= alpha * m / (np.sqrt(v) + 1e-7)
     assert np.allclose(w, ref, rtol=1e-12) and opt.iterations == 2
     w = w0.copy()
@@ -222,15 +233,29 @@ def test_matches_keras_training():
 
     def kmodel():
         L = keras.layers
-        return keras.Sequential([keras.Input((10, 10, 1)), L.Conv2D(4, 3, strides=2, padding="same",
-                                                                   activation="relu"),
-                                 L.MaxPooling2D(2), L.Flatten(), L.Dense(8, activation="relu"),
-                                 L.Dense(4, activation="softmax")])
+        return keras.Sequential(
+            [
+                keras.Input((10, 10, 1)),
+                L.Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+                L.MaxPooling2D(2),
+                L.Flatten(),
+                L.Dense(8, activation="relu"),
+                L.Dense(4, activation="softmax"),
+            ]
+        )
 
     km = kmodel()
     km.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    cm = convlab.Sequential([Input((10, 10, 1)), Conv2D(4, 3, strides=2, padding="same", activation="relu"),
-                             MaxPooling2D(2), Flatten(), Dense(8, activation="relu"), Dense(4, activation="softmax")])
+    cm = convlab.Sequential(
+        [
+            Input((10, 10, 1)),
+            Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+            MaxPooling2D(2),
+            Flatten(),
+            Dense(8, activation="relu"),
+            Dense(4, activation="softmax"),
+        ]
+    )
     cm.set_weights(km.get_weights())
     cm.compile(optimizers.Adam(0.01), "sparse_categorical_crossentropy", ["accuracy"])
     for _ in range(3):
@@ -364,10 +389,16 @@ def test_backend_option_reaches_the_ops(digits):
 
 
 def test_first_layer_skips_input_gradient_only_inside_the_model():
-    """Sequential skips the first weighted layer's dx while training, then restores the layer's flag."""
+    """Sequential asks the first weighted layer for no dx (need_dx=False); called alone, the layer still gives it."""
     convlab.set_seed(3)
-    model = convlab.Sequential([convlab.layers.Input((6, 6, 1)), convlab.layers.Conv2D(2, 3, activation="relu"),
-                                convlab.layers.Flatten(), convlab.layers.Dense(3, activation="softmax")])
+    model = convlab.Sequential(
+        [
+            convlab.layers.Input((6, 6, 1)),
+            convlab.layers.Conv2D(2, 3, activation="relu"),
+            convlab.layers.Flatten(),
+            convlab.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile("sgd", "sparse_categorical_crossentropy")
     x = np.random.default_rng(0).standard_normal((4, 6, 6, 1)).astype(np.float32)
     model.fit(x, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
@@ -375,6 +406,55 @@ def test_first_layer_skips_input_gradient_only_inside_the_model():
     conv.forward(x, training=True)
     dx = conv.backward(np.ones(conv.forward(x).shape, np.float32))
     assert dx is not None and dx.shape == x.shape
+
+
+def test_backward_passes_need_dx_false_to_the_first_weighted_layer_only(monkeypatch):
+    """No backward for the layers before the first one with weights; need_dx=False for that one only."""
+    model = convlab.Sequential(
+        [
+            convlab.layers.Input((6, 6, 1)),
+            convlab.layers.MaxPooling2D(2),
+            convlab.layers.Conv2D(2, 2, activation="relu"),
+            convlab.layers.Flatten(),
+            convlab.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    calls = []
+    for layer in model.layers:
+        for method in ("backward", "backward_from_preactivation"):
+            original = getattr(layer, method)
+
+            def spy(d, *, need_dx=True, _original=original, _name=layer.name, _method=method):
+                calls.append((_name, _method, need_dx))
+                return _original(d, need_dx=need_dx)
+
+            monkeypatch.setattr(layer, method, spy)
+    x = np.random.default_rng(0).standard_normal((4, 6, 6, 1)).astype(np.float32)
+    model.compute_gradients(x, np.array([0, 1, 2, 0]))
+    pool, conv, flat, dense = (l.name for l in model.layers)
+    assert calls == [
+        (dense, "backward_from_preactivation", True),
+        (flat, "backward", True),
+        (conv, "backward", False),
+        (conv, "backward_from_preactivation", False),
+    ]  # inner call
+
+
+def test_compute_gradients_leaves_the_allocator_alone(monkeypatch):
+    """compute_gradients runs in process.training(keep_memory=False): no malloc settings (unlike fit)."""
+    from convlab.util import process
+
+    def refuse():
+        raise AssertionError("compute_gradients called keep_freed_memory")
+
+    monkeypatch.setattr(process, "keep_freed_memory", refuse)
+    model = convlab.Sequential([convlab.layers.Input((4,)), convlab.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    loss, grads = model.compute_gradients(np.ones((3, 4), np.float32), np.array([0, 1, 0]))
+    assert math.isfinite(loss) and [g.shape for g in grads] == [(4, 2), (2,)]
+    with pytest.raises(AssertionError, match="keep_freed_memory"):  # the spy works: fit does call it
+        model.fit(np.ones((3, 4), np.float32), np.array([0, 1, 0]), epochs=1, verbose=0)
 
 
 def test_training_keeps_freed_memory_for_the_next_step():
@@ -389,9 +469,14 @@ def test_training_keeps_freed_memory_for_the_next_step():
     rng = np.random.default_rng(0)
     x = rng.random((64, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, 64)
-    model = convlab.Sequential([convlab.layers.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
-                                convlab.layers.MaxPooling2D(2), convlab.layers.Flatten(),
-                                convlab.layers.Dense(10, activation="softmax")])
+    model = convlab.Sequential(
+        [
+            convlab.layers.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+            convlab.layers.MaxPooling2D(2),
+            convlab.layers.Flatten(),
+            convlab.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)
     if not _memory.keep_freed_memory():

@@ -13,6 +13,7 @@ Paths covered (see convlab/kernels/conv.py and pool.py):
 Shapes include sizes that are multiples of no tile, 1×1 kernels, C=1, F=1, N=1,
 strides 1–3, every padding form, float32 and float64. No timing assertions.
 """
+
 import numpy as np
 import pytest
 
@@ -27,14 +28,14 @@ RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 CONV_CASES = [
     (2, 7, 6, 3, 5, 3, 3, 1, "same"),
     (1, 8, 9, 2, 4, 3, 2, (2, 3), ((0, 1), (2, 0))),
-    (3, 5, 5, 1, 1, 1, 1, 1, "valid"),                 # 1×1 kernel, C=1, F=1
-    (2, 9, 7, 20, 37, 3, 3, 1, 1),                     # F not a multiple of any tile, int padding
-    (1, 10, 11, 9, 19, 5, 3, (2, 1), (2, 1)),          # N=1, pair padding, stride (2, 1)
-    (2, 11, 10, 17, 17, 3, 3, 3, "valid"),             # stride 3, uncovered rows/cols (floor)
-    (2, 8, 8, 12, 33, 3, 3, 2, "same"),                # "same" with stride 2: asymmetric pads
-    (2, 6, 7, 24, 70, 1, 1, 1, "valid"),               # 1×1 kernel, F spanning several blocks
-    (1, 12, 13, 1, 32, 3, 3, 1, "valid"),              # MNIST-like: C=1 (dx col2im path)
-    (2, 6, 6, 40, 3, 2, 2, 2, ((3, 0), (1, 2))),       # F < tile, big explicit asymmetric pads
+    (3, 5, 5, 1, 1, 1, 1, 1, "valid"),  # 1×1 kernel, C=1, F=1
+    (2, 9, 7, 20, 37, 3, 3, 1, 1),  # F not a multiple of any tile, int padding
+    (1, 10, 11, 9, 19, 5, 3, (2, 1), (2, 1)),  # N=1, pair padding, stride (2, 1)
+    (2, 11, 10, 17, 17, 3, 3, 3, "valid"),  # stride 3, uncovered rows/cols (floor)
+    (2, 8, 8, 12, 33, 3, 3, 2, "same"),  # "same" with stride 2: asymmetric pads
+    (2, 6, 7, 24, 70, 1, 1, 1, "valid"),  # 1×1 kernel, F spanning several blocks
+    (1, 12, 13, 1, 32, 3, 3, 1, "valid"),  # MNIST-like: C=1 (dx col2im path)
+    (2, 6, 6, 40, 3, 2, 2, 2, ((3, 0), (1, 2))),  # F < tile, big explicit asymmetric pads
 ]
 
 
@@ -54,8 +55,12 @@ def _close(got, expected, dtype, what):
 def conv_path(request, monkeypatch):
     """Force the direct loop, the serial tiled kernel, the parallel tiled kernels, or the parallel
     kernels with Winograd for every 3×3 stride-1 layer (C ≥ 1), by moving the thresholds."""
-    direct, serial, wino = {"direct": (10**12, 10**12, 10**9), "tiled-serial": (0, 10**12, 10**9),
-                            "tiled-parallel": (0, 0, 10**9), "parallel+winograd": (0, 0, 1)}[request.param]
+    direct, serial, wino = {
+        "direct": (10**12, 10**12, 10**9),
+        "tiled-serial": (0, 10**12, 10**9),
+        "tiled-parallel": (0, 0, 10**9),
+        "parallel+winograd": (0, 0, 1),
+    }[request.param]
     monkeypatch.setattr(nbconv, "DIRECT_MACS", direct)
     monkeypatch.setattr(nbconv, "SERIAL_MACS", serial)
     monkeypatch.setattr(nbconv, "WINOGRAD_MIN_C", wino)
@@ -135,8 +140,7 @@ def test_winograd_is_the_path_for_big_3x3_stride_1_layers(monkeypatch):
     dx, _, _ = convlab.conv2d_backward(np.ones_like(y), x, k, padding="same")
     assert calls == [(3, 3, 16, 32), (3, 3, 32, 16)]  # forward; dx (flipped kernel, channels swapped)
     _close(y, convlab.conv2d(x, k, padding="same", backend="reference"), np.float32, "forward")
-    _close(dx, convlab.conv2d_backward(np.ones_like(y), x, k, padding="same", backend="reference")[0],
-           np.float32, "dx")
+    _close(dx, convlab.conv2d_backward(np.ones_like(y), x, k, padding="same", backend="reference")[0], np.float32, "dx")
 
 
 def test_dx_both_tiled_and_dot_paths_are_exercised():
@@ -173,13 +177,13 @@ def test_slide_three_channel_example_on_both_paths(monkeypatch):
 # --------------------------------------------------------------------------- pooling
 # (N, H, W, C, pool, strides, padding)
 POOL_CASES = [
-    (2, 8, 8, 3, 2, None, "valid"),          # non-overlapping fast path
-    (2, 9, 7, 5, 2, None, "valid"),          # fast path, uncovered last row/column
-    (1, 7, 8, 17, (3, 2), None, "valid"),    # fast path, rectangular pool
-    (2, 7, 7, 4, 3, 2, "same"),              # overlapping windows + padding (generic)
-    (2, 6, 6, 3, 2, 1, "same"),              # stride 1, asymmetric "same" pad
-    (1, 5, 5, 2, 3, (1, 2), "valid"),        # overlapping, mixed strides
-    (1, 5, 6, 1, 2, None, "same"),           # odd sizes with "same": pads on the fast shape
+    (2, 8, 8, 3, 2, None, "valid"),  # non-overlapping fast path
+    (2, 9, 7, 5, 2, None, "valid"),  # fast path, uncovered last row/column
+    (1, 7, 8, 17, (3, 2), None, "valid"),  # fast path, rectangular pool
+    (2, 7, 7, 4, 3, 2, "same"),  # overlapping windows + padding (generic)
+    (2, 6, 6, 3, 2, 1, "same"),  # stride 1, asymmetric "same" pad
+    (1, 5, 5, 2, 3, (1, 2), "valid"),  # overlapping, mixed strides
+    (1, 5, 6, 1, 2, None, "same"),  # odd sizes with "same": pads on the fast shape
 ]
 
 
@@ -213,8 +217,11 @@ def test_avg_pool_matches_reference(case, dtype):
 def test_max_pool_tie_goes_to_first_maximum_in_row_major_order():
     x = np.array([[1.0, 3.0], [3.0, 3.0]]).reshape(1, 2, 2, 1)
     for pads, strides in (((0, 0, 0, 0), (2, 2)), ((0, 1, 0, 1), (1, 1))):
-        dx = nbpool.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, (2, 2), strides, pads) if pads == (0, 0, 0, 0) \
+        dx = (
+            nbpool.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, (2, 2), strides, pads)
+            if pads == (0, 0, 0, 0)
             else nbpool.max_pool2d_backward(np.ones((1, 2, 2, 1)), x, (2, 2), strides, pads)
+        )
         assert dx[0, 0, 1, 0] >= 1.0 and dx[0, 0, 0, 0] == 0.0
     # one window, the fast path: only (0, 1) gets the gradient
     dx = nbpool.max_pool2d_backward(np.full((1, 1, 1, 1), 5.0), x, (2, 2), (2, 2), (0, 0, 0, 0))
@@ -257,8 +264,7 @@ def test_compiled_relu_gives_numpys_bits(dtype):
     ints = np.int32 if dtype == np.float32 else np.int64
     assert act._compiled(x)
     np.testing.assert_array_equal(act.relu(x).view(ints), np.maximum(x, dtype(0)).view(ints))
-    np.testing.assert_array_equal(act.relu_backward(dy, x).view(ints),
-                                  np.where(x > 0, dy, dtype(0)).view(ints))
+    np.testing.assert_array_equal(act.relu_backward(dy, x).view(ints), np.where(x > 0, dy, dtype(0)).view(ints))
     # the same through a 4-D feature map
     x4 = x[: 8 * 16 * 16 * 32].reshape(8, 16, 16, 32)
     np.testing.assert_array_equal(act.relu(x4).view(ints), np.maximum(x4, dtype(0)).view(ints))
@@ -274,7 +280,7 @@ def test_compiled_adam_gives_the_numpy_updates_bits(dtype, monkeypatch):
     shape = (130, 131)  # 17,030 ≥ the threshold, not a multiple of the kernel's block
     assert np.prod(shape) >= optimizers._COMPILED_FROM
     w0 = rng.standard_normal(shape).astype(dtype)
-    grads = [rng.standard_normal(shape).astype(dtype) * 10.0 ** -k for k in range(4)]
+    grads = [rng.standard_normal(shape).astype(dtype) * 10.0**-k for k in range(4)]
 
     def run(threshold):
         monkeypatch.setattr(optimizers, "_COMPILED_FROM", threshold)
@@ -285,7 +291,7 @@ def test_compiled_adam_gives_the_numpy_updates_bits(dtype, monkeypatch):
         return w, [s.copy() for s in opt.get_state()[1:]]
 
     w_fast, st_fast = run(1)
-    w_ref, st_ref = run(10 ** 12)
+    w_ref, st_ref = run(10**12)
     ints = np.int32 if dtype == np.float32 else np.int64
     np.testing.assert_array_equal(w_fast.view(ints), w_ref.view(ints))
     for a, b in zip(st_fast, st_ref):

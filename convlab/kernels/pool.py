@@ -1,4 +1,4 @@
-"""Numba pooling kernels (forward and backward). Called by :mod:`convlab.pooling`.
+"""Numba pooling kernels (forward and backward). Called by :mod:`convlab.ops.pooling`.
 
 Two paths:
 - **tiled** (:func:`_max_forward_tiled`, :func:`_max_backward_tiled`): the
@@ -16,11 +16,11 @@ Ties: each window sends its gradient to ONE position, the first maximum in
 row-major order inside the window (TensorFlow's CPU behaviour). NaN: a NaN in a
 window wins the maximum (the first NaN gets the gradient).
 """
+
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
-
 
 
 @nb.njit(parallel=True, cache=True)

@@ -66,11 +66,12 @@ channels only (the direct sum runs over 9·C taps). Measured against a float64
 direct computation: W3 (VGG block 3) in float32, max error 5.3e-7 of the
 output's scale (the direct tiled kernel: 1.6e-6); float64 ~2e-15.
 
-Speed (2-core AVX2 VM, float32, best of 12–15 interleaved runs, noisy): W3
-(8×56×56×128 → 128) 25–30 ms vs 44–60 ms for the direct tiled kernel; W2
-(64×32×32×32 → 64) 12–16 ms vs 16–20 ms. Below ~16 input channels the
-transforms cost more than they save (see ``WINOGRAD_MIN_C`` in ``conv.py``).
+Speed: the transforms cost the same per pixel whatever the channel count, the
+saved multiplications grow with it; below ~16 input channels the transforms
+cost more than they save (``WINOGRAD_MIN_C`` in ``conv.py``; timings in
+``benchmarks/README.md``).
 """
+
 from __future__ import annotations
 
 import numba as nb
@@ -83,20 +84,12 @@ from numba.extending import intrinsic
 from convlab.kernels._tile import HAS_AVX512, specialised, tile_fma, tile_for
 
 #: The filter transform G (4×3) of F(2, 3).
-G_MATRIX = np.array([[1.0, 0.0, 0.0],
-                     [0.5, 0.5, 0.5],
-                     [0.5, -0.5, 0.5],
-                     [0.0, 0.0, 1.0]])
+G_MATRIX = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 #: The input transform Bᵀ (4×4) and output transform Aᵀ (2×4), for reference (the kernels below hard-code them).
-BT_MATRIX = np.array([[1.0, 0.0, -1.0, 0.0],
-                      [0.0, 1.0, 1.0, 0.0],
-                      [0.0, -1.0, 1.0, 0.0],
-                      [0.0, 1.0, 0.0, -1.0]])
-AT_MATRIX = np.array([[1.0, 1.0, 1.0, 0.0],
-                      [0.0, 1.0, -1.0, -1.0]])
+BT_MATRIX = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
+AT_MATRIX = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 
-
-_tile_for = tile_for
+_tile_for = tile_for  # kept for tests/test_winograd.py, which calls wg._tile_for
 
 
 @nb.njit(parallel=True, cache=True)
@@ -108,9 +101,17 @@ def _pack_u(kernel, fb, u):
             fbi = f // fb
             fo = f - fbi * fb
             # G g: rows (g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2) of the 3×3 filter, for each column v.
-            h = _g_times(kernel[0, 0, c, f], kernel[1, 0, c, f], kernel[2, 0, c, f],
-                         kernel[0, 1, c, f], kernel[1, 1, c, f], kernel[2, 1, c, f],
-                         kernel[0, 2, c, f], kernel[1, 2, c, f], kernel[2, 2, c, f])
+            h = _g_times(
+                kernel[0, 0, c, f],
+                kernel[1, 0, c, f],
+                kernel[2, 0, c, f],
+                kernel[0, 1, c, f],
+                kernel[1, 1, c, f],
+                kernel[2, 1, c, f],
+                kernel[0, 2, c, f],
+                kernel[1, 2, c, f],
+                kernel[2, 2, c, f],
+            )
             # (G g) Gᵀ: the same combination of the three columns, for each of the 4 rows.
             _store_gt(u, fbi, c, fo, 0, h[0], h[1], h[2])
             _store_gt(u, fbi, c, fo, 4, h[3], h[4], h[5])
@@ -132,10 +133,20 @@ def _g_times(g00, g10, g20, g01, g11, g21, g02, g12, g22):
     g00, g10, g20 = np.float64(g00), np.float64(g10), np.float64(g20)
     g01, g11, g21 = np.float64(g01), np.float64(g11), np.float64(g21)
     g02, g12, g22 = np.float64(g02), np.float64(g12), np.float64(g22)
-    return (g00, g01, g02,
-            0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22),
-            0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22),
-            g20, g21, g22)
+    return (
+        g00,
+        g01,
+        g02,
+        0.5 * (g00 + g10 + g20),
+        0.5 * (g01 + g11 + g21),
+        0.5 * (g02 + g12 + g22),
+        0.5 * (g00 - g10 + g20),
+        0.5 * (g01 - g11 + g21),
+        0.5 * (g02 - g12 + g22),
+        g20,
+        g21,
+        g22,
+    )
 
 
 def _kernel_transform(kernel, fb):
@@ -168,8 +179,7 @@ def _channel_loop(context, builder, n, dtype, body):
     Why not plain Numba loops? The transforms read 16 values at 16 runtime
     strides and write 16: LLVM's vectoriser then gives up (too many runtime
     alias checks, plus Numba's negative-index wraparound on every access), and
-    the scalar code is slow (W3's input transform on one thread: ~30 ms scalar,
-    ~3 ms vectorised; the output transform likewise).
+    the scalar code costs more than the 16 products it feeds.
     Emitting ``<W x float>`` arithmetic directly, as :mod:`._tile` does, fixes it.
     """
     intp = context.get_value_type(types.intp)
@@ -205,8 +215,10 @@ def _vec_io(context, builder, dtype):
 
 def _caster(context, builder):
     """``cast(value, numba_type)`` → the value as an LLVM ``intp``."""
+
     def cast(val, ty):
         return context.cast(builder, val, ty, types.intp)
+
     return cast
 
 
@@ -235,19 +247,28 @@ def input_transform(typingctx, v, vbase, vstride, x, xbase, rs, cs, n):
         vbase_i, vstride_i = cast(vbase_v, aty[1]), cast(vstride_v, aty[2])
         xbase_i, rs_i, cs_i, n_i = cast(xbase_v, aty[4]), cast(rs_v, aty[5]), cast(cs_v, aty[6]), cast(n_v, aty[7])
         load, store = _vec_io(context, builder, aty[0].dtype)
-        xoff = [[builder.add(xbase_i, builder.add(builder.mul(ir.Constant(intp, a), rs_i),
-                                                  builder.mul(ir.Constant(intp, b), cs_i)))
-                 for b in range(4)] for a in range(4)]
+        xoff = [
+            [
+                builder.add(
+                    xbase_i,
+                    builder.add(builder.mul(ir.Constant(intp, a), rs_i), builder.mul(ir.Constant(intp, b), cs_i)),
+                )
+                for b in range(4)
+            ]
+            for a in range(4)
+        ]
         voff = [builder.add(vbase_i, builder.mul(ir.Constant(intp, xi), vstride_i)) for xi in range(16)]
         sub, add = builder.fsub, builder.fadd
 
         def body(c, W):
             d = [[load(xp, builder.add(xoff[a][b], c), W) for b in range(4)] for a in range(4)]
             # Bᵀ d: rows (r0 − r2, r1 + r2, r2 − r1, r1 − r3), column by column.
-            e = [[sub(d[0][b], d[2][b]) for b in range(4)],
-                 [add(d[1][b], d[2][b]) for b in range(4)],
-                 [sub(d[2][b], d[1][b]) for b in range(4)],
-                 [sub(d[1][b], d[3][b]) for b in range(4)]]
+            e = [
+                [sub(d[0][b], d[2][b]) for b in range(4)],
+                [add(d[1][b], d[2][b]) for b in range(4)],
+                [sub(d[2][b], d[1][b]) for b in range(4)],
+                [sub(d[1][b], d[3][b]) for b in range(4)],
+            ]
             # (Bᵀ d) B: the same combination of columns, row by row.
             for a in range(4):
                 r = e[a]
@@ -263,7 +284,8 @@ def input_transform(typingctx, v, vbase, vstride, x, xbase, rs, cs, n):
 
 @intrinsic
 def output_transform(typingctx, y, ybase, ycs, yrs, m, mbase, mstride, bias, bbase, n):
-    """``y[ybase + a·yrs + b·ycs + f] = (Aᵀ M_f A)[a, b] + bias[bbase + f]`` for ``f < n``, ``M_f[ξ] = m[mbase + ξ·mstride + f]``.
+    """``y[ybase + a·yrs + b·ycs + f] = (Aᵀ M_f A)[a, b] + bias[bbase + f]`` for ``f < n``,
+    with ``M_f[ξ] = m[mbase + ξ·mstride + f]``.
 
     One tile's full 2×2 block of outputs, for ``n`` consecutive filters. No bounds checks.
     """
@@ -283,16 +305,25 @@ def output_transform(typingctx, y, ybase, ycs, yrs, m, mbase, mstride, bias, bba
         bbase_i, n_i = cast(bbase_v, aty[8]), cast(n_v, aty[9])
         load, store = _vec_io(context, builder, aty[0].dtype)
         moff = [builder.add(mbase_i, builder.mul(ir.Constant(intp, xi), mstride_i)) for xi in range(16)]
-        yoff = [[builder.add(ybase_i, builder.add(builder.mul(ir.Constant(intp, a), yrs_i),
-                                                  builder.mul(ir.Constant(intp, b), ycs_i)))
-                 for b in range(2)] for a in range(2)]
+        yoff = [
+            [
+                builder.add(
+                    ybase_i,
+                    builder.add(builder.mul(ir.Constant(intp, a), yrs_i), builder.mul(ir.Constant(intp, b), ycs_i)),
+                )
+                for b in range(2)
+            ]
+            for a in range(2)
+        ]
         sub, add = builder.fsub, builder.fadd
 
         def body(f, W):
             mm = [load(mp, builder.add(moff[xi], f), W) for xi in range(16)]
             # Aᵀ M: rows (r0 + r1 + r2, r1 − r2 − r3), column by column; then the same on columns.
-            s = [[add(add(mm[b], mm[4 + b]), mm[8 + b]) for b in range(4)],
-                 [sub(sub(mm[4 + b], mm[8 + b]), mm[12 + b]) for b in range(4)]]
+            s = [
+                [add(add(mm[b], mm[4 + b]), mm[8 + b]) for b in range(4)],
+                [sub(sub(mm[4 + b], mm[8 + b]), mm[12 + b]) for b in range(4)],
+            ]
             bv = load(bp, builder.add(bbase_i, f), W)
             for a in range(2):
                 r = s[a]
@@ -308,9 +339,10 @@ def output_transform(typingctx, y, ybase, ycs, yrs, m, mbase, mstride, bias, bba
 
 @nb.njit(inline="always")
 def _edge_output(yf, ybase, ycs, yrs, mf, mbase, mstride, bias, bbase, n, rows, cols):
-    """:func:`output_transform` for a tile at the bottom/right edge: only ``rows`` × ``cols`` of its 2×2 outputs exist."""
+    """:func:`output_transform` for a tile at the bottom/right edge: only ``rows`` × ``cols`` of its 2×2
+    outputs exist."""
     for f in range(n):
-        m = mf[mbase + f:]
+        m = mf[mbase + f :]
         s0 = m[0] + m[4 * mstride] + m[8 * mstride]
         s1 = m[mstride] + m[5 * mstride] + m[9 * mstride]
         s2 = m[2 * mstride] + m[6 * mstride] + m[10 * mstride]
@@ -330,8 +362,9 @@ def _edge_output(yf, ybase, ycs, yrs, mf, mbase, mstride, bias, bbase, n, rows, 
 
 
 @nb.njit(cache=True)
-def _band_task(xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride, vstride, vf, mf, yf, oh, ow, n_f,
-               FB, JB):
+def _band_task(
+    xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride, vstride, vf, mf, yf, oh, ow, n_f, FB, JB
+):
     """One task's work (see the module notes): input transform, products, output transform of one band.
 
     ``FB``/``JB`` (micro-tiles of ``JB`` output tiles × ``FB`` filters) must be
@@ -344,8 +377,8 @@ def _band_task(xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride,
     """
     nb.literally(FB)
     nb.literally(JB)
-    rs = wp * c_in           # flat distance between input rows
-    n_tiles = n_rows * n_t   # tile k = (row r, column t) with k = r·n_t + t
+    rs = wp * c_in  # flat distance between input rows
+    n_tiles = n_rows * n_t  # tile k = (row r, column t) with k = r·n_t + t
     n_fb = bias.shape[0] // FB
     # ---- input transform: V[ξ][k][:] = (Bᵀ d_k B)[ξ], all channels of a tile at once
     for r in range(n_rows):
@@ -381,7 +414,7 @@ def _band_task(xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride,
                 # JB tiles at a time; the leftover in 4, 3, 2, 1.
                 rem = n_tiles - k0
                 width = JB if rem >= JB else (4 if rem == 4 else min(3, rem))
-                acc = mf[mb + k0 * FB:]
+                acc = mf[mb + k0 * FB :]
                 xb = vb + k0 * c_in
                 if width == JB:
                     tile_fma(acc, vf, xb, c_in, uf, kb, FB, tapoff, c_in, FB, JB)
@@ -406,8 +439,20 @@ def _band_task(xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride,
                     output_transform(yf, y00, n_f, ow * n_f, mf, mt, mstride, bias, fb, nf)
                 else:
                     # Edge tile: only the outputs that exist.
-                    _edge_output(yf, y00, n_f, ow * n_f, mf, mt, mstride, bias, fb, nf,
-                                 2 if two_rows else 1, 2 if j0 + 1 < ow else 1)
+                    _edge_output(
+                        yf,
+                        y00,
+                        n_f,
+                        ow * n_f,
+                        mf,
+                        mt,
+                        mstride,
+                        bias,
+                        fb,
+                        nf,
+                        2 if two_rows else 1,
+                        2 if j0 + 1 < ow else 1,
+                    )
 
 
 def _make_winograd(FB, JB, parallel):
@@ -424,27 +469,48 @@ def _make_winograd(FB, JB, parallel):
             return
         n_img, hp, wp, c_in = xp.shape
         _, oh, ow, n_f = y.shape
-        n_tr = (oh + 1) // 2            # rows of output tiles
-        n_t = (ow + 1) // 2             # tiles per row
+        n_tr = (oh + 1) // 2  # rows of output tiles
+        n_t = (ow + 1) // 2  # tiles per row
         n_bands = (n_tr + band - 1) // band
         xf = xp.reshape(-1)
         yf = y.reshape(-1)
-        vstride = band * n_t * c_in     # between the ξ planes of V
-        mstride = band * n_t * FB       # between the ξ planes of M
+        vstride = band * n_t * c_in  # between the ξ planes of V
+        mstride = band * n_t * FB  # between the ξ planes of M
         # One task = one image × one band of `band` rows of output tiles.
         for p in nb.prange(n_img * n_bands):
             n = p // n_bands
             tr0 = (p - n * n_bands) * band
             tid = nb.get_thread_id() if PARALLEL else 0
             # vbuf[tid]: V[ξ][k][c] of the band; mbuf[tid]: M[ξ][k][f], one filter block at a time
-            _band_task(xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, min(band, n_tr - tr0), n_t, mstride, vstride,
-                       vbuf[tid], mbuf[tid], yf, oh, ow, n_f, FB, JB)
+            _band_task(
+                xf,
+                hp,
+                wp,
+                c_in,
+                uf,
+                bias,
+                tapoff,
+                n,
+                tr0,
+                min(band, n_tr - tr0),
+                n_t,
+                mstride,
+                vstride,
+                vbuf[tid],
+                mbuf[tid],
+                yf,
+                oh,
+                ow,
+                n_f,
+                FB,
+                JB,
+            )
 
     return winograd
 
 
 def _winograd_kernel(dtype, parallel):
-    fb, jb = _tile_for(dtype)
+    fb, jb = tile_for(dtype)
     return specialised(_make_winograd, fb, jb, parallel), fb
 
 
@@ -461,7 +527,7 @@ def scratch_bytes(xp_shape, kernel_shape, dtype, n_threads=None, band=None):
     """
     _, hp, wp, c_in = xp_shape
     n_f = kernel_shape[3]
-    fb, _ = _tile_for(dtype)
+    fb, _ = tile_for(dtype)
     fp = -(-n_f // fb) * fb
     n_t = (wp - 1) // 2
     rows = _band(band, hp - 2) * n_t
@@ -471,7 +537,8 @@ def scratch_bytes(xp_shape, kernel_shape, dtype, n_threads=None, band=None):
 
 
 def winograd_forward(xp, kernel, bias, parallel=True, band=None):
-    """Valid 3×3 stride-1 cross-correlation of an already padded xp (N, Hp, Wp, C) with kernel (3, 3, C, F), plus bias (F,) or None → y (N, Hp-2, Wp-2, F), same dtype.
+    """Valid 3×3 stride-1 cross-correlation of an already padded ``xp (N, Hp, Wp, C)`` with
+    ``kernel (3, 3, C, F)``, plus ``bias (F,)`` or None → ``y (N, Hp-2, Wp-2, F)``, same dtype.
 
     Winograd F(2×2, 3×3) (see the module notes; Lavin & Gray 2015, arXiv:1509.09308).
     ``xp`` and ``kernel`` must be arrays of one float dtype (float32 or float64).

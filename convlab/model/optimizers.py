@@ -18,9 +18,12 @@ An update is atomic: every new value is computed first, and if any is NaN or
 inf a :class:`NonFiniteUpdateError` is raised and nothing (parameters, state,
 ``iterations``) changes.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +34,7 @@ class NonFiniteUpdateError(FloatingPointError):
     """An update would have written NaN or inf into a parameter or the optimizer's state."""
 
 
-def _positive_float(value, name, *, allow_zero=False):
+def _positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a float, got {value!r}")
     v = float(value)
@@ -40,7 +43,7 @@ def _positive_float(value, name, *, allow_zero=False):
     return v
 
 
-def _unit_float(value, name):
+def _unit_float(value: Any, name: str) -> float:
     v = _positive_float(value, name, allow_zero=True)
     if not v < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value!r}")
@@ -57,7 +60,7 @@ class Optimizer:
 
     _slots: tuple = ()
 
-    def __init__(self, learning_rate):
+    def __init__(self, learning_rate: float) -> None:
         self.learning_rate = _positive_float(learning_rate, "learning_rate")
         self.iterations = 0
         self._state: list[dict] | None = None
@@ -65,9 +68,10 @@ class Optimizer:
 
     @property
     def name(self) -> str:
+        """Keras' name: the class name in lower case."""
         return type(self).__name__.lower()
 
-    def build(self, variables) -> None:
+    def build(self, variables: Sequence[np.ndarray]) -> None:
         """Create zero state for each parameter array (done automatically on the first update)."""
         variables = list(variables)
         self._shapes = [(v.shape, v.dtype) for v in variables]
@@ -76,7 +80,7 @@ class Optimizer:
         self._scratch = [{k: np.empty_like(v) for k in ("w", "tmp") + self._slots} for v in variables]
         self.iterations = 0
 
-    def apply_gradients(self, grads_and_vars) -> None:
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
         """Update each parameter in place from its gradient (Keras' ``apply_gradients``).
 
         Args:
@@ -95,8 +99,10 @@ class Optimizer:
         if self._state is None:
             self.build(variables)
         if [(v.shape, v.dtype) for v in variables] != self._shapes:
-            raise ValueError("apply_gradients: the parameters differ from those this optimizer was built for "
-                             f"({len(self._shapes)} arrays); use a new optimizer for a new model")
+            raise ValueError(
+                "apply_gradients: the parameters differ from those this optimizer was built for "
+                f"({len(self._shapes)} arrays); use a new optimizer for a new model"
+            )
         for i, (g, v) in enumerate(zip(grads, variables)):
             if g.shape != v.shape:
                 raise ValueError(f"apply_gradients: gradient {i} has shape {g.shape}, parameter has {v.shape}")
@@ -108,7 +114,8 @@ class Optimizer:
             if not finite:
                 raise NonFiniteUpdateError(
                     f"{type(self).__name__} step {t}: the update would make a parameter NaN or inf "
-                    f"(learning_rate={self.learning_rate:g}); nothing was changed")
+                    f"(learning_rate={self.learning_rate:g}); nothing was changed"
+                )
         for v, st, out in zip(variables, self._state, self._scratch):
             np.copyto(v, out["w"])
             for k in self._slots:  # swap: the scratch becomes the state, the old state the next scratch
@@ -123,14 +130,14 @@ class Optimizer:
         raise NotImplementedError
 
     # -- state and config --------------------------------------------------------
-    def get_state(self) -> list:
+    def get_state(self) -> list[np.ndarray]:
         """``[iterations, slot arrays…]`` (copies), for saving; ``[0]`` before the first update."""
         out = [np.asarray(self.iterations, dtype=np.int64)]
         for st in self._state or []:
             out += [st[s].copy() for s in self._slots]
         return out
 
-    def set_state(self, state, variables) -> None:
+    def set_state(self, state: Sequence[np.ndarray], variables: Sequence[np.ndarray]) -> None:
         """Restore :meth:`get_state`'s list for these parameter arrays (shapes checked first).
 
         Raises:
@@ -143,14 +150,16 @@ class Optimizer:
             return
         need = 1 + len(variables) * len(self._slots)
         if len(state) != need:
-            raise ValueError(f"optimizer state has {len(state)} arrays, {need} expected for {len(variables)} "
-                             "parameters")
+            raise ValueError(
+                f"optimizer state has {len(state)} arrays, {need} expected for {len(variables)} parameters"
+            )
         k = 1
         for v in variables:
             for _ in self._slots:
                 if np.shape(state[k]) != v.shape:
-                    raise ValueError(f"optimizer state array {k} has shape {np.shape(state[k])}, "
-                                     f"parameter has {v.shape}")
+                    raise ValueError(
+                        f"optimizer state array {k} has shape {np.shape(state[k])}, parameter has {v.shape}"
+                    )
                 k += 1
         self.build(variables)
         k = 1
@@ -160,17 +169,18 @@ class Optimizer:
                 k += 1
         self.iterations = int(state[0])
 
-    def get_config(self) -> dict:
+    def get_config(self) -> dict[str, Any]:
         """Keras-like config (constructor arguments)."""
         return {"name": self.name, "learning_rate": self.learning_rate}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
+        """Rebuild from :meth:`get_config`'s dict."""
         config = dict(config)
         config.pop("name", None)
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
 
@@ -184,7 +194,7 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum.
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate)
         self.momentum = _unit_float(momentum, "momentum")
         self.nesterov = bool(nesterov)
@@ -192,21 +202,21 @@ class SGD(Optimizer):
 
     def _update(self, g, w, state, t, out):
         lr = w.dtype.type(self.learning_rate)
-        glr = np.multiply(g, lr, out=out["tmp"])                    # lr·g
+        glr = np.multiply(g, lr, out=out["tmp"])  # lr·g
         if not self._slots:
-            np.subtract(w, glr, out=out["w"])                       # w − lr·g
+            np.subtract(w, glr, out=out["w"])  # w − lr·g
             return
         mom = w.dtype.type(self.momentum)
         m = np.multiply(state["momentum"], mom, out=out["momentum"])
-        m -= glr                                                    # m = momentum·m − lr·g
+        m -= glr  # m = momentum·m − lr·g
         if self.nesterov:
             np.multiply(m, mom, out=out["w"])
             out["w"] -= glr
-            np.add(w, out["w"], out=out["w"])                       # w + (momentum·m − lr·g)
+            np.add(w, out["w"], out=out["w"])  # w + (momentum·m − lr·g)
         else:
-            np.add(w, m, out=out["w"])                              # w + m
+            np.add(w, m, out=out["w"])  # w + m
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
@@ -224,7 +234,9 @@ class Adam(Optimizer):
 
     _slots = ("m", "v")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(
+        self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7
+    ) -> None:
         super().__init__(learning_rate)
         self.beta_1 = _unit_float(beta_1, "beta_1")
         self.beta_2 = _unit_float(beta_2, "beta_2")
@@ -236,28 +248,41 @@ class Adam(Optimizer):
         b1t = f(self.beta_1) ** f(t)
         b2t = f(self.beta_2) ** f(t)
         alpha = f(self.learning_rate) * np.sqrt(f(1) - b2t) / (f(1) - b1t)
-        if g.size >= _COMPILED_FROM and g.dtype in (np.float32, np.float64) and all(
-                a.flags.c_contiguous for a in (g, w, state["m"], state["v"])):
+        if (
+            g.size >= _COMPILED_FROM
+            and g.dtype in (np.float32, np.float64)
+            and all(a.flags.c_contiguous for a in (g, w, state["m"], state["v"]))
+        ):
             # The same operations in one compiled pass on every core (same bits; convlab.kernels.optim).
             from convlab.kernels import optim
 
-            return optim.adam(g.reshape(-1), w.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1),
-                              f(1 - self.beta_1), f(1 - self.beta_2), f(alpha), f(self.epsilon),
-                              out["w"].reshape(-1), out["m"].reshape(-1), out["v"].reshape(-1))
+            return optim.adam(
+                g.reshape(-1),
+                w.reshape(-1),
+                state["m"].reshape(-1),
+                state["v"].reshape(-1),
+                f(1 - self.beta_1),
+                f(1 - self.beta_2),
+                f(alpha),
+                f(self.epsilon),
+                out["w"].reshape(-1),
+                out["m"].reshape(-1),
+                out["v"].reshape(-1),
+            )
         m = np.subtract(g, state["m"], out=out["m"])
         m *= f(1 - self.beta_1)
-        m += state["m"]                                             # m + (g − m)(1 − β1)
+        m += state["m"]  # m + (g − m)(1 − β1)
         v = np.square(g, out=out["v"])
         v -= state["v"]
         v *= f(1 - self.beta_2)
-        v += state["v"]                                             # v + (g² − v)(1 − β2)
+        v += state["v"]  # v + (g² − v)(1 − β2)
         den = np.sqrt(v, out=out["w"])
-        den += f(self.epsilon)                                      # sqrt(v) + ε
-        step = np.multiply(m, alpha, out=out["tmp"])                # m·α
+        den += f(self.epsilon)  # sqrt(v) + ε
+        step = np.multiply(m, alpha, out=out["tmp"])  # m·α
         np.divide(step, den, out=out["w"])
-        np.subtract(w, out["w"], out=out["w"])                      # w − m·α/(sqrt(v) + ε)
+        np.subtract(w, out["w"], out=out["w"])  # w − m·α/(sqrt(v) + ε)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
@@ -270,7 +295,7 @@ class RMSprop(Optimizer):
 
     _slots = ("velocity",)
 
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-7) -> None:
         super().__init__(learning_rate)
         self.rho = _unit_float(rho, "rho")
         self.epsilon = _positive_float(epsilon, "epsilon")
@@ -280,21 +305,21 @@ class RMSprop(Optimizer):
         vel = np.multiply(state["velocity"], f(self.rho), out=out["velocity"])
         g2 = np.square(g, out=out["tmp"])
         g2 *= f(1 - self.rho)
-        vel += g2                                                   # ρ·v + (1 − ρ)·g²
+        vel += g2  # ρ·v + (1 − ρ)·g²
         den = np.add(vel, f(self.epsilon), out=out["w"])
-        np.sqrt(den, out=den)                                       # sqrt(v + ε)
+        np.sqrt(den, out=den)  # sqrt(v + ε)
         num = np.multiply(g, f(self.learning_rate), out=out["tmp"])
         np.divide(num, den, out=out["w"])
-        np.subtract(w, out["w"], out=out["w"])                      # w − lr·g/sqrt(v + ε)
+        np.subtract(w, out["w"], out=out["w"])  # w − lr·g/sqrt(v + ε)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
-def get(identifier) -> Optimizer:
+def get(identifier: str | Optimizer) -> Optimizer:
     """``"sgd"``, ``"adam"``, ``"rmsprop"`` (case-insensitive, Keras' defaults) or an optimizer object.
 
     Raises:
@@ -310,15 +335,14 @@ def get(identifier) -> Optimizer:
     raise TypeError(f"optimizer must be a name such as 'adam' or an Optimizer object, got {identifier!r}")
 
 
-def serialize(optimizer: Optimizer) -> dict:
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """``{"class_name": "Adam", "config": {...}}``."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
-def deserialize(spec: dict) -> Optimizer:
+def deserialize(spec: dict[str, Any]) -> Optimizer:
     """Rebuild from :func:`serialize`'s dict. Raises ValueError for an unknown class."""
-    cls = {c.__name__: c for c in (SGD, Adam, RMSprop)}.get(spec.get("class_name") if isinstance(spec, dict)
-                                                          else None)
+    cls = {c.__name__: c for c in (SGD, Adam, RMSprop)}.get(spec.get("class_name") if isinstance(spec, dict) else None)
     if cls is None:
         raise ValueError(f"unknown optimizer spec {spec!r}")
     return cls.from_config(spec.get("config", {}))

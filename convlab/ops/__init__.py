@@ -5,4 +5,23 @@ One module per idea (:mod:`.conv`, :mod:`.pooling`, :mod:`.activations`,
 ``reference`` loops (the specification), the vectorised ``numpy`` form and the
 compiled ``numba`` form (from :mod:`convlab.kernels`) side by side, chosen with
 ``backend=``.
+
+How the arguments are passed — one rule for every public operation
+------------------------------------------------------------------
+1. **Arrays first, positional**, in the order the maths reads them: the
+   upstream gradient ``dy`` before the forward inputs in a backward pass
+   (``conv2d_backward(dy, x, kernel)``), ``y_true`` before ``y_pred`` (or
+   ``logits``) in every loss, as Keras.
+2. **Geometry as Keras writes it**: ``max_pool2d(x, pool_size, strides, padding)``
+   and ``correlate2d(image, kernel, padding)`` may be given by position, as
+   Keras' ``MaxPooling2D`` and SciPy do; ``conv2d``'s ``strides`` and
+   ``padding`` are keyword-only after the optional ``bias`` array (so
+   ``conv2d(x, k, 1)`` cannot mistake a stride for a bias).
+3. **Everything else is keyword-only**: ``backend=``, every boolean flag
+   (``need_dx``, ``from_logits``, ``sparse``) and every tuning option
+   (``h``, ``tol``, ``floor``, ``scale`` of the gradient checker) — a call reads
+   ``max_pool2d(x, 2, backend="numpy")``, never ``max_pool2d(x, 2, None, "valid", "numpy")``.
+
+The shape helpers of :mod:`convlab.shapes` share one order, the order of the
+slide's formula ``(N + 2P − K)/S + 1``: size, window, padding, stride.
 """

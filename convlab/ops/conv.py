@@ -44,12 +44,15 @@ Backends (``backend=``):
 - ``"numpy"``: im2col (every window copied into one row) + one matrix product;
 - ``"numba"`` (default): compiled kernels in :mod:`convlab.kernels.conv`.
 """
+
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from convlab import shapes
-from convlab.util.arrays import pad_nhwc, windows
+from convlab.shapes.sizes import IntOrPair, Padding
+from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
 from convlab.util.checks import as_float_array, check_backend
 
 __all__ = ["conv2d", "conv2d_backward", "correlate2d", "convolve2d", "im2col"]
@@ -75,8 +78,7 @@ def _prepare(x, kernel, bias, strides, padding, backend):
     hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
     if kh > hp or kw > wp:
         raise ValueError(
-            f"kernel of {kh}×{kw} is larger than the padded input of {hp}×{wp} "
-            f"(x.shape={x.shape}, padding={padding!r})"
+            f"kernel of {kh}×{kw} is larger than the padded input of {hp}×{wp} (x.shape={x.shape}, padding={padding!r})"
         )
     return x, kernel, bias, (sh, sw), pads, check_backend(backend)
 
@@ -99,7 +101,7 @@ def _conv2d_reference(x, kernel, bias, strides, pads):
     for n in range(n_img):
         for i in range(oh):
             for j in range(ow):
-                window = xp[n, i * sh:i * sh + kh, j * sw:j * sw + kw, :]  # (KH, KW, C_in)
+                window = xp[n, i * sh : i * sh + kh, j * sw : j * sw + kw, :]  # (KH, KW, C_in)
                 for f in range(n_filters):
                     y[n, i, j, f] = np.sum(window * kernel[:, :, :, f])
                     if bias is not None:
@@ -108,15 +110,26 @@ def _conv2d_reference(x, kernel, bias, strides, pads):
 
 
 # --------------------------------------------------------------------------- numpy
-def im2col(x, kernel_size, strides=1, padding="valid"):
+def im2col(
+    x: ArrayLike, kernel_size: IntOrPair, strides: IntOrPair = 1, padding: Padding = "valid"
+) -> tuple[np.ndarray, tuple[int, int]]:
     """Copy every window of ``x (N, H, W, C)`` into one row: ``(N·OH·OW, KH·KW·C)``.
 
     Row order is ``(n, i, j)``; within a row the order is ``(u, v, c)`` — the
     same order as ``kernel.reshape(KH·KW·C, F)``, so a convolution is then one
-    matrix product. Memory: ``KH·KW`` times the (padded) input.
+    matrix product. Memory: ``KH·KW`` times the (padded) input. Source: Chellapilla
+    et al., "High performance convolutional neural networks for document
+    processing" (2006); CS231n notes, "Convolutional Networks" (im2col).
+
+    Args:
+        x: ``(N, H, W, C)``; float32/float64 keep their dtype, integers → float64.
+        kernel_size, strides, padding: as :func:`conv2d` (``kernel_size`` an int or ``(KH, KW)``).
 
     Returns:
-        ``(cols, (OH, OW))``.
+        ``(cols, (OH, OW))``, ``cols`` of ``x``'s float dtype.
+
+    Raises:
+        ValueError / TypeError naming the argument, as :func:`conv2d`.
     """
     x = as_float_array(x, "x", 4, shape_hint="(N, H, W, C)")
     kh, kw = shapes.pair(kernel_size, "kernel_size")
@@ -152,7 +165,15 @@ _FORWARD = {"reference": _conv2d_reference, "numpy": _conv2d_numpy, "numba": _co
 
 
 # --------------------------------------------------------------------------- public
-def conv2d(x, kernel, bias=None, *, strides=1, padding="valid", backend=None):
+def conv2d(
+    x: ArrayLike,
+    kernel: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    backend: str | None = None,
+) -> np.ndarray:
     """Multi-channel 2-D cross-correlation with bias — what Keras' ``Conv2D`` computes.
 
     Args:
@@ -202,12 +223,6 @@ def _prepare_backward(dy, x, kernel, strides, padding, backend):
     return dy, x, kernel, strides, pads, backend
 
 
-def _crop(dxp, x_shape, pads):
-    """Drop the padding rows/columns from the padded-input gradient."""
-    t, _, l, _ = pads
-    return np.ascontiguousarray(dxp[:, t:t + x_shape[1], l:l + x_shape[2], :])
-
-
 def _conv2d_backward_reference(dy, x, kernel, strides, pads, need_dx=True):
     """The chain rule, one output number at a time (mirror image of the forward loop).
 
@@ -239,7 +254,7 @@ def _conv2d_backward_reference(dy, x, kernel, strides, pads, need_dx=True):
                     if need_dx:
                         dxp[n, rows, cols, :] += kernel[:, :, :, f] * g
                     dbias[f] += g
-    return (_crop(dxp, x.shape, pads) if need_dx else None), dkernel, dbias
+    return (crop_nhwc(dxp, pads) if need_dx else None), dkernel, dbias
 
 
 def _col2im(dcols, x_shape, window, strides, pads):
@@ -257,8 +272,8 @@ def _col2im(dcols, x_shape, window, strides, pads):
     dxp = np.zeros((n_img, h + t + b, w + l + r, c), dtype=dcols.dtype)
     for u in range(kh):
         for v in range(kw):
-            dxp[:, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw, :] += dcols[:, :, :, u, v, :]
-    return _crop(dxp, x_shape, pads)
+            dxp[:, u : u + sh * (oh - 1) + 1 : sh, v : v + sw * (ow - 1) + 1 : sw, :] += dcols[:, :, :, u, v, :]
+    return crop_nhwc(dxp, pads)
 
 
 def _conv2d_backward_numpy(dy, x, kernel, strides, pads, need_dx=True):
@@ -286,7 +301,16 @@ _BACKWARD = {
 }
 
 
-def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None, need_dx=True):
+def conv2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    *,
+    strides: IntOrPair = 1,
+    padding: Padding = "valid",
+    backend: str | None = None,
+    need_dx: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d` with respect to its input, kernel and bias.
 
     Args:
@@ -296,7 +320,7 @@ def conv2d_backward(dy, x, kernel, *, strides=1, padding="valid", backend=None, 
         x: ``(N, H, W, C_in)`` — the forward input (float32/float64; integers → float64).
         kernel: ``(KH, KW, C_in, C_out)`` — the forward kernel.
         strides, padding, backend: exactly as given to :func:`conv2d`.
-        need_dx: ``True`` (default) computes the input gradient. ``False`` skips it
+        need_dx: keyword-only. ``True`` (default) computes the input gradient. ``False`` skips it
             and returns ``None`` in its place — e.g. for a network's first layer,
             whose input (the images) needs no gradient; it costs about as much as
             the kernel gradient. ``dkernel`` and ``dbias`` are the same either way.
@@ -323,7 +347,14 @@ def _as_image(image, name="image"):
     return as_float_array(image, name, 2, shape_hint="(H, W)")
 
 
-def correlate2d(image, kernel, padding="valid", *, strides=1, backend=None):
+def correlate2d(
+    image: ArrayLike,
+    kernel: ArrayLike,
+    padding: Padding = "valid",
+    *,
+    strides: IntOrPair = 1,
+    backend: str | None = None,
+) -> np.ndarray:
     """Single-channel 2-D cross-correlation (no flip): what Keras calls convolution.
 
     Args:
@@ -341,7 +372,14 @@ def correlate2d(image, kernel, padding="valid", *, strides=1, backend=None):
     return y[0, :, :, 0]
 
 
-def convolve2d(image, kernel, padding="valid", *, strides=1, backend=None):
+def convolve2d(
+    image: ArrayLike,
+    kernel: ArrayLike,
+    padding: Padding = "valid",
+    *,
+    strides: IntOrPair = 1,
+    backend: str | None = None,
+) -> np.ndarray:
     """True 2-D convolution as the slides define it: the kernel is flipped first.
 
     ``(f * g)[x, y] = Σ f[n1, n2] · g[x − n1, y − n2]`` — equal to

@@ -4,7 +4,11 @@ Backward (:func:`dense_backward`), from ``y[n, k] = Σ_i x[n, i]·W[i, k] + b[k]
 
     dx = dy @ Wᵀ        dW = xᵀ @ dy        db = Σ_n dy[n, :]
 """
+
 from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
 
 from convlab.util.checks import as_float_array
 
@@ -22,7 +26,8 @@ def _prepare(x, kernel):
         )
     return x, kernel
 
-def dense(x, kernel, bias=None):
+
+def dense(x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
     """Affine map of the last axis (Keras ``Dense``).
 
     Args:
@@ -31,7 +36,7 @@ def dense(x, kernel, bias=None):
         bias: ``(units,)`` or ``None``.
 
     Returns:
-        ``(N, units)``.
+        ``(N, units)`` of ``x``'s float dtype.
 
     Raises:
         ValueError: wrong ndim, empty arrays, ``in_features`` or ``units`` mismatch.
@@ -47,7 +52,7 @@ def dense(x, kernel, bias=None):
     return y
 
 
-def dense_backward(dy, x, kernel):
+def dense_backward(dy: ArrayLike, x: ArrayLike, kernel: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`dense` with respect to ``x``, ``kernel`` and ``bias``.
 
     Args:

@@ -42,11 +42,14 @@ checks"; float64, h = 1e-5):
 
 :func:`gradcheck`'s default ``tol`` is ``1e-6``.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["rel_error", "numeric_gradient", "gradcheck", "GradcheckError", "DEFAULT_TOL"]
 
@@ -57,7 +60,7 @@ class GradcheckError(AssertionError):
     """An analytic gradient differs from the numerical one by more than the tolerance."""
 
 
-def rel_error(analytic, numeric, floor: float = 1e-8, scale: float = 1e-3) -> float:
+def rel_error(analytic: ArrayLike, numeric: ArrayLike, *, floor: float = 1e-8, scale: float = 1e-3) -> float:
     """``max_i |a_i − n_i| / max(|a_i| + |n_i|, scale·max_j(|a_j| + |n_j|), floor)``. Shapes must match.
 
     ``scale=0`` is CS231n's ``rel_error``; the default 1e-3 ignores rounding noise
@@ -80,7 +83,9 @@ def rel_error(analytic, numeric, floor: float = 1e-8, scale: float = 1e-3) -> fl
     return float(np.max(np.abs(a - n) / denom))
 
 
-def numeric_gradient(f: Callable, x, dy=None, h: float = 1e-5) -> np.ndarray:
+def numeric_gradient(
+    f: Callable[[np.ndarray], Any], x: ArrayLike, dy: ArrayLike | None = None, *, h: float = 1e-5
+) -> np.ndarray:
     """Central-difference gradient of ``L(x) = Σ f(x) · dy`` with respect to ``x``, in float64.
 
     Args:
@@ -88,7 +93,7 @@ def numeric_gradient(f: Callable, x, dy=None, h: float = 1e-5) -> np.ndarray:
         x: the point, any shape; copied to float64 (``x`` itself is not modified).
         dy: the upstream gradient, ``f(x)``'s shape; default 1 (for a scalar ``f``,
             the plain derivative).
-        h: the step (default 1e-5).
+        h: keyword-only, the step (default 1e-5).
 
     Returns:
         ``∂L/∂x``, float64, ``x``'s shape. Costs ``2·x.size`` calls of ``f``.
@@ -117,9 +122,19 @@ def numeric_gradient(f: Callable, x, dy=None, h: float = 1e-5) -> np.ndarray:
     return grad
 
 
-def gradcheck(forward: Callable, backward: Callable, inputs: Mapping[str, object], *,
-              wrt: Sequence[str] | None = None, dy=None, h: float = 1e-5, tol: float | None = DEFAULT_TOL,
-              floor: float = 1e-8, scale: float = 1e-3, seed: int = 0) -> dict[str, float]:
+def gradcheck(
+    forward: Callable[..., Any],
+    backward: Callable[..., Any],
+    inputs: Mapping[str, Any],
+    *,
+    wrt: Sequence[str] | None = None,
+    dy: ArrayLike | None = None,
+    h: float = 1e-5,
+    tol: float | None = DEFAULT_TOL,
+    floor: float = 1e-8,
+    scale: float = 1e-3,
+    seed: int = 0,
+) -> dict[str, float]:
     """Check an operation's analytic backward pass against central differences.
 
     Args:
@@ -191,8 +206,8 @@ def gradcheck(forward: Callable, backward: Callable, inputs: Mapping[str, object
         def f_of(v, _name=name):
             return forward(**{**values, _name: v})
 
-        numeric = numeric_gradient(f_of, values[name], dy, h)
-        errors[name] = rel_error(analytic, numeric, floor, scale)
+        numeric = numeric_gradient(f_of, values[name], dy, h=h)
+        errors[name] = rel_error(analytic, numeric, floor=floor, scale=scale)
     if tol is not None and any(e > tol for e in errors.values()):
         detail = ", ".join(f"{k}: {e:.3g}" for k, e in errors.items())
         raise GradcheckError(f"gradient check failed (tol={tol:g}): relative errors {detail}")

@@ -7,6 +7,11 @@ averages over the last axis, so the result is the mean over every element.
 Every ``*_backward`` returns ``∂(mean loss)/∂y_pred`` — the ``1/N`` of the mean
 is included — with ``y_pred``'s shape and dtype.
 
+Arguments, as Keras orders them: ``(y_true, y_pred, *, from_logits=False)`` for
+every loss and its ``*_backward`` (``from_logits`` keyword-only), and
+``(y_true, logits)`` for the fused forms :func:`softmax_crossentropy` and
+:func:`sigmoid_binary_crossentropy` (which return the loss and the gradient).
+
 Probabilities are clipped to ``[ε, 1 − ε]`` with ``ε = 1e-7`` (Keras'
 ``backend.epsilon()``) before the logarithm, exactly as Keras 3's TensorFlow
 backend does (``keras/src/backend/tensorflow/nn.py``):
@@ -40,23 +45,39 @@ backward — to match Keras' numbers when a probability saturates. Calling
 (no ``_keras_logits``) uses the clipped formulas above, which is what the
 probability-space functions here reproduce.
 """
+
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-from convlab.util.checks import as_float_array
+import numpy as np
+from numpy.typing import ArrayLike
+
+from convlab.ops.activations import sigmoid, softmax
+from convlab.util.checks import as_float_array, check_real_dtype
 
 __all__ = [
     "EPSILON",
-    "categorical_crossentropy", "categorical_crossentropy_backward",
-    "sparse_categorical_crossentropy", "sparse_categorical_crossentropy_backward",
-    "binary_crossentropy", "binary_crossentropy_backward",
-    "mean_squared_error", "mean_squared_error_backward",
-    "softmax_crossentropy", "sigmoid_binary_crossentropy",
-    "get", "get_backward",
+    "categorical_crossentropy",
+    "categorical_crossentropy_backward",
+    "sparse_categorical_crossentropy",
+    "sparse_categorical_crossentropy_backward",
+    "binary_crossentropy",
+    "binary_crossentropy_backward",
+    "mean_squared_error",
+    "mean_squared_error_backward",
+    "softmax_crossentropy",
+    "sigmoid_binary_crossentropy",
+    "get",
+    "get_backward",
 ]
 
 EPSILON = 1e-7  # keras.backend.epsilon()
+
+#: Every loss of the lookup table: ``f(y_true, y_pred, *, from_logits=False) -> float``.
+Loss = Callable[..., float]
+#: Its gradient: ``f(y_true, y_pred, *, from_logits=False) -> ∂ loss/∂ y_pred``.
+LossBackward = Callable[..., np.ndarray]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -101,15 +122,10 @@ def _log_softmax(z):
     return zs - np.log(np.sum(np.exp(zs), axis=-1, keepdims=True))
 
 
-def _softmax(z):
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
-
-
 def _sparse_labels(y_true, y_pred):
     """Integer class labels of shape ``y_pred.shape[:-1]`` (a trailing axis of 1 is squeezed, as Keras)."""
-    t = np.asarray(y_true)
-    if t.dtype.kind not in "iub" and not (t.dtype.kind == "f" and np.all(np.isfinite(t)) and np.all(t == np.round(t))):
+    t = check_real_dtype(y_true, "y_true")
+    if t.dtype.kind == "f" and not (np.all(np.isfinite(t)) and np.all(t == np.round(t))):
         raise TypeError(f"y_true must hold integer class indices, got dtype {t.dtype}")
     if t.ndim == y_pred.ndim and t.ndim > 0 and t.shape[-1] == 1:
         t = t[..., 0]
@@ -132,7 +148,7 @@ def _onehot(labels, k, dtype):
 
 
 # --------------------------------------------------------------------------- categorical
-def categorical_crossentropy(y_true, y_pred, from_logits=False):
+def categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> float:
     """Mean categorical cross-entropy (Keras ``categorical_crossentropy``).
 
     Args:
@@ -157,7 +173,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False):
     return float(np.mean(per))
 
 
-def categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
+def categorical_crossentropy_backward(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> np.ndarray:
     """``∂ categorical_crossentropy / ∂ y_pred``, shape and dtype of ``y_pred``.
 
     Probabilities: with ``S = Σ_k p_k``, ``q = p / S`` and ``g_k = −t_k / clip(q_k)``
@@ -169,7 +185,7 @@ def categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
     t, p = _same_shape(y_true, y_pred)
     n = _n_samples(p)
     if from_logits:
-        return (np.sum(t, axis=-1, keepdims=True) * _softmax(p) - t) / n
+        return (np.sum(t, axis=-1, keepdims=True) * softmax(p) - t) / n
     lo, hi = _clip_bounds(p.dtype)
     s = np.sum(p, axis=-1, keepdims=True)
     q = p / s
@@ -178,7 +194,7 @@ def categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
 
 
 # --------------------------------------------------------------------------- sparse categorical
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+def sparse_categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> float:
     """Mean cross-entropy with integer labels (Keras ``sparse_categorical_crossentropy``).
 
     Args:
@@ -200,7 +216,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     return float(np.mean(per))
 
 
-def sparse_categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
+def sparse_categorical_crossentropy_backward(
+    y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False
+) -> np.ndarray:
     """``∂ sparse_categorical_crossentropy / ∂ y_pred``, shape and dtype of ``y_pred``.
 
     Logits: ``(softmax(z) − onehot) / N``. Probabilities: with ``c = clip(p)``,
@@ -212,7 +230,7 @@ def sparse_categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
     n = _n_samples(p)
     onehot = _onehot(labels, p.shape[-1], p.dtype)
     if from_logits:
-        return (_softmax(p) - onehot) / n
+        return (softmax(p) - onehot) / n
     lo, hi = _clip_bounds(p.dtype)
     c = np.clip(p, lo, hi)
     dz = c / np.sum(c, axis=-1, keepdims=True) - onehot  # softmax(log c) − onehot
@@ -220,21 +238,7 @@ def sparse_categorical_crossentropy_backward(y_true, y_pred, from_logits=False):
 
 
 # --------------------------------------------------------------------------- binary
-def _log_sigmoid(z):
-    """``log σ(z) = −(max(−z, 0) + log1p(e^(−|z|)))`` without overflow."""
-    return -(np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
-
-
-def _sigmoid(z):
-    out = np.empty_like(z)
-    pos = z >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
-    e = np.exp(z[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
-
-
-def binary_crossentropy(y_true, y_pred, from_logits=False):
+def binary_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> float:
     """Mean binary cross-entropy over every element (Keras ``binary_crossentropy``).
 
     Args:
@@ -258,7 +262,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False):
     return float(np.mean(per))
 
 
-def binary_crossentropy_backward(y_true, y_pred, from_logits=False):
+def binary_crossentropy_backward(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> np.ndarray:
     """``∂ binary_crossentropy / ∂ y_pred`` (``M`` = number of elements).
 
     Probabilities: ``(−t/c + (1 − t)/(1 − c)) / M`` with ``c = clip(p)``, 0 where
@@ -267,30 +271,46 @@ def binary_crossentropy_backward(y_true, y_pred, from_logits=False):
     t, p = _same_shape(y_true, y_pred)
     m = p.size
     if from_logits:
-        return (_sigmoid(p) - t) / m
+        return (sigmoid(p) - t) / m
     lo, hi = _clip_bounds(p.dtype)
     c = np.clip(p, lo, hi)
     return ((-t / c + (1 - t) / (1 - c)) * _in_range(p, lo, hi) / m).astype(p.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- mse
-def mean_squared_error(y_true, y_pred):
+def _no_logits(from_logits: bool) -> None:
+    """Mean squared error has no logits form: ``from_logits=True`` would be silently meaningless."""
+    if from_logits:
+        raise ValueError("mean_squared_error has no logits form: from_logits must be False")
+
+
+def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> float:
     """``mean((y_true − y_pred)²)`` over every element (Keras ``mean_squared_error``, ``"mse"``).
 
     Shapes equal (``(N,)`` against ``(N, 1)`` accepted); returns a Python float.
+    ``from_logits`` exists so that every loss of :func:`get` takes the same
+    arguments; it must be ``False``.
+
+    Raises:
+        ValueError: shapes differ, empty arrays, ``from_logits=True``. TypeError: non-numeric input.
     """
+    _no_logits(from_logits)
     t, p = _same_shape(y_true, y_pred)
     return float(np.mean((t - p) ** 2))
 
 
-def mean_squared_error_backward(y_true, y_pred, from_logits=False):
-    """``2 (y_pred − y_true) / M`` (``M`` = number of elements); ``from_logits`` is ignored."""
+def mean_squared_error_backward(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> np.ndarray:
+    """``2 (y_pred − y_true) / M`` (``M`` = number of elements), shape and dtype of ``y_pred``.
+
+    Errors as :func:`mean_squared_error`.
+    """
+    _no_logits(from_logits)
     t, p = _same_shape(y_true, y_pred)
     return 2 * (p - t) / p.size
 
 
 # --------------------------------------------------------------------------- fused, stable
-def softmax_crossentropy(y_true, logits, *, sparse=True):
+def softmax_crossentropy(y_true: ArrayLike, logits: ArrayLike, *, sparse: bool = True) -> tuple[float, np.ndarray]:
     """Softmax followed by cross-entropy, fused: ``(loss, dlogits)`` in one stable pass.
 
     ``loss = mean_n [logsumexp(z_n) − Σ_k t_nk z_nk]`` and
@@ -322,7 +342,7 @@ def softmax_crossentropy(y_true, logits, *, sparse=True):
     return loss, dlogits.astype(z.dtype, copy=False)
 
 
-def sigmoid_binary_crossentropy(y_true, logits):
+def sigmoid_binary_crossentropy(y_true: ArrayLike, logits: ArrayLike) -> tuple[float, np.ndarray]:
     """Sigmoid followed by binary cross-entropy, fused: ``(loss, dlogits)``.
 
     ``loss = mean(max(z, 0) − z·t + log(1 + e^(−|z|)))`` (TensorFlow's
@@ -331,7 +351,7 @@ def sigmoid_binary_crossentropy(y_true, logits):
     """
     t, z = _same_shape(y_true, _pred(logits, "logits"))
     loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
-    return loss, ((_sigmoid(z) - t) / z.size).astype(z.dtype, copy=False)
+    return loss, ((sigmoid(z) - t) / z.size).astype(z.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- lookup
@@ -356,7 +376,7 @@ def _lookup(name):
     raise ValueError(f"loss must be one of {sorted(_BY_NAME)}, got {name!r}")
 
 
-def get(name):
+def get(name: str | Loss) -> Loss:
     """The loss function for a Keras name (or one of this module's functions).
 
     Each returned function has a ``.backward`` attribute with its gradient.
@@ -367,6 +387,10 @@ def get(name):
     return _lookup(name)[0]
 
 
-def get_backward(name):
-    """The gradient function ``(y_true, y_pred, from_logits=False) -> dL/dy_pred`` for a loss name."""
+def get_backward(name: str | Loss) -> LossBackward:
+    """The gradient function ``(y_true, y_pred, *, from_logits=False) -> dL/dy_pred`` for a loss name.
+
+    Raises:
+        ValueError: an unknown name, listing the known ones.
+    """
     return _lookup(name)[1]

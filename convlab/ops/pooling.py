@@ -26,12 +26,15 @@ Backward passes (:func:`max_pool2d_backward`, :func:`avg_pool2d_backward`):
   cropped; pixels no window covers get 0.
 Backends: ``"reference"`` (loops), ``"numpy"`` (window views), ``"numba"`` (default).
 """
+
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from convlab import shapes
-from convlab.util.arrays import pad_nhwc, windows
+from convlab.shapes.sizes import IntOrPair, Padding
+from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
 from convlab.util.checks import as_float_array, check_backend
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward"]
@@ -71,7 +74,9 @@ def _max_pool_reference(x, pool, strides, pads):
         for i in range(oh):
             for j in range(ow):
                 for c in range(n_ch):
-                    window = xp[n, i * strides[0]:i * strides[0] + pool[0], j * strides[1]:j * strides[1] + pool[1], c]
+                    window = xp[
+                        n, i * strides[0] : i * strides[0] + pool[0], j * strides[1] : j * strides[1] + pool[1], c
+                    ]
                     y[n, i, j, c] = np.max(window)
     return y
 
@@ -136,11 +141,6 @@ def _prepare_backward(dy, x, pool_size, strides, padding, backend):
     return dy, x, pool, strides, pads, backend
 
 
-def _crop(dxp, x_shape, pads):
-    t, _, l, _ = pads
-    return np.ascontiguousarray(dxp[:, t:t + x_shape[1], l:l + x_shape[2], :])
-
-
 def _max_pool_backward_reference(dy, x, pool, strides, pads):
     """For every output number: find the window's first maximum (row-major) and send it ``dy`` there.
 
@@ -157,11 +157,11 @@ def _max_pool_backward_reference(dy, x, pool, strides, pads):
         for i in range(oh):
             for j in range(ow):
                 for c in range(n_ch):
-                    window = xp[n, i * sh:i * sh + ph, j * sw:j * sw + pw, c]
+                    window = xp[n, i * sh : i * sh + ph, j * sw : j * sw + pw, c]
                     k = int(np.argmax(window))  # flat index of the first maximum
                     u, v = divmod(k, pw)
                     dxp[n, i * sh + u, j * sw + v, c] += dy[n, i, j, c]
-    return _crop(dxp, x.shape, pads)
+    return crop_nhwc(dxp, pads)
 
 
 def _avg_pool_backward_reference(dy, x, pool, strides, pads):
@@ -181,7 +181,7 @@ def _avg_pool_backward_reference(dy, x, pool, strides, pads):
                 count = max(np.sum(real[0, rows, cols, 0]), 1)
                 for c in range(n_ch):
                     dxp[n, rows, cols, c] += dy[n, i, j, c] / count
-    return _crop(dxp, x.shape, pads)  # the pads' share is dropped here
+    return crop_nhwc(dxp, pads)  # the pads' share is dropped here
 
 
 def _scatter_taps(per_tap, shape_p, dtype, pool, strides, oh, ow):
@@ -190,7 +190,7 @@ def _scatter_taps(per_tap, shape_p, dtype, pool, strides, oh, ow):
     sh, sw = strides
     for u in range(pool[0]):
         for v in range(pool[1]):
-            dxp[:, u:u + sh * (oh - 1) + 1:sh, v:v + sw * (ow - 1) + 1:sw, :] += per_tap(u, v)
+            dxp[:, u : u + sh * (oh - 1) + 1 : sh, v : v + sw * (ow - 1) + 1 : sw, :] += per_tap(u, v)
     return dxp
 
 
@@ -202,7 +202,7 @@ def _max_pool_backward_numpy(dy, x, pool, strides, pads):
     pw = pool[1]
     zero = np.zeros((), dtype=dy.dtype)
     dxp = _scatter_taps(lambda u, w: np.where(arg == u * pw + w, dy, zero), xp.shape, x.dtype, pool, strides, oh, ow)
-    return _crop(dxp, x.shape, pads)
+    return crop_nhwc(dxp, pads)
 
 
 def _avg_pool_backward_numpy(dy, x, pool, strides, pads):
@@ -212,7 +212,7 @@ def _avg_pool_backward_numpy(dy, x, pool, strides, pads):
     n_img, oh, ow, n_ch = dy.shape
     shape_p = (n_img,) + real.shape[1:3] + (n_ch,)
     dxp = _scatter_taps(lambda u, w: share, shape_p, x.dtype, pool, strides, oh, ow)
-    return _crop(dxp, x.shape, pads)
+    return crop_nhwc(dxp, pads)
 
 
 def _max_pool_backward_numba(dy, x, pool, strides, pads):
@@ -227,13 +227,27 @@ def _avg_pool_backward_numba(dy, x, pool, strides, pads):
     return nb_pool.avg_pool2d_backward(dy, x, pool, strides, pads)
 
 
-_MAX_BACKWARD = {"reference": _max_pool_backward_reference, "numpy": _max_pool_backward_numpy,
-                 "numba": _max_pool_backward_numba}
-_AVG_BACKWARD = {"reference": _avg_pool_backward_reference, "numpy": _avg_pool_backward_numpy,
-                 "numba": _avg_pool_backward_numba}
+_MAX_BACKWARD = {
+    "reference": _max_pool_backward_reference,
+    "numpy": _max_pool_backward_numpy,
+    "numba": _max_pool_backward_numba,
+}
+_AVG_BACKWARD = {
+    "reference": _avg_pool_backward_reference,
+    "numpy": _avg_pool_backward_numpy,
+    "numba": _avg_pool_backward_numba,
+}
 
 
-def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", backend=None):
+def max_pool2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike,
+    pool_size: IntOrPair = 2,
+    strides: IntOrPair | None = None,
+    padding: Padding = "valid",
+    *,
+    backend: str | None = None,
+) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``.
 
     Args:
@@ -255,7 +269,15 @@ def max_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", backe
     return _MAX_BACKWARD[backend](dy, x, pool, strides, pads)
 
 
-def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", backend=None):
+def avg_pool2d_backward(
+    dy: ArrayLike,
+    x: ArrayLike,
+    pool_size: IntOrPair = 2,
+    strides: IntOrPair | None = None,
+    padding: Padding = "valid",
+    *,
+    backend: str | None = None,
+) -> np.ndarray:
     """Gradient of :func:`avg_pool2d` with respect to ``x``: each real pixel gets ``dy / count``.
 
     ``count`` is the number of real (non-pad) pixels in the window, as in the
@@ -266,7 +288,14 @@ def avg_pool2d_backward(dy, x, pool_size=2, strides=None, padding="valid", backe
     return _AVG_BACKWARD[backend](dy, x, pool, strides, pads)
 
 
-def max_pool2d(x, pool_size=2, strides=None, padding="valid", backend=None):
+def max_pool2d(
+    x: ArrayLike,
+    pool_size: IntOrPair = 2,
+    strides: IntOrPair | None = None,
+    padding: Padding = "valid",
+    *,
+    backend: str | None = None,
+) -> np.ndarray:
     """Max pooling over ``pool_size`` windows of each channel (Keras ``MaxPooling2D``).
 
     Args:
@@ -274,7 +303,7 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid", backend=None):
         pool_size: int or ``(PH, PW)``, ≥ 1.
         strides: int or pair; ``None`` → ``pool_size`` (Keras' default).
         padding: as :func:`convlab.conv2d`; pads count as −inf (never the max).
-        backend: ``"reference"``, ``"numpy"``, ``"numba"`` (default).
+        backend: keyword-only; ``"reference"``, ``"numpy"``, ``"numba"`` (default).
 
     Returns:
         ``(N, OH, OW, C)``, ``OH = floor((H + P − PH)/S) + 1``. NaN propagates as in
@@ -288,7 +317,14 @@ def max_pool2d(x, pool_size=2, strides=None, padding="valid", backend=None):
     return _MAX[backend](x, pool, strides, pads)
 
 
-def avg_pool2d(x, pool_size=2, strides=None, padding="valid", backend=None):
+def avg_pool2d(
+    x: ArrayLike,
+    pool_size: IntOrPair = 2,
+    strides: IntOrPair | None = None,
+    padding: Padding = "valid",
+    *,
+    backend: str | None = None,
+) -> np.ndarray:
     """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` pads are not counted.
 
     Arguments, shapes and errors as :func:`max_pool2d`.

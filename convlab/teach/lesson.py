@@ -20,24 +20,29 @@ Command-line options every lesson accepts (``python lessons/03_convolution_by_ha
 ``convlab-output/``), ``--quick`` (smaller runs, used by ``convlab tour`` and the tests).
 Lessons may add their own options through ``extra_args``.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from convlab.util.files import atomic_path
 
 __all__ = ["Lesson", "LessonCheckError", "DEFAULT_OUT", "print_matrix", "product_term"]
 
 DEFAULT_OUT = "convlab-output"
 
 
-def print_matrix(m, indent: str = "    ") -> None:
+def print_matrix(m: ArrayLike, indent: str = "    ") -> None:
     """Print an integer-valued matrix as the slides do: one row per line, columns right-aligned."""
     m = np.asarray(m)
     width = max(len(str(int(v))) for v in m.ravel())
@@ -45,7 +50,7 @@ def print_matrix(m, indent: str = "    ") -> None:
         print(indent + " ".join(f"{int(v):>{width}}" for v in row))
 
 
-def product_term(p, q) -> str:
+def product_term(p: float, q: float) -> str:
     """One product as the slides write it, negative factors in parentheses: ``113*(-1)``."""
     return f"{int(p)}*{int(q)}" if q >= 0 else f"{int(p)}*({int(q)})"
 
@@ -70,13 +75,22 @@ class Lesson:
         quick: ``True`` under ``--quick``.
     """
 
-    def __init__(self, file, title: str, argv=None, extra_args=None):
+    def __init__(
+        self,
+        file: str | os.PathLike,
+        title: str,
+        argv: Sequence[str] | None = None,
+        extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
+    ) -> None:
         self.name = Path(file).stem
         self.title = title
         parser = argparse.ArgumentParser(prog=f"python lessons/{self.name}.py", description=title)
         parser.add_argument("--step", action="store_true", help="pause after each step until Enter is pressed")
-        parser.add_argument("--out", default=os.environ.get("CONVLAB_OUT", DEFAULT_OUT),
-                            help=f"folder for figures and the run summary (default: {DEFAULT_OUT}/)")
+        parser.add_argument(
+            "--out",
+            default=os.environ.get("CONVLAB_OUT", DEFAULT_OUT),
+            help=f"folder for figures and the run summary (default: {DEFAULT_OUT}/)",
+        )
         parser.add_argument("--quick", action="store_true", help="smaller, faster runs (used by `convlab tour`)")
         if extra_args is not None:
             extra_args(parser)
@@ -105,13 +119,13 @@ class Lesson:
         self._n_step += 1
         print(f"\n--- Step {self._n_step}: {title}")
 
-    def say(self, *lines) -> None:
+    def say(self, *lines: object) -> None:
         """Print explanatory text (each argument on its own line)."""
         for line in lines:
             print(line)
 
     # ------------------------------------------------------------------ checks
-    def check(self, what: str, got, expected, *, atol: float = 0.0, rtol: float = 0.0) -> None:
+    def check(self, what: str, got: ArrayLike, expected: ArrayLike, *, atol: float = 0.0, rtol: float = 0.0) -> None:
         """Check that ``got`` equals ``expected`` (exactly by default) and print ✓, or raise.
 
         Args:
@@ -140,41 +154,25 @@ class Lesson:
         print(f"  ✓ {what}")
 
     # ------------------------------------------------------------------ figures
-    def _temp_path(self, suffix: str) -> str:
-        """A fresh temporary file in the output folder, ending in ``suffix`` (writers pick the format from it)."""
-        fd, tmp = tempfile.mkstemp(dir=self.out, prefix=".tmp-", suffix=suffix)
-        os.close(fd)
-        return tmp
-
-    def savefig(self, fig, name: str, **kwargs) -> Path:
+    def savefig(self, fig: Any, name: str, **kwargs: Any) -> Path:
         """Save a matplotlib figure as ``<out>/<lesson>/<name>.png`` (atomically) and close it."""
         import matplotlib.pyplot as plt
 
         path = self.out / f"{name}.png"
-        tmp = self._temp_path(".png")
         try:
-            fig.savefig(tmp, format="png", dpi=kwargs.pop("dpi", 100), bbox_inches="tight", **kwargs)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png", dpi=kwargs.pop("dpi", 100), bbox_inches="tight", **kwargs)
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             plt.close(fig)
         self.figures.append(str(path))
         print(f"  [figure] {path}")
         return path
 
-    def save_file(self, write, name: str) -> Path:
+    def save_file(self, write: Callable[[str], None], name: str) -> Path:
         """Write another artefact (e.g. a GIF) atomically: ``write(tmp_path)`` then rename to ``name``."""
         path = self.out / name
-        tmp = self._temp_path(Path(name).suffix)
-        try:
+        with atomic_path(path) as tmp:  # ends like ``name``: writers pick the format from it
             write(tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         self.figures.append(str(path))
         print(f"  [figure] {path}")
         return path
@@ -189,7 +187,7 @@ class Lesson:
         self._write_summary("skipped", reason)
         raise SystemExit(0)
 
-    def _write_summary(self, status: str, reason: str = "") -> dict:
+    def _write_summary(self, status: str, reason: str = "") -> dict[str, Any]:
         summary = {
             "lesson": self.name,
             "title": self.title,
@@ -199,15 +197,15 @@ class Lesson:
             "figures": len(self.figures),
             "seconds": round(time.perf_counter() - self._t0, 2),
         }
-        path = self.out / "summary.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, path)
+        with atomic_path(self.out / "summary.json") as tmp:
+            Path(tmp).write_text(json.dumps(summary, indent=2))
         return summary
 
-    def finish(self) -> dict:
+    def finish(self) -> dict[str, Any]:
         """Print the lesson's totals and write ``<out>/<lesson>/summary.json`` (read by ``convlab tour``)."""
         summary = self._write_summary("passed")
-        print(f"\n{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {self.out}/ "
-              f"({summary['seconds']:.1f} s)")
+        print(
+            f"\n{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {self.out}/ "
+            f"({summary['seconds']:.1f} s)"
+        )
         return summary

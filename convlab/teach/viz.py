@@ -17,9 +17,14 @@ Functions:
     kernels_figure(kernel)            every filter of a (KH, KW, C_in, C_out) kernel, with numbers
     sliding_window_animation(x, k)    a FuncAnimation of the window sliding over the numbers
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "draw_matrix",
@@ -53,8 +58,20 @@ def _fmt_number(v, fmt):
     return f"{v:.2g}" if abs(v) < 1 else f"{v:.3g}"
 
 
-def draw_matrix(ax, m, *, title=None, cmap="Greys", fmt=None, highlight=None, highlight_color="tab:red",
-                vmin=None, vmax=None, fontsize=None, numbers=True):
+def draw_matrix(
+    ax: Any,
+    m: ArrayLike,
+    *,
+    title: str | None = None,
+    cmap: str | None = "Greys",
+    fmt: str | None = None,
+    highlight: tuple[int, int, int, int] | None = None,
+    highlight_color: str = "tab:red",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    fontsize: float | None = None,
+    numbers: bool = True,
+) -> Any:
     """Draw matrix ``m`` on ``ax`` as coloured cells with each number written inside, as the slides do.
 
     Args:
@@ -111,7 +128,15 @@ def draw_matrix(ax, m, *, title=None, cmap="Greys", fmt=None, highlight=None, hi
     return im
 
 
-def matrices_figure(mats, titles=None, *, cmaps=None, suptitle=None, cell_inches=0.45, fmt=None):
+def matrices_figure(
+    mats: Sequence[ArrayLike],
+    titles: Sequence[str] | None = None,
+    *,
+    cmaps: Sequence[str | None] | None = None,
+    suptitle: str | None = None,
+    cell_inches: float = 0.45,
+    fmt: str | None = None,
+) -> Any:
     """Several matrices side by side (e.g. input, kernel, output), each with its numbers.
 
     Args:
@@ -138,9 +163,13 @@ def matrices_figure(mats, titles=None, *, cmaps=None, suptitle=None, cell_inches
             raise ValueError(f"{name} must have {len(mats)} entries (one per matrix), got {len(seq)}")
     widths = [m.shape[1] for m in mats]
     height = max(m.shape[0] for m in mats)
-    fig, axes = plt.subplots(1, len(mats), figsize=(max(3.0, cell_inches * (sum(widths) + len(mats))),
-                                                    max(2.0, cell_inches * height + 0.8)),
-                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(mats),
+        figsize=(max(3.0, cell_inches * (sum(widths) + len(mats))), max(2.0, cell_inches * height + 0.8)),
+        gridspec_kw={"width_ratios": widths},
+        squeeze=False,
+    )
     for i, (ax, m) in enumerate(zip(axes[0], mats)):
         draw_matrix(ax, m, title=titles[i] if titles else None, cmap=cmaps[i] if cmaps else "Greys", fmt=fmt)
     if suptitle:
@@ -148,7 +177,13 @@ def matrices_figure(mats, titles=None, *, cmaps=None, suptitle=None, cell_inches
     return fig
 
 
-def channels_figure(image, *, titles=None, cmaps=RGB_CMAPS, suptitle=None):
+def channels_figure(
+    image: ArrayLike,
+    *,
+    titles: Sequence[str] | None = None,
+    cmaps: Sequence[str] = RGB_CMAPS,
+    suptitle: str | None = None,
+) -> Any:
     """An RGB image and its three planes drawn in Reds, Greens and Blues (as the slides do).
 
     Args:
@@ -187,8 +222,17 @@ def channels_figure(image, *, titles=None, cmaps=RGB_CMAPS, suptitle=None):
     return fig
 
 
-def grid_figure(maps, titles=None, *, cmap="gray", ncols=None, suptitle=None, panel_inches=3.0,
-                symmetric=False, colorbar=False):
+def grid_figure(
+    maps: Sequence[ArrayLike],
+    titles: Sequence[str] | None = None,
+    *,
+    cmap: str = "gray",
+    ncols: int | None = None,
+    suptitle: str | None = None,
+    panel_inches: float = 3.0,
+    symmetric: bool = False,
+    colorbar: bool = False,
+) -> Any:
     """A grid of 2-D maps: filtered photos, feature maps, pooled maps.
 
     Args:
@@ -220,8 +264,7 @@ def grid_figure(maps, titles=None, *, cmap="gray", ncols=None, suptitle=None, pa
     n = len(maps)
     ncols = ncols or min(n, 4)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols, panel_inches * nrows + 0.3),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_inches * ncols, panel_inches * nrows + 0.3), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
@@ -242,7 +285,9 @@ def grid_figure(maps, titles=None, *, cmap="gray", ncols=None, suptitle=None, pa
     return fig
 
 
-def kernels_figure(kernel, *, names=None, suptitle=None, numbers=None):
+def kernels_figure(
+    kernel: ArrayLike, *, names: Sequence[str] | None = None, suptitle: str | None = None, numbers: bool | None = None
+) -> Any:
     """Every 2-D slice ``kernel[:, :, c, f]`` of a Keras-layout kernel, one row per filter.
 
     Args:
@@ -273,19 +318,29 @@ def kernels_figure(kernel, *, names=None, suptitle=None, numbers=None):
     if numbers is None:
         numbers = max(kh, kw) <= 7
     lim = float(np.abs(k).max()) or 1.0
-    fig, axes = plt.subplots(c_out, c_in, figsize=(max(1.6, 0.45 * kw + 0.4) * c_in, (0.45 * kh + 0.9) * c_out),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        c_out, c_in, figsize=(max(1.6, 0.45 * kw + 0.4) * c_in, (0.45 * kh + 0.9) * c_out), squeeze=False
+    )
     for f in range(c_out):
         for c in range(c_in):
-            draw_matrix(axes[f, c], k[:, :, c, f], cmap="RdBu_r", vmin=-lim, vmax=lim, numbers=numbers,
-                        title=f"{names[f]}[:, :, {c}]")
+            draw_matrix(
+                axes[f, c],
+                k[:, :, c, f],
+                cmap="RdBu_r",
+                vmin=-lim,
+                vmax=lim,
+                numbers=numbers,
+                title=f"{names[f]}[:, :, {c}]",
+            )
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 
 
-def sliding_window_animation(x, kernel, *, padding=0, strides=1, interval=900, expression=True):
+def sliding_window_animation(
+    x: ArrayLike, kernel: ArrayLike, *, padding: int = 0, strides: int = 1, interval: int = 900, expression: bool = True
+) -> tuple[Any, np.ndarray]:
     """An animation of the kernel window sliding over the numbers of ``x``, filling the output.
 
     Each frame outlines the window on the (zero-padded) input, shows the kernel,
@@ -326,19 +381,29 @@ def sliding_window_animation(x, kernel, *, padding=0, strides=1, interval=900, e
     if kh > xp.shape[0] or kw > xp.shape[1]:
         raise ValueError(f"kernel of {kh}×{kw} is larger than the padded input of {xp.shape[0]}×{xp.shape[1]}")
     oh, ow = (xp.shape[0] - kh) // strides + 1, (xp.shape[1] - kw) // strides + 1
-    out = np.array([[np.sum(xp[i * strides:i * strides + kh, j * strides:j * strides + kw] * k)
-                     for j in range(ow)] for i in range(oh)])
+    out = np.array(
+        [
+            [np.sum(xp[i * strides : i * strides + kh, j * strides : j * strides + kw] * k) for j in range(ow)]
+            for i in range(oh)
+        ]
+    )
 
-    fig, axes = plt.subplots(1, 3, figsize=(0.5 * (xp.shape[1] + kw + ow) + 2.5, 0.5 * xp.shape[0] + 1.6),
-                             gridspec_kw={"width_ratios": [xp.shape[1], kw, ow]})
+    fig, axes = plt.subplots(
+        1,
+        3,
+        figsize=(0.5 * (xp.shape[1] + kw + ow) + 2.5, 0.5 * xp.shape[0] + 1.6),
+        gridspec_kw={"width_ratios": [xp.shape[1], kw, ow]},
+    )
     caption = fig.text(0.5, 0.02, "", ha="center", fontsize=8)
     draw_matrix(axes[0], xp, title=f"input (padding={padding}, stride={strides})")
     lim = float(np.abs(k).max()) or 1.0
     draw_matrix(axes[1], k, title="kernel", cmap="RdBu_r", vmin=-lim, vmax=lim)
     draw_matrix(axes[2], np.zeros_like(out), title="output", cmap=None, numbers=False)
     size = max(5, min(10, int(60 / max(out.shape))))
-    cells = [axes[2].text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, visible=False)
-             for (r, c), v in np.ndenumerate(out)]
+    cells = [
+        axes[2].text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, visible=False)
+        for (r, c), v in np.ndenumerate(out)
+    ]
     window = Rectangle((-0.5, -0.5), kw, kh, fill=False, edgecolor="tab:red", linewidth=2.5)
     current = Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=2.5)
     axes[0].add_patch(window)
@@ -351,9 +416,11 @@ def sliding_window_animation(x, kernel, *, padding=0, strides=1, interval=900, e
         for n, cell in enumerate(cells):
             cell.set_visible(n <= t)
         if expression:
-            win = xp[i * strides:i * strides + kh, j * strides:j * strides + kw]
-            terms = [f"{_fmt_number(p, None)}*{_fmt_number(q, None) if q >= 0 else '(' + _fmt_number(q, None) + ')'}"
-                     for p, q in zip(win.ravel(), k.ravel())]
+            win = xp[i * strides : i * strides + kh, j * strides : j * strides + kw]
+            terms = [
+                f"{_fmt_number(p, None)}*{_fmt_number(q, None) if q >= 0 else '(' + _fmt_number(q, None) + ')'}"
+                for p, q in zip(win.ravel(), k.ravel())
+            ]
             caption.set_text(" + ".join(terms) + f" = {_fmt_number(out[i, j], None)}")
         return []
 

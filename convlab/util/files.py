@@ -7,6 +7,7 @@ the final ``os.replace`` is atomic), and only a complete file replaces the old
 one. If the writer raises — a full disk, Ctrl-C — the old file is untouched and
 the temporary file is removed.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -15,7 +15,9 @@ computation.
    it is loaded, so convlab sets ``GOMP_SPINCOUNT=0`` just long enough for Numba
    to load its threading layer and then takes the variable out of
    ``os.environ`` again: child processes do not inherit it. A value you set
-   yourself is left alone, and nothing changes if libgomp was already loaded.
+   yourself is left alone, and nothing changes if libgomp was already loaded
+   (by another library imported earlier) or if Numba uses another threading
+   layer (TBB, workqueue), which do not spin this way.
 2. **BLAS on one thread while training** (:func:`training`, around each step of
    ``fit`` / ``train_on_batch`` / ``compute_gradients``): the dense layers' products are
    small, and BLAS's second thread costs more in waking and contention than it
@@ -32,12 +34,14 @@ computation.
 
 The measurements behind each choice are in ``benchmarks/README.md``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Iterator
 
 __all__ = ["ENV_SWITCH", "enabled", "set_enabled", "quiet_openmp", "keep_freed_memory", "serial_blas", "training"]
 
@@ -80,16 +84,39 @@ def set_enabled(flag: bool) -> None:
     _STATE["enabled"] = flag
 
 
-def quiet_openmp() -> dict:
+def _libgomp_loaded() -> bool:
+    """Whether the shared GNU libgomp (``libgomp.so.1``, the one Numba links) is already loaded.
+
+    Linux only (``False`` where ``/proc/self/maps`` does not exist). Private copies
+    that wheels bundle under hashed names (``libgomp-a34b3233.so.1``) do not count:
+    Numba still loads, and configures, its own.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("/libgomp.so" in line for line in maps)
+    except OSError:
+        return False
+
+
+def quiet_openmp() -> dict[str, str]:
     """Load Numba's threading layer with ``GOMP_SPINCOUNT=0``, leaving ``os.environ`` as it was.
 
-    Called by every compiled-kernel module at import, before any parallel launch.
-    Idempotent. Returns the variables that were in effect when the threading
-    layer loaded (empty when the switch is off).
+    Called once by :mod:`convlab.kernels` at import, before any parallel
+    launch; later calls return the first call's result.
+
+    Returns:
+        The variables of :data:`OPENMP_ENV` as libgomp read them when Numba
+        loaded it (``{"GOMP_SPINCOUNT": "0"}``, or your own value if you set
+        one); ``{}`` when the switch is off or libgomp was already loaded, so
+        that setting the variable could not change anything.
+
+    The variable is in ``os.environ`` only while ``numba.get_num_threads()``
+    loads the threading layer; a subprocess started by another thread in that
+    moment would inherit it.
     """
     if _STATE["openmp"] is not None:
         return _STATE["openmp"]
-    if not _STATE["enabled"]:
+    if not _STATE["enabled"] or _libgomp_loaded():
         _STATE["openmp"] = {}
         return _STATE["openmp"]
     import numba
@@ -107,7 +134,13 @@ def quiet_openmp() -> dict:
 
 
 def keep_freed_memory() -> bool:
-    """Apply :data:`MALLOC_SETTINGS` once per process; return whether they are in effect."""
+    """Apply :data:`MALLOC_SETTINGS` with glibc's ``mallopt`` once per process.
+
+    Returns:
+        Whether the settings are in effect: ``False`` when the switch is off,
+        when ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` are set,
+        or where the C library has no ``mallopt`` (not glibc).
+    """
     if _STATE["malloc"] is not None:
         return _STATE["malloc"]
     if not _STATE["enabled"]:
@@ -126,10 +159,16 @@ def keep_freed_memory() -> bool:
     return _STATE["malloc"]
 
 
-def serial_blas():
-    """A context in which NumPy's BLAS uses one thread; the previous limits come back on exit."""
+@contextlib.contextmanager
+def serial_blas() -> Iterator[None]:
+    """A context in which NumPy's BLAS uses one thread; the previous limits come back on exit.
+
+    Does nothing when the switch is off or threadpoolctl cannot inspect the
+    loaded libraries (the step then runs with BLAS's own thread count).
+    """
     if not _STATE["enabled"]:
-        return contextlib.nullcontext()
+        yield
+        return
     ctl = _STATE["blas"]
     if ctl is None:
         try:
@@ -140,11 +179,13 @@ def serial_blas():
             ctl = False
         _STATE["blas"] = ctl
     if not ctl:
-        return contextlib.nullcontext()
-    return ctl.limit(limits=1, user_api="blas")
+        yield
+        return
+    with ctl.limit(limits=1, user_api="blas"):
+        yield
 
 
-def training(*, keep_memory: bool = True):
+def training(*, keep_memory: bool = True) -> contextlib.AbstractContextManager[None]:
     """The context a training step runs in: BLAS on one thread and, when ``keep_memory``,
     freed memory kept for the next step (:func:`keep_freed_memory`).
 

@@ -6,15 +6,25 @@ the VGG wrapper — call :func:`import_keras` / :func:`import_tensorflow` inside
 their functions, and a missing or unsuitable install becomes one clear
 ``ImportError`` that says what to install.
 """
+
 from __future__ import annotations
+
+from types import ModuleType
 
 __all__ = ["INSTALL_HINT", "import_keras", "import_tensorflow"]
 
 INSTALL_HINT = 'install it with: pip install -e ".[keras]" (or pip install "tensorflow>=2.16")'
 
 
-def import_tensorflow(who: str):
-    """``tensorflow``, or ``ImportError`` naming ``who`` needs it and how to install it."""
+def import_tensorflow(who: str) -> ModuleType:
+    """The ``tensorflow`` module, imported on first use.
+
+    Args:
+        who: what needs it, for the message (e.g. ``"convlab.vgg"``).
+
+    Raises:
+        ImportError: TensorFlow is not installed; the message names ``who`` and says how to install it.
+    """
     try:
         import tensorflow as tf
     except ImportError as exc:
@@ -22,7 +32,7 @@ def import_tensorflow(who: str):
     return tf
 
 
-def import_keras(who: str, *, tensorflow_backend: bool = True):
+def import_keras(who: str, *, tensorflow_backend: bool = True) -> ModuleType:
     """Keras 3 (on TensorFlow when ``tensorflow_backend``), or ``ImportError`` saying what is wrong.
 
     Args:

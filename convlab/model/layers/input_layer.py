@@ -1,0 +1,52 @@
+"""``Input(shape)``: declares a model's input shape (as ``keras.Input``); not listed in ``model.layers`` (Keras 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from convlab.model.layers.base import Layer
+from convlab.model.layers.validation import as_shape
+
+__all__ = ["InputLayer", "Input"]
+
+
+class InputLayer(Layer):
+    """The model's input: holds the shape only (built at once for ``(None, *shape)``).
+
+    Args:
+        shape: one example's shape, without the batch axis, e.g. ``(28, 28, 1)``.
+        name, dtype: as :class:`Layer`.
+
+    Raises:
+        TypeError / ValueError: ``shape`` is not a tuple of positive ints.
+    """
+
+    def __init__(
+        self, shape: int | tuple[int, ...], *, name: str | None = None, dtype: DTypeLike | None = None
+    ) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self.shape = as_shape(shape, "shape")
+        if None in self.shape:
+            raise ValueError(f"shape must not contain None (it excludes the batch axis), got {shape!r}")
+        self.build((None,) + self.shape)
+
+    def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
+        """``x`` cast to the layer's dtype, shape ``(N, *shape)`` checked."""
+        return self._input(x)
+
+    def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
+        """``dy`` unchanged (the identity's gradient)."""
+        return np.asarray(dy)
+
+    def get_config(self) -> dict[str, Any]:
+        cfg = super().get_config()
+        cfg["shape"] = list(self.shape)
+        return cfg
+
+
+def Input(shape: int | tuple[int, ...], name: str | None = None, dtype: DTypeLike | None = None) -> InputLayer:
+    """Declare the input shape without the batch axis, e.g. ``Input((28, 28, 1))`` (as ``keras.Input``)."""
+    return InputLayer(shape, name=name, dtype=dtype)

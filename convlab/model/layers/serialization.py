@@ -1,0 +1,57 @@
+"""Layers to JSON-ready dicts and back: ``{"class_name": "Conv2D", "config": {...}}`` (Keras' shape of it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convlab.model.layers.activation import Activation, ReLU, Softmax
+from convlab.model.layers.base import Layer
+from convlab.model.layers.conv import Conv2D
+from convlab.model.layers.dense import Dense
+from convlab.model.layers.dropout import Dropout
+from convlab.model.layers.flatten import Flatten
+from convlab.model.layers.input_layer import InputLayer
+from convlab.model.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+
+__all__ = ["serialize", "deserialize"]
+
+_CLASSES: dict[str, type[Layer]] = {
+    c.__name__: c
+    for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, Activation, ReLU, Softmax)
+}
+_CLASSES.update(MaxPool2D=MaxPool2D, AvgPool2D=AvgPool2D)
+
+
+def serialize(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": ..., "config": ...}`` for a layer (JSON-ready).
+
+    Raises:
+        TypeError: not a convlab layer.
+    """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer must be a convlab layer, got {type(layer).__name__}")
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(spec: dict[str, Any]) -> Layer:
+    """Rebuild a layer from :func:`serialize`'s dict (new weights: the config holds none).
+
+    Raises:
+        ValueError: an unknown ``class_name`` or a config the class does not accept.
+    """
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise ValueError(f"spec must be a dict with 'class_name' and 'config', got {spec!r}")
+    cls = _CLASSES.get(spec["class_name"])
+    if cls is None:
+        raise ValueError(f"unknown layer class_name {spec['class_name']!r}; known: {sorted(_CLASSES)}")
+    config = dict(spec.get("config", {}))
+    if "input_shape" in config and config["input_shape"] is not None:
+        config["input_shape"] = tuple(config["input_shape"])
+    if cls is InputLayer:
+        config["shape"] = tuple(config.pop("shape"))
+        config.pop("input_shape", None)
+        config.pop("trainable", None)
+    try:
+        return cls.from_config(config)
+    except TypeError as exc:
+        raise ValueError(f"cannot rebuild {spec['class_name']} from config {config!r}: {exc}") from exc
