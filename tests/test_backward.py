@@ -349,6 +349,7 @@ def _tf_pads(pads):
     return [[0, 0], [t, b], [l, r], [0, 0]]
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv_backward_matches_tensorflow(case):
     tf = _tf()
@@ -367,6 +368,7 @@ def test_conv_backward_matches_tensorflow(case):
     np.testing.assert_allclose(db, dy.sum(axis=(0, 1, 2)), rtol=1e-12)
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("case", [c for c in POOL_CASES if isinstance(c[6], str)])
 @pytest.mark.parametrize("ties", [False, True])
 def test_pool_backward_matches_tensorflow(case, ties):
@@ -385,6 +387,7 @@ def test_pool_backward_matches_tensorflow(case, ties):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12, err_msg=f"{fn.__name__} ties={ties}")
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_max_pool_tie_rule_is_tensorflows(dtype):
     """TensorFlow's CPU MaxPoolGrad sends a tied window's gradient to its first maximum (row-major)."""
@@ -403,6 +406,7 @@ def test_max_pool_tie_rule_is_tensorflows(dtype):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"{backend} {pool} {s} {p}")
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "linear"])
 def test_activation_backward_matches_tensorflow(name):
     tf = _tf()
@@ -426,6 +430,7 @@ def test_activation_backward_matches_tensorflow(name):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.tf
 def test_dense_backward_matches_tensorflow():
     tf = _tf()
     rng = np.random.default_rng(5)

@@ -171,6 +171,7 @@ def test_missing_lessons_folder_is_a_clear_error(capsys, tmp_path, monkeypatch):
     assert rc == 2 and "no lessons folder at" in err
 
 
+@pytest.mark.slow
 def test_tour_only_03(capfd, tmp_path):
     rc = cli.main(["tour", "--only", "03", "--out", str(tmp_path)])
     out = capfd.readouterr().out
@@ -186,6 +187,7 @@ def test_tour_only_03(capfd, tmp_path):
     assert not (tmp_path / "01_image_as_matrix").exists()
 
 
+@pytest.mark.slow
 def test_tour_reports_a_failing_lesson(capfd, tmp_path):
     folder = fake_lessons(tmp_path / "lessons")
     out_dir = tmp_path / "out"
@@ -201,6 +203,7 @@ def test_tour_reports_a_failing_lesson(capfd, tmp_path):
     assert "2 lesson(s): 1 passed, 1 failed" in out
 
 
+@pytest.mark.slow
 def test_tour_full_and_only_by_name(capfd, tmp_path):
     folder = fake_lessons(tmp_path / "lessons", bad=False)
     rc = cli.main(["tour", "--lessons", str(folder), "--out", str(tmp_path / "o"), "--full", "--only", "ok"])
@@ -209,6 +212,7 @@ def test_tour_full_and_only_by_name(capfd, tmp_path):
     assert "ARGV ['--out', '%s']" % (tmp_path / "o") in out  # no --quick under --full
 
 
+@pytest.mark.slow
 def test_lesson_passes_arguments_through(capfd, tmp_path):
     folder = fake_lessons(tmp_path / "lessons")
     rc = cli.main(["lesson", "1", "--lessons", str(folder), "--step", "--quick", "--out", str(tmp_path / "o")])
@@ -233,6 +237,7 @@ def test_bench_missing_script_is_a_clear_error(capsys, tmp_path, monkeypatch):
     assert rc == 2 and "no benchmark script at" in err
 
 
+@pytest.mark.slow
 def test_bench_runs_the_script_with_its_arguments(capfd, tmp_path, monkeypatch):
     (tmp_path / "benchmarks").mkdir()
     (tmp_path / "benchmarks" / "bench.py").write_text(
@@ -245,6 +250,7 @@ def test_bench_runs_the_script_with_its_arguments(capfd, tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------------------- entry point
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("convlab") is None, reason="console script not installed")
 def test_console_script():
     proc = subprocess.run(
@@ -254,6 +260,7 @@ def test_console_script():
     assert "T = (5 + 2·1 − 3)/2 + 1 = 3" in proc.stdout
 
 
+@pytest.mark.slow
 def test_module_runs_as_script():
     proc = subprocess.run(
         [sys.executable, "-m", "convlab.cli", "size", "28", "3"], capture_output=True, text=True, timeout=120, cwd=ROOT

@@ -140,7 +140,9 @@ def test_same_max_pool_pads_with_minus_inf(backend):
 
 
 # ----------------------------------------------------------------- against TensorFlow
-tf = pytest.importorskip("tensorflow")
+# Asked for inside each test: a module-level importorskip would skip every test above too.
+def _tf():
+    return pytest.importorskip("tensorflow")
 
 
 def _tf_pad(padding, pads):
@@ -163,7 +165,9 @@ def _tf_pad(padding, pads):
         (2, 4, 4, 2, 3, 1, 1, 1, "same"),
     ],
 )
+@pytest.mark.tf
 def test_conv2d_matches_tensorflow(case, backend):
+    tf = _tf()
     n, h, w, c, f, kh, kw, strides, padding = case
     rng = np.random.default_rng(3)
     x, k, b = _random_case(rng, n, h, w, c, f, kh, kw)
@@ -180,7 +184,9 @@ def test_conv2d_matches_tensorflow(case, backend):
     "pool,strides,padding",
     [(2, None, "VALID"), (2, None, "SAME"), (3, 2, "SAME"), ((2, 3), (1, 2), "VALID"), (3, 1, "SAME")],
 )
+@pytest.mark.tf
 def test_pooling_matches_tensorflow(pool, strides, padding, backend):
+    tf = _tf()
     x = np.random.default_rng(5).standard_normal((2, 7, 8, 3))
     s = pool if strides is None else strides
     want_max = tf.nn.max_pool2d(x, pool, s, padding).numpy()
@@ -191,7 +197,9 @@ def test_pooling_matches_tensorflow(pool, strides, padding, backend):
     )
 
 
+@pytest.mark.tf
 def test_activations_and_dense_match_tensorflow():
+    tf = _tf()
     x = np.random.default_rng(1).standard_normal((4, 6)) * 5
     np.testing.assert_allclose(convlab.relu(x), tf.nn.relu(x).numpy())
     np.testing.assert_allclose(convlab.sigmoid(x), tf.math.sigmoid(x).numpy(), rtol=1e-12)

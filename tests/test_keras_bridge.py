@@ -25,6 +25,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
+pytestmark = pytest.mark.tf
 
 import convlab
 from convlab.bridge import keras as kb

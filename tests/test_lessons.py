@@ -68,6 +68,7 @@ def test_lessons_are_found():
         assert expected in names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 def test_lesson_runs_quick(path, tmp_path):
     proc = run_lesson(path, tmp_path, "--quick")
@@ -89,6 +90,7 @@ def test_lesson_runs_quick(path, tmp_path):
         assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
 
 
+@pytest.mark.slow
 def test_a_wrong_check_fails_the_script(tmp_path):
     script = tmp_path / "99_wrong.py"
     script.write_text(
@@ -108,6 +110,8 @@ def test_a_wrong_check_fails_the_script(tmp_path):
     assert not (tmp_path / "out" / "99_wrong" / "summary.json").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.tf
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="TensorFlow not installed")
 def test_lesson_05_matches_keras_summary(tmp_path):
     """Lesson 05 (also under --quick, as in the tour) builds the slides' models in Keras and checks count_params."""

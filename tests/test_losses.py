@@ -122,6 +122,7 @@ CASES = [
 ]
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("saturate", [False, True])
 @pytest.mark.parametrize("name,target,pred,kw", CASES)
@@ -146,6 +147,7 @@ def test_loss_and_gradient_match_keras(name, target, pred, kw, saturate, dtype):
     np.testing.assert_allclose(got_grad, want_grad, **tol)
 
 
+@pytest.mark.tf
 @pytest.mark.parametrize("kind", ["softmax", "sigmoid"])
 def test_keras_uses_the_logits_kept_on_a_softmax_or_sigmoid_output(kind):
     """Keras 3 on TF computes cross-entropy from ``output._keras_logits`` when a softmax/sigmoid made
@@ -179,6 +181,7 @@ def test_keras_uses_the_logits_kept_on_a_softmax_or_sigmoid_output(kind):
     assert abs(clipped - float(loss)) > 1.0  # the ε-clipped value caps −log p at −log 1e-7 ≈ 16.1
 
 
+@pytest.mark.tf
 def test_keras_model_with_softmax_output_trains_on_the_fused_loss():
     """At model level too: ``Sequential([..., Dense(3, "softmax")])`` + ``evaluate`` gives the fused value."""
     keras = _keras()

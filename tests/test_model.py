@@ -223,6 +223,8 @@ def test_optimizer_get_and_errors():
     assert np.array_equal(w, [1, 1])
 
 
+@pytest.mark.slow
+@pytest.mark.tf
 def test_matches_keras_training():
     """Three steps and a two-epoch fit (validation_split, partial batches) equal Keras 3's to float32 rounding."""
     keras = pytest.importorskip("keras")

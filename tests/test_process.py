@@ -70,6 +70,7 @@ def _libgomp_spincount(stderr):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_spincount_reaches_libgomp_but_not_the_environment():
     report, stderr = _run()
     assert report["enabled"] is True
@@ -84,6 +85,7 @@ def test_spincount_reaches_libgomp_but_not_the_environment():
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["0", "off"])
 def test_switch_off_applies_nothing(value):
     report, stderr = _run(**{process.ENV_SWITCH: value})
@@ -96,6 +98,7 @@ def test_switch_off_applies_nothing(value):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 def test_users_own_spincount_is_kept():
     report, stderr = _run(GOMP_SPINCOUNT="1234")
     assert report["quiet_openmp"] == {"GOMP_SPINCOUNT": "1234"}
@@ -105,6 +108,7 @@ def test_users_own_spincount_is_kept():
         assert _libgomp_spincount(stderr) == "1234"
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_users_malloc_settings_win():
     report, _ = _run(MALLOC_MMAP_THRESHOLD_="1048576")

@@ -85,6 +85,7 @@ def test_shape_errors(bad, err):
         convlab.conv_output_size(**bad)
 
 
+@pytest.mark.tf
 def test_keras_agrees_on_param_counts():
     keras = pytest.importorskip("keras")
     L = keras.layers

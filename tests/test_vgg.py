@@ -20,7 +20,11 @@ from convlab.images import make_photo_folder, read_image_folder
 
 SMALL = (32, 32, 3)
 # Keras' own TF tensors trip NumPy 2's copy-keyword deprecation; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+pytestmark = [
+    pytest.mark.tf,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
+]
 
 
 def n_trainable(model):
