@@ -7,23 +7,23 @@ Layout is Keras': images ``(N, H, W, C)``, kernels ``(KH, KW, C_in, C_out)``.
 The package is built in levels, each importing only from those below it
 (the contract is in ``pyproject.toml``, checked by ``lint-imports``)::
 
-    convlab.cli                                   the `convlab` command
-    convlab.bridge | convlab.data, convlab.teach  edges: Keras/VGG; data; lesson harness, figures
-    convlab.model                                 layers, Sequential, optimizers, saving
-    convlab.ops                                   operations: reference / numpy / numba backends
-    convlab.kernels                               compiled Numba kernels
-    convlab.shapes                                output sizes, padding, parameter counts
-    convlab.util                                  argument checks, array views, process settings
+    convlab.cli                      the `convlab` command
+    convlab.bridge                   the Keras bridge and the VGG wrapper (the only TensorFlow importers)
+    convlab.data | convlab.teach     data sets and images | the lesson harness and figures
+    convlab.model                    layers, Sequential, optimizers, saving
+    convlab.ops                      operations: reference / numpy / numba backends
+    convlab.kernels                  compiled Numba kernels
+    convlab.shapes                   output sizes, padding, parameter counts
+    convlab.util                     argument checks, array views, atomic writes, process settings
 
 This module only re-exports the public names. TensorFlow is never imported by
 ``import convlab``; the Keras bridge imports it when one of its functions is called.
 """
 
-from convlab import losses, optimizers
+from convlab import layers, losses, optimizers
 from convlab._version import __version__
 from convlab.bridge.keras import copy_weights, from_keras, to_keras
 from convlab.bridge.keras_compare import KerasComparison, compare_with_keras
-from convlab.model import layers
 from convlab.model.history import History, NonFiniteLossError
 from convlab.model.layers import set_seed
 from convlab.model.sequential import Sequential, load_model

@@ -10,7 +10,7 @@ The same convolution, three ways (every number below is measured live):
    ``KH·KW`` times the input;
 3. **the compiled kernel** (``backend="numba"``, the default): no big matrix;
    tiles of outputs kept in the CPU's vector registers while the kernel streams
-   over the window (see ``convlab/kernels/_tile.py``).
+   over the window (see ``convlab/kernels/tile.py``).
 
 We count the work in FLOPs (``2·N·OH·OW·F·KH·KW·C``: one multiply and one add
 per kernel weight per output) and compare with the machine's practical peak,

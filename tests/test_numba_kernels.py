@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import convlab
-from convlab.kernels import _tile
 from convlab.kernels import conv as nbconv
 from convlab.kernels import pool as nbpool
+from convlab.kernels import tile
 
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
@@ -145,7 +145,7 @@ def test_winograd_is_the_path_for_big_3x3_stride_1_layers(monkeypatch):
 
 def test_dx_both_tiled_and_dot_paths_are_exercised():
     """C below half a tile uses the col2im dx path, larger C the transposed tiled conv."""
-    fb32, _ = _tile.TILE["float32"]
+    fb32, _ = tile.TILE["float32"]
     assert 2 * 1 < fb32 <= 2 * 20  # CONV_CASES hold C=1 (dot) and C=20 (tiled) in float32
 
 

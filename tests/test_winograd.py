@@ -93,7 +93,7 @@ def test_slide_integer_example(dtype):
 def test_kernel_transform_is_g_g_gt():
     rng = np.random.default_rng(3)
     k = rng.standard_normal((3, 3, 5, 11))
-    fb, _ = wg._tile_for(np.float64)
+    fb, _ = wg.tile_for(np.float64)
     u, fp = wg._kernel_transform(k, fb)
     assert fp % fb == 0 and fp >= 11
     assert u.shape == (fp // fb, 16, 5, fb) and u.flags.c_contiguous

@@ -10,13 +10,13 @@ from :mod:`convlab.ops.activations`) and Adam's update (:mod:`.optim`, from
 :mod:`convlab.model.optimizers`).
 
 Kernels: :mod:`.conv` (direct, register-tiled, backward), :mod:`.winograd`
-(F(2×2, 3×3)), :mod:`._tile` (the micro-kernel), :mod:`.pool`.
+(F(2×2, 3×3)), :mod:`.tile` (the micro-kernel), :mod:`.pool`.
 
 Every kernel module is written for speed, not for reading, and the loops that
 look alike are kept separate on purpose: the serial direct loops beside the
 tiled kernels (tiny problems must not pay for padding copies or waking
 threads), the full-filter-block tile beside the partial-block scratch tile, the
-two micro-kernels :func:`._tile.tile_fma` / :func:`._tile.tile_fma_to`, the
+two micro-kernels :func:`.tile.tile_fma` / :func:`.tile.tile_fma_to`, the
 kernel gradient beside the forward, pooling's non-overlapping path beside its
 generic one. Merging them would add branches or runtime sizes to the innermost
 loops, which then lose their registers or their vectorisation. Do not factor

@@ -17,7 +17,7 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    contiguous ``(KH·KW·C, FB)`` slab per filter block (:func:`_kernel_matrix`),
    and each task computes one output row for one filter block, in tiles of
    ``JB`` output columns × ``FB`` filters held in vector registers
-   (:func:`convlab.kernels._tile.tile_fma`). The slab streams sequentially from
+   (:func:`convlab.kernels.tile.tile_fma`). The slab streams sequentially from
    L2 while the row's input windows stay in L1 (unpacked, every tap would touch
    a new cache line spread over the whole matrix).
    Pre-padding means the hot loop has no bounds checks; the tap offsets
@@ -57,7 +57,7 @@ import numba as nb
 import numpy as np
 
 from convlab.kernels import winograd
-from convlab.kernels._tile import specialised, tile_fma, tile_fma_to, tile_for
+from convlab.kernels.tile import specialised, tile_fma, tile_fma_to, tile_for
 
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
 DIRECT_MACS = 20_000

@@ -30,7 +30,7 @@ Over channels and filters, the ``⊙`` becomes 16 independent matrix products
     U = G g Gᵀ   per (c, f);   V = Bᵀ d B   per (tile, c);   Y = Aᵀ M A   per (tile, f)
 
 so the multiplications go through the same register-tile micro-kernel as the
-direct path (:func:`convlab.kernels._tile.tile_fma`), with rows = tiles and
+direct path (:func:`convlab.kernels.tile.tile_fma`), with rows = tiles and
 taps = input channels.
 
 How the work is split
@@ -81,15 +81,13 @@ from numba.core import cgutils, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from convlab.kernels._tile import HAS_AVX512, specialised, tile_fma, tile_for
+from convlab.kernels.tile import HAS_AVX512, specialised, tile_fma, tile_for
 
 #: The filter transform G (4×3) of F(2, 3).
 G_MATRIX = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 #: The input transform Bᵀ (4×4) and output transform Aᵀ (2×4), for reference (the kernels below hard-code them).
 BT_MATRIX = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0], [0.0, 1.0, 0.0, -1.0]])
 AT_MATRIX = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
-
-_tile_for = tile_for  # kept for tests/test_winograd.py, which calls wg._tile_for
 
 
 @nb.njit(parallel=True, cache=True)
@@ -180,7 +178,7 @@ def _channel_loop(context, builder, n, dtype, body):
     strides and write 16: LLVM's vectoriser then gives up (too many runtime
     alias checks, plus Numba's negative-index wraparound on every access), and
     the scalar code costs more than the 16 products it feeds.
-    Emitting ``<W x float>`` arithmetic directly, as :mod:`._tile` does, fixes it.
+    Emitting ``<W x float>`` arithmetic directly, as :mod:`.tile` does, fixes it.
     """
     intp = context.get_value_type(types.intp)
     T = context.get_value_type(dtype)
