@@ -59,6 +59,10 @@ import numpy as np
 from convlab.kernels import winograd
 from convlab.kernels.tile import specialised, tile_fma, tile_fma_to, tile_for
 
+#: ``(rows, cols)`` and ``(top, bottom, left, right)``, already checked by :mod:`convlab.ops.conv`.
+Pair = tuple[int, int]
+Pads = tuple[int, int, int, int]
+
 #: Below this many multiply-adds: the direct serial loop (no padding copy, no tiling set-up).
 DIRECT_MACS = 20_000
 #: Below this many: the tiled kernel, but serial — waking the threads of a parallel
@@ -272,7 +276,7 @@ def _macs(n_img, oh, ow, kernel):
     return n_img * oh * ow * kh * kw * c_in * n_f
 
 
-def conv2d_forward(x, kernel, bias, strides, pads):
+def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, strides: Pair, pads: Pads) -> np.ndarray:
     """``y = conv2d(x, kernel) + bias`` (cross-correlation, as Keras).
 
     Args:
@@ -486,7 +490,9 @@ def _direct_backward(dy, x, kernel, sh, sw, top, left, dx, dk):
                             dx[n, r, q, c] += s
 
 
-def conv2d_backward(dy, x, kernel, strides, pads, need_dx=True):
+def conv2d_backward(
+    dy: np.ndarray, x: np.ndarray, kernel: np.ndarray, strides: Pair, pads: Pads, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of :func:`conv2d_forward` with respect to its inputs.
 
     Args:

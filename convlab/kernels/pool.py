@@ -22,6 +22,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+#: ``(rows, cols)`` and ``(top, bottom, left, right)``, already checked by :mod:`convlab.ops.pooling`.
+Pair = tuple[int, int]
+Pads = tuple[int, int, int, int]
+
 
 @nb.njit(parallel=True, cache=True)
 def _max_forward(x, ph, pw, sh, sw, top, left, y):
@@ -146,7 +150,7 @@ def _non_overlapping(pool, strides, pads):
     return tuple(pool) == tuple(strides) and not any(pads)
 
 
-def max_pool2d_forward(x, pool, strides, pads):
+def max_pool2d_forward(x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> np.ndarray:
     """``x (N,H,W,C)`` → ``(N,OH,OW,C)``: the maximum of each window (pads count as −inf)."""
     y = _out(x, pool, strides, pads)
     if _non_overlapping(pool, strides, pads):
@@ -156,7 +160,7 @@ def max_pool2d_forward(x, pool, strides, pads):
     return y
 
 
-def avg_pool2d_forward(x, pool, strides, pads):
+def avg_pool2d_forward(x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> np.ndarray:
     y = _out(x, pool, strides, pads)
     _avg_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], y)
     return y
@@ -212,7 +216,7 @@ def _avg_backward(dy, ph, pw, sh, sw, top, left, dx):
                             dx[n, r, q, c] += dy[n, i, j, c] / count
 
 
-def max_pool2d_backward(dy, x, pool, strides, pads):
+def max_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> np.ndarray:
     """Gradient of :func:`max_pool2d_forward`: ``dy (N,OH,OW,C)``, ``x (N,H,W,C)`` → ``dx (N,H,W,C)``.
 
     Each window sends its gradient to ONE position, the first maximum in
@@ -228,7 +232,7 @@ def max_pool2d_backward(dy, x, pool, strides, pads):
     return dx
 
 
-def avg_pool2d_backward(dy, x, pool, strides, pads):
+def avg_pool2d_backward(dy: np.ndarray, x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> np.ndarray:
     """Gradient of :func:`avg_pool2d_forward`: each window's gradient divided by its count of real pixels."""
     dx = np.zeros(x.shape, dtype=x.dtype)
     _avg_backward(dy, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], dx)

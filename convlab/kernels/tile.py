@@ -45,6 +45,8 @@ the reference backend only by float rounding (~1e-6 relative in float32).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import llvmlite.binding as _llvm
 import numpy as np
 from llvmlite import ir
@@ -75,7 +77,7 @@ else:
     TILE = {"float32": (16, 6), "float64": (8, 6)}
 
 
-def tile_for(dtype) -> tuple:
+def tile_for(dtype: np.dtype | type) -> tuple[int, int]:
     """``(FB, JB)`` for arrays of ``dtype`` (float32 or float64) on this CPU."""
     return TILE["float32" if np.dtype(dtype) == np.float32 else "float64"]
 
@@ -83,7 +85,7 @@ def tile_for(dtype) -> tuple:
 _BUILT: dict = {}
 
 
-def specialised(factory, fb, jb, parallel):
+def specialised(factory: Callable[[int, int, bool], Callable], fb: int, jb: int, parallel: bool) -> Callable:
     """``factory(fb, jb, parallel)`` — a kernel compiled for one tile shape — built once per process.
 
     The kernels take the tile shape as closure constants (the micro-kernel needs

@@ -516,7 +516,13 @@ def _band(band, oh):
     return max(1, min(int(BAND if band is None else band), (oh + 1) // 2))
 
 
-def scratch_bytes(xp_shape, kernel_shape, dtype, n_threads=None, band=None):
+def scratch_bytes(
+    xp_shape: tuple[int, ...],
+    kernel_shape: tuple[int, ...],
+    dtype: np.dtype | type,
+    n_threads: int | None = None,
+    band: int | None = None,
+) -> int:
     """Bytes :func:`winograd_forward` allocates besides its output ``y``.
 
     The packed transformed kernel ``U`` (16·C·F_pad), the padded bias, the tap
@@ -534,7 +540,9 @@ def scratch_bytes(xp_shape, kernel_shape, dtype, n_threads=None, band=None):
     return item * (16 * c_in * fp + fp + nt * 16 * rows * (c_in + fb)) + 8 * c_in
 
 
-def winograd_forward(xp, kernel, bias, parallel=True, band=None):
+def winograd_forward(
+    xp: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, parallel: bool = True, band: int | None = None
+) -> np.ndarray:
     """Valid 3×3 stride-1 cross-correlation of an already padded ``xp (N, Hp, Wp, C)`` with
     ``kernel (3, 3, C, F)``, plus ``bias (F,)`` or None → ``y (N, Hp-2, Wp-2, F)``, same dtype.
 
