@@ -17,10 +17,16 @@ How the arguments are passed — one rule for every public operation
    Keras' ``MaxPooling2D`` and SciPy do; ``conv2d``'s ``strides`` and
    ``padding`` are keyword-only after the optional ``bias`` array (so
    ``conv2d(x, k, 1)`` cannot mistake a stride for a bias).
-3. **Everything else is keyword-only**: ``backend=``, every boolean flag
-   (``need_dx``, ``from_logits``, ``sparse``) and every tuning option
-   (``h``, ``tol``, ``floor``, ``scale`` of the gradient checker) — a call reads
-   ``max_pool2d(x, 2, backend="numpy")``, never ``max_pool2d(x, 2, None, "valid", "numpy")``.
+3. **``backend`` comes last.** Where the geometry is keyword-only it is too
+   (``conv2d(x, k, b, strides=2, backend="numpy")``); where the whole geometry
+   is positional, as in pooling, ``backend`` may follow it by position, exactly
+   as ``../shared/DESIGN.md`` writes ``max_pool2d(x, pool_size=2, strides=None,
+   padding="valid", backend=None)`` — outside checks call these signatures as
+   written.
+4. **Flags and tuning options are keyword-only**: every boolean flag
+   (``need_dx``, ``from_logits``, ``sparse``) and every tuning option (``h``,
+   ``tol``, ``floor``, ``scale`` of the gradient checker), so that
+   ``conv2d_backward(dy, x, k, need_dx=False)`` says what it means.
 
 The shape helpers of :mod:`convlab.shapes` share one order, the order of the
 slide's formula ``(N + 2P − K)/S + 1``: size, window, padding, stride.

@@ -245,7 +245,6 @@ def max_pool2d_backward(
     pool_size: IntOrPair = 2,
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
-    *,
     backend: str | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``.
@@ -275,7 +274,6 @@ def avg_pool2d_backward(
     pool_size: IntOrPair = 2,
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
-    *,
     backend: str | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`avg_pool2d` with respect to ``x``: each real pixel gets ``dy / count``.
@@ -293,7 +291,6 @@ def max_pool2d(
     pool_size: IntOrPair = 2,
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
-    *,
     backend: str | None = None,
 ) -> np.ndarray:
     """Max pooling over ``pool_size`` windows of each channel (Keras ``MaxPooling2D``).
@@ -322,7 +319,6 @@ def avg_pool2d(
     pool_size: IntOrPair = 2,
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
-    *,
     backend: str | None = None,
 ) -> np.ndarray:
     """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` pads are not counted.
