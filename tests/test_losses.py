@@ -199,3 +199,16 @@ def test_keras_model_with_softmax_output_trains_on_the_fused_loss():
     clipped = L.sparse_categorical_crossentropy(labels, cl.softmax(z))
     assert got == pytest.approx(fused, rel=1e-5)
     assert abs(got - clipped) > 1.0
+
+
+def test_binary_targets_outside_0_1_are_refused():
+    """Swapped arguments (logits first) would otherwise give a plausible-looking number."""
+    logits = np.array([[2.5], [-1.0], [0.3]])
+    t = np.array([[1.0], [0.0], [1.0]])
+    with pytest.raises(ValueError, match=r"y_true must hold targets in \[0, 1\]"):
+        L.sigmoid_binary_crossentropy(logits, t)
+    with pytest.raises(ValueError, match="y_true"):
+        L.binary_crossentropy(np.array([2.0, 0.0]), np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="y_true"):
+        L.binary_crossentropy_backward(np.array([-0.5, 0.0]), np.array([0.5, 0.5]))
+    L.sigmoid_binary_crossentropy(t, logits)  # the right order still works

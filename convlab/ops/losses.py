@@ -102,6 +102,22 @@ def _same_shape(y_true, y_pred):
     return t, y_pred
 
 
+def _binary_targets(y_true, y_pred):
+    """:func:`_same_shape` for the binary cross-entropies, whose targets are probabilities.
+
+    Targets outside ``[0, 1]`` are refused: they have no meaning as a probability,
+    and they are what swapped arguments (``(logits, y_true)``) look like. NaN
+    passes through, as everywhere (IEEE arithmetic propagates it).
+    """
+    t, p = _same_shape(y_true, y_pred)
+    if np.any(t < 0) or np.any(t > 1):
+        raise ValueError(
+            f"y_true must hold targets in [0, 1] (probabilities of the positive class), "
+            f"got values from {float(np.nanmin(t))} to {float(np.nanmax(t))} (are y_true and the predictions swapped?)"
+        )
+    return t, p
+
+
 def _clip_bounds(dtype):
     return np.asarray(EPSILON, dtype=dtype), np.asarray(1.0 - EPSILON, dtype=dtype)
 
@@ -238,6 +254,12 @@ def sparse_categorical_crossentropy_backward(
 
 
 # --------------------------------------------------------------------------- binary
+def _sigmoid_crossentropy_from_logits(t: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Element-wise ``−[t·log σ(z) + (1 − t)·log(1 − σ(z))]``, stable for any ``z``:
+    ``max(z, 0) − z·t + log(1 + e^(−|z|))`` (TensorFlow's ``sigmoid_cross_entropy_with_logits``)."""
+    return np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+
+
 def binary_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bool = False) -> float:
     """Mean binary cross-entropy over every element (Keras ``binary_crossentropy``).
 
@@ -253,9 +275,9 @@ def binary_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bo
     Raises:
         ValueError: shapes differ, empty arrays. TypeError: non-numeric input.
     """
-    t, p = _same_shape(y_true, y_pred)
+    t, p = _binary_targets(y_true, y_pred)
     if from_logits:
-        per = np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))
+        per = _sigmoid_crossentropy_from_logits(t, p)
     else:
         c = np.clip(p, *_clip_bounds(p.dtype))
         per = -(t * np.log(c) + (1 - t) * np.log(1 - c))
@@ -268,7 +290,7 @@ def binary_crossentropy_backward(y_true: ArrayLike, y_pred: ArrayLike, *, from_l
     Probabilities: ``(−t/c + (1 − t)/(1 − c)) / M`` with ``c = clip(p)``, 0 where
     clipped. Logits: ``(σ(z) − t) / M``. Shape and dtype of ``y_pred``.
     """
-    t, p = _same_shape(y_true, y_pred)
+    t, p = _binary_targets(y_true, y_pred)
     m = p.size
     if from_logits:
         return (sigmoid(p) - t) / m
@@ -349,8 +371,8 @@ def sigmoid_binary_crossentropy(y_true: ArrayLike, logits: ArrayLike) -> tuple[f
     ``sigmoid_cross_entropy_with_logits``), ``dlogits = (σ(z) − t) / M`` with
     ``M`` the number of elements. Shapes as :func:`binary_crossentropy`.
     """
-    t, z = _same_shape(y_true, _pred(logits, "logits"))
-    loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))
+    t, z = _binary_targets(y_true, _pred(logits, "logits"))
+    loss = float(np.mean(_sigmoid_crossentropy_from_logits(t, z)))
     return loss, ((sigmoid(z) - t) / z.size).astype(z.dtype, copy=False)
 
 
