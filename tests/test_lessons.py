@@ -165,7 +165,7 @@ def test_viz_helpers_draw_and_reject_bad_input():
         viz.sliding_window_animation(x, k, padding=-1)
     with pytest.raises(ValueError, match="larger than the padded input"):
         viz.sliding_window_animation(k, x)
-    with pytest.raises(TypeError, match="m must be numeric"):
+    with pytest.raises(TypeError, match="m must be a real numeric array"):
         viz.draw_matrix(plt.gca(), np.array([["a", "b"]]))
     plt.close("all")
     del anim

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 from convlab.bridge.keras import check_compatible, import_keras_tf, model_specs, require_convlab_built, to_keras
 from convlab.bridge.optional import import_tensorflow
 from convlab.model.layers import Dropout
+from convlab.util.checks import check_real_dtype
 
 __all__ = ["compare_with_keras", "KerasComparison", "ParityRow"]
 
@@ -189,9 +190,7 @@ def compare_with_keras(
             keras_model,
             check_input=True,
         )
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"x must be a real numeric array, got dtype {arr.dtype}")
+    arr = check_real_dtype(x, "x")
     if arr.ndim < 2 or arr.shape[1:] != tuple(model.input_shape[1:]) or arr.shape[0] == 0:
         raise ValueError(
             f"x must have shape (N, {', '.join(map(str, model.input_shape[1:]))}) for model "

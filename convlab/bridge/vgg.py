@@ -50,6 +50,7 @@ import numpy as np
 
 from convlab.bridge import optional
 from convlab.data.images import ImageSet, load_image, read_image_folder, size_pair, split_indices
+from convlab.util.checks import is_int
 from convlab.util.files import atomic_path
 
 __all__ = [
@@ -121,7 +122,7 @@ def device_summary() -> str:
 
 # ---------------------------------------------------------------- validation helpers
 def _int(value, name, minimum=1):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
@@ -129,11 +130,7 @@ def _int(value, name, minimum=1):
 
 
 def _input_shape(input_shape):
-    if (
-        not isinstance(input_shape, (tuple, list))
-        or len(input_shape) != 3
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in input_shape)
-    ):
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3 or not all(is_int(v) for v in input_shape):
         raise TypeError(f"input_shape must be (height, width, channels) as three ints, got {input_shape!r}")
     h, w, c = (int(v) for v in input_shape)
     if h < _MIN_SIZE or w < _MIN_SIZE or c < 1:
@@ -412,7 +409,7 @@ def transfer_model(
     keras = optional.import_keras(_WHO, tensorflow_backend=False)
     classes = _int(classes, "classes")
     input_shape = _input_shape(input_shape)
-    if isinstance(head, (int, np.integer)) and not isinstance(head, bool):
+    if is_int(head):
         head = (head,)
     if not isinstance(head, (tuple, list)):
         raise TypeError(f"head must be a tuple of ints (units of each hidden Dense layer), got {head!r}")
@@ -455,7 +452,7 @@ def _find_base(model, from_layer):
         names = [layer.name for layer in cand.layers]
         if isinstance(from_layer, str) and from_layer in names:
             return cand, names.index(from_layer)
-    if isinstance(from_layer, (int, np.integer)) and not isinstance(from_layer, bool):
+    if is_int(from_layer):
         cand = candidates[1] if len(candidates) > 1 else model
         if not -len(cand.layers) <= from_layer < len(cand.layers):
             raise ValueError(

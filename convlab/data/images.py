@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.util.checks import is_int
 from convlab.util.files import atomic_path
 
 __all__ = [
@@ -60,13 +61,9 @@ def size_pair(image_size: int | Sequence[int], name: str = "image_size") -> tupl
         TypeError: not an int or a pair of ints (bools refused), naming ``name``.
         ValueError: a side below 1.
     """
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+    if is_int(image_size):
         image_size = (int(image_size), int(image_size))
-    if (
-        not isinstance(image_size, (tuple, list))
-        or len(image_size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in image_size)
-    ):
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2 or not all(is_int(v) for v in image_size):
         raise TypeError(f"{name} must be an int or a pair of ints (height, width) in pixels, got {image_size!r}")
     h, w = int(image_size[0]), int(image_size[1])
     if h < 1 or w < 1:
@@ -297,7 +294,7 @@ def split_indices(
     for name, v in (("validation_split", validation_split), ("test_split", test_split)):
         if not isinstance(v, (int, float, np.floating)) or isinstance(v, bool) or not 0 <= v < 1:
             raise ValueError(f"{name} must be a fraction in [0, 1), got {v!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, got {seed!r}")
     out = {"train": [], "validation": [], "test": []}
     for c in np.unique(labels):
@@ -377,12 +374,7 @@ def make_photo_folder(
 
     if kind not in PHOTO_KINDS:
         raise ValueError(f"kind must be one of {sorted(PHOTO_KINDS)}, got {kind!r}")
-    if per_class is not None and (
-        not isinstance(per_class, (int, np.integer))
-        or isinstance(per_class, bool)
-        or per_class < 1
-        or (kind == "faces" and per_class > 100)
-    ):
+    if per_class is not None and (not is_int(per_class) or per_class < 1 or (kind == "faces" and per_class > 100)):
         limit = " and at most 100 for faces" if kind == "faces" else ""
         raise ValueError(f"per_class must be a positive int{limit}, got {per_class!r}")
     dest = Path(dest)

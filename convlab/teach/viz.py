@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.util.checks import check_real_dtype, is_int
+
 __all__ = [
     "draw_matrix",
     "matrices_figure",
@@ -41,11 +43,9 @@ RGB_CMAPS = ("Reds", "Greens", "Blues")
 
 
 def _as_2d(m, name):
-    a = np.asarray(m)
+    a = check_real_dtype(m, name)
     if a.ndim != 2 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array (H, W), got shape {a.shape}")
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
     return a
 
 
@@ -372,9 +372,9 @@ def sliding_window_animation(
 
     a = _as_2d(x, "x").astype(float)
     k = _as_2d(kernel, "kernel").astype(float)
-    if not isinstance(padding, (int, np.integer)) or padding < 0:
+    if not is_int(padding) or padding < 0:
         raise ValueError(f"padding must be an int >= 0, got {padding!r}")
-    if not isinstance(strides, (int, np.integer)) or strides < 1:
+    if not is_int(strides) or strides < 1:
         raise ValueError(f"strides must be an int >= 1, got {strides!r}")
     xp = np.pad(a, padding)
     kh, kw = k.shape
