@@ -22,7 +22,7 @@ This module only re-exports the public names. TensorFlow is never imported by
 
 from convlab import layers, losses, optimizers
 from convlab._version import __version__
-from convlab.bridge.keras import copy_weights, from_keras, to_keras
+from convlab.bridge.keras import UnsupportedLayerError, copy_weights, from_keras, to_keras
 from convlab.bridge.keras_compare import KerasComparison, compare_with_keras
 from convlab.model.history import History, NonFiniteLossError
 from convlab.model.layers import set_seed
@@ -112,6 +112,7 @@ __all__ = [
     "History",
     "NonFiniteLossError",
     # the Keras bridge (imports TensorFlow when called)
+    "UnsupportedLayerError",
     "to_keras",
     "from_keras",
     "copy_weights",

@@ -56,8 +56,21 @@ from convlab.model import optimizers
 from convlab.model.layers.keras_arguments import KERAS_ARGUMENTS, unsupported_arguments
 from convlab.model.layers.randomness import get_rng
 from convlab.model.layers.validation import check_activation
+from convlab.model.sequential import Sequential
 
-__all__ = ["to_keras", "from_keras", "copy_weights", "UnsupportedLayerError", "SUPPORTED_LAYERS"]
+__all__ = [
+    "to_keras",
+    "from_keras",
+    "copy_weights",
+    "UnsupportedLayerError",
+    "SUPPORTED_LAYERS",
+    # used by the parity report (keras_compare.py)
+    "import_keras_tf",
+    "is_convlab",
+    "require_convlab_built",
+    "model_specs",
+    "check_compatible",
+]
 
 #: Layer classes both convlab and Keras have (Keras' ``MaxPool2D``/``AvgPool2D`` are aliases):
 #: the rows of :data:`convlab.model.layers.keras_arguments.KERAS_ARGUMENTS`.
@@ -77,8 +90,6 @@ def import_keras_tf() -> Any:
 
 def is_convlab(model: Any) -> bool:
     """True for a convlab ``Sequential``."""
-    from convlab.model.sequential import Sequential
-
     return isinstance(model, Sequential)
 
 
@@ -379,7 +390,7 @@ def _convlab_compile_args(keras_model: Any) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- conversions
-def to_keras(model: Any, *, compile: bool = True) -> Any:
+def to_keras(model: Sequential, *, compile: bool = True) -> Any:
     """A ``keras.Sequential`` computing exactly what the convlab ``model`` computes.
 
     Args:
@@ -417,7 +428,7 @@ def to_keras(model: Any, *, compile: bool = True) -> Any:
     return kmodel
 
 
-def from_keras(keras_model: Any, *, compile: bool = True, backend: str | None = None) -> Any:
+def from_keras(keras_model: Any, *, compile: bool = True, backend: str | None = None) -> Sequential:
     """A convlab :class:`~convlab.Sequential` computing exactly what ``keras_model`` computes.
 
     Args:
@@ -440,8 +451,6 @@ def from_keras(keras_model: Any, *, compile: bool = True, backend: str | None = 
             metric convlab lacks (the message suggests ``compile=False``).
         UnsupportedLayerError: a Keras layer or setting convlab lacks, naming the layer.
     """
-    from convlab.model.sequential import Sequential
-
     keras = import_keras_tf()
     if not isinstance(keras_model, keras.Model):
         raise TypeError(f"keras_model must be a keras.Sequential, got {type(keras_model).__name__}")
