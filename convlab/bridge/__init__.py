@@ -1,4 +1,5 @@
 """Level 5 (edge) — the only place convlab imports TensorFlow/Keras (lazily,
-inside functions): :mod:`.keras` (weights both ways, parity report) and
-:mod:`.vgg` (VGG16 and transfer learning trained by Keras).
+inside functions, through :mod:`.optional`): :mod:`.keras` (to_keras,
+from_keras, copy_weights), :mod:`.keras_compare` (the layer-by-layer parity
+report) and :mod:`.vgg` (VGG16 and transfer learning trained by Keras).
 """

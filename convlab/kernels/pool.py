@@ -161,6 +161,7 @@ def max_pool2d_forward(x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> 
 
 
 def avg_pool2d_forward(x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> np.ndarray:
+    """``x (N,H,W,C)`` → ``(N,OH,OW,C)``: the mean of each window over its real (non-pad) pixels."""
     y = _out(x, pool, strides, pads)
     _avg_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], y)
     return y

@@ -1,5 +1,6 @@
-"""Level 0 — plumbing with no maths: argument checks, NHWC padding and window
-views, and what convlab changes in the process (thread spinning, allocator).
+"""Level 0 — plumbing with no maths: argument checks (:mod:`.checks`), NHWC
+padding, window views and crops (:mod:`.arrays`), atomic file writes
+(:mod:`.files`), and what convlab changes in the process (:mod:`.process`).
 
 Every other level may import from here; nothing here imports from convlab.
 """

@@ -18,10 +18,11 @@ computation.
    yourself is left alone, and nothing changes if libgomp was already loaded
    (by another library imported earlier) or if Numba uses another threading
    layer (TBB, workqueue), which do not spin this way.
-2. **BLAS on one thread while training** (:func:`training`, around each step of
-   ``fit`` / ``train_on_batch`` / ``compute_gradients``): the dense layers' products are
-   small, and BLAS's second thread costs more in waking and contention than it
-   gains. The previous limits come back when the step ends. Numbers change only
+2. **BLAS on one thread while training** (:func:`training`, around the whole of
+   ``fit`` — its validation passes included — and around each ``train_on_batch`` /
+   ``compute_gradients`` call): the dense layers' products are small, and BLAS's
+   second thread costs more in waking and contention than it gains. The
+   previous limits come back when the call returns. Numbers change only
    in float rounding (BLAS splits its sums differently).
 3. **Freed memory is kept for the next step** (:func:`keep_freed_memory`, once,
    when ``fit`` or ``train_on_batch`` first runs): glibc's ``malloc`` hands large
