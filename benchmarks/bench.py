@@ -39,7 +39,6 @@ on-disk cache (``__pycache__``), are measured and reported too.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -57,6 +56,7 @@ if str(ROOT) not in sys.path:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
 
 import convlab  # noqa: E402
+from convlab.util.cli_args import OneLineArgumentParser  # noqa: E402
 from convlab.util.files import atomic_path  # noqa: E402
 
 WORKLOADS = {
@@ -811,7 +811,7 @@ def plot(rows, peak, path: Path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="benchmarks/bench.py", description=__doc__.split("\n")[0])
+    ap = OneLineArgumentParser(prog="benchmarks/bench.py", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, skip the training epoch")
     ap.add_argument("--only", default=None, help=f"comma-separated subset of {','.join(ALL)} (PEAK always runs)")
     ap.add_argument("--out", default=str(HERE / "results"), help="output folder (default benchmarks/results/)")

@@ -12,8 +12,10 @@ Lessons are the scripts ``lessons/NN_name.py`` of the source repository, next to
 the ``convlab`` package (install with ``pip install -e .`` from a clone). Each
 runs in its own process with ``sys.executable``, headless (``MPLBACKEND=Agg``).
 
-Exit codes: 0 success; 1 a lesson or the benchmark failed; 2 bad arguments or a
-missing lessons/benchmarks folder.
+Exit codes: 0 success; 1 a lesson or the benchmark failed, or an internal error
+(one line on stderr, with a hint to report it); 2 a bad invocation — one line on
+stderr that names the bad token, never a traceback (bad arguments, a missing
+lessons/benchmarks folder, an unusable ``--out``); 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from convlab.util.cli_args import OneLineArgumentParser, int_at_least, one_line, positive_seconds
 
 __all__ = ["main", "lessons_dir", "find_lessons", "resolve_lesson", "parse_layer", "DEFAULT_OUT"]
 
@@ -128,6 +132,10 @@ def _run_tour(args) -> int:
                 chosen.append(p)
         lessons = sorted(chosen)
     out = Path(args.out)
+    try:  # here, before any lesson runs, so that a bad --out is one line and not a traceback per lesson
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {args.out!r} cannot hold the figures: {e.strerror} ({e.filename})") from None
     mode = "full" if args.full else "--quick"
     print(f"convlab tour: {len(lessons)} lesson(s) from {folder} ({mode}), figures in {out}/", flush=True)
     results = []
@@ -223,28 +231,12 @@ def _padding_arg(text: str) -> str | int:
     return p
 
 
-def _int_at_least(name, minimum):
-    """An argparse type: an int >= ``minimum``, with a message naming the argument."""
-    wanted = "a positive int (>= 1)" if minimum == 1 else f"an int >= {minimum}"
-
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {text!r}")
-        return v
-
-    return parse
-
-
 def _positive_int(name):
-    return _int_at_least(name, 1)
+    return int_at_least(name, 1)
 
 
 def _nonneg_int(name):
-    return _int_at_least(name, 0)
+    return int_at_least(name, 0)
 
 
 def _run_size(args, parser) -> int:
@@ -305,7 +297,7 @@ def _run_bench(extra) -> int:
 # ----------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     """The ``convlab`` argument parser (subcommands tour, lesson, size, bench)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="convlab",
         allow_abbrev=False,
         description="convlab — an educational convolution engine: lessons, output sizes, benchmarks.",
@@ -329,7 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", metavar="LIST", help="comma-separated lessons to run, by number or name (e.g. 01,03)")
     p.add_argument("--full", action="store_true", help="run the full lessons (default: --quick)")
     p.add_argument(
-        "--timeout", type=float, default=600.0, metavar="S", help="seconds allowed per lesson (default: 600)"
+        "--timeout",
+        type=positive_seconds("--timeout"),
+        default=600.0,
+        metavar="S",
+        help="seconds allowed per lesson (default: 600)",
     )
     p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
     p.set_defaults(subparser=p)
@@ -396,30 +392,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after ``convlab`` (default ``sys.argv[1:]``).
 
     Returns:
-        0 on success, 1 when a lesson or the benchmark failed, 2 for bad arguments or a
-        missing lessons/benchmarks folder (argparse itself exits with 2 on a usage error).
+        0 on success; 1 when a lesson or the benchmark failed, or on an internal
+        error (a bug: one line on stderr asking for a report); 2 for a bad
+        invocation that is found after parsing (a missing lessons/benchmarks
+        folder, an unknown lesson, an unusable ``--out``: one line on stderr);
+        130 when interrupted.
+
+    Raises:
+        SystemExit: with status 2 for a usage error found while parsing (one line
+        on stderr naming the bad token), or 0 after ``--help``/``--version``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv and argv[0] == "bench":  # everything after `bench` belongs to the benchmark script
-        try:
-            return _run_bench(argv[1:])
-        except FileNotFoundError as e:
-            print(f"convlab bench: error: {e}", file=sys.stderr)
-            return 2
-    args, extra = parser.parse_known_args(argv)
-    sub = args.subparser
-    if extra and args.command != "lesson":
-        sub.error(f"unrecognized arguments: {' '.join(extra)}")
+    command = argv[0] if argv and argv[0] == "bench" else None
     try:
-        if args.command == "tour":
+        if command == "bench":  # everything after `bench` belongs to the benchmark script
+            return _run_bench(argv[1:])
+        args, extra = parser.parse_known_args(argv)
+        command = args.command
+        if extra and command != "lesson":
+            args.subparser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if command == "tour":
             return _run_tour(args)
-        if args.command == "lesson":
+        if command == "lesson":
             return _run_lesson(args, extra)
-        return _run_size(args, sub)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"convlab {args.command}: error: {e}", file=sys.stderr)
+        return _run_size(args, args.subparser)
+    except (ValueError, OSError) as e:  # the user's input or the user's files: a bad invocation
+        print(f"convlab {command}: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"convlab {command or ''}: interrupted".replace(" :", ":"), file=sys.stderr)
+        return 130
+    except Exception as e:  # anything else is convlab's bug, not the user's: say so, and how to report it
+        if os.environ.get("CONVLAB_TRACEBACK"):
+            raise
+        from convlab._version import __version__
+
+        print(
+            f"convlab {command or ''}: internal error: {type(e).__name__}: {one_line(e)} — a bug in convlab "
+            f"{__version__}; please report it with the command line (CONVLAB_TRACEBACK=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ import convlab
 from convlab import viz
 from convlab.datasets import load_fashion_mnist, load_mnist, train_test_split
 from convlab.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, int_at_least
 
 
 def extra_args(parser):
@@ -49,7 +49,9 @@ def extra_args(parser):
         action="store_true",
         help="train on the full Fashion-MNIST (needs the dataset-fashion-mnist package)",
     )
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default 10; 2 with --quick)")
+    parser.add_argument(
+        "--epochs", type=int_at_least("--epochs", 1), default=None, help="epochs (default 10; 2 with --quick)"
+    )
 
 
 lesson = Lesson(__file__, "Training the course's MNIST CNN from scratch", extra_args=extra_args)

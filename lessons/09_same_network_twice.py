@@ -37,11 +37,16 @@ import convlab
 from convlab import viz
 from convlab.datasets import load_mnist, train_test_split
 from convlab.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, int_at_least
 
 
 def extra_args(parser):
-    parser.add_argument("--epochs", type=int, default=None, help="epochs of each training (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--epochs",
+        type=int_at_least("--epochs", 1),
+        default=None,
+        help="epochs of each training (default 3; 1 with --quick)",
+    )
 
 
 lesson = Lesson(__file__, "The same network twice: convlab and Keras", extra_args=extra_args)

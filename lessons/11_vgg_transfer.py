@@ -37,7 +37,7 @@ import numpy as np
 
 import convlab
 from convlab.images import make_photo_folder, read_image_folder
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, int_at_least
 
 
 def extra_args(parser):
@@ -48,8 +48,12 @@ def extra_args(parser):
         "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
     )
     parser.add_argument("--image", help="an image to classify at the end (default: one test image)")
-    parser.add_argument("--image-size", type=int, default=None, help="side in pixels (default 32; ≥ 32)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per model (default 3; 1 with --quick)")
+    parser.add_argument(
+        "--image-size", type=int_at_least("--image-size", 32), default=None, help="side in pixels (default 32; ≥ 32)"
+    )
+    parser.add_argument(
+        "--epochs", type=int_at_least("--epochs", 1), default=None, help="epochs per model (default 3; 1 with --quick)"
+    )
 
 
 lesson = Lesson(__file__, "VGG16 from scratch and transfer learning (Keras 3)", extra_args=extra_args)

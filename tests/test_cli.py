@@ -90,15 +90,77 @@ def test_parse_layer_rejects(token):
         (["size", "5", "--layers", "conv3", "conv5"], "layer 2 (conv5)"),
         (["size", "28", "--layers", "conv3", "--stride", "2"], "write them in each layer"),
         (["size", "28", "3", "--bogus"], "unrecognized arguments: --bogus"),
-        (["frobnicate"], "invalid choice"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "required"),
+        (["size", "9" * 5000, "3"], "(5000 characters)"),  # beyond Python's 4,300-digit int limit
+        (["tour", "--timeout", "nan"], "--timeout must be a number of seconds > 0, got 'nan'"),
+        (["tour", "--timeout", "-1"], "got '-1'"),
+        (["size", "28", "3", "--padding", "1e3"], "got '1e3'"),
     ],
 )
 def test_bad_input_is_a_clear_error(capsys, argv, message):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and err.endswith("--help`)\n"), err  # one line, pointing at the help
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["size", str(10**400), "2", "--stride", "3"], "N"),
+        (["size", "28", "--layers", "conv3", f"conv{2**70}"], "layer 2"),
+        (["tour", "--only", "01,99"], "no lesson matches '99'"),
+        (["tour", "--out", "/proc/no/such/folder", "--only", "01"], "--out '/proc/no/such/folder' cannot hold"),
+    ],
+)
+def test_bad_values_found_after_parsing_are_one_line(capsys, argv, message):
+    try:
+        rc = cli.main(argv)
+    except SystemExit as exc:  # found while parsing
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_internal_error_is_one_line_with_a_hint(capsys, monkeypatch):
+    def broken(args, parser):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(cli, "_run_size", broken)
+    rc, _, err = run(capsys, "size", "28", "3")
+    assert rc == 1
+    assert err.count("\n") == 1 and "internal error: RuntimeError: boom second line" in err
+    assert "please report it" in err and "CONVLAB_TRACEBACK=1" in err
+    monkeypatch.setenv("CONVLAB_TRACEBACK", "1")  # a maintainer asks for the traceback
+    with pytest.raises(RuntimeError, match="boom"):
+        cli.main(["size", "28", "3"])
+
+
+def test_interrupt_exits_130(capsys, monkeypatch):
+    def interrupted(args, parser):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_size", interrupted)
+    rc, _, err = run(capsys, "size", "28", "3")
+    assert rc == 130 and err == "convlab size: interrupted\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--out", "/proc/no/such/folder"], "--out '/proc/no/such/folder' cannot hold the figures"),
+    ],
+)
+def test_lesson_usage_errors_are_one_line(capfd, extra, message):
+    rc = cli.main(["lesson", "1", *extra])
+    err = capfd.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1, err
 
 
 # ----------------------------------------------------------------------------------- help

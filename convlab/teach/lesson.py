@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.util.cli_args import OneLineArgumentParser, int_at_least
 from convlab.util.files import atomic_path
 
-__all__ = ["Lesson", "LessonCheckError", "DEFAULT_OUT", "print_matrix", "product_term"]
+__all__ = ["Lesson", "LessonCheckError", "DEFAULT_OUT", "print_matrix", "product_term", "int_at_least"]
 
 DEFAULT_OUT = "convlab-output"
 
@@ -84,7 +85,7 @@ class Lesson:
     ) -> None:
         self.name = Path(file).stem
         self.title = title
-        parser = argparse.ArgumentParser(prog=f"python lessons/{self.name}.py", description=title)
+        parser = OneLineArgumentParser(prog=f"python lessons/{self.name}.py", description=title)
         parser.add_argument("--step", action="store_true", help="pause after each step until Enter is pressed")
         parser.add_argument(
             "--out",
@@ -97,7 +98,10 @@ class Lesson:
         self.args = parser.parse_args(sys.argv[1:] if argv is None else argv)
         self.quick = bool(self.args.quick)
         self.out = Path(self.args.out) / self.name
-        self.out.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            parser.error(f"--out {self.args.out!r} cannot hold the figures: {e.strerror} ({e.filename})")
         self.checks = 0
         self.figures: list[str] = []
         self._n_step = 0
