@@ -378,6 +378,31 @@ def test_copy_weights_both_ways_and_sequential_build_without_input():
     assert convlab.from_keras(km).input_shape == (None, 5, 5, 1)
 
 
+def test_a_square_dense_kernel_keeps_its_orientation():
+    """A Dense layer with as many inputs as units: a transposed kernel has the right shape, so only the numbers tell."""
+
+    def keras_square():
+        return keras.Sequential(
+            [keras.Input((6,)), keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(6, use_bias=False)]
+        )
+
+    x = RNG.standard_normal((4, 6)).astype(np.float32)
+    km = keras_square()
+    model = convlab.from_keras(km)
+    for kw, w in zip(km.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(w, kw)  # (inputs, units) on both sides: Keras' order, never transposed
+    np.testing.assert_allclose(model.predict(x), km.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+    cm = convlab.Sequential([Input((6,)), Dense(6, activation="tanh"), Dense(6, use_bias=False)])
+    np.testing.assert_allclose(convlab.to_keras(cm).predict(x, verbose=0), cm.predict(x), rtol=1e-5, atol=1e-6)
+    convlab.copy_weights(km, cm)
+    np.testing.assert_allclose(cm.predict(x), km.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    other = keras_square()
+    convlab.copy_weights(cm, other)
+    for kw, w in zip(other.get_weights(), cm.get_weights()):
+        np.testing.assert_array_equal(kw, w)
+
+
 def test_from_keras_leaves_convlab_random_numbers_alone():
     km = convlab.to_keras(_small_classifier(8))
     convlab.set_seed(9)

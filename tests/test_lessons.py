@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +109,20 @@ def test_a_wrong_check_fails_the_script(tmp_path):
     assert "LessonCheckError" in proc.stderr and "wrong on purpose" in proc.stderr
     assert "✓ right" in proc.stdout
     assert not (tmp_path / "out" / "99_wrong" / "summary.json").exists()
+
+
+def test_check_true_fails_on_a_false_condition(tmp_path, capsys):
+    from convlab.lesson import Lesson, LessonCheckError
+
+    lesson = Lesson(__file__, "checks", argv=["--out", str(tmp_path)])
+    lesson.check_true("2 + 2 == 4", 2 + 2 == 4)
+    with pytest.raises(LessonCheckError, match="accuracy >= 0.945: not satisfied"):
+        lesson.check_true("accuracy >= 0.945", 0.9 >= 0.945)
+    with pytest.raises(LessonCheckError, match="an empty array"):
+        lesson.check_true("an empty array", np.array([]).size)
+    out = capsys.readouterr().out
+    assert "✓ 2 + 2 == 4" in out and "✓ accuracy" not in out and "✓ an empty" not in out
+    assert lesson.checks == 1
 
 
 @pytest.mark.slow
