@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab.util.checks import as_float_array, check_real_dtype
+from convlab.util.checks import as_float_array, is_int
 
 __all__ = [
     "relu",
@@ -43,8 +43,7 @@ ActivationBackward = Callable[..., np.ndarray]
 
 def _arr(x: ArrayLike) -> np.ndarray:
     """``x`` as a float32/float64 array (integers → float64); empty arrays are allowed here."""
-    arr = check_real_dtype(x, "x")
-    return as_float_array(arr, "x") if arr.size else arr.astype(np.float64)
+    return as_float_array(x, "x", allow_empty=True)
 
 
 #: From this many elements on, ReLU runs in the compiled, multi-core loops of
@@ -108,8 +107,18 @@ def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
 
     Subtracting the maximum first makes it numerically stable: ``softmax([1000, 1000])``
     is ``[0.5, 0.5]``, not NaN. The result sums to 1 along ``axis``.
+
+    Raises:
+        TypeError: non-numeric ``x``; ``axis`` not an int (a bool is refused).
+        ValueError: ``axis`` outside ``[−x.ndim, x.ndim)`` (a 0-d ``x`` has no axis).
     """
     x = _arr(x)
+    if not is_int(axis):
+        raise TypeError(f"axis must be an int, got {axis!r} ({type(axis).__name__})")
+    if x.ndim == 0:
+        raise ValueError("x must be at least 1-D: softmax normalises along an axis, and a 0-d x has none")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis must be in [-{x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}")
     z = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)
@@ -137,17 +146,15 @@ def get(name: str | Activation | None) -> Activation:
 def _grads(dy, x, y, forward):
     """Validate ``dy``/``x``/``y`` (same shape, ``x``'s dtype); compute ``y`` if missing."""
     x = _arr(x)
-    dy = check_real_dtype(dy, "dy")
+    dy = as_float_array(dy, "dy", dtype=x.dtype, allow_empty=True)
     if dy.shape != x.shape:
         raise ValueError(f"dy must have the shape of x {x.shape}, got dy.shape={dy.shape}")
-    dy = dy.astype(x.dtype, copy=False)
     if y is None:
         y = forward(x)
     else:
-        y = check_real_dtype(y, "y")
+        y = as_float_array(y, "y", dtype=x.dtype, allow_empty=True)
         if y.shape != x.shape:
             raise ValueError(f"y must have the shape of x {x.shape}, got y.shape={y.shape}")
-        y = y.astype(x.dtype, copy=False)
     return dy, x, y
 
 
@@ -162,7 +169,7 @@ def _keep_where(mask, values):
     A float's bits AND all ones (``True`` → ``-1``) is the float; AND 0 is +0.0.
     """
     ibits = _INT_OF.get(values.dtype)
-    if ibits is None:  # pragma: no cover - convlab's arrays are float32/float64
+    if ibits is None or values.ndim == 0:  # 0-d: the ufuncs below would return scalars, not arrays
         return np.where(mask, values, np.zeros((), values.dtype))
     keep = np.negative(mask.view(np.int8), dtype=ibits)  # True → -1 (all bits set), False → 0
     return np.bitwise_and(values.view(ibits), keep, out=keep).view(values.dtype)
@@ -177,8 +184,7 @@ def relu_backward(dy: ArrayLike, x: ArrayLike, y: ArrayLike | None = None) -> np
     Raises ValueError (shape mismatch) / TypeError (non-numeric), naming the argument.
     """
     x = _arr(x)
-    dy, x, _ = _grads(dy, x, x if y is None else y, relu)
-    dy = np.ascontiguousarray(dy)
+    dy, x, _ = _grads(dy, x, x if y is None else y, relu)  # C-contiguous, x's dtype and shape (0-d stays 0-d)
     if _compiled(x, dy):
         from convlab.kernels import elementwise
 

@@ -50,8 +50,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab import shapes
-from convlab.shapes.sizes import IntOrPair, Padding
+from convlab.shapes.sizes import IntOrPair, Padding, window_geometry
 from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
 from convlab.util.checks import as_float_array, check_backend
 
@@ -73,14 +72,18 @@ def _prepare(x, kernel, bias, strides, padding, backend):
         bias = as_float_array(bias, "bias", 1, dtype=x.dtype, shape_hint="(C_out,)")
         if bias.shape[0] != c_out:
             raise ValueError(f"bias must have shape ({c_out},) to match kernel C_out={c_out}, got {bias.shape}")
-    sh, sw = shapes.pair(strides, "strides")
-    pads = shapes.resolve_padding(x.shape[1:3], (kh, kw), padding, (sh, sw))
-    hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
-    if kh > hp or kw > wp:
-        raise ValueError(
-            f"kernel of {kh}×{kw} is larger than the padded input of {hp}×{wp} (x.shape={x.shape}, padding={padding!r})"
-        )
-    return x, kernel, bias, (sh, sw), pads, check_backend(backend)
+    backend = check_backend(backend)
+    _, strides, pads, _ = window_geometry(
+        x.shape,
+        (kh, kw),
+        strides,
+        padding,
+        window_name="kernel",
+        out_channels=c_out,
+        itemsize=x.dtype.itemsize,
+        windows_matrix=backend == "numpy",
+    )
+    return x, kernel, bias, strides, pads, backend
 
 
 # --------------------------------------------------------------------------- reference
@@ -132,10 +135,16 @@ def im2col(
         ValueError / TypeError naming the argument, as :func:`conv2d`.
     """
     x = as_float_array(x, "x", 4, shape_hint="(N, H, W, C)")
-    kh, kw = shapes.pair(kernel_size, "kernel_size")
-    sh, sw = shapes.pair(strides, "strides")
-    pads = shapes.resolve_padding(x.shape[1:3], (kh, kw), padding, (sh, sw))
-    return _im2col(x, (kh, kw), (sh, sw), pads)
+    window, strides, pads, _ = window_geometry(
+        x.shape,
+        kernel_size,
+        strides,
+        padding,
+        window_name="kernel_size",
+        itemsize=x.dtype.itemsize,
+        windows_matrix=True,
+    )
+    return _im2col(x, window, strides, pads)
 
 
 def _im2col(x, window, strides, pads, pad_value=0.0):

@@ -46,10 +46,13 @@ checks"; float64, h = 1e-5):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from convlab.util.checks import as_float_array, check_int
 
 __all__ = ["rel_error", "numeric_gradient", "gradcheck", "GradcheckError", "DEFAULT_TOL"]
 
@@ -58,6 +61,31 @@ DEFAULT_TOL = 1e-6
 
 class GradcheckError(AssertionError):
     """An analytic gradient differs from the numerical one by more than the tolerance."""
+
+
+# --------------------------------------------------------------------------- argument checks
+def _real(value: Any, name: str, *, positive: bool = False) -> float:
+    """A finite real number ``> 0`` (``positive``) or ``>= 0``, as a float, or raise naming ``name``.
+
+    NaN is refused: every comparison with it is False, so a NaN tolerance would pass any gradient.
+    """
+    bound = "> 0" if positive else ">= 0"
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be {bound} (a finite real number), got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be {bound} (a finite real number), got {value!r}")
+    return v
+
+
+def _callable(f: Any, name: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{name} must be a function, got {f!r} ({type(f).__name__})")
+
+
+def _float64(a: Any, name: str) -> np.ndarray:
+    """A float64 copy of a real array-like (:func:`convlab.util.checks.as_float_array` names ``name``)."""
+    return np.array(as_float_array(a, name, dtype=np.float64, allow_empty=True))
 
 
 def rel_error(analytic: ArrayLike, numeric: ArrayLike, *, floor: float = 1e-8, scale: float = 1e-3) -> float:
@@ -70,10 +98,13 @@ def rel_error(analytic: ArrayLike, numeric: ArrayLike, *, floor: float = 1e-8, s
         A float ≥ 0 (0.0 for identical arrays).
 
     Raises:
-        ValueError: the two arrays have different shapes.
+        ValueError: the two arrays have different shapes; ``floor``/``scale`` negative or not finite.
+        TypeError: a non-numeric array, a non-number ``floor``/``scale``.
     """
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
+    a = _float64(analytic, "analytic")
+    n = _float64(numeric, "numeric")
+    floor = _real(floor, "floor")
+    scale = _real(scale, "scale")
     if a.shape != n.shape:
         raise ValueError(f"analytic and numeric gradients must have the same shape, got {a.shape} and {n.shape}")
     if a.size == 0:
@@ -99,13 +130,14 @@ def numeric_gradient(
         ``∂L/∂x``, float64, ``x``'s shape. Costs ``2·x.size`` calls of ``f``.
 
     Raises:
-        ValueError: ``h`` not positive, or ``dy`` of a different shape than ``f(x)``.
+        ValueError: ``h`` not a finite number > 0, or ``dy`` of a different shape than ``f(x)``.
+        TypeError: ``f`` not callable; ``x``, ``dy`` or ``f(x)`` not real numbers.
     """
-    if not h > 0:
-        raise ValueError(f"h must be > 0, got {h!r}")
-    x = np.array(x, dtype=np.float64)  # a private copy
-    y0 = np.asarray(f(x), dtype=np.float64)
-    dy = np.ones_like(y0) if dy is None else np.asarray(dy, dtype=np.float64)
+    _callable(f, "f")
+    h = _real(h, "h", positive=True)
+    x = _float64(x, "x")  # a private copy
+    y0 = _float64(f(x), "f(x)")
+    dy = np.ones_like(y0) if dy is None else _float64(dy, "dy")
     if dy.shape != y0.shape:
         raise ValueError(f"dy must have the shape of f(x) {y0.shape}, got {dy.shape}")
     grad = np.zeros_like(x)
@@ -114,9 +146,9 @@ def numeric_gradient(
     for i in range(flat.size):
         old = flat[i]
         flat[i] = old + h
-        y_plus = np.array(f(x), dtype=np.float64)  # a copy: f may return (a view of) its input
+        y_plus = _float64(f(x), "f(x)")  # a copy: f may return (a view of) its input
         flat[i] = old - h
-        y_minus = np.array(f(x), dtype=np.float64)
+        y_minus = _float64(f(x), "f(x)")
         flat[i] = old
         gflat[i] = np.sum((y_plus - y_minus) * dy) / (2 * h)
     return grad
@@ -149,7 +181,7 @@ def gradcheck(
             ``numpy.random.default_rng(seed)``, or 1.0 for a scalar ``y``).
         h: the finite-difference step (float64).
         tol: raise :class:`GradcheckError` when an input's relative error exceeds it
-            (default 1e-6); ``None``: only report.
+            or is NaN (a NaN in either gradient) (default 1e-6); ``None``: only report.
         floor, scale: the relative-error guards (see :func:`rel_error`).
         seed: the seed of the default ``dy``.
 
@@ -158,7 +190,13 @@ def gradcheck(
 
     Raises:
         GradcheckError: an error above ``tol`` (the message lists every input's error).
-        ValueError: an unknown name in ``wrt``, a gradient of the wrong shape or count.
+        ValueError: an unknown name in ``wrt``, a gradient of the wrong shape or count or
+            missing from backward's dict; ``h`` not > 0, ``tol``/``floor``/``scale`` negative,
+            any of them NaN or infinite.
+        TypeError: ``forward``/``backward`` not callable, ``inputs`` not a mapping of names,
+            ``wrt`` not a sequence of names, an array (input, ``dy``, forward's output, a
+            gradient) that holds no real numbers, a non-number ``h``/``tol``/``floor``/``scale``
+            or a non-int ``seed``.
 
     Example::
 
@@ -166,28 +204,49 @@ def gradcheck(
                   lambda dy, x, kernel: conv2d_backward(dy, x, kernel, strides=2)[:2],
                   {"x": x, "kernel": k})   # → {"x": 3e-10, "kernel": 1e-10}
     """
+    _callable(forward, "forward")
+    _callable(backward, "backward")
+    if not isinstance(inputs, Mapping):
+        raise TypeError(
+            f"inputs must be a mapping {{name: array}} of forward's keyword arguments, e.g. {{'x': x}}, "
+            f"got {type(inputs).__name__}"
+        )
+    h = _real(h, "h", positive=True)
+    if tol is not None:
+        tol = _real(tol, "tol")
+    floor, scale = _real(floor, "floor"), _real(scale, "scale")
+    seed = check_int(seed, "seed")
     values = {}
     for name, v in inputs.items():
+        if not isinstance(name, str):
+            raise TypeError(f"inputs must be keyed by argument names (str), got key {name!r}")
         if isinstance(v, (np.ndarray, list, tuple)) or np.isscalar(v) and isinstance(v, float):
-            values[name] = np.array(v, dtype=np.float64)
+            values[name] = _float64(v, f"inputs[{name!r}]")
         else:
             values[name] = v
     if wrt is None:
         wrt = [k for k, v in values.items() if isinstance(v, np.ndarray)]
+    elif isinstance(wrt, str):
+        wrt = [wrt]  # one name
+    elif not isinstance(wrt, Sequence):
+        raise TypeError(f"wrt must be a list of input names, e.g. ['x'], got {wrt!r}")
     wrt = list(wrt)
     for name in wrt:
-        if name not in values or not isinstance(values[name], np.ndarray):
+        if not isinstance(name, str) or name not in values or not isinstance(values[name], np.ndarray):
             raise ValueError(f"wrt names an input that is not an array in inputs: {name!r} (inputs: {list(inputs)})")
 
-    y = np.asarray(forward(**values), dtype=np.float64)
+    y = _float64(forward(**values), "forward(**inputs)'s result")
     if dy is None:
         dy = np.ones_like(y) if y.ndim == 0 else np.random.default_rng(seed).standard_normal(y.shape)
-    dy = np.asarray(dy, dtype=np.float64)
+    dy = _float64(dy, "dy")
     if dy.shape != y.shape:
         raise ValueError(f"dy must have the shape of forward(...) {y.shape}, got {dy.shape}")
 
     grads = backward(dy if dy.ndim else float(dy), **values)
     if isinstance(grads, Mapping):
+        missing = [name for name in wrt if name not in grads]
+        if missing:
+            raise ValueError(f"backward returned a dict without a gradient for {missing} (wrt={wrt})")
         grads = [grads[name] for name in wrt]
     elif isinstance(grads, (tuple, list)):
         if len(grads) != len(wrt):
@@ -199,7 +258,7 @@ def gradcheck(
 
     errors = {}
     for name, analytic in zip(wrt, grads):
-        analytic = np.asarray(analytic, dtype=np.float64)
+        analytic = _float64(analytic, f"backward's gradient for {name!r}")
         if analytic.shape != values[name].shape:
             raise ValueError(f"gradient for {name!r} has shape {analytic.shape}, input has {values[name].shape}")
 
@@ -208,7 +267,8 @@ def gradcheck(
 
         numeric = numeric_gradient(f_of, values[name], dy, h=h)
         errors[name] = rel_error(analytic, numeric, floor=floor, scale=scale)
-    if tol is not None and any(e > tol for e in errors.values()):
+    # `not e <= tol`: a NaN error (a NaN in a gradient) fails the check; `e > tol` would pass it.
+    if tol is not None and any(not e <= tol for e in errors.values()):
         detail = ", ".join(f"{k}: {e:.3g}" for k, e in errors.items())
         raise GradcheckError(f"gradient check failed (tol={tol:g}): relative errors {detail}")
     return errors

@@ -139,10 +139,20 @@ def _log_softmax(z):
 
 
 def _sparse_labels(y_true, y_pred):
-    """Integer class labels of shape ``y_pred.shape[:-1]`` (a trailing axis of 1 is squeezed, as Keras)."""
+    """Integer class labels of shape ``y_pred.shape[:-1]`` (a trailing axis of 1 is squeezed, as Keras).
+
+    Every check runs on the values as given, before the cast to int64: a label of
+    ``1e20`` or ``2**64 − 1`` is reported as itself, never as what the cast made of it.
+    Float labels are accepted when they hold whole numbers (``[0.0, 2.0]``), as Keras does.
+    """
     t = check_real_dtype(y_true, "y_true")
-    if t.dtype.kind == "f" and not (np.all(np.isfinite(t)) and np.all(t == np.round(t))):
-        raise TypeError(f"y_true must hold integer class indices, got dtype {t.dtype}")
+    if t.dtype.kind == "f":
+        bad = np.asarray(~(np.isfinite(t) & (t == np.round(t))))
+        if bad.any():
+            index = np.unravel_index(int(np.argmax(bad)), t.shape)
+            raise TypeError(
+                f"y_true must hold integer class indices, got {t[index]} at {list(map(int, index))} (dtype {t.dtype})"
+            )
     if t.ndim == y_pred.ndim and t.ndim > 0 and t.shape[-1] == 1:
         t = t[..., 0]
     if t.shape != y_pred.shape[:-1]:
@@ -150,11 +160,10 @@ def _sparse_labels(y_true, y_pred):
             f"y_true must have shape {y_pred.shape[:-1]} (y_pred.shape without the class axis), got {t.shape}"
             " (for one-hot targets use categorical_crossentropy, or sparse=False in softmax_crossentropy)"
         )
-    t = t.astype(np.int64)
     k = y_pred.shape[-1]
     if t.size and (t.min() < 0 or t.max() >= k):
         raise ValueError(f"y_true must hold class indices in [0, {k - 1}], got values in [{t.min()}, {t.max()}]")
-    return t
+    return t.astype(np.int64)
 
 
 def _onehot(labels, k, dtype):

@@ -21,16 +21,31 @@ everywhere. :func:`conv_output_size`, :func:`pool_output_size` and
 int: they accept a pair only when both values are equal (``(3, 3)`` is ``3``);
 a pair with two different values (``kernel_size=(3, 5)``) is a ``ValueError``
 that says to call the helper once per axis — never only one half of it used.
+
+Integers (one rule, :func:`convlab.util.checks.check_int`): every size, window,
+stride and pad is a Python or NumPy int (a bool, a float or a string is a
+``TypeError``) from its minimum up to ``2**63 − 1``: the compiled kernels take
+int64. A padded length ``N + P_before + P_after`` beyond that is a ``ValueError``
+naming ``padding``. Everything here is exact integer arithmetic. The operations
+then ask :func:`window_geometry` whether the arrays they must create can exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal, localcontext
 from typing import Any
 
-from convlab.util.checks import is_int
+from convlab.util.checks import INT64_MAX, MAX_ARRAY_BYTES, check_array_fits, check_int, is_int, shown
 
-__all__ = ["pair", "resolve_padding", "conv_output_size", "pool_output_size", "output_size_formula"]
+__all__ = [
+    "pair",
+    "resolve_padding",
+    "conv_output_size",
+    "pool_output_size",
+    "output_size_formula",
+    "window_geometry",
+]
 
 #: An int or a pair of ints ``(rows, cols)``, as Keras accepts sizes and strides.
 IntOrPair = int | Sequence[int]
@@ -42,28 +57,35 @@ def pair(value: IntOrPair, name: str, *, minimum: int = 1) -> tuple[int, int]:
     """Normalise an int or a pair of ints to ``(rows, cols)``, as Keras accepts.
 
     Args:
-        value: an int, or a sequence of two ints (e.g. ``3`` or ``(3, 2)``).
+        value: an int, or a tuple/list of two ints (e.g. ``3`` or ``(3, 2)``).
         name: the argument's name, used in error messages.
         minimum: the smallest allowed value (1 for sizes and strides, 0 for pads).
 
     Returns:
-        ``(int, int)``.
+        ``(int, int)``, Python ints.
 
     Raises:
-        TypeError: ``value`` is neither an int nor a sequence of two ints.
-        ValueError: a value is below ``minimum``.
+        TypeError: ``value`` is neither an int nor a sequence of two ints (bools and
+            floats are refused, as Keras does).
+        ValueError: a value below ``minimum`` or above ``2**63 − 1`` (int64, what the
+            kernels take; :func:`convlab.util.checks.check_int`).
     """
-    if type(value) is int:  # the common case first: this runs on every call of every operation
-        out = (value, value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and is_int(value[0]) and is_int(value[1]):
-        out = (int(value[0]), int(value[1]))
-    elif is_int(value):
-        out = (int(value), int(value))
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if out[0] < minimum or out[1] < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return out
+    # The common cases first, with no function call: this runs several times per operation call.
+    if type(value) is int:
+        if minimum <= value <= INT64_MAX:
+            return (value, value)
+    elif type(value) is tuple and len(value) == 2:
+        a, b = value
+        if type(a) is int and type(b) is int and minimum <= a <= INT64_MAX and minimum <= b <= INT64_MAX:
+            return value
+    if is_int(value):
+        v = check_int(value, name, minimum=minimum, expected=f"an int >= {minimum} or a pair of them")
+        return (v, v)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and is_int(value[0]) and is_int(value[1]):
+        if min(value) < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {shown(value)}")
+        return (check_int(value[0], name, minimum=minimum), check_int(value[1], name, minimum=minimum))
+    raise TypeError(f"{name} must be an int or a pair of ints, got {shown(value)}")
 
 
 def _same_pads(n: int, k: int, s: int) -> tuple[int, int]:
@@ -100,28 +122,45 @@ def resolve_padding(
 
     Raises:
         ValueError / TypeError naming ``padding`` for an unknown string or a
-        negative or malformed pad; TypeError when ``input_hw`` is a string
-        (``padding`` given first by mistake: it comes third).
+        negative or malformed pad, or a padded length above ``2**63 − 1``; the
+        errors of :func:`pair` for the sizes and ``strides``; TypeError when
+        ``input_hw`` is a string (``padding`` given first by mistake: it comes third).
     """
     if isinstance(input_hw, str):
         raise TypeError(
-            f"resolve_padding(input_hw, kernel_hw, padding, strides): input_hw must be (H, W), got {input_hw!r} "
+            f"resolve_padding(input_hw, kernel_hw, padding, strides): input_hw must be (H, W), got {shown(input_hw)} "
             "(padding comes third, as in conv_output_size)"
         )
     h, w = pair(input_hw, "input size", minimum=0)
     kh, kw = pair(kernel_hw, "kernel_size")
     sh, sw = pair(strides, "strides")
+    return _resolve(h, w, kh, kw, sh, sw, padding)
+
+
+def _resolve(h: int, w: int, kh: int, kw: int, sh: int, sw: int, padding: Padding) -> tuple[int, int, int, int]:
+    """:func:`resolve_padding` on checked sizes: explicit pads, and the padded length within int64."""
+    pads = _explicit_pads(h, w, kh, kw, sh, sw, padding)
+    if h + pads[0] + pads[1] > INT64_MAX or w + pads[2] + pads[3] > INT64_MAX:
+        raise ValueError(
+            f"padding={shown(padding)} makes the padded input {h + pads[0] + pads[1]}×{w + pads[2] + pads[3]}: "
+            f"longer than 2**63 - 1 along an axis (int64, what the kernels take)"
+        )
+    return pads
+
+
+def _explicit_pads(h: int, w: int, kh: int, kw: int, sh: int, sw: int, padding: Padding) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)`` for every accepted form of ``padding`` (see :func:`resolve_padding`)."""
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "valid":
             return (0, 0, 0, 0)
         if mode == "same":
             return _same_pads(h, kh, sh) + _same_pads(w, kw, sw)
-        raise ValueError(f'padding must be "valid", "same", an int or ((top, bottom), (left, right)), got {padding!r}')
+        raise ValueError(
+            f'padding must be "valid", "same", an int or ((top, bottom), (left, right)), got {shown(padding)}'
+        )
     if is_int(padding):
-        if padding < 0:
-            raise ValueError(f"padding must be >= 0, got {padding!r}")
-        p = int(padding)
+        p = pair(padding, "padding", minimum=0)[0]
         return (p, p, p, p)
     if isinstance(padding, (tuple, list)) and len(padding) == 2:
         a, b = padding
@@ -132,13 +171,17 @@ def resolve_padding(
             t, bt = pair(tuple(a), "padding (top, bottom)", minimum=0)
             l, r = pair(tuple(b), "padding (left, right)", minimum=0)
             return (t, bt, l, r)
-    raise TypeError(f'padding must be "valid", "same", an int or ((top, bottom), (left, right)), got {padding!r}')
+    raise TypeError(f'padding must be "valid", "same", an int or ((top, bottom), (left, right)), got {shown(padding)}')
 
 
 # --------------------------------------------------------------------------- one axis
 def _check_size(n: Any, name: str = "n") -> int:
-    if not is_int(n) or n < 0:
-        raise ValueError(f"{name} must be a non-negative int (one axis: call once for H and once for W), got {n!r}")
+    """``n`` as an int in ``[0, 2**63 − 1]``; anything else is a ValueError (the documented type for ``n``)."""
+    if not is_int(n) or not 0 <= n <= INT64_MAX:
+        raise ValueError(
+            f"{name} must be a non-negative int up to 2**63 - 1 (one axis: call once for H and once for W), "
+            f"got {shown(n)}"
+        )
     return int(n)
 
 
@@ -147,7 +190,7 @@ def _one_axis(value: IntOrPair, name: str) -> int:
     rows, cols = pair(value, name)  # TypeError (malformed) / ValueError (< 1) naming the argument
     if rows != cols:
         raise ValueError(
-            f"{name}={value!r} has different sizes for rows and columns, but this helper computes one axis: "
+            f"{name}={shown(value)} has different sizes for rows and columns, but this helper computes one axis: "
             f"call it once per axis ({name}={rows}, then {name}={cols})"
         )
     return rows
@@ -158,21 +201,26 @@ def _axis_pads(n: int, k: int, padding: Padding, s: int) -> tuple[int, int]:
     top, bottom, left, right = resolve_padding((n, n), (k, k), padding, (s, s))
     if (top, bottom) != (left, right):
         raise ValueError(
-            f"padding={padding!r} differs between rows and columns, but this helper computes one axis: "
+            f"padding={shown(padding)} differs between rows and columns, but this helper computes one axis: "
             "call it once per axis with that axis' padding"
         )
     return top, bottom
 
 
-def _axis(n: Any, kernel_size: IntOrPair, padding: Padding, stride: IntOrPair) -> tuple[int, int, int, int, int]:
-    """Validated ``(n, k, s, top, bottom)`` of one axis (errors as :func:`conv_output_size`)."""
+def _axis(
+    n: Any, kernel_size: IntOrPair, padding: Padding, stride: IntOrPair, window_name: str = "kernel_size"
+) -> tuple[int, int, int, int, int]:
+    """Validated ``(n, k, s, top, bottom)`` of one axis (errors as :func:`conv_output_size`).
+
+    ``window_name`` is what the caller calls the window (``pool_size`` for pooling), for messages.
+    """
     n = _check_size(n)
-    k = _one_axis(kernel_size, "kernel_size")
+    k = _one_axis(kernel_size, window_name)
     s = _one_axis(stride, "stride")
     top, bottom = _axis_pads(n, k, padding, s)
     if n + top + bottom < k:
         raise ValueError(
-            f"kernel_size {k} is larger than the padded input {n + top + bottom} (n={n}, padding={padding!r})"
+            f"{window_name} {k} is larger than the padded input {n + top + bottom} (n={n}, padding={shown(padding)})"
         )
     return n, k, s, top, bottom
 
@@ -205,9 +253,17 @@ def conv_output_size(n: int, kernel_size: IntOrPair, padding: Padding = 0, strid
 def pool_output_size(n: int, pool_size: IntOrPair, padding: Padding = "valid", stride: IntOrPair | None = None) -> int:
     """Output length of pooling along one axis; ``stride`` defaults to ``pool_size`` (Keras).
 
-    Same formula, arguments and errors as :func:`conv_output_size`.
+    Same formula, arguments and errors as :func:`conv_output_size`; the messages name ``pool_size``.
     """
-    return conv_output_size(n, pool_size, padding, pool_size if stride is None else stride)
+    n, k, s, top, bottom = _axis(n, pool_size, padding, pool_size if stride is None else stride, "pool_size")
+    return (n + top + bottom - k) // s + 1
+
+
+def _six_digits(num: int, den: int) -> str:
+    """``num / den`` to 6 significant digits, as ``f"{x:g}"`` writes it, without a float: any int is exact."""
+    with localcontext() as ctx:
+        ctx.prec = 6
+        return f"{Decimal(num) / Decimal(den):g}"
 
 
 def output_size_formula(
@@ -230,9 +286,75 @@ def output_size_formula(
         text += f" = {out}"
     else:
         text += (
-            f" = {span}/{s} + 1 = {span / s + 1:g} → floor → {out}"
+            f" = {span}/{s} + 1 = {_six_digits(span + s, s)} → floor → {out}"
             f"  (not exact: Keras floors, so the last {span % s} row(s)/column(s) are not covered)"
         )
     if isinstance(padding, str) and padding.lower() == "same":
         text += f"   [padding='same': TensorFlow pads {top} before, {bottom} after → ceil({n}/{s}) = {out}]"
     return text
+
+
+# --------------------------------------------------------------------------- an operation's geometry
+def window_geometry(
+    input_shape: Sequence[int],
+    window: IntOrPair,
+    strides: IntOrPair,
+    padding: Padding,
+    *,
+    window_name: str = "kernel_size",
+    input_name: str = "x",
+    out_channels: int | None = None,
+    itemsize: int = 8,
+    windows_matrix: bool = False,
+) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple[int, int]]:
+    """Everything a sliding-window operation on ``x (N, H, W, C)`` checks about its geometry, in one place.
+
+    Resolves the window, ``strides`` and ``padding`` (:func:`pair`, :func:`resolve_padding`),
+    refuses a window larger than the padded input, and refuses — before anything is
+    allocated — a geometry whose arrays cannot exist (more bytes than NumPy can address):
+    the padded input ``(N, H + P, W + P, C)``, the output ``(N, OH, OW, C_out)`` and, with
+    ``windows_matrix``, the im2col matrix ``(N·OH·OW, KH·KW·C)``.
+
+    Args:
+        input_shape: ``x.shape``, ``(N, H, W, C)``.
+        window: the window ``(KH, KW)`` or an int.
+        strides, padding: as :func:`resolve_padding`.
+        window_name: what the caller calls the window in messages: ``"kernel"`` (conv2d,
+            whose window is the kernel array's shape), ``"kernel_size"`` (im2col), ``"pool_size"``.
+        input_name: the input array's argument name, for messages.
+        out_channels: ``C_out`` of the output (default: ``C``).
+        itemsize: bytes per element of the arrays (``x.dtype.itemsize``).
+        windows_matrix: also check the im2col matrix (the numpy backend builds it).
+
+    Returns:
+        ``((KH, KW), (SH, SW), (top, bottom, left, right), (OH, OW))``, Python ints;
+        ``OH = floor((H + top + bottom − KH) / SH) + 1`` (the slides' formula, Keras' floor).
+
+    Raises:
+        TypeError / ValueError naming the argument: those of :func:`pair` and
+        :func:`resolve_padding` (ints up to ``2**63 − 1``); ValueError naming
+        ``window_name`` for a window larger than the padded input; ValueError naming
+        ``padding`` (or the window, without padding) for an array that cannot exist.
+    """
+    n_img, h, w, c = map(int, input_shape)  # Python ints: the products below must not wrap around
+    kh, kw = pair(window, window_name)
+    sh, sw = pair(strides, "strides")
+    pads = _resolve(h, w, kh, kw, sh, sw, padding)
+    hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"{window_name} {kh}×{kw} is larger than the padded input of {hp}×{wp} "
+            f"({input_name}.shape={tuple(input_shape)}, padding={shown(padding)})"
+        )
+    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    c_out = c if out_channels is None else out_channels
+    # Exact Python-int products, on every call; the messages are built only when one is too big.
+    # Only padding can make these arrays larger than x (a window ≥ 1 and a stride ≥ 1 shrink it).
+    if n_img * hp * wp * c * itemsize > MAX_ARRAY_BYTES:
+        check_array_fits((n_img, hp, wp, c), itemsize, f"padding={shown(padding)}", "the padded input")
+    if n_img * oh * ow * c_out * itemsize > MAX_ARRAY_BYTES:
+        check_array_fits((n_img, oh, ow, c_out), itemsize, f"padding={shown(padding)}", "the output")
+    if windows_matrix and n_img * oh * ow * kh * kw * c * itemsize > MAX_ARRAY_BYTES:
+        blame = f"padding={shown(padding)}" if any(pads) else f"{window_name} {kh}×{kw}"
+        check_array_fits((n_img * oh * ow, kh * kw * c), itemsize, blame, "the im2col matrix (one row per window)")
+    return (kh, kw), (sh, sw), pads, (oh, ow)
