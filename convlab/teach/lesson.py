@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.util.checks import check_real_dtype
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least
 from convlab.util.files import atomic_path
 
@@ -44,8 +45,17 @@ DEFAULT_OUT = "convlab-output"
 
 
 def print_matrix(m: ArrayLike, indent: str = "    ") -> None:
-    """Print an integer-valued matrix as the slides do: one row per line, columns right-aligned."""
-    m = np.asarray(m)
+    """Print an integer-valued matrix as the slides do: one row per line, columns right-aligned.
+
+    Args:
+        m: ``(rows, cols)``, real numbers (printed as ints).
+
+    Raises:
+        TypeError: ``m`` is not real numbers. ValueError: not a non-empty 2-D matrix.
+    """
+    m = check_real_dtype(m, "m")
+    if m.ndim != 2 or m.size == 0:
+        raise ValueError(f"m must be a non-empty 2-D matrix, got shape {m.shape}")
     width = max(len(str(int(v))) for v in m.ravel())
     for row in m:
         print(indent + " ".join(f"{int(v):>{width}}" for v in row))

@@ -200,7 +200,7 @@ def channels_figure(
     """
     import matplotlib.pyplot as plt
 
-    img = np.asarray(image)
+    img = check_real_dtype(image, "image")
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"image must be (H, W, 3), got shape {img.shape}")
     names = ["R", "G", "B"]
@@ -305,7 +305,7 @@ def kernels_figure(
     """
     import matplotlib.pyplot as plt
 
-    k = np.asarray(kernel, dtype=float)
+    k = check_real_dtype(kernel, "kernel").astype(float)
     if k.ndim == 2:
         k = k[:, :, None, None]
     if k.ndim != 4 or k.size == 0:

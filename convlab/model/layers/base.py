@@ -32,7 +32,7 @@ from convlab.model.layers.keras_arguments import check_keras_arguments
 from convlab.model.layers.naming import snake_case, unique_name
 from convlab.model.layers.validation import as_shape, check_dtype
 from convlab.ops import activations
-from convlab.util.checks import check_real_dtype
+from convlab.util.checks import as_float_array, check_real_dtype
 
 __all__ = ["Layer", "Shape"]
 
@@ -235,7 +235,7 @@ class Layer:
         """``dy`` in the layer's dtype, checked against the cached output's shape."""
         if self._cache is None:
             raise ValueError(f"{self.name}: backward() called before forward()")
-        dy = np.asarray(dy, dtype=self.dtype)
+        dy = as_float_array(dy, f"{self.name}: dy", dtype=self.dtype, allow_empty=True)
         y = self._cache[-1]
         if dy.shape != y.shape:
             raise ValueError(f"{self.name}: dy must have the output's shape {y.shape}, got {dy.shape}")
