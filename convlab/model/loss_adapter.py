@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convlab.ops import losses
+from convlab.util.checks import shown
 
 __all__ = ["LOSS_NAMES", "CompiledLoss"]
 
@@ -40,7 +41,9 @@ class CompiledLoss:
         identifier (str): as given (what ``compile`` saves).
 
     Raises:
-        ValueError: an unknown name; TypeError: neither a name nor a convlab loss function.
+        ValueError: an unknown name; TypeError: neither a name nor one of the
+        :mod:`convlab.losses` functions themselves (a user's function that merely shares
+        the name, ``def mean_squared_error(a, b): …``, is refused: it would never be called).
     """
 
     def __init__(self, identifier: str | Callable) -> None:
@@ -52,7 +55,11 @@ class CompiledLoss:
                 )
             self.name = LOSS_NAMES[key]
             self.identifier = identifier
-        elif callable(identifier) and getattr(identifier, "__name__", None) in LOSS_NAMES.values():
+        elif (
+            callable(identifier)
+            and getattr(identifier, "__name__", None) in LOSS_NAMES.values()
+            and getattr(losses, identifier.__name__) is identifier
+        ):
             self.name = identifier.__name__
             self.identifier = self.name
         else:
@@ -60,6 +67,78 @@ class CompiledLoss:
                 f"loss must be a name such as 'sparse_categorical_crossentropy' or a convlab.losses "
                 f"function, got {identifier!r}"
             )
+
+    def check_targets(self, y: np.ndarray, output_shape: tuple[int | None, ...], name: str) -> np.ndarray:
+        """Check the targets of a whole data set against the model's output, before any training step.
+
+        The rules are the loss functions' own (:mod:`convlab.ops.losses`), applied to
+        every example at once and worded for the argument the user gave (``y``,
+        ``validation_data[1]``): a bad label in the last batch is refused before the
+        first step changes any weight, never after.
+
+        - sparse categorical cross-entropy: class indices of shape ``(N, …)`` (a trailing
+          axis of 1 allowed, as Keras); integral values in ``[0, K)``, ``K`` the output's
+          last axis; a float label must be a whole number (``2.0``), NaN is no class;
+        - the others: ``y_pred``'s shape ``(N, …)``, or that shape with a trailing axis of 1
+          added or removed (Keras' ``squeeze_or_expand_to_same_rank``); binary
+          cross-entropy targets in ``[0, 1]``.
+
+        Args:
+            y: the targets, a real array with one entry per example (already checked).
+            output_shape: the model's output shape, ``(None, …)``.
+            name: the argument, for messages.
+
+        Returns:
+            ``y`` unchanged.
+
+        Raises:
+            TypeError: a non-integral class index; ValueError: a wrong shape or an index out of range.
+        """
+        out = tuple(output_shape[1:])
+        n = y.shape[0]
+        if self.name == "sparse_categorical_crossentropy":
+            k = out[-1]
+            shape = y.shape[1:-1] if y.ndim == len(out) + 1 and y.shape[-1] == 1 else y.shape[1:]
+            if shape != out[:-1]:
+                raise ValueError(
+                    f"{name} must hold one class index per example, shape {(n, *out[:-1])} for outputs "
+                    f"{(n, *out)} (for one-hot targets use categorical_crossentropy), got shape {y.shape}"
+                )
+            if y.dtype.kind == "f":
+                bad = ~(np.isfinite(y) & (y == np.round(y)))
+                if bad.any():
+                    index = np.unravel_index(int(np.argmax(bad)), y.shape)
+                    raise TypeError(
+                        f"{name} must hold integer class indices, got {y[index]!r} at {list(map(int, index))} "
+                        f"(dtype {y.dtype})"
+                    )
+            if y.size:
+                bad = (y < 0) | (y >= k)
+                if bad.any():
+                    index = np.unravel_index(int(np.argmax(bad)), y.shape)
+                    raise ValueError(
+                        f"{name} must hold class indices in [0, {k - 1}] (the model has {k} outputs), "
+                        f"got {shown(y[index].item())} at {list(map(int, index))}"
+                    )
+            return y
+        if y.shape[1:] != out and not _same_but_trailing_one(y.shape[1:], out):
+            raise ValueError(
+                f"{name} must have the outputs' shape {(n, *out)} for loss {self.identifier!r}, got shape {y.shape}"
+            )
+        if self.name == "binary_crossentropy" and y.size and (np.any(y < 0) or np.any(y > 1)):
+            raise ValueError(
+                f"{name} must hold targets in [0, 1] for binary_crossentropy (probabilities of the positive "
+                f"class), got values from {np.nanmin(y)} to {np.nanmax(y)}"
+            )
+        return y
+
+    def match(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """``y_true`` reshaped to ``y_pred``'s shape when they differ by a trailing axis of 1 (Keras'
+        ``squeeze_or_expand_to_same_rank``); any other shape is left for the loss to refuse.
+        Sparse labels are left as they are (the loss squeezes them itself)."""
+        if self.name != "sparse_categorical_crossentropy" and _same_but_trailing_one(y_true.shape, y_pred.shape):
+            return y_true.reshape(y_pred.shape)
+        return y_true
 
     def forward(self, y_true: ArrayLike, y_pred: np.ndarray) -> float:
         """The mean loss over the batch; ``y_pred (N, …)``, ``y_true`` as the loss function takes it."""
@@ -84,3 +163,10 @@ class CompiledLoss:
         else:
             loss, d = losses.softmax_crossentropy(y_true, logits, sparse=self.name.startswith("sparse"))
         return float(loss), d
+
+
+def _same_but_trailing_one(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether shapes ``a`` and ``b`` differ only by a trailing axis of 1 on one side."""
+    return (len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b) or (
+        len(b) == len(a) + 1 and b[-1] == 1 and b[:-1] == a
+    )

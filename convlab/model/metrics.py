@@ -7,6 +7,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.util.checks import as_float_array, check_real_dtype
+
 __all__ = ["Metric"]
 
 
@@ -63,12 +65,25 @@ class Metric:
         return "categorical_accuracy"
 
     def values(self, y_true: ArrayLike, y_pred: np.ndarray) -> np.ndarray:
-        """Per-example values, float64 ``(N,)`` for ``y_pred (N, …)``."""
+        """Per-example values, float64 ``(N,)`` for ``y_pred (N, …)``.
+
+        Raises:
+            TypeError / ValueError: ``y_true`` is not a rectangular real array; a user's function
+            returned something other than real numbers, one per example (``(N, …)``) or one for
+            the batch (naming the metric and what it returned).
+        """
         n = y_pred.shape[0]
         if self.fn is not None:  # a user's function: per-example values, or one mean for the batch
-            v = np.asarray(self.fn(y_true, y_pred), dtype=np.float64)
-            return np.broadcast_to(v.reshape(n, -1).mean(axis=1) if v.ndim and v.shape[0] == n else v, (n,))
-        y_true = np.asarray(y_true)
+            what = f"metric {self.name!r}: the value returned by {self.name}(y_true, y_pred)"
+            v = as_float_array(self.fn(y_true, y_pred), what, dtype=np.float64)
+            if v.ndim and v.shape[0] == n:
+                return v.reshape(n, -1).mean(axis=1)
+            if v.size == 1:
+                return np.broadcast_to(v.reshape(()), (n,))
+            raise ValueError(
+                f"{what} must be one value per example ({n}, …) or one value for the batch, got shape {v.shape}"
+            )
+        y_true = check_real_dtype(y_true, "y_true")
         kind = self._resolve(y_true, y_pred)
         if kind == "sparse_categorical_accuracy":
             return (np.argmax(y_pred, axis=-1) == y_true.reshape(n)).astype(np.float64)

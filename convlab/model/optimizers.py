@@ -17,15 +17,25 @@ The formulas are those of ``keras/src/optimizers/{sgd,adam,rmsprop}.py``
 An update is atomic: every new value is computed first, and if any is NaN or
 inf a :class:`NonFiniteUpdateError` is raised and nothing (parameters, state,
 ``iterations``) changes.
+
+Settings are checked when given and whenever ``learning_rate`` is changed
+(:func:`convlab.model.layers.validation.check_float`): a bool, a string or
+``None`` is a ``TypeError``; NaN, ±inf, ``learning_rate <= 0``, ``epsilon <= 0``
+and ``momentum``/``beta_1``/``beta_2``/``rho`` outside ``[0, 1)`` are a
+``ValueError`` naming the setting (Keras refuses these values too, at the
+latest at the first step). Gradients, parameters and saved state go through
+:mod:`convlab.util.checks` like every array.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from convlab.model.layers.validation import check_bool, check_float
+from convlab.util.checks import as_float_array, check_int, check_real_dtype, shown
 
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "NonFiniteUpdateError", "get", "serialize", "deserialize"]
 
@@ -34,37 +44,40 @@ class NonFiniteUpdateError(FloatingPointError):
     """An update would have written NaN or inf into a parameter or the optimizer's state."""
 
 
-def _positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a float, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite float {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
+def _positive_float(value: Any, name: str) -> float:
+    """A finite float > 0 (``learning_rate``, ``epsilon``), or raise naming ``name``."""
+    return check_float(value, name, low=0.0, low_open=True)
 
 
 def _unit_float(value: Any, name: str) -> float:
-    v = _positive_float(value, name, allow_zero=True)
-    if not v < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return v
+    """A float in ``[0, 1)`` (``momentum``, ``beta_1``, ``beta_2``, ``rho``), or raise naming ``name``."""
+    return check_float(value, name, low=0.0, high=1.0, high_open=True)
 
 
 class Optimizer:
     """Base class. Subclasses define ``_slots`` (state arrays per parameter) and ``_update``.
 
     Attributes:
-        learning_rate (float): step size (may be changed between steps).
+        learning_rate (float): step size (may be changed between steps; checked when set).
         iterations (int): number of updates applied so far (Keras' ``iterations``).
     """
 
     _slots: tuple = ()
 
     def __init__(self, learning_rate: float) -> None:
-        self.learning_rate = _positive_float(learning_rate, "learning_rate")
+        self.learning_rate = learning_rate
         self.iterations = 0
         self._state: list[dict] | None = None
         self._shapes: list | None = None
+
+    @property
+    def learning_rate(self) -> float:
+        """The step size, a finite float > 0 (TypeError / ValueError naming ``learning_rate`` when set otherwise)."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = _positive_float(value, "learning_rate")
 
     @property
     def name(self) -> str:
@@ -85,17 +98,40 @@ class Optimizer:
 
         Args:
             grads_and_vars: iterable of ``(gradient, parameter)`` pairs; every
-                gradient has its parameter's shape. Always the same parameters in
-                the same order.
+                parameter a writeable float32/float64 NumPy array (updated in place),
+                every gradient a real array of its shape (converted to its dtype).
+                Always the same parameters in the same order.
 
         Raises:
-            ValueError: a gradient of the wrong shape, or parameters that differ
+            TypeError: not an iterable of pairs, a parameter that is not a writeable
+                float array, a gradient that is not real numbers.
+            ValueError: a ragged gradient, one of the wrong shape, a finite gradient
+                value the parameter's dtype cannot hold, or parameters that differ
                 from those seen at the first call.
             NonFiniteUpdateError: an update would produce NaN/inf (nothing changed).
         """
-        pairs = list(grads_and_vars)
-        grads = [np.asarray(g) for g, _ in pairs]
-        variables = [v for _, v in pairs]
+        try:
+            pairs = list(grads_and_vars)
+        except TypeError:
+            raise TypeError(
+                f"grads_and_vars must be an iterable of (gradient, parameter) pairs, got {shown(grads_and_vars)}"
+            ) from None
+        grads, variables = [], []
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"grads_and_vars[{i}] must be a (gradient, parameter) pair, got {type(pair).__name__}")
+            g, v = pair
+            if not isinstance(v, np.ndarray) or v.dtype not in (np.float32, np.float64) or not v.flags.writeable:
+                raise TypeError(
+                    f"grads_and_vars[{i}]: the parameter must be a writeable float32/float64 NumPy array "
+                    f"(it is updated in place), got {type(v).__name__}"
+                    + (f" of dtype {v.dtype}" if isinstance(v, np.ndarray) else "")
+                )
+            g = as_float_array(g, f"grads_and_vars[{i}]: gradient", dtype=v.dtype, allow_empty=True)
+            if g.shape != v.shape:
+                raise ValueError(f"apply_gradients: gradient {i} has shape {g.shape}, parameter has {v.shape}")
+            grads.append(g)
+            variables.append(v)
         if self._state is None:
             self.build(variables)
         if [(v.shape, v.dtype) for v in variables] != self._shapes:
@@ -103,12 +139,9 @@ class Optimizer:
                 "apply_gradients: the parameters differ from those this optimizer was built for "
                 f"({len(self._shapes)} arrays); use a new optimizer for a new model"
             )
-        for i, (g, v) in enumerate(zip(grads, variables)):
-            if g.shape != v.shape:
-                raise ValueError(f"apply_gradients: gradient {i} has shape {g.shape}, parameter has {v.shape}")
         t = self.iterations + 1
         for g, v, st, out in zip(grads, variables, self._state, self._scratch):
-            finite = self._update(g.astype(v.dtype, copy=False), v, st, t, out)
+            finite = self._update(g, v, st, t, out)
             if finite is None:  # the update did not check: look at the new values
                 finite = all(np.isfinite(out[k]).all() for k in ("w",) + self._slots)
             if not finite:
@@ -138,36 +171,60 @@ class Optimizer:
         return out
 
     def set_state(self, state: Sequence[np.ndarray], variables: Sequence[np.ndarray]) -> None:
-        """Restore :meth:`get_state`'s list for these parameter arrays (shapes checked first).
+        """Restore :meth:`get_state`'s list for these parameter arrays; everything is checked before anything changes.
+
+        ``state[0]`` is ``iterations``: an int in ``[0, 2**63 − 1]`` (a Python/NumPy int or
+        a 0-d integer array, as :meth:`get_state` gives; a float such as ``2.5`` is refused,
+        never truncated). The other entries are real arrays of the parameters' shapes,
+        converted to their dtypes (:func:`convlab.util.checks.as_float_array`).
 
         Raises:
-            ValueError: the list does not fit the parameters.
+            TypeError: ``state`` or ``variables`` is not a list, ``iterations`` is not an int,
+                an entry is not real numbers.
+            ValueError: the list does not fit the parameters (count, shapes), a negative or
+                huge ``iterations``, a ragged entry, or a value the dtype cannot hold.
         """
+        if not isinstance(state, (list, tuple)) or not isinstance(variables, (list, tuple)):
+            raise TypeError(
+                f"state and variables must be lists of arrays, got {type(state).__name__} and "
+                f"{type(variables).__name__}"
+            )
         state = list(state)
         variables = list(variables)
+        if not state:
+            raise ValueError("optimizer state must hold at least iterations (state[0]), got an empty list")
+        iterations = self._check_iterations(state[0])
         if len(state) == 1:
-            self._state, self._shapes, self.iterations = None, None, int(state[0])
+            self._state, self._shapes, self.iterations = None, None, iterations
             return
         need = 1 + len(variables) * len(self._slots)
         if len(state) != need:
             raise ValueError(
                 f"optimizer state has {len(state)} arrays, {need} expected for {len(variables)} parameters"
             )
-        k = 1
+        arrays, k = [], 1
         for v in variables:
             for _ in self._slots:
-                if np.shape(state[k]) != v.shape:
-                    raise ValueError(
-                        f"optimizer state array {k} has shape {np.shape(state[k])}, parameter has {v.shape}"
-                    )
+                a = check_real_dtype(state[k], f"optimizer state[{k}]")
+                if a.shape != np.shape(v):
+                    raise ValueError(f"optimizer state array {k} has shape {a.shape}, parameter has {np.shape(v)}")
+                arrays.append(as_float_array(a, f"optimizer state[{k}]", dtype=v.dtype, allow_empty=True))
                 k += 1
         self.build(variables)
-        k = 1
+        k = 0
         for st in self._state:
             for s in self._slots:
-                np.copyto(st[s], np.asarray(state[k]))
+                np.copyto(st[s], arrays[k])
                 k += 1
-        self.iterations = int(state[0])
+        self.iterations = iterations
+
+    @staticmethod
+    def _check_iterations(value: Any) -> int:
+        """``state[0]`` as an int (a 0-d or one-element integer array is accepted), or raise."""
+        name = "optimizer state[0] (iterations)"
+        if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iu":
+            value = value.reshape(()).item()
+        return check_int(value, name, expected="a non-negative int")
 
     def get_config(self) -> dict[str, Any]:
         """Keras-like config (constructor arguments)."""
@@ -175,10 +232,22 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Optimizer:
-        """Rebuild from :meth:`get_config`'s dict."""
+        """Rebuild from :meth:`get_config`'s dict.
+
+        Raises:
+            TypeError: ``config`` is not a dict of names, or names a setting the optimizer does not have;
+            ValueError / TypeError: a bad value (naming the setting).
+        """
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise TypeError(f"{cls.__name__}: config must be a dict of setting names to values, got {shown(config)}")
         config = dict(config)
         config.pop("name", None)
-        return cls(**config)
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            if "unexpected keyword" not in str(exc):
+                raise
+            raise TypeError(f"{cls.__name__}: config holds a setting it does not have: {sorted(config)}") from None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
@@ -197,7 +266,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate)
         self.momentum = _unit_float(momentum, "momentum")
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool(nesterov, "nesterov")
         self._slots = ("momentum",) if self.momentum != 0 else ()
 
     def _update(self, g, w, state, t, out):
@@ -341,8 +410,17 @@ def serialize(optimizer: Optimizer) -> dict[str, Any]:
 
 
 def deserialize(spec: dict[str, Any]) -> Optimizer:
-    """Rebuild from :func:`serialize`'s dict. Raises ValueError for an unknown class."""
-    cls = {c.__name__: c for c in (SGD, Adam, RMSprop)}.get(spec.get("class_name") if isinstance(spec, dict) else None)
+    """Rebuild from :func:`serialize`'s dict (``config`` may be left out: Keras' defaults).
+
+    Raises:
+        ValueError: not a dict with a known ``class_name`` (``"SGD"``, ``"Adam"``, ``"RMSprop"``).
+        TypeError / ValueError: a bad config (:meth:`Optimizer.from_config`).
+    """
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    cls = {c.__name__: c for c in (SGD, Adam, RMSprop)}.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown optimizer spec {spec!r}")
+        raise ValueError(
+            f"unknown optimizer spec {shown(spec)}: expected "
+            "{'class_name': 'SGD' | 'Adam' | 'RMSprop', 'config': {...}}"
+        )
     return cls.from_config(spec.get("config", {}))

@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convlab.ops.activations import sigmoid, softmax
-from convlab.util.checks import as_float_array, check_real_dtype
+from convlab.util.checks import as_float_array, check_bool, check_real_dtype
 
 __all__ = [
     "EPSILON",
@@ -188,6 +188,7 @@ def categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logit
     Raises:
         ValueError: shapes differ, empty arrays. TypeError: non-numeric input.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     t, p = _same_shape(y_true, y_pred)
     if from_logits:
         per = -np.sum(t * _log_softmax(p), axis=-1)
@@ -207,6 +208,7 @@ def categorical_crossentropy_backward(y_true: ArrayLike, y_pred: ArrayLike, *, f
     Logits: ``(Σ_k t_k · softmax(z)_j − t_j) / N`` (``softmax − t`` for one-hot ``t``).
     Errors as :func:`categorical_crossentropy`.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     t, p = _same_shape(y_true, y_pred)
     n = _n_samples(p)
     if from_logits:
@@ -234,6 +236,7 @@ def sparse_categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, fro
     Raises:
         ValueError: label shape or range. TypeError: non-integer labels, non-numeric input.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     p = _pred(y_pred)
     labels = _sparse_labels(y_true, p)
     z = p if from_logits else np.log(np.clip(p, *_clip_bounds(p.dtype)))
@@ -250,6 +253,7 @@ def sparse_categorical_crossentropy_backward(
     ``∂L/∂p_j = [1/Σc − onehot_j / c_j] / N`` where ``p_j`` was not clipped, else 0.
     Errors as :func:`sparse_categorical_crossentropy`.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     p = _pred(y_pred)
     labels = _sparse_labels(y_true, p)
     n = _n_samples(p)
@@ -284,6 +288,7 @@ def binary_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: bo
     Raises:
         ValueError: shapes differ, empty arrays. TypeError: non-numeric input.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     t, p = _binary_targets(y_true, y_pred)
     if from_logits:
         per = _sigmoid_crossentropy_from_logits(t, p)
@@ -299,6 +304,7 @@ def binary_crossentropy_backward(y_true: ArrayLike, y_pred: ArrayLike, *, from_l
     Probabilities: ``(−t/c + (1 − t)/(1 − c)) / M`` with ``c = clip(p)``, 0 where
     clipped. Logits: ``(σ(z) − t) / M``. Shape and dtype of ``y_pred``.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     t, p = _binary_targets(y_true, y_pred)
     m = p.size
     if from_logits:
@@ -325,6 +331,7 @@ def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike, *, from_logits: boo
     Raises:
         ValueError: shapes differ, empty arrays, ``from_logits=True``. TypeError: non-numeric input.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     _no_logits(from_logits)
     t, p = _same_shape(y_true, y_pred)
     return float(np.mean((t - p) ** 2))
@@ -335,6 +342,7 @@ def mean_squared_error_backward(y_true: ArrayLike, y_pred: ArrayLike, *, from_lo
 
     Errors as :func:`mean_squared_error`.
     """
+    from_logits = check_bool(from_logits, "from_logits")
     _no_logits(from_logits)
     t, p = _same_shape(y_true, y_pred)
     return 2 * (p - t) / p.size
@@ -361,6 +369,7 @@ def softmax_crossentropy(y_true: ArrayLike, logits: ArrayLike, *, sparse: bool =
         ValueError / TypeError as :func:`sparse_categorical_crossentropy` /
         :func:`categorical_crossentropy`.
     """
+    sparse = check_bool(sparse, "sparse")
     z = _pred(logits, "logits")
     if sparse:
         t = _onehot(_sparse_labels(y_true, z), z.shape[-1], z.dtype)

@@ -14,18 +14,25 @@ Rules (documented once here, applied everywhere):
 - an array an operation would have to create with more bytes than NumPy can address
   is a ``ValueError`` naming the argument that asked for it (:func:`check_array_fits`),
   raised before anything is allocated.
-- NaN and inf are not checked: they propagate as IEEE arithmetic does.
+- a flag (``need_dx``, ``from_logits``, ``use_bias``, ``shuffle``…) is a Python or NumPy
+  bool (:func:`check_bool`): ``bool("False")`` is ``True``, so taking any value for its
+  truth would silently do the opposite of what was written; a real-valued setting
+  (``learning_rate``, ``rate``…) is a finite int or float in its range (:func:`check_float`).
+- NaN and inf in arrays are not checked: they propagate as IEEE arithmetic does.
 """
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
+    "check_bool",
+    "check_float",
     "BACKENDS",
     "DEFAULT_BACKEND",
     "INT64_MAX",
@@ -114,6 +121,56 @@ def positive_int(value: Any, name: str) -> int:
         ValueError: an int below 1, or above ``2**63 − 1``.
     """
     return check_int(value, name, minimum=1, expected="a positive int")
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a Python bool, or raise naming ``name``.
+
+    Raises:
+        TypeError: anything but ``True``/``False`` or a NumPy bool (``"False"``, ``0``,
+            ``None`` and arrays are refused: their truth is not what was meant).
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {shown(value)} ({type(value).__name__})")
+
+
+def check_float(
+    value: Any,
+    name: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a finite Python float in the given range, or raise naming ``name``.
+
+    Args:
+        value: a Python or NumPy int or float (not a bool).
+        name: the argument's name, for messages.
+        low, high: the bounds (keyword-only); ``low_open``/``high_open`` exclude them.
+
+    Raises:
+        TypeError: not a real number (a bool, a string, ``None``, a complex, a sequence).
+        ValueError: NaN, ±inf, an int too large for a float, or outside the range.
+    """
+    lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+    if math.isinf(low) and math.isinf(high):
+        expected = "a finite float"
+    elif math.isinf(high):
+        expected = f"a finite float {'>' if low_open else '>='} {low:g}"
+    else:
+        expected = f"a float in {lo}{low:g}, {high:g}{hi}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, Integral)):
+        raise TypeError(f"{name} must be {expected}, got {shown(value)} ({type(value).__name__})")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the largest float
+        raise ValueError(f"{name} must be {expected}, got {shown(value)}") from None
+    if not math.isfinite(v) or v < low or v > high or (low_open and v == low) or (high_open and v == high):
+        raise ValueError(f"{name} must be {expected}, got {shown(value)}")
+    return v
 
 
 def check_array_fits(shape: tuple[int, ...], itemsize: int, name: str, what: str) -> None:

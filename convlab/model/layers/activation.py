@@ -43,12 +43,12 @@ class Activation(Layer):
 
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
         """``dy`` through the activation's derivative (shape of the input)."""
-        dy = self._cached(dy)
+        dy = self._cached(dy, need_dx)
         return self._activation_backward(dy)
 
     def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
-        """``dz`` itself: the layer is only its activation."""
-        return np.asarray(dz, dtype=self.dtype)
+        """``dz`` itself (checked as ``dy`` is: the output's shape, real numbers): the layer is only its activation."""
+        return self._cached(dz, need_dx, "dz")
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()

@@ -30,9 +30,9 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.keras_arguments import check_keras_arguments
 from convlab.model.layers.naming import snake_case, unique_name
-from convlab.model.layers.validation import as_shape, check_dtype
+from convlab.model.layers.validation import as_shape, check_bool, check_dtype, check_shape_fits
 from convlab.ops import activations
-from convlab.util.checks import as_float_array, check_real_dtype
+from convlab.util.checks import as_float_array, check_backend, check_real_dtype, shown
 
 __all__ = ["Layer", "Shape"]
 
@@ -62,9 +62,10 @@ class Layer:
 
     Raises:
         TypeError: an argument Keras does not have either ("Unrecognized keyword
-            arguments passed to Conv2D: {'activaton': 'relu'}"), or a bad ``name``.
+            arguments passed to Conv2D: {'activaton': 'relu'}"), a bad ``name``, a
+            ``trainable`` that is not a bool, an ``input_shape`` entry that is not an int.
         UnsupportedArgumentError (a ValueError): a Keras argument with a value convlab does not implement.
-        ValueError: a bad ``dtype`` or ``input_shape``.
+        ValueError: a bad ``dtype`` or ``input_shape`` (sizes from 1 to ``2**63 − 1``).
     """
 
     #: Automatic-name prefix (default: the class name in snake case).
@@ -91,11 +92,14 @@ class Layer:
             raise TypeError(f"name must be a non-empty str or None, got {name!r}")
         self.dtype = check_dtype(dtype)
         declared = None if input_shape is None else as_shape(input_shape, "input_shape")
-        if declared is not None and None in declared:
-            raise ValueError(f"input_shape must not contain None (it excludes the batch axis), got {input_shape!r}")
+        if declared is not None and (None in declared or not declared):
+            raise ValueError(
+                f"input_shape must be one example's shape, at least one size and no None (it excludes the "
+                f"batch axis), got {shown(input_shape)}"
+            )
         self.name = name or unique_name(self._prefix or snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
-        self.backend: str | None = None
+        self.trainable = check_bool(trainable, "trainable")
+        self._backend: str | None = None
         self.built = False
         self.input_shape: tuple[int | None, ...] | None = None
         self.output_shape: tuple[int | None, ...] | None = None
@@ -104,22 +108,38 @@ class Layer:
         self.declared_input_shape: tuple[int, ...] | None = declared
         self._cache: tuple | None = None
 
+    @property
+    def backend(self) -> str | None:
+        """The backend of the layer's operations (``None`` → numba); checked when set (ValueError)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str | None) -> None:
+        if value is not None:
+            check_backend(value)  # ValueError naming backend
+        self._backend = value
+
     # -- building ----------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
         """Create the parameters for inputs of ``input_shape`` (batch axis included, e.g. ``(None, 28, 28, 1)``).
 
         Raises:
+            TypeError: ``input_shape`` is not a tuple of ints (and ``None``).
             ValueError: a shape this layer cannot take (wrong rank, a window larger
-            than the input, …), naming the layer.
+            than the input, an output or a weight larger than any array can be, …),
+            naming the layer.
         """
         shape = as_shape(input_shape, "input_shape")
         if len(shape) < 2 or None in shape[1:]:
             raise ValueError(
                 f"{self.name}: input_shape must be (batch, ...) with known sizes after the batch "
-                f"axis, got {input_shape!r}"
+                f"axis, got {shown(input_shape)}"
             )
+        out = tuple(self._build(shape[1:]))
+        # Sizes are exact ints: an output no array can hold is refused here, not by NumPy at the first call.
+        check_shape_fits(out, self.dtype, self.name, "output (one example)")
         self.input_shape = (None,) + shape[1:]
-        self.output_shape = (None,) + tuple(self._build(shape[1:]))
+        self.output_shape = (None,) + out
         self.built = True
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -168,7 +188,9 @@ class Layer:
 
         Raises:
             TypeError: not a list/tuple, or a non-numeric array; ValueError: the
-            wrong number of arrays or a shape that differs (naming the layer and the weight).
+            wrong number of arrays, a ragged array, a shape that differs, or a finite value
+            the layer's dtype cannot hold (``1e300`` for float32: never silently inf),
+            naming the layer and the weight. NaN and inf are kept (Keras does too).
         """
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"{self.name}: weights must be a list of arrays, got {type(weights).__name__}")
@@ -179,28 +201,38 @@ class Layer:
             )
         out = []
         for (key, p), w in zip(self.params.items(), weights):
-            a = check_real_dtype(w, f"{self.name}: weight {key!r}")
+            what = f"{self.name}: weight {key!r}"
+            a = check_real_dtype(w, what)
             if a.shape != p.shape:
-                raise ValueError(f"{self.name}: weight {key!r} must have shape {p.shape}, got {a.shape}")
-            out.append(a.astype(p.dtype, copy=False))
+                raise ValueError(f"{what} must have shape {p.shape}, got {a.shape}")
+            out.append(as_float_array(a, what, dtype=p.dtype, allow_empty=True))
         return out
 
     # -- passes ------------------------------------------------------------------
     def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
-        """Same as :meth:`forward`."""
-        return self.forward(x, training=training)
+        """Same as :meth:`forward` (``training`` must be a bool)."""
+        return self.forward(x, training=check_bool(training, "training"))
 
     def _input(self, x: ArrayLike) -> np.ndarray:
-        """``x`` cast to the layer's dtype; builds the layer on first use; checks the shape."""
-        x = check_real_dtype(x, f"{self.name}: x").astype(self.dtype, copy=False)
+        """``x`` in the layer's dtype (:func:`convlab.util.checks.as_float_array`: a finite value the
+        dtype cannot hold is a ValueError, never a silent inf); builds the layer on first use; checks the shape."""
+        name = f"{self.name}: x"
+        x = check_real_dtype(x, name)
+        if x.dtype != self.dtype:
+            x = as_float_array(x, name, dtype=self.dtype, allow_empty=True)
+        if x.ndim < 2 or 0 in x.shape:
+            expected = "(N, ...)" if not self.built else f"{self.input_shape} (None = any batch)"
+            raise ValueError(f"{name} must be a non-empty batch of shape {expected}, got shape {x.shape}")
         if not self.built:
-            self.build(x.shape)
+            if self.declared_input_shape is not None:  # the user's promise: x is checked against it below
+                self.build((None,) + self.declared_input_shape)
+            else:
+                try:
+                    self.build(x.shape)
+                except ValueError as exc:  # the shape came from x: say so
+                    raise ValueError(f"{name} of shape {x.shape} does not fit the layer: {exc}") from None
         if x.shape[1:] != self.input_shape[1:]:
-            raise ValueError(
-                f"{self.name}: expected input of shape {self.input_shape} (None = any batch), got {x.shape}"
-            )
-        if x.shape[0] == 0:
-            raise ValueError(f"{self.name}: x must not be empty, got shape {x.shape}")
+            raise ValueError(f"{name} must have shape {self.input_shape} (None = any batch), got {x.shape}")
         return x
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
@@ -231,25 +263,38 @@ class Layer:
         """
         raise NotImplementedError
 
-    def _cached(self, dy: ArrayLike) -> np.ndarray:
-        """``dy`` in the layer's dtype, checked against the cached output's shape."""
+    def _cached(self, dy: ArrayLike, need_dx: bool = True, name: str = "dy") -> np.ndarray:
+        """``dy`` in the layer's dtype, checked against the cached output's shape; ``need_dx`` must be a bool.
+
+        ``name``: ``"dy"`` for :meth:`backward`, ``"dz"`` for :meth:`backward_from_preactivation`
+        (``z`` has the output's shape).
+        """
         if self._cache is None:
             raise ValueError(f"{self.name}: backward() called before forward()")
-        dy = as_float_array(dy, f"{self.name}: dy", dtype=self.dtype, allow_empty=True)
+        check_bool(need_dx, "need_dx")
+        dy = as_float_array(dy, f"{self.name}: {name}", dtype=self.dtype, allow_empty=True)
         y = self._cache[-1]
         if dy.shape != y.shape:
-            raise ValueError(f"{self.name}: dy must have the output's shape {y.shape}, got {dy.shape}")
+            raise ValueError(f"{self.name}: {name} must have the output's shape {y.shape}, got {dy.shape}")
         return dy
 
     # -- the activation (Sequential computes softmax/sigmoid cross-entropy from the logits) --
     def preactivation(self) -> np.ndarray:
-        """``z``, the values the layer's activation was applied to in the last forward (the output's shape)."""
+        """``z``, the values the layer's activation was applied to in the last forward (the output's shape).
+
+        A layer without an activation (``"linear"``: Flatten, pooling, Dropout…) returns its output.
+        """
         if self._cache is None:
             raise ValueError(f"{self.name}: no forward pass cached")
-        return self._cache[1]
+        return self._cache[-1] if self.activation == "linear" else self._cache[1]
 
     def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
-        """As :meth:`backward`, given ``dz = ∂L/∂z`` for the pre-activation ``z`` (the activation is skipped)."""
+        """As :meth:`backward`, given ``dz = ∂L/∂z`` for the pre-activation ``z`` (the activation is skipped).
+
+        Without an activation ``z`` is the output, so this is :meth:`backward`; layers with one override it.
+        """
+        if self.activation == "linear":
+            return self.backward(dz, need_dx=need_dx)
         raise NotImplementedError
 
     def _activation_backward(self, dy: np.ndarray) -> np.ndarray:
@@ -269,7 +314,14 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        """Rebuild a layer from :meth:`get_config`'s dict (JSON lists become tuples)."""
+        """Rebuild a layer from :meth:`get_config`'s dict (JSON lists become tuples).
+
+        Raises:
+            TypeError: ``config`` is not a dict with str keys, or holds an argument the layer does not take;
+            ValueError / TypeError: a value the layer refuses (naming the argument).
+        """
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise TypeError(f"config must be a dict of argument names to values, got {shown(config)}")
         config = dict(config)
         for key in ("kernel_size", "strides", "pool_size", "input_shape"):
             if isinstance(config.get(key), list):

@@ -10,7 +10,13 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer, Shape
 from convlab.model.layers.randomness import glorot_uniform
-from convlab.model.layers.validation import check_activation, check_padding, padding_config, window_output_shape
+from convlab.model.layers.validation import (
+    check_activation,
+    check_bool,
+    check_padding,
+    padding_config,
+    window_output_shape,
+)
 from convlab.ops import activations
 from convlab.ops.conv import conv2d, conv2d_backward
 from convlab.shapes import pair
@@ -44,8 +50,10 @@ class Conv2D(Layer):
 
     Raises:
         TypeError / ValueError naming the argument for bad arguments (TypeError for
-        an unknown one, UnsupportedArgumentError for a Keras value convlab lacks);
-        ValueError at build time for a non-4-D input or a kernel larger than the padded input.
+        an unknown one or a ``use_bias``/``trainable`` that is not a bool,
+        UnsupportedArgumentError for a Keras value convlab lacks); ValueError at build
+        time for a non-4-D input, a kernel larger than the padded input, or an output
+        or kernel larger than any array can be.
     """
 
     keras_class = "Conv2D"
@@ -69,7 +77,7 @@ class Conv2D(Layer):
         self.strides = pair(strides, "strides")
         self.padding = check_padding(padding)
         self.activation = check_activation(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(use_bias, "use_bias")
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -84,7 +92,9 @@ class Conv2D(Layer):
         )
         kh, kw = self.kernel_size
         self.params = OrderedDict(
-            kernel=glorot_uniform((kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters, self.dtype)
+            kernel=glorot_uniform(
+                (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters, self.dtype, name=self.name
+            )
         )
         if self.use_bias:
             self.params["bias"] = np.zeros(self.filters, self.dtype)
@@ -113,11 +123,12 @@ class Conv2D(Layer):
 
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
         """``dy (N, OH, OW, F)`` → ``dx (N, H, W, C_in)`` (``None`` with ``need_dx=False``); fills ``grads``."""
-        dy = self._cached(dy)
+        dy = self._cached(dy, need_dx)
         return self.backward_from_preactivation(self._activation_backward(dy), need_dx=need_dx)
 
     def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
         """As :meth:`backward` from ``dz = ∂L/∂z``: :func:`convlab.conv2d_backward` (which skips dx when not needed)."""
+        dz = self._cached(dz, need_dx, "dz")
         x = self._cache[0]
         dx, dk, db = conv2d_backward(
             dz,

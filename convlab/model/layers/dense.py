@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer, Shape
 from convlab.model.layers.randomness import glorot_uniform
-from convlab.model.layers.validation import check_activation
+from convlab.model.layers.validation import check_activation, check_bool
 from convlab.ops import activations
 from convlab.ops.dense import dense, dense_backward
 from convlab.util.checks import positive_int
@@ -30,7 +30,8 @@ class Dense(Layer):
 
     Shapes: ``(N, in_features)`` → ``(N, units)``; ``kernel (in_features, units)``
     (Glorot uniform), ``bias (units,)`` (zeros); parameters ``in_features·units + units``.
-    Only 2-D input (put a :class:`Flatten` before it), otherwise ValueError at build time.
+    Only 2-D input (put a :class:`Flatten` before it), otherwise ValueError at build time
+    (also for a kernel larger than any array can be). ``use_bias``/``trainable``: bools (TypeError otherwise).
     """
 
     keras_class = "Dense"
@@ -48,7 +49,7 @@ class Dense(Layer):
     ) -> None:
         self.units = positive_int(units, "units")
         self.activation = check_activation(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool(use_bias, "use_bias")
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int]:
@@ -58,7 +59,9 @@ class Dense(Layer):
                 f"{(None,) + tuple(shape)}; add a Flatten() layer before it"
             )
         n_in = shape[0]
-        self.params = OrderedDict(kernel=glorot_uniform((n_in, self.units), n_in, self.units, self.dtype))
+        self.params = OrderedDict(
+            kernel=glorot_uniform((n_in, self.units), n_in, self.units, self.dtype, name=self.name)
+        )
         if self.use_bias:
             self.params["bias"] = np.zeros(self.units, self.dtype)
         self.grads = OrderedDict()
@@ -81,11 +84,12 @@ class Dense(Layer):
 
         ``dx = dz @ kernelᵀ`` is one small product, computed even with ``need_dx=False``.
         """
-        dy = self._cached(dy)
+        dy = self._cached(dy, need_dx)
         return self.backward_from_preactivation(self._activation_backward(dy), need_dx=need_dx)
 
     def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
         """As :meth:`backward` from ``dz = ∂L/∂z`` (:func:`convlab.dense_backward`)."""
+        dz = self._cached(dz, need_dx, "dz")
         dx, dk, db = dense_backward(dz, self._cache[0], self.params["kernel"])
         self.grads = OrderedDict(kernel=dk)
         if self.use_bias:

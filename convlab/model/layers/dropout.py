@@ -9,7 +9,8 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer, Shape
 from convlab.model.layers.randomness import get_rng
-from convlab.util.checks import is_int
+from convlab.model.layers.validation import check_bool, check_float
+from convlab.util.checks import check_int
 
 __all__ = ["Dropout"]
 
@@ -24,8 +25,10 @@ class Dropout(Layer):
     reproduced, only the rule.
 
     Args:
-        rate: fraction dropped, ``0 <= rate < 1``.
-        seed: optional non-negative int for this layer's own generator.
+        rate: fraction dropped, a float with ``0 <= rate < 1`` (TypeError for a bool or a
+            non-number, ValueError outside the range or NaN).
+        seed: optional int in ``[0, 2**63 − 1]`` for this layer's own generator (the one
+            int rule, :func:`convlab.util.checks.check_int`: TypeError for a bool or a float).
         input_shape, name, dtype, trainable: as :class:`Layer`;
         **keras_arguments: ``noise_shape`` None only.
 
@@ -44,21 +47,15 @@ class Dropout(Layer):
         trainable: bool = True,
         **keras_arguments: Any,
     ) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)):
-            raise TypeError(f"rate must be a float in [0, 1), got {rate!r}")
-        if not 0 <= float(rate) < 1:
-            raise ValueError(f"rate must be a float in [0, 1), got {rate!r}")
-        if seed is not None and (not is_int(seed) or seed < 0):
-            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        self.rate = float(rate)
-        self.seed = seed
+        self.rate = check_float(rate, "rate", low=0.0, high=1.0, high_open=True)
+        self.seed = None if seed is None else check_int(seed, "seed", expected="a non-negative int or None")
         self._rng = None if seed is None else np.random.default_rng(seed)
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """``x · mask / (1 − rate)`` in training (``mask`` ~ Bernoulli(1 − rate)), ``x`` otherwise."""
         x = self._input(x)
-        if training and self.rate > 0:
+        if check_bool(training, "training") and self.rate > 0:
             rng = self._rng if self._rng is not None else get_rng()
             mask = (rng.random(x.shape, dtype=np.float32) >= self.rate).astype(self.dtype)
             mask *= self.dtype.type(1.0 / (1.0 - self.rate))
@@ -71,7 +68,7 @@ class Dropout(Layer):
 
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
         """``dy`` times the last forward's scaled mask (``dy`` itself at inference)."""
-        dy = self._cached(dy)
+        dy = self._cached(dy, need_dx)
         mask = self._cache[0]
         return dy if mask is None else dy * mask
 

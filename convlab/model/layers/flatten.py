@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,8 @@ class Flatten(Layer):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int]:
-        return (int(np.prod(shape)),)
+        # math.prod is exact: np.prod would wrap around int64 for huge shapes and give a wrong size.
+        return (math.prod(shape),)
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """``(N, …)`` → ``(N, product of …)`` (a view when ``x`` is contiguous)."""
@@ -47,5 +49,5 @@ class Flatten(Layer):
 
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
         """``dy (N, features)`` reshaped to the input's shape."""
-        dy = self._cached(dy)
+        dy = self._cached(dy, need_dx)
         return dy.reshape(self._cache[0])

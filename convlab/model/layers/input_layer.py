@@ -8,7 +8,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer
-from convlab.model.layers.validation import as_shape
+from convlab.model.layers.validation import as_shape, check_bool
+from convlab.util.checks import as_float_array
 
 __all__ = ["InputLayer", "Input"]
 
@@ -29,8 +30,11 @@ class InputLayer(Layer):
     ) -> None:
         super().__init__(name=name, dtype=dtype)
         self.shape = as_shape(shape, "shape")
-        if None in self.shape:
-            raise ValueError(f"shape must not contain None (it excludes the batch axis), got {shape!r}")
+        if None in self.shape or not self.shape:
+            raise ValueError(
+                f"shape must be one example's shape, at least one size and no None (it excludes the batch axis), "
+                f"got {shape!r}"
+            )
         self.build((None,) + self.shape)
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
@@ -38,8 +42,16 @@ class InputLayer(Layer):
         return self._input(x)
 
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
-        """``dy`` unchanged (the identity's gradient)."""
-        return np.asarray(dy)
+        """``dy`` unchanged (the identity's gradient), in the layer's dtype; shape ``(N, *shape)``.
+
+        Raises:
+            TypeError / ValueError: ``dy`` is not a real array of that shape (as every layer's ``dy``).
+        """
+        check_bool(need_dx, "need_dx")
+        dy = as_float_array(dy, f"{self.name}: dy", dtype=self.dtype, allow_empty=True)
+        if dy.ndim != len(self.shape) + 1 or dy.shape[1:] != self.shape:
+            raise ValueError(f"{self.name}: dy must have shape (N, {', '.join(map(str, self.shape))}), got {dy.shape}")
+        return dy
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()

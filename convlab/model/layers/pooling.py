@@ -58,7 +58,7 @@ class _Pooling2D(Layer):
 
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
         """``dy (N, OH, OW, C)`` → ``dx (N, H, W, C)`` (no parameters; ``need_dx`` changes nothing)."""
-        dy = self._cached(dy)
+        dy = self._cached(dy, need_dx)
         return self._backward_op(dy, self._cache[0], self.pool_size, self.strides, self.padding, backend=self.backend)
 
     def get_config(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import DTypeLike
 
-from convlab.util.checks import is_int
+from convlab.util.checks import check_array_fits, check_int
 
 __all__ = ["set_seed", "get_rng", "glorot_uniform"]
 
@@ -30,17 +30,16 @@ def set_seed(seed: int) -> None:
     (``np.random.seed``) and Python's ``random`` are not touched.
 
     Args:
-        seed: a non-negative int.
+        seed: an int in ``[0, 2**63 − 1]`` (the one int rule of
+            :func:`convlab.util.checks.check_int`; NumPy would take any size, but a seed
+            is saved in configs and compared with Keras', which are int64).
 
     Raises:
-        TypeError: ``seed`` is not an int (bools are refused).
-        ValueError: ``seed`` is negative.
+        TypeError: ``seed`` is not an int (bools and floats are refused).
+        ValueError: ``seed`` is negative or above ``2**63 − 1``.
     """
-    if not is_int(seed):
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    _RNG["rng"] = np.random.default_rng(int(seed))
+    seed = check_int(seed, "seed", expected="a non-negative int")
+    _RNG["rng"] = np.random.default_rng(seed)
 
 
 def get_rng() -> np.random.Generator:
@@ -48,7 +47,9 @@ def get_rng() -> np.random.Generator:
     return _RNG["rng"]
 
 
-def glorot_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, dtype: DTypeLike) -> np.ndarray:
+def glorot_uniform(
+    shape: tuple[int, ...], fan_in: int, fan_out: int, dtype: DTypeLike, name: str = "kernel"
+) -> np.ndarray:
     """Keras' default kernel initialiser: uniform in ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``.
 
     Source: Glorot & Bengio 2010; Keras ``GlorotUniform``. For a conv kernel
@@ -57,6 +58,11 @@ def glorot_uniform(shape: tuple[int, ...], fan_in: int, fan_out: int, dtype: DTy
 
     Returns:
         An array of ``shape`` and ``dtype``, drawn from :func:`get_rng`.
+
+    Raises:
+        ValueError: a kernel larger than any array can be (naming ``name``, the layer),
+        before anything is drawn; the draw itself is float64 (8 bytes per weight).
     """
+    check_array_fits(shape, 8, name, "its kernel")
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     return get_rng().uniform(-limit, limit, size=shape).astype(dtype)

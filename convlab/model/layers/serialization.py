@@ -12,6 +12,8 @@ from convlab.model.layers.dropout import Dropout
 from convlab.model.layers.flatten import Flatten
 from convlab.model.layers.input_layer import InputLayer
 from convlab.model.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from convlab.model.layers.validation import as_shape
+from convlab.util.checks import shown
 
 __all__ = ["serialize", "deserialize"]
 
@@ -37,21 +39,29 @@ def deserialize(spec: dict[str, Any]) -> Layer:
     """Rebuild a layer from :func:`serialize`'s dict (new weights: the config holds none).
 
     Raises:
-        ValueError: an unknown ``class_name`` or a config the class does not accept.
+        ValueError: ``spec`` is not such a dict (a ``class_name`` that is not a known
+        layer's name, a ``config`` that is not a dict), or a config the class does not
+        accept (an unknown argument, a bad value: the layer's message is included).
     """
     if not isinstance(spec, dict) or "class_name" not in spec:
-        raise ValueError(f"spec must be a dict with 'class_name' and 'config', got {spec!r}")
-    cls = _CLASSES.get(spec["class_name"])
+        raise ValueError(f"spec must be a dict with 'class_name' and 'config', got {shown(spec)}")
+    name = spec["class_name"]
+    cls = _CLASSES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown layer class_name {spec['class_name']!r}; known: {sorted(_CLASSES)}")
-    config = dict(spec.get("config", {}))
-    if "input_shape" in config and config["input_shape"] is not None:
-        config["input_shape"] = tuple(config["input_shape"])
-    if cls is InputLayer:
-        config["shape"] = tuple(config.pop("shape"))
-        config.pop("input_shape", None)
-        config.pop("trainable", None)
+        raise ValueError(f"unknown layer class_name {shown(name)}; known: {sorted(_CLASSES)}")
+    config = spec.get("config", {})
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise ValueError(f"{name}: config must be a dict of argument names to values, got {shown(config)}")
+    config = dict(config)
     try:
+        if config.get("input_shape") is not None:
+            config["input_shape"] = as_shape(config["input_shape"], "input_shape")
+        if cls is InputLayer:
+            if "shape" not in config:
+                raise ValueError("an InputLayer config needs 'shape'")
+            config["shape"] = as_shape(config.pop("shape"), "shape")
+            config.pop("input_shape", None)
+            config.pop("trainable", None)
         return cls.from_config(config)
-    except TypeError as exc:
-        raise ValueError(f"cannot rebuild {spec['class_name']} from config {config!r}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cannot rebuild {name} from config {shown(config)}: {exc}") from exc

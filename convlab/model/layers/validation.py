@@ -1,8 +1,20 @@
-"""Checks of the layers' own arguments and input shapes; each error names the argument (or the layer).
+"""Checks of the model level's own arguments; each error names the argument (or the layer).
 
 These validate the values of arguments convlab implements (``padding``,
-``activation``, ``dtype``, shapes). Keras arguments convlab does *not*
-implement are checked by :mod:`convlab.model.layers.keras_arguments`.
+``activation``, ``dtype``, shapes, flags, real-valued settings). Keras arguments
+convlab does *not* implement are checked by :mod:`convlab.model.layers.keras_arguments`.
+Arrays, sizes and counts go through :mod:`convlab.util.checks` (one int rule:
+:func:`~convlab.util.checks.check_int`); the two kinds of scalar the layers
+take most (:func:`~convlab.util.checks.check_bool`, :func:`~convlab.util.checks.check_float`,
+re-exported here) live there too, because the operations' flags follow the same rule:
+
+- a **flag** (``use_bias``, ``trainable``, ``shuffle``, ``training``…) is a Python or
+  NumPy bool (:func:`check_bool`). ``"False"``, ``0``, ``None`` or an array are a
+  ``TypeError``: ``bool("False")`` is ``True``, so taking any value for its truth
+  would silently do the opposite of what was written;
+- a **real setting** (``learning_rate``, ``rate``, ``momentum``, ``validation_split``…)
+  is a Python or NumPy int or float, not a bool (:func:`check_float`); NaN, ±inf and
+  values outside its range are a ``ValueError``, an int too large for a float too.
 """
 
 from __future__ import annotations
@@ -15,9 +27,19 @@ from numpy.typing import DTypeLike
 from convlab.ops import activations
 from convlab.shapes import resolve_padding
 from convlab.shapes.sizes import Padding
-from convlab.util.checks import is_int
+from convlab.util.checks import check_array_fits, check_bool, check_float, check_int, is_int, shown
 
-__all__ = ["check_padding", "padding_config", "check_activation", "check_dtype", "as_shape", "window_output_shape"]
+__all__ = [
+    "check_bool",
+    "check_float",
+    "check_padding",
+    "padding_config",
+    "check_activation",
+    "check_dtype",
+    "as_shape",
+    "check_shape_fits",
+    "window_output_shape",
+]
 
 
 def check_padding(padding: Padding) -> Padding:
@@ -66,10 +88,22 @@ def check_activation(activation: str | None) -> str:
 def check_dtype(dtype: DTypeLike | None) -> np.dtype:
     """``np.dtype`` float32 (for ``None``) or float64.
 
+    Accepted: ``None``, a name (``"float32"``), a type (``np.float64``, ``float``) or an
+    ``np.dtype``. Keras takes dtypes by name; a value (``np.float64(2.0)``, an array)
+    is not a dtype, even though NumPy would read its ``.dtype``.
+
     Raises:
-        ValueError: any other dtype, naming ``dtype``.
+        TypeError: not a name, type or ``np.dtype``, or a name NumPy does not know, naming ``dtype``.
+        ValueError: a dtype other than float32 and float64, naming ``dtype``.
     """
-    d = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+    if dtype is None:
+        return np.dtype(np.float32)
+    if not isinstance(dtype, (str, type, np.dtype)):
+        raise TypeError(f'dtype must be "float32" or "float64", got {shown(dtype)} ({type(dtype).__name__})')
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f'dtype must be "float32" or "float64", got {dtype!r} (not a dtype)') from None
     if d not in (np.float32, np.float64):
         raise ValueError(f'dtype must be "float32" or "float64", got {dtype!r}')
     return d
@@ -78,22 +112,48 @@ def check_dtype(dtype: DTypeLike | None) -> np.dtype:
 def as_shape(shape: int | Sequence[int | None], name: str) -> tuple[int | None, ...]:
     """``shape`` as a tuple of positive ints or ``None`` (callers allow ``None`` only for the batch axis).
 
+    Every size follows the one int rule (:func:`convlab.util.checks.check_int`): an int
+    from 1 up to ``2**63 − 1``, no axis of an array can be longer.
+
     Raises:
-        TypeError: not an int or a tuple/list; ValueError: an entry that is not a positive int or None.
+        TypeError: not an int or a tuple/list, or an entry that is not an int or None
+            (a bool, a float, a string); ValueError: an entry below 1 or above ``2**63 − 1``.
     """
     if is_int(shape):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):
-        raise TypeError(f"{name} must be a tuple of ints, got {shape!r}")
+        raise TypeError(f"{name} must be a tuple of ints, got {shown(shape)} ({type(shape).__name__})")
     out = []
-    for d in shape:
+    for i, d in enumerate(shape):
         if d is None:
             out.append(None)
-        elif is_int(d) and d >= 1:
-            out.append(int(d))
-        else:
-            raise ValueError(f"{name} must contain positive ints (or None for the batch), got {shape!r}")
+            continue
+        try:
+            out.append(check_int(d, f"{name}[{i}]", minimum=1, expected="a positive int (or None for the batch)"))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{exc}, in {name}={shown(shape)}") from None
     return tuple(out)
+
+
+def check_shape_fits(shape: Sequence[int], dtype: np.dtype, layer: str, what: str) -> None:
+    """Raise naming ``layer`` when an array of ``shape`` (one example, or a weight) cannot exist.
+
+    A layer's output shape is computed exactly from any sizes it accepts; an
+    output or a weight larger than any array can be (more than ``2**63 − 1``
+    elements along an axis, or more bytes than NumPy can address) is refused when
+    the layer is built, before anything is allocated
+    (:func:`convlab.util.checks.check_array_fits`).
+
+    Raises:
+        ValueError: naming the layer and ``what`` (``"output (one example)"``, ``"kernel"``).
+    """
+    for d in shape:
+        if d > np.iinfo(np.int64).max:
+            raise ValueError(
+                f"{layer}: its {what} would have shape {shown(tuple(shape))}: an axis longer than 2**63 - 1, "
+                "which no array can have (check the input shape, padding and strides)"
+            )
+    check_array_fits(tuple(shape), np.dtype(dtype).itemsize, layer, f"its {what}")
 
 
 def window_output_shape(
