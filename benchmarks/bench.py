@@ -661,9 +661,10 @@ import sys, numpy as np
 import convlab
 
 def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
     return None
 
 backend = sys.argv[1]

@@ -192,6 +192,46 @@ def test_missing_and_mismatched_weights(trained, tmp_path):
         vgg.save_model(model, tmp_path / "model.h5")
 
 
+def test_save_and_load_errors_name_the_users_path(trained, tmp_path):
+    model, _, _ = trained
+    folder = tmp_path / "taken.weights.h5"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        vgg.save_model(model, folder)
+    assert str(folder) in str(info.value) and ".tmp" not in str(info.value)
+    with pytest.raises(FileNotFoundError):
+        vgg.save_model(model, tmp_path / "no" / "m.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.weights.h5"]  # nothing left behind
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="junk.keras.*not a readable .keras"):
+        vgg.load_model(junk)
+
+
+def test_training_on_a_folder_with_unreadable_files_closes_them(faces_dir, tmp_path):
+    """Every corrupt file is skipped by name and closed: no ResourceWarning (there were dozens)."""
+    import gc
+    import shutil
+    import warnings
+
+    messy = tmp_path / "messy"
+    shutil.copytree(faces_dir, messy)
+    for i in range(6):
+        (messy / "face" / f"bad{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(20))
+        (messy / "not_face" / f"bad{i}.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    keras.utils.set_random_seed(0)
+    model = vgg.transfer_model(2, input_shape=SMALL, head=(4,))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = vgg.train(model, messy, epochs=1, batch_size=16, validation_split=0, test_split=0, verbose=0)
+        gc.collect()
+    assert len(result.train) == 40
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks, leaks[:3]
+    skipped = [str(w.message) for w in caught if "not readable images" in str(w.message)]
+    assert len(skipped) == 1 and "skipped 12 file(s)" in skipped[0]
+
+
 # ------------------------------------------------------------------ strategy, mixed precision, errors
 def test_strategy_scope_and_mixed_precision(faces_dir):
     import tensorflow as tf

@@ -41,6 +41,7 @@ import contextlib
 import os
 import platform
 import time
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,7 +263,11 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
         temporary file is removed and any earlier file at ``path`` is untouched.
 
     Raises:
-        ValueError: another suffix. FileNotFoundError: the parent folder does not exist.
+        ValueError: another suffix.
+        OSError: the file cannot be written (:func:`convlab.util.files.atomic_path`), with the
+            class and ``errno`` of the failure and the message naming ``path``:
+            ``FileNotFoundError`` (the parent folder does not exist), ``IsADirectoryError``
+            (``path`` is a folder), ``PermissionError`` (the folder is not writable)…
     """
     path = Path(path)
     name = path.name.lower()
@@ -284,7 +289,8 @@ def load_model(path: str | os.PathLike) -> Any:
     """Load a whole ``.keras`` model saved by :func:`save_model`.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a ``.keras`` file.
+        FileNotFoundError: no such file. ValueError: not a ``.keras`` name, or a file
+        that is not a zip archive (truncated or corrupt), naming the file.
     """
     keras = optional.import_keras(_WHO, tensorflow_backend=False)
     path = Path(path)
@@ -292,6 +298,9 @@ def load_model(path: str | os.PathLike) -> Any:
         raise ValueError(f"path must be a .keras file (use load_weights for .weights.h5), got {str(path)!r}")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {str(path)!r}")
+    # Keras reports a file that is not a zip as "File not found", which sends the user the wrong way
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{str(path)!r} is not a readable .keras file (a .keras file is a zip archive; truncated?)")
     return keras.saving.load_model(str(path))
 
 

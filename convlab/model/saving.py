@@ -9,21 +9,25 @@ Layout of the archive (``np.savez``, no pickles)::
     optimizer_0000 … the optimizer's state (moments, step counter), when saved
 
 Files are written through :func:`convlab.util.files.atomic_path`: an
-interrupted save never leaves a half-written file. Reading checks every entry
-before anything is built or assigned.
+interrupted save never leaves a half-written file. Reading
+(:func:`read_npz`) checks the whole file against this layout — the metadata's
+keys and types, every declared entry present and no other, the arrays' kinds —
+in one place, before anything is built or assigned: a file edited by hand or
+written by another program is refused with a ``ValueError`` naming the file
+and what is wrong. Files are only ever read here, never modified.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from convlab.util.files import atomic_path
+from convlab.util.checks import BACKENDS, is_int
+from convlab.util.files import atomic_path, check_path, read_npz_arrays
 
 __all__ = [
     "FORMAT",
@@ -32,6 +36,7 @@ __all__ = [
     "pack",
     "write_npz",
     "read_npz",
+    "check_contents",
     "weights_from",
     "optimizer_state_from",
 ]
@@ -41,10 +46,8 @@ FORMAT_VERSION = 1
 
 
 def check_npz_path(path: str | os.PathLike) -> None:
-    """Raise unless ``path`` is a str/PathLike ending in ``.npz`` (TypeError / ValueError naming ``path``)."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike, got {path!r}")
-    if not os.fspath(path).endswith(".npz"):
+    """Raise unless ``path`` is a str/PathLike file name ending in ``.npz`` (TypeError / ValueError naming ``path``)."""
+    if not check_path(path).endswith(".npz"):
         raise ValueError(f"path must end with '.npz', got {os.fspath(path)!r}")
 
 
@@ -77,65 +80,183 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as one ``.npz`` at ``path``, atomically (a temporary file in the same folder, then a rename).
 
     Raises:
-        FileNotFoundError: the folder does not exist.
+        OSError: as :func:`convlab.util.files.atomic_path` (``FileNotFoundError``: the folder does not exist;
+            ``IsADirectoryError``: ``path`` is a folder; ``PermissionError``: the folder is not writable; …),
+            naming ``path``. Nothing is left behind and an earlier file at ``path`` is unchanged.
     """
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
 
 
-def read_npz(path: str | os.PathLike, what: str = "model") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``(meta, arrays)`` of a convlab model file, every array read into memory.
+class _BadFile(ValueError):
+    """A file that does not follow the layout; caught and re-raised as a ValueError naming the file."""
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _expect(ok: bool, what: str, value: Any) -> None:
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise _BadFile(f"{what}, found {_kind(value)} {shown}")
+
+
+def _count(meta: dict[str, Any], key: str, n_entries: int) -> int:
+    """``meta[key]``: an int in 0 … ``n_entries`` (a bigger count cannot be stored; checked before any loop)."""
+    n = meta[key]
+    _expect(is_int(n) and n >= 0, f"{key!r} must be an int >= 0", n)
+    if n > n_entries:
+        raise _BadFile(f"{key!r} declares {n} entries but the archive holds {n_entries} arrays in all")
+    return int(n)
+
+
+def _check_config(config: Any) -> None:
+    _expect(isinstance(config, dict), "'config' must be a JSON object", config)
+    _expect(
+        config.get("name") is None or isinstance(config.get("name"), str),
+        "config 'name' must be a string",
+        config.get("name"),
+    )
+    layers = config.get("layers")
+    _expect(isinstance(layers, list), "config 'layers' must be a list", layers)
+    for i, spec in enumerate(layers):
+        _expect(isinstance(spec, dict), f"config layer {i} must be a JSON object", spec)
+        _expect(
+            isinstance(spec.get("class_name"), str),
+            f"config layer {i} 'class_name' must be a string",
+            spec.get("class_name"),
+        )
+        _expect(
+            isinstance(spec.get("config"), dict), f"config layer {i} 'config' must be a JSON object", spec.get("config")
+        )
+        if spec["class_name"] == "InputLayer":
+            shape = spec["config"].get("shape")
+            _expect(isinstance(shape, list), f"config layer {i} (InputLayer) 'shape' must be a list", shape)
+    shape = config.get("build_input_shape")
+    _expect(
+        shape is None or (isinstance(shape, list) and all(d is None or is_int(d) for d in shape)),
+        "config 'build_input_shape' must be null or a list of ints and nulls",
+        shape,
+    )
+
+
+def _check_compile_config(cc: Any) -> None:
+    _expect(cc is None or isinstance(cc, dict), "'compile_config' must be null or a JSON object", cc)
+    if cc is None:
+        return
+    _expect("optimizer" in cc, "'compile_config' must have an 'optimizer'", cc)
+    opt = cc["optimizer"]
+    _expect(isinstance(opt, dict), "compile_config 'optimizer' must be a JSON object", opt)
+    _expect(isinstance(opt.get("class_name"), str), "optimizer 'class_name' must be a string", opt.get("class_name"))
+    _expect(isinstance(opt.get("config", {}), dict), "optimizer 'config' must be a JSON object", opt.get("config"))
+    _expect(isinstance(cc.get("loss"), str), "compile_config 'loss' must be a loss name (string)", cc.get("loss"))
+    metrics = cc.get("metrics", [])
+    _expect(
+        isinstance(metrics, list) and all(isinstance(m, str) for m in metrics),
+        "compile_config 'metrics' must be a list of names",
+        metrics,
+    )
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], prefix: str, n: int) -> None:
+    """Entries ``prefix_0000`` … ``prefix_{n-1}`` present, each a real floating-point array."""
+    missing = [f"{prefix}_{i:04d}" for i in range(n) if f"{prefix}_{i:04d}" not in arrays]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise _BadFile(f"the metadata declares {n} {prefix} entries but {shown} missing from the archive")
+    for i in range(n):
+        key = f"{prefix}_{i:04d}"
+        a = arrays[key]
+        if prefix == "optimizer" and i == 0:  # the step counter
+            _expect(
+                a.ndim == 0 and a.dtype.kind in "iu" and int(a) >= 0,
+                f"{key} (the optimizer's step count) must be a 0-d int array >= 0",
+                a,
+            )
+        elif a.dtype.kind != "f":
+            raise _BadFile(f"{key} must hold floating-point numbers (convlab saves float32), found dtype {a.dtype}")
+
+
+def check_contents(meta: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Check a decoded file against the layout in this module's docstring; build nothing.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: a truncated or corrupt archive, not a convlab file, or an unreadable architecture entry.
+        ValueError: the first thing that differs, saying what was expected and what was found.
     """
+    _expect(isinstance(meta, dict), "the '__convlab__' entry must be a JSON object", meta)
+    _expect(
+        meta.get("format") == FORMAT, f"'format' must be {FORMAT!r} (not a convlab Sequential file)", meta.get("format")
+    )
+    version = meta.get("version")
+    _expect(is_int(version) and version >= 1, "'version' must be an int >= 1", version)
+    if version > FORMAT_VERSION:
+        raise _BadFile(f"written by a newer convlab (format version {version}; this convlab reads {FORMAT_VERSION})")
+    for key in ("config", "n_weights"):
+        _expect(key in meta, f"the metadata must have {key!r}", sorted(meta))
+    _check_config(meta["config"])
+    _check_compile_config(meta.get("compile_config"))
+    backend = meta.get("backend")
+    _expect(backend is None or backend in BACKENDS, f"'backend' must be null or one of {list(BACKENDS)}", backend)
+    n_weights = _count(meta, "n_weights", len(arrays))
+    _check_arrays(arrays, "weight", n_weights)
+    n_state = 0
+    if meta.get("n_optimizer_state") is not None:
+        n_state = _count(meta, "n_optimizer_state", len(arrays))
+        _check_arrays(arrays, "optimizer", n_state)
+    declared = {f"weight_{i:04d}" for i in range(n_weights)} | {f"optimizer_{i:04d}" for i in range(n_state)}
+    extra = sorted(set(arrays) - declared)
+    if extra:
+        raise _BadFile(f"entries the metadata does not declare: {extra[:5]}")
+
+
+def read_npz(path: str | os.PathLike, what: str = "model") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(meta, arrays)`` of a convlab model file, every array read into memory and the whole file checked.
+
+    The file is only read. Its metadata and entries are checked by :func:`check_contents`
+    before anything is returned, so a caller builds nothing from a bad file.
+
+    Args:
+        path: the ``.npz`` file.
+        what: ``"model"`` or ``"weights"``, for messages.
+
+    Returns:
+        ``meta`` (the decoded ``__convlab__`` JSON object) and ``arrays`` (the other entries).
+
+    Raises:
+        TypeError: ``path`` is not a str or ``os.PathLike``.
+        FileNotFoundError, IsADirectoryError, PermissionError (``OSError``): the file cannot be opened.
+        ValueError: a truncated or corrupt archive, a pickle, not a convlab file, or metadata
+            or entries that do not follow the layout — the message names the file and what is wrong.
+    """
+    arrays = read_npz_arrays(path, what=f"convlab {what}")
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path: no such file {path!r}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise ValueError(f"{path!r} is not a readable convlab {what} file (truncated or corrupt?): {exc}") from exc
     if "__convlab__" not in arrays:
-        raise ValueError(f"{path!r} is not a convlab {what} file (no '__convlab__' entry)")
+        raise ValueError(f"{path!r} is not a convlab {what} file (no '__convlab__' entry; has {sorted(arrays)[:5]})")
+    raw = arrays.pop("__convlab__")
+    if raw.ndim != 0 or raw.dtype.kind != "U":
+        raise ValueError(f"{path!r}: the '__convlab__' entry must be a 0-d string array, found {raw.dtype} {raw.shape}")
     try:
-        meta = json.loads(str(arrays.pop("__convlab__")))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{path!r}: its architecture entry is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a convlab Sequential file (format {meta.get('format')!r})")
+        meta = json.loads(str(raw))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, an int too long to convert, nesting too deep
+        raise ValueError(f"{path!r}: its '__convlab__' metadata is not valid JSON: {exc}") from exc
+    try:
+        check_contents(meta, arrays)
+    except _BadFile as exc:
+        raise ValueError(f"{path!r} is not a valid convlab {what} file: {exc}") from None
     return meta, arrays
 
 
 def weights_from(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str | os.PathLike) -> list[np.ndarray]:
-    """The weights of a file read by :func:`read_npz`, in ``get_weights`` order.
-
-    Raises:
-        ValueError: entries missing (naming the file).
-    """
-    n = meta.get("n_weights")
-    keys = [f"weight_{i:04d}" for i in range(n if isinstance(n, int) else 0)]
-    missing = [k for k in keys if k not in arrays]
-    if not isinstance(n, int) or missing:
-        raise ValueError(f"{os.fspath(path)!r}: weights missing from the file ({missing[:3]}…)")
-    return [arrays[k] for k in keys]
+    """The weights of a file read (and checked) by :func:`read_npz`, in ``get_weights`` order."""
+    return [arrays[f"weight_{i:04d}"] for i in range(meta["n_weights"])]
 
 
 def optimizer_state_from(
     meta: dict[str, Any], arrays: dict[str, np.ndarray], path: str | os.PathLike
 ) -> list[np.ndarray] | None:
-    """The optimizer state of a file read by :func:`read_npz` (``None`` when none was saved).
-
-    Raises:
-        ValueError: entries missing (naming the file).
-    """
+    """The optimizer state of a file read (and checked) by :func:`read_npz` (``None`` when none was saved)."""
     n = meta.get("n_optimizer_state")
     if not n:
         return None
-    keys = [f"optimizer_{i:04d}" for i in range(n)]
-    missing = [k for k in keys if k not in arrays]
-    if missing:
-        raise ValueError(f"{os.fspath(path)!r}: optimizer state missing from the file ({missing[:3]}…)")
-    return [arrays[k] for k in keys]
+    return [arrays[f"optimizer_{i:04d}"] for i in range(n)]

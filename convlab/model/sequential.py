@@ -41,12 +41,12 @@ from convlab.model.layers.input_layer import InputLayer
 from convlab.model.layers.naming import unique_name
 from convlab.model.layers.randomness import get_rng, set_seed
 from convlab.model.layers.serialization import deserialize, serialize
-from convlab.model.layers.validation import as_shape
+from convlab.model.layers.validation import as_shape, check_bool, check_float
 from convlab.model.loss_adapter import CompiledLoss
 from convlab.model.metrics import Metric
 from convlab.shapes import format_summary
 from convlab.util import process
-from convlab.util.checks import check_backend, check_real_dtype, positive_int
+from convlab.util.checks import as_float_array, check_backend, check_int, check_real_dtype, positive_int, shown
 
 __all__ = ["Sequential", "History", "NonFiniteLossError", "load_model"]
 
@@ -61,6 +61,10 @@ class Sequential:
         name: model name (automatic: ``sequential``, ``sequential_1``…).
         backend: ``"reference"``, ``"numpy"`` or ``"numba"`` for every operation
             (``None`` → numba). Can be changed later: ``model.backend = "numpy"``.
+
+    Raises:
+        TypeError: ``layers`` is not a list or tuple of convlab layers, ``name`` not a str.
+        ValueError: an unknown ``backend``, or layers that do not fit together (:meth:`add`).
 
     Example (seeds/004)::
 
@@ -85,6 +89,8 @@ class Sequential:
         self.metrics: list[Metric] = []
         self._compile_config: dict[str, Any] | None = None
         self.history: History | None = None
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise TypeError(f"layers must be a list of convlab layers or None, got {type(layers).__name__}")
         for layer in layers or []:
             self.add(layer)
 
@@ -212,8 +218,14 @@ class Sequential:
         return format_summary(rows, title=f'Model: "{self.name}"', show_formula=show_formula, trainable=trainable)
 
     def summary(self, print_fn: Callable[[str], Any] | None = None, show_formula: bool = False) -> None:
-        """Print the summary table (``print_fn`` defaults to ``print``); ``show_formula`` adds each count's formula."""
-        (print_fn or print)(self.summary_text(show_formula=show_formula))
+        """Print the summary table (``print_fn`` defaults to ``print``); ``show_formula`` adds each count's formula.
+
+        Raises:
+            TypeError: ``print_fn`` is not callable (or None), ``show_formula`` not a bool.
+        """
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(f"print_fn must be a function taking a str, or None, got {type(print_fn).__name__}")
+        (print_fn or print)(self.summary_text(show_formula=check_bool(show_formula, "show_formula")))
 
     # -- weights -----------------------------------------------------------------
     def _trainable(self) -> list[tuple[Layer, str]]:
@@ -229,9 +241,15 @@ class Sequential:
         """Set every layer's weights from one list (Keras order); all shapes are checked before anything changes.
 
         Raises:
-            ValueError: the wrong number of arrays or a shape that does not fit (naming the layer).
+            TypeError: ``weights`` is not a list/tuple, or an array is not real numbers.
+            ValueError: the wrong number of arrays, a ragged array, a shape that does not fit,
+            or a finite value the weights' dtype cannot hold (naming the layer and the weight).
         """
         self._require_built("set_weights()")
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(
+                f"weights must be a list of arrays (as get_weights() returns), got {type(weights).__name__}"
+            )
         weights = list(weights)
         need = sum(len(layer.params) for layer in self._layers)
         if len(weights) != need:
@@ -268,7 +286,8 @@ class Sequential:
                 (reported under the function's ``__name__``, averaged over examples).
 
         Raises:
-            ValueError / TypeError naming the argument.
+            ValueError / TypeError naming the argument; ValueError when two metrics
+            would be reported under the same name (one would hide the other in the logs).
         """
         if loss is None:
             raise ValueError("loss must be given, e.g. loss='sparse_categorical_crossentropy'")
@@ -281,6 +300,12 @@ class Sequential:
         if not isinstance(metrics, (list, tuple)):
             raise TypeError(f"metrics must be a list of names such as ['accuracy'], got {metrics!r}")
         metric_objs = [Metric(m) for m in metrics]
+        names = [m.name for m in metric_objs]
+        for m in names:
+            if names.count(m) > 1 or m == "loss":
+                raise ValueError(
+                    f"metrics: two values would be reported as {m!r} in the logs, got metrics={shown(list(metrics))}"
+                )
         self.optimizer, self.loss, self.metrics = opt, loss_obj, metric_objs
         self._compile_config = {
             "optimizer": optimizers.serialize(opt),
@@ -294,8 +319,13 @@ class Sequential:
 
     # -- passes ------------------------------------------------------------------
     def _check_x(self, x: ArrayLike, name: str = "x") -> np.ndarray:
+        """``x`` as a real array in the first layer's dtype (:func:`convlab.util.checks.as_float_array`:
+        ragged lists, non-real dtypes, empty arrays and finite values the dtype cannot hold are refused,
+        naming ``name``); builds the model on first use; checks the shape."""
+        if not self._layers:
+            raise ValueError(f"{self.name}: the model has no layers; add layers before passing {name}")
         arr = check_real_dtype(x, name)
-        if arr.ndim < 2 or arr.shape[0] == 0:
+        if arr.ndim < 2 or 0 in arr.shape:
             raise ValueError(f"{name} must be a non-empty batch (N, ...), got shape {arr.shape}")
         if not self.built:
             self.build((None,) + arr.shape[1:])
@@ -305,13 +335,15 @@ class Sequential:
                 f"{self.name!r}, got {arr.shape}"
             )
         dtype = self._layers[0].dtype
-        return arr.astype(dtype, copy=False)
+        return arr if arr.dtype == dtype else as_float_array(arr, name, dtype=dtype)
 
-    def _check_y(self, y: ArrayLike, n: int, name: str = "y") -> np.ndarray:
+    def _check_y(self, y: ArrayLike, n: int, name: str = "y", x_name: str = "x") -> np.ndarray:
+        """``y`` as a real array with one entry per example, checked against the loss and the model's
+        output (:meth:`convlab.model.loss_adapter.CompiledLoss.check_targets`) before any step."""
         arr = check_real_dtype(y, name)
         if arr.ndim == 0 or arr.shape[0] != n:
-            raise ValueError(f"{name} must have one entry per example ({n}), got shape {arr.shape}")
-        return arr
+            raise ValueError(f"{name} must have one entry per example of {x_name} ({n}), got shape {arr.shape}")
+        return self.loss.check_targets(arr, self._layers[-1].output_shape, name)
 
     def _forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         for layer in self._layers:
@@ -328,14 +360,9 @@ class Sequential:
         return self.loss.forward(self._match(y_true, y_pred), y_pred)
 
     def _match(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        """Reshape ``y_true`` to ``y_pred``'s shape for element-wise losses (Keras squeezes/expands ranks)."""
-        if (
-            self.loss.name != "sparse_categorical_crossentropy"
-            and y_true.shape != y_pred.shape
-            and y_true.size == y_pred.size
-        ):
-            return y_true.reshape(y_pred.shape)
-        return y_true
+        """``y_true`` in ``y_pred``'s shape when they differ by a trailing axis of 1 (Keras squeezes/expands
+        one rank; any other reshape could pair targets with the wrong outputs)."""
+        return self.loss.match(y_true, y_pred)
 
     def _forward_backward(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward (training=True), the loss, and backward through every layer; fills each layer's ``grads``.
@@ -352,7 +379,7 @@ class Sequential:
             loss = self.loss.forward(yt, y_pred)
             d = self.loss.backward(yt, y_pred) if math.isfinite(loss) else None
         if not math.isfinite(loss):
-            raise NonFiniteLossError(f"loss is {loss}", loss=loss)
+            raise NonFiniteLossError(f"loss is {loss}{_non_finite_data(x, y)}", loss=loss)
         d = np.asarray(d, dtype=last.dtype)
         layers = self._layers
         # Nothing before the first layer with weights learns, so that layer's input
@@ -406,7 +433,8 @@ class Sequential:
         return loss, y_pred
 
     def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
-        """Forward pass of one batch (no batching), as ``model(x)`` in Keras."""
+        """Forward pass of one batch (no batching), as ``model(x)`` in Keras; ``training`` must be a bool."""
+        training = check_bool(training, "training")
         return self._forward(self._check_x(x), training=training)
 
     def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> float | list[float]:
@@ -418,7 +446,8 @@ class Sequential:
             loss, y_pred = self._train_step(x, y)
         if not self.metrics:
             return loss
-        return [loss] + [float(m.values(y, y_pred).mean()) for m in self.metrics]
+        yt = self._match(y, y_pred)
+        return [loss] + [float(m.values(yt, y_pred).mean()) for m in self.metrics]
 
     def predict(self, x: ArrayLike, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x`` in batches (inference mode: dropout off).
@@ -426,11 +455,16 @@ class Sequential:
         Args:
             x: ``(N, …)`` matching the model's input shape.
             batch_size: positive int.
+            verbose: 0, 1, 2 or ``"auto"`` (Keras' values; predict shows no bar).
 
         Returns:
             ``(N, …)`` array of the last layer's outputs (the model's dtype, float32 by default).
+
+        Raises:
+            ValueError / TypeError naming the argument.
         """
         batch_size = positive_int(batch_size, "batch_size")
+        _check_verbose(verbose)
         x = self._check_x(x)
         outs = []
         for start in range(0, x.shape[0], batch_size):
@@ -446,9 +480,15 @@ class Sequential:
             ``loss`` (float) when compiled without metrics, else ``[loss, metric…]``
             (or a dict with ``return_dict=True``). Batch losses are averaged
             weighted by batch size, as Keras.
+
+        Raises:
+            ValueError / TypeError naming the argument (``verbose``: 0, 1, 2 or ``"auto"``;
+            ``return_dict``: a bool; ``y`` checked against the loss before any batch).
         """
         self._require_compiled("evaluate()")
         batch_size = positive_int(batch_size, "batch_size")
+        verbose = _check_verbose(verbose)
+        return_dict = check_bool(return_dict, "return_dict")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
         logs = self._run_eval(x, y, batch_size, verbose=verbose)
@@ -471,7 +511,7 @@ class Sequential:
             total += self._loss_value(yb, y_pred) * xb.shape[0]
             count += xb.shape[0]
             for m in self.metrics:
-                m.update(yb, y_pred)
+                m.update(self._match(yb, y_pred), y_pred)
             if bar is not None:
                 bar.update(1)
         logs = {prefix + "loss": total / count}
@@ -511,40 +551,41 @@ class Sequential:
             validation_data: optional ``(x_val, y_val)``.
             validation_split: fraction in [0, 1) held out from the *end* of
                 ``(x, y)`` before shuffling (Keras); ignored when ``validation_data`` is given.
-            shuffle: reshuffle the training examples every epoch.
-            verbose: 0 silent, 1 a tqdm bar per epoch, 2 one line per epoch.
-            seed: optional int; if given, :func:`convlab.set_seed` is called first
-                (shuffling and dropout then repeat exactly).
+            shuffle: a bool: reshuffle the training examples every epoch.
+            verbose: 0 silent, 1 a tqdm bar per epoch, 2 one line per epoch
+                (``"auto"``: 1, as Keras).
+            seed: optional int; if given, :func:`convlab.set_seed` is called first, once
+                every argument is checked (shuffling and dropout then repeat exactly).
 
         Returns:
             :class:`History` (also kept as ``model.history``).
 
         Raises:
-            ValueError / TypeError naming the argument; NonFiniteLossError (a
-            FloatingPointError) naming the epoch and batch when the loss or an
-            update becomes NaN/inf — the weights are those of the last good step.
+            ValueError / TypeError naming the argument, all checked before the first
+            step (every target too, against the loss: a bad label anywhere leaves the
+            weights untouched); NonFiniteLossError (a FloatingPointError) naming the epoch
+            and batch when the loss or an update becomes NaN/inf — the weights are those
+            of the last good step; the message says when the batch's data hold NaN/inf.
         """
         self._require_compiled("fit()")
         epochs = positive_int(epochs, "epochs")
         batch_size = positive_int(batch_size, "batch_size")
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        if (
-            isinstance(validation_split, bool)
-            or not isinstance(validation_split, (int, float))
-            or not 0 <= validation_split < 1
-        ):
-            raise ValueError(f"validation_split must be a float in [0, 1), got {validation_split!r}")
+        verbose = _check_verbose(verbose)
+        validation_split = check_float(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        shuffle = check_bool(shuffle, "shuffle")
         if seed is not None:
-            set_seed(seed)
+            seed = check_int(seed, "seed", expected="a non-negative int or None")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+                what = f"{len(validation_data)} items" if isinstance(validation_data, (tuple, list)) else None
+                raise ValueError(
+                    f"validation_data must be a tuple (x_val, y_val), got {what or type(validation_data).__name__}"
+                )
             xv = self._check_x(validation_data[0], "validation_data[0]")
-            val = (xv, self._check_y(validation_data[1], xv.shape[0], "validation_data[1]"))
+            val = (xv, self._check_y(validation_data[1], xv.shape[0], "validation_data[1]", "validation_data[0]"))
         elif validation_split:
             split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
             if split_at == 0 or split_at == x.shape[0]:
@@ -554,6 +595,8 @@ class Sequential:
                 )
             val = (x[split_at:], y[split_at:])
             x, y = x[:split_at], y[:split_at]
+        if seed is not None:
+            set_seed(seed)
         n = x.shape[0]
         steps = math.ceil(n / batch_size)
         history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
@@ -578,17 +621,19 @@ class Sequential:
                         try:
                             loss, y_pred = self._train_step(xb, yb)
                         except NonFiniteLossError as exc:
+                            hint = "" if _DATA_HINT in str(exc) else " (try a smaller learning_rate)"
                             raise NonFiniteLossError(
                                 f"training stopped at epoch {epoch + 1}/{epochs}, batch {b + 1}/{steps}: {exc}; the "
-                                "weights are those of the last good step (try a smaller learning_rate)",
+                                f"weights are those of the last good step{hint}",
                                 epoch=epoch + 1,
                                 batch=b + 1,
                                 loss=exc.loss,
                             ) from exc
                         total += loss * xb.shape[0]
                         count += xb.shape[0]
+                        yt = self._match(yb, y_pred) if self.metrics else yb
                         for m in self.metrics:
-                            m.update(yb, y_pred)
+                            m.update(yt, y_pred)
                         if bar is not None:
                             bar.update(1)
                             if b % 10 == 0 or b == steps - 1:
@@ -648,12 +693,18 @@ class Sequential:
         """Save architecture (JSON), weights, compile config and optimizer state to one ``.npz`` file.
 
         Metrics given as functions are not saved (compile again after loading to use them).
-        The file is written atomically (:mod:`convlab.model.saving`): an interrupted
-        save never leaves a half-written file at ``path``.
+        The file is written atomically (:mod:`convlab.model.saving`): the archive is
+        written to a hidden temporary file in the same folder, then renamed onto
+        ``path``. Whatever goes wrong, nothing is left behind and an earlier file at
+        ``path`` is unchanged.
 
         Raises:
-            TypeError / ValueError: ``path`` is not a str/PathLike ending with ``.npz``,
-            or the model is not built. FileNotFoundError: the folder does not exist.
+            TypeError: ``path`` is not a str or ``os.PathLike``.
+            ValueError: ``path`` does not end with ``.npz``, or the model is not built.
+            OSError: the file cannot be written, with the class and ``errno`` of the
+                failure and the message naming ``path`` — ``FileNotFoundError`` (the folder
+                does not exist), ``IsADirectoryError`` (``path`` is a folder),
+                ``PermissionError`` (the folder is not writable), ``OSError`` (a full disk…).
         """
         saving.check_npz_path(path)
         self._require_built("save()")
@@ -671,9 +722,15 @@ class Sequential:
     def load_weights(self, path: str | os.PathLike) -> None:
         """Load weights saved by :meth:`save` / :meth:`save_weights` into this model.
 
-        The file is read and every array checked against this model's layers before
-        anything is assigned: a truncated file or weights of another architecture
-        raise ``ValueError`` and leave the model unchanged.
+        The file is read and checked whole (:func:`convlab.model.saving.read_npz`), and
+        every array checked against this model's layers, before anything is assigned:
+        a bad file leaves the model unchanged. The file is never modified.
+
+        Raises:
+            TypeError: ``path`` is not a str or ``os.PathLike``.
+            ValueError: the model is not built; the file is truncated, corrupt, not a
+                convlab file, or holds weights of another architecture (naming the file).
+            FileNotFoundError, IsADirectoryError, PermissionError (``OSError``): the file cannot be opened.
         """
         self._require_built("load_weights()")
         meta, arrays = saving.read_npz(path, "weights")
@@ -691,34 +748,82 @@ def _fmt_logs(logs: dict[str, float]) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
 
 
+def _check_verbose(verbose: Any) -> int:
+    """``verbose`` as 0, 1 or 2 (``"auto"`` → 1, as Keras); a bool or a float is refused (TypeError)."""
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)) or not isinstance(verbose, (int, np.integer)):
+        raise TypeError(f"verbose must be 0, 1, 2 or 'auto', got {shown(verbose)} ({type(verbose).__name__})")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {shown(verbose)}")
+    return int(verbose)
+
+
+#: What a NonFiniteLossError says when the batch's own data hold NaN/inf (no learning rate would help).
+_DATA_HINT = "NaN/inf propagate from the data"
+
+
+def _non_finite_data(x: np.ndarray, y: np.ndarray) -> str:
+    """Where a batch's ``x`` or ``y`` holds NaN/inf, for the message of a non-finite loss ("" when nowhere).
+
+    Only computed once the loss is already NaN/inf, so normal training never pays for it.
+    """
+    for name, a in (("x", x), ("y", y)):
+        bad = ~np.isfinite(a) if a.dtype.kind == "f" else None
+        if bad is not None and bad.any():
+            index = np.unravel_index(int(np.argmax(bad)), a.shape)
+            return (
+                f": {name} holds {a[index]} at index {list(map(int, index))} of this batch "
+                f"({_DATA_HINT} to the loss, as IEEE arithmetic does)"
+            )
+    return ""
+
+
 def load_model(path: str | os.PathLike, backend: str | None = None) -> Sequential:
     """Load a model written by :meth:`Sequential.save`: architecture, weights, compile config, optimizer state.
 
+    The whole file is read and checked against the format
+    (:func:`convlab.model.saving.read_npz`) before anything is built; the model is
+    then rebuilt, and any part of the file the layers, optimizer or loss refuse
+    (an unknown name, a bad value, weights of the wrong shape) is reported as a
+    ``ValueError`` naming the file.
+
     Args:
         path: the ``.npz`` file (never modified).
-        backend: override the saved backend.
+        backend: override the saved backend (``None``: the saved one).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: a truncated/corrupt file, not a convlab model, or weights that
-        do not fit the architecture.
+        TypeError: ``path`` is not a str or ``os.PathLike``.
+        ValueError: ``backend`` unknown; a truncated/corrupt file, not a convlab model,
+            metadata of the wrong form, missing or extra entries, or weights and
+            optimizer state that do not fit the architecture (the message names the file).
+        FileNotFoundError, IsADirectoryError, PermissionError (``OSError``): the file cannot be opened.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {path!r}")
+    if backend is not None:
+        check_backend(backend)
     meta, arrays = saving.read_npz(path)
+    where = os.fspath(path)
+    # The metadata's form is checked; what the layers, optimizer and loss accept is theirs to say
+    # (they raise ValueError/TypeError naming the setting). MemoryError: a config that asks for
+    # weights larger than memory, which no saved model could hold.
     try:
         model = Sequential.from_config(meta["config"], backend=backend or meta.get("backend"))
         model.set_weights(saving.weights_from(meta, arrays, path))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"{os.fspath(path)!r}: cannot rebuild the model: {exc}") from exc
+    except (ValueError, TypeError, KeyError, MemoryError) as exc:
+        raise ValueError(f"{where!r}: cannot rebuild the model: {exc}") from exc
     cc = meta.get("compile_config")
-    if cc:
-        model.compile(optimizers.deserialize(cc["optimizer"]), cc["loss"], cc.get("metrics"))
+    if cc is not None:
+        try:
+            model.compile(optimizers.deserialize(cc["optimizer"]), cc["loss"], cc.get("metrics"))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{where!r}: cannot restore the compile config: {exc}") from exc
         state = saving.optimizer_state_from(meta, arrays, path)
         if state is not None:
             variables = [layer.params[k] for layer, k in model._trainable()]
             try:
                 model.optimizer.set_state(state, variables)
-            except ValueError as exc:
-                raise ValueError(f"{os.fspath(path)!r}: optimizer state does not fit: {exc}") from exc
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where!r}: optimizer state does not fit: {exc}") from exc
     return model
