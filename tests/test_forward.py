@@ -180,6 +180,51 @@ def test_conv2d_matches_tensorflow(case, backend):
     np.testing.assert_allclose(got32, want, rtol=1e-5, atol=1e-5)
 
 
+# Large enough for the numba backend's fast paths (convlab/kernels/conv.py): every case above is small
+# enough to run on its direct loop, which would hide a stride bug in the tiled kernels.
+# Output widths leave 3-, 2- and 1-column tiles after the full ones (JB = 6 or 4), F gives full and
+# partial filter blocks. (N, H, W, C, F, KH, KW, strides, the path both paddings must take)
+FAST_PATH_CASES = [
+    (2, 15, 21, 5, 12, 3, 3, 2, "tiled-serial"),
+    (4, 33, 33, 16, 24, 3, 3, 2, "tiled-parallel"),
+    (3, 30, 32, 12, 20, 5, 3, (2, 3), "tiled-parallel"),  # rectangular kernel, unequal strides
+    (2, 18, 17, 16, 20, 3, 3, 1, "winograd"),  # 3×3 stride 1, C ≥ WINOGRAD_MIN_C
+]
+
+
+def _numba_path(macs, c, kh, kw, strides):
+    from convlab.kernels import conv as nbconv
+
+    if macs < nbconv.DIRECT_MACS:
+        return "direct"
+    if macs < nbconv.SERIAL_MACS:
+        return "tiled-serial"
+    if (kh, kw, strides) == (3, 3, (1, 1)) and c >= nbconv.WINOGRAD_MIN_C:
+        return "winograd"
+    return "tiled-parallel"
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("case", FAST_PATH_CASES, ids=[c[-1] + "-" + str(i) for i, c in enumerate(FAST_PATH_CASES)])
+@pytest.mark.tf
+def test_conv2d_fast_paths_match_tensorflow(case, backend, padding):
+    tf = _tf()
+    n, h, w, c, f, kh, kw, strides, path = case
+    s = convlab.shapes.pair(strides, "strides")
+    pads = convlab.resolve_padding((h, w), (kh, kw), padding, s)
+    oh, ow = (h + pads[0] + pads[1] - kh) // s[0] + 1, (w + pads[2] + pads[3] - kw) // s[1] + 1
+    assert _numba_path(n * oh * ow * kh * kw * c * f, c, kh, kw, s) == path  # the case still reaches its path
+    x, k, b = _random_case(np.random.default_rng(8), n, h, w, c, f, kh, kw)
+    want = tf.nn.conv2d(x, k, strides=[1, *s, 1], padding=padding.upper()).numpy() + b
+    got = convlab.conv2d(x, k, b, strides=strides, padding=padding, backend=backend)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    got32 = convlab.conv2d(
+        x.astype(np.float32), k.astype(np.float32), b, strides=strides, padding=padding, backend=backend
+    )
+    np.testing.assert_allclose(got32, want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+
+
 @pytest.mark.parametrize(
     "pool,strides,padding",
     [(2, None, "VALID"), (2, None, "SAME"), (3, 2, "SAME"), ((2, 3), (1, 2), "VALID"), (3, 1, "SAME")],

@@ -308,3 +308,12 @@ def test_compiled_adam_refuses_a_non_finite_update(monkeypatch):
     with pytest.raises(optimizers.NonFiniteUpdateError):
         optimizers.Adam().apply_gradients([(g, w)])
     assert (w == 1).all()  # nothing changed
+
+
+@pytest.mark.parametrize("bad", [np.array([1, 2]), 1, "False", None])
+def test_need_dx_must_be_a_bool(bad):
+    """The one rule for flags (convlab.util.checks.check_bool): a TypeError naming need_dx, on every backend."""
+    x, k, dy = np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), np.ones((1, 3, 3, 1))
+    for backend in ("reference", "numpy", "numba"):
+        with pytest.raises(TypeError, match="need_dx"):
+            convlab.conv2d_backward(dy, x, k, need_dx=bad, backend=backend)

@@ -122,3 +122,22 @@ def test_rejects_bad_shapes():
         wg.winograd_forward(x, np.zeros((3, 3, 3, 1), np.float32), None)
     with pytest.raises(ValueError):
         wg.winograd_forward(x[:, :2], np.zeros((3, 3, 2, 1), np.float32), None)
+    with pytest.raises(ValueError, match="nonfinite"):
+        wg.winograd_forward(x, np.zeros((3, 3, 2, 1), np.float32), None, nonfinite=np.zeros((1, 2), np.bool_))
+
+
+@pytest.mark.parametrize("parallel", [True, False], ids=["parallel", "serial"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_nonfinite_rows_are_flagged(dtype, parallel):
+    """``nonfinite`` marks exactly the output rows that hold a NaN or ±inf (what conv.py recomputes)."""
+    rng = np.random.default_rng(9)
+    xp = rng.standard_normal((3, 9, 8, 5)).astype(dtype)  # odd output height: a partial last band
+    k = rng.standard_normal((3, 3, 5, 19)).astype(dtype)
+    flags = np.ones((3, 7), np.bool_)
+    y = wg.winograd_forward(xp, k, None, parallel=parallel, nonfinite=flags)
+    assert not flags.any()
+    xp[1, 4, 2, 3], xp[2, 8, 7, 0] = np.inf, np.nan  # rows 2–4 of image 1; the last row of image 2
+    with np.errstate(invalid="ignore"):
+        y = wg.winograd_forward(xp, k, None, parallel=parallel, nonfinite=flags)
+    np.testing.assert_array_equal(flags, ~np.isfinite(y).all(axis=(2, 3)))
+    assert flags[1, 2:5].all() and flags[2, 6] and flags.sum() == 4

@@ -46,6 +46,23 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    own chunk of output rows into a private copy of dkernel; the copies are added
    at the end. The bias gradient ``Σ dy`` is summed in the same pass.
 
+Non-finite values
+-----------------
+NaN and ±inf follow IEEE arithmetic on the definition
+``y = b + Σ x_pad · kernel``, as the reference backend computes it (and as
+TensorFlow does, measured on 2.21): a pad is a zero that *is* multiplied
+(``0·inf = NaN``), while a position no window covers contributes no product
+at all. Three shortcuts above break that and are routed around, each at no
+cost for finite data: the direct loops skip pad positions (given explicit
+zeros when the kernel — forward — or ``dy`` — kernel gradient — is not
+finite); the transposed convolution for ``dx`` multiplies the kernel by
+spread-out zeros that are no product of the definition (a non-finite kernel
+takes the col2im path, which forms only real products); Winograd subtracts
+inputs before multiplying (``inf − inf``), so the rows of its output holding
+a non-finite value — flagged by the Winograd kernel itself while they are in
+cache — are recomputed by the tiled kernel (:func:`_redo_nonfinite_rows`). Where a finite result overflows only in some
+summation orders, the backends may differ (so do any two BLAS libraries).
+
 ``parallel=True`` + ``prange`` over independent outputs only (no two threads
 write the same element), ``cache=True`` everywhere so a second process loads
 the compiled code from ``__pycache__`` instead of recompiling.
@@ -58,6 +75,7 @@ import numpy as np
 
 from convlab.kernels import winograd
 from convlab.kernels.tile import specialised, tile_fma, tile_fma_to, tile_for
+from convlab.util.arrays import crop_nhwc
 
 #: ``(rows, cols)`` and ``(top, bottom, left, right)``, already checked by :mod:`convlab.ops.conv`.
 Pair = tuple[int, int]
@@ -262,12 +280,44 @@ def _forward_tiled(xp, kernel, bias, strides, parallel=True):
     return y
 
 
+def _redo_nonfinite_rows(y, xp, kernel, bias, bad):
+    """Recompute, with the tiled kernel, the rows of a Winograd result ``y`` flagged in ``bad (N, OH)``.
+
+    Why: Winograd's transforms add and subtract inputs *before* the products
+    (``d0 − d2``, ``g0 + g1 + g2``…). With an infinite input that gives ``inf − inf =
+    NaN`` where the definition gives ±inf, and finite values near the dtype's
+    largest can overflow in a transform while the direct sum stays finite. Neither
+    can turn a non-finite value finite (the transforms only add, subtract and
+    halve, and Winograd's outputs depend on exactly the inputs of their windows),
+    so every output Winograd gets wrong this way is non-finite: the kernel flags
+    the rows holding one (``bad``, see :func:`.winograd.winograd_forward`) and
+    recomputing them restores IEEE arithmetic on the definition. ``y`` is
+    corrected in place; finite data pays only ``bad.any()``.
+    """
+    if not bad.any():
+        return
+    halo = kernel.shape[0] - 1  # input rows below an output row's first one
+    spans = []  # per image: from its first flagged row to its last
+    for n in np.flatnonzero(bad.any(axis=1)):
+        rows = np.flatnonzero(bad[n])
+        spans.append((int(n), int(rows[0]), int(rows[-1]) + 1))
+    if 2 * sum(i1 - i0 for _, i0, i1 in spans) > bad.size:  # most of y (e.g. a NaN kernel): one call
+        y[...] = _forward_tiled(xp, kernel, bias, (1, 1))
+        return
+    for n, i0, i1 in spans:
+        y[n, i0:i1] = _forward_tiled(xp[n : n + 1, i0 : i1 + halo], kernel, bias, (1, 1))[0]
+
+
 def _valid_conv(xp, kernel, bias, strides, parallel=True):
     """Valid convolution of an already padded ``xp``: Winograd where it pays (see
-    :data:`WINOGRAD_MIN_C`), else the tiled kernel. Same arguments as :func:`_forward_tiled`."""
+    :data:`WINOGRAD_MIN_C`), with its non-finite rows redone by the tiled kernel
+    (:func:`_redo_nonfinite_rows`), else the tiled kernel. Same arguments as :func:`_forward_tiled`."""
     kh, kw, c_in, _ = kernel.shape
     if parallel and kh == 3 and kw == 3 and tuple(strides) == (1, 1) and c_in >= WINOGRAD_MIN_C:
-        return winograd.winograd_forward(xp, kernel, bias)
+        bad = np.zeros((xp.shape[0], xp.shape[1] - 2), dtype=np.bool_)
+        y = winograd.winograd_forward(xp, kernel, bias, nonfinite=bad)
+        _redo_nonfinite_rows(y, xp, kernel, bias, bad)
+        return y
     return _forward_tiled(xp, kernel, bias, strides, parallel)
 
 
@@ -297,6 +347,10 @@ def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, s
     if macs < DIRECT_MACS:
         y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype)
         bb = np.zeros(n_f, dtype=x.dtype) if bias is None else bias
+        if any(pads) and not np.isfinite(kernel).all():
+            # The direct loop skips pad positions; a pad is a zero of x_pad, and 0·inf = NaN
+            # must reach the output as in the definition: give it the zeros explicitly.
+            x, t, l = _padded(x, pads), 0, 0
         _direct_forward(x, kernel, bb, sh, sw, t, l, y)
         return y
     return _valid_conv(_padded(x, pads), kernel, bias, strides, parallel=macs >= SERIAL_MACS)
@@ -352,7 +406,11 @@ def _conv2d_dx(dy, x_shape, kernel, strides, pads):
     sh, sw = strides
     t, _, l, _ = pads
     fb, _ = tile_for(dy.dtype)
-    if 2 * c_in < fb:
+    if 2 * c_in < fb or not np.isfinite(kernel).all():
+        # A non-finite kernel also comes here: the transposed convolution below multiplies
+        # kernel taps by the zeros spread between and around dy's values, which are no
+        # product of the definition (0·inf = NaN where the reference adds nothing);
+        # this path forms only the real products.
         # Few input channels (MNIST: C = 1): the transposed convolution would fill
         # a tile of FB output channels with only C useful ones. Instead, compute
         # every window's gradient g[n,i,j,(u,v,c)] = Σ_f dy[n,i,j,f]·kernel[u,v,c,f]
@@ -512,11 +570,15 @@ def conv2d_backward(
     n_img, oh, ow, n_f = dy.shape
     sh, sw = strides
     if _macs(n_img, oh, ow, kernel) < DIRECT_MACS:
-        dx = np.zeros(x.shape, dtype=x.dtype)
+        top, left, xd = pads[0], pads[2], x
+        if any(pads) and not np.isfinite(dy).all():
+            # The direct loop skips pad positions, but dkernel multiplies the pads' zeros
+            # by dy (0·inf = NaN in the definition): give it the zeros explicitly.
+            xd, top, left = _padded(x, pads), 0, 0
+        dx = np.zeros(xd.shape, dtype=x.dtype)
         dk = np.zeros(kernel.shape, dtype=x.dtype)
-        _direct_backward(dy, x, kernel, sh, sw, pads[0], pads[2], dx, dk)
-        if not need_dx:
-            dx = None
+        _direct_backward(dy, xd, kernel, sh, sw, top, left, dx, dk)
+        dx = None if not need_dx else (dx if xd is x else crop_nhwc(dx, pads))
         db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
     else:
         dx = _conv2d_dx(dy, x.shape, kernel, strides, pads) if need_dx else None

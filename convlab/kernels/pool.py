@@ -12,9 +12,12 @@ Two paths:
 - **generic** (:func:`_max_forward`, :func:`_max_backward`): any pool size,
   stride and padding, with bounds checks; overlapping windows accumulate.
 
-Ties: each window sends its gradient to ONE position, the first maximum in
-row-major order inside the window (TensorFlow's CPU behaviour). NaN: a NaN in a
-window wins the maximum (the first NaN gets the gradient).
+Which pixel gets a window's gradient (the rule of :mod:`convlab.ops.pooling`):
+the first maximum in row-major order among the window's *real* pixels — pads
+are never candidates — with NaN counting as larger than everything. So on ties
+the first maximum (TensorFlow's CPU ``MaxPoolGrad``), a window of −inf values
+and pads sends it to its first real pixel (TensorFlow too), and a NaN wins the
+maximum (the forward returns NaN) and its first NaN gets the gradient.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ def _max_forward(x, ph, pw, sh, sw, top, left, y):
 
 
 @nb.njit(parallel=True, cache=True)
-def _avg_forward(x, ph, pw, sh, sw, top, left, y):
+def _avg_forward(x, ph, pw, sh, sw, top, left, zero, y):
+    """``zero``: a 1-element array of ``x``'s dtype, so each window is summed in that dtype (a
+    float32 sum overflows to inf exactly where the reference's and TensorFlow's do)."""
     n_img, h, w, n_ch = x.shape
     _, oh, ow, _ = y.shape
     for p in nb.prange(n_img * oh):
@@ -60,7 +65,7 @@ def _avg_forward(x, ph, pw, sh, sw, top, left, y):
         i = p % oh
         for j in range(ow):
             for c in range(n_ch):
-                total = 0.0
+                total = zero[0]
                 count = 0
                 for u in range(ph):
                     r = i * sh + u - top
@@ -163,7 +168,7 @@ def max_pool2d_forward(x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> 
 def avg_pool2d_forward(x: np.ndarray, pool: Pair, strides: Pair, pads: Pads) -> np.ndarray:
     """``x (N,H,W,C)`` → ``(N,OH,OW,C)``: the mean of each window over its real (non-pad) pixels."""
     y = _out(x, pool, strides, pads)
-    _avg_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], y)
+    _avg_forward(x, pool[0], pool[1], strides[0], strides[1], pads[0], pads[2], np.zeros(1, dtype=x.dtype), y)
     return y
 
 

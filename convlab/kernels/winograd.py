@@ -359,9 +359,25 @@ def _edge_output(yf, ybase, ycs, yrs, mf, mbase, mstride, bias, bbase, n, rows, 
                 yf[ybase + yrs + ycs + f] = w1 - w2 - w3 + bf
 
 
+@nb.njit(cache=True, fastmath={"reassoc"})
+def _any_nonfinite(a, start, stop):
+    """Whether ``a[start:stop]`` (``start < stop``) holds a NaN or ±inf.
+
+    ``v − v`` is 0 for a finite ``v`` and NaN for NaN and ±inf, so the sum of
+    them is NaN exactly when one is not finite. ``reassoc`` only lets LLVM
+    vectorise the sum (no ``nnan``/``ninf``, which would let it drop the test).
+    """
+    b = a[start:stop]  # indices from 0: no negative-index wraparound to hinder the vectoriser
+    s = b[0] - b[0]
+    for i in range(1, b.size):
+        v = b[i]
+        s += v - v
+    return s != s
+
+
 @nb.njit(cache=True)
 def _band_task(
-    xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride, vstride, vf, mf, yf, oh, ow, n_f, FB, JB
+    xf, hp, wp, c_in, uf, bias, tapoff, n, tr0, n_rows, n_t, mstride, vstride, vf, mf, yf, oh, ow, n_f, bad, FB, JB
 ):
     """One task's work (see the module notes): input transform, products, output transform of one band.
 
@@ -372,6 +388,10 @@ def _band_task(
     per tile shape, and the parallel region stays small (Numba compiles a big
     ``prange`` body slowly). Module-level rather than a closure so the drivers
     can be cached on disk (a closure over a dispatcher is not).
+
+    ``bad[n·OH + i]`` is set for each output row ``i`` of the band: whether it
+    holds a NaN or ±inf (see :func:`winograd_forward`), checked while the
+    band's rows are still in cache.
     """
     nb.literally(FB)
     nb.literally(JB)
@@ -451,6 +471,11 @@ def _band_task(
                         2 if two_rows else 1,
                         2 if j0 + 1 < ow else 1,
                     )
+    # ---- the band's output rows, all filters written: flag those holding a non-finite value
+    row = ow * n_f
+    for i in range(2 * tr0, min(2 * (tr0 + n_rows), oh)):
+        start = (n * oh + i) * row
+        bad[n * oh + i] = row > 0 and _any_nonfinite(yf, start, start + row)
 
 
 def _make_winograd(FB, JB, parallel):
@@ -458,7 +483,7 @@ def _make_winograd(FB, JB, parallel):
     PARALLEL = parallel  # used below so that it is a closure constant (see the note)
 
     @nb.njit(parallel=parallel, cache=True)
-    def winograd(xp, uf, bias, tapoff, band, vbuf, mbuf, y):
+    def winograd(xp, uf, bias, tapoff, band, vbuf, mbuf, y, bad):
         # Note: Numba's on-disk cache keys a closure by its code and the values of
         # the variables it closes over — not by the decorator's options. Without
         # this reference, the serial and the parallel builds would share one cache
@@ -500,6 +525,7 @@ def _make_winograd(FB, JB, parallel):
                 oh,
                 ow,
                 n_f,
+                bad,
                 FB,
                 JB,
             )
@@ -541,7 +567,12 @@ def scratch_bytes(
 
 
 def winograd_forward(
-    xp: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, parallel: bool = True, band: int | None = None
+    xp: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    parallel: bool = True,
+    band: int | None = None,
+    nonfinite: np.ndarray | None = None,
 ) -> np.ndarray:
     """Valid 3×3 stride-1 cross-correlation of an already padded ``xp (N, Hp, Wp, C)`` with
     ``kernel (3, 3, C, F)``, plus ``bias (F,)`` or None → ``y (N, Hp-2, Wp-2, F)``, same dtype.
@@ -553,9 +584,19 @@ def winograd_forward(
     Called by :mod:`convlab.kernels.conv` for 3×3 stride-1 layers with enough
     input channels; the public entry point is :func:`convlab.conv2d`.
 
+    Non-finite values: the transforms add and subtract inputs before the
+    products, so an infinite input gives ``inf − inf = NaN`` in outputs the
+    definition makes ±inf, and finite values near the dtype's largest can
+    overflow here while the direct sum does not. Neither turns a non-finite value
+    finite, and each output depends on exactly its window's inputs, so every
+    output this gets wrong is non-finite. ``nonfinite``, a bool ``(N, Hp-2)``
+    array, receives which output rows hold a NaN or ±inf (checked while each
+    band is in cache: no extra pass over ``y``); the caller recomputes those
+    rows directly (:func:`convlab.kernels.conv._valid_conv`).
+
     Raises:
-        ValueError: ``kernel`` is not ``(3, 3, C, F)`` with ``xp``'s C, or ``xp`` is
-            smaller than 3×3.
+        ValueError: ``kernel`` is not ``(3, 3, C, F)`` with ``xp``'s C, ``xp`` is
+            smaller than 3×3, or ``nonfinite`` is not a C-contiguous bool ``(N, Hp-2)`` array.
         TypeError: ``xp`` is not float32/float64.
     """
     n_img, hp, wp, c_in = xp.shape
@@ -564,6 +605,10 @@ def winograd_forward(
         raise ValueError(f"winograd_forward: need a (3, 3, {c_in}, F) kernel, got {kernel.shape}")
     if hp < 3 or wp < 3:
         raise ValueError(f"winograd_forward: padded input {hp}×{wp} is smaller than the 3×3 kernel")
+    if nonfinite is None:
+        nonfinite = np.zeros((n_img, hp - 2), dtype=np.bool_)
+    elif nonfinite.shape != (n_img, hp - 2) or nonfinite.dtype != np.bool_ or not nonfinite.flags.c_contiguous:
+        raise ValueError(f"winograd_forward: nonfinite must be a C-contiguous bool array of shape {(n_img, hp - 2)}")
     dtype = xp.dtype
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"winograd_forward: float32 or float64 input needed, got {dtype}")
@@ -580,5 +625,5 @@ def winograd_forward(
     vbuf = np.empty((nt, 16 * band * n_t * c_in), dtype=dtype)
     mbuf = np.empty((nt, 16 * band * n_t * fb), dtype=dtype)
     y = np.empty((n_img, oh, ow, n_f), dtype=dtype)
-    kern(xp, uf.reshape(-1), b, np.arange(c_in, dtype=np.int64), band, vbuf, mbuf, y)
+    kern(xp, uf.reshape(-1), b, np.arange(c_in, dtype=np.int64), band, vbuf, mbuf, y, nonfinite.reshape(-1))
     return y

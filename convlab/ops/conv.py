@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike
 
 from convlab.shapes.sizes import IntOrPair, Padding, window_geometry
 from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
-from convlab.util.checks import as_float_array, check_backend
+from convlab.util.checks import as_float_array, check_backend, check_bool
 
 __all__ = ["conv2d", "conv2d_backward", "correlate2d", "convolve2d", "im2col"]
 
@@ -344,12 +344,13 @@ def conv2d_backward(
     Raises:
         ValueError: ``dy``'s shape differs from the forward output's (the message
             names ``dy`` and both shapes), and every error :func:`conv2d` raises.
-        TypeError: non-numeric dtype, malformed strides/padding.
+        TypeError: non-numeric dtype, malformed strides/padding, ``need_dx`` not a bool.
 
     Formulas: see the module docstring (chain rule on Keras' cross-correlation).
     """
+    need_dx = check_bool(need_dx, "need_dx")
     dy, x, kernel, strides, pads, backend = _prepare_backward(dy, x, kernel, strides, padding, backend)
-    return _BACKWARD[backend](dy, x, kernel, strides, pads, need_dx=bool(need_dx))
+    return _BACKWARD[backend](dy, x, kernel, strides, pads, need_dx=need_dx)
 
 
 def _as_image(image, name="image"):

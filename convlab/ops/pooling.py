@@ -16,15 +16,32 @@ Layout: ``x (N, H, W, C)`` → ``(N, OH, OW, C)``; ``OH = floor((H + P − K)/S)
 Backward passes (:func:`max_pool2d_backward`, :func:`avg_pool2d_backward`):
 - max: the maximum is a selection, so the gradient of an output goes to the
   single input pixel that was selected. On ties it goes to ONE position only:
-  the **first maximum in row-major order inside the window** (smallest row,
-  then smallest column) — what TensorFlow's CPU ``MaxPoolGrad`` does (checked
-  against ``tf.GradientTape`` in ``tests/test_backward.py``). Some course code
-  sends it to every tied maximum instead; that is not the gradient TF computes.
+  the **first maximum in row-major order among the window's real pixels**
+  (smallest row, then smallest column; pads are never candidates) — what
+  TensorFlow's CPU ``MaxPoolGrad`` does (checked against ``tf.GradientTape`` in
+  ``tests/test_backward.py``). Some course code sends it to every tied maximum
+  instead; that is not the gradient TF computes.
 - average: each output is ``Σ window / count``, so every real pixel of the
   window receives ``dy / count`` (``count`` = real pixels with "same" padding).
 - overlapping windows (stride < pool) add their contributions; pads are
   cropped; pixels no window covers get 0.
 Backends: ``"reference"`` (loops), ``"numpy"`` (window views), ``"numba"`` (default).
+
+Non-finite values (NaN, ±inf) — the same on every backend:
+- max forward: a window holding a NaN gives NaN (NaN propagates, as ``np.max``
+  and IEEE 754-2019's ``maximum``); a window whose real pixels are all −inf
+  gives −inf. TensorFlow 2.21's CPU ``max_pool2d`` differs on both (measured):
+  it skips NaN and returns the dtype's lowest finite value (−3.4e38 in float32)
+  for an all −inf window; convlab keeps the README's promise that NaN
+  propagates and returns the true maximum.
+- max backward: NaN counts as larger than every number, so the rule above
+  sends the gradient to the window's first NaN — the pixel whose value the
+  forward returned. A window whose real pixels are all −inf sends it to its
+  first real pixel (a tie of all of them), as TensorFlow does. (TensorFlow's
+  backward, following its forward, gives a NaN the gradient only when it is
+  the window's first real pixel.)
+- average: sums are taken in the input's dtype, so NaN and ±inf propagate and
+  a float32 sum overflows to inf where TensorFlow's does.
 """
 
 from __future__ import annotations
@@ -142,26 +159,31 @@ def _prepare_backward(dy, x, pool_size, strides, padding, backend):
 
 
 def _max_pool_backward_reference(dy, x, pool, strides, pads):
-    """For every output number: find the window's first maximum (row-major) and send it ``dy`` there.
+    """For every output number: find the first maximum (row-major) among the window's real
+    pixels and send it ``dy`` there.
 
-    ``np.argmax`` of the flattened window returns the first maximum in row-major
-    order — TensorFlow's tie rule. ``+=``, not ``=``: overlapping windows may
-    pick the same pixel. No early exit: every window of every channel is visited.
+    The window is cut to its real (non-pad) pixels, so a pad never receives a
+    gradient — it matters when every real pixel is −inf, which ties with the
+    pads. ``np.argmax`` of the flattened window returns the first maximum in
+    row-major order (TensorFlow's tie rule), or the first NaN. ``+=``, not ``=``:
+    overlapping windows may pick the same pixel.
     """
-    xp = pad_nhwc(x, pads, -np.inf)
-    dxp = np.zeros_like(xp)
+    dx = np.zeros_like(x)
     n_img, oh, ow, n_ch = dy.shape
+    h, w = x.shape[1:3]
     ph, pw = pool
     sh, sw = strides
+    top, _, left, _ = pads
     for n in range(n_img):
         for i in range(oh):
+            r0, r1 = max(i * sh - top, 0), min(i * sh - top + ph, h)  # the window's real rows
             for j in range(ow):
+                q0, q1 = max(j * sw - left, 0), min(j * sw - left + pw, w)
                 for c in range(n_ch):
-                    window = xp[n, i * sh : i * sh + ph, j * sw : j * sw + pw, c]
-                    k = int(np.argmax(window))  # flat index of the first maximum
-                    u, v = divmod(k, pw)
-                    dxp[n, i * sh + u, j * sw + v, c] += dy[n, i, j, c]
-    return crop_nhwc(dxp, pads)
+                    k = int(np.argmax(x[n, r0:r1, q0:q1, c]))  # flat index of the first maximum
+                    u, v = divmod(k, q1 - q0)
+                    dx[n, r0 + u, q0 + v, c] += dy[n, i, j, c]
+    return dx
 
 
 def _avg_pool_backward_reference(dy, x, pool, strides, pads):
@@ -198,7 +220,14 @@ def _max_pool_backward_numpy(dy, x, pool, strides, pads):
     xp = pad_nhwc(x, pads, -np.inf)
     v = windows(xp, pool, strides)  # (N, OH, OW, C, PH, PW)
     n_img, oh, ow, n_ch = dy.shape
-    arg = v.reshape(n_img, oh, ow, n_ch, -1).argmax(axis=-1)  # first maximum, row-major
+    flat = v.reshape(n_img, oh, ow, n_ch, -1)
+    arg = flat.argmax(axis=-1)  # first maximum (or first NaN), row-major
+    if any(pads):
+        # A window whose real pixels are all −inf ties with its −inf pads, and argmax may pick
+        # a pad: the gradient goes to the window's first real pixel instead (the rule above).
+        real = pad_nhwc(np.ones((1,) + x.shape[1:3] + (1,), dtype=np.int8), pads)
+        first_real = windows(real, pool, strides).reshape(1, oh, ow, 1, -1).argmax(axis=-1)
+        arg = np.where(np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0] == -np.inf, first_real, arg)
     pw = pool[1]
     zero = np.zeros((), dtype=dy.dtype)
     dxp = _scatter_taps(lambda u, w: np.where(arg == u * pw + w, dy, zero), xp.shape, x.dtype, pool, strides, oh, ow)
@@ -257,8 +286,10 @@ def max_pool2d_backward(
 
     Returns:
         ``dx (N, H, W, C)`` of ``x``'s dtype. Each ``dy[n, i, j, c]`` goes to ONE
-        pixel: the first maximum of its window in row-major order (TensorFlow's
-        CPU ``MaxPoolGrad`` rule on ties); overlapping windows add up.
+        pixel: the first maximum in row-major order among its window's real
+        (non-pad) pixels, NaN counting as the largest (TensorFlow's CPU
+        ``MaxPoolGrad`` rule on ties and on all −inf windows; the module notes
+        give the NaN rule); overlapping windows add up.
 
     Raises:
         ValueError: ``dy`` of the wrong shape (named), and every error of :func:`max_pool2d`.
@@ -303,8 +334,8 @@ def max_pool2d(
         backend: keyword-only; ``"reference"``, ``"numpy"``, ``"numba"`` (default).
 
     Returns:
-        ``(N, OH, OW, C)``, ``OH = floor((H + P − PH)/S) + 1``. NaN propagates as in
-        ``np.max`` for the reference/numpy backends (see tests for numba).
+        ``(N, OH, OW, C)``, ``OH = floor((H + P − PH)/S) + 1``. A window holding a NaN
+        gives NaN, on every backend (as ``np.max``; TensorFlow skips NaN — see the module notes).
 
     Raises:
         ValueError/TypeError naming the argument (ndim, empty, pool_size/strides
