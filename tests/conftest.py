@@ -1,7 +1,18 @@
 """Shared fixtures: the slides' numbers (../shared/reference-numbers.md, seeds/003)."""
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# --------------------------------------------------------------------------- hypothesis profiles
+# "ci" (the default) is deterministic: the same examples on every run and machine, no example
+# database, no deadline (a shared 2-core machine has slow moments); a failure prints the blob that
+# reproduces it (@reproduce_failure). HYPOTHESIS_PROFILE=explore draws new random examples locally.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 BACKENDS = ["reference", "numpy", "numba"]
 DTYPES = [np.float32, np.float64]
