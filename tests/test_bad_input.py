@@ -195,7 +195,7 @@ def test_huge_ints_in_ops_are_a_value_error_naming_the_argument(call, name, valu
         (lambda: convlab.conv_output_size(10, 3, 2**70), "padding"),
         (lambda: convlab.conv_output_size(10, 3, 2**62), "padding"),  # fits, but the padded length does not
         (lambda: convlab.conv_output_size(10, 3, 0, 2**64), "stride"),
-        (lambda: convlab.resolve_padding((5, 2**63), 3, "same", 1), "input size"),
+        (lambda: convlab.resolve_padding((5, 2**63), 3, "same", 1), "input_hw"),
         (lambda: convlab.conv2d_param_count(2**63, 3, 1), "filters"),
         (lambda: convlab.conv2d_param_count(2, (3, 2**64), 1), "kernel_size"),
         (lambda: convlab.dense_param_count(10, 2**70), "in_features"),

@@ -223,8 +223,13 @@ def _require_keras_built(keras_model: Any, keras: Any, what: str) -> tuple:
     return shape
 
 
-def model_specs(model: Any, what: str) -> tuple[list[dict], list[list[np.ndarray]], list[tuple], tuple]:
+def model_specs(
+    model: Any, what: str, arg: str = "model"
+) -> tuple[list[dict], list[list[np.ndarray]], list[tuple], tuple]:
     """``(specs, weights, output shapes, input shape)`` of a built convlab or Keras model, one entry per layer.
+
+    ``what`` is the calling function (``"copy_weights()"``) and ``arg`` the argument
+    ``model`` was passed as (``"source"``), both named in the messages.
 
     Raises:
         TypeError / ValueError: not such a model, or not built; UnsupportedLayerError: a layer the bridge cannot map.
@@ -240,7 +245,7 @@ def model_specs(model: Any, what: str) -> tuple[list[dict], list[list[np.ndarray
         )
     keras = import_keras_tf()
     if not isinstance(model, keras.Model):
-        raise TypeError(f"expected a convlab.Sequential or a keras.Sequential, got {type(model).__name__}")
+        raise TypeError(f"{what}: {arg} must be a convlab.Sequential or a keras.Sequential, got {type(model).__name__}")
     shape = _require_keras_built(model, keras, what)
     layers = model.layers
     return (
@@ -454,7 +459,7 @@ def from_keras(keras_model: Any, *, compile: bool = True, backend: str | None = 
     keras = import_keras_tf()
     if not isinstance(keras_model, keras.Model):
         raise TypeError(f"keras_model must be a keras.Sequential, got {type(keras_model).__name__}")
-    specs, weights, shapes, input_shape = model_specs(keras_model, "from_keras()")
+    specs, weights, shapes, input_shape = model_specs(keras_model, "from_keras()", "keras_model")
     compile_args = _convlab_compile_args(keras_model) if compile and keras_model.compiled else None
     with _convlab_rng_untouched():
         layers = [convlab_layers.Input(input_shape[1:], dtype=specs[0]["dtype"])]
@@ -488,8 +493,8 @@ def copy_weights(source: Any, target: Any) -> None:
             differ, naming both layers and the shapes.
         UnsupportedLayerError: a layer the bridge cannot map, naming it.
     """
-    src = model_specs(source, "copy_weights()")
-    dst = model_specs(target, "copy_weights()")
+    src = model_specs(source, "copy_weights()", "source")
+    dst = model_specs(target, "copy_weights()", "target")
     check_compatible(src, dst, source, target)
     weights = src[1]
     if is_convlab(target):

@@ -185,7 +185,7 @@ def compare_with_keras(
     else:
         check_compatible(
             model_specs(model, "compare_with_keras()"),
-            model_specs(keras_model, "compare_with_keras()"),
+            model_specs(keras_model, "compare_with_keras()", "keras_model"),
             model,
             keras_model,
             check_input=True,

@@ -119,6 +119,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> np.ndarray:
         raise ValueError("x must be at least 1-D: softmax normalises along an axis, and a 0-d x has none")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis must be in [-{x.ndim}, {x.ndim}) for x of shape {x.shape}, got {axis}")
+    if x.shape[axis] == 0:  # no classes to normalise over: an empty result, as every activation on empty input
+        return np.empty_like(x)
     z = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(z)
     return e / np.sum(e, axis=axis, keepdims=True)

@@ -131,8 +131,8 @@ def resolve_padding(
             f"resolve_padding(input_hw, kernel_hw, padding, strides): input_hw must be (H, W), got {shown(input_hw)} "
             "(padding comes third, as in conv_output_size)"
         )
-    h, w = pair(input_hw, "input size", minimum=0)
-    kh, kw = pair(kernel_hw, "kernel_size")
+    h, w = pair(input_hw, "input_hw", minimum=0)
+    kh, kw = pair(kernel_hw, "kernel_hw")
     sh, sw = pair(strides, "strides")
     return _resolve(h, w, kh, kw, sh, sw, padding)
 

@@ -137,10 +137,14 @@ class Layer:
             )
         out = tuple(self._build(shape[1:]))
         # Sizes are exact ints: an output no array can hold is refused here, not by NumPy at the first call.
-        check_shape_fits(out, self.dtype, self.name, "output (one example)")
+        check_shape_fits(out, self.dtype, self._for_input(shape[1:]), "output (one example)")
         self.input_shape = (None,) + shape[1:]
         self.output_shape = (None,) + out
         self.built = True
+
+    def _for_input(self, shape: tuple[int, ...]) -> str:
+        """The layer and the ``input_shape`` it is built for, to name both when a size is refused."""
+        return f"{self.name} (input_shape={shown((None, *shape))})"
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Create the parameters for one example of ``shape`` (no batch axis); return the output shape likewise."""

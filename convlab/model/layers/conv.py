@@ -93,7 +93,7 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         self.params = OrderedDict(
             kernel=glorot_uniform(
-                (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters, self.dtype, name=self.name
+                (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters, self.dtype, name=self._for_input(shape)
             )
         )
         if self.use_bias:

@@ -60,7 +60,7 @@ class Dense(Layer):
             )
         n_in = shape[0]
         self.params = OrderedDict(
-            kernel=glorot_uniform((n_in, self.units), n_in, self.units, self.dtype, name=self.name)
+            kernel=glorot_uniform((n_in, self.units), n_in, self.units, self.dtype, name=self._for_input(shape))
         )
         if self.use_bias:
             self.params["bias"] = np.zeros(self.units, self.dtype)
