@@ -121,6 +121,7 @@ def test_same_seed_same_weights(digits):
     assert not np.array_equal(a[0], c[0])
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the overflow this test provokes
 def test_nan_loss_stops_with_last_good_weights(digits):
     x, y = digits
     m = small_cnn(softmax=False)
