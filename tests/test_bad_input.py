@@ -351,12 +351,13 @@ def _df(dy, x):
         (dict(forward=None), TypeError, "forward must be a function"),
         (dict(backward="grad"), TypeError, "backward must be a function"),
         (dict(inputs={"x": np.ones(3, complex)}), TypeError, r"inputs\['x'\] must be a real numeric array"),
-        (dict(h=0.0), ValueError, "h must be > 0"),
-        (dict(h=float("nan")), ValueError, "h must be > 0"),
-        (dict(h=float("inf")), ValueError, "h must be > 0"),
-        (dict(h="1e-5"), TypeError, "h must be > 0"),
-        (dict(tol=float("nan")), ValueError, "tol must be >= 0"),
-        (dict(tol=-1.0), ValueError, "tol must be >= 0"),
+        (dict(h=0.0), ValueError, "h must be a finite float > 0"),
+        (dict(h=10**400), ValueError, "h must be a finite float > 0"),
+        (dict(h=float("nan")), ValueError, "h must be a finite float > 0"),
+        (dict(h=float("inf")), ValueError, "h must be a finite float > 0"),
+        (dict(h="1e-5"), TypeError, "h must be a finite float > 0"),
+        (dict(tol=float("nan")), ValueError, "tol must be a finite float >= 0"),
+        (dict(tol=-1.0), ValueError, "tol must be a finite float >= 0"),
         (dict(scale=True), TypeError, "scale"),
         (dict(seed=1.5), TypeError, "seed"),
         (dict(wrt=3), TypeError, "wrt must be a list of input names"),
@@ -387,7 +388,7 @@ def test_numeric_gradient_and_rel_error_check_their_arguments():
         convlab.numeric_gradient(_f, np.ones(2, complex))  # was a ComplexWarning and a wrong answer
     with pytest.raises(TypeError, match=r"f\(x\) must be a real numeric array"):
         convlab.numeric_gradient(lambda x: None, np.ones(2))
-    with pytest.raises(ValueError, match="floor must be >= 0"):
+    with pytest.raises(ValueError, match="floor must be a finite float >= 0"):
         convlab.rel_error(np.ones(2), np.ones(2), floor=-1.0)
 
 

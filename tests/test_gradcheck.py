@@ -42,7 +42,7 @@ def test_numeric_gradient_of_known_functions_and_input_untouched():
     np.testing.assert_array_equal(x, keep)
     dy = np.array([[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_allclose(numeric_gradient(np.sin, x, dy), dy * np.cos(x), rtol=1e-8)
-    with pytest.raises(ValueError, match="h must be > 0"):
+    with pytest.raises(ValueError, match="h must be a finite float > 0"):
         numeric_gradient(np.sin, x, h=0)
     with pytest.raises(ValueError, match="dy must have the shape"):
         numeric_gradient(np.sin, x, np.ones(3))

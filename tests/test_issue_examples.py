@@ -107,6 +107,19 @@ def test_errors_name_the_argument(call, exc, words):
     assert "-9223372036854775808" not in str(info.value)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pool", [convlab.max_pool2d, convlab.avg_pool2d])
+def test_a_pool_window_no_array_could_hold_is_refused_by_name(pool, backend):
+    with pytest.raises(ValueError, match="padding=.*more than any array can hold"):
+        pool(np.ones((1, 5, 5, 1)), 2**40, 1, "same", backend)
+
+
+def test_a_huge_pool_window_visits_only_real_pixels():
+    x = np.arange(25.0).reshape(1, 5, 5, 1)  # the numba loops never walk the 2**20 padded rows
+    assert convlab.max_pool2d(x, 2**20, 2**20, "same")[0, 0, 0, 0] == 24.0
+    assert convlab.avg_pool2d(x, 2**20, 2**20, "same")[0, 0, 0, 0] == 12.0
+
+
 def test_read_idx_header_whose_dimensions_overflow(tmp_path):
     path = tmp_path / "huge-idx1-ubyte.gz"
     with gzip.open(path, "wb") as fh:

@@ -40,14 +40,8 @@ def _max_forward(x, ph, pw, sh, sw, top, left, y):
         for j in range(ow):
             for c in range(n_ch):
                 best = -np.inf
-                for u in range(ph):
-                    r = i * sh + u - top
-                    if r < 0 or r >= h:
-                        continue
-                    for v in range(pw):
-                        q = j * sw + v - left
-                        if q < 0 or q >= w:
-                            continue
+                for r in range(max(i * sh - top, 0), min(i * sh - top + ph, h)):
+                    for q in range(max(j * sw - left, 0), min(j * sw - left + pw, w)):
                         val = x[n, r, q, c]
                         if val > best or np.isnan(val):
                             best = val
@@ -67,14 +61,8 @@ def _avg_forward(x, ph, pw, sh, sw, top, left, zero, y):
             for c in range(n_ch):
                 total = zero[0]
                 count = 0
-                for u in range(ph):
-                    r = i * sh + u - top
-                    if r < 0 or r >= h:
-                        continue
-                    for v in range(pw):
-                        q = j * sw + v - left
-                        if q < 0 or q >= w:
-                            continue
+                for r in range(max(i * sh - top, 0), min(i * sh - top + ph, h)):
+                    for q in range(max(j * sw - left, 0), min(j * sw - left + pw, w)):
                         total += x[n, r, q, c]
                         count += 1
                 y[n, i, j, c] = total / count
@@ -185,14 +173,8 @@ def _max_backward(dy, x, ph, pw, sh, sw, top, left, dx):
                     best = -np.inf
                     br = -1
                     bq = -1
-                    for u in range(ph):
-                        r = i * sh + u - top
-                        if r < 0 or r >= h:
-                            continue
-                        for v in range(pw):
-                            q = j * sw + v - left
-                            if q < 0 or q >= w:
-                                continue
+                    for r in range(max(i * sh - top, 0), min(i * sh - top + ph, h)):
+                        for q in range(max(j * sw - left, 0), min(j * sw - left + pw, w)):
                             val = x[n, r, q, c]
                             if br < 0 or val > best or (np.isnan(val) and not np.isnan(best)):
                                 best = val

@@ -16,7 +16,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convlab.ops import losses
-from convlab.util.checks import shown
 
 __all__ = ["LOSS_NAMES", "CompiledLoss"]
 
@@ -104,22 +103,7 @@ class CompiledLoss:
                     f"{name} must hold one class index per example, shape {(n, *out[:-1])} for outputs "
                     f"{(n, *out)} (for one-hot targets use categorical_crossentropy), got shape {y.shape}"
                 )
-            if y.dtype.kind == "f":
-                bad = ~(np.isfinite(y) & (y == np.round(y)))
-                if bad.any():
-                    index = np.unravel_index(int(np.argmax(bad)), y.shape)
-                    raise TypeError(
-                        f"{name} must hold integer class indices, got {y[index]!r} at {list(map(int, index))} "
-                        f"(dtype {y.dtype})"
-                    )
-            if y.size:
-                bad = (y < 0) | (y >= k)
-                if bad.any():
-                    index = np.unravel_index(int(np.argmax(bad)), y.shape)
-                    raise ValueError(
-                        f"{name} must hold class indices in [0, {k - 1}] (the model has {k} outputs), "
-                        f"got {shown(y[index].item())} at {list(map(int, index))}"
-                    )
+            losses.check_class_indices(y, k, name, f" (the model has {k} outputs)")
             return y
         if y.shape[1:] != out and not _same_but_trailing_one(y.shape[1:], out):
             raise ValueError(

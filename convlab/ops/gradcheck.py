@@ -46,13 +46,12 @@ checks"; float64, h = 1e-5):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab.util.checks import as_float_array, check_int
+from convlab.util.checks import as_float_array, check_float, check_int
 
 __all__ = ["rel_error", "numeric_gradient", "gradcheck", "GradcheckError", "DEFAULT_TOL"]
 
@@ -67,15 +66,10 @@ class GradcheckError(AssertionError):
 def _real(value: Any, name: str, *, positive: bool = False) -> float:
     """A finite real number ``> 0`` (``positive``) or ``>= 0``, as a float, or raise naming ``name``.
 
-    NaN is refused: every comparison with it is False, so a NaN tolerance would pass any gradient.
+    NaN is refused (:func:`~convlab.util.checks.check_float`): every comparison with it is
+    False, so a NaN tolerance would pass any gradient.
     """
-    bound = "> 0" if positive else ">= 0"
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be {bound} (a finite real number), got {value!r} ({type(value).__name__})")
-    v = float(value)
-    if not np.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(f"{name} must be {bound} (a finite real number), got {value!r}")
-    return v
+    return check_float(value, name, low=0.0, low_open=positive)
 
 
 def _callable(f: Any, name: str) -> None:

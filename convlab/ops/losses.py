@@ -54,9 +54,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convlab.ops.activations import sigmoid, softmax
-from convlab.util.checks import as_float_array, check_bool, check_real_dtype
+from convlab.util.checks import as_float_array, check_bool, check_real_dtype, shown
 
 __all__ = [
+    "check_class_indices",
     "EPSILON",
     "categorical_crossentropy",
     "categorical_crossentropy_backward",
@@ -138,21 +139,43 @@ def _log_softmax(z):
     return zs - np.log(np.sum(np.exp(zs), axis=-1, keepdims=True))
 
 
-def _sparse_labels(y_true, y_pred):
-    """Integer class labels of shape ``y_pred.shape[:-1]`` (a trailing axis of 1 is squeezed, as Keras).
+def check_class_indices(y: np.ndarray, k: int, name: str, context: str = "") -> None:
+    """Raise unless every value of ``y`` is a whole number in ``[0, k)``, naming ``name`` and the first bad value.
 
-    Every check runs on the values as given, before the cast to int64: a label of
-    ``1e20`` or ``2**64 − 1`` is reported as itself, never as what the cast made of it.
-    Float labels are accepted when they hold whole numbers (``[0.0, 2.0]``), as Keras does.
+    The check runs on the values as given, before any cast to int64: a label of
+    ``1e20`` or ``2**64 − 1`` is reported as itself, never as what a cast made of it.
+    Float labels that hold whole numbers (``[0.0, 2.0]``) are class indices, as in Keras.
+
+    Args:
+        y: the labels, any real dtype and shape. k: the number of classes.
+        name: the argument's name (``"y_true"``, ``"y"``); context: added after the range
+            in the message (e.g. ``" (the model has 3 outputs)"``).
+
+    Raises:
+        TypeError: a value that is not a whole number (0.5, NaN, ±inf) is not a class index.
+        ValueError: a whole number outside ``[0, k)``.
     """
-    t = check_real_dtype(y_true, "y_true")
-    if t.dtype.kind == "f":
-        bad = np.asarray(~(np.isfinite(t) & (t == np.round(t))))
+    if y.dtype.kind == "f":
+        bad = np.asarray(~(np.isfinite(y) & (y == np.round(y))))
         if bad.any():
-            index = np.unravel_index(int(np.argmax(bad)), t.shape)
+            index = np.unravel_index(int(np.argmax(bad)), y.shape)
             raise TypeError(
-                f"y_true must hold integer class indices, got {t[index]} at {list(map(int, index))} (dtype {t.dtype})"
+                f"{name} must hold integer class indices, got {shown(y[index].item())} at {list(map(int, index))} "
+                f"(dtype {y.dtype})"
             )
+    if y.size:
+        bad = np.asarray((y < 0) | (y >= k))
+        if bad.any():
+            index = np.unravel_index(int(np.argmax(bad)), y.shape)
+            raise ValueError(
+                f"{name} must hold class indices in [0, {k - 1}]{context}, got {shown(y[index].item())} "
+                f"at {list(map(int, index))}"
+            )
+
+
+def _sparse_labels(y_true, y_pred):
+    """Integer class labels of shape ``y_pred.shape[:-1]`` (a trailing axis of 1 is squeezed, as Keras)."""
+    t = check_real_dtype(y_true, "y_true")
     if t.ndim == y_pred.ndim and t.ndim > 0 and t.shape[-1] == 1:
         t = t[..., 0]
     if t.shape != y_pred.shape[:-1]:
@@ -160,9 +183,7 @@ def _sparse_labels(y_true, y_pred):
             f"y_true must have shape {y_pred.shape[:-1]} (y_pred.shape without the class axis), got {t.shape}"
             " (for one-hot targets use categorical_crossentropy, or sparse=False in softmax_crossentropy)"
         )
-    k = y_pred.shape[-1]
-    if t.size and (t.min() < 0 or t.max() >= k):
-        raise ValueError(f"y_true must hold class indices in [0, {k - 1}], got values in [{t.min()}, {t.max()}]")
+    check_class_indices(t, y_pred.shape[-1], "y_true")
     return t.astype(np.int64)
 
 

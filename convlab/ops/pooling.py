@@ -49,30 +49,33 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab import shapes
-from convlab.shapes.sizes import IntOrPair, Padding
+from convlab.shapes.sizes import IntOrPair, Padding, window_geometry
 from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
-from convlab.util.checks import as_float_array, check_backend
+from convlab.util.checks import as_float_array, check_backend, shown
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward"]
 
 
 def _prepare(x, pool_size, strides, padding, backend, name="x"):
     x = as_float_array(x, name, 4, shape_hint="(N, H, W, C)")
-    ph, pw = shapes.pair(pool_size, "pool_size")
-    sh, sw = shapes.pair((ph, pw) if strides is None else strides, "strides")
-    pads = shapes.resolve_padding(x.shape[1:3], (ph, pw), padding, (sh, sw))
-    if max(pads[0], pads[1]) >= ph or max(pads[2], pads[3]) >= pw:
+    backend = check_backend(backend)
+    # The geometry every sliding-window operation shares (window larger than the padded input,
+    # arrays that could not exist), then pooling's own rule.
+    pool, strides, pads, _ = window_geometry(
+        x.shape,
+        pool_size,
+        pool_size if strides is None else strides,
+        padding,
+        window_name="pool_size",
+        input_name=name,
+        itemsize=x.dtype.itemsize,
+    )
+    if max(pads[0], pads[1]) >= pool[0] or max(pads[2], pads[3]) >= pool[1]:
         raise ValueError(
             f"padding must be smaller than pool_size on each side (a window lying wholly in the padding "
-            f"has no pixel to pool), got padding={padding!r} → pads {pads} with pool_size={(ph, pw)}"
+            f"has no pixel to pool), got padding={shown(padding)} → pads {pads} with pool_size={pool}"
         )
-    hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
-    if ph > hp or pw > wp:
-        raise ValueError(
-            f"pool_size {ph}×{pw} is larger than the padded input of {hp}×{wp} (x.shape={x.shape}, padding={padding!r})"
-        )
-    return x, (ph, pw), (sh, sw), pads, check_backend(backend)
+    return x, pool, strides, pads, backend
 
 
 def _out_hw(x, pool, strides, pads):
