@@ -489,3 +489,20 @@ def test_training_keeps_freed_memory_for_the_next_step():
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     # 4 steps; without the settings each step faulted in its ~2 MB of feature maps (~500 pages)
     assert faults < 200, faults
+
+
+def test_class_names_are_saved_and_loaded(tmp_path):
+    from convlab.layers import Dense, Input
+
+    model = convlab.Sequential([Input((4,)), Dense(3, activation="softmax")])
+    assert model.class_names is None
+    model.class_names = ["cat", "dog", "rocket"]
+    model.save(tmp_path / "m.npz")
+    assert convlab.load_model(tmp_path / "m.npz").class_names == ("cat", "dog", "rocket")
+    with pytest.raises(ValueError, match=r"class_names must have one name per output unit \(3\), got 2"):
+        model.class_names = ["a", "b"]
+    with pytest.raises(TypeError, match=r"class_names\[1\] must be a str, got 7"):
+        model.class_names = ["a", 7, "c"]
+    model.class_names = None
+    model.save(tmp_path / "plain.npz")
+    assert convlab.load_model(tmp_path / "plain.npz").class_names is None

@@ -4,7 +4,8 @@ Layout of the archive (``np.savez``, no pickles)::
 
     __convlab__      a 0-d str array: JSON {"format": "convlab.Sequential", "version": 1,
                      "config": model.get_config(), "compile_config": ..., "backend": ...,
-                     "n_weights": n, "n_optimizer_state": m (when saved)}
+                     "n_weights": n, "n_optimizer_state": m (when saved),
+                     "class_names": [...] (when the model names its classes)}
     weight_0000 …    the weights in get_weights() order
     optimizer_0000 … the optimizer's state (moments, step counter), when saved
 
@@ -33,6 +34,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "check_npz_path",
+    "check_class_names",
     "pack",
     "write_npz",
     "read_npz",
@@ -58,6 +60,7 @@ def pack(
     compile_config: dict[str, Any] | None = None,
     backend: str | None = None,
     optimizer_state: Sequence[np.ndarray] | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """The archive's entries (name → array) for a model's config, weights and, optionally, optimizer state."""
     meta: dict[str, Any] = {
@@ -68,12 +71,37 @@ def pack(
         "backend": backend,
         "n_weights": len(weights),
     }
+    if class_names is not None:
+        meta["class_names"] = list(class_names)
     arrays = {f"weight_{i:04d}": w for i, w in enumerate(weights)}
     if optimizer_state is not None:
         meta["n_optimizer_state"] = len(optimizer_state)
         arrays.update({f"optimizer_{i:04d}": s for i, s in enumerate(optimizer_state)})
     arrays["__convlab__"] = np.array(json.dumps(meta))
     return arrays
+
+
+def check_class_names(value: Any, n_outputs: int | None = None) -> tuple[str, ...]:
+    """``value`` as a tuple of class names, or an error naming ``class_names``.
+
+    Args:
+        value: a list or tuple of non-empty str.
+        n_outputs: the model's output units, when known: the count must match.
+
+    Raises:
+        TypeError: not a list/tuple, or an item that is not a str. ValueError: an empty name,
+        or ``len(value) != n_outputs``.
+    """
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"class_names must be a list or tuple of str, got {type(value).__name__}")
+    for i, name in enumerate(value):
+        if not isinstance(name, str):
+            raise TypeError(f"class_names[{i}] must be a str, got {name!r}")
+        if not name:
+            raise ValueError(f"class_names[{i}] must be a non-empty str, got ''")
+    if n_outputs is not None and len(value) != n_outputs:
+        raise ValueError(f"class_names must have one name per output unit ({n_outputs}), got {len(value)}")
+    return tuple(value)
 
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
@@ -198,6 +226,11 @@ def check_contents(meta: Any, arrays: dict[str, np.ndarray]) -> None:
     _check_compile_config(meta.get("compile_config"))
     backend = meta.get("backend")
     _expect(backend is None or backend in BACKENDS, f"'backend' must be null or one of {list(BACKENDS)}", backend)
+    if meta.get("class_names") is not None:
+        try:
+            check_class_names(meta["class_names"])
+        except (TypeError, ValueError) as exc:
+            raise _BadFile(f"'class_names' is not a list of names: {exc}") from exc
     n_weights = _count(meta, "n_weights", len(arrays))
     _check_arrays(arrays, "weight", n_weights)
     n_state = 0

@@ -89,6 +89,7 @@ class Sequential:
         self.metrics: list[Metric] = []
         self._compile_config: dict[str, Any] | None = None
         self.history: History | None = None
+        self._class_names: tuple[str, ...] | None = None
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"layers must be a list of convlab layers or None, got {type(layers).__name__}")
         for layer in layers or []:
@@ -127,6 +128,29 @@ class Sequential:
     def output_shape(self) -> tuple[int | None, ...] | None:
         """The last layer's output shape ``(None, …)`` once built."""
         return self._layers[-1].output_shape if self.built else None
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """The name of each output class, in output order (``None``: not named).
+
+        Keras models carry no class names; convlab keeps them with the model so that
+        :meth:`save` writes them and :func:`load_model` reads them back (the web explorer
+        labels its bars with them). Set a list or tuple of non-empty str, one per output
+        unit (the count is checked now if the model is built, else by :meth:`save`), or ``None``.
+
+        Raises:
+            TypeError: not a list/tuple of str, or None. ValueError: an empty name, or a count
+            that differs from the model's output units.
+        """
+        return self._class_names
+
+    @class_names.setter
+    def class_names(self, value: Sequence[str] | None) -> None:
+        self._class_names = None if value is None else saving.check_class_names(value, self._output_units())
+
+    def _output_units(self) -> int | None:
+        shape = self.output_shape
+        return int(shape[-1]) if shape is not None and len(shape) == 2 and shape[-1] is not None else None
 
     def add(self, layer: Layer) -> None:
         """Append a layer (an ``InputLayer`` sets the input shape instead); builds it when the input shape is known.
@@ -687,10 +711,11 @@ class Sequential:
             compile_config=self._compile_config,
             backend=self._backend,
             optimizer_state=state,
+            class_names=self._class_names,
         )
 
     def save(self, path: str | os.PathLike) -> None:
-        """Save architecture (JSON), weights, compile config and optimizer state to one ``.npz`` file.
+        """Save architecture (JSON), weights, compile config, optimizer state and class names to one ``.npz`` file.
 
         Metrics given as functions are not saved (compile again after loading to use them).
         The file is written atomically (:mod:`convlab.model.saving`): the archive is
@@ -708,6 +733,8 @@ class Sequential:
         """
         saving.check_npz_path(path)
         self._require_built("save()")
+        if self._class_names is not None:
+            saving.check_class_names(self._class_names, self._output_units())
         saving.write_npz(path, self._file_arrays())
 
     def save_weights(self, path: str | os.PathLike) -> None:
@@ -780,7 +807,8 @@ def _non_finite_data(x: np.ndarray, y: np.ndarray) -> str:
 
 
 def load_model(path: str | os.PathLike, backend: str | None = None) -> Sequential:
-    """Load a model written by :meth:`Sequential.save`: architecture, weights, compile config, optimizer state.
+    """Load a model written by :meth:`Sequential.save`: architecture, weights, compile config, optimizer state
+    and class names.
 
     The whole file is read and checked against the format
     (:func:`convlab.model.saving.read_npz`) before anything is built; the model is
@@ -811,6 +839,7 @@ def load_model(path: str | os.PathLike, backend: str | None = None) -> Sequentia
     try:
         model = Sequential.from_config(meta["config"], backend=backend or meta.get("backend"))
         model.set_weights(saving.weights_from(meta, arrays, path))
+        model.class_names = meta.get("class_names")
     except (ValueError, TypeError, KeyError, MemoryError) as exc:
         raise ValueError(f"{where!r}: cannot rebuild the model: {exc}") from exc
     cc = meta.get("compile_config")
