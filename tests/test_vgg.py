@@ -154,6 +154,15 @@ def test_weights_saved_and_reloaded(trained, tmp_path):
     )
     whole = vgg.save_model(model, tmp_path / "faces.keras")
     np.testing.assert_allclose(vgg.load_model(whole).predict(x, verbose=0), before, rtol=1e-6)
+    assert vgg.class_names_of(whole) is None
+    # class names travel inside the .keras archive; Keras still loads it
+    named = vgg.save_model(model, tmp_path / "named.keras", class_names=result.class_names)
+    assert vgg.class_names_of(named) == tuple(result.class_names)
+    np.testing.assert_allclose(vgg.load_model(named).predict(x, verbose=0), before, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"one name per output unit \(2\), got 3"):
+        vgg.save_model(model, tmp_path / "bad.keras", class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="only be saved in a .keras file"):
+        vgg.save_model(model, tmp_path / "w.weights.h5", class_names=result.class_names)
 
 
 def test_legacy_h5_by_name(tmp_path):

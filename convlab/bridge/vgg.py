@@ -38,6 +38,7 @@ This module imports Keras/TensorFlow lazily, on the first call that needs them;
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import time
@@ -51,6 +52,7 @@ import numpy as np
 
 from convlab.bridge import optional
 from convlab.data.images import ImageSet, load_image, read_image_folder, size_pair, split_indices
+from convlab.model.saving import check_class_names
 from convlab.util.checks import is_int
 from convlab.util.files import atomic_path
 
@@ -67,6 +69,7 @@ __all__ = [
     "predict_image",
     "load_weights",
     "save_model",
+    "class_names_of",
     "load_model",
     "device_summary",
     "gpu_names",
@@ -77,6 +80,8 @@ INSTALL_HINT = f"convlab.vgg needs Keras 3 on TensorFlow, which is not installed
 
 #: Who needs Keras, in :mod:`convlab.bridge.optional`'s error messages.
 _WHO = "convlab.vgg"
+# The archive entry where save_model keeps class names in a .keras file (Keras ignores it).
+_CLASS_NAMES_ENTRY = "convlab.json"
 
 #: Parameter counts at 224×224×3 (Keras ``count_params()`` agrees; seeds/003 quotes the first).
 VGG16_PARAMS = {"1000 classes": 138_357_544, "3 classes": 134_272_835, "no top": 14_714_688}
@@ -250,13 +255,18 @@ def load_weights(model: Any, weights: str | os.PathLike) -> None:
         raise ValueError(f"weights file {str(path)!r} is not a readable Keras weights file: {exc}") from exc
 
 
-def save_model(model: Any, path: str | os.PathLike) -> Path:
+def save_model(model: Any, path: str | os.PathLike, *, class_names: Sequence[str] | None = None) -> Path:
     """Save a model or its weights atomically (temporary file in the same folder, then rename).
 
     Args:
         model: a Keras model.
         path: ``*.weights.h5`` (weights only, ``model.save_weights``) or ``*.keras``
             (architecture + weights + optimizer state, ``model.save``).
+        class_names: for a ``.keras`` file, the name of each output class (e.g.
+            ``result.class_names`` from :func:`train`). Keras files have no place for them,
+            so they are added to the archive as ``convlab.json``, which Keras ignores when
+            loading; :func:`class_names_of` reads them back (``convlab serve`` labels its
+            predictions with them).
 
     Returns:
         ``Path(path)``. A reader never sees a half-written file; on failure the
@@ -277,12 +287,43 @@ def save_model(model: Any, path: str | os.PathLike) -> Path:
         suffix = ".keras"
     else:
         raise ValueError(f"path must end in .weights.h5 (weights) or .keras (whole model), got {str(path)!r}")
+    if class_names is not None:
+        if suffix != ".keras":
+            raise ValueError(f"class_names can only be saved in a .keras file, got {str(path)!r}")
+        n_out = int(model.output_shape[-1])
+        class_names = check_class_names(class_names, n_out)
     with atomic_path(path, suffix=suffix) as tmp:  # Keras picks the format from the name's ending
         if suffix == ".keras":
             model.save(tmp)
+            if class_names is not None:
+                with zipfile.ZipFile(tmp, "a") as archive:
+                    archive.writestr(_CLASS_NAMES_ENTRY, json.dumps({"class_names": list(class_names)}))
         else:
             model.save_weights(tmp)
     return path
+
+
+def class_names_of(path: str | os.PathLike) -> tuple[str, ...] | None:
+    """The class names :func:`save_model` stored in a ``.keras`` file, or ``None`` if it has none.
+
+    Needs no TensorFlow: the archive is read as a zip.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not a zip archive, or a ``convlab.json``
+        entry that is not a list of names (the message names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {str(path)!r}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{str(path)!r} is not a readable .keras file (a .keras file is a zip archive; truncated?)")
+    with zipfile.ZipFile(path) as archive:
+        if _CLASS_NAMES_ENTRY not in archive.namelist():
+            return None
+        try:
+            return check_class_names(json.loads(archive.read(_CLASS_NAMES_ENTRY))["class_names"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{str(path)!r}: its {_CLASS_NAMES_ENTRY} has no valid class_names: {exc}") from exc
 
 
 def load_model(path: str | os.PathLike) -> Any:
