@@ -506,3 +506,51 @@ def test_class_names_are_saved_and_loaded(tmp_path):
     model.class_names = None
     model.save(tmp_path / "plain.npz")
     assert convlab.load_model(tmp_path / "plain.npz").class_names is None
+
+
+def test_fit_calls_keras_style_callbacks_and_stops_when_asked():
+    from convlab.layers import Dense, Input
+
+    calls = []
+
+    class Recorder:
+        def on_epoch_begin(self, epoch, logs):
+            calls.append(("epoch_begin", epoch))
+
+        def on_train_batch_end(self, batch, logs):
+            calls.append(("batch_end", batch, round(logs["loss"], 6) > 0))
+
+        def on_epoch_end(self, epoch, logs):
+            calls.append(("epoch_end", epoch, sorted(logs)))
+
+    class StopAfterThreeBatches:
+        def __init__(self, model):
+            self.model, self.seen = model, 0
+
+        def on_train_batch_end(self, batch, logs):
+            self.seen += 1
+            if self.seen == 3:
+                self.model.stop_training = True
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)).astype(np.float32), rng.integers(0, 3, 20)
+    model = convlab.Sequential([Input((4,)), Dense(3, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[Recorder()])
+    assert calls == [
+        ("epoch_begin", 0),
+        ("batch_end", 0, True),
+        ("batch_end", 1, True),
+        ("epoch_end", 0, ["accuracy", "loss"]),
+        ("epoch_begin", 1),
+        ("batch_end", 0, True),
+        ("batch_end", 1, True),
+        ("epoch_end", 1, ["accuracy", "loss"]),
+    ]
+    stopper = StopAfterThreeBatches(model)
+    history = model.fit(x, y, epochs=5, batch_size=10, verbose=0, callbacks=[stopper])
+    assert stopper.seen == 3 and len(history.epoch) == 2
+    with pytest.raises(TypeError, match=r"callbacks\[0\] must have at least one of the methods"):
+        model.fit(x, y, verbose=0, callbacks=[object()])
+    with pytest.raises(TypeError, match="callbacks must be a list"):
+        model.fit(x, y, verbose=0, callbacks=Recorder())

@@ -89,6 +89,7 @@ class Sequential:
         self.metrics: list[Metric] = []
         self._compile_config: dict[str, Any] | None = None
         self.history: History | None = None
+        self.stop_training = False  # a callback sets it to end fit() early (Keras' attribute)
         self._class_names: tuple[str, ...] | None = None
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"layers must be a list of convlab layers or None, got {type(layers).__name__}")
@@ -565,6 +566,7 @@ class Sequential:
         shuffle: bool = True,
         verbose: int = 1,
         seed: int | None = None,
+        callbacks: Sequence[Any] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` (Keras ``fit``).
 
@@ -580,6 +582,12 @@ class Sequential:
                 (``"auto"``: 1, as Keras).
             seed: optional int; if given, :func:`convlab.set_seed` is called first, once
                 every argument is checked (shuffling and dropout then repeat exactly).
+            callbacks: optional list of objects with any of Keras' callback methods, called
+                as Keras calls them: ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
+                ``on_train_batch_end(batch, logs)`` (``logs``: the epoch's running ``loss`` and
+                metrics), ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``; ``epoch`` and
+                ``batch`` count from 0. A callback that sets ``model.stop_training = True``
+                ends training after the current batch (Keras checks it after each batch too).
 
         Returns:
             :class:`History` (also kept as ``model.history``).
@@ -599,6 +607,7 @@ class Sequential:
         shuffle = check_bool(shuffle, "shuffle")
         if seed is not None:
             seed = check_int(seed, "seed", expected="a non-negative int or None")
+        hooks = _Callbacks(callbacks)
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
         val = None
@@ -626,8 +635,13 @@ class Sequential:
         history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.history = history
         rng = get_rng()
+        self.stop_training = False
+        hooks.call("on_train_begin", {})
         with process.training():  # BLAS on one thread while training (see convlab.util.process); restored after
             for epoch in range(epochs):
+                if self.stop_training:
+                    break
+                hooks.call("on_epoch_begin", epoch, {})
                 t0 = time.perf_counter()
                 order = rng.permutation(n) if shuffle else None
                 for m in self.metrics:
@@ -662,6 +676,10 @@ class Sequential:
                             bar.update(1)
                             if b % 10 == 0 or b == steps - 1:
                                 bar.set_postfix_str(_fmt_logs(self._logs(total, count)), refresh=False)
+                        if hooks:
+                            hooks.call("on_train_batch_end", b, self._logs(total, count))
+                        if self.stop_training:
+                            break
                     logs = self._logs(total, count)
                     if val is not None:
                         logs.update(self._run_eval(val[0], val[1], batch_size, prefix="val_"))
@@ -675,6 +693,8 @@ class Sequential:
                     print(
                         f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - t0:.1f}s - {_fmt_logs(logs)}", flush=True
                     )
+                hooks.call("on_epoch_end", epoch, dict(logs))
+        hooks.call("on_train_end", {k: v[-1] for k, v in history.history.items()})
         return history
 
     def _logs(self, total: float, count: int) -> dict[str, float]:
@@ -769,6 +789,33 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"<Sequential name={self.name!r} layers={[l.name for l in self._layers]}>"
+
+
+class _Callbacks:
+    """Keras-style callbacks: each object may define any of the hook methods; the others are skipped."""
+
+    _HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_epoch_end", "on_train_end")
+
+    def __init__(self, callbacks: Sequence[Any] | None) -> None:
+        if callbacks is None:
+            callbacks = []
+        if not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of callback objects or None, got {type(callbacks).__name__}")
+        for i, cb in enumerate(callbacks):
+            if not any(callable(getattr(cb, hook, None)) for hook in self._HOOKS):
+                raise TypeError(
+                    f"callbacks[{i}] must have at least one of the methods {', '.join(self._HOOKS)}, got {cb!r}"
+                )
+        self._callbacks = list(callbacks)
+
+    def __bool__(self) -> bool:
+        return bool(self._callbacks)
+
+    def call(self, hook: str, *args: Any) -> None:
+        for cb in self._callbacks:
+            method = getattr(cb, hook, None)
+            if callable(method):
+                method(*args)
 
 
 def _fmt_logs(logs: dict[str, float]) -> str:
