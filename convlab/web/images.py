@@ -1,0 +1,285 @@
+"""Decoding what a browser sends: uploaded image files and the drawing canvas's pixels.
+
+Everything here handles untrusted bytes, so it refuses rather than guesses:
+
+- an upload is decoded in memory (``io.BytesIO``; nothing is written to disk) by Pillow,
+  restricted to the common raster formats (PNG, JPEG, GIF, BMP, WebP, TIFF) — never
+  EPS/PDF and friends, whose plugins start external programs;
+- it is loaded completely, so a truncated or corrupt file fails here and not later;
+- images above Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``,
+  read at every call) are refused from the header alone, before any pixel is decoded;
+- only 8-bit greyscale (``"L"``, and bilevel ``"1"``) and 8-bit RGB are accepted. 16-bit
+  and float images, transparency, CMYK, palettes and animations are refused with a
+  message that says what was found and how to save the file instead: converting them
+  silently would hide choices (which background under the transparency? which colour
+  profile?) that change what the network sees.
+
+Every refusal is an :class:`ImageError` whose message is shown to the user as is and
+whose ``status`` is the HTTP code the server answers with (400, 413 or 415).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "ImageError",
+    "MAX_UPLOAD_BYTES",
+    "MAX_CANVAS_SIDE",
+    "ACCEPTED_FORMATS",
+    "decode_upload",
+    "decode_canvas",
+]
+
+#: The stated upload limit (README): 10 MiB. The server's request limit sits slightly above it, so that
+#: a file just over the limit gets this module's readable 413 rather than a bare one.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+
+#: The largest canvas side accepted, in pixels (the page's canvas is 280×280).
+MAX_CANVAS_SIDE = 1024
+
+#: Pillow format names an upload may have. Pillow can open many more (EPS, PDF, ICNS, …); some of their
+#: plugins run external programs or parse rarely used containers, so untrusted bytes get only these.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+
+#: What every refusal suggests instead.
+_SAVE_AS = "save it as an 8-bit RGB or greyscale PNG or JPEG and upload that"
+
+
+class ImageError(ValueError):
+    """An upload or canvas that cannot be used; the message is meant for the user, as is.
+
+    Attributes:
+        status: the HTTP status the server answers with: 400 (bad or corrupt data),
+            413 (too large) or 415 (an image kind that is not supported).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = int(status)
+
+    @property
+    def message(self) -> str:
+        """The message shown to the user."""
+        return str(self.args[0])
+
+
+def _label(filename: str | None) -> str:
+    """``"photo.png: "`` for messages, from a client-supplied name made harmless (printable, at most 60 chars)."""
+    if not filename or not isinstance(filename, str):
+        return ""
+    name = re.sub(r"[^\w .,()+=@#-]", "_", filename.replace("\\", "/").rsplit("/", 1)[-1])[:60]
+    return f"{name}: " if name.strip() else ""
+
+
+def _size_text(n_bytes: int) -> str:
+    """``10.5 MB`` / ``512 KB`` / ``12 bytes`` for messages (MB = 1024² bytes, as the limit is stated)."""
+    if n_bytes >= 1024 * 1024:
+        return f"{n_bytes / (1024 * 1024):.1f} MB"
+    if n_bytes >= 1024:
+        return f"{n_bytes / 1024:.0f} KB"
+    return f"{n_bytes} byte{'s' if n_bytes != 1 else ''}"
+
+
+# Modes Pillow may give an opened image, grouped by why they are refused (PIL "Concepts: Modes").
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I;16S", "I", "F", "I;32", "I;32L", "I;32B")
+_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA", "RGBX")
+
+
+def _refuse_mode(img: Image.Image, label: str) -> None:
+    """Raise :class:`ImageError` (415) unless ``img`` is 8-bit greyscale, bilevel or RGB without transparency."""
+    mode = img.mode
+    if mode in _SIXTEEN_BIT or mode.startswith("I;"):
+        bits = "32-bit floating-point" if mode == "F" else ("32-bit integer" if mode in ("I", "I;32") else "16-bit")
+        raise ImageError(
+            f"{label}the image has {bits} pixels (mode {mode}); the explorer reads 8-bit images — {_SAVE_AS}", 415
+        )
+    if mode in ("P", "PA"):
+        raise ImageError(
+            f"{label}the image uses a colour palette (mode {mode}, e.g. a GIF or an indexed PNG); {_SAVE_AS}", 415
+        )
+    if mode in _ALPHA or "transparency" in img.info:
+        how = "" if mode in _ALPHA else ", with a transparent colour"
+        raise ImageError(
+            f"{label}the image has transparency (mode {mode}{how}); what lies under the transparent parts is not "
+            f"defined — flatten it onto a background and {_SAVE_AS}",
+            415,
+        )
+    if mode == "CMYK":
+        raise ImageError(f"{label}the image is CMYK (printing colours, mode CMYK); {_SAVE_AS}", 415)
+    if mode not in ("L", "1", "RGB"):
+        raise ImageError(f"{label}the image has mode {mode}, which the explorer does not read; {_SAVE_AS}", 415)
+
+
+def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
+    """Decode an uploaded image file, in memory, into an 8-bit array.
+
+    Args:
+        data: the file's bytes (``bytes``, ``bytearray`` or ``memoryview``).
+        filename: the client's name for the file, only to name it in messages.
+
+    Returns:
+        ``(H, W)`` uint8 for a greyscale (``"L"``) or bilevel (``"1"``: 0/255) image,
+        ``(H, W, 3)`` uint8 for RGB. The EXIF orientation is applied (phones store
+        photos sideways and say so in EXIF), so the array is the picture as viewers show it.
+
+    Raises:
+        ImageError: with ``status`` 413 for more than :data:`MAX_UPLOAD_BYTES` bytes or more
+            pixels than Pillow's ``MAX_IMAGE_PIXELS`` (a decompression bomb); 415 for a file
+            that is no image of :data:`ACCEPTED_FORMATS`, and for 16-bit/float, transparent
+            (RGBA, LA, a transparent colour), CMYK, palette (``"P"``) or multi-frame
+            (animated GIF/PNG/WebP, multi-page TIFF) images; 400 for zero bytes, a
+            truncated or corrupt file, or ``data`` that is not bytes. Every message names
+            the file (when given), what was found and what to do.
+    """
+    label = _label(filename)
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    if not isinstance(data, (bytes, bytearray)):
+        raise ImageError(f"{label}expected the file's bytes, got {type(data).__name__}", 400)
+    if len(data) == 0:
+        raise ImageError(f"{label}the file is empty (0 bytes); choose an image file (PNG or JPEG)", 400)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(
+            f"{label}the file is {_size_text(len(data))}; the limit is {_size_text(MAX_UPLOAD_BYTES)} — "
+            "make it smaller (e.g. 1000 pixels wide) and upload that",
+            413,
+        )
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        # Image.open reads the header only; it already refuses images over twice the limit.
+        img = Image.open(io.BytesIO(bytes(data)), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{label}the image is too large to decode safely ({exc}); {_SAVE_AS}, smaller", 413) from None
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{label}this is not an image the explorer can read (not PNG, JPEG, GIF, BMP, WebP or TIFF, or its "
+            f"header is damaged); {_SAVE_AS}",
+            415,
+        ) from None
+    except Exception as exc:  # any parser error on untrusted bytes is the file's fault, never a 500
+        raise ImageError(f"{label}the image file is corrupt ({type(exc).__name__}: {exc}); {_SAVE_AS}", 400) from None
+    with img:
+        try:
+            arr = _checked_pixels(img, label, limit)
+        except ImageError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"{label}the image is too large to decode safely ({exc}); {_SAVE_AS}", 413) from None
+        except Exception as exc:  # a truncated or damaged file: whatever the plugin raised, it is the file's fault
+            reason = "truncated (the file ends too early)" if "truncated" in str(exc) else f"corrupt ({exc})"
+            raise ImageError(
+                f"{label}the image file is {reason}; open it in an image editor and {_SAVE_AS}", 400
+            ) from None
+    return arr
+
+
+def _checked_pixels(img: Image.Image, label: str, limit: int | None) -> np.ndarray:
+    """The pixels of an opened upload, after every check of :func:`decode_upload` (size, frames, mode)."""
+    width, height = img.size
+    # The warning zone (between MAX_IMAGE_PIXELS and twice that) is refused too. This check, not
+    # warnings.catch_warnings, because that changes process-wide state and the server has threads.
+    if limit is not None and width * height > limit:
+        raise ImageError(
+            f"{label}the image is {width}×{height} = {width * height:,} pixels, more than the "
+            f"{int(limit):,} Pillow decodes safely (a possible decompression bomb); {_SAVE_AS}, smaller",
+            413,
+        )
+    if width < 1 or height < 1:
+        raise ImageError(f"{label}the image is {width}×{height} pixels: empty; {_SAVE_AS}", 400)
+    if getattr(img, "n_frames", 1) > 1:
+        raise ImageError(
+            f"{label}the image has {img.n_frames} frames (an animation or a multi-page file); "
+            "save the one frame you want as an 8-bit RGB or greyscale PNG or JPEG and upload that",
+            415,
+        )
+    _refuse_mode(img, label)
+    img.load()  # decode every pixel now: a truncated file raises here, not half-way through a prediction
+    img = ImageOps.exif_transpose(img)  # phones store photos sideways and say so in EXIF
+    if img.mode == "1":
+        img = img.convert("L")  # bilevel: 0 / 255
+    arr = np.asarray(img, dtype=np.uint8)
+    if arr.ndim != (2 if img.mode == "L" else 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+        raise ImageError(f"{label}the image decoded to an unexpected shape {arr.shape}; {_SAVE_AS}", 415)
+    return np.ascontiguousarray(arr)
+
+
+def _canvas_int(payload: dict, key: str) -> int:
+    """``payload[key]`` as an int side in ``[1, MAX_CANVAS_SIDE]``, or ImageError(400) naming ``canvas.<key>``."""
+    if key not in payload:
+        raise ImageError(f"canvas.{key}: missing; expected an int from 1 to {MAX_CANVAS_SIDE}", 400)
+    value = payload[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ImageError(
+            f"canvas.{key}: expected an int from 1 to {MAX_CANVAS_SIDE}, got {type(value).__name__} "
+            f"{str(value)[:40]!r}",
+            400,
+        )
+    if not 1 <= value <= MAX_CANVAS_SIDE:
+        shown = str(value) if abs(value) < 10**12 else "a huge number"
+        raise ImageError(f"canvas.{key}: expected an int from 1 to {MAX_CANVAS_SIDE}, got {shown}", 400)
+    return value
+
+
+def decode_canvas(payload: Any) -> np.ndarray:
+    """Decode the drawing canvas's JSON payload into an ink image.
+
+    Args:
+        payload: ``{"width": int, "height": int, "pixels": str}`` where ``pixels`` is the
+            standard base64 encoding (RFC 4648, with padding) of ``width·height`` bytes,
+            row-major: the ink intensity of each pixel (the page sends the red channel of
+            ``getImageData``: white ink on black, 0 = background). ``width`` and ``height``
+            are ints from 1 to :data:`MAX_CANVAS_SIDE`.
+
+    Returns:
+        ``(height, width)`` uint8 ink intensities.
+
+    Raises:
+        ImageError(400): naming the field, e.g. ``canvas.pixels: expected 78400 bytes
+            (280×280), got 12`` — a payload that is not an object, a missing field, a
+            width/height that is not an int in range, pixels that are not a base64 string,
+            or the wrong number of bytes.
+    """
+    if not isinstance(payload, dict):
+        raise ImageError(
+            'canvas: expected an object {"width": int, "height": int, "pixels": base64}, '
+            f"got {type(payload).__name__}",
+            400,
+        )
+    width = _canvas_int(payload, "width")
+    height = _canvas_int(payload, "height")
+    expected = width * height
+    pixels = payload.get("pixels")
+    if pixels is None:
+        raise ImageError(f"canvas.pixels: missing; expected base64 of {expected} bytes ({width}×{height})", 400)
+    if not isinstance(pixels, str):
+        raise ImageError(
+            f"canvas.pixels: expected a base64 string of {expected} bytes ({width}×{height}), "
+            f"got {type(pixels).__name__}",
+            400,
+        )
+    # Refuse an oversized string before decoding it: base64 of n bytes is 4·ceil(n/3) characters.
+    if len(pixels) > 4 * (-(-expected // 3)) + 4:
+        raise ImageError(
+            f"canvas.pixels: expected {expected} bytes ({width}×{height}), got about {len(pixels) * 3 // 4} "
+            f"(a base64 string of {len(pixels)} characters)",
+            400,
+        )
+    try:
+        raw = base64.b64decode(pixels.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ImageError(
+            f"canvas.pixels: not valid base64 (RFC 4648: A–Z, a–z, 0–9, +, /, '=' padding); "
+            f"expected {expected} bytes ({width}×{height})",
+            400,
+        ) from None
+    if len(raw) != expected:
+        raise ImageError(f"canvas.pixels: expected {expected} bytes ({width}×{height}), got {len(raw)}", 400)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(height, width).copy()
