@@ -7,6 +7,7 @@ Subcommands (``convlab <command> --help`` for each)::
     convlab size N KERNEL [--padding P] [--stride S]        output size with the slides' formula
     convlab size N --layers conv3 pool2 conv3s2 ...         the size after each layer
     convlab bench [benchmark options...]                    run benchmarks/bench.py
+    convlab serve [--host H] [--port P] [--model PATH]...   the web explorer, until Ctrl-C
 
 Lessons are the scripts ``lessons/NN_name.py`` of the source repository, next to
 the ``convlab`` package (install with ``pip install -e .`` from a clone). Each
@@ -15,7 +16,9 @@ runs in its own process with ``sys.executable``, headless (``MPLBACKEND=Agg``).
 Exit codes: 0 success; 1 a lesson or the benchmark failed, or an internal error
 (one line on stderr, with a hint to report it); 2 a bad invocation — one line on
 stderr that names the bad token, never a traceback (bad arguments, a missing
-lessons/benchmarks folder, an unusable ``--out``); 130 interrupted with Ctrl-C.
+lessons/benchmarks folder, an unusable ``--out``, a ``--model`` file that cannot be
+served, a port in use); 130 interrupted with Ctrl-C — except ``serve``, which
+serves until Ctrl-C and then exits 0.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -294,13 +298,148 @@ def _run_bench(extra) -> int:
     return subprocess.run([sys.executable, str(script)] + list(extra), cwd=root).returncode
 
 
+# ----------------------------------------------------------------------------------- serve
+SERVE_EPILOG = """\
+examples:
+  convlab serve                                 train the digits model once (about a minute), then serve
+  convlab serve --port 0                        any free port (the URL printed says which)
+  convlab serve --model my_model.npz --classes cat,dog,bird   your own convlab model on pages 1-2
+  convlab serve --model vgg.keras               a Keras model (needs TensorFlow) on page 4
+
+The default model is cached in the user's cache folder ($CONVLAB_CACHE_DIR overrides it).
+"""
+
+
+def _port_arg(text: str) -> int:
+    port = int_at_least("--port", 0)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"--port must be an int in 0..65535, got {text!r}")
+    return port
+
+
+def _classes_arg(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",")]
+    if not text.strip() or any(not c for c in names):
+        raise argparse.ArgumentTypeError(
+            f"--classes must be comma-separated class names, e.g. --classes cat,dog,bird, got {text!r}"
+        )
+    twice = sorted({c for c in names if names.count(c) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"--classes names {', '.join(map(repr, twice))} more than once: {text!r}")
+    return names
+
+
+def _serve_models(paths: list[str]) -> tuple[Path | None, Path | None]:
+    """``--model`` paths split into (the convlab .npz, the Keras .keras); ValueError naming --model otherwise."""
+    found: dict[str, list[Path]] = {".npz": [], ".keras": []}
+    for text in paths:
+        path = Path(text)
+        kind = path.suffix.lower()
+        if kind not in found:
+            raise ValueError(
+                f"--model {text!r}: expected a convlab model (.npz, saved with model.save) or a Keras model "
+                "(.keras, saved with convlab.vgg.save_model)"
+            )
+        if path.is_dir():
+            raise ValueError(f"--model {text!r} is a folder, not a model file")
+        if not path.is_file():
+            raise ValueError(f"--model {text!r}: no such file")
+        found[kind].append(path)
+    for kind, given in found.items():
+        if len(given) > 1:
+            names = ", ".join(str(p) for p in given)
+            raise ValueError(f"--model given {len(given)} {kind} files ({names}): give at most one .npz and one .keras")
+    npz, keras = found[".npz"], found[".keras"]
+    return (npz[0] if npz else None), (keras[0] if keras else None)
+
+
+def _run_serve(args) -> int:
+    from convlab.model.sequential import load_model
+    from convlab.web import default_model
+    from convlab.web.app import create_app
+    from convlab.web.keras_page import KerasSlot
+    from convlab.web.server import serve
+    from convlab.web.state import ExplorerState, check_servable, class_names_for
+
+    npz, keras_path = _serve_models(args.model or [])
+    classes = args.classes
+    keras_classes = None
+    if keras_path is not None:
+        try:
+            saved = KerasSlot.saved_class_names(keras_path)  # the zip only; TensorFlow loads later, in a thread
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"--model {str(keras_path)!r}: {one_line(exc)}") from None
+        if classes is not None and npz is None:
+            keras_classes, classes = classes, None  # --classes names the Keras model's classes
+            if saved is not None and len(saved) != len(keras_classes):
+                raise ValueError(
+                    f"--classes names {len(keras_classes)} classes but {keras_path.name} has {len(saved)} "
+                    f"({', '.join(saved)})"
+                )
+    keras = KerasSlot(keras_path, keras_classes)
+    stop = threading.Event()
+    plan = default_model.training_plan()
+    if npz is not None:
+        try:
+            model = load_model(npz)
+            check_servable(model)
+        except (ValueError, TypeError, OSError) as exc:
+            raise ValueError(f"--model {str(npz)!r}: {one_line(exc)}") from None
+        outputs = int(model.output_shape[-1])
+        if classes is not None and len(classes) != outputs and keras_path is not None:
+            keras_classes, classes = classes, None  # they fit the Keras model, then (checked when it loads)
+            keras = KerasSlot(keras_path, keras_classes)
+        names = class_names_for(outputs, classes, model.class_names)  # ValueError naming --classes
+        state = ExplorerState(
+            model,
+            classes=names,
+            source="file",
+            description="",  # the pages say "N parameters, from FILE" themselves
+            file=npz.name,
+            keras=keras,
+        )
+        print(f"convlab serve: serving {npz.name} ({model.count_params():,} parameters)", flush=True)
+    else:
+        if classes is not None:
+            class_names_for(10, classes)  # ValueError naming --classes
+        path = default_model.cache_path()
+        model, problem = None, None
+        try:
+            model = default_model.load_cached(path, min_accuracy=plan.min_accuracy)
+        except FileNotFoundError:
+            problem = f"no trained model in {path}"
+        except default_model.CorruptModelError as exc:
+            problem = f"cached model {path} is corrupt ({exc})"
+        if model is None and args.no_train:
+            raise ValueError(
+                f"{problem} and --no-train was given: run `convlab serve` once without --no-train to train it "
+                "(about a minute; later starts reuse it), or serve your own model with --model my_model.npz "
+                "(a convlab model saved with model.save)"
+            )
+        state = ExplorerState(classes=classes, source="default", keras=keras)
+        if model is not None:
+            state.set_model(
+                model, source="default", description=default_model.describe(model, plan), file=default_model.FILENAME
+            )
+            print(f"convlab serve: using the cached model {path}", flush=True)
+        elif problem.startswith("cached"):
+            print(f"convlab serve: {problem}; retraining", file=sys.stderr, flush=True)
+
+    def start(url: str) -> None:
+        if not state.ready:
+            state.train_default_in_background(plan, stop=stop)
+        keras.start_loading()
+
+    return serve(create_app(state), args.host, args.port, on_start=start, on_stop=stop.set)
+
+
 # ----------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    """The ``convlab`` argument parser (subcommands tour, lesson, size, bench)."""
+    """The ``convlab`` argument parser (subcommands tour, lesson, size, serve, bench)."""
     parser = OneLineArgumentParser(
         prog="convlab",
         allow_abbrev=False,
-        description="convlab — an educational convolution engine: lessons, output sizes, benchmarks.",
+        description="convlab — an educational convolution engine: lessons, output sizes, the web explorer, benchmarks.",
         epilog="Run `convlab <command> --help` for each command's options.",
     )
     from convlab._version import __version__
@@ -374,6 +513,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="several layers in the notation below")
     p.set_defaults(subparser=p)
 
+    p = sub.add_parser(
+        "serve",
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="the web explorer: draw a digit, look inside the network (until Ctrl-C)",
+        description="Start the convlab explorer, a local web app: draw a digit and see the prediction, every "
+        "layer's output, and how any number was computed; the convolution-arithmetic page; your own Keras "
+        "model's top-3 classes for a photo. Serves until Ctrl-C (exit 0). Nothing is downloaded.",
+        epilog=SERVE_EPILOG,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument(
+        "--port", type=_port_arg, default=8000, metavar="P", help="port, 0..65535 (0: any free port; default: 8000)"
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        metavar="PATH",
+        help="a convlab model (.npz, model.save) for the digits and inside pages, and/or a Keras model "
+        "(.keras, convlab.vgg.save_model) for the your-model page; may be given twice (one of each)",
+    )
+    p.add_argument(
+        "--classes",
+        type=_classes_arg,
+        metavar="A,B,C",
+        help="class names, comma-separated, for the model whose output count they match",
+    )
+    p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="never train: exit with a message when there is no cached model (and no --model .npz)",
+    )
+    p.set_defaults(subparser=p)
+
     sub.add_parser(
         "bench",
         allow_abbrev=False,
@@ -396,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         error (a bug: one line on stderr asking for a report); 2 for a bad
         invocation that is found after parsing (a missing lessons/benchmarks
         folder, an unknown lesson, an unusable ``--out``: one line on stderr);
-        130 when interrupted.
+        130 when interrupted (``serve``: 0, Ctrl-C is how it stops).
 
     Raises:
         SystemExit: with status 2 for a usage error found while parsing (one line
@@ -416,11 +589,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_tour(args)
         if command == "lesson":
             return _run_lesson(args, extra)
+        if command == "serve":
+            return _run_serve(args)
         return _run_size(args, args.subparser)
     except (ValueError, OSError) as e:  # the user's input or the user's files: a bad invocation
         print(f"convlab {command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if command == "serve":  # Ctrl-C is how the explorer is stopped, even while it starts
+            print("convlab serve: stopped", file=sys.stderr)
+            return 0
         print(f"convlab {command or ''}: interrupted".replace(" :", ":"), file=sys.stderr)
         return 130
     except Exception as e:  # anything else is convlab's bug, not the user's: say so, and how to report it

@@ -1,0 +1,393 @@
+"""The explorer's Flask app: four pages and the JSON API behind them.
+
+Build it around a model and serve it (``convlab serve`` does this; tests use Flask's test client)::
+
+    state = ExplorerState(model, classes=["0", ..., "9"])
+    app = create_app(state)                 # or create_app(model=model, classes=[...])
+    app.test_client().post("/api/predict", json={"test_index": 0}).get_json()
+
+The API (every response JSON; every error ``{"error": "message"}`` with a 4xx/5xx code):
+
+- ``GET /api/status`` → ``{"ready", "training", "error", "model", "keras", "max_upload_bytes", "inputs_kept"}``.
+- ``POST /api/predict`` with JSON ``{"canvas": {"width", "height", "pixels"}}``, ``{"test_index": i}`` or
+  ``{"input_id": id}``, or a multipart file field ``image`` → ``{"input_id", "input", "probabilities",
+  "classes", "top", "label"}``.
+- ``GET /api/layers?input=ID`` (or ``POST /api/layers`` with a predict body) → every layer's output.
+- ``GET /api/explain?input=ID&layer=L&row=R&col=C&channel=K`` or ``…&unit=U`` (``&top=10``) → how one
+  number was computed (:func:`convlab.web.explain.explain`).
+- ``GET /api/size?n=5&k=3&p=1&s=2`` (p: an int, ``valid`` or ``same``) → the output-size formula.
+- ``GET /api/sharpen`` → the slides' 5×5 sharpen example.
+- ``POST /api/keras/predict`` with a multipart file field ``image`` → ``{"top": [{"class", "probability"}…],
+  "input_shape", "classes"}``.
+
+While the default model trains, predict/layers/explain answer 503 with ``"training"`` (the progress).
+
+Safety (issue 12, "Bad input and safety"): request bodies are capped
+(``MAX_CONTENT_LENGTH`` → 413); uploads are decoded from memory and never
+written to disk (the request class keeps multipart files in ``BytesIO``); no
+parameter names a path on the server; every response carries a restrictive
+Content-Security-Policy and ``X-Content-Type-Options: nosniff``; under ``/api/``
+every error — 400, 404, 405, 413, 415, 503, and 500 for a bug — is JSON without
+a traceback (the traceback of a 500 goes to stderr).
+
+What is served — the model, the inputs kept by id, page 4's Keras model — is
+:class:`convlab.web.state.ExplorerState`; this module turns requests into calls on it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flask import Flask, Request, jsonify, render_template, request
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException
+
+from convlab.model.sequential import Sequential
+from convlab.web import default_model
+from convlab.web.arithmetic import sharpen_example, size_explanation
+from convlab.web.digits import fit_input
+from convlab.web.errors import ApiError
+from convlab.web.errors import shown as _shown
+from convlab.web.explain import explain, layer_outputs
+from convlab.web.images import MAX_UPLOAD_BYTES, ImageError, decode_canvas, decode_upload
+from convlab.web.state import ExplorerState
+
+__all__ = ["CSP", "MAX_CONTENT_LENGTH", "PAGES", "create_app"]
+
+#: The Content-Security-Policy of every response: scripts, styles and connections to this server only;
+#: canvases may export ``data:``/``blob:`` images; no plugins, no framing, forms post here only.
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+#: The largest request body Flask reads: the upload limit plus room for the multipart framing.
+MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 64 * 1024
+#: URL → (template, the ``page`` the layout highlights).
+PAGES = {
+    "/": ("digits.html", "digits"),
+    "/inside": ("inside.html", "inside"),
+    "/arithmetic": ("arithmetic.html", "arithmetic"),
+    "/model": ("model.html", "model"),
+}
+_INPUT_ID = re.compile(r"[0-9a-f]{16}")
+_INT = re.compile(r"[+-]?[0-9]{1,9}")
+_INPUT_KEYS = ("canvas", "test_index", "input_id")
+_HOW_TO_SEND = (
+    'send a JSON object with one of "canvas" ({"width", "height", "pixels"}), "test_index" (0–999) or '
+    '"input_id", or a multipart form with an image file in the field "image"'
+)
+
+
+# ----------------------------------------------------------------------------------- requests
+class _InMemoryRequest(Request):
+    """Werkzeug spools multipart files over 500 kB to a temporary file; uploads here stay in memory."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> io.BytesIO:
+        return io.BytesIO()
+
+
+def _int_arg(name: str, *, required: bool = False, default: int | None = None) -> int | None:
+    """Query parameter ``name`` as an int; ApiError 400 naming it when missing (if required) or not an int."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        if required:
+            raise ApiError(400, f"{name} is required: an int, e.g. ?{name}=0")
+        return default
+    if not _INT.fullmatch(raw.strip()):
+        raise ApiError(400, f"{name} must be an int, got {_shown(raw)}")
+    return int(raw.strip())
+
+
+def _input_id_arg(value: object, name: str) -> str:
+    if not isinstance(value, str) or not _INPUT_ID.fullmatch(value):
+        raise ApiError(400, f"{name} must be an input id (16 hex digits, from /api/predict), got {_shown(value)}")
+    return value
+
+
+def _recall(state: ExplorerState, key: str) -> tuple[np.ndarray, int | None]:
+    item = state.inputs.get(key)
+    if item is None:
+        raise ApiError(
+            404,
+            f"unknown input {key!r}: the server keeps the last {state.inputs.max_items} inputs and forgets them "
+            "when it restarts — draw or choose a digit again",
+        )
+    return item
+
+
+def _upload(field: str = "image") -> tuple[bytes, str | None]:
+    """The bytes of the multipart file ``field`` (ApiError 400 when absent)."""
+    f = request.files.get(field)
+    if f is None:
+        got = ", ".join(sorted(request.files)) or "none"
+        raise ApiError(400, f'the form must have an image file in the field "{field}" (file fields sent: {got})')
+    return f.read(), f.filename
+
+
+def _new_input(state: ExplorerState, shape: tuple[int, int, int]) -> tuple[np.ndarray, int | None]:
+    """The input a POST body describes (see ``_HOW_TO_SEND``), fitted to the model: ``(x float32 (H, W, C), label)``."""
+    if request.mimetype == "multipart/form-data":
+        data, filename = _upload()
+        return fit_input(decode_upload(data, filename=filename), shape), None
+    payload = request.get_json(force=True, silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, f"the body is not a JSON object: {_HOW_TO_SEND}")
+    keys = [k for k in _INPUT_KEYS if k in payload]
+    if len(keys) != 1:
+        what = f"got {' and '.join(keys)}" if keys else f"got keys {_shown(sorted(payload)[:5], 80)}"
+        raise ApiError(400, f"give exactly one input ({what}): {_HOW_TO_SEND}")
+    key = keys[0]
+    value = payload[key]
+    if key == "input_id":
+        x, label = _recall(state, _input_id_arg(value, "input_id"))
+        if x.shape != shape:  # the model changed since (only when a test swaps it)
+            raise ApiError(404, f"input {value!r} was made for another model — draw or choose a digit again")
+        return x, label
+    if key == "test_index":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError(400, f"test_index must be an int in [0, 999], got {_shown(value)}")
+        digit, label = state.test_digit(value)
+        if shape == (28, 28, 1):  # already an MNIST digit: only scaled, as the model was trained
+            return default_model.as_inputs(digit[None])[0], label
+        return fit_input(digit, shape), label
+    if not isinstance(value, dict):
+        raise ApiError(400, f'canvas must be an object {{"width", "height", "pixels"}}, got {_shown(value)}')
+    return fit_input(decode_canvas(value), shape), None
+
+
+def _jsonable(obj: Any) -> Any:
+    """NumPy arrays and scalars inside dicts/lists as lists and Python numbers (JSON has no float32)."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def _finite_list(values: np.ndarray) -> list:
+    """``values.tolist()``, with NaN/inf as ``None``: JSON has no NaN, and a browser refuses a body with one."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return values.tolist()
+    return np.where(np.isfinite(values), values.astype(object), None).tolist()
+
+
+def _layers_json(state: ExplorerState, model: Sequential, key: str, x: np.ndarray) -> dict[str, Any]:
+    with state.model_lock:
+        outputs = layer_outputs(model, x)
+    layers = []
+    for entry in outputs:
+        values = np.asarray(entry["values"])
+        item = {k: _jsonable(v) for k, v in entry.items() if k != "values"}
+        item["values"] = _finite_list(values)
+        if "min" not in entry:  # layer_outputs gives them (over the finite values)
+            finite = values[np.isfinite(values)]
+            item["min"] = float(finite.min()) if finite.size else None
+            item["max"] = float(finite.max()) if finite.size else None
+        layers.append(item)
+    return {"input_id": key, "layers": layers}
+
+
+# ----------------------------------------------------------------------------------- the app
+def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask:
+    """The Flask app serving ``state``.
+
+    Args:
+        state: what to serve; or leave it out and give :class:`ExplorerState`'s arguments
+            (``create_app(model=model, classes=[...])``).
+
+    Returns:
+        A Flask app (``app.extensions["convlab"]`` is the state). Serve it with
+        :func:`convlab.web.server.serve` (waitress), or use ``app.test_client()``.
+    """
+    if state is None:
+        state = ExplorerState(**state_kwargs)
+    elif state_kwargs:
+        raise TypeError(f"give either state or ExplorerState's arguments, not both (got {sorted(state_kwargs)})")
+    here = Path(__file__).resolve().parent
+    app = Flask("convlab.web", template_folder=str(here / "templates"), static_folder=str(here / "static"))
+    app.request_class = _InMemoryRequest
+    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH)
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.extensions["convlab"] = state
+
+    # -- headers and errors
+    @app.after_request
+    def _headers(response):
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if request.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _error(status: int, message: str, **extra: Any):
+        if request.path.startswith("/api/"):
+            return jsonify(error=message, **_jsonable(extra)), status
+        page = (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} · convlab explorer</title>"
+            f'<body><h1>{status}</h1><p>{escape(message)}</p><p><a href="/">back to the explorer</a></p></body></html>'
+        )
+        return page, status, {"Content-Type": "text/html; charset=utf-8"}
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return _error(exc.status, exc.message, **exc.extra)
+
+    @app.errorhandler(ImageError)
+    def _image_error(exc: ImageError):
+        return _error(getattr(exc, "status", 400), str(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if status == 413:
+            message = (
+                f"the request is larger than the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit: "
+                "send a smaller image (a photo of a few MB is plenty)"
+            )
+        elif status == 404:
+            message = (
+                f"no such page: {request.path}"
+                if not request.path.startswith("/api/")
+                else (f"no such API endpoint: {request.path} (see /api/status)")
+            )
+        elif status == 405:
+            allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
+            message = f"{request.method} is not allowed on {request.path}" + (f"; use {allowed}" if allowed else "")
+        else:
+            message = exc.description or exc.name
+        return _error(status, message)
+
+    @app.errorhandler(Exception)
+    def _internal_error(exc: Exception):
+        # A bug: the user gets one line, the terminal gets the traceback.
+        print(f"convlab serve: internal error on {request.method} {request.path}:", file=sys.stderr)
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        sys.stderr.flush()
+        return _error(
+            500,
+            f"internal error ({type(exc).__name__}): a bug in convlab; the server's terminal shows the details",
+        )
+
+    # -- pages
+    def _page(template: str, page: str):
+        def view():
+            return render_template(template, page=page)
+
+        view.__name__ = f"page_{page}"
+        return view
+
+    for url, (template, page) in PAGES.items():
+        app.add_url_rule(url, view_func=_page(template, page), methods=["GET"])
+
+    # -- the API
+    @app.get("/api/status")
+    def api_status():
+        return jsonify(state.status())
+
+    @app.post("/api/predict")
+    def api_predict():
+        model, classes, shape = state.served()
+        try:
+            x, label = _new_input(state, shape)
+        except ImageError:
+            raise
+        except ValueError as exc:  # fit_input's / decode_canvas' own checks
+            raise ApiError(400, str(exc)) from exc
+        key = state.inputs.put(x, label)
+        with state.model_lock:
+            probs = model.predict(x[None], batch_size=1)[0]
+        return jsonify(
+            input_id=key,
+            input=x.tolist(),
+            probabilities=_finite_list(probs),
+            classes=classes,
+            top=int(np.argmax(probs)),
+            label=label,
+        )
+
+    @app.route("/api/layers", methods=["GET", "POST"])
+    def api_layers():
+        model, _, shape = state.served()
+        if request.method == "POST":
+            try:
+                x, label = _new_input(state, shape)
+            except ImageError:
+                raise
+            except ValueError as exc:
+                raise ApiError(400, str(exc)) from exc
+            key = state.inputs.put(x, label)
+        else:
+            key = request.args.get("input")
+            if key is None:
+                raise ApiError(400, "input is required: an input id from /api/predict, e.g. ?input=0123456789abcdef")
+            x, _ = _recall(state, _input_id_arg(key, "input"))
+        return jsonify(_layers_json(state, model, key, x))
+
+    @app.get("/api/explain")
+    def api_explain():
+        model, _, _ = state.served()
+        key = request.args.get("input")
+        if key is None:
+            raise ApiError(400, "input is required: an input id from /api/predict, e.g. ?input=0123456789abcdef")
+        x, _ = _recall(state, _input_id_arg(key, "input"))
+        layer = _int_arg("layer", required=True)
+        kwargs = {name: _int_arg(name) for name in ("row", "col", "channel", "unit")}
+        top = _int_arg("top", default=10)
+        try:
+            with state.model_lock:
+                result = explain(model, x, layer, top=top, **kwargs)
+        except (ValueError, TypeError) as exc:  # explain names the parameter, its range and the value
+            raise ApiError(400, str(exc)) from exc
+        return jsonify(_jsonable(result))
+
+    @app.get("/api/size")
+    def api_size():
+        n = _int_arg("n", required=True)
+        k = _int_arg("k", required=True)
+        s = _int_arg("s", default=1)
+        raw_p = (request.args.get("p") or "0").strip()
+        if raw_p.lower() in ("valid", "same"):
+            p: int | str = raw_p.lower()
+        elif _INT.fullmatch(raw_p):
+            p = int(raw_p)
+        else:
+            raise ApiError(400, f"p must be an int >= 0, 'valid' or 'same', got {_shown(raw_p)}")
+        try:
+            return jsonify(_jsonable(size_explanation(n, k, p, s)))
+        except (ValueError, TypeError) as exc:  # the engine's own message
+            raise ApiError(400, str(exc)) from exc
+
+    @app.get("/api/sharpen")
+    def api_sharpen():
+        return jsonify(_jsonable(sharpen_example()))
+
+    @app.post("/api/keras/predict")
+    def api_keras_predict():
+        slot = state.keras
+        if slot.load() is None:
+            raise ApiError(503, slot.status()["message"], keras=slot.status())
+        if request.mimetype != "multipart/form-data":
+            raise ApiError(400, 'send the photo as a multipart form with the file in the field "image"')
+        data, filename = _upload()
+        return jsonify(slot.predict(decode_upload(data, filename=filename)))
+
+    return app
