@@ -25,7 +25,6 @@ Environment variables:
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 import threading
 import time
@@ -246,19 +245,19 @@ def load_cached(path: str | os.PathLike | None = None, *, min_accuracy: float | 
     return model
 
 
-def _accepts_callbacks(model: Sequential) -> bool:
-    try:
-        return "callbacks" in inspect.signature(model.fit).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class _ProgressCallback:
-    """Keras-style callback forwarding ``fit``'s progress to the explorer (used when ``fit`` takes callbacks)."""
+    """Keras-style callback for ``fit``: forwards batch progress to the page and prints a line per epoch."""
 
-    def __init__(self, report: Callable[..., None], stop: threading.Event | None, epochs: int, batches: int):
-        self.report, self.stop, self.epochs, self.batches = report, stop, epochs, batches
+    def __init__(
+        self,
+        report: Callable[..., None],
+        stop: threading.Event | None,
+        epochs: int,
+        log: Callable[[str], None] | None,
+    ) -> None:
+        self.report, self.stop, self.epochs, self.log = report, stop, epochs, log
         self.epoch = 0
+        self.t0 = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch + 1
@@ -269,6 +268,14 @@ class _ProgressCallback:
         self.report(epoch=self.epoch, batch=batch + 1, loss=logs.get("loss"), accuracy=logs.get("accuracy"))
         if self.stop is not None and self.stop.is_set():
             raise TrainingStopped("training stopped")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if self.log:
+            self.log(
+                f"epoch {epoch + 1}/{self.epochs}: loss {logs['loss']:.4f} - accuracy {logs['accuracy']:.4f} "
+                f"({time.perf_counter() - self.t0:.1f} s)"
+            )
 
 
 def train(
@@ -282,11 +289,10 @@ def train(
 
     Args:
         progress: called (from this thread) with ``{"epoch", "epochs", "batch", "batches",
-            "loss", "accuracy", "message"}`` at the start, after every epoch and, when
-            ``Sequential.fit`` takes ``callbacks``, after every batch. ``loss``/``accuracy``
-            are the running training values (None before the first epoch ends).
+            "loss", "accuracy", "message"}`` at the start and after every batch (``fit``'s callbacks);
+            ``loss``/``accuracy`` are the epoch's running training values.
         plan: :func:`training_plan`'s (default) or another.
-        stop: when set, training ends at the next epoch (or batch) with :class:`TrainingStopped`.
+        stop: when set, training ends after the current batch with :class:`TrainingStopped`.
         log: prints a line per epoch (default ``print``; ``None``: silent).
 
     Returns:
@@ -330,28 +336,14 @@ def train(
             f"digits, {plan.epochs} epoch{'s' if plan.epochs != 1 else ''} of batches of {BATCH_SIZE}{quick}"
         )
     report(epoch=1)
-    t0 = time.perf_counter()
-    if _accepts_callbacks(model):  # one fit, batch-level progress
-        cb = _ProgressCallback(report, stop, plan.epochs, batches)
-        history = model.fit(x, y, epochs=plan.epochs, batch_size=BATCH_SIZE, verbose=0, callbacks=[cb])
-        for epoch in range(plan.epochs):
-            logs = {k: v[epoch] for k, v in history.history.items()}
-            if log:
-                log(f"epoch {epoch + 1}/{plan.epochs}: loss {logs['loss']:.4f} - accuracy {logs['accuracy']:.4f}")
-    else:
-        # fit(epochs=1) per epoch draws the same shuffles from the same generator as fit(epochs=N): same weights.
-        for epoch in range(plan.epochs):
-            if stop is not None and stop.is_set():
-                raise TrainingStopped("training stopped")
-            report(epoch=epoch + 1, batch=0)
-            history = model.fit(x, y, epochs=1, batch_size=BATCH_SIZE, verbose=0)
-            logs = {k: v[-1] for k, v in history.history.items()}
-            report(epoch=epoch + 1, batch=batches, loss=logs["loss"], accuracy=logs["accuracy"])
-            if log:
-                log(
-                    f"epoch {epoch + 1}/{plan.epochs}: loss {logs['loss']:.4f} - accuracy {logs['accuracy']:.4f} "
-                    f"({time.perf_counter() - t0:.1f} s)"
-                )
+    model.fit(
+        x,
+        y,
+        epochs=plan.epochs,
+        batch_size=BATCH_SIZE,
+        verbose=0,
+        callbacks=[_ProgressCallback(report, stop, plan.epochs, log)],
+    )
     model.explorer_accuracy = verify(model, min_accuracy=plan.min_accuracy)
     if log:
         log(f"test accuracy {model.explorer_accuracy:.1%} on the 1,000 held-out digits")
