@@ -56,8 +56,8 @@ if str(ROOT) not in sys.path:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
 
 import convlab  # noqa: E402
-from convlab.util.cli_args import OneLineArgumentParser  # noqa: E402
 from convlab.util import process  # noqa: E402
+from convlab.util.cli_args import OneLineArgumentParser  # noqa: E402
 from convlab.util.files import atomic_path  # noqa: E402
 
 WORKLOADS = {
