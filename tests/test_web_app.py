@@ -148,6 +148,14 @@ def assert_json_error(response, status: int | tuple[int, ...], *words: str) -> s
     return body["error"]
 
 
+def layer_values(layer: dict) -> np.ndarray:
+    """A layer of /api/layers' default answer as an array: ``values_b64`` (little-endian float32 bytes, C order)
+    decoded with ``shape``, as the page decodes it (atob → Float32Array)."""
+    assert "values" not in layer and layer["dtype"] == "float32"
+    raw = base64.b64decode(layer["values_b64"], validate=True)
+    return np.frombuffer(raw, dtype="<f4").reshape(layer["shape"])
+
+
 def assert_still_serving(client):
     r = client.post("/api/predict", json={"test_index": 1})
     assert r.status_code == 200, r.get_data(as_text=True)
@@ -311,11 +319,53 @@ def test_layers_equal_layer_outputs(client, small_model, digits):
     assert len(body["layers"]) == len(expected) == 5
     for got, want in zip(body["layers"], expected):
         assert got["name"] == want["name"] and got["class_name"] == want["class_name"]
-        assert got["output_shape"] == want["output_shape"]
-        values = np.asarray(got["values"], dtype=np.float32)
-        np.testing.assert_array_equal(values, want["values"])
-        assert got["min"] == pytest.approx(float(values.min())) and got["max"] == pytest.approx(float(values.max()))
-    np.testing.assert_allclose(body["layers"][-1]["values"], small_model.predict(x[None])[0], rtol=1e-6)
+        assert got["output_shape"] == got["shape"] == want["output_shape"]
+        values = layer_values(got)
+        assert values.dtype == np.float32 and values.shape == want["values"].shape
+        assert values.tobytes() == want["values"].tobytes()  # exact: the engine's bytes
+        assert got["min"] == float(values.min()) and got["max"] == float(values.max())
+    np.testing.assert_allclose(layer_values(body["layers"][-1]), small_model.predict(x[None])[0], rtol=1e-6)
+
+
+def test_layers_as_lists(client, small_model, digits):
+    """``?format=list``: nested lists of numbers, for curl; the float32s written in full, so still exact."""
+    key = client.post("/api/predict", json={"test_index": 2}).get_json()["input_id"]
+    listed = client.get(f"/api/layers?input={key}&format=list").get_json()
+    packed = client.get(f"/api/layers?input={key}&format=b64").get_json()
+    assert packed == client.get(f"/api/layers?input={key}").get_json()  # b64 is the default
+    expected = layer_outputs(small_model, default_model.as_inputs(digits[0][2:3])[0])
+    for got, b64, want in zip(listed["layers"], packed["layers"], expected, strict=True):
+        assert "values_b64" not in got and "shape" not in got and "dtype" not in got
+        assert np.shape(got["values"]) == tuple(want["output_shape"])
+        np.testing.assert_array_equal(np.asarray(got["values"], dtype=np.float32), want["values"])
+        meta = {k: v for k, v in b64.items() if k not in ("values_b64", "shape", "dtype")}
+        assert {k: v for k, v in got.items() if k != "values"} == meta
+    # the format of a POST too, and case/space do not matter
+    posted = client.post("/api/layers?format= LIST", json={"input_id": key}).get_json()
+    assert posted == listed
+
+
+def test_layers_of_a_float64_model_stay_float64(digits):
+    convlab.set_seed(3)
+    f64 = "float64"
+    model = convlab.Sequential(
+        [Input((28, 28, 1), dtype=f64), Conv2D(2, 3, dtype=f64), Flatten(dtype=f64), Dense(3, dtype=f64)]
+    )
+    client = create_app(ExplorerState(model, test_digits=digits)).test_client()
+    body = client.post("/api/layers", json={"test_index": 1}).get_json()
+    expected = layer_outputs(model, default_model.as_inputs(digits[0][1:2])[0])
+    for got, want in zip(body["layers"], expected, strict=True):
+        assert got["dtype"] == "float64" and want["values"].dtype == np.float64
+        raw = base64.b64decode(got["values_b64"])
+        np.testing.assert_array_equal(np.frombuffer(raw, "<f8").reshape(got["shape"]), want["values"])
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json", "float32", "b64,list"])
+def test_layers_bad_format(client, fmt):
+    key = client.post("/api/predict", json={"test_index": 0}).get_json()["input_id"]
+    message = assert_json_error(client.get(f"/api/layers?input={key}&format={fmt}"), 400, "format", "b64", "list")
+    assert repr(fmt) in message
+    assert_json_error(client.post(f"/api/layers?format={fmt}", json={"test_index": 0}), 400, "format")
 
 
 def test_layers_by_post(client):
@@ -327,7 +377,7 @@ def test_layers_by_post(client):
 
 def _positions(layer: dict, rng, n: int = 4) -> list[dict]:
     shape = layer["output_shape"]
-    values = np.asarray(layer["values"])
+    values = layer_values(layer)
     out = []
     if layer["kind"] == "maps":
         # the largest value (a pixel where the ink is) and random ones
@@ -360,7 +410,7 @@ def _check_explanations(client, key: str) -> int:
             assert r.status_code == 200, r.get_data(as_text=True)
             e = r.get_json()
             where = tuple(pos.values())
-            shown = np.asarray(layer["values"], dtype=np.float32)[where]
+            shown = layer_values(layer)[where]
             assert e["map_value"] == pytest.approx(float(shown), rel=1e-6, abs=1e-7)  # the value on the page
             assert e["value"] == pytest.approx(float(shown), rel=1e-4, abs=1e-5)  # recomputed the slow way
             assert e["equal"] is True
@@ -449,7 +499,7 @@ def test_explain_padding_same_conv_at_the_border(second_client):
     e = second_client.get(f"/api/explain?input={key}&layer=2&row=0&col=14&channel=3").get_json()
     assert e["kind"] == "conv" and e["equal"] is True
     assert any(any(row) for row in e["padded"])  # the window reaches into the zero padding
-    assert e["map_value"] == pytest.approx(layers[2]["values"][0][14][3], rel=1e-6, abs=1e-7)
+    assert e["map_value"] == pytest.approx(float(layer_values(layers[2])[0, 14, 3]), rel=1e-6, abs=1e-7)
 
 
 # --------------------------------------------------------------------------- bad input: 4xx JSON, and the app goes on
@@ -739,7 +789,7 @@ def test_concurrent_requests_give_the_same_numbers(small_model, digits):
             if not np.allclose(body["probabilities"], expected[i], rtol=1e-6, atol=1e-7):
                 errors.append(i)
             layers = client.get(f"/api/layers?input={body['input_id']}").get_json()["layers"]
-            if not np.allclose(layers[-1]["values"], expected[i], rtol=1e-6, atol=1e-7):
+            if not np.allclose(layer_values(layers[-1]), expected[i], rtol=1e-6, atol=1e-7):
                 errors.append(-i)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
@@ -924,7 +974,7 @@ def test_keras_classes_must_fit():
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the overflow is the point
-def test_non_finite_outputs_are_null_not_invalid_json(digits):
+def test_non_finite_outputs_are_exact_in_bytes_and_null_in_lists(digits):
     convlab.set_seed(0)
     model = convlab.Sequential([Input((28, 28, 1)), Flatten(), Dense(2)])
     model.set_weights([np.full((784, 2), 3e38, np.float32), np.zeros(2, np.float32)])  # the sum overflows
@@ -932,5 +982,18 @@ def test_non_finite_outputs_are_null_not_invalid_json(digits):
     r = client.post("/api/predict", json={"test_index": 0})
     assert r.status_code == 200 and b"Infinity" not in r.data and b"NaN" not in r.data
     assert r.get_json()["probabilities"] == [None, None]
-    layers = client.get(f"/api/layers?input={r.get_json()['input_id']}")
-    assert layers.status_code == 200 and b"Infinity" not in layers.data
+    key = r.get_json()["input_id"]
+    x = default_model.as_inputs(digits[0][0:1])[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = layer_outputs(model, x)[-1]["values"]
+    assert not np.isfinite(want).any()
+    # the default: the float32 bytes, inf/NaN as they are (valid JSON: only a string carries them)
+    layers = client.get(f"/api/layers?input={key}")
+    assert layers.status_code == 200 and b"Infinity" not in layers.data and b"NaN" not in layers.data
+    last = layers.get_json()["layers"][-1]
+    assert layer_values(last).tobytes() == want.tobytes()
+    assert last["min"] is None and last["max"] is None  # no finite value to scale by
+    # ?format=list: null where JSON has no number
+    listed = client.get(f"/api/layers?input={key}&format=list")
+    assert listed.status_code == 200 and b"Infinity" not in listed.data and b"NaN" not in listed.data
+    assert listed.get_json()["layers"][-1]["values"] == [None, None]

@@ -312,7 +312,7 @@ def test_bad_upload_shows_message_and_page_keeps_working(driver, server, shots, 
 
 # --------------------------------------------------------------------------- 2. Inside the network
 def _layers(server, input_id: str) -> list[dict]:
-    status, body = server.get(f"/api/layers?input={input_id}")
+    status, body = server.get(f"/api/layers?input={input_id}&format=list")
     assert status == 200, body
     return body["layers"]
 

@@ -22,6 +22,7 @@
   let playing = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   let timer = null;
   let seq = 0;
+  let idleText = ""; // what the slide says when there is no answer to draw
 
   // ---------------------------------------------------------------- the size form
 
@@ -31,7 +32,52 @@
     if (given.has(name)) input.value = given.get(name).slice(0, 20);
   }
 
+  // While a box is empty or half-typed ("", "-", "sa" on the way to "same") the page waits with a hint
+  // instead of asking /api/size: the engine could only refuse it, and the browser logs every 4xx answer in
+  // the console. A complete value the engine refuses ("-1", "x", K 5 on N 2) still shows the engine's message.
+  const NAMES = { n: "N, the input size", k: "K, the kernel size", p: "P, the padding", s: "S, the stride" };
+  const EXAMPLES = { n: "5", k: "3", p: "1", s: "2" };
+  const WORDS = ["valid", "same"];
+
+  /** A hint when the box `name` holds no complete value yet, else null (complete, valid or not). */
+  function unfinished(name, input) {
+    const raw = input.value.trim();
+    // A type=number box reports "" for text that is no number yet ("-", "1e"); validity.badInput tells it apart
+    // from an empty box.
+    if ((input.validity && input.validity.badInput) || /^[+-]$/.test(raw)) {
+      return `${NAMES[name]}: keep typing — a whole number, e.g. ${EXAMPLES[name]}.`;
+    }
+    if (raw === "") {
+      const or = name === "p" ? ", valid or same" : "";
+      return `Type ${NAMES[name]}: a whole number${or}, e.g. ${EXAMPLES[name]}.`;
+    }
+    if (name === "p") {
+      const low = raw.toLowerCase();
+      const word = WORDS.find((w) => w.startsWith(low) && w !== low);
+      if (word) return `P: keep typing — "${word}"?`;
+    }
+    return null;
+  }
+
+  /** No question to ask yet: the hint in place of an answer, nothing marked wrong. */
+  function waitFor(hint) {
+    seq++; // an answer still on its way is for older numbers: drop it
+    CL.clearError(sizeError);
+    for (const input of Object.values(fields)) input.removeAttribute("aria-invalid");
+    CL.$("output-size").textContent = "–";
+    CL.$("formula").textContent = "";
+    CL.$("size-note").textContent = hint;
+    geo = null;
+    step = 0;
+    idleText = "waiting for the numbers on the left";
+    drawSlide();
+  }
+
   async function update() {
+    for (const [name, input] of Object.entries(fields)) {
+      const hint = unfinished(name, input);
+      if (hint) return waitFor(hint);
+    }
     const q = new URLSearchParams();
     for (const [name, input] of Object.entries(fields)) q.set(name, input.value.trim());
     const mine = ++seq;
@@ -51,6 +97,7 @@
       CL.$("size-note").textContent = "";
       geo = null;
       step = 0;
+      idleText = "no output for these numbers: see the message on the left";
       drawSlide();
     }
   }
@@ -136,7 +183,7 @@
       ctx.fillStyle = COLOURS.faint;
       ctx.font = "20px system-ui, sans-serif";
       ctx.textAlign = "center";
-      ctx.fillText("no output for these numbers: see the message on the left", W / 2, H / 2);
+      ctx.fillText(idleText, W / 2, H / 2);
       caption.textContent = "";
       return;
     }

@@ -436,6 +436,40 @@ const CL = (() => {
     return { data, shape };
   }
 
+  // Typed arrays read bytes in the platform's byte order. Every browser the explorer runs in (x86, ARM) is
+  // little-endian, as the server's bytes are; on a big-endian one the slower DataView path below reads them.
+  const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const FLOAT_BYTES = { float32: 4, float64: 8 };
+
+  /**
+   * One layer's values as /api/layers sends them → {data: Float32Array | Float64Array, shape}.
+   * Default format: {values_b64: base64 of little-endian floats in C order (H×W×C, channel last), shape,
+   * dtype: "float32" | "float64"}: exact, NaN and ±Infinity included. `?format=list` answers carry nested
+   * lists in "values" instead (NaN/inf as null): those go through flatten (null → NaN).
+   */
+  function decodeValues(layer) {
+    if (typeof layer.values_b64 !== "string") return flatten(layer.values);
+    const shape = Array.isArray(layer.shape) ? layer.shape : layer.output_shape;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const width = FLOAT_BYTES[layer.dtype];
+    if (!width) throw new Error(`layer ${layer.name}: values of dtype ${layer.dtype} cannot be shown`);
+    const bin = atob(layer.values_b64);
+    if (bin.length !== size * width) {
+      throw new Error(`layer ${layer.name}: expected ${size * width} bytes of values (${shape.join("×")}), got ${bin.length}`);
+    }
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    let data;
+    if (LITTLE_ENDIAN) {
+      data = width === 4 ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+    } else {
+      data = width === 4 ? new Float32Array(size) : new Float64Array(size);
+      const view = new DataView(bytes.buffer);
+      for (let i = 0; i < size; i++) data[i] = width === 4 ? view.getFloat32(4 * i, true) : view.getFloat64(8 * i, true);
+    }
+    return { data, shape: shape.slice() };
+  }
+
   /**
    * Paint an image the network sees: values in [0, 1], (H, W) or (H, W, C) with C 1 or 3, on a canvas
    * whose pixel size becomes W×H (CSS scales it up, pixelated).
@@ -582,6 +616,7 @@ const CL = (() => {
     textOn,
     legend,
     flatten,
+    decodeValues,
     paintInput,
     paintMap,
     numberGrid,

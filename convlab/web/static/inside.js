@@ -100,11 +100,18 @@
 
   const ACTIVATION_NAMES = { relu: "ReLU", softmax: "softmax", sigmoid: "sigmoid", tanh: "tanh", linear: "none (linear)" };
 
+  // NaN and ±inf (an overflowing model) are grey, off every ramp: without this the ramps clamp a non-finite t
+  // to 0 and a NaN would look like the smallest value. The readouts still say NaN / Infinity.
+  const NON_FINITE_RGB = [150, 150, 150];
+
   function layerScale(layer) {
-    if (layer.activation === "softmax") return CL.makeScale(0, 1, "sequential");
-    const scale = CL.makeScale(layer.min, layer.max);
-    scale.min = layer.min;
-    scale.max = layer.max;
+    const scale = layer.activation === "softmax" ? CL.makeScale(0, 1, "sequential") : CL.makeScale(layer.min, layer.max);
+    if (layer.activation !== "softmax") {
+      scale.min = layer.min;
+      scale.max = layer.max;
+    }
+    const rgb = scale.rgb;
+    scale.rgb = (v) => (Number.isFinite(v) ? rgb(v) : NON_FINITE_RGB);
     return scale;
   }
 
@@ -114,9 +121,11 @@
     const modelLayers = st && st.model && Array.isArray(st.model.layers) ? st.model.layers : [];
     const classes = st && st.model && st.model.classes ? st.model.classes : null;
     layers = list.map((layer) => {
-      const flat = CL.flatten(layer.values);
+      // base64 float32 bytes by default (CL.decodeValues: exact, NaN/inf kept), nested lists with ?format=list
+      const flat = CL.decodeValues(layer);
       const info = { ...layer, data: flat.data, shape: flat.shape, scale: layerScale(layer) };
       delete info.values;
+      delete info.values_b64;
       return info;
     });
     const loading = CL.$("layers-loading");
@@ -217,7 +226,7 @@
       cell.style.backgroundColor = CL.cssColour(rgb);
       cell.style.color = CL.textOn(rgb);
       if (labelled) {
-        cell.append(CL.el("span", "unit-name", classes[u]), CL.el("span", "unit-value", layer.activation === "softmax" ? CL.pct(v) : CL.fmtSigned(v, 3)));
+        cell.append(CL.el("span", "unit-name", classes[u]), CL.el("span", "unit-value", layer.activation === "softmax" && Number.isFinite(v) ? CL.pct(v) : CL.fmtSigned(v, 3)));
       }
       cell.title = `${labelled ? classes[u] : "unit " + u}: ${CL.fmtSigned(v, 4)}`;
       cell.setAttribute("aria-label", cell.title);
