@@ -43,6 +43,7 @@ import os
 import platform
 import time
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ from convlab.bridge import optional
 from convlab.data.images import ImageSet, load_image, read_image_folder, size_pair, split_indices
 from convlab.model.saving import check_class_names
 from convlab.util.checks import is_int
-from convlab.util.files import atomic_path
+from convlab.util.files import atomic_path, check_path
 
 __all__ = [
     "INSTALL_HINT",
@@ -82,6 +83,8 @@ INSTALL_HINT = f"convlab.vgg needs Keras 3 on TensorFlow, which is not installed
 _WHO = "convlab.vgg"
 # The archive entry where save_model keeps class names in a .keras file (Keras ignores it).
 _CLASS_NAMES_ENTRY = "convlab.json"
+#: The largest convlab.json class_names_of reads: far above any list of names (a million classes of 16 chars).
+_CLASS_NAMES_MAX_BYTES = 16 * 1024 * 1024
 
 #: Parameter counts at 224×224×3 (Keras ``count_params()`` agrees; seeds/003 quotes the first).
 VGG16_PARAMS = {"1000 classes": 138_357_544, "3 classes": 134_272_835, "no top": 14_714_688}
@@ -309,21 +312,33 @@ def class_names_of(path: str | os.PathLike) -> tuple[str, ...] | None:
     Needs no TensorFlow: the archive is read as a zip.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not a zip archive, or a ``convlab.json``
+        TypeError: ``path`` not a str or os.PathLike. FileNotFoundError: no such file.
+        ValueError: an empty path or one with a NUL character; not a zip archive, a damaged
+        archive or ``convlab.json`` entry (bad CRC, encrypted, larger than 16 MiB), or an
         entry that is not a list of names (the message names the file).
     """
-    path = Path(path)
+    path = Path(check_path(path))
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {str(path)!r}")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{str(path)!r} is not a readable .keras file (a .keras file is a zip archive; truncated?)")
-    with zipfile.ZipFile(path) as archive:
-        if _CLASS_NAMES_ENTRY not in archive.namelist():
-            return None
-        try:
-            return check_class_names(json.loads(archive.read(_CLASS_NAMES_ENTRY))["class_names"])
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"{str(path)!r}: its {_CLASS_NAMES_ENTRY} has no valid class_names: {exc}") from exc
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo(_CLASS_NAMES_ENTRY)
+            except KeyError:
+                return None
+            if info.file_size > _CLASS_NAMES_MAX_BYTES:  # a zip bomb would otherwise be inflated in memory
+                raise ValueError(f"its {_CLASS_NAMES_ENTRY} is {info.file_size:,} bytes, more than any list of names")
+            raw = archive.read(info)
+    # zipfile reports a damaged archive or entry in many ways: BadZipFile, zlib.error, EOFError, RuntimeError
+    # (encrypted), NotImplementedError (an unknown compression method), ValueError (the size check above)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
+        raise ValueError(f"{str(path)!r} is not a readable .keras file: {exc}") from exc
+    try:
+        return check_class_names(json.loads(raw)["class_names"])
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:  # RecursionError: JSON nested too deep
+        raise ValueError(f"{str(path)!r}: its {_CLASS_NAMES_ENTRY} has no valid class_names: {exc!s:.200}") from exc
 
 
 def load_model(path: str | os.PathLike) -> Any:

@@ -802,6 +802,10 @@ class _Callbacks:
         if not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"callbacks must be a list of callback objects or None, got {type(callbacks).__name__}")
         for i, cb in enumerate(callbacks):
+            if isinstance(cb, type):  # the class, not an object of it: its hooks would get the epoch as `self`
+                raise TypeError(
+                    f"callbacks[{i}] must be a callback object, got the class {cb.__name__}: write {cb.__name__}()"
+                )
             if not any(callable(getattr(cb, hook, None)) for hook in self._HOOKS):
                 raise TypeError(
                     f"callbacks[{i}] must have at least one of the methods {', '.join(self._HOOKS)}, got {cb!r}"
