@@ -23,6 +23,7 @@ same numbers as a plain C-contiguous float64 array.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -329,3 +330,202 @@ LAYOUTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "uint8": lambda a: a.astype(np.uint8) if np.all((a == np.round(a)) & (a >= 0)) else a,
     "uint64": lambda a: a.astype(np.uint64) if np.all((a == np.round(a)) & (a >= 0)) else a,
 }
+
+
+# --------------------------------------------------------------------------- the web explorer's arguments
+#: A property's six examples draw every value of a ``sampled_from`` of at most six (hypothesis 6.155, derandomized);
+#: of more, only some. Lists of crafted values, each a case of its own, are cut into families of at most this many.
+PER_FAMILY = 6
+
+
+def families(name: str, *vs: Any, outcome: str = REFUSE) -> tuple[Family, ...]:
+    """Families that together draw every one of ``vs`` (``name_1``, ``name_2``… when there are more than six)."""
+    return split_families(name, lambda _base: list(vs), len(vs), outcome=outcome)
+
+
+def split_families(name: str, make: Callable[[Any], list], count: int, *, outcome: str = REFUSE) -> tuple[Family, ...]:
+    """As :func:`families`, for ``count`` values made when a case runs: ``make(baseline)`` gives the list."""
+
+    def chunk(base: Any, start: int) -> st.SearchStrategy:
+        values = make(base)
+        assert len(values) == count, f"family {name}: {len(values)} values, declared {count}"
+        return st.sampled_from(values[start : start + PER_FAMILY])
+
+    starts = range(0, count, PER_FAMILY)
+    return tuple(
+        Family(name if len(starts) == 1 else f"{name}_{j + 1}", functools.partial(chunk, start=start), outcome)
+        for j, start in enumerate(starts)
+    )
+
+
+#: A query value that is not a whole number (the explorer's functions take ints as the query string gives them).
+BAD_TEXT = Family(
+    "bad_text",
+    _also(
+        st.text(max_size=8).filter(lambda s: not s.strip().lstrip("+-").isdigit()),
+        "",
+        " ",
+        "abc",
+        "1.5",
+        "0x1",
+        "1e2",
+        "+-1",
+        "1_0",
+        "9" * 70,
+        "1\x00",
+    ),
+)
+
+
+def query_text(*valid: str) -> Family:
+    """A whole number written as a query string gives it (``"3"``, ``" 3 "``, ``"+3"``): accepted as that int."""
+    return Family("query_text", values_of(*valid), ACCEPT)
+
+
+#: ``NOT_AN_INT`` without the decimal string (which a query-facing function reads as the int).
+NOT_AN_INT_NOR_TEXT = Family("wrong_type", values_of(b"2", 2j, [2], {2: 2}, object(), Fraction(2), Decimal(2), print))
+
+
+def index_families(valid: int, high: int) -> tuple[Family, ...]:
+    """An index in ``[0, high]`` given as an int or a query string (``explain``'s layer, row, col, channel, unit)."""
+    return (
+        BOOLS,
+        FLOATS,
+        NEGATIVE,
+        HUGE,
+        BIG,
+        NOT_AN_INT_NOR_TEXT,
+        ZERO_D,
+        NUMPY_INT,
+        Family("missing", values_of(None)),
+        Family("out_of_range", _also(st.integers(min_value=high + 1, max_value=2**62), high + 1, str(high + 1), "-1")),
+        BAD_TEXT,
+        query_text(str(valid), f" {valid} ", f"+{valid}", f"0{valid}"),
+    )
+
+
+@st.composite
+def _with_ink(draw: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A uint8 image of ``shape``: a grey background, and a white stroke and a black dot at drawn places."""
+    a = np.full(shape, draw(st.integers(0, 255)), dtype=np.uint8)
+    h, w = shape[:2]
+    r, c = draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))
+    a[r:, c] = 255
+    a[draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))] = 0
+    return a
+
+
+@st.composite
+def _odd_geometry(draw: Any, _base: Any) -> np.ndarray:
+    """Images of any size the explorer may meet: 1×1, thin lines, tall strips, big uploads, (H, W, 1), RGB."""
+    h = draw(st.one_of(st.integers(1, 40), st.sampled_from([1, 2, 1500, 3000])))
+    w = draw(st.one_of(st.integers(1, 40), st.sampled_from([1, 2, 1500])))
+    if h * w > 2_000_000:
+        w = max(1, 2_000_000 // h)
+    channels = draw(st.sampled_from([(), (1,), (3,)]))
+    return draw(_with_ink((h, w) + channels))
+
+
+def _uniform(base: Any) -> st.SearchStrategy:
+    shape = np.shape(base)
+    return st.one_of(
+        st.integers(0, 255).map(lambda v: np.full(shape, v, dtype=np.uint8)),
+        st.floats(0, 1).map(lambda v: np.full(shape, v)),
+    )
+
+
+def _image_layouts(base: np.ndarray) -> list[np.ndarray]:
+    """The same picture otherwise stored: odd layouts, floats in [0, 1], ``(H, W, 1)``, three equal channels."""
+    same = [LAYOUTS[k](base) for k in ("noncontiguous", "fortran", "readonly", "negative_strides")]
+    return same + [
+        base / 255.0,
+        (base / 255.0).astype(np.float32),
+        base[:, :, None],
+        np.repeat(base[:, :, None], 3, axis=2),
+    ]
+
+
+#: An image argument: ``(H, W)`` or ``(H, W, 3)`` uint8 (0–255) or floats in [0, 1] (the baseline: a uint8 drawing).
+IMAGE = array_families()[:6] + (
+    Family(
+        "wrong_ndim",
+        lambda base: st.sampled_from([np.zeros(()), np.zeros(5), np.zeros((2, 2, 2, 2)), np.zeros((4, 4, 2))]),
+    ),
+    Family("empty", _empty),
+    Family(
+        "int_dtype",
+        lambda base: st.sampled_from([np.int64, np.int16, np.uint16, np.bool_, np.int8]).map(base.astype),
+    ),
+    Family("float_out_of_range", lambda base: st.sampled_from([base * 1.0, base / 255.0 - 0.5, base / 127.0])),
+    Family("blank", _uniform),
+    Family("odd_geometry", _odd_geometry, EITHER),
+    *split_families("same_picture", _image_layouts, 8, outcome=ACCEPT),
+)
+
+
+class _Hooks:
+    """A Keras-style callback with every hook (records nothing: the catalogue only checks the arguments)."""
+
+    def on_train_begin(self, logs: Any = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None: ...
+    def on_train_end(self, logs: Any = None) -> None: ...
+
+
+class _EpochEnd:
+    """A callback with one hook."""
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None: ...
+
+
+class _NotCallableHook:
+    on_epoch_end = 1
+
+
+#: ``fit(callbacks=)``: a list or tuple of objects with Keras hook methods, or None.
+CALLBACKS = (
+    *families("wrong_type", "abc", 1, object(), _Hooks(), {"on_epoch_end": print}, iter([_Hooks()]), b"", True),
+    *families(
+        "bad_item", [1], [None], ["on_epoch_end"], [object()], [print], [_NotCallableHook()], (_Hooks(), 1), [_Hooks]
+    ),
+    Family("callbacks", values_of([], (), [_Hooks()], (_EpochEnd(), _Hooks()), [_EpochEnd()]), ACCEPT),
+)
+
+
+def class_names_families(n: int) -> tuple[Family, ...]:
+    """``class_names`` of a model with ``n`` output units: a list or tuple of ``n`` non-empty str, or None."""
+    names = [f"c{i}" for i in range(n)]
+    return (
+        *families(
+            "wrong_type",
+            "abc",
+            b"abc",
+            3,
+            set(names),
+            dict.fromkeys(names),
+            np.array(names),
+            object(),
+            range(n),
+            iter(names),
+        ),
+        Family(
+            "bad_item",
+            values_of(
+                [1] * n,
+                names[:-1] + [None],
+                names[:-1] + [""],
+                [b"a"] + names[1:],
+                names[:-1] + [["x"]],
+                tuple(names[:-1]) + (3.0,),
+            ),
+        ),
+        Family("wrong_count", values_of([], names[:1], names[:-1], names + ["extra"], ["x"] * 1000)),
+        Family(
+            "names",
+            values_of(
+                None, tuple(names), [str(i) for i in range(n)], [np.str_("a")] + names[1:], ["é", "名"] + names[2:]
+            ),
+            ACCEPT,
+        ),
+    )

@@ -33,11 +33,17 @@ Failures print the drawn values and a reproduction blob.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import io
+import json
 import math
 import re
+import struct
 import warnings
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,13 +54,20 @@ import pytest
 import strategies as S
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 import convlab
 import convlab.datasets
 import convlab.losses as L
+import convlab.vgg
 from convlab.layers import Activation as ActivationLayer
 from convlab.layers import AveragePooling2D, Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D
 from convlab.optimizers import SGD, Adam, RMSprop
+from convlab.shapes import conv_output_size
+from convlab.web.arithmetic import size_explanation
+from convlab.web.digits import fit_input, mnist_preprocess
+from convlab.web.explain import explain, layer_outputs
+from convlab.web.images import MAX_UPLOAD_BYTES, decode_canvas, decode_upload
 
 # NaN, ±inf and huge values are fed in on purpose: NumPy's "overflow/invalid value encountered" warnings
 # are those IEEE events being reported, not failures (the values are what is asserted).
@@ -132,6 +145,34 @@ def _after_forward(layer: Any, x: np.ndarray) -> Any:
     return layer
 
 
+def _checked(ok: Callable[..., bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A call whose result must pass ``ok(result, **kwargs)`` (what the docstring promises of an accepted value).
+
+    A result that does not is an AssertionError, which the catalogue reports as an undocumented exception.
+    """
+
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def call(**kwargs: Any) -> Any:
+            result = f(**kwargs)
+            assert ok(result, **kwargs), (
+                f"an accepted call returned what its docstring does not promise: {result!r:.300}"
+            )
+            return result
+
+        return call
+
+    return wrap
+
+
+def _set_class_names(class_names: Any) -> Any:
+    """``model.class_names = class_names`` on a built model with 3 outputs; what the property then gives back."""
+    m = _model(compiled=False)
+    m.class_names = class_names
+    assert m.class_names == (None if class_names is None else tuple(class_names)), m.class_names
+    return m.class_names
+
+
 PATH = (
     S.Family("wrong_type", S.values_of(None, 1, b"model.npz", ["model.npz"], object())),
     S.Family("missing", S.values_of(InDir("missing.npz"), InDir("no/such/folder/m.npz"), InDir("nul\x00.npz"))),
@@ -174,6 +215,33 @@ TEST_SIZE = (
     S.Family("out_of_range", S.values_of(0, 6, -1, 0.0, 1.0, 1.5, -0.2, math.nan, math.inf, 2**70)),
 )
 EPOCHS = (S.BOOLS, S.FLOATS, S.NONPOSITIVE, S.NOT_AN_INT, S.ZERO_D)  # no huge values: they would train for ages
+
+#: ``.keras`` files as :func:`convlab.vgg.class_names_of` reads them (made by :func:`scratch`): a convlab.json
+#: entry that is not what save_model writes, name → its bytes (or a function of them that damages the zip).
+BAD_ENTRIES: dict[str, Any] = {
+    "json": b"{not json",
+    "list": b"[]",
+    "number": b"5",
+    "null": b"null",
+    "string": json.dumps({"class_names": "abc"}),
+    "items": json.dumps({"class_names": [1, 2]}),
+    "empty_name": json.dumps({"class_names": ["a", ""]}),
+    "no_key": b"{}",
+    "deep": "[" * 100_000,  # json.loads: RecursionError
+    "not_utf8": b"\xff\xfe\x00",
+    "crc": json.dumps({"class_names": ["a", "b"]}),  # one byte changed after zipping: Bad CRC-32
+    "encrypted": json.dumps({"class_names": ["a", "b"]}),  # the "encrypted" flag set: a password is asked for
+}
+KERAS_PATH = (
+    S.Family("wrong_type", S.values_of(None, 1, b"m.keras", ["m.keras"], object())),
+    S.Family(
+        "missing",
+        S.values_of(InDir("missing.keras"), InDir("no/such/folder/m.keras"), InDir("nul\x00.keras"), InDir("")),
+    ),
+    S.Family("not_a_zip", S.values_of(InDir("notes.txt"), InDir("random.npz"), InDir("truncated.keras"))),
+    *S.families("bad_entry", *[InDir(f"bad_{k}.keras") for k in BAD_ENTRIES]),
+    S.Family("readable", S.values_of(InDir("named.keras"), InDir("plain.keras"), InDir("model.npz")), S.ACCEPT),
+)
 
 
 # --------------------------------------------------------------------------- the table
@@ -514,9 +582,16 @@ GROUPS["training"] = [
             validation_data=VALIDATION,
             seed=S.NONNEG,
             shuffle=S.FLAG,
+            callbacks=S.CALLBACKS,
         ),
         names=dict(y=("y", "y_true")),
         verdicts=(convlab.NonFiniteLossError,),
+    ),
+    Fn(
+        "Sequential.class_names",
+        lambda class_names: _set_class_names(class_names),
+        lambda: dict(class_names=("a", "b", "c")),
+        dict(class_names=S.class_names_families(3)),
     ),
     Fn(
         "Sequential.predict",
@@ -536,6 +611,16 @@ GROUPS["training"] = [
         convlab.load_model,
         lambda: dict(path=InDir("model.npz"), backend=None),
         dict(path=PATH, backend=S.BACKEND),
+        raises=(ValueError, TypeError, OSError),
+    ),
+    # needs no TensorFlow (the archive is read as a zip): here, not in the bridge group
+    Fn(
+        "vgg.class_names_of",
+        _checked(lambda r, path: r is None or (type(r) is tuple and all(type(n) is str and n for n in r)))(
+            convlab.vgg.class_names_of
+        ),
+        lambda: dict(path=InDir("named.keras")),
+        dict(path=KERAS_PATH),
         raises=(ValueError, TypeError, OSError),
     ),
     # data sets (arguments only; file contents: tests/test_bad_files.py)
@@ -576,6 +661,464 @@ GROUPS["bridge"] = [
         dict(model=NOT_A_MODEL),
     ),
 ]
+
+
+# --------------------------------------------------------------------------- the web explorer (convlab.web)
+def _encode(img: Image.Image, fmt: str = "PNG", **kwargs: Any) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width``×``height`` 8-bit grey pixels and holds none (a decompression bomb's header)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IEND", b"")
+
+
+#: A 12×10 drawing: a grey background, a white stroke and one black pixel (ink whether inverted or not).
+DIGIT = np.full((12, 10), 100, np.uint8)
+DIGIT[2:10, 5] = 255
+DIGIT[3, 3] = 0
+UPLOAD = _encode(Image.fromarray(DIGIT))
+_IDAT = UPLOAD.index(b"IDAT")
+#: Cut anywhere before the middle of the pixel data: a truncated file. (A PNG cut after its pixel data,
+#: with no IEND, is one Pillow still reads: that is no bad value.)
+_TRUNCATE_BELOW = _IDAT + 4 + struct.unpack(">I", UPLOAD[_IDAT - 4 : _IDAT])[0] // 2
+
+
+def _transparent_grey() -> bytes:
+    return _encode(Image.new("L", (4, 4)), transparency=0)
+
+
+def _animated() -> bytes:
+    frames = [Image.new("L", (4, 4), 0), Image.new("L", (4, 4), 255)]
+    return _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+
+#: Files decode_upload refuses by what they are (each documented: a 415 or a 413).
+REFUSED_IMAGES = (
+    _encode(Image.new("RGBA", (4, 4))),
+    _encode(Image.new("LA", (4, 4))),
+    _encode(Image.new("P", (4, 4))),
+    _encode(Image.new("I;16", (4, 4))),
+    _encode(Image.new("F", (4, 4)), "TIFF"),
+    _encode(Image.new("CMYK", (4, 4)), "JPEG"),
+    _transparent_grey(),
+    _animated(),
+    _png_header(100_000, 100_000),  # over twice Pillow's MAX_IMAGE_PIXELS: refused from the header
+    _png_header(10_000, 10_000),  # between the limit and twice it (Pillow only warns there)
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n",  # EPS: Pillow's plugin would run Ghostscript
+    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n",
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>',
+    b"GIF89a" + bytes(20),
+)
+#: Files decode_upload reads: other formats and kinds of 8-bit images, and the bytes in other containers.
+READ_IMAGES = (
+    bytearray(UPLOAD),
+    memoryview(UPLOAD),
+    _encode(Image.fromarray(DIGIT).convert("RGB")),
+    _encode(Image.fromarray(DIGIT), "JPEG"),
+    _encode(Image.fromarray(DIGIT).convert("1")),
+    _encode(Image.fromarray(DIGIT).convert("RGB"), "BMP"),
+    _encode(Image.fromarray(DIGIT), "TIFF"),
+)
+
+
+@st.composite
+def _bit_flip(draw: Any, base: bytes) -> bytes:
+    raw = bytearray(base)
+    raw[draw(st.integers(0, len(raw) - 1))] ^= draw(st.integers(1, 255))
+    return bytes(raw)
+
+
+UPLOAD_DATA = (
+    *S.families(
+        "not_bytes",
+        None,
+        "abc",
+        UPLOAD.decode("latin-1"),
+        1,
+        [1, 2],
+        np.frombuffer(UPLOAD, np.uint8),
+        io.BytesIO(UPLOAD),
+    ),
+    S.Family("garbage", lambda _b: st.binary(max_size=64)),
+    S.Family("truncated", lambda base: st.integers(0, _TRUNCATE_BELOW).map(lambda n: base[:n])),
+    S.Family("bit_flip", _bit_flip, S.EITHER),
+    *S.families("refused_kind", *REFUSED_IMAGES),
+    S.Family("too_large", S.values_of(UPLOAD + bytes(MAX_UPLOAD_BYTES))),
+    *S.families("readable", *READ_IMAGES, outcome=S.ACCEPT),
+)
+FILENAME = (
+    S.Family("wrong_type", S.values_of(1, b"x.png", ["x.png"], object(), Path("x.png"))),
+    S.Family(
+        "any_text",
+        S._also(
+            st.text(max_size=20), "", "../../etc/passwd", "a\x00b.png", "x" * 10_000, "<script>.png", "C:\\x\\y.png"
+        ),
+        S.ACCEPT,
+    ),
+)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _decodes_to(text: str, n: int) -> bool:
+    try:
+        return len(base64.b64decode(text.encode("ascii"), validate=True)) == n
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+CANVAS = dict(width=3, height=2, pixels=_b64(bytes([0, 255, 10, 20, 30, 40])))
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+_SIDE_VALUES = st.one_of(
+    st.sampled_from([True, False, 3.0, "3", None, [3], 2**70, 10**400, -1, 0, 1025, np.int64(3), math.nan]),
+    st.integers(),
+)
+CANVAS_PAYLOAD = (
+    *S.families("not_an_object", None, "abc", json.dumps(CANVAS), [CANVAS], 3, b"{}", object(), (("width", 3),)),
+    S.Family(
+        "missing_field",
+        lambda base: st.sampled_from(sorted(base)).map(lambda key: {k: v for k, v in base.items() if k != key}),
+    ),
+    S.Family(
+        "bad_side",
+        lambda base: (
+            st.tuples(st.sampled_from(["width", "height"]), _SIDE_VALUES)
+            .filter(lambda kv: type(kv[1]) is not int or kv[1] != base[kv[0]])
+            .map(lambda kv: {**base, kv[0]: kv[1]})
+        ),
+    ),
+    S.Family(
+        "pixels_not_text",
+        lambda base: st.sampled_from([None, b"AAAAAAAA", 1, ["AAAAAAAA"], {"a": 1}, bytearray(6)]).map(
+            lambda v: {**base, "pixels": v}
+        ),
+    ),
+    S.Family(
+        "bad_base64",
+        lambda base: (
+            st.one_of(
+                st.text(max_size=12),
+                st.sampled_from(
+                    [
+                        base["pixels"][:4] + "\n" + base["pixels"][4:],
+                        " " + base["pixels"],
+                        "data:application/octet-stream;base64," + base["pixels"],
+                        base["pixels"] + "=",
+                        base["pixels"].replace("/", "_").replace("+", "-") + "-_",
+                        "é" * 8,
+                        "A" * 10**6,
+                    ]
+                ),
+            )
+            .filter(lambda text: not _decodes_to(text, 6))
+            .map(lambda text: {**base, "pixels": text})
+        ),
+    ),
+    S.Family(
+        "wrong_length",
+        lambda base: st.binary(max_size=40).filter(lambda b: len(b) != 6).map(lambda b: {**base, "pixels": _b64(b)}),
+    ),
+    S.Family("any_json", lambda _b: st.dictionaries(st.sampled_from(["width", "height", "pixels"]), _JSON), S.EITHER),
+    S.Family(
+        "valid",
+        lambda base: st.sampled_from(
+            [
+                {**base, "extra": 1},
+                dict(reversed(list(base.items()))),
+                dict(width=1, height=1, pixels="AA=="),
+                dict(width=1024, height=1, pixels=_b64(bytes(range(256)) * 4)),
+            ]
+        ),
+        S.ACCEPT,
+    ),
+)
+INVERT = (
+    *S.families("bad_invert", "yes", "False", "None", 0, 1, 2, [], 1.0, np.array(True), np.array([True])),
+    S.Family("flag", S.values_of(True, False, np.bool_(True), np.bool_(False), None), S.ACCEPT),
+)
+INPUT_SHAPE = (
+    *S.families(
+        "bad_shape",
+        (28, 28),
+        (28, 28, 1, 1),
+        (1, 28, 28, 1),
+        (None, None, 28, 1),
+        (None, 28, 28),
+        "abc",
+        None,
+        28,
+        object(),
+        {1: 2},
+        [[28], 28, 1],
+        (28.0, 28, 1),
+        ("28", 28, 1),
+        (True, 28, 1),
+    ),
+    S.Family("bad_channels", S.values_of((28, 28, 2), (28, 28, 4), (28, 28, 0), (8, 8, -1), (None, 28, 28, 2))),
+    *S.families(
+        "bad_size",
+        (0, 28, 1),
+        (-1, 28, 1),
+        (28, 0, 3),
+        (4097, 2, 1),
+        (2, 10**6, 3),
+        (2**31, 2**31, 3),
+        (2**70, 2, 1),
+        (10**400, 2, 1),
+        (S.INT64_MAX, 1, 1),
+    ),
+    S.Family("any_size", lambda _b: st.tuples(st.integers(-2, 60), st.integers(-2, 60), st.integers(0, 4)), S.EITHER),
+    *S.families(
+        "valid",
+        (None, 28, 28, 1),
+        [28, 28, 1],
+        np.array([28, 28, 1]),
+        (np.int64(28), 28, np.int8(1)),
+        (5, 7, 3),
+        (1, 1, 1),
+        (64, 3, 1),
+        (28, 28, 3),
+        (300, 200, 3),
+        outcome=S.ACCEPT,
+    ),
+)
+
+
+#: For a model that is not MNIST's, a uniform image is an input like any other.
+IMAGE_ANY_MODEL = tuple(f if f.name != "blank" else S.Family(f.name, f.make, S.ACCEPT) for f in S.IMAGE)
+
+
+def _fits(result: Any, image: Any, input_shape: Any) -> bool:
+    """fit_input's promise: ``(H_in, W_in, C_in)`` float32, finite, in [0, 1]."""
+    shape = tuple(int(v) for v in input_shape if v is not None)
+    return _unit_floats(result) and result.shape == shape
+
+
+def _unit_floats(a: Any) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == np.float32 and bool(np.all((a >= 0) & (a <= 1)))
+
+
+@functools.cache
+def _explained() -> tuple[convlab.Sequential, np.ndarray, list[dict[str, Any]]]:
+    """A small CNN (conv 3×3 → max pool → flatten → dense softmax), one input and its layer outputs."""
+    convlab.set_seed(0)
+    model = convlab.Sequential(
+        [Input((6, 6, 1)), Conv2D(2, 3, activation="relu"), MaxPooling2D(2), Flatten(), Dense(3, activation="softmax")]
+    )
+    x = ints(6, 6, 1, seed=13)
+    return model, x, layer_outputs(model, x)
+
+
+@functools.cache
+def _other_models() -> tuple[Any, ...]:
+    """Models explain cannot take with this x: not built, no layers, another input shape."""
+    return (convlab.Sequential(), convlab.Sequential([Dense(2)]), _model(compiled=False))
+
+
+def _bad_outputs(_base: Any) -> list[Any]:
+    _, _, outs = _explained()
+    first = outs[0]
+    return [
+        "abc",
+        3,
+        [],
+        [None] * len(outs),
+        [{}] * len(outs),
+        tuple(outs),
+        outs[:-1],
+        [dict(o, values=o["values"].tolist()) for o in outs],
+        [dict(first, values=first["values"][None]), *outs[1:]],
+        [dict(first, values=first["values"].astype(np.int64)), *outs[1:]],
+        [dict(first, name="other"), *outs[1:]],
+        [{k: v for k, v in first.items() if k != "output_shape"}, *outs[1:]],
+        outs[::-1],
+    ]
+
+
+def _other_outputs(_base: Any) -> st.SearchStrategy:
+    model, x, outs = _explained()
+    return st.sampled_from([outs, list(outs), layer_outputs(model, x * 2)])
+
+
+EXPLAIN_MODEL = S.split_families("not_a_model", lambda _b: [None, 3, "model", object(), Dense(2), *_other_models()], 8)
+OUTPUTS = (*S.split_families("bad_outputs", _bad_outputs, 13), S.Family("outputs", _other_outputs, S.ACCEPT))
+TOP = (
+    S.BOOLS,
+    S.FLOATS,
+    S.NONPOSITIVE,
+    S.HUGE,
+    S.BIG,
+    S.NOT_AN_INT_NOR_TEXT,
+    S.ZERO_D,
+    S.NUMPY_INT,
+    S.BAD_TEXT,
+    S.Family("out_of_range", S._also(st.integers(1001, 2**62), 1001, "1001", "0", "-3")),
+    S.query_text("3", " 3 ", "+3", "1000"),
+)
+
+
+def _explanation(result: Any, **_kwargs: Any) -> bool:
+    """explain's promise: a dict of JSON data (no NaN/inf, no NumPy types) with the value recomputed."""
+    json.dumps(result, allow_nan=False)
+    return isinstance(result, dict) and result["kind"] in ("conv", "max_pool", "avg_pool", "dense", "flatten")
+
+
+def _outputs_ok(result: Any, model: Any, x: Any) -> bool:
+    return len(result) == len(model.layers) and all(
+        isinstance(o["values"], np.ndarray) and list(o["values"].shape) == o["output_shape"] for o in result
+    )
+
+
+def _sized(result: dict[str, Any], n: Any, kernel_size: Any, padding: Any, strides: Any) -> bool:
+    """size_explanation's promise: the engine's output size, and as many window positions (or None: too many)."""
+    json.dumps(result, allow_nan=False)
+    out = conv_output_size(result["n"], result["kernel_size"], result["padding"], result["strides"])
+    positions = result["positions"]
+    return result["output_size"] == out and (positions is None or len(positions) == out)
+
+
+def _query_int(valid: int, *families: S.Family) -> tuple[S.Family, ...]:
+    """An int argument a query string may give: no decimal string among the wrong types; text that is no number."""
+    return (*families, S.NOT_AN_INT_NOR_TEXT, S.BAD_TEXT, S.query_text(str(valid), f" {valid} ", f"+{valid}"))
+
+
+_QUERY_PADDING = (
+    S.Family(
+        "bad_string",
+        S._also(
+            st.text(max_size=8).filter(
+                lambda s: s.strip().lower() not in ("valid", "same") and not s.strip().lstrip("+-").isdigit()
+            ),
+            "full",
+            "",
+            "causal",
+            "valid\x00",
+            "1.5",
+            "-1",
+        ),
+    ),
+    *[f for f in S.PADDING if f.name != "bad_string"],
+    S.query_text(" SAME ", "Valid", "2", " 0 "),
+)
+_SIZE_NOT_STR = (S.BOOLS, S.FLOATS, S.HUGE, S.BIG, S.ZERO_D, S.NUMPY_INT)
+
+GROUPS["web"] = [
+    Fn(
+        "web.decode_canvas",
+        _checked(lambda r, payload: r.dtype == np.uint8 and r.shape == (payload["height"], payload["width"]))(
+            decode_canvas
+        ),
+        lambda: dict(payload=dict(CANVAS)),
+        dict(payload=CANVAS_PAYLOAD),
+        names=dict(payload=("payload", "canvas")),
+    ),
+    Fn(
+        "web.decode_upload",
+        _checked(lambda r, **_: r.dtype == np.uint8 and (r.ndim == 2 or r.shape[2:] == (3,)) and r.flags.c_contiguous)(
+            decode_upload
+        ),
+        lambda: dict(data=UPLOAD, filename="digit.png"),
+        dict(data=UPLOAD_DATA, filename=FILENAME),
+        names=dict(data=("data", "file", "image")),
+    ),
+    Fn(
+        "web.mnist_preprocess",
+        _checked(lambda r, **_: _unit_floats(r) and r.shape == (28, 28))(mnist_preprocess),
+        lambda: dict(grey=DIGIT, invert=None),
+        dict(grey=S.IMAGE, invert=INVERT),
+        names=dict(grey=("grey", "image", "digit")),
+    ),
+    Fn(
+        "web.fit_input",
+        _checked(_fits)(fit_input),
+        lambda: dict(image=DIGIT, input_shape=(28, 28, 1)),
+        dict(image=S.IMAGE, input_shape=INPUT_SHAPE),
+        names=dict(image=("image", "digit")),
+    ),
+    Fn(
+        "web.fit_input (RGB model)",
+        _checked(_fits)(fit_input),
+        lambda: dict(image=DIGIT, input_shape=(8, 6, 3)),
+        dict(image=IMAGE_ANY_MODEL),
+        names=dict(image=("image", "digit")),
+    ),
+    Fn(
+        "web.layer_outputs",
+        _checked(_outputs_ok)(layer_outputs),
+        lambda: dict(model=_explained()[0], x=_explained()[1]),
+        dict(model=EXPLAIN_MODEL, x=S.ARRAY),
+    ),
+    Fn(
+        "web.explain (conv)",
+        _checked(_explanation)(explain),
+        lambda: dict(model=_explained()[0], x=_explained()[1], layer=0, row=1, col=2, channel=1),
+        dict(
+            model=EXPLAIN_MODEL,
+            x=S.ARRAY,
+            layer=(*S.index_families(0, 3), S.Family("other_layer", S.values_of(1, 2, 3, "3"), S.EITHER)),
+            row=S.index_families(1, 3),
+            col=S.index_families(2, 3),
+            channel=S.index_families(1, 1),
+            unit=(S.Family("not_for_maps", S.values_of(0, 1, "0", 1.5, True, -1)),),
+            outputs=OUTPUTS,
+        ),
+    ),
+    Fn(
+        "web.explain (dense)",
+        _checked(_explanation)(explain),
+        lambda: dict(model=_explained()[0], x=_explained()[1], layer=3, unit=1, top=3),
+        dict(
+            unit=S.index_families(1, 2),
+            top=TOP,
+            **{
+                k: (S.Family("not_for_vectors", S.values_of(0, "0", 1.5, True, -1)),) for k in ("row", "col", "channel")
+            },
+        ),
+    ),
+    Fn(
+        "web.size_explanation",
+        _checked(_sized)(size_explanation),
+        lambda: dict(n=5, kernel_size=3, padding=1, strides=2),
+        dict(
+            n=_query_int(5, *_SIZE_NOT_STR, S.NEGATIVE),
+            kernel_size=_query_int(
+                3,
+                *_SIZE_NOT_STR,
+                S.NONPOSITIVE,
+                S.BAD_PAIR,
+                S.Family("too_large", S.values_of(8, 100, "8")),
+                S.Family("one_axis_pair", S.values_of((3, 3), [3, 3], (np.int64(3), 3)), S.ACCEPT),
+            ),
+            padding=(
+                *_QUERY_PADDING,
+                S.Family("pair_forms", S.values_of((1, 1), ((1, 2), (1, 2)), np.int64(1)), S.ACCEPT),
+            ),
+            strides=_query_int(
+                2,
+                *_SIZE_NOT_STR,
+                S.NONPOSITIVE,
+                S.BAD_PAIR,
+                S.Family("one_axis_pair", S.values_of((2, 2), [2, 2]), S.ACCEPT),
+            ),
+        ),
+        names=dict(kernel_size=("kernel_size", "k"), padding=("padding", "p"), strides=("strides", "stride", "s")),
+    ),
+]
+
 TABLE = [fn for group in GROUPS.values() for fn in group]
 BY_NAME = {fn.name: fn for fn in TABLE}
 assert len(BY_NAME) == len(TABLE), "two rows of TABLE share a name"
@@ -601,7 +1144,36 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "notes.txt").write_text("not a model\n")
     (d / "random.npz").write_bytes(np.random.default_rng(0).bytes(300))
     np.savez(d / "empty.npz")
+    _keras_files(d)
     return d
+
+
+def _zip(path: Path, entries: dict[str, Any]) -> bytes:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path.read_bytes()
+
+
+def _keras_files(d: Path) -> None:
+    """Stand-ins for ``.keras`` archives (class_names_of reads only the zip): with, without, with a bad convlab.json."""
+    model_json = {"model.weights.h5": b"", "config.json": b"{}"}  # what a .keras archive holds besides
+    named = _zip(d / "named.keras", {**model_json, "convlab.json": json.dumps({"class_names": ["cat", "dog"]})})
+    (d / "truncated.keras").write_bytes(named[: len(named) // 2])
+    _zip(d / "plain.keras", model_json)
+    for name, entry in BAD_ENTRIES.items():
+        path = d / f"bad_{name}.keras"
+        raw = bytearray(_zip(path, {**model_json, "convlab.json": entry}))
+        if name == "crc":
+            at = raw.rfind(b"class_names")
+            raw[at] ^= 0x20
+        if name == "encrypted":
+            # bit 0 of the general-purpose flags, in the entry's local header and in the central directory
+            local = raw.rfind(b"PK\x03\x04")
+            central = raw.rfind(b"PK\x01\x02")
+            raw[local + 6] |= 1
+            raw[central + 8] |= 1
+        path.write_bytes(bytes(raw))
 
 
 def _resolve(v: Any, scratch: Path) -> Any:
@@ -749,6 +1321,7 @@ test_bad_value_losses = bad_value_test("losses")
 test_bad_value_gradcheck_shapes = bad_value_test("gradcheck_shapes")
 test_bad_value_layers = bad_value_test("layers")
 test_bad_value_training = bad_value_test("training")
+test_bad_value_web = bad_value_test("web")
 test_bad_value_bridge = pytest.mark.tf(bad_value_test("bridge", needs="tensorflow"))
 
 

@@ -74,6 +74,23 @@ def _padding_arg(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A value the engine accepted, as plain Python: ints (from NumPy ints or 0-d arrays), str, lists of them."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return int(value)
+
+
+def _one_axis(value: Any) -> int:
+    """A size the engine accepted for one axis: an int, or a pair of two equal ints (→ that int)."""
+    value = _plain(value)
+    return value[0] if isinstance(value, list) else value
+
+
 def size_explanation(n: Any, kernel_size: Any, padding: Any, strides: Any) -> dict[str, Any]:
     """One axis of a convolution: the output size, the slide's formula, the pads and the window positions.
 
@@ -84,7 +101,8 @@ def size_explanation(n: Any, kernel_size: Any, padding: Any, strides: Any) -> di
         strides: ``S`` (an int ≥ 1, or a string of one).
 
     Returns:
-        ``{"n", "kernel_size", "padding" (the int, "valid" or "same"), "strides",
+        ``{"n", "kernel_size", "padding" (the int, "valid" or "same"; a pair form the engine accepts, as
+        lists), "strides" (plain ints: NumPy ints and pairs of two equal ints become the int),
         "output_size": int, "formula": output_size_formula(...)'s text (e.g.
         ``T = (5 + 2·1 − 3)/2 + 1 = 3``), "pads": [before, after], "padded_size": int,
         "positions": [the first padded index of each window, in order] or None when there
@@ -104,7 +122,10 @@ def size_explanation(n: Any, kernel_size: Any, padding: Any, strides: Any) -> di
     s = _int_arg(strides, "s")
     out = conv_output_size(n, k, p, s)  # the engine's checks and messages
     formula = output_size_formula(n, k, p, s)
-    before, after, _, _ = resolve_padding((n, n), (k, k), p, (s, s))
+    # The engine accepted them: NumPy ints, 0-d arrays and pairs of two equal ints (one axis) become the plain
+    # ints the page and JSON take (a pair passed on as (k, k) would be read as one malformed kernel size).
+    n, k, s, p = _plain(n), _one_axis(k), _one_axis(s), _plain(p)
+    before, after, _, _ = (int(v) for v in resolve_padding((n, n), (k, k), p, (s, s)))
     padded = n + before + after
     span = padded - k
     return {
@@ -117,7 +138,7 @@ def size_explanation(n: Any, kernel_size: Any, padding: Any, strides: Any) -> di
         "pads": [before, after],
         "padded_size": padded,
         "positions": [i * s for i in range(out)] if out <= MAX_POSITIONS else None,
-        "covered": span % s == 0,
+        "covered": bool(span % s == 0),
         "uncovered": span % s,
     }
 

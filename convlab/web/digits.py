@@ -27,7 +27,7 @@ from PIL import Image
 
 from convlab.web.images import ImageError
 
-__all__ = ["BlankImageError", "to_grey", "mnist_preprocess", "fit_input", "MNIST_BOX", "MNIST_SIZE"]
+__all__ = ["BlankImageError", "to_grey", "mnist_preprocess", "fit_input", "MNIST_BOX", "MNIST_SIZE", "MAX_INPUT_SIDE"]
 
 #: The digit's box (its longer side) and the frame, in pixels (MNIST).
 MNIST_BOX = 20
@@ -52,6 +52,10 @@ class BlankImageError(ImageError):
 #: Larger uint8 images are first reduced (box average, by a whole factor) to at most this side: the result is
 #: 28×28 (or a model's input size) anyway, and a 9000×9000 upload as float64 would take gigabytes.
 MAX_WORK_SIDE = 1024
+
+#: The largest input side :func:`fit_input` resizes to. VGG takes 224; a side in the tens of thousands would
+#: allocate gigabytes (float64) before any model could run on it, and one of 2**40 fails inside NumPy.
+MAX_INPUT_SIDE = 4096
 
 
 def _reduced(image: np.ndarray) -> np.ndarray:
@@ -180,8 +184,8 @@ def _check_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     if len(shape) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shape):
         raise TypeError(f"input_shape must be (H, W, C) of ints, got {input_shape!r}")
     h, w, c = (int(v) for v in shape)
-    if h < 1 or w < 1:
-        raise ValueError(f"input_shape must have H, W >= 1, got {input_shape!r}")
+    if not (1 <= h <= MAX_INPUT_SIDE and 1 <= w <= MAX_INPUT_SIDE):
+        raise ValueError(f"input_shape must have H, W >= 1 and <= {MAX_INPUT_SIDE}, got {input_shape!r:.80}")
     if c not in (1, 3):
         raise ValueError(
             f"input_shape must have C = 1 (greyscale) or 3 (RGB) channels to take an image, got C = {c} "
@@ -210,7 +214,8 @@ def fit_input(image: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
         ``(H_in, W_in, C_in)`` float32 in [0, 1].
 
     Raises:
-        ValueError: ``C_in`` not 1 or 3, a bad ``image`` shape or float range; TypeError:
+        ValueError: ``C_in`` not 1 or 3, ``H_in`` or ``W_in`` not in ``[1, MAX_INPUT_SIDE]``, a bad
+            ``image`` shape or float range; TypeError:
             a bad dtype or ``input_shape``; BlankImageError (28×28×1 models): no ink.
     """
     h, w, c = _check_input_shape(input_shape)

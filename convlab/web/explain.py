@@ -495,6 +495,25 @@ def _explain_simple(
     return out
 
 
+def _check_output_entry(entry: Any, layer: Any, i: int) -> None:
+    """``outputs[i]`` must be what :func:`layer_outputs` gives for layer ``i``: else a ValueError naming ``outputs``
+    (the explanation reads its fields; a stale or hand-made list would fail deep inside with a KeyError)."""
+    shape = tuple(int(s) for s in layer.output_shape[1:])
+    values = entry.get("values") if isinstance(entry, dict) else None
+    if (
+        not isinstance(values, np.ndarray)
+        or values.shape != shape
+        or values.dtype.kind != "f"
+        or entry.get("output_shape") != list(shape)
+        or entry.get("kind") != _kind(shape)
+        or entry.get("name") != layer.name
+    ):
+        raise ValueError(
+            f"outputs must be layer_outputs(model, x): outputs[{i}] is not layer {i}'s output "
+            f"({layer.name}, a dict with float values of shape {shape})"
+        )
+
+
 def explain(
     model: Sequential,
     x: np.ndarray,
@@ -545,8 +564,9 @@ def explain(
         ValueError: naming the parameter, its range and the value given, e.g. ``row must be
             an int in [0, 25] for layer 0 (conv2d, output 26×26×32), got 30``; a position
             parameter missing or given for the wrong kind of layer; a layer of a kind not
-            explained here. TypeError: a parameter that is not an int (a float, a bool…);
-            ``model`` / ``x`` as :func:`layer_outputs`.
+            explained here; ``outputs`` that is not :func:`layer_outputs`' list for this model.
+            TypeError: a parameter that is not an int (a float, a bool…); ``model`` / ``x`` as
+            :func:`layer_outputs`.
     """
     x = _check_x(model, x)
     if outputs is None:
@@ -554,6 +574,8 @@ def explain(
     layers = model.layers
     if not isinstance(outputs, list) or len(outputs) != len(layers):
         raise ValueError(f"outputs must be layer_outputs(model, x): a list of {len(layers)} dicts")
+    for i, (entry, obj) in enumerate(zip(outputs, layers)):
+        _check_output_entry(entry, obj, i)
     index = _index(layer, "layer", len(layers) - 1, f"model {model.name!r} ({len(layers)} layers)")
     top_n = _index(top, "top", TOP_LIMIT, "a Dense explanation")
     if top_n < 1:

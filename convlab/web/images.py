@@ -123,7 +123,7 @@ def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
 
     Args:
         data: the file's bytes (``bytes``, ``bytearray`` or ``memoryview``).
-        filename: the client's name for the file, only to name it in messages.
+        filename: the client's name for the file (a str, or None), only to name it in messages.
 
     Returns:
         ``(H, W)`` uint8 for a greyscale (``"L"``) or bilevel (``"1"``: 0/255) image,
@@ -138,12 +138,17 @@ def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
             (animated GIF/PNG/WebP, multi-page TIFF) images; 400 for zero bytes, a
             truncated or corrupt file, or ``data`` that is not bytes. Every message names
             the file (when given), what was found and what to do.
+        TypeError: ``filename`` that is neither a str nor None (a programming error, not the user's).
     """
+    if filename is not None and not isinstance(filename, str):
+        raise TypeError(f"filename must be a str or None, got {type(filename).__name__}")
     label = _label(filename)
     if isinstance(data, memoryview):
         data = data.tobytes()
     if not isinstance(data, (bytes, bytearray)):
-        raise ImageError(f"{label}expected the file's bytes, got {type(data).__name__}", 400)
+        raise ImageError(
+            f"{label}data must be the file's bytes (bytes, bytearray or memoryview), got {type(data).__name__}", 400
+        )
     if len(data) == 0:
         raise ImageError(f"{label}the file is empty (0 bytes); choose an image file (PNG or JPEG)", 400)
     if len(data) > MAX_UPLOAD_BYTES:
