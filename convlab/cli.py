@@ -301,7 +301,7 @@ def _run_bench(extra) -> int:
 # ----------------------------------------------------------------------------------- serve
 SERVE_EPILOG = """\
 examples:
-  convlab serve                                 train the digits model once (about a minute), then serve
+  convlab serve                                 train the digits model once (about 15 s), then serve
   convlab serve --port 0                        any free port (the URL printed says which)
   convlab serve --model my_model.npz --classes cat,dog,bird   your own convlab model on pages 1-2
   convlab serve --model vgg.keras               a Keras model (needs TensorFlow) on page 4
@@ -413,7 +413,7 @@ def _run_serve(args) -> int:
         if model is None and args.no_train:
             raise ValueError(
                 f"{problem} and --no-train was given: run `convlab serve` once without --no-train to train it "
-                "(about a minute; later starts reuse it), or serve your own model with --model my_model.npz "
+                "(about 15 s on two cores; later starts reuse it), or serve your own model with --model my_model.npz "
                 "(a convlab model saved with model.save)"
             )
         state = ExplorerState(classes=classes, source="default", keras=keras)

@@ -523,9 +523,9 @@ def test_fit_calls_keras_style_callbacks_and_stops_when_asked():
         def on_epoch_end(self, epoch, logs):
             calls.append(("epoch_end", epoch, sorted(logs)))
 
-    class StopAfterThreeBatches:
-        def __init__(self, model):
-            self.model, self.seen = model, 0
+    class StopAfterThreeBatches:  # Keras' idiom: fit hands each callback the model as self.model
+        def __init__(self):
+            self.seen = 0
 
         def on_train_batch_end(self, batch, logs):
             self.seen += 1
@@ -547,9 +547,9 @@ def test_fit_calls_keras_style_callbacks_and_stops_when_asked():
         ("batch_end", 1, True),
         ("epoch_end", 1, ["accuracy", "loss"]),
     ]
-    stopper = StopAfterThreeBatches(model)
+    stopper = StopAfterThreeBatches()
     history = model.fit(x, y, epochs=5, batch_size=10, verbose=0, callbacks=[stopper])
-    assert stopper.seen == 3 and len(history.epoch) == 2
+    assert stopper.seen == 3 and len(history.epoch) == 2 and stopper.model is model
     with pytest.raises(TypeError, match=r"callbacks\[0\] must have at least one of the methods"):
         model.fit(x, y, verbose=0, callbacks=[object()])
     with pytest.raises(TypeError, match="callbacks must be a list"):

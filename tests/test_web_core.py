@@ -678,3 +678,58 @@ def test_sharpen_example_is_the_slides():
                 products = [int(a) * int(b.strip("()")) for a, b in (t.split("*") for t in terms.split(" + "))]
                 assert sum(products) == int(total) == case["output"][i][j]
     json.dumps(e)
+
+
+# --------------------------------------------------------------------------- review findings
+def _jpeg(array: np.ndarray, **save) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "JPEG", quality=95, **save)
+    return buf.getvalue()
+
+
+def test_a_phone_photo_in_mpo_form_gives_its_first_picture():
+    """Many phones save JPEGs with a second picture (a depth or HDR gain map) after the photo: Pillow calls
+    them MPO, with two frames. The photo is frame 0, not an animation to refuse."""
+    photo = np.zeros((40, 60, 3), np.uint8)
+    photo[10:30, 20:40] = (200, 30, 30)
+    gain_map = np.full((20, 30, 3), 128, np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "MPO", save_all=True, append_images=[Image.fromarray(gain_map)], quality=95)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        assert im.format == "MPO" and im.n_frames == 2
+    got = decode_upload(buf.getvalue(), filename="phone.jpg")
+    assert got.shape == (40, 60, 3)
+    np.testing.assert_allclose(got.astype(int), decode_upload(_jpeg(photo)).astype(int), atol=0)
+
+
+def test_exif_orientation_applied_for_digits_and_kept_for_the_keras_page(tmp_path):
+    """A photo stored sideways with EXIF "rotate 90°": upright for the Digits page; as stored for page 4, which
+    must give what convlab.vgg.predict_image gives for the same file (load_image does not rotate)."""
+    from convlab.data.images import load_image
+
+    stored = np.zeros((60, 90, 3), np.uint8)
+    stored[:, :30] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    data = _jpeg(stored, exif=exif)
+    assert decode_upload(data).shape == (90, 60, 3)
+    as_stored = decode_upload(data, exif_transpose=False)
+    assert as_stored.shape == (60, 90, 3)
+    path = tmp_path / "sideways.jpg"
+    path.write_bytes(data)
+    np.testing.assert_array_equal(as_stored, load_image(path))
+
+
+def test_max_side_shrinks_big_images_while_decoding():
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (2400, 3300), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "PNG")
+    png = decode_upload(buf.getvalue(), max_side=1000)
+    assert png.shape == (800, 1100)  # reduced by 3: each pixel the mean of a 3×3 box
+    np.testing.assert_allclose(png[0, 0], big[:3, :3].mean(), atol=0.51)
+    jpeg = decode_upload(_jpeg(np.repeat(big[..., None], 3, axis=-1)), max_side=1000)
+    assert max(jpeg.shape[:2]) >= 1000 and jpeg.shape[2] == 3  # DCT-domain scaling, at least max_side
+    assert decode_upload(buf.getvalue()).shape == big.shape
+    with pytest.raises(TypeError, match="max_side must be an int >= 1 or None, got 0"):
+        decode_upload(buf.getvalue(), max_side=0)

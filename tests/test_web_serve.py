@@ -205,7 +205,7 @@ def test_host_that_is_not_this_machine_exits_2(capsys, small_npz):
 def test_architecture_is_seeds_004():
     convlab.set_seed(0)
     model = default_model.build_model()
-    assert default_model._architecture(model) == default_model.ARCHITECTURE
+    assert default_model.architecture_of(model) == default_model.ARCHITECTURE
     assert model.count_params() == default_model.PARAMS == 542_230
     assert model.input_shape == (None, 28, 28, 1)
 

@@ -586,8 +586,10 @@ class Sequential:
                 as Keras calls them: ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
                 ``on_train_batch_end(batch, logs)`` (``logs``: the epoch's running ``loss`` and
                 metrics), ``on_epoch_end(epoch, logs)``, ``on_train_end(logs)``; ``epoch`` and
-                ``batch`` count from 0. A callback that sets ``model.stop_training = True``
-                ends training after the current batch (Keras checks it after each batch too).
+                ``batch`` count from 0. Each callback gets the model as ``callback.model``
+                (through ``set_model(model)`` when it has one, as Keras); setting
+                ``self.model.stop_training = True`` ends training after the current batch
+                (Keras checks it after each batch too).
 
         Returns:
             :class:`History` (also kept as ``model.history``).
@@ -607,7 +609,7 @@ class Sequential:
         shuffle = check_bool(shuffle, "shuffle")
         if seed is not None:
             seed = check_int(seed, "seed", expected="a non-negative int or None")
-        hooks = _Callbacks(callbacks)
+        hooks = _Callbacks(callbacks, self)
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
         val = None
@@ -796,7 +798,7 @@ class _Callbacks:
 
     _HOOKS = ("on_train_begin", "on_epoch_begin", "on_train_batch_end", "on_epoch_end", "on_train_end")
 
-    def __init__(self, callbacks: Sequence[Any] | None) -> None:
+    def __init__(self, callbacks: Sequence[Any] | None, model: Any) -> None:
         if callbacks is None:
             callbacks = []
         if not isinstance(callbacks, (list, tuple)):
@@ -811,6 +813,14 @@ class _Callbacks:
                     f"callbacks[{i}] must have at least one of the methods {', '.join(self._HOOKS)}, got {cb!r}"
                 )
         self._callbacks = list(callbacks)
+        for cb in self._callbacks:  # as Keras: a callback reaches the model as self.model (self.model.stop_training)
+            if callable(getattr(cb, "set_model", None)):
+                cb.set_model(model)
+            else:
+                try:
+                    cb.model = model
+                except AttributeError:  # __slots__ or a read-only property: the callback does without
+                    pass
 
     def __bool__(self) -> bool:
         return bool(self._callbacks)

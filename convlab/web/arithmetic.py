@@ -107,7 +107,7 @@ def size_explanation(n: Any, kernel_size: Any, padding: Any, strides: Any) -> di
         ``T = (5 + 2·1 − 3)/2 + 1 = 3``), "pads": [before, after], "padded_size": int,
         "positions": [the first padded index of each window, in order] or None when there
         are more than MAX_POSITIONS, "covered": bool (the windows reach the padded input's
-        last row: ``(N + P − K)`` is a multiple of ``S``), "uncovered": how many of the
+        last row: ``(N + P_before + P_after − K)`` is a multiple of ``S``), "uncovered": how many of the
         last rows/columns no window reaches}``.
 
     Raises:

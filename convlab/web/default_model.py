@@ -45,6 +45,10 @@ __all__ = [
     "FILENAME",
     "PARAMS",
     "CLASSES",
+    "BATCH_SIZE",
+    "ARCHITECTURE",
+    "FULL_PLAN",
+    "QUICK_PLAN",
     "TrainingPlan",
     "CorruptModelError",
     "TrainingStopped",
@@ -54,6 +58,7 @@ __all__ = [
     "mnist_split",
     "as_inputs",
     "build_model",
+    "architecture_of",
     "verify",
     "load_cached",
     "train",
@@ -179,7 +184,8 @@ ARCHITECTURE = [
 ]
 
 
-def _architecture(model: Sequential) -> list[tuple[str, Any, Any]]:
+def architecture_of(model: Sequential) -> list[tuple[str, Any, Any]]:
+    """``model``'s layers as (class name, output shape, activation), the form of :data:`ARCHITECTURE`."""
     return [(type(layer).__name__, layer.output_shape, getattr(layer, "activation", None)) for layer in model.layers]
 
 
@@ -197,7 +203,7 @@ def verify(model: Sequential, *, min_accuracy: float | None = None) -> float:
         min_accuracy = training_plan().min_accuracy
     if tuple(model.input_shape or ()) != (None, 28, 28, 1):
         raise CorruptModelError(f"its input shape is {model.input_shape}, not (None, 28, 28, 1)")
-    if _architecture(model) != ARCHITECTURE:
+    if architecture_of(model) != ARCHITECTURE:
         names = ", ".join(type(layer).__name__ for layer in model.layers)
         raise CorruptModelError(f"its layers are not seeds/004's CNN: {names}")
     if model.count_params() != PARAMS:

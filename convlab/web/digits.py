@@ -27,7 +27,16 @@ from PIL import Image
 
 from convlab.web.images import ImageError
 
-__all__ = ["BlankImageError", "to_grey", "mnist_preprocess", "fit_input", "MNIST_BOX", "MNIST_SIZE", "MAX_INPUT_SIDE"]
+__all__ = [
+    "BlankImageError",
+    "to_grey",
+    "mnist_preprocess",
+    "fit_input",
+    "MNIST_BOX",
+    "MNIST_SIZE",
+    "MAX_INPUT_SIDE",
+    "MAX_WORK_SIDE",
+]
 
 #: The digit's box (its longer side) and the frame, in pixels (MNIST).
 MNIST_BOX = 20
@@ -134,7 +143,8 @@ def mnist_preprocess(grey: np.ndarray, *, invert: bool | None = None) -> np.ndar
         BlankImageError: no ink — a blank canvas or a uniform image.
         TypeError / ValueError: ``grey`` of another shape or dtype, or a non-bool ``invert``.
 
-    Round trip: a real MNIST digit enlarged 10× (nearest neighbour) comes back unchanged.
+    Round trip: a real MNIST digit enlarged 10× (nearest neighbour) comes back close to itself (within 0.1
+    per pixel on all 5,000 digits; most come back exactly).
     """
     if invert is not None and not isinstance(invert, (bool, np.bool_)):
         raise TypeError(f"invert must be True, False or None, got {invert!r}")

@@ -579,7 +579,9 @@ def explain(
     index = _index(layer, "layer", len(layers) - 1, f"model {model.name!r} ({len(layers)} layers)")
     top_n = _index(top, "top", TOP_LIMIT, "a Dense explanation")
     if top_n < 1:
-        raise ValueError(f"top must be an int in [1, {TOP_LIMIT}] for a Dense explanation, got {top_n}")
+        raise ValueError(
+            f"top must be an int in [1, {TOP_LIMIT}] (how many contributions a Dense explanation lists), got {top_n}"
+        )
     entry = outputs[index]
     obj = layers[index]
     if not isinstance(obj, EXPLAINABLE):

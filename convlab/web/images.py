@@ -118,17 +118,26 @@ def _refuse_mode(img: Image.Image, label: str) -> None:
         raise ImageError(f"{label}the image has mode {mode}, which the explorer does not read; {_SAVE_AS}", 415)
 
 
-def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
+def decode_upload(
+    data: bytes, *, filename: str | None = None, exif_transpose: bool = True, max_side: int | None = None
+) -> np.ndarray:
     """Decode an uploaded image file, in memory, into an 8-bit array.
 
     Args:
         data: the file's bytes (``bytes``, ``bytearray`` or ``memoryview``).
         filename: the client's name for the file (a str, or None), only to name it in messages.
+        exif_transpose: apply the EXIF orientation (phones store photos sideways and say so
+            in EXIF), so the array is the picture as viewers show it. ``False`` keeps the
+            stored orientation, as :func:`convlab.data.images.load_image` reads a file.
+        max_side: when given (an int ≥ 1), a larger image is shrunk while it is decoded, by a
+            whole factor, to a longer side of at least ``max_side``: JPEGs in the DCT domain
+            (Pillow's ``draft``), others by box averages (``Image.reduce``). A 12-megapixel
+            photo then never exists at full size in memory. ``None``: full size.
 
     Returns:
         ``(H, W)`` uint8 for a greyscale (``"L"``) or bilevel (``"1"``: 0/255) image,
-        ``(H, W, 3)`` uint8 for RGB. The EXIF orientation is applied (phones store
-        photos sideways and say so in EXIF), so the array is the picture as viewers show it.
+        ``(H, W, 3)`` uint8 for RGB. A multi-picture JPEG (MPO: the format of many phones'
+        photos, with a depth map or an HDR gain map after the picture) gives its first picture.
 
     Raises:
         ImageError: with ``status`` 413 for more than :data:`MAX_UPLOAD_BYTES` bytes or more
@@ -142,6 +151,8 @@ def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
     """
     if filename is not None and not isinstance(filename, str):
         raise TypeError(f"filename must be a str or None, got {type(filename).__name__}")
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1):
+        raise TypeError(f"max_side must be an int >= 1 or None, got {max_side!r}")
     label = _label(filename)
     if isinstance(data, memoryview):
         data = data.tobytes()
@@ -173,7 +184,7 @@ def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
         raise ImageError(f"{label}the image file is corrupt ({type(exc).__name__}: {exc}); {_SAVE_AS}", 400) from None
     with img:
         try:
-            arr = _checked_pixels(img, label, limit)
+            arr = _checked_pixels(img, label, limit, exif_transpose=exif_transpose, max_side=max_side)
         except ImageError:
             raise
         except Image.DecompressionBombError as exc:
@@ -186,7 +197,9 @@ def decode_upload(data: bytes, *, filename: str | None = None) -> np.ndarray:
     return arr
 
 
-def _checked_pixels(img: Image.Image, label: str, limit: int | None) -> np.ndarray:
+def _checked_pixels(
+    img: Image.Image, label: str, limit: int | None, *, exif_transpose: bool = True, max_side: int | None = None
+) -> np.ndarray:
     """The pixels of an opened upload, after every check of :func:`decode_upload` (size, frames, mode)."""
     width, height = img.size
     # The warning zone (between MAX_IMAGE_PIXELS and twice that) is refused too. This check, not
@@ -199,15 +212,23 @@ def _checked_pixels(img: Image.Image, label: str, limit: int | None) -> np.ndarr
         )
     if width < 1 or height < 1:
         raise ImageError(f"{label}the image is {width}×{height} pixels: empty; {_SAVE_AS}", 400)
-    if getattr(img, "n_frames", 1) > 1:
+    # MPO (phones' JPEGs with a depth or HDR gain map after the picture): frame 0 is the picture itself
+    if getattr(img, "n_frames", 1) > 1 and img.format != "MPO":
         raise ImageError(
             f"{label}the image has {img.n_frames} frames (an animation or a multi-page file); "
             "save the one frame you want as an 8-bit RGB or greyscale PNG or JPEG and upload that",
             415,
         )
     _refuse_mode(img, label)
+    factor = 1 if max_side is None else max(width, height) // max_side
+    if factor >= 2 and img.format in ("JPEG", "MPO"):
+        img.draft(img.mode, (-(-width // factor), -(-height // factor)))  # decode at 1/2, 1/4 or 1/8 scale
+        factor = max(img.size) // max_side
     img.load()  # decode every pixel now: a truncated file raises here, not half-way through a prediction
-    img = ImageOps.exif_transpose(img)  # phones store photos sideways and say so in EXIF
+    if factor >= 2:
+        img = img.reduce(factor)  # each new pixel the mean of a factor×factor box
+    if exif_transpose:
+        img = ImageOps.exif_transpose(img)  # phones store photos sideways and say so in EXIF
     if img.mode == "1":
         img = img.convert("L")  # bilevel: 0 / 255
     arr = np.asarray(img, dtype=np.uint8)

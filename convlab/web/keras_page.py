@@ -113,7 +113,9 @@ class KerasSlot:
             names = list(self.saved_classes)
         else:
             names = [f"class {i}" for i in range(outputs)]
-        self.model, self.classes, self.shape = model, names, (int(shape[1]), int(shape[2]), int(shape[3]))
+        # shape and classes first: other threads take a model that is not None as ready to use
+        self.classes, self.shape = names, (int(shape[1]), int(shape[2]), int(shape[3]))
+        self.model = model
 
     def load(self) -> Any:
         """The model, loading it now if needed (once; a second caller waits). Records an error instead of raising."""
