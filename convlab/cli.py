@@ -34,12 +34,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from convlab.teach.lessons import LESSON_GLOB, find_lessons, lessons_dir
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least, one_line, positive_seconds
 
 __all__ = ["main", "lessons_dir", "find_lessons", "resolve_lesson", "parse_layer", "DEFAULT_OUT"]
 
 DEFAULT_OUT = "convlab-output"  # the lesson harness' default (convlab.lesson.DEFAULT_OUT)
-LESSON_GLOB = "[0-9][0-9]_*.py"
 
 LAYERS_HELP = """\
 layer notation for --layers (case-insensitive), applied left to right:
@@ -57,38 +57,6 @@ _LAYER_RE = re.compile(r"^(conv|pool)(\d+)(?:s(\d+))?(?:p(\d+)|(same)|(valid))?$
 
 
 # ----------------------------------------------------------------------------------- lessons
-def lessons_dir(override: str | os.PathLike | None = None) -> Path:
-    """The folder holding the lesson scripts.
-
-    Args:
-        override: a folder given by the user (``--lessons DIR``), or ``None`` for the
-            repository's ``lessons/`` next to the installed package
-            (``Path(convlab.__file__).resolve().parents[1] / "lessons"``).
-
-    Returns:
-        The folder's ``Path``.
-
-    Raises:
-        FileNotFoundError: the folder does not exist (the message says how to get it).
-    """
-    if override is not None:
-        path = Path(override)
-    else:
-        path = _repo_root() / "lessons"  # = Path(convlab.__file__).resolve().parents[1] / "lessons"
-    if not path.is_dir():
-        raise FileNotFoundError(
-            f"no lessons folder at {path}: the lessons ship with convlab's source repository, not with "
-            f"the package — clone the repository and install it with `pip install -e .`, "
-            f"or pass --lessons DIR"
-        )
-    return path
-
-
-def find_lessons(folder: Path) -> list[Path]:
-    """Every ``NN_name.py`` script in ``folder``, sorted by name (so by number)."""
-    return sorted(p for p in Path(folder).glob(LESSON_GLOB) if p.is_file())
-
-
 def _matches(token: str, path: Path) -> bool:
     stem = path.stem
     tok = token.strip().lower()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from convlab import cli
+from convlab.teach import lessons as teach_lessons
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -228,7 +229,7 @@ def test_real_lessons_resolve():
 def test_missing_lessons_folder_is_a_clear_error(capsys, tmp_path, monkeypatch):
     rc, _, err = run(capsys, "tour", "--lessons", str(tmp_path / "nowhere"))
     assert rc == 2 and "no lessons folder" in err and "pip install -e ." in err
-    monkeypatch.setattr(cli, "_repo_root", lambda: tmp_path)  # an installed package without the repository
+    monkeypatch.setattr(teach_lessons, "repo_root", lambda: tmp_path)  # an installed package without the repository
     rc, _, err = run(capsys, "lesson", "3")
     assert rc == 2 and "no lessons folder at" in err
 

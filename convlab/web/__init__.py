@@ -10,6 +10,10 @@ Modules:
     explain        every layer's output; how one number of a layer was computed
     arithmetic     the convolution-arithmetic page's numbers
     default_model  the cached default model (seeds/004's CNN), trained on first use
+    lessons        the lesson pages the explorer's pages link to (read from the repository's lessons/)
+    errors         ApiError: what the API answers on purpose (a status and a message)
+    keras_page     page 4's Keras model, loaded lazily (TensorFlow only there)
+    state          what is served: the model or its training, the inputs kept by id, the Keras slot
     app            the Flask app: pages, JSON API, errors, limits, headers
     server         serving it with waitress until Ctrl-C
 
@@ -25,10 +29,14 @@ __all__ = ["create_app", "ExplorerState", "serve"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("create_app", "ExplorerState"):
-        from convlab.web import app
+    if name == "create_app":
+        from convlab.web.app import create_app
 
-        return getattr(app, name)
+        return create_app
+    if name == "ExplorerState":
+        from convlab.web.state import ExplorerState
+
+        return ExplorerState
     if name == "serve":
         from convlab.web.server import serve
 
