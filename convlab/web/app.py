@@ -49,8 +49,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -62,15 +64,16 @@ from werkzeug.exceptions import HTTPException
 
 from convlab.model.sequential import Sequential
 from convlab.web import default_model
+from convlab.web import lessons as web_lessons
 from convlab.web.arithmetic import sharpen_example, size_explanation
-from convlab.web.digits import fit_input
+from convlab.web.digits import MAX_WORK_SIDE, fit_input
 from convlab.web.errors import ApiError
 from convlab.web.errors import shown as _shown
 from convlab.web.explain import explain, layer_outputs
 from convlab.web.images import MAX_UPLOAD_BYTES, ImageError, decode_canvas, decode_upload
 from convlab.web.state import ExplorerState
 
-__all__ = ["CSP", "MAX_CONTENT_LENGTH", "PAGES", "create_app"]
+__all__ = ["CSP", "MAX_CONTENT_LENGTH", "PAGES", "LAYER_FORMATS", "DIGIT_CLASSES", "jsonable", "create_app"]
 
 #: The Content-Security-Policy of every response: scripts, styles and connections to this server only;
 #: canvases may export ``data:``/``blob:`` images; no plugins, no framing, forms post here only.
@@ -88,7 +91,12 @@ PAGES = {
     "/model": ("model.html", "model"),
 }
 _INPUT_ID = re.compile(r"[0-9a-f]{16}")
-_INT = re.compile(r"[+-]?[0-9]{1,9}")
+_INT = re.compile(r"[+-]?[0-9]+")
+#: At most two uploads are decoded and prepared at once: a 12-megapixel photo takes about half a GB while
+#: page 4 resizes it, and waitress serves several requests at a time.
+_UPLOAD_SLOTS = threading.BoundedSemaphore(2)
+#: The classes of a model of the ten digits, in order: only then is a test digit's label one of its classes.
+DIGIT_CLASSES = [str(d) for d in range(10)]
 _INPUT_KEYS = ("canvas", "test_index", "input_id")
 #: How /api/layers encodes each layer's values (``?format=``): base64 float bytes (default) or nested lists.
 LAYER_FORMATS = ("b64", "list")
@@ -119,9 +127,18 @@ def _int_arg(name: str, *, required: bool = False, default: int | None = None) -
         if required:
             raise ApiError(400, f"{name} is required: an int, e.g. ?{name}=0")
         return default
-    if not _INT.fullmatch(raw.strip()):
-        raise ApiError(400, f"{name} must be an int, got {_shown(raw)}")
-    return int(raw.strip())
+    return _as_int(name, raw)
+
+
+def _as_int(name: str, raw: str, expected: str = "an int") -> int:
+    """``raw`` (a query value) as an int; ApiError 400 naming ``name`` when it is not one, or has more digits
+    than any size, position or count (Python's int() would also refuse past 4,300 digits)."""
+    raw = raw.strip()
+    if not _INT.fullmatch(raw):
+        raise ApiError(400, f"{name} must be {expected}, got {_shown(raw)}")
+    if len(raw.lstrip("+-")) > 18:
+        raise ApiError(400, f"{name} is out of range: {_shown(raw)}")
+    return int(raw)
 
 
 def _input_id_arg(value: object, name: str) -> str:
@@ -154,8 +171,15 @@ def _new_input(state: ExplorerState, shape: tuple[int, int, int]) -> tuple[np.nd
     """The input a POST body describes (see ``_HOW_TO_SEND``), fitted to the model: ``(x float32 (H, W, C), label)``."""
     if request.mimetype == "multipart/form-data":
         data, filename = _upload()
-        return fit_input(decode_upload(data, filename=filename), shape), None
-    payload = request.get_json(force=True, silent=True)
+        with _UPLOAD_SLOTS:
+            image = decode_upload(data, filename=filename, max_side=MAX_WORK_SIDE)
+            return fit_input(image, shape), None
+    try:
+        # json.loads, not request.get_json: Python's parser raises RecursionError on deeply nested input
+        # ("[[[[…"), which get_json(silent=True) lets through as a 500
+        payload = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, RecursionError):
+        payload = None
     if not isinstance(payload, dict):
         raise ApiError(400, f"the body is not a JSON object: {_HOW_TO_SEND}")
     keys = [k for k in _INPUT_KEYS if k in payload]
@@ -173,6 +197,8 @@ def _new_input(state: ExplorerState, shape: tuple[int, int, int]) -> tuple[np.nd
         if isinstance(value, bool) or not isinstance(value, int):
             raise ApiError(400, f"test_index must be an int in [0, 999], got {_shown(value)}")
         digit, label = state.test_digit(value)
+        if state.classes != DIGIT_CLASSES:
+            label = None  # an MNIST label is one of this model's classes only when they are the ten digits
         if shape == (28, 28, 1):  # already an MNIST digit: only scaled, as the model was trained
             return default_model.as_inputs(digit[None])[0], label
         return fit_input(digit, shape), label
@@ -181,16 +207,16 @@ def _new_input(state: ExplorerState, shape: tuple[int, int, int]) -> tuple[np.nd
     return fit_input(decode_canvas(value), shape), None
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """NumPy arrays and scalars inside dicts/lists as lists and Python numbers (JSON has no float32)."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     return obj
 
 
@@ -227,7 +253,7 @@ def _layers_json(state: ExplorerState, model: Sequential, key: str, x: np.ndarra
     layers = []
     for entry in outputs:
         values = np.asarray(entry["values"])
-        item = {k: _jsonable(v) for k, v in entry.items() if k != "values"}
+        item = {k: jsonable(v) for k, v in entry.items() if k != "values"}
         if "min" not in entry:  # layer_outputs gives them (over the finite values)
             finite = values[np.isfinite(values)]
             item["min"] = float(finite.min()) if finite.size else None
@@ -291,7 +317,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
 
     def _error(status: int, message: str, **extra: Any):
         if request.path.startswith("/api/"):
-            return jsonify(error=message, **_jsonable(extra)), status
+            return jsonify(error=message, **jsonable(extra)), status
         page = (
             f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} · convlab explorer</title>"
             f'<body><h1>{status}</h1><p>{escape(message)}</p><p><a href="/">back to the explorer</a></p></body></html>'
@@ -409,7 +435,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
                 result = explain(model, x, layer, top=top, **kwargs)
         except (ValueError, TypeError) as exc:  # explain names the parameter, its range and the value
             raise ApiError(400, str(exc)) from exc
-        return jsonify(_jsonable(result))
+        return jsonify(jsonable(result))
 
     @app.get("/api/size")
     def api_size():
@@ -419,18 +445,16 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         raw_p = (request.args.get("p") or "0").strip()
         if raw_p.lower() in ("valid", "same"):
             p: int | str = raw_p.lower()
-        elif _INT.fullmatch(raw_p):
-            p = int(raw_p)
         else:
-            raise ApiError(400, f"p must be an int >= 0, 'valid' or 'same', got {_shown(raw_p)}")
+            p = _as_int("p", raw_p, expected="an int >= 0, 'valid' or 'same'")
         try:
-            return jsonify(_jsonable(size_explanation(n, k, p, s)))
+            return jsonify(jsonable(size_explanation(n, k, p, s)))
         except (ValueError, TypeError) as exc:  # the engine's own message
             raise ApiError(400, str(exc)) from exc
 
     @app.get("/api/sharpen")
     def api_sharpen():
-        return jsonify(_jsonable(sharpen_example()))
+        return jsonify(jsonable(sharpen_example()))
 
     @app.post("/api/keras/predict")
     def api_keras_predict():
@@ -440,6 +464,37 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         if request.mimetype != "multipart/form-data":
             raise ApiError(400, 'send the photo as a multipart form with the file in the field "image"')
         data, filename = _upload()
-        return jsonify(slot.predict(decode_upload(data, filename=filename)))
+        with _UPLOAD_SLOTS:
+            # Stored orientation, full size: the photo as convlab.vgg.predict_image reads a file (load_image
+            # neither rotates by EXIF nor shrinks first), so the page gives predict_image's numbers.
+            image = decode_upload(data, filename=filename, exif_transpose=False)
+            return jsonify(slot.predict(image))
+
+    # -- the lessons the pages link to (H8). A request gives a lesson's name, looked up in the files that
+    # exist in lessons/ (a whitelist, convlab.web.lessons): it never becomes a path. Not under /api/, so
+    # its 404s are HTML pages: an unknown name lists the lessons; no lessons folder (a wheel install) says
+    # how to get them. web_lessons is looked up on each request, so tests can monkeypatch its folder.
+    def _lessons_page(status: int = 200, **context: Any):
+        ctx = {"lesson": None, "run": [], "names": [], "message": "", "missing": False, **context}
+        return render_template("lesson.html", **ctx), status
+
+    @app.get("/lessons/")
+    def lesson_index():
+        try:
+            names = list(web_lessons.lesson_paths())
+        except web_lessons.LessonsMissingError:
+            return _lessons_page(404, missing=True, message=web_lessons.HOW_TO_GET)
+        return _lessons_page(names=names)
+
+    @app.get("/lessons/<path:name>")
+    def lesson_page(name: str):
+        try:
+            lesson = web_lessons.read_lesson(name)
+        except web_lessons.LessonsMissingError:
+            return _lessons_page(404, missing=True, message=web_lessons.HOW_TO_GET)
+        except web_lessons.UnknownLessonError as exc:
+            return _lessons_page(404, names=exc.available, message=str(exc))
+        names = list(web_lessons.lesson_paths())
+        return _lessons_page(lesson=lesson, names=names, run=web_lessons.run_commands(lesson, names))
 
     return app
