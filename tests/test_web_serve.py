@@ -2,9 +2,10 @@
 
 The fast tests run ``convlab.cli.main`` in this process for every invocation that must fail (exit 2,
 one line naming the option) and check the default model's cache logic on small files. The slow ones
-start ``python -m convlab serve`` on a free port (``--port 0``) in a subprocess, talk to it over HTTP on
-127.0.0.1 and stop it with SIGINT (what Ctrl-C sends), which must exit 0; and train the default model
-in quick mode (``CONVLAB_EXPLORER_QUICK=1``: 1 epoch on 500 digits, an accuracy bar of 50 %).
+start ``python -m convlab serve`` on a free port (``--port 0``) in a subprocess (``web_helpers.ServerProcess``),
+talk to it over HTTP on 127.0.0.1 and stop it with SIGINT (what Ctrl-C sends) or SIGTERM, which must exit 0;
+and train the default model in quick mode (``CONVLAB_EXPLORER_QUICK=1``: 1 epoch on 500 digits, an accuracy
+bar of 50 %).
 Every test gets its own ``CONVLAB_CACHE_DIR``: nothing reads or writes the user's cached model.
 """
 
@@ -12,18 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+from web_helpers import ServerProcess
 
 import convlab
 from convlab.cli import main
@@ -31,9 +28,6 @@ from convlab.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
 from convlab.web import default_model
 from convlab.web.keras_page import KerasSlot, photo_for
 from convlab.web.state import ExplorerState
-
-REPO = Path(__file__).resolve().parents[1]
-URL = re.compile(r"convlab explorer: (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C to stop\)")
 
 
 @pytest.fixture(autouse=True)
@@ -305,116 +299,29 @@ def test_background_training_failure_is_reported(monkeypatch, capsys):
 
 
 # --------------------------------------------------------------------------- a real server process
-class Server:
-    """``python -m convlab serve ARGS`` with stdout and stderr merged; the URL read from its output."""
-
-    def __init__(self, args, cache: Path, env: dict | None = None):
-        full_env = dict(os.environ, PYTHONUNBUFFERED="1", **{default_model.CACHE_ENV: str(cache)})
-        full_env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "convlab", "serve", "--port", "0", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=REPO,
-            env=full_env,
-        )
-        self.lines: list[str] = []
-        self.url: str | None = None
-        self._seen = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-            m = URL.search(line)
-            if m and self.url is None:
-                self.url = m.group(1)
-                self._seen.set()
-        self._seen.set()
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for_url(self, timeout: float = 120) -> str:
-        assert self._seen.wait(timeout), f"no URL within {timeout} s:\n{self.output}"
-        assert self.url, f"the server exited without a URL (code {self.proc.poll()}):\n{self.output}"
-        assert not self.url.endswith(":0/")
-        return self.url
-
-    def get(self, path: str, timeout: float = 30):
-        with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=timeout) as r:
-            return r.status, json.loads(r.read())
-
-    def post_json(self, path: str, body: dict, timeout: float = 30):
-        req = urllib.request.Request(
-            self.url + path.lstrip("/"), data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), json.loads(r.read())
-
-    def wait_ready(self, timeout: float = 300) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            _, status = self.get("/api/status")
-            if status["ready"]:
-                return status
-            assert self.proc.poll() is None, self.output
-            time.sleep(0.2)
-        raise AssertionError(f"not ready within {timeout} s:\n{self.output}")
-
-    def stop(self, sig=signal.SIGINT, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self._reader.join(timeout=10)
-            self.proc.stdout.close()
-        return code
-
-
 @pytest.mark.slow
 def test_serve_prints_its_url_answers_and_stops_with_ctrl_c(small_npz, cache_dir):
-    server = Server(["--model", str(small_npz), "--no-train", "--classes", "x,y,z"], cache_dir)
-    try:
-        server.wait_for_url()
-        status = server.wait_ready(60)
+    # host=None: the command's own default host, as a person types it
+    with ServerProcess(small_npz, cache_dir=cache_dir, classes=["x", "y", "z"], host=None) as server:
+        assert f"convlab explorer: {server.url}/ (Ctrl-C to stop)" in server.output  # 127.0.0.1, a real port
+        _, status = server.get("/api/status")
         assert status["model"]["file"] == "small.npz" and status["model"]["classes"] == ["x", "y", "z"]
         assert status["model"]["source"] == "file" and status["model"]["description"] == ""  # the page adds the rest
-        code, headers, body = server.post_json("/api/predict", {"test_index": 0})
+        code, headers, body = server.request_with_headers("POST", "/api/predict", json_body={"test_index": 0})
         assert code == 200 and body["classes"] == ["x", "y", "z"] and len(body["probabilities"]) == 3
         assert "default-src 'self'" in headers["Content-Security-Policy"]
-        try:
-            server.post_json("/api/predict", {"test_index": 5000})
-            raise AssertionError("expected a 400")
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 400 and "test_index" in json.loads(exc.read())["error"]
-            exc.close()
+        code, body = server.post("/api/predict", {"test_index": 5000})
+        assert code == 400 and "test_index" in body["error"]
         assert server.get("/api/status")[0] == 200  # still serving
-    finally:
-        code = server.stop()
-    assert code == 0, server.output
+    # leaving the block sent SIGINT and checked the exit code is 0
     assert "stopped" in server.output and "Traceback" not in server.output
     assert not cache_dir.exists()  # --model: the cache is never touched
 
 
 @pytest.mark.slow
 def test_serve_stops_cleanly_on_sigterm(small_npz, cache_dir):
-    server = Server(["--model", str(small_npz)], cache_dir)
-    try:
-        server.wait_for_url()
-        server.wait_ready(60)
-    finally:
-        code = server.stop(signal.SIGTERM)
-    assert code == 0, server.output
+    with ServerProcess(small_npz, cache_dir=cache_dir, no_train=False) as server:
+        server.stop(sig=signal.SIGTERM)  # fails unless the exit code is 0
 
 
 @pytest.mark.slow
@@ -423,27 +330,19 @@ def test_corrupt_cached_model_is_reported_retrained_and_reused(cache_dir):
     cached = cache_dir / default_model.FILENAME
     cached.write_bytes(os.urandom(5000))  # garbage where the model should be
     quick = {default_model.QUICK_ENV: "1"}
-    server = Server([], cache_dir, env=quick)
-    try:
-        server.wait_for_url()  # the server answers while it trains
-        status = server.wait_ready(300)
+    # no model, training allowed: the server prints its URL and answers at once, and is ready once trained
+    with ServerProcess(cache_dir=cache_dir, no_train=False, env=quick, start_timeout=300) as server:
+        _, status = server.get("/api/status")
         assert status["model"]["source"] == "default" and status["model"]["params"] == 542_230
         assert status["training"] is None
-    finally:
-        code = server.stop()
-    assert code == 0, server.output
     assert f"cached model {cached} is corrupt (" in server.output and "retraining" in server.output
     assert "saved the model to" in server.output
     default_model.load_cached(cached, min_accuracy=0.5)  # the file is a good model now
     assert sorted(p.name for p in cache_dir.iterdir()) == [default_model.FILENAME]
     # the next start reuses it, even with --no-train
-    server = Server(["--no-train"], cache_dir, env=quick)
-    try:
-        server.wait_for_url()
-        assert server.wait_ready(60)["ready"]
-    finally:
-        code = server.stop()
-    assert code == 0 and "using the cached model" in server.output, server.output
+    with ServerProcess(cache_dir=cache_dir, env=quick) as server:
+        pass  # ready: entering waited for it
+    assert "using the cached model" in server.output, server.output
 
 
 # --------------------------------------------------------------------------- a real Keras model (TensorFlow)

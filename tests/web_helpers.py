@@ -1,11 +1,13 @@
-"""Shared pieces of the web explorer's real-world tests (``test_web_browser.py``, ``test_web_load.py``).
+"""Shared pieces of the web explorer's real-world tests (``test_web_browser.py``, ``test_web_load.py``,
+``test_web_serve.py``).
 
 - Small models made here: :func:`digit_model_file` (trained on the MNIST-5k protocol, good enough to read
   hand-drawn digits after the explorer's MNIST preprocessing) and :func:`second_model_file` (two conv blocks
   on 32×32×3, five classes), each made once per process in :func:`model_folder` (the test modules wrap
   them in session fixtures; a fixture imported from here would be registered once per importing module).
 - :class:`ServerProcess`: ``python -m convlab serve`` in a subprocess on a free port of 127.0.0.1, with its
-  own model cache folder; stopped with SIGINT (Ctrl-C), which must exit with code 0.
+  own model cache folder (``--no-train`` with given models by default; training the default model on request);
+  stopped with SIGINT (Ctrl-C) or another signal, which must exit with code 0.
 - Digits as a person draws them: :data:`DIGIT_STROKES` (polylines in the 280×280 canvas' pixels),
   :func:`stroke_points` (many small steps with a slight wobble), :func:`draw_strokes` (Selenium pointer
   actions on a canvas) and :func:`render_strokes` (the same strokes as the canvas' pixel payload, in NumPy).
@@ -29,7 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,15 +146,22 @@ class ServerError(AssertionError):
 
 
 class ServerProcess:
-    """``python -m convlab serve --host 127.0.0.1 --port 0 --no-train --model M [--model K] [--classes ...]``.
+    """``python -m convlab serve --host 127.0.0.1 --port 0 [--no-train] [--model M]... [--classes ...] [EXTRA]``.
 
-    The port is chosen by the OS (``--port 0``) and read back from the URL the server prints. The server gets
-    its own ``CONVLAB_CACHE_DIR`` (so a test never reads or writes the user's cached model) and this checkout on
-    ``PYTHONPATH`` (the subprocess runs the code under test even where the editable install points elsewhere).
+    ``--no-train`` is there unless ``no_train=False`` (then, with no ``.npz`` model given, the server trains
+    the default model in the background and says ``ready`` once it is trained); ``host=None`` leaves ``--host``
+    out (the command's default). The port is chosen by the OS (``--port 0``) and read back from the URL the
+    server prints. The server gets its own ``CONVLAB_CACHE_DIR`` (so a test never reads or writes the user's
+    cached model; the folder is not created here, so a test can check the server left it alone) and this
+    checkout on ``PYTHONPATH`` (the subprocess runs the code under test even where the editable install points
+    elsewhere); ``env`` adds or overrides variables after those (e.g. ``CONVLAB_EXPLORER_QUICK=1``).
 
     Use as a context manager: ``with ServerProcess(model, cache_dir=tmp) as server: server.get("/api/status")``.
-    Leaving the block sends SIGINT (what Ctrl-C sends) and fails unless the server exits with code 0 within
-    ``stop_timeout`` seconds (it is killed then). Every line the server printed is kept in :attr:`lines`.
+    Entering starts the server and waits, ``start_timeout`` seconds in all, for its URL and then for
+    ``/api/status`` to say ``ready``. Leaving the block sends SIGINT (what Ctrl-C sends) and fails unless the
+    server exits with code 0 within ``stop_timeout`` seconds (it is killed then); a test that stops it itself
+    (:meth:`stop`, e.g. with SIGTERM) gets that exit checked instead. Every line the server printed (stdout and
+    stderr merged) is kept in :attr:`lines`, also after it stopped.
 
     Raises:
         ServerError: the process exited early, printed no URL within ``start_timeout`` seconds, or
@@ -165,6 +174,9 @@ class ServerProcess:
         cache_dir: str | os.PathLike,
         classes: Sequence[str] | None = None,
         extra_args: Sequence[str] = (),
+        no_train: bool = True,
+        host: str | None = "127.0.0.1",
+        env: Mapping[str, str] | None = None,
         start_timeout: float = 120.0,
         stop_timeout: float = 30.0,
     ) -> None:
@@ -172,6 +184,9 @@ class ServerProcess:
         self.cache_dir = Path(cache_dir)
         self.classes = list(classes) if classes else None
         self.extra_args = list(extra_args)
+        self.no_train = no_train
+        self.host = host
+        self.env = dict(env or {})
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.lines: list[str] = []
@@ -184,7 +199,12 @@ class ServerProcess:
     # ------------------------------------------------------------------ lifecycle
     @property
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "convlab", "serve", "--host", "127.0.0.1", "--port", "0", "--no-train"]
+        cmd = [sys.executable, "-m", "convlab", "serve"]
+        if self.host is not None:
+            cmd += ["--host", self.host]
+        cmd += ["--port", "0"]
+        if self.no_train:
+            cmd.append("--no-train")
         for m in self.models:
             cmd += ["--model", str(m)]
         if self.classes:
@@ -215,12 +235,13 @@ class ServerProcess:
         return ServerError(f"{what}\ncommand: {' '.join(self.command)}\nserver output:\n{self.output or '(none)'}")
 
     def start(self) -> ServerProcess:
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        """Start the server and wait until it is ready (see the class); returns ``self``."""
         env = dict(os.environ)
         env["CONVLAB_CACHE_DIR"] = str(self.cache_dir)
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env["PYTHONUNBUFFERED"] = "1"  # the URL line must arrive while the server runs, not at exit
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.update(self.env)
         self.proc = subprocess.Popen(
             self.command,
             stdin=subprocess.DEVNULL,
@@ -273,20 +294,23 @@ class ServerProcess:
         if self.proc is not None:
             self._finish()
 
-    def stop(self, check: bool = True) -> int:
-        """Send SIGINT (Ctrl-C) and wait; with ``check``, fail unless the exit code is 0. Returns the code."""
+    def stop(self, check: bool = True, *, sig: signal.Signals = signal.SIGINT) -> int:
+        """Send ``sig`` (SIGINT, what Ctrl-C sends, by default) unless the server has exited, and wait; with
+        ``check``, fail unless the exit code is 0. Returns the code. Calling it again only checks the code."""
         assert self.proc is not None, "the server is not started"
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=self.stop_timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
                 if check:
-                    raise self._fail(f"the server did not exit within {self.stop_timeout:.0f} s of SIGINT") from None
+                    raise self._fail(
+                        f"the server did not exit within {self.stop_timeout:.0f} s of {sig.name}"
+                    ) from None
         self._finish()
         if check and self.proc.returncode != 0:
-            raise self._fail(f"the server exited with code {self.proc.returncode} after SIGINT, expected 0")
+            raise self._fail(f"the server exited with code {self.proc.returncode} after {sig.name}, expected 0")
         return self.proc.returncode
 
     def __enter__(self) -> ServerProcess:
@@ -297,7 +321,16 @@ class ServerProcess:
         self.stop(check=exc_type is None)
 
     # ------------------------------------------------------------------ requests
-    def request(
+    def request(self, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+        """One HTTP request; returns ``(status, parsed JSON body, or the text when it is not JSON)``.
+
+        Keywords as :meth:`request_with_headers`. 4xx/5xx answers are returned, not raised. Raises ``OSError``
+        (``URLError``, timeouts) when the server does not answer.
+        """
+        status, _, body = self.request_with_headers(method, path, **kw)
+        return status, body
+
+    def request_with_headers(
         self,
         method: str,
         path: str,
@@ -306,11 +339,10 @@ class ServerProcess:
         data: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float = 30.0,
-    ) -> tuple[int, Any]:
-        """One HTTP request; returns ``(status, parsed JSON body, or the text when it is not JSON)``.
+    ) -> tuple[int, dict[str, str], Any]:
+        """As :meth:`request`, with the answer's headers: ``(status, headers, body)``.
 
-        4xx/5xx answers are returned, not raised. Raises ``OSError`` (``URLError``, timeouts) when the
-        server does not answer.
+        ``json_body`` is sent as JSON (with its ``Content-Type``), else ``data`` as it is; ``timeout`` in seconds.
         """
         assert self.url is not None, "the server is not started"
         headers = dict(headers or {})
@@ -320,14 +352,14 @@ class ServerProcess:
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status, raw = resp.status, resp.read()
+                status, answer_headers, raw = resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as err:
             with err:
-                status, raw = err.code, err.read()
+                status, answer_headers, raw = err.code, dict(err.headers), err.read()
         try:
-            return status, json.loads(raw)
+            return status, answer_headers, json.loads(raw)
         except ValueError:
-            return status, raw.decode("utf-8", "replace")
+            return status, answer_headers, raw.decode("utf-8", "replace")
 
     def get(self, path: str, **kw: Any) -> tuple[int, Any]:
         return self.request("GET", path, **kw)
