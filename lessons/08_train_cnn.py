@@ -259,10 +259,18 @@ if len(wrong):
 # --------------------------------------------------------------------------------------------
 lesson.step("Saving and loading the trained model")
 path = lesson.out / ("fashion_cnn.npz" if args.fashion else "mnist_cnn.npz")
+model.class_names = class_names  # saved with the model: the web explorer labels its bars with them
 model.save(path)
 again = convlab.load_model(path)
-lesson.say(f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB: architecture as JSON, weights, Adam's state)")
+lesson.say(
+    f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB: architecture as JSON, weights, Adam's state, class names)"
+)
 lesson.check("the loaded model predicts exactly the same", again.predict(x_test), probs)
+lesson.check("the class names came back with it", list(again.class_names), class_names)
+lesson.say(
+    f"Draw digits for it and click inside it in the browser: convlab serve --model {path}",
+    "(the explorer's own model is this one, trained the same way on the first start of `convlab serve`).",
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Slide exercise: an MLP on the same data, side by side with the CNN")
