@@ -470,7 +470,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
             image = decode_upload(data, filename=filename, exif_transpose=False)
             return jsonify(slot.predict(image))
 
-    # -- the lessons the pages link to (H8). A request gives a lesson's name, looked up in the files that
+    # -- the lessons the pages link to. A request gives a lesson's name, looked up in the files that
     # exist in lessons/ (a whitelist, convlab.web.lessons): it never becomes a path. Not under /api/, so
     # its 404s are HTML pages: an unknown name lists the lessons; no lessons folder (a wheel install) says
     # how to get them. web_lessons is looked up on each request, so tests can monkeypatch its folder.
