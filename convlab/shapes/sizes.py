@@ -306,6 +306,7 @@ def window_geometry(
     out_channels: int | None = None,
     itemsize: int = 8,
     windows_matrix: bool = False,
+    dilation: IntOrPair = 1,
 ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int, int, int], tuple[int, int]]:
     """Everything a sliding-window operation on ``x (N, H, W, C)`` checks about its geometry, in one place.
 
@@ -325,10 +326,15 @@ def window_geometry(
         out_channels: ``C_out`` of the output (default: ``C``).
         itemsize: bytes per element of the arrays (``x.dtype.itemsize``).
         windows_matrix: also check the im2col matrix (the numpy backend builds it).
+        dilation: int or ``(D_h, D_w)``, ≥ 1 — Keras' ``dilation_rate``: the window's taps are
+            ``D`` pixels apart, so it spans ``D·(K − 1) + 1`` pixels (its *effective* size,
+            which is what padding and the output size use; Dumoulin & Visin 2016, §5.1).
 
     Returns:
         ``((KH, KW), (SH, SW), (top, bottom, left, right), (OH, OW))``, Python ints;
-        ``OH = floor((H + top + bottom − KH) / SH) + 1`` (the slides' formula, Keras' floor).
+        ``OH = floor((H + top + bottom − D·(KH − 1) − 1) / SH) + 1`` (the slides' formula
+        with the effective window; Keras' floor). ``(KH, KW)`` is the window itself, not
+        its effective size.
 
     Raises:
         TypeError / ValueError naming the argument: those of :func:`pair` and
@@ -339,14 +345,17 @@ def window_geometry(
     n_img, h, w, c = map(int, input_shape)  # Python ints: the products below must not wrap around
     kh, kw = pair(window, window_name)
     sh, sw = pair(strides, "strides")
-    pads = _resolve(h, w, kh, kw, sh, sw, padding)
+    dh, dw = pair(dilation, "dilation_rate")
+    ekh, ekw = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # the span of a dilated window
+    pads = _resolve(h, w, ekh, ekw, sh, sw, padding)
     hp, wp = h + pads[0] + pads[1], w + pads[2] + pads[3]
-    if kh > hp or kw > wp:
+    if ekh > hp or ekw > wp:
+        spans = "" if (dh, dw) == (1, 1) else f" with dilation_rate {(dh, dw)} (it spans {ekh}×{ekw})"
         raise ValueError(
-            f"{window_name} {kh}×{kw} is larger than the padded input of {hp}×{wp} "
+            f"{window_name} {kh}×{kw}{spans} is larger than the padded input of {hp}×{wp} "
             f"({input_name}.shape={tuple(input_shape)}, padding={shown(padding)})"
         )
-    oh, ow = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    oh, ow = (hp - ekh) // sh + 1, (wp - ekw) // sw + 1
     c_out = c if out_channels is None else out_channels
     # Exact Python-int products, on every call; the messages are built only when one is too big.
     # Only padding can make these arrays larger than x (a window ≥ 1 and a stride ≥ 1 shrink it).
