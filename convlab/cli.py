@@ -4,8 +4,10 @@ Subcommands (``convlab <command> --help`` for each)::
 
     convlab tour [--out DIR] [--only 01,03,...] [--full]   run every lesson, then a summary table
     convlab lesson N [--step] [lesson options...]           run one lesson (N = 3, 03 or its name)
-    convlab size N KERNEL [--padding P] [--stride S]        output size with the slides' formula
-    convlab size N --layers conv3 pool2 conv3s2 ...         the size after each layer
+    convlab size N KERNEL [--padding P] [--stride S] [--dilation D]
+                                                            output size with the slides' formula
+    convlab size N KERNEL --transpose [--output-padding A]  … of a transposed convolution
+    convlab size N --layers conv3 pool2 tconv3s2 dw3 gap    the size after each layer
     convlab bench [benchmark options...]                    run benchmarks/bench.py
     convlab serve [--host H] [--port P] [--model PATH]...   the web explorer, until Ctrl-C
 
@@ -43,17 +45,44 @@ DEFAULT_OUT = "convlab-output"  # the lesson harness' default (convlab.lesson.DE
 
 LAYERS_HELP = """\
 layer notation for --layers (case-insensitive), applied left to right:
-  convK        convolution with a K×K kernel, stride 1, no padding ("valid")
-  convKsS      … with stride S                       e.g. conv3s2
-  convKpP      … with P zeros on each side            e.g. conv3p1, conv5s2p2
-  convKsame    … with padding="same" (TensorFlow)     e.g. conv3same, conv3s2same
-  poolK        K×K pooling, stride K (Keras' default)  e.g. pool2
-  poolKsS      … with stride S                       e.g. pool3s2
-  poolKsame    … with padding="same"                  e.g. pool2same
-example: convlab size 28 --layers conv3 pool2 conv3 pool2   (28 → 26 → 13 → 11 → 5)
+  KIND K SUFFIXES   a kind, the window size K, then suffixes in any order, each at most once
+kinds:
+  convK        convolution with a K×K kernel, stride 1, no padding ("valid")  (Conv2D)
+  tconvK       transposed convolution, T = S·(N − 1) + K − 2P + A;
+               padding "valid" unless given  (Conv2DTranspose)
+  dwK          depthwise convolution: sizes as convK  (DepthwiseConv2D)
+  sepK         separable convolution: sizes as convK  (SeparableConv2D; filters do not change sizes)
+  poolK        K×K pooling, stride K (Keras' default)  (MaxPooling2D / AveragePooling2D)
+  gap, gmp     global average / max pooling, no K, no suffixes: each channel → one value, 1 × 1.
+               Keras returns (N, C): the spatial chain ends there, so it must be the last layer.
+suffixes:
+  sS     stride S                                 e.g. conv3s2, pool3s2, tconv3s2
+  dD     dilation D (dilation_rate; not pool):
+         the window spans D·(K − 1) + 1 pixels     e.g. conv3d2, conv3s1d2same
+  pP     P zeros on each side (not pool)          e.g. conv3p1, conv5s2p2
+  same   padding="same" (TensorFlow)              e.g. conv3same, conv3s2same, pool2same
+  valid  padding="valid" (the default)            e.g. conv3valid
+  opA    output_padding A, 0 <= A < S (tconv)     e.g. tconv3s2op1, tconv3s2sameop1
+examples:
+  convlab size 28 --layers conv3 pool2 conv3 pool2   (28 → 26 → 13 → 11 → 5)
+  convlab size 7 --layers conv3d2                    (7 → 3: the 3-tap window spans 5 pixels)
+  convlab size 7 --layers conv3s2same tconv3s2sameop1 dw3same gap   (7 → 4 → 8 → 8 → 1)
 """
 
-_LAYER_RE = re.compile(r"^(conv|pool)(\d+)(?:s(\d+))?(?:p(\d+)|(same)|(valid))?$", re.IGNORECASE)
+#: The layer kinds of :data:`LAYERS_HELP` and the suffixes each takes: stride ``s``, dilation ``d``,
+#: padding ``p`` (``pP``, ``same``, ``valid``; pooling only the two words), output padding ``op``.
+_KIND_SUFFIXES = {
+    "conv": ("s", "d", "p"),
+    "tconv": ("s", "d", "p", "op"),
+    "dw": ("s", "d", "p"),
+    "sep": ("s", "d", "p"),
+    "pool": ("s", "p"),
+    "gap": (),
+    "gmp": (),
+}
+_LAYER_HEAD_RE = re.compile(r"^(tconv|conv|dw|sep|pool|gap|gmp)(\d*)(.*)$", re.IGNORECASE)
+_SUFFIX_RE = re.compile(r"(op|s|d|p)(\d+)|(same|valid)", re.IGNORECASE)
+_NOTATION = "KIND K[sS][dD][pP|same|valid][opA] (kinds conv, tconv, dw, sep, pool; or gap, gmp alone)"
 
 
 # ----------------------------------------------------------------------------------- lessons
@@ -165,29 +194,79 @@ def _run_lesson(args, extra) -> int:
 
 # ----------------------------------------------------------------------------------- size
 def parse_layer(token: str) -> dict[str, str | int]:
-    """Parse one ``--layers`` token (see :data:`LAYERS_HELP`) into ``{kind, kernel, stride, padding}``.
+    """Parse one ``--layers`` token (see :data:`LAYERS_HELP`) into a dict.
 
-    ``kind`` is ``"conv"`` or ``"pool"``; ``kernel`` and ``stride`` are ints ≥ 1 (a pooling
-    layer's stride defaults to its size, as in Keras); ``padding`` is an int ≥ 0 or ``"same"``.
+    ``{kind, kernel, stride, padding}`` for ``conv``, ``tconv``, ``dw``, ``sep`` and ``pool``:
+    ``kernel`` and ``stride`` are ints ≥ 1 (a pooling layer's stride defaults to its size, as
+    in Keras); ``padding`` is an int ≥ 0 or ``"same"`` (``"valid"`` is 0), except for ``tconv``,
+    whose default is ``"valid"`` (Keras' output-size rule for ``"valid"`` differs from ``P = 0``
+    when K < S). Two keys appear only when the token gives them: ``dilation`` (an int ≥ 1) and,
+    for ``tconv``, ``output_padding`` (an int ≥ 0). ``gap`` and ``gmp`` give ``{"kind": ...}`` alone.
 
     Raises:
-        ValueError: the token does not follow the notation, or a size/stride is 0.
+        ValueError: the token does not follow the notation, a suffix this kind does not take
+            or given twice, or a size, stride or dilation of 0.
     """
-    m = _LAYER_RE.match(token.strip())
+    text = token.strip()
+    m = _LAYER_HEAD_RE.match(text)
     if not m:
-        raise ValueError(
-            f"layer {token!r} is not in the notation convK[sS][pP|same|valid] or poolK[sS][same] "
-            f"(e.g. conv3, conv3s2, conv3p1, conv3same, pool2)"
-        )
-    kind, k, s, p, same, _valid = m.groups()
-    kind, k = kind.lower(), int(k)
-    if kind == "pool" and p is not None:
-        raise ValueError(f"layer {token!r}: pooling takes no pP padding (use poolKsame)")
-    stride = int(s) if s is not None else (k if kind == "pool" else 1)
+        raise ValueError(f"layer {token!r} is not in the notation {_NOTATION}, e.g. conv3, conv3s2p1, tconv3s2, gap")
+    kind, k, rest = m.group(1).lower(), m.group(2), m.group(3)
+    if kind in ("gap", "gmp"):
+        if k or rest:
+            raise ValueError(f"layer {token!r}: {kind} takes no size or suffix (its window is the whole input)")
+        return {"kind": kind}
+    if not k:
+        raise ValueError(f"layer {token!r} needs the window size after {kind!r}, e.g. {kind}3")
+    found: dict[str, str] = {}
+    pos = 0
+    while pos < len(rest):
+        sm = _SUFFIX_RE.match(rest, pos)
+        if not sm:
+            raise ValueError(f"layer {token!r}: {rest[pos:]!r} is not a suffix of the notation {_NOTATION}")
+        letter = (sm.group(1) or "p").lower()  # same/valid are forms of the padding, as pP
+        if letter in found:
+            raise ValueError(f"layer {token!r}: {'padding' if letter == 'p' else repr(letter)} given twice")
+        if letter not in _KIND_SUFFIXES[kind] or (kind == "pool" and letter == "p" and sm.group(3) is None):
+            what = {"s": "stride (sS)", "d": "dilation (dD)", "p": "pP padding", "op": "output padding (opA)"}[letter]
+            hint = " (use poolKsame)" if kind == "pool" and letter == "p" else ""
+            raise ValueError(f"layer {token!r}: {kind} takes no {what}{hint}")
+        found[letter] = (sm.group(3) or sm.group(2)).lower()
+        pos = sm.end()
+    k = int(k)
+    stride = int(found["s"]) if "s" in found else (k if kind == "pool" else 1)
     if k < 1 or stride < 1:
         raise ValueError(f"layer {token!r}: kernel size and stride must be >= 1")
-    padding = "same" if same else (int(p) if p is not None else 0)
-    return {"kind": kind, "kernel": k, "stride": stride, "padding": padding}
+    pad = found.get("p")
+    if pad == "same":
+        padding: str | int = "same"
+    elif kind == "tconv":
+        padding = "valid" if pad in (None, "valid") else int(pad)
+    else:
+        padding = 0 if pad in (None, "valid") else int(pad)
+    layer: dict[str, str | int] = {"kind": kind, "kernel": k, "stride": stride, "padding": padding}
+    if "d" in found:
+        layer["dilation"] = int(found["d"])
+        if layer["dilation"] < 1:
+            raise ValueError(f"layer {token!r}: the dilation must be >= 1")
+    if "op" in found:
+        layer["output_padding"] = int(found["op"])
+    return layer
+
+
+def _layer_formula(layer: dict, n: int) -> tuple[str, int]:
+    """The formula text and the output size of one parsed layer on ``n`` pixels (``gap``/``gmp`` excluded)."""
+    from convlab import shapes
+
+    kind, k, p, s = layer["kind"], layer["kernel"], layer["padding"], layer["stride"]
+    d = layer.get("dilation", 1)
+    if kind == "tconv":
+        a = layer.get("output_padding")
+        text = shapes.conv_transpose_output_formula(n, k, p, s, output_padding=a, dilation=d)
+        return text, shapes.conv_transpose_output_size(n, k, p, s, output_padding=a, dilation=d)
+    if kind == "pool":
+        return shapes.output_size_formula(n, k, p, s), shapes.pool_output_size(n, k, p, s)
+    return shapes.output_size_formula(n, k, p, s, dilation=d), shapes.conv_output_size(n, k, p, s, dilation=d)
 
 
 def _padding_arg(text: str) -> str | int:
@@ -218,19 +297,34 @@ def _run_size(args, parser) -> int:
         parser.error("give either KERNEL (one layer) or --layers (several), not both")
     if not args.layers and args.kernel is None:
         parser.error("give KERNEL (e.g. `convlab size 28 3`) or --layers (e.g. `--layers conv3 pool2`)")
+    if args.output_padding is not None and not args.transpose:
+        parser.error("--output-padding applies to a transposed convolution: add --transpose")
     if not args.layers:
-        n, k, p, s = args.n, args.kernel, args.padding, args.stride
+        n, k, s, d = args.n, args.kernel, args.stride, args.dilation
+        p = args.padding if args.padding is not None else ("valid" if args.transpose else 0)
+        a = args.output_padding
         try:
-            text = shapes.output_size_formula(n, k, p, s)
-            out = shapes.conv_output_size(n, k, p, s)
+            if args.transpose:
+                text = shapes.conv_transpose_output_formula(n, k, p, s, output_padding=a, dilation=d)
+                out = shapes.conv_transpose_output_size(n, k, p, s, output_padding=a, dilation=d)
+            else:
+                text = shapes.output_size_formula(n, k, p, s, dilation=d)
+                out = shapes.conv_output_size(n, k, p, s, dilation=d)
         except (ValueError, TypeError) as e:
             parser.error(str(e))
-        print(f"N = {n}, K = {k}, padding = {p!r}, S = {s}")
+        head = f"N = {n}, K = {k}, padding = {p!r}, S = {s}" + (f", D = {d}" if d != 1 else "")
+        if args.transpose:
+            head = f"transposed convolution: {head}, output_padding = {a}"
+        print(head)
         print(text)
         print(f"output: {out} × {out}")
         return 0
-    if args.padding != 0 or args.stride != 1:
-        parser.error("--padding/--stride apply to KERNEL; with --layers write them in each layer (e.g. conv3s2p1)")
+    if args.padding is not None or args.stride != 1 or args.dilation != 1:
+        parser.error(
+            "--padding/--stride/--dilation apply to KERNEL; with --layers write them in each layer (e.g. conv3s2p1d2)"
+        )
+    if args.transpose or args.output_padding is not None:
+        parser.error("--transpose/--output-padding apply to KERNEL; with --layers write tconvK (e.g. tconv3s2op1)")
     try:
         layers = [parse_layer(t) for t in args.layers]
     except ValueError as e:
@@ -238,14 +332,30 @@ def _run_size(args, parser) -> int:
     n = args.n
     print(f"input: {n} × {n}")
     width = max(len(t) for t in args.layers)
+    ended = None  # the global pooling layer that ended the spatial chain
     for i, (token, layer) in enumerate(zip(args.layers, layers), 1):
-        try:
-            text = shapes.output_size_formula(n, layer["kernel"], layer["padding"], layer["stride"])
-            n = shapes.conv_output_size(n, layer["kernel"], layer["padding"], layer["stride"])
-        except (ValueError, TypeError) as e:
-            parser.error(f"layer {i} ({token}): {e}")
+        if ended is not None:
+            parser.error(
+                f"layer {i} ({token}) follows {ended}, a global pooling whose output (Keras: (N, C)) has no "
+                "height or width left: gap/gmp must be the last layer"
+            )
+        if layer["kind"] in ("gap", "gmp"):
+            if n < 1:
+                parser.error(f"layer {i} ({token}): global pooling needs a non-empty input, got {n} × {n}")
+            what = "average" if layer["kind"] == "gap" else "maximum"
+            text = (
+                f"global {what} pooling: the window is the whole {n} × {n} input, one value per channel "
+                "(Keras returns (N, C): the spatial chain ends here)"
+            )
+            ended, n = f"layer {i} ({token})", 1
+        else:
+            try:
+                text, n = _layer_formula(layer, n)
+            except (ValueError, TypeError) as e:
+                parser.error(f"layer {i} ({token}): {e}")
         print(f"{i:2d}. {token:<{width}}  {text}  → {n} × {n}")
-    print(f"output: {n} × {n}")
+    tail = "  (1 value per channel: Keras' output is (N, C), or (N, 1, 1, C) with keepdims=True)" if ended else ""
+    print(f"output: {n} × {n}{tail}")
     return 0
 
 
@@ -456,10 +566,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         help="output size of a convolution/pooling, with the formula",
         description="Output size with the slides' formula T = (N + 2·P − K)/S + 1 "
-        "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)).",
+        "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)); with a dilation D, "
+        "T = (N + 2·P − D·(K − 1) − 1)/S + 1 (the window spans D·(K − 1) + 1 pixels); with --transpose, "
+        "a transposed convolution's T = S·(N − 1) + K − 2·P + A as Keras' Conv2DTranspose computes it "
+        "(Dumoulin & Visin 2016, 'A guide to convolution arithmetic for deep learning').",
         epilog="examples:\n  convlab size 5 3 --padding 1 --stride 2      (slides: 3)\n"
         "  convlab size 28 3                             (slides: 26)\n"
-        "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n\n" + LAYERS_HELP,
+        "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n"
+        "  convlab size 7 3 --dilation 2                 (3: the 3-tap window spans 5 pixels)\n"
+        "  convlab size 16 3 --transpose --stride 2 --padding same   (32)\n"
+        "  convlab size 2 3 --transpose --stride 2 --output-padding 1   (6)\n\n" + LAYERS_HELP,
     )
     p.add_argument("n", metavar="N", type=_nonneg_int("N"), help="input size in pixels (height = width)")
     p.add_argument(
@@ -473,11 +589,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--padding",
         "-p",
         type=_padding_arg,
-        default=0,
+        default=None,
         metavar="P",
-        help="P zeros on each side, 'valid' (= 0) or 'same' (default: 0)",
+        help="P zeros on each side, 'valid' or 'same' (default: 0; with --transpose 'valid', Keras' default)",
     )
     p.add_argument("--stride", "-s", type=_positive_int("stride"), default=1, metavar="S", help="stride (default 1)")
+    p.add_argument(
+        "--dilation",
+        "-d",
+        type=_positive_int("dilation"),
+        default=1,
+        metavar="D",
+        help="dilation D (Keras' dilation_rate): the K taps lie D pixels apart (default 1)",
+    )
+    p.add_argument(
+        "--transpose",
+        "-t",
+        action="store_true",
+        help="a transposed convolution (Keras' Conv2DTranspose): T = S·(N − 1) + K − 2·P + A",
+    )
+    p.add_argument(
+        "--output-padding",
+        type=_nonneg_int("output-padding"),
+        default=None,
+        metavar="A",
+        help="with --transpose: output_padding A, 0 <= A < S (default: None, Keras' choice)",
+    )
     p.add_argument("--layers", nargs="+", metavar="LAYER", help="several layers in the notation below")
     p.set_defaults(subparser=p)
 

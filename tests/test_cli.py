@@ -330,3 +330,140 @@ def test_module_runs_as_script():
     )
     assert proc.returncode == 0, proc.stderr
     assert "output: 26 × 26" in proc.stdout
+
+
+# ------------------------------------------------------------------- size: dilation, transposed, new layers
+@pytest.mark.parametrize(
+    "argv, lines",
+    [
+        (
+            ["7", "3", "--dilation", "2"],
+            [
+                "N = 7, K = 3, padding = 0, S = 1, D = 2",
+                "T = (7 + 2·0 − 2·(3 − 1) − 1)/1 + 1 = 3   [dilation 2: a 3-tap window dilated by 2 spans "
+                "2·(3 − 1) + 1 = 5 pixels]",
+                "output: 3 × 3",
+            ],
+        ),
+        (
+            ["2", "3", "--transpose", "--stride", "2"],  # Dumoulin & Visin, figure 4.5
+            [
+                "transposed convolution: N = 2, K = 3, padding = 'valid', S = 2, output_padding = None",
+                "T = 2·(2 − 1) + 3 − 2·0 = 5",
+                "output: 5 × 5",
+            ],
+        ),
+        (
+            ["3", "3", "-t", "-s", "2", "-p", "1", "--output-padding", "1"],  # figure 4.7
+            [
+                "transposed convolution: N = 3, K = 3, padding = 1, S = 2, output_padding = 1",
+                "T = 2·(3 − 1) + 3 − 2·1 + 1 = 6",
+                "output: 6 × 6",
+            ],
+        ),
+    ],
+)
+def test_size_dilated_and_transposed(capsys, argv, lines):
+    rc, out, err = run(capsys, "size", *argv)
+    assert rc == 0, err
+    assert out.splitlines() == lines
+
+
+def test_size_transposed_same_and_dilated(capsys):
+    rc, out, _ = run(capsys, "size", "16", "3", "--transpose", "--stride", "2", "--padding", "same")
+    assert rc == 0 and "T = 2·16 = 32" in out and "output: 32 × 32" in out
+    rc, out, _ = run(capsys, "size", "5", "3", "-t", "-d", "2")
+    assert rc == 0 and "T = 1·(5 − 1) + 2·(3 − 1) + 1 − 2·0 = 9" in out and "output: 9 × 9" in out
+
+
+def test_size_layers_new_kinds(capsys):
+    rc, out, err = run(capsys, "size", "7", "--layers", "conv3s2same", "tconv3s2sameop1", "dw3same", "gap")
+    assert rc == 0, err
+    lines = out.strip().splitlines()
+    assert [line.rsplit("→ ", 1)[1] for line in lines[1:5]] == ["4 × 4", "8 × 8", "8 × 8", "1 × 1"]
+    assert "T = 2·(4 − 1) + 3 − 2·1 + 1 = 8" in lines[2]
+    assert "global average pooling" in lines[4] and "the spatial chain ends here" in lines[4]
+    assert lines[-1].startswith("output: 1 × 1") and "(N, C)" in lines[-1]
+    rc, out, err = run(capsys, "size", "9", "--layers", "conv3d2", "CONV3S1D2SAME", "sep3", "dw3s2", "tconv2s3", "gmp")
+    assert rc == 0, err
+    lines = out.strip().splitlines()
+    assert [line.rsplit("→ ", 1)[1] for line in lines[1:7]] == ["5 × 5", "5 × 5", "3 × 3", "1 × 1", "3 × 3", "1 × 1"]
+    assert "spans 2·(3 − 1) + 1 = 5 pixels" in lines[1] and "global maximum pooling" in lines[6]
+
+
+@pytest.mark.parametrize(
+    "token, expected",
+    [
+        ("conv3d2", {"kind": "conv", "kernel": 3, "stride": 1, "padding": 0, "dilation": 2}),
+        ("conv3s1d2same", {"kind": "conv", "kernel": 3, "stride": 1, "padding": "same", "dilation": 2}),
+        ("conv3d2s1same", {"kind": "conv", "kernel": 3, "stride": 1, "padding": "same", "dilation": 2}),
+        ("conv3valid", {"kind": "conv", "kernel": 3, "stride": 1, "padding": 0}),
+        ("tconv3s2", {"kind": "tconv", "kernel": 3, "stride": 2, "padding": "valid"}),
+        ("tconv3s2op1", {"kind": "tconv", "kernel": 3, "stride": 2, "padding": "valid", "output_padding": 1}),
+        ("tconv4s2p1op1", {"kind": "tconv", "kernel": 4, "stride": 2, "padding": 1, "output_padding": 1}),
+        ("tconv3s2sameop1", {"kind": "tconv", "kernel": 3, "stride": 2, "padding": "same", "output_padding": 1}),
+        ("dw3", {"kind": "dw", "kernel": 3, "stride": 1, "padding": 0}),
+        ("dw3s2", {"kind": "dw", "kernel": 3, "stride": 2, "padding": 0}),
+        ("sep3d2same", {"kind": "sep", "kernel": 3, "stride": 1, "padding": "same", "dilation": 2}),
+        ("pool2same", {"kind": "pool", "kernel": 2, "stride": 2, "padding": "same"}),
+        ("gap", {"kind": "gap"}),
+        ("GMP", {"kind": "gmp"}),
+    ],
+)
+def test_parse_layer_new_notation(token, expected):
+    assert cli.parse_layer(token) == expected
+
+
+@pytest.mark.parametrize(
+    "token, message",
+    [
+        ("conv3op1", "conv takes no output padding"),
+        ("pool2d2", "pool takes no dilation"),
+        ("dw3op1", "dw takes no output padding"),
+        ("gap7", "gap takes no size or suffix"),
+        ("gmps2", "gmp takes no size or suffix"),
+        ("conv3d0", "dilation must be >= 1"),
+        ("conv3s2s1", "'s' given twice"),
+        ("conv3p1same", "padding given twice"),
+        ("tconv", "needs the window size"),
+        ("conv3d", "is not a suffix"),
+        ("sep3x", "is not a suffix"),
+    ],
+)
+def test_parse_layer_rejects_new_notation(token, message):
+    with pytest.raises(ValueError, match=message):
+        cli.parse_layer(token)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["size", "7", "3", "--dilation", "0"], "dilation must be a positive int"),
+        (["size", "4", "3", "--dilation", "2"], "dilated by 2 (it spans 5 pixels) is larger than the padded input"),
+        (["size", "7", "3", "--output-padding", "1"], "add --transpose"),
+        (["size", "7", "3", "-t", "-s", "2", "--output-padding", "2"], "output_padding must be strictly less"),
+        (["size", "7", "3", "-t", "--output-padding", "-1"], "output-padding must be an int >= 0"),
+        (["size", "7", "--layers", "conv3", "--dilation", "2"], "write them in each layer"),
+        (["size", "7", "--layers", "conv3", "--transpose"], "write tconvK"),
+        (["size", "9", "--layers", "gap", "conv3"], "layer 2 (conv3) follows layer 1 (gap)"),
+        (["size", "9", "--layers", "tconv3s2op2"], "layer 1 (tconv3s2op2): output_padding"),
+        (["size", "0", "--layers", "gmp"], "global pooling needs a non-empty input"),
+        (["size", "9", "--layers", "pool2d2"], "pool takes no dilation"),
+    ],
+)
+def test_size_new_options_bad_input_is_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.endswith("--help`)\n"), err
+
+
+def test_size_help_documents_the_new_notation(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["size", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for word in ["--dilation", "--transpose", "--output-padding", "conv3d2", "tconv3s2op1", "dwK", "sepK", "gap, gmp"]:
+        assert word in out, word
+    assert "D·(K − 1) + 1" in out and "S·(N − 1) + K − 2P + A" in out and "spatial chain ends" in out

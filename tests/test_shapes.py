@@ -183,10 +183,17 @@ def test_shapes_package_exports_the_same_names():
         "conv_output_size",
         "pool_output_size",
         "output_size_formula",
+        "effective_kernel_size",
+        "conv_transpose_output_size",
+        "conv_transpose_output_formula",
         "conv2d_param_count",
+        "conv2d_transpose_param_count",
+        "depthwise_conv2d_param_count",
+        "separable_conv2d_param_count",
+        "batch_norm_param_count",
         "dense_param_count",
         "format_summary",
     ]
     for name in shapes.__all__:
-        if hasattr(convlab, name):  # pair is only in convlab.shapes
+        if hasattr(convlab, name):  # pair and effective_kernel_size are only in convlab.shapes
             assert getattr(convlab, name) is getattr(shapes, name)

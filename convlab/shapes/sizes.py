@@ -8,6 +8,14 @@ del resultado?")::
 
     T = (N + 2·P − K) / S + 1
 
+With a dilation ``D`` (Keras' ``dilation_rate``) the ``K`` taps of a window lie
+``D`` pixels apart, so the window spans ``D·(K − 1) + 1`` pixels — its
+*effective* size, which takes ``K``'s place everywhere, "same" included
+(Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning",
+relationship 15; Keras ``conv_utils``)::
+
+    T = (N + 2·P − D·(K − 1) − 1) / S + 1
+
 Keras floors the division when it is not exact: the last rows/columns of the
 input that a window cannot fully cover are simply not used.
 
@@ -44,6 +52,7 @@ __all__ = [
     "conv_output_size",
     "pool_output_size",
     "output_size_formula",
+    "effective_kernel_size",
     "window_geometry",
 ]
 
@@ -207,47 +216,74 @@ def _axis_pads(n: int, k: int, padding: Padding, s: int) -> tuple[int, int]:
     return top, bottom
 
 
+def effective_kernel_size(kernel_size: int, dilation: int) -> int:
+    """The pixels a ``kernel_size``-tap window dilated by ``dilation`` spans: ``D·(K − 1) + 1``.
+
+    Source: Dumoulin & Visin 2016, §5.1 (``k̂ = k + (k − 1)(d − 1)``); Keras ``conv_utils``.
+    Plain ints, checked by the caller.
+    """
+    return dilation * (kernel_size - 1) + 1
+
+
 def _axis(
-    n: Any, kernel_size: IntOrPair, padding: Padding, stride: IntOrPair, window_name: str = "kernel_size"
-) -> tuple[int, int, int, int, int]:
-    """Validated ``(n, k, s, top, bottom)`` of one axis (errors as :func:`conv_output_size`).
+    n: Any,
+    kernel_size: IntOrPair,
+    padding: Padding,
+    stride: IntOrPair,
+    window_name: str = "kernel_size",
+    dilation: IntOrPair = 1,
+) -> tuple[int, int, int, int, int, int]:
+    """Validated ``(n, k, s, top, bottom, d)`` of one axis (errors as :func:`conv_output_size`).
 
     ``window_name`` is what the caller calls the window (``pool_size`` for pooling), for messages.
+    Padding ("same") and the size check use the effective window ``D·(K − 1) + 1``.
     """
     n = _check_size(n)
     k = _one_axis(kernel_size, window_name)
     s = _one_axis(stride, "stride")
-    top, bottom = _axis_pads(n, k, padding, s)
-    if n + top + bottom < k:
+    d = _one_axis(dilation, "dilation")
+    span = effective_kernel_size(k, d)
+    top, bottom = _axis_pads(n, span, padding, s)
+    if n + top + bottom < span:
+        spans = "" if d == 1 else f" dilated by {d} (it spans {span} pixels)"
         raise ValueError(
-            f"{window_name} {k} is larger than the padded input {n + top + bottom} (n={n}, padding={shown(padding)})"
+            f"{window_name} {k}{spans} is larger than the padded input {n + top + bottom} "
+            f"(n={n}, padding={shown(padding)})"
         )
-    return n, k, s, top, bottom
+    return n, k, s, top, bottom, d
 
 
-def conv_output_size(n: int, kernel_size: IntOrPair, padding: Padding = 0, stride: IntOrPair = 1) -> int:
-    """Output length of a convolution along one axis: ``floor((N + 2P − K)/S) + 1``.
+def conv_output_size(
+    n: int, kernel_size: IntOrPair, padding: Padding = 0, stride: IntOrPair = 1, *, dilation: IntOrPair = 1
+) -> int:
+    """Output length of a convolution along one axis: ``floor((N + 2P − D·(K − 1) − 1)/S) + 1``.
+
+    With ``dilation=1`` this is the slides' ``floor((N + 2P − K)/S) + 1``.
 
     Args:
         n: input length ``N`` in pixels (an int ≥ 0).
         kernel_size: ``K``, an int ≥ 1 (or a pair of two equal ints).
         padding: ``P`` as an int (each side), ``"valid"`` (P = 0), ``"same"``
-            (TensorFlow: ``ceil(N / S)``), or a pair form of :func:`resolve_padding`
-            whose rows and columns agree.
+            (TensorFlow: ``ceil(N / S)``, padding for the effective window
+            ``D·(K − 1) + 1``), or a pair form of :func:`resolve_padding` whose rows
+            and columns agree.
         stride: ``S``, an int ≥ 1 (or a pair of two equal ints).
+        dilation: keyword-only, ``D`` (Keras' ``dilation_rate``), an int ≥ 1 (or a
+            pair of two equal ints): the taps of the window lie ``D`` pixels apart.
 
     Returns:
-        The output length (int), floored as Keras does. Source: course slides
-        (seeds/003) ``T = (N + 2·P − K)/S + 1``; Keras ``conv_utils.conv_output_length``.
+        The output length (int), floored as Keras does. Sources: course slides
+        (seeds/003) ``T = (N + 2·P − K)/S + 1``; Dumoulin & Visin 2016, relationship 15
+        (dilated); Keras ``conv_utils.conv_output_length`` / ``compute_conv_output_shape``.
 
     Raises:
-        ValueError: a negative or non-int ``n``, kernel or stride < 1, a pair whose
-            two values differ (``kernel_size=(3, 5)``: call once per axis), a kernel
-            larger than the padded input, an unknown or negative padding.
-        TypeError: a kernel_size or stride that is neither an int nor a pair of ints.
+        ValueError: a negative or non-int ``n``; a kernel, stride or dilation < 1; a
+            pair whose two values differ (``kernel_size=(3, 5)``: call once per axis);
+            a (dilated) kernel larger than the padded input; an unknown or negative padding.
+        TypeError: a kernel_size, stride or dilation that is neither an int nor a pair of ints.
     """
-    n, k, s, top, bottom = _axis(n, kernel_size, padding, stride)
-    return (n + top + bottom - k) // s + 1
+    n, k, s, top, bottom, d = _axis(n, kernel_size, padding, stride, dilation=dilation)
+    return (n + top + bottom - effective_kernel_size(k, d)) // s + 1
 
 
 def pool_output_size(n: int, pool_size: IntOrPair, padding: Padding = "valid", stride: IntOrPair | None = None) -> int:
@@ -255,7 +291,7 @@ def pool_output_size(n: int, pool_size: IntOrPair, padding: Padding = "valid", s
 
     Same formula, arguments and errors as :func:`conv_output_size`; the messages name ``pool_size``.
     """
-    n, k, s, top, bottom = _axis(n, pool_size, padding, pool_size if stride is None else stride, "pool_size")
+    n, k, s, top, bottom, _ = _axis(n, pool_size, padding, pool_size if stride is None else stride, "pool_size")
     return (n + top + bottom - k) // s + 1
 
 
@@ -267,7 +303,13 @@ def _six_digits(num: int, den: int) -> str:
 
 
 def output_size_formula(
-    n: int, kernel_size: IntOrPair, padding: Padding = 0, stride: IntOrPair = 1, *, symbol: str = "T"
+    n: int,
+    kernel_size: IntOrPair,
+    padding: Padding = 0,
+    stride: IntOrPair = 1,
+    *,
+    dilation: IntOrPair = 1,
+    symbol: str = "T",
 ) -> str:
     """The slide's formula with the numbers substituted, e.g. ``T = (5 + 2·1 − 3)/2 + 1 = 3``.
 
@@ -275,13 +317,21 @@ def output_size_formula(
     Keras floors the division (the last rows/columns are not covered). For
     ``"same"`` it gives TensorFlow's ``ceil(N/S)`` and the pads it implies; when
     those pads are unequal the text shows both (``P_top + P_bottom`` form).
+
+    With ``dilation`` ``D ≠ 1`` the formula is ``(N + 2P − D·(K − 1) − 1)/S + 1``: the
+    effective window ``D·(K − 1) + 1`` takes ``K``'s place, written out and explained, e.g.
+    ``T = (7 + 2·0 − 2·(3 − 1) − 1)/1 + 1 = 3   [dilation 2: a 3-tap window dilated
+    by 2 spans 2·(3 − 1) + 1 = 5 pixels]`` (Dumoulin & Visin 2016, relationship 15).
+
     Arguments and errors as :func:`conv_output_size`; ``symbol`` names the result.
     """
-    n, k, s, top, bottom = _axis(n, kernel_size, padding, stride)
-    span = n + top + bottom - k
+    n, k, s, top, bottom, d = _axis(n, kernel_size, padding, stride, dilation=dilation)
+    k_eff = effective_kernel_size(k, d)
+    span = n + top + bottom - k_eff
     out = span // s + 1
     pad_txt = f"2·{top}" if top == bottom else f"{top} + {bottom}"
-    text = f"{symbol} = ({n} + {pad_txt} − {k})/{s} + 1"
+    k_txt = str(k) if d == 1 else f"{d}·({k} − 1) − 1"  # the issue's form: N + 2P − D·(K − 1) − 1
+    text = f"{symbol} = ({n} + {pad_txt} − {k_txt})/{s} + 1"
     if span % s == 0:
         text += f" = {out}"
     else:
@@ -289,6 +339,8 @@ def output_size_formula(
             f" = {span}/{s} + 1 = {_six_digits(span + s, s)} → floor → {out}"
             f"  (not exact: Keras floors, so the last {span % s} row(s)/column(s) are not covered)"
         )
+    if d != 1:
+        text += f"   [dilation {d}: a {k}-tap window dilated by {d} spans {d}·({k} − 1) + 1 = {k_eff} pixels]"
     if isinstance(padding, str) and padding.lower() == "same":
         text += f"   [padding='same': TensorFlow pads {top} before, {bottom} after → ceil({n}/{s}) = {out}]"
     return text
