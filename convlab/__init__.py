@@ -20,7 +20,7 @@ This module only re-exports the public names. TensorFlow is never imported by
 ``import convlab``; the Keras bridge imports it when one of its functions is called.
 """
 
-from convlab import layers, losses, optimizers
+from convlab import initializers, layers, losses, optimizers
 from convlab._version import __version__
 from convlab.bridge.keras import UnsupportedLayerError, copy_weights, from_keras, to_keras
 from convlab.bridge.keras_compare import KerasComparison, compare_with_keras
@@ -38,7 +38,20 @@ from convlab.ops.activations import (
     tanh,
     tanh_backward,
 )
+from convlab.ops.batch_norm import BatchNormOutput, batch_norm, batch_norm_backward
 from convlab.ops.conv import conv2d, conv2d_backward, convolve2d, correlate2d, im2col
+from convlab.ops.depthwise import (
+    depthwise_conv2d,
+    depthwise_conv2d_backward,
+    separable_conv2d,
+    separable_conv2d_backward,
+)
+from convlab.ops.global_pooling import (
+    global_avg_pool2d,
+    global_avg_pool2d_backward,
+    global_max_pool2d,
+    global_max_pool2d_backward,
+)
 from convlab.ops.dense import dense, dense_backward
 from convlab.ops.gradcheck import GradcheckError, gradcheck, numeric_gradient, rel_error
 from convlab.ops.losses import (
@@ -51,12 +64,18 @@ from convlab.ops.losses import (
 )
 from convlab.ops.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 from convlab.shapes import (
+    batch_norm_param_count,
     conv2d_param_count,
+    conv2d_transpose_param_count,
     conv_output_size,
+    conv_transpose_output_formula,
+    conv_transpose_output_size,
     dense_param_count,
+    depthwise_conv2d_param_count,
     output_size_formula,
     pool_output_size,
     resolve_padding,
+    separable_conv2d_param_count,
 )
 
 __all__ = [
@@ -66,8 +85,14 @@ __all__ = [
     "correlate2d",
     "convolve2d",
     "im2col",
+    "depthwise_conv2d",
+    "separable_conv2d",
     "max_pool2d",
     "avg_pool2d",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "batch_norm",
+    "BatchNormOutput",
     "relu",
     "sigmoid",
     "tanh",
@@ -75,8 +100,13 @@ __all__ = [
     "dense",
     # operations, backward
     "conv2d_backward",
+    "depthwise_conv2d_backward",
+    "separable_conv2d_backward",
     "max_pool2d_backward",
     "avg_pool2d_backward",
+    "global_avg_pool2d_backward",
+    "global_max_pool2d_backward",
+    "batch_norm_backward",
     "dense_backward",
     "relu_backward",
     "sigmoid_backward",
@@ -99,11 +129,18 @@ __all__ = [
     "conv_output_size",
     "pool_output_size",
     "output_size_formula",
+    "conv_transpose_output_size",
+    "conv_transpose_output_formula",
     "conv2d_param_count",
+    "conv2d_transpose_param_count",
+    "depthwise_conv2d_param_count",
+    "separable_conv2d_param_count",
+    "batch_norm_param_count",
     "dense_param_count",
     "resolve_padding",
     # training
     "layers",
+    "initializers",
     "optimizers",
     "datasets",
     "set_seed",

@@ -733,3 +733,14 @@ def test_max_side_shrinks_big_images_while_decoding():
     assert decode_upload(buf.getvalue()).shape == big.shape
     with pytest.raises(TypeError, match="max_side must be an int >= 1 or None, got 0"):
         decode_upload(buf.getvalue(), max_side=0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(dilation_rate=2), dict(groups=2)])
+def test_a_dilated_or_grouped_conv_is_not_explained_as_a_dense_window(kwargs):
+    """The explanation shows one dense KH×KW×C_in window: not what a dilated or grouped Conv2D multiplies."""
+    model = Sequential([Conv2D(2, 3, input_shape=(9, 9, 2), **kwargs), Flatten(), Dense(3)])
+    x = np.random.default_rng(0).random((9, 9, 2)).astype(np.float32)
+    outputs = layer_outputs(model, x)
+    assert outputs[0]["explainable"] is False and outputs[2]["explainable"] is True
+    with pytest.raises(ValueError, match="Conv2D layer cannot be explained here"):
+        explain(model, x, 0, row=0, col=0, channel=0)

@@ -6,7 +6,9 @@ Layout of the archive (``np.savez``, no pickles)::
                      "config": model.get_config(), "compile_config": ..., "backend": ...,
                      "n_weights": n, "n_optimizer_state": m (when saved),
                      "class_names": [...] (when the model names its classes)}
-    weight_0000 …    the weights in get_weights() order
+    weight_0000 …    the weights in get_weights() order: trainable and non-trainable
+                     (BatchNormalization's moving_mean and moving_variance are saved and loaded
+                     with the others, in Keras' order gamma, beta, moving_mean, moving_variance)
     optimizer_0000 … the optimizer's state (moments, step counter), when saved
 
 Files are written through :func:`convlab.util.files.atomic_path`: an
@@ -62,7 +64,13 @@ def pack(
     optimizer_state: Sequence[np.ndarray] | None = None,
     class_names: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The archive's entries (name → array) for a model's config, weights and, optionally, optimizer state."""
+    """The archive's entries (name → array) for a model's config, weights and, optionally, optimizer state.
+
+    Raises:
+        TypeError: the config holds a value JSON cannot write — a layer given a function as an
+            initialiser (the message names the layer and the argument).
+    """
+    _check_json_config(config)
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -79,6 +87,19 @@ def pack(
         arrays.update({f"optimizer_{i:04d}": s for i, s in enumerate(optimizer_state)})
     arrays["__convlab__"] = np.array(json.dumps(meta))
     return arrays
+
+
+def _check_json_config(config: dict[str, Any]) -> None:
+    """Raise TypeError naming the layer and the argument when a layer's config holds a function."""
+    for spec in config.get("layers", []):
+        for key, value in spec.get("config", {}).items():
+            if callable(value):
+                name = spec["config"].get("name", spec.get("class_name"))
+                raise TypeError(
+                    f"layer {name!r}: {key} is the function {getattr(value, '__name__', value)!r}, which a file "
+                    "cannot hold; give a Keras initialiser name (e.g. 'he_normal') to save the model (the weights "
+                    "alone can be kept with np.savez(path, *model.get_weights()))"
+                )
 
 
 def check_class_names(value: Any, n_outputs: int | None = None) -> tuple[str, ...]:

@@ -8,6 +8,11 @@ that trains)::
     backward(d)                                         # every layer in reverse order, filling grads
     optimizer.apply_gradients(zip(grads, params))       # in place
 
+The optimizer updates the trainable weights only (each layer's ``params``, of the
+layers with ``trainable=True``); BatchNormalization's moving statistics (its
+``state``) change in the forward pass of training mode and nowhere else.
+``predict``, ``evaluate`` and ``model(x)`` run in inference mode (``training=False``).
+
 The loss is computed from the logits when the last activation is softmax or
 sigmoid (:mod:`convlab.model.loss_adapter`); metrics are in
 :mod:`convlab.model.metrics`, ``History`` in :mod:`convlab.model.history`, the
@@ -230,17 +235,42 @@ class Sequential:
 
         return to_keras(self, compile=compile)
 
-    def count_params(self) -> int:
-        """Total parameters (Keras ``count_params``)."""
+    def count_params(self, trainable: bool | None = None) -> int:
+        """Number of weights (Keras ``count_params``): all (``None``), or only the trainable (``True``)
+        or non-trainable ones (``False``), as the summary's totals split them (:meth:`Layer.count_params`)."""
         self._require_built("count_params()")
-        return sum(layer.count_params() for layer in self._layers)
+        return sum(layer.count_params(trainable) for layer in self._layers)
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The arrays ``fit`` trains, in order (Keras' property; the arrays themselves)."""
+        return [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The other weight arrays (moving statistics, frozen layers' weights), in order (Keras' property)."""
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
 
     def summary_text(self, show_formula: bool = False) -> str:
-        """The Keras-like table of :func:`convlab.shapes.format_summary` as a string."""
+        """The Keras-like table of :func:`convlab.shapes.format_summary` as a string.
+
+        One row per layer (its ``count_params()``: trainable and non-trainable weights),
+        then Keras 3's totals with their sizes in bytes: ``Total params``, ``Trainable params``
+        (the weights ``fit`` trains), ``Non-trainable params`` (moving statistics, and every
+        weight of a layer with ``trainable=False``).
+        """
         self._require_built("summary()")
         rows = [(l.name, type(l).__name__, l.output_shape, l.count_params(), l.param_formula()) for l in self._layers]
-        trainable = sum(l.count_params() for l in self._layers if l.trainable)
-        return format_summary(rows, title=f'Model: "{self.name}"', show_formula=show_formula, trainable=trainable)
+        trainable = self.count_params(trainable=True)
+        nbytes = sum(w.nbytes for layer in self._layers for w in layer.weights)
+        trainable_bytes = sum(w.nbytes for w in self.trainable_weights)
+        return format_summary(
+            rows,
+            title=f'Model: "{self.name}"',
+            show_formula=show_formula,
+            trainable=trainable,
+            nbytes=(nbytes, trainable_bytes),
+        )
 
     def summary(self, print_fn: Callable[[str], Any] | None = None, show_formula: bool = False) -> None:
         """Print the summary table (``print_fn`` defaults to ``print``); ``show_formula`` adds each count's formula.
@@ -254,11 +284,11 @@ class Sequential:
 
     # -- weights -----------------------------------------------------------------
     def _trainable(self) -> list[tuple[Layer, str]]:
-        """``(layer, key)`` of every trainable parameter, in :meth:`get_weights` order."""
+        """``(layer, key)`` of every trainable weight (``params`` of trainable layers), in :meth:`get_weights` order."""
         return [(layer, k) for layer in self._layers if layer.trainable for k in layer.params]
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every layer's weights, in order (Keras ``get_weights``)."""
+        """Copies of every layer's weights, trainable and not, in order (Keras ``get_weights``)."""
         self._require_built("get_weights()")
         return [w for layer in self._layers for w in layer.get_weights()]
 
@@ -276,16 +306,16 @@ class Sequential:
                 f"weights must be a list of arrays (as get_weights() returns), got {type(weights).__name__}"
             )
         weights = list(weights)
-        need = sum(len(layer.params) for layer in self._layers)
+        need = sum(len(layer.weights) for layer in self._layers)
         if len(weights) != need:
             raise ValueError(f"weights: the model {self.name!r} has {need} weight arrays, got {len(weights)}")
         checked, i = [], 0
         for layer in self._layers:
-            n = len(layer.params)
+            n = len(layer.weights)
             checked.append(layer.checked_weights(weights[i : i + n]))
             i += n
         for layer, ws in zip(self._layers, checked):
-            for p, w in zip(layer.params.values(), ws):
+            for p, w in zip(layer.weights, ws):
                 np.copyto(p, w)
 
     # -- compile -----------------------------------------------------------------
@@ -427,8 +457,12 @@ class Sequential:
             x, y: one batch, as for :meth:`fit` (``training=True``: dropout is on).
 
         Returns:
-            ``(loss, grads)``: a float and a list of arrays in :meth:`get_weights` order.
+            ``(loss, grads)``: a float and a list of arrays, one per entry of each layer's
+            ``params`` (every layer's, frozen ones too), in :meth:`get_weights` order without the
+            non-trainable ``state`` (BatchNormalization's moving statistics have no gradient).
 
+        The forward pass runs in training mode (BatchNormalization uses the batch's
+        statistics), but nothing is updated: the moving statistics are put back afterwards.
         Unlike ``fit``, it leaves the allocator settings alone (``keep_memory=False``,
         :func:`convlab.util.process.training`): it is also called once from tools
         such as :func:`convlab.compare_with_keras`.
@@ -436,8 +470,12 @@ class Sequential:
         self._require_compiled("compute_gradients()")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
-        with process.training(keep_memory=False):  # the same numbers as a step of fit / train_on_batch
-            loss, _ = self._forward_backward(x, y)
+        saved = self._state_copy()
+        try:
+            with process.training(keep_memory=False):  # the same numbers as a step of fit / train_on_batch
+                loss, _ = self._forward_backward(x, y)
+        finally:
+            self._restore_state(saved)
         return loss, [layer.grads[k].copy() for layer in self._layers for k in layer.params]
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -448,14 +486,29 @@ class Sequential:
         backward through every layer → optimizer update. Nothing is updated when
         the loss or an update is NaN/inf (NonFiniteLossError).
         """
-        loss, y_pred = self._forward_backward(x, y)
-        pairs = [(layer.grads[k], layer.params[k]) for layer, k in self._trainable()]
-        if pairs:
-            try:
-                self.optimizer.apply_gradients(pairs)
-            except optimizers.NonFiniteUpdateError as exc:
-                raise NonFiniteLossError(f"{exc} (loss {loss:.6g})", loss=loss) from exc
+        saved = self._state_copy()  # a step that fails leaves every weight as it was, moving statistics too
+        try:
+            loss, y_pred = self._forward_backward(x, y)
+            pairs = [(layer.grads[k], layer.params[k]) for layer, k in self._trainable()]
+            if pairs:
+                try:
+                    self.optimizer.apply_gradients(pairs)
+                except optimizers.NonFiniteUpdateError as exc:
+                    raise NonFiniteLossError(f"{exc} (loss {loss:.6g})", loss=loss) from exc
+        except NonFiniteLossError:
+            self._restore_state(saved)
+            raise
         return loss, y_pred
+
+    def _state_copy(self) -> list[np.ndarray]:
+        """Copies of every layer's non-trainable ``state`` (BatchNormalization's moving statistics; small)."""
+        return [a.copy() for layer in self._layers for a in layer.state.values()]
+
+    def _restore_state(self, saved: list[np.ndarray]) -> None:
+        """Put back :meth:`_state_copy`'s arrays, in place."""
+        arrays = [a for layer in self._layers for a in layer.state.values()]
+        for a, b in zip(arrays, saved):
+            np.copyto(a, b)
 
     def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """Forward pass of one batch (no batching), as ``model(x)`` in Keras; ``training`` must be a bool."""

@@ -48,10 +48,23 @@ from convlab.ops.pooling import avg_pool2d, max_pool2d
 from convlab.shapes.sizes import resolve_padding
 from convlab.util.arrays import pad_nhwc
 
-__all__ = ["layer_outputs", "explain", "fmt", "float_term", "EXPLAINABLE", "TOP_LIMIT"]
+__all__ = ["layer_outputs", "explain", "explainable", "fmt", "float_term", "EXPLAINABLE", "TOP_LIMIT"]
 
 #: Layer classes :func:`explain` knows (ReLU and Softmax are Activation subclasses).
 EXPLAINABLE = (Conv2D, MaxPooling2D, AveragePooling2D, Dense, Flatten, Dropout, Activation)
+
+
+def explainable(layer: object) -> bool:
+    """Whether :func:`explain` can show ``layer``'s arithmetic.
+
+    A dilated or grouped ``Conv2D`` is left out: the explanation shows one dense
+    ``KH×KW×C_in`` window next to the kernel, which is not what those layers multiply.
+    """
+    if isinstance(layer, Conv2D):
+        return tuple(layer.dilation_rate) == (1, 1) and layer.groups == 1
+    return isinstance(layer, EXPLAINABLE)
+
+
 #: The most contributions a Dense explanation lists.
 TOP_LIMIT = 1000
 #: Float32's machine epsilon: the tolerance of ``equal`` is a small multiple of it times the terms' magnitude.
@@ -174,7 +187,7 @@ def layer_outputs(model: Sequential, x: np.ndarray) -> list[dict[str, Any]]:
                 "kind": _kind(values.shape),
                 "values": values,
                 "activation": layer.activation if isinstance(layer, (Conv2D, Dense, Activation)) else None,
-                "explainable": isinstance(layer, EXPLAINABLE) and _kind(values.shape) != "other",
+                "explainable": explainable(layer) and _kind(values.shape) != "other",
                 "min": float(finite.min()) if finite.size else None,
                 "max": float(finite.max()) if finite.size else None,
             }
@@ -584,7 +597,7 @@ def explain(
         )
     entry = outputs[index]
     obj = layers[index]
-    if not isinstance(obj, EXPLAINABLE):
+    if not explainable(obj):
         raise ValueError(f"{_layer_where(index, entry)}: a {type(obj).__name__} layer cannot be explained here")
     pos = _position(entry, index, row, col, channel, unit)
     a = x if index == 0 else outputs[index - 1]["values"]

@@ -336,7 +336,7 @@ class ExplorerState:
                         "name": layer.name,
                         "class_name": type(layer).__name__,
                         "output_shape": [int(d) for d in layer.output_shape[1:]],
-                        "params": int(sum(p.size for p in layer.params.values())),
+                        "params": int(layer.count_params()),  # all weights, as Keras' Param #
                     }
                     for i, layer in enumerate(model.layers)
                 ],

@@ -8,6 +8,17 @@ from the forward pass; the maths is in the operations (:mod:`convlab.ops`)::
     y = layer.forward(x, training=True)  # (N, 26, 26, 32); caches x, z = conv(x), y = relu(z)
     dx = layer.backward(dy)              # fills layer.grads["kernel"], layer.grads["bias"]
 
+Weights, as Keras splits them:
+- ``params``: the trainable weights (kernel, bias, gamma, beta), each with its
+  gradient in ``grads``; the optimizer updates these and only these;
+- ``state``: the non-trainable weights (BatchNormalization's ``moving_mean`` and
+  ``moving_variance``), which the forward pass itself updates in training mode;
+  empty for the other layers.
+``get_weights`` / ``set_weights`` / ``count_params`` and saved files cover both, in
+Keras 3's order (``params`` then ``state``: gamma, beta, moving_mean, moving_variance).
+A layer with ``trainable=False`` keeps its ``params`` but counts them as
+non-trainable, and ``fit`` leaves them alone (Keras' rule).
+
 Conventions (as Keras):
 - images NHWC ``(N, H, W, C)``, conv kernels ``(KH, KW, C_in, C_out)``, dense
   kernels ``(in_features, units)``; shapes given to :meth:`Layer.build` include
@@ -56,8 +67,10 @@ class Layer:
         name (str), trainable (bool), dtype (numpy.dtype): as given.
         built (bool): whether :meth:`build` ran.
         input_shape / output_shape (tuple): with ``None`` for the batch axis (after :meth:`build`).
-        params / grads (OrderedDict): ``"kernel"``, ``"bias"`` → arrays (empty for
-            layers without weights); ``grads`` is filled by :meth:`backward`.
+        params / grads (OrderedDict): the trainable weights, ``"kernel"``, ``"bias"`` …
+            → arrays (empty for layers without weights); ``grads`` is filled by :meth:`backward`.
+        state (OrderedDict): the non-trainable weights (``"moving_mean"``,
+            ``"moving_variance"`` of BatchNormalization; empty for other layers).
         backend (str | None): passed to the operations (``None`` → numba).
 
     Raises:
@@ -105,6 +118,7 @@ class Layer:
         self.output_shape: tuple[int | None, ...] | None = None
         self.params: OrderedDict[str, np.ndarray] = OrderedDict()
         self.grads: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.state: OrderedDict[str, np.ndarray] = OrderedDict()
         self.declared_input_shape: tuple[int, ...] | None = declared
         self._cache: tuple | None = None
 
@@ -156,27 +170,55 @@ class Layer:
                 f"{self.name}: call build(input_shape) (or add the layer to a model with an input shape) before {what}"
             )
 
-    def count_params(self) -> int:
-        """Number of parameters (all weights). Raises ValueError before :meth:`build`."""
+    def count_params(self, trainable: bool | None = None) -> int:
+        """Number of weights (Keras' ``count_params``; its summary's ``Param #``).
+
+        Args:
+            trainable: ``None`` (default): every weight, trainable and not (Keras); ``True``:
+                those ``fit`` trains (``params``, none when ``trainable=False``); ``False``:
+                the others (``state``, and the ``params`` of a frozen layer).
+
+        Raises:
+            ValueError: before :meth:`build`; TypeError: ``trainable`` not a bool or None.
+        """
         self._require_built("count_params()")
-        return int(sum(p.size for p in self.params.values()))
+        if trainable is None:
+            arrays = self.weights
+        else:
+            arrays = self.trainable_weights if check_bool(trainable, "trainable") else self.non_trainable_weights
+        return int(sum(a.size for a in arrays))
 
     def param_formula(self) -> str:
         """The parameter count as the slides write it, e.g. ``32·3·3·1 + 32`` (empty without weights)."""
         return ""
 
     # -- weights -----------------------------------------------------------------
+    def weight_items(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, array)`` of every weight in Keras 3's ``get_weights`` order: ``params``, then ``state``."""
+        return list(self.params.items()) + list(self.state.items())
+
     @property
     def weights(self) -> list[np.ndarray]:
-        """The parameter arrays themselves, in Keras order (kernel, bias)."""
-        return list(self.params.values())
+        """Every weight array itself (not a copy), in Keras order (kernel, bias; gamma, beta, moving_mean, …)."""
+        return [a for _, a in self.weight_items()]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The arrays ``fit`` trains: ``params`` (none when ``trainable=False``), as Keras' property."""
+        return list(self.params.values()) if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The other arrays: ``state`` (after ``params`` when ``trainable=False``), as Keras' property."""
+        return ([] if self.trainable else list(self.params.values())) + list(self.state.values())
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the parameters in Keras order (``[kernel, bias]``; ``[]`` without weights)."""
-        return [p.copy() for p in self.params.values()]
+        """Copies of every weight in Keras order (``[kernel, bias]``; BatchNormalization
+        ``[gamma, beta, moving_mean, moving_variance]``; ``[]`` without weights)."""
+        return [a.copy() for a in self.weights]
 
     def set_weights(self, weights: Sequence[ArrayLike]) -> None:
-        """Replace the parameters (Keras order); every shape is checked before anything changes.
+        """Replace every weight (Keras order, as :meth:`get_weights`); every shape is checked before anything changes.
 
         Raises:
             ValueError: wrong number of arrays or a shape that differs, naming the layer.
@@ -184,11 +226,11 @@ class Layer:
         """
         self._require_built("set_weights()")
         new = self.checked_weights(weights)
-        for p, w in zip(self.params.values(), new):
+        for p, w in zip(self.weights, new):
             np.copyto(p, w)
 
     def checked_weights(self, weights: Sequence[ArrayLike]) -> list[np.ndarray]:
-        """``weights`` as arrays of the parameters' shapes and dtype, checked; nothing is assigned.
+        """``weights`` as arrays of the weights' shapes and dtype (:meth:`get_weights` order), checked, unassigned.
 
         Raises:
             TypeError: not a list/tuple, or a non-numeric array; ValueError: the
@@ -198,13 +240,14 @@ class Layer:
         """
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"{self.name}: weights must be a list of arrays, got {type(weights).__name__}")
-        if len(weights) != len(self.params):
+        items = self.weight_items()
+        if len(weights) != len(items):
             raise ValueError(
-                f"{self.name}: expected {len(self.params)} weight arrays "
-                f"({', '.join(self.params) or 'none'}), got {len(weights)}"
+                f"{self.name}: expected {len(items)} weight arrays "
+                f"({', '.join(k for k, _ in items) or 'none'}), got {len(weights)}"
             )
         out = []
-        for (key, p), w in zip(self.params.items(), weights):
+        for (key, p), w in zip(items, weights):
             what = f"{self.name}: weight {key!r}"
             a = check_real_dtype(w, what)
             if a.shape != p.shape:
@@ -242,7 +285,8 @@ class Layer:
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """The output for a batch ``x`` of shape ``input_shape`` (any batch size); caches what backward needs.
 
-        ``training`` matters for Dropout only. Raises TypeError / ValueError for
+        ``training`` matters for Dropout (drops only then) and BatchNormalization (batch
+        statistics, and moving statistics updated, only then). Raises TypeError / ValueError for
         an input of the wrong dtype or shape, naming the layer.
         """
         raise NotImplementedError
@@ -327,7 +371,7 @@ class Layer:
         if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
             raise TypeError(f"config must be a dict of argument names to values, got {shown(config)}")
         config = dict(config)
-        for key in ("kernel_size", "strides", "pool_size", "input_shape"):
+        for key in ("kernel_size", "strides", "pool_size", "input_shape", "dilation_rate", "output_padding"):
             if isinstance(config.get(key), list):
                 config[key] = tuple(config[key])
         if isinstance(config.get("padding"), list):

@@ -6,27 +6,20 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import DTypeLike
 
-from convlab.model.layers.base import Layer, Shape
-from convlab.model.layers.randomness import glorot_uniform
-from convlab.model.layers.validation import (
-    check_activation,
-    check_bool,
-    check_padding,
-    padding_config,
-    window_output_shape,
-)
-from convlab.ops import activations
+from convlab.model.layers.base import Shape
+from convlab.model.layers.conv_base import ConvLayer
+from convlab.model.layers.validation import check_strides_dilation, window_output_shape
+from convlab.model.layers.weight_init import Initializer, make_weight
 from convlab.ops.conv import conv2d, conv2d_backward
-from convlab.shapes import pair
 from convlab.shapes.sizes import IntOrPair, Padding
 from convlab.util.checks import positive_int
 
 __all__ = ["Conv2D"]
 
 
-class Conv2D(Layer):
+class Conv2D(ConvLayer):
     """2-D convolution layer (Keras ``Conv2D``): ``activation(conv2d(x, kernel) + bias)``.
 
     Args:
@@ -39,21 +32,30 @@ class Conv2D(Layer):
         use_bias: add a bias per filter.
         input_shape: ``(H, W, C)`` without the batch axis, for the first layer.
         name, dtype, trainable: as :class:`Layer`.
+        dilation_rate: int or ``(DH, DW)`` (keyword): the kernel's taps are ``D`` pixels apart
+            (atrous convolution; Dumoulin & Visin 2016 §5.1). Keras refuses ``strides > 1``
+            together with ``dilation_rate > 1``, and so does convlab (same message).
+        groups: int (keyword): the input channels are split into ``groups`` independent
+            convolutions, each with ``F / groups`` filters (ResNeXt); ``C_in`` and ``F``
+            must be multiples of it (Keras' rule and messages).
+        kernel_initializer, bias_initializer (keyword): a Keras initialiser name (default
+            ``"glorot_uniform"`` / ``"zeros"``; ``None`` means Glorot uniform, as in Keras)
+            or a function ``f(shape, dtype)`` (:mod:`convlab.model.layers.initializers`).
         **keras_arguments: Keras' other arguments, only at the values convlab computes:
-            ``data_format`` None/"channels_last", ``dilation_rate`` 1, ``groups`` 1,
-            ``kernel_initializer`` "glorot_uniform"/None, ``bias_initializer`` "zeros",
-            regularisers and constraints None (:mod:`.keras_arguments`).
+            ``data_format`` None/"channels_last", regularisers, constraints, ``lora_rank``
+            and ``lora_alpha`` None (:mod:`.keras_arguments`).
 
-    Shapes: input ``(N, H, W, C_in)`` → output ``(N, OH, OW, F)``;
-    ``kernel (KH, KW, C_in, F)`` (Glorot uniform, ``fan_in = KH·KW·C_in``,
-    ``fan_out = KH·KW·F``), ``bias (F,)`` (zeros); parameters ``F·KH·KW·C_in + F``.
+    Shapes: input ``(N, H, W, C_in)`` → output ``(N, OH, OW, F)``,
+    ``OH = floor((H + P − D·(KH − 1) − 1) / S) + 1``; ``kernel (KH, KW, C_in / groups, F)``
+    (Glorot uniform by default: ``fan_in = KH·KW·C_in/groups``, ``fan_out = KH·KW·F``),
+    ``bias (F,)`` (zeros); parameters ``F·KH·KW·C_in/groups + F``.
 
     Raises:
         TypeError / ValueError naming the argument for bad arguments (TypeError for
         an unknown one or a ``use_bias``/``trainable`` that is not a bool,
         UnsupportedArgumentError for a Keras value convlab lacks); ValueError at build
-        time for a non-4-D input, a kernel larger than the padded input, or an output
-        or kernel larger than any array can be.
+        time for a non-4-D input, input channels not a multiple of ``groups``, a dilated
+        kernel larger than the padded input, or an output or kernel larger than any array can be.
     """
 
     keras_class = "Conv2D"
@@ -70,14 +72,30 @@ class Conv2D(Layer):
         name: str | None = None,
         dtype: DTypeLike | None = None,
         trainable: bool = True,
+        *,
+        dilation_rate: IntOrPair = 1,
+        groups: int = 1,
+        kernel_initializer: Initializer | None = "glorot_uniform",
+        bias_initializer: Initializer | None = "zeros",
         **keras_arguments: Any,
     ) -> None:
         self.filters = positive_int(filters, "filters")
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.strides = pair(strides, "strides")
-        self.padding = check_padding(padding)
-        self.activation = check_activation(activation)
-        self.use_bias = check_bool(use_bias, "use_bias")
+        self.groups = positive_int(groups, "groups")
+        if self.filters % self.groups:
+            raise ValueError(
+                "The number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={self.groups}, filters={self.filters}."
+            )
+        self._window_arguments(
+            kernel_size,
+            strides,
+            padding,
+            dilation_rate,
+            activation,
+            use_bias,
+            {"kernel_initializer": kernel_initializer, "bias_initializer": bias_initializer},
+        )
+        check_strides_dilation(self.strides, self.dilation_rate)
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -89,71 +107,58 @@ class Conv2D(Layer):
             layer=self.name,
             layer_type=type(self).__name__,
             what="kernel",
+            dilation=self.dilation_rate,
         )
+        if c % self.groups:
+            raise ValueError(
+                f"{self.name}: The number of input channels must be evenly divisible by the number of groups. "
+                f"Received groups={self.groups}, but the input has {c} channels "
+                f"(full input shape is {(None, *shape)})."
+            )
         kh, kw = self.kernel_size
+        where = self._for_input(shape)
         self.params = OrderedDict(
-            kernel=glorot_uniform(
-                (kh, kw, c, self.filters), kh * kw * c, kh * kw * self.filters, self.dtype, name=self._for_input(shape)
+            kernel=make_weight(
+                self.kernel_initializer,
+                (kh, kw, c // self.groups, self.filters),
+                self.dtype,
+                layer=where,
+                what="kernel",
             )
         )
         if self.use_bias:
-            self.params["bias"] = np.zeros(self.filters, self.dtype)
+            self.params["bias"] = make_weight(
+                self.bias_initializer, (self.filters,), self.dtype, layer=where, what="bias"
+            )
         self.grads = OrderedDict()
         return (oh, ow, self.filters)
 
     def param_formula(self) -> str:
         kh, kw = self.kernel_size
-        c = self.input_shape[-1] if self.built else "C"
+        if self.built:
+            c = self.input_shape[-1] // self.groups
+        else:
+            c = "C" if self.groups == 1 else f"C/{self.groups}"
         return f"{self.filters}·{kh}·{kw}·{c}" + (f" + {self.filters}" if self.use_bias else "")
 
-    def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
-        """``(N, H, W, C_in)`` → ``(N, OH, OW, F)``; caches ``(x, z, y)``."""
-        x = self._input(x)
-        z = conv2d(
-            x,
-            self.params["kernel"],
-            self.params.get("bias"),
-            strides=self.strides,
-            padding=self.padding,
-            backend=self.backend,
-        )
-        y = activations.get(self.activation)(z) if self.activation != "linear" else z
-        self._cache = (x, z, y)
-        return y
+    def _geometry(self) -> dict[str, Any]:
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate, groups=self.groups)
 
-    def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
-        """``dy (N, OH, OW, F)`` → ``dx (N, H, W, C_in)`` (``None`` with ``need_dx=False``); fills ``grads``."""
-        dy = self._cached(dy, need_dx)
-        return self.backward_from_preactivation(self._activation_backward(dy), need_dx=need_dx)
+    def _op(self, x: np.ndarray) -> np.ndarray:
+        return conv2d(x, self.params["kernel"], self.params.get("bias"), backend=self.backend, **self._geometry())
 
-    def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
-        """As :meth:`backward` from ``dz = ∂L/∂z``: :func:`convlab.conv2d_backward` (which skips dx when not needed)."""
-        dz = self._cached(dz, need_dx, "dz")
-        x = self._cache[0]
+    def _op_backward(
+        self, dz: np.ndarray, x: np.ndarray, need_dx: bool
+    ) -> tuple[np.ndarray | None, OrderedDict[str, np.ndarray]]:
         dx, dk, db = conv2d_backward(
-            dz,
-            x,
-            self.params["kernel"],
-            strides=self.strides,
-            padding=self.padding,
-            backend=self.backend,
-            need_dx=need_dx,
+            dz, x, self.params["kernel"], backend=self.backend, need_dx=need_dx, **self._geometry()
         )
-        self.grads = OrderedDict(kernel=dk)
+        grads = OrderedDict(kernel=dk)
         if self.use_bias:
-            self.grads["bias"] = db
-        return dx
+            grads["bias"] = db
+        return dx, grads
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()
-        cfg.update(
-            filters=self.filters,
-            kernel_size=list(self.kernel_size),
-            strides=list(self.strides),
-            padding=padding_config(self.padding),
-            activation=self.activation,
-            use_bias=self.use_bias,
-            kernel_initializer="glorot_uniform",
-            bias_initializer="zeros",
-        )
+        cfg.update(filters=self.filters, groups=self.groups, **self._window_config())
         return cfg

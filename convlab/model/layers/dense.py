@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer, Shape
-from convlab.model.layers.randomness import glorot_uniform
 from convlab.model.layers.validation import check_activation, check_bool
+from convlab.model.layers.weight_init import Initializer, initializer_argument, make_weight
 from convlab.ops import activations
 from convlab.ops.dense import dense, dense_backward
 from convlab.util.checks import positive_int
@@ -24,12 +24,14 @@ class Dense(Layer):
     Args:
         units: output features.
         activation, use_bias, input_shape, name, dtype, trainable: as :class:`Conv2D`.
+        kernel_initializer, bias_initializer (keyword): a Keras initialiser name (default
+            ``"glorot_uniform"`` / ``"zeros"``; ``None`` means Glorot uniform, as in Keras)
+            or a function ``f(shape, dtype)`` (:mod:`convlab.model.layers.initializers`).
         **keras_arguments: Keras' other arguments, only at the values convlab computes:
-            ``kernel_initializer`` "glorot_uniform"/None, ``bias_initializer`` "zeros",
             regularisers, constraints, ``lora_rank``, ``lora_alpha``, ``quantization_config`` None.
 
     Shapes: ``(N, in_features)`` → ``(N, units)``; ``kernel (in_features, units)``
-    (Glorot uniform), ``bias (units,)`` (zeros); parameters ``in_features·units + units``.
+    (Glorot uniform by default), ``bias (units,)`` (zeros); parameters ``in_features·units + units``.
     Only 2-D input (put a :class:`Flatten` before it), otherwise ValueError at build time
     (also for a kernel larger than any array can be). ``use_bias``/``trainable``: bools (TypeError otherwise).
     """
@@ -45,11 +47,16 @@ class Dense(Layer):
         name: str | None = None,
         dtype: DTypeLike | None = None,
         trainable: bool = True,
+        *,
+        kernel_initializer: Initializer | None = "glorot_uniform",
+        bias_initializer: Initializer | None = "zeros",
         **keras_arguments: Any,
     ) -> None:
         self.units = positive_int(units, "units")
         self.activation = check_activation(activation)
         self.use_bias = check_bool(use_bias, "use_bias")
+        self.kernel_initializer = initializer_argument(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializer_argument(bias_initializer, "bias_initializer")
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int]:
@@ -59,11 +66,14 @@ class Dense(Layer):
                 f"{(None,) + tuple(shape)}; add a Flatten() layer before it"
             )
         n_in = shape[0]
+        where = self._for_input(shape)
         self.params = OrderedDict(
-            kernel=glorot_uniform((n_in, self.units), n_in, self.units, self.dtype, name=self._for_input(shape))
+            kernel=make_weight(self.kernel_initializer, (n_in, self.units), self.dtype, layer=where, what="kernel")
         )
         if self.use_bias:
-            self.params["bias"] = np.zeros(self.units, self.dtype)
+            self.params["bias"] = make_weight(
+                self.bias_initializer, (self.units,), self.dtype, layer=where, what="bias"
+            )
         self.grads = OrderedDict()
         return (self.units,)
 
@@ -102,7 +112,7 @@ class Dense(Layer):
             units=self.units,
             activation=self.activation,
             use_bias=self.use_bias,
-            kernel_initializer="glorot_uniform",
-            bias_initializer="zeros",
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
         )
         return cfg

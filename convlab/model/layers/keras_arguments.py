@@ -6,8 +6,8 @@ convlab's layers take Keras' arguments by Keras' names, strictly:
   ``TypeError`` worded as Keras words it: ``Unrecognized keyword arguments
   passed to Conv2D: {'activaton': 'relu'}``;
 - an argument Keras has and convlab does not implement (``data_format``,
-  ``dilation_rate``, regularisers, …) is accepted only with a value that means
-  what convlab computes (``data_format="channels_last"``, ``dilation_rate=1``,
+  regularisers, constraints, …) is accepted only with a value that means
+  what convlab computes (``data_format="channels_last"``,
   ``kernel_regularizer=None`` …); any other value is an
   :class:`UnsupportedArgumentError` (a ``ValueError``) naming the layer, the
   argument and the value — never silently ignored.
@@ -89,25 +89,6 @@ def _is_number(v: Any, target: float) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == target
 
 
-def _ints_equal(v: Any, target: int) -> bool:
-    """``target`` as an int or a pair/list of that int (Keras accepts ``1`` and ``(1, 1)``)."""
-    if is_int(v):
-        return v == target
-    return isinstance(v, (tuple, list)) and len(v) == 2 and all(is_int(d) and d == target for d in v)
-
-
-def _names(*accepted: str, none: bool = False) -> Callable[[Any], bool]:
-    """A string among ``accepted`` (case and underscores ignored: ``"GlorotUniform"`` = ``"glorot_uniform"``)."""
-    keys = {a.replace("_", "").lower() for a in accepted}
-
-    def accepts(v: Any) -> bool:
-        if v is None:
-            return none
-        return isinstance(v, str) and v.replace("_", "").lower() in keys
-
-    return accepts
-
-
 def _channels_last(v: Any) -> bool:
     return v is None or (isinstance(v, str) and v.lower() == "channels_last")
 
@@ -125,17 +106,15 @@ _CONSTRAINTS = {
     k: KerasOnly(_is_none, "convlab has no weight constraints: only None")
     for k in ("kernel_constraint", "bias_constraint")
 }
-_INITIALIZERS = {
-    # Keras' add_weight treats initializer=None as glorot_uniform for float weights.
-    "kernel_initializer": KerasOnly(
-        _names("glorot_uniform", none=True),
-        "convlab initialises kernels with Glorot uniform: only 'glorot_uniform' or None",
-        initial_only=True,
-    ),
-    "bias_initializer": KerasOnly(
-        _names("zeros"), "convlab initialises biases with zeros: only 'zeros'", initial_only=True
-    ),
+_DEPTHWISE_REGULARIZERS = {
+    k: KerasOnly(_is_none, "convlab has no regularisers: only None")
+    for k in ("depthwise_regularizer", "pointwise_regularizer")
 }
+_DEPTHWISE_CONSTRAINTS = {
+    k: KerasOnly(_is_none, "convlab has no weight constraints: only None")
+    for k in ("depthwise_constraint", "pointwise_constraint")
+}
+_LORA = {"lora_rank": _NONE, "lora_alpha": _NONE}
 
 #: Arguments of Keras' ``Layer`` base class, on every layer. ``name``, ``dtype``,
 #: ``trainable`` and ``input_shape`` are implemented by :class:`convlab.layers.Layer`.
@@ -150,33 +129,98 @@ BASE_ARGUMENTS: dict[str, KerasOnly | None] = {
 }
 
 _POOLING = LayerArguments(settings=("pool_size", "strides", "padding"), keras_only={"data_format": _NHWC})
+_GLOBAL_POOLING = LayerArguments(settings=("keepdims",), keras_only={"data_format": _NHWC})
+#: Initialisers choose the first weights only: convlab implements them, and they do not change
+#: what a layer with given weights computes (the Keras bridge copies weights, so it need not compare them).
+_KERNEL_INITIALIZERS = ("kernel_initializer", "bias_initializer")
 
 #: Per convlab layer class name: its Keras arguments (Keras 3 signatures).
 KERAS_ARGUMENTS: dict[str, LayerArguments] = {
     "Conv2D": LayerArguments(
-        settings=("filters", "kernel_size", "strides", "padding", "activation", "use_bias"),
+        settings=("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups", "activation", "use_bias"),
+        extra=_KERNEL_INITIALIZERS,
+        keras_only={"data_format": _NHWC, **_REGULARIZERS, **_CONSTRAINTS, **_LORA},
+    ),
+    "Conv2DTranspose": LayerArguments(
+        settings=(
+            "filters",
+            "kernel_size",
+            "strides",
+            "padding",
+            "output_padding",
+            "dilation_rate",
+            "activation",
+            "use_bias",
+        ),
+        extra=_KERNEL_INITIALIZERS,
+        keras_only={"data_format": _NHWC, **_REGULARIZERS, **_CONSTRAINTS},
+    ),
+    "DepthwiseConv2D": LayerArguments(
+        settings=("kernel_size", "strides", "padding", "depth_multiplier", "dilation_rate", "activation", "use_bias"),
+        extra=("depthwise_initializer", "bias_initializer"),
         keras_only={
             "data_format": _NHWC,
-            "dilation_rate": KerasOnly(lambda v: _ints_equal(v, 1), "convlab has no dilation: only 1 or (1, 1)"),
-            "groups": KerasOnly(lambda v: is_int(v) and v == 1, "convlab has no grouped convolution: only 1"),
-            **_INITIALIZERS,
-            **_REGULARIZERS,
-            **_CONSTRAINTS,
+            "depthwise_regularizer": _REGULARIZERS["kernel_regularizer"],
+            "bias_regularizer": _REGULARIZERS["bias_regularizer"],
+            "depthwise_constraint": _CONSTRAINTS["kernel_constraint"],
+            "bias_constraint": _CONSTRAINTS["bias_constraint"],
+        },
+    ),
+    "SeparableConv2D": LayerArguments(
+        settings=(
+            "filters",
+            "kernel_size",
+            "strides",
+            "padding",
+            "depth_multiplier",
+            "dilation_rate",
+            "activation",
+            "use_bias",
+        ),
+        extra=("depthwise_initializer", "pointwise_initializer", "bias_initializer"),
+        keras_only={
+            "data_format": _NHWC,
+            **_DEPTHWISE_REGULARIZERS,
+            "bias_regularizer": _REGULARIZERS["bias_regularizer"],
+            **_DEPTHWISE_CONSTRAINTS,
+            "bias_constraint": _CONSTRAINTS["bias_constraint"],
         },
     ),
     "MaxPooling2D": _POOLING,
     "AveragePooling2D": _POOLING,
+    "GlobalAveragePooling2D": _GLOBAL_POOLING,
+    "GlobalMaxPooling2D": _GLOBAL_POOLING,
+    "BatchNormalization": LayerArguments(
+        settings=("momentum", "epsilon", "center", "scale"),
+        extra=("beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer"),
+        keras_only={
+            # convlab's BatchNormalization takes axis itself and checks it with this same rule.
+            "axis": KerasOnly(_last_axis, "convlab normalises the channels, the last axis: only -1"),
+            **{
+                k: KerasOnly(_is_none, "convlab has no regularisers: only None")
+                for k in ("beta_regularizer", "gamma_regularizer")
+            },
+            **{
+                k: KerasOnly(_is_none, "convlab has no weight constraints: only None")
+                for k in ("beta_constraint", "gamma_constraint")
+            },
+            "renorm": KerasOnly(lambda v: v is False, "convlab has no batch renormalisation: only False"),
+            "renorm_clipping": KerasOnly(_is_none, "convlab has no batch renormalisation: only None"),
+            # Only read when renorm=True, which is refused: any number means the same.
+            "renorm_momentum": KerasOnly(
+                lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                "a number (unused without renorm)",
+            ),
+            "synchronized": KerasOnly(
+                lambda v: v is False, "convlab computes on one device, statistics of the batch given: only False"
+            ),
+        },
+    ),
     "Flatten": LayerArguments(keras_only={"data_format": _NHWC}),
     "Dense": LayerArguments(
         settings=("units", "activation", "use_bias"),
-        keras_only={
-            **_INITIALIZERS,
-            **_REGULARIZERS,
-            **_CONSTRAINTS,
-            "lora_rank": _NONE,
-            "lora_alpha": _NONE,
-            "quantization_config": _NONE,
-        },
+        extra=_KERNEL_INITIALIZERS,
+        keras_only={**_REGULARIZERS, **_CONSTRAINTS, **_LORA, "quantization_config": _NONE},
     ),
     "Dropout": LayerArguments(settings=("rate",), extra=("seed",), keras_only={"noise_shape": _NONE}),
     "Activation": LayerArguments(settings=("activation",)),

@@ -1,4 +1,4 @@
-"""The one random generator convlab draws from, and Keras' default kernel initialiser.
+"""The one random generator convlab draws from, and Keras' default kernel initialiser (Glorot uniform).
 
 Weight initialisation, shuffling in ``fit`` and dropout masks all draw from one
 :class:`numpy.random.Generator`; :func:`set_seed` replaces it, so the same seed
@@ -8,8 +8,6 @@ backend. NumPy's legacy global state (``np.random.seed``) and Python's
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -55,6 +53,8 @@ def glorot_uniform(
     Source: Glorot & Bengio 2010; Keras ``GlorotUniform``. For a conv kernel
     ``(KH, KW, C_in, F)``, ``fan_in = KH·KW·C_in`` and ``fan_out = KH·KW·F``; for
     a dense kernel ``(in, units)``, ``fan_in = in`` and ``fan_out = units``.
+    The draw is :class:`convlab.model.layers.initializers.GlorotUniform`'s with these
+    fans: one float64 uniform per weight, in row-major order, rounded to ``dtype``.
 
     Returns:
         An array of ``shape`` and ``dtype``, drawn from :func:`get_rng`.
@@ -63,6 +63,8 @@ def glorot_uniform(
         ValueError: a kernel larger than any array can be (naming ``name``, the layer),
         before anything is drawn; the draw itself is float64 (8 bytes per weight).
     """
+    # Imported here: initializers draws from this module's generator, so it imports this module.
+    from convlab.model.layers.initializers import GlorotUniform
+
     check_array_fits(shape, 8, name, "its kernel")
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return get_rng().uniform(-limit, limit, size=shape).astype(dtype)
+    return GlorotUniform().draw_with_fans(shape, (fan_in, fan_out), dtype, get_rng())

@@ -6,10 +6,19 @@ from typing import Any
 
 from convlab.model.layers.activation import Activation, ReLU, Softmax
 from convlab.model.layers.base import Layer
+from convlab.model.layers.batch_norm import BatchNormalization
 from convlab.model.layers.conv import Conv2D
+from convlab.model.layers.conv_transpose import Conv2DTranspose
 from convlab.model.layers.dense import Dense
+from convlab.model.layers.depthwise import DepthwiseConv2D, SeparableConv2D
 from convlab.model.layers.dropout import Dropout
 from convlab.model.layers.flatten import Flatten
+from convlab.model.layers.global_pooling import (
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling2D,
+)
 from convlab.model.layers.input_layer import InputLayer
 from convlab.model.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 from convlab.model.layers.validation import as_shape
@@ -19,13 +28,33 @@ __all__ = ["serialize", "deserialize"]
 
 _CLASSES: dict[str, type[Layer]] = {
     c.__name__: c
-    for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, Dropout, Activation, ReLU, Softmax)
+    for c in (
+        InputLayer,
+        Conv2D,
+        Conv2DTranspose,
+        DepthwiseConv2D,
+        SeparableConv2D,
+        MaxPooling2D,
+        AveragePooling2D,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling2D,
+        BatchNormalization,
+        Flatten,
+        Dense,
+        Dropout,
+        Activation,
+        ReLU,
+        Softmax,
+    )
 }
-_CLASSES.update(MaxPool2D=MaxPool2D, AvgPool2D=AvgPool2D)
+_CLASSES.update(
+    MaxPool2D=MaxPool2D, AvgPool2D=AvgPool2D, GlobalAvgPool2D=GlobalAvgPool2D, GlobalMaxPool2D=GlobalMaxPool2D
+)
 
 
 def serialize(layer: Layer) -> dict[str, Any]:
-    """``{"class_name": ..., "config": ...}`` for a layer (JSON-ready).
+    """``{"class_name": ..., "config": ...}`` for a layer (JSON-ready, except an initialiser given as a
+    function, which stays the function: such a config rebuilds the layer in memory but cannot be saved).
 
     Raises:
         TypeError: not a convlab layer.

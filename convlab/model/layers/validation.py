@@ -39,6 +39,7 @@ __all__ = [
     "as_shape",
     "check_shape_fits",
     "window_output_shape",
+    "check_strides_dilation",
 ]
 
 
@@ -165,16 +166,19 @@ def window_output_shape(
     layer: str,
     layer_type: str,
     what: str,
+    dilation: tuple[int, int] = (1, 1),
 ) -> tuple[int, int, int]:
     """``(OH, OW, C)`` of a sliding-window layer (Conv2D, pooling) for one example of shape ``(H, W, C)``.
 
-    ``OH = floor((H + P_top + P_bottom − KH) / S_h) + 1`` (the slides' formula; Keras floors).
+    ``OH = floor((H + P_top + P_bottom − D·(KH − 1) − 1) / S_h) + 1`` (the slides' formula with
+    the dilated window's span ``D·(K − 1) + 1``, Dumoulin & Visin 2016 §5.1; Keras floors).
 
     Args:
         shape: ``(H, W, C)``, without the batch axis.
         window: ``(KH, KW)``; strides: ``(S_h, S_w)``; padding: as :func:`check_padding` returns it.
         layer, layer_type: the layer's name and class name, for messages.
         what: ``"kernel"`` or ``"pool"``, for messages.
+        dilation: ``(D_h, D_w)``, Keras' ``dilation_rate`` (1: no gaps).
 
     Raises:
         ValueError: a non-4-D input or a window larger than the padded input, naming the layer.
@@ -185,10 +189,28 @@ def window_output_shape(
         )
     h, w, c = shape
     kh, kw = window
-    t, b, l, r = resolve_padding((h, w), (kh, kw), padding, strides)
-    if kh > h + t + b or kw > w + l + r:
+    ekh, ekw = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    t, b, l, r = resolve_padding((h, w), (ekh, ekw), padding, strides)
+    if ekh > h + t + b or ekw > w + l + r:
+        spans = "" if tuple(dilation) == (1, 1) else f" with dilation_rate {tuple(dilation)} (it spans {ekh}×{ekw})"
         raise ValueError(
-            f"{layer}: {what} {kh}×{kw} is larger than the padded input "
+            f"{layer}: {what} {kh}×{kw}{spans} is larger than the padded input "
             f"{h + t + b}×{w + l + r} (input_shape {(None, h, w, c)}, padding={padding!r})"
         )
-    return (h + t + b - kh) // strides[0] + 1, (w + l + r - kw) // strides[1] + 1, c
+    return (h + t + b - ekh) // strides[0] + 1, (w + l + r - ekw) // strides[1] + 1, c
+
+
+def check_strides_dilation(strides: tuple[int, int], dilation: tuple[int, int]) -> None:
+    """Refuse ``strides > 1`` with ``dilation_rate > 1``, as Keras' ``Conv2D`` and ``Conv2DTranspose`` do.
+
+    Keras' own words (``keras.src.layers.convolutional.base_conv``). The arithmetic would be defined,
+    but the Keras layer refuses the pair, so a convlab model with it could not be compared with Keras.
+
+    Raises:
+        ValueError: both above 1.
+    """
+    if max(strides) > 1 and max(dilation) > 1:
+        raise ValueError(
+            "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            f"Received: strides={tuple(strides)} and dilation_rate={tuple(dilation)}"
+        )
