@@ -40,6 +40,8 @@ from convlab.ops.activations import (
 )
 from convlab.ops.batch_norm import BatchNormOutput, batch_norm, batch_norm_backward
 from convlab.ops.conv import conv2d, conv2d_backward, convolve2d, correlate2d, im2col
+from convlab.ops.conv_transpose import conv2d_transpose, conv2d_transpose_backward
+from convlab.ops.dense import dense, dense_backward
 from convlab.ops.depthwise import (
     depthwise_conv2d,
     depthwise_conv2d_backward,
@@ -52,7 +54,6 @@ from convlab.ops.global_pooling import (
     global_max_pool2d,
     global_max_pool2d_backward,
 )
-from convlab.ops.dense import dense, dense_backward
 from convlab.ops.gradcheck import GradcheckError, gradcheck, numeric_gradient, rel_error
 from convlab.ops.losses import (
     binary_crossentropy,
@@ -85,6 +86,7 @@ __all__ = [
     "correlate2d",
     "convolve2d",
     "im2col",
+    "conv2d_transpose",
     "depthwise_conv2d",
     "separable_conv2d",
     "max_pool2d",
@@ -100,6 +102,7 @@ __all__ = [
     "dense",
     # operations, backward
     "conv2d_backward",
+    "conv2d_transpose_backward",
     "depthwise_conv2d_backward",
     "separable_conv2d_backward",
     "max_pool2d_backward",

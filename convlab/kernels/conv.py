@@ -400,7 +400,17 @@ def _col2im_add(g, kh, kw, sh, sw, top, left, dx):
                             dx[n, r, q, c] += g[n, i, j, t0 + c]
 
 
-def _conv2d_dx(dy, x_shape, kernel, strides, pads):
+def conv2d_dx(
+    dy: np.ndarray, x_shape: tuple[int, int, int, int], kernel: np.ndarray, strides: Pair, pads: Pads
+) -> np.ndarray:
+    """``dx (N, H, W, C)``: the input gradient of :func:`conv2d_forward` — a transposed convolution of ``dy``.
+
+    Shared by :func:`conv2d_backward` and, through :func:`convlab.kernels.conv_general.conv2d_dx`,
+    by ``conv2d_transpose`` (:mod:`convlab.ops.conv_transpose`), which *is* this operation with
+    ``x`` in the role of ``dy`` (path 3 of the module docstring).
+    ``dy (N, OH, OW, F)``, ``kernel (KH, KW, C, F)``, one float dtype, C-contiguous; pixels no
+    window covers get 0.
+    """
     n_img, h, w, c_in = x_shape
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
@@ -581,6 +591,6 @@ def conv2d_backward(
         dx = None if not need_dx else (dx if xd is x else crop_nhwc(dx, pads))
         db = dy.reshape(-1, n_f).sum(axis=0, dtype=x.dtype)
     else:
-        dx = _conv2d_dx(dy, x.shape, kernel, strides, pads) if need_dx else None
+        dx = conv2d_dx(dy, x.shape, kernel, strides, pads) if need_dx else None
         dk, db = _conv2d_dkernel(dy, x, pads, kernel.shape, strides)
     return dx, dk, db
