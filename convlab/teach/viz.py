@@ -16,6 +16,8 @@ Functions:
     grid_figure(maps, titles)         a grid of 2-D maps (feature maps, filtered photos)
     kernels_figure(kernel)            every filter of a (KH, KW, C_in, C_out) kernel, with numbers
     sliding_window_animation(x, k)    a FuncAnimation of the window sliding over the numbers
+    conv_arithmetic_animation(x, k)   Dumoulin & Visin-style frames: dilated, strided or transposed
+    save_gif(anim, path)              write an animation as a looping GIF (Pillow)
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ __all__ = [
     "grid_figure",
     "kernels_figure",
     "sliding_window_animation",
+    "conv_arithmetic_animation",
+    "save_gif",
     "RGB_CMAPS",
 ]
 
@@ -426,3 +430,224 @@ def sliding_window_animation(
 
     anim = FuncAnimation(fig, frame, frames=oh * ow, interval=interval, blit=False, repeat=True)
     return anim, out
+
+
+# Colours of Dumoulin & Visin's conv_arithmetic figures: blue inputs, cyan outputs, the kernel's taps shaded.
+_CA_INPUT = "#9fc5e8"
+_CA_EMPTY = "white"
+_CA_TAP = "#1c4587"
+_CA_OUTPUT = "#b4ecec"
+_CA_CURRENT = "#1aa5a5"
+_CA_TITLE = {"ha": "center", "va": "bottom", "fontsize": 8}
+
+
+def _ca_canvas(a, k, strides, padding, dilation, transposed, output_padding):
+    """The grid the kernel slides over, which cells hold input, the kernel to slide and its stride.
+
+    A transposed convolution is drawn as Dumoulin & Visin draw it (2016, §4.5–4.6): its input
+    stretched with ``S − 1`` zeros between pixels, padded by ``D·(K − 1) − P`` on each side
+    (plus ``A`` at the bottom/right), then an ordinary stride-1 convolution with the flipped kernel.
+    """
+    kh, kw = k.shape
+    if not transposed:
+        canvas = np.pad(a, padding)
+        real = np.pad(np.ones(a.shape, bool), padding)
+        return canvas, real, k, strides
+    span_h, span_w = dilation * (kh - 1), dilation * (kw - 1)
+    if padding > min(span_h, span_w):
+        raise ValueError(
+            f"padding must be at most D·(K − 1) = {min(span_h, span_w)} for a transposed convolution "
+            f"(it crops the output), got {padding}"
+        )
+    h, w = a.shape
+    stretched = np.zeros(((h - 1) * strides + 1, (w - 1) * strides + 1))
+    stretched[::strides, ::strides] = a
+    real = np.zeros(stretched.shape, bool)
+    real[::strides, ::strides] = True
+    pads = (
+        (span_h - padding, span_h - padding + output_padding),
+        (span_w - padding, span_w - padding + output_padding),
+    )
+    return np.pad(stretched, pads), np.pad(real, pads), k[::-1, ::-1], 1
+
+
+def conv_arithmetic_animation(
+    x: ArrayLike,
+    kernel: ArrayLike,
+    *,
+    strides: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    transposed: bool = False,
+    output_padding: int = 0,
+    numbers: bool = True,
+    interval: int = 800,
+    cell_inches: float = 0.34,
+) -> tuple[Any, np.ndarray]:
+    """An animation in the style of Dumoulin & Visin's conv_arithmetic figures, one frame per output cell.
+
+    The input grid is blue (padding and inserted zeros white), the kernel's taps are shaded
+    dark blue with each weight written small in the tap's corner, the output grid is cyan
+    and fills one cell per frame. With ``dilation`` D the taps lie D cells apart. With
+    ``transposed=True`` the figure shows a transposed convolution the way the guide draws it
+    (§4.5–4.6): the input stretched with ``S − 1`` zeros between its pixels, padded by
+    ``D·(K − 1) − P`` (and ``output_padding`` at the bottom/right), and a stride-1
+    convolution with the flipped kernel over it — which gives exactly Keras'
+    ``Conv2DTranspose`` (``y[i·S + u·D − P, j·S + v·D − P] += x[i, j]·k[u, v]``).
+
+    Source: V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep learning"
+    (2016), and their conv_arithmetic animations.
+
+    Args:
+        x: ``(H, W)`` input numbers.
+        kernel: ``(KH, KW)`` weights, as Keras stores them (not flipped).
+        strides: ``S``, an int ≥ 1 (for ``transposed``, the upsampling factor).
+        padding: ``P``, an int ≥ 0: zeros around the input, or for ``transposed`` the pads
+            of the convolution it transposes (cropped; at most ``D·(K − 1)``).
+        dilation: ``D``, an int ≥ 1.
+        transposed: draw a transposed convolution.
+        output_padding: ``A`` (only with ``transposed``), an int with ``0 ≤ A < S``.
+        numbers: write the numbers in the cells and each frame's sum of products underneath.
+        interval: milliseconds per frame.
+        cell_inches: the size of one cell (the figure grows with the grids).
+
+    Returns:
+        ``(animation, output)``: a ``matplotlib.animation.FuncAnimation`` (save it with
+        ``animation.save(path, writer=matplotlib.animation.PillowWriter(fps=1))``) and the
+        ``(OH, OW)`` output it animates, computed here from the drawn taps.
+
+    Raises:
+        ValueError: non-2-D arrays; ``strides`` or ``dilation`` < 1; negative ``padding``;
+            ``output_padding`` outside ``[0, S)`` or given without ``transposed``; a
+            transposed ``padding`` above ``D·(K − 1)``; a (dilated) kernel larger than the
+            padded input.
+        TypeError: non-numeric arrays, or a size that is not an int.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+    from matplotlib.patches import Rectangle
+
+    from convlab.util.checks import check_bool, check_int
+
+    a = _as_2d(x, "x").astype(float)
+    k = _as_2d(kernel, "kernel").astype(float)
+    strides = check_int(strides, "strides", minimum=1)
+    dilation = check_int(dilation, "dilation", minimum=1)
+    padding = check_int(padding, "padding", minimum=0)
+    transposed = check_bool(transposed, "transposed")
+    output_padding = check_int(output_padding, "output_padding", minimum=0)
+    if output_padding and not transposed:
+        raise ValueError(f"output_padding is for a transposed convolution only (transposed=True), got {output_padding}")
+    if output_padding >= strides:
+        raise ValueError(f"output_padding must be smaller than strides={strides} (Keras), got {output_padding}")
+    canvas, real, slid, step = _ca_canvas(a, k, strides, padding, dilation, transposed, output_padding)
+    kh, kw = k.shape
+    span_h, span_w = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1
+    ch, cw = canvas.shape
+    if span_h > ch or span_w > cw:
+        raise ValueError(
+            f"kernel of {kh}×{kw} dilated by {dilation} spans {span_h}×{span_w}, larger than the "
+            f"padded input of {ch}×{cw}"
+        )
+    oh, ow = (ch - span_h) // step + 1, (cw - span_w) // step + 1
+
+    def taps(i, j):
+        return [(i * step + u * dilation, j * step + v * dilation, u, v) for u in range(kh) for v in range(kw)]
+
+    out = np.array(
+        [[sum(canvas[r, c] * slid[u, v] for r, c, u, v in taps(i, j)) for j in range(ow)] for i in range(oh)]
+    )
+
+    fig, (ax_in, ax_out) = plt.subplots(
+        1,
+        2,
+        figsize=(cell_inches * (cw + ow) + 1.2, cell_inches * max(ch, oh) + (0.9 if numbers else 0.6)),
+        gridspec_kw={"width_ratios": [cw, ow]},
+    )
+    fig.subplots_adjust(left=0.03, right=0.97, top=0.84, bottom=0.14 if numbers else 0.03, wspace=0.15)
+    size = max(5, min(9, int(50 / max(ch, cw))))
+    from matplotlib.colors import to_rgb
+
+    # One image and one set of grid lines per grid (not a patch per cell): each frame redraws them all.
+    background = np.where(real[:, :, None], to_rgb(_CA_INPUT), to_rgb(_CA_EMPTY))
+    for ax, image, dashed in ((ax_in, background, True), (ax_out, np.empty((oh, ow, 3)), False)):
+        if not dashed:
+            image[:] = to_rgb(_CA_OUTPUT)
+        h, w = image.shape[:2]
+        ax.imshow(image, interpolation="nearest")
+        style = {"color": "0.45", "linewidth": 0.7, "linestyle": (0, (2, 2)) if dashed else "-"}
+        ax.hlines(np.arange(-0.5, h), -0.5, w - 0.5, **style)
+        ax.vlines(np.arange(-0.5, w), -0.5, h - 0.5, **style)
+        ax.set_xlim(-0.55, w - 0.45)
+        ax.set_ylim(h - 0.45, -0.55)
+        ax.axis("off")
+    for (r, c), v in np.ndenumerate(canvas):
+        if real[r, c]:
+            ax_in.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="0.2", linewidth=0.8))
+            if numbers:
+                ax_in.text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size)
+    parts = [f"S={strides}", f"P={padding}"] + ([f"D={dilation}"] if dilation != 1 else [])
+    parts += [f"A={output_padding}"] if transposed and output_padding else []
+    what = "transposed convolution" if transposed else "convolution"
+    fig.suptitle(f"{what}, {kh}×{kw} kernel, {', '.join(parts)}", fontsize=9)
+    where = f" stretched to {ch}×{cw}, kernel flipped" if transposed else ""
+    # Titles as plain texts: an Axes title is re-positioned from the axes' extent at every frame's draw.
+    ax_in.text(0.5, 1.02, f"input {a.shape[0]}×{a.shape[1]}{where}", transform=ax_in.transAxes, **_CA_TITLE)
+    ax_out.text(0.5, 1.02, f"output {oh}×{ow}", transform=ax_out.transAxes, **_CA_TITLE)
+    cells = [
+        ax_out.text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, visible=False)
+        for (r, c), v in np.ndenumerate(out)
+    ]
+    tap_patches = [
+        ax_in.add_patch(Rectangle((0, 0), 1, 1, facecolor=_CA_TAP, alpha=0.45, edgecolor=_CA_TAP, linewidth=1.2))
+        for _ in range(kh * kw)
+    ]
+    tap_labels = [
+        ax_in.text(
+            0, 0, _fmt_number(slid[u, v], None), ha="right", va="bottom", fontsize=max(5, size - 2), color="navy"
+        )
+        for u in range(kh)
+        for v in range(kw)
+    ]
+    current = ax_out.add_patch(Rectangle((-0.5, -0.5), 1, 1, facecolor=_CA_CURRENT, alpha=0.6, edgecolor="black"))
+    caption = fig.text(0.5, 0.02, "", ha="center", fontsize=7)
+
+    def frame(t):
+        i, j = divmod(t, ow)
+        terms = []
+        for n, (r, c, u, v) in enumerate(taps(i, j)):
+            tap_patches[n].set_xy((c - 0.5, r - 0.5))
+            tap_labels[n].set_position((c + 0.45, r + 0.45))
+            if real[r, c]:
+                w = _fmt_number(slid[u, v], None)
+                terms.append(f"{_fmt_number(canvas[r, c], None)}·{w if slid[u, v] >= 0 else '(' + w + ')'}")
+        current.set_xy((j - 0.5, i - 0.5))
+        for n, cell in enumerate(cells):
+            cell.set_visible(numbers and n <= t)
+        if numbers:
+            caption.set_text(f"out[{i},{j}] = " + (" + ".join(terms) or "0") + f" = {_fmt_number(out[i, j], None)}")
+        return []
+
+    anim = FuncAnimation(fig, frame, frames=oh * ow, interval=interval, blit=False, repeat=True)
+    anim.frame_count = oh * ow  # one frame per output pixel
+    return anim, out
+
+
+def save_gif(anim: Any, path: str, *, fps: float = 1.0, dpi: float = 80) -> None:
+    """Write a matplotlib animation as a looping animated GIF with Pillow (``PillowWriter``).
+
+    Args:
+        anim: a ``matplotlib.animation.Animation`` (e.g. from :func:`conv_arithmetic_animation`).
+        path: the file to write (its name should end in ``.gif``).
+        fps: frames per second, > 0.
+        dpi: resolution of the frames, > 0.
+
+    Raises:
+        ValueError: ``fps`` or ``dpi`` not a positive number.
+    """
+    from matplotlib.animation import PillowWriter
+
+    for name, value in (("fps", fps), ("dpi", dpi)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    anim.save(path, writer=PillowWriter(fps=fps), dpi=dpi)

@@ -1,0 +1,772 @@
+"""Lesson 12 — beyond the slides: dilated, transposed, 1×1, depthwise separable and grouped convolutions.
+
+The slides' convolution has one kernel size, a stride and zero padding. Modern
+networks vary it in four ways, each still a sum of products, each with an
+output-size formula:
+
+* **dilation** (``dilation_rate=D``): the K taps lie D pixels apart, so the same
+  9 weights of a 3×3 kernel see a 5×5 patch when D = 2; output size
+  ``T = (N + 2P − D·(K − 1) − 1)/S + 1``. Stacking 3×3 layers with D = 1, 2, 4
+  gives a 15×15 receptive field with the weights of three plain 3×3 layers (7×7).
+  Sources: Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep
+  learning" §5.1 (relationship 15); Yu & Koltun 2016, "Multi-scale context
+  aggregation by dilated convolutions".
+* **transposed convolution** (``Conv2DTranspose``): every input pixel stamps the
+  kernel, scaled, onto the output (overlaps add) — upsampling with learned
+  weights; ``T = S·(N − 1) + K − 2P (+ A)``. It is the input gradient of a
+  convolution, i.e. the transpose ``Cᵀ`` of the convolution's matrix ``C``.
+  Sources: d2l.ai §14.10 "Transposed Convolution" (the 2×2 example);
+  Dumoulin & Visin 2016 §4 (relationship 13–14, §4.1 the matrix ``C``); Keras'
+  ``Conv2DTranspose`` output-size rule.
+* **1×1 convolutions**: a Dense layer applied at every pixel, across channels —
+  how networks change their channel count (Lin et al. 2013 "Network in Network";
+  He et al. 2016's ResNet bottleneck; MobileNet's pointwise step).
+* **depthwise separable convolutions**: one 3×3 filter per channel, then a 1×1
+  convolution; ``SeparableConv2D(64, 3)`` on 32 channels has 2,400 parameters
+  against ``Conv2D(64, 3)``'s 18,496, and costs ``1/N + 1/K²`` of its multiply-adds
+  (Howard et al. 2017, "MobileNets", eq. 5; Chollet 2017, "Xception").
+  **Grouped convolutions** (``Conv2D(groups=G)``) lie in between: G = 1 is the
+  ordinary convolution, G = C (one channel per group) the depthwise one
+  (Krizhevsky et al. 2012; Xie et al. 2017, "ResNeXt").
+
+Every number is computed by hand first, then checked against convlab's
+operations in all three backends and, when TensorFlow is installed, against Keras.
+
+Run: ``python lessons/12_beyond_the_slides.py [--step] [--out DIR] [--quick] [--no-keras] [--keras]``.
+``--quick`` skips the comparison with Keras (importing TensorFlow takes longer than
+the rest of the lesson); ``--keras`` runs it anyway.
+Figures: the dilated window (PNG and an animated GIF in the style of Dumoulin &
+Visin's conv_arithmetic), receptive fields, the transposed convolution by hand
+(PNG and GIF), the matrix ``C`` and ``Cᵀ``, and MobileNet's savings.
+"""
+
+import os
+import textwrap
+from fractions import Fraction
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import convlab
+from convlab import viz
+from convlab.lesson import Lesson
+from convlab.shapes import effective_kernel_size
+
+
+def extra_args(parser):
+    parser.add_argument("--no-keras", action="store_true", help="skip the comparison with Keras")
+    parser.add_argument("--keras", action="store_true", help="compare with Keras even under --quick")
+
+
+lesson = Lesson(
+    __file__, "Beyond the slides: dilated, transposed, 1×1 and separable convolutions", extra_args=extra_args
+)
+BACKENDS = ("reference", "numpy", "numba")
+GIF_DPI = 80
+
+
+def matrix_lines(m, zero=None, blank=None):
+    """A matrix as aligned text lines.
+
+    ``zero``: the text for exact zeros (e.g. ``"·"``); ``blank``: a boolean mask of cells printed as ``·``.
+    """
+    m = np.asarray(m)
+    hide = np.zeros(m.shape, bool) if blank is None else np.asarray(blank)
+    cells = [
+        [("·" if h else zero if zero is not None and v == 0 else f"{v:g}") for v, h in zip(row, hrow)]
+        for row, hrow in zip(m, hide)
+    ]
+    width = max(len(c) for row in cells for c in row)
+    return [" ".join(f"{c:>{width}}" for c in row) for row in cells]
+
+
+def show(m, indent="    ", zero=None, blank=None):
+    """Print a matrix one row per line, aligned."""
+    for line in matrix_lines(m, zero, blank):
+        print(indent + line)
+
+
+def prose(*parts):
+    """Print one paragraph, its parts joined by spaces and wrapped at 80 characters."""
+    lesson.say(*textwrap.wrap(" ".join(parts), 80))
+
+
+def formula(text, indent="  "):
+    """Print a formula from convlab.shapes, each bracketed note on a line of its own below it."""
+    first, *notes = text.split("   [")
+    lesson.say(indent + first)
+    for note in notes:
+        lesson.say(*textwrap.wrap(f"[{note}", 80, initial_indent=indent + "    ", subsequent_indent=indent + "     "))
+
+
+def show_side(mats, titles, indent="    ", gap="     "):
+    """Print matrices side by side, each under its title."""
+    blocks = [[t] + matrix_lines(m) for m, t in zip(mats, titles)]
+    widths = [max(len(line) for line in b) for b in blocks]
+    for r in range(max(len(b) for b in blocks)):
+        cells = [(b[r] if r < len(b) else "").ljust(w) for b, w in zip(blocks, widths)]
+        print(indent + gap.join(cells).rstrip())
+
+
+def term(p, q):
+    """One product as the slides write it: negative factors in parentheses."""
+    a = f"{p:g}" if p >= 0 else f"({p:g})"
+    b = f"{q:g}" if q >= 0 else f"({q:g})"
+    return f"{a}*{b}"
+
+
+def nhwc(image):
+    """A 2-D image as a batch of one single-channel image ``(1, H, W, 1)``."""
+    return np.asarray(image, dtype=float)[None, :, :, None]
+
+
+def k4(k):
+    """A 2-D kernel as a one-in, one-out kernel ``(KH, KW, 1, 1)``."""
+    return np.asarray(k, dtype=float)[:, :, None, None]
+
+
+def save_gif(anim, name):
+    lesson.save_file(lambda path: viz.save_gif(anim, path, fps=1, dpi=GIF_DPI), name)
+    plt.close("all")  # the animation's figure
+
+
+# ============================================================================================ dilation
+X = np.array(
+    [
+        [4, 5, 7, 9, 0, 1, 8],
+        [9, 2, 3, 8, 4, 2, 8],
+        [2, 4, 6, 5, 0, 0, 8],
+        [7, 8, 5, 8, 3, 4, 7],
+        [1, 3, 1, 4, 9, 1, 3],
+        [4, 9, 2, 5, 2, 0, 7],
+        [0, 2, 4, 4, 1, 9, 7],
+    ],
+    dtype=float,
+)
+SOBEL = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float)
+DILATED_OUT = np.array([[0, 14, -7], [15, 17, -14], [-15, 1, -9]])
+FIRST_DILATED_LINE = "4*1 + 7*0 + 0*(-1) + 2*2 + 6*0 + 0*(-2) + 1*1 + 1*0 + 9*(-1) = 0"
+
+lesson.step("Dilation: the same 9 weights, a 5×5 view")
+lesson.say("A 3×3 kernel (Sobel, a vertical-edge detector):")
+show(SOBEL)
+D = 2
+K5 = np.zeros((5, 5))
+K5[::D, ::D] = SOBEL
+prose(
+    f"With dilation_rate D = {D} its taps lie {D} pixels apart: it reads a 5×5 patch, as if it",
+    "were this 5×5 kernel with gaps (·) between the weights — gaps that are never stored or multiplied:",
+)
+GAPS = np.ones((5, 5), bool)
+GAPS[::D, ::D] = False
+show(K5, blank=GAPS)
+span = effective_kernel_size(3, D)
+lesson.say(f"  span = D·(K − 1) + 1 = {D}·(3 − 1) + 1 = {span} pixels per side")
+lesson.check("a 3×3 kernel dilated by 2 spans 5×5", span, 5)
+lesson.check(
+    "… with the same parameters as the undilated one: 3·3·1·1 + 1 = 10",
+    convlab.conv2d_param_count(1, 3, 1),
+    10,
+)
+lesson.say("")
+prose("Output size: the effective window D·(K − 1) + 1 takes K's place in the slides' formula:")
+formula(convlab.output_size_formula(7, 3, 0, 1, dilation=D))
+formula(convlab.output_size_formula(7, 3, "same", 1, dilation=D))
+lesson.check("7×7 input, 3×3 kernel, D = 2, valid → 3", convlab.conv_output_size(7, 3, 0, 1, dilation=D), 3)
+lesson.check("… 'same' → 7 (padding 2 each side)", convlab.conv_output_size(7, 3, "same", 1, dilation=D), 7)
+lesson.check(
+    "conv2d(dilation_rate=2, padding='same') keeps 7×7",
+    convlab.conv2d(nhwc(X), k4(SOBEL), dilation_rate=D, padding="same").shape,
+    (1, 7, 7, 1),
+)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The dilated convolution by hand: 7×7 input, D = 2")
+lesson.say("input x (7×7):")
+show(X)
+by_hand = np.zeros((3, 3))
+lines = []
+for i in range(3):
+    for j in range(3):
+        rows, cols = [i + D * u for u in range(3)], [j + D * v for v in range(3)]
+        taps = [(X[r, c], SOBEL[u, v]) for u, r in enumerate(rows) for v, c in enumerate(cols)]
+        by_hand[i, j] = sum(p * q for p, q in taps)
+        line = " + ".join(term(p, q) for p, q in taps) + f" = {by_hand[i, j]:g}"
+        lines.append(line)
+        lesson.say(f"  out[{i},{j}]  rows {rows} × cols {cols}:  {line}")
+lesson.check("out[0,0] written out", lines[0], FIRST_DILATED_LINE)
+lesson.say("output (3×3):")
+show(by_hand)
+lesson.check("3×3 result by hand", by_hand, DILATED_OUT)
+for backend in BACKENDS:
+    got = convlab.conv2d(nhwc(X), k4(SOBEL), dilation_rate=D, backend=backend)[0, :, :, 0]
+    lesson.check(f"conv2d(dilation_rate=2), backend={backend!r}", got, DILATED_OUT)
+lesson.check(
+    "= an ordinary convolution with the 5×5 zero-filled kernel",
+    convlab.conv2d(nhwc(X), k4(K5))[0, :, :, 0],
+    DILATED_OUT,
+)
+lesson.savefig(
+    viz.matrices_figure(
+        [X, SOBEL, K5, by_hand],
+        ["input 7×7", "kernel 3×3", "as read with D = 2", "output 3×3"],
+        cmaps=["Greys", "RdBu_r", "RdBu_r", "Greys"],
+        suptitle="Dilation 2: nine weights spread over a 5×5 patch",
+    ),
+    "dilation_by_hand",
+)
+anim, out = viz.conv_arithmetic_animation(X, SOBEL, dilation=D)
+lesson.check("the animation's output equals the hand computation", out, DILATED_OUT)
+save_gif(anim, "dilation_d2.gif")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Receptive field: stacked 3×3 layers with D = 1, 2, 4 see 15×15")
+lesson.say(
+    "Each 3×3 layer with dilation D widens what one output 'sees' by D·(K − 1) pixels:",
+    "  RF = 1 + Σ_layers D·(K − 1)",
+)
+rf_rows = {}
+for name, rates in (("plain 3×3", (1, 1, 1, 1)), ("dilated 3×3", (1, 2, 4, 8))):
+    rf, steps = 1, []
+    for d in rates:
+        rf += d * (3 - 1)
+        steps.append(rf)
+    rf_rows[name] = steps
+    lesson.say(f"  {name:11s} D = {rates}: receptive fields after 1…4 layers {steps}")
+lesson.check("three plain 3×3 layers: 1 + 2 + 2 + 2 = 7", rf_rows["plain 3×3"][2], 7)
+lesson.check("three dilated 3×3 layers (1, 2, 4): 1 + 2 + 4 + 8 = 15", rf_rows["dilated 3×3"][2], 15)
+prose("Linear growth against exponential growth (Yu & Koltun 2016), with the same 3·9 = 27 weights.")
+lesson.say("")
+prose(
+    "Measured: push one bright pixel through three layers of all-ones kernels ('same' padding);",
+    "the pixels it reaches are the receptive field of the centre output (the all-ones kernels",
+    "are symmetric, so reaching and being seen are the same):",
+)
+size = 17
+delta = np.zeros((size, size))
+delta[size // 2, size // 2] = 1
+maps = {}
+for name, rates in (("plain", (1, 1, 1)), ("dilated", (1, 2, 4))):
+    m = nhwc(delta)
+    for d in rates:
+        m = convlab.conv2d(m, np.ones((3, 3, 1, 1)), padding="same", dilation_rate=d)
+    maps[name] = m[0, :, :, 0]
+for name, expected in (("plain", 7), ("dilated", 15)):
+    rows = np.flatnonzero(maps[name].any(axis=1))
+    extent = rows[-1] - rows[0] + 1
+    lesson.say(f"  {name}: rows {rows[0]}…{rows[-1]} reached → {extent}×{extent}")
+    lesson.check(f"{name} stack: measured receptive field {expected}×{expected}", extent, expected)
+lesson.say(
+    "Paths from each input pixel to the centre, along the centre row:",
+    f"  plain:   {maps['plain'][size // 2, 5:12].astype(int).tolist()}",
+    f"  dilated: {maps['dilated'][size // 2, 1:16].astype(int).tolist()}",
+)
+lesson.check(
+    "plain: [1, 3, 6, 7, 6, 3, 1] · 7 along the centre row", maps["plain"][8, 5:12], [7, 21, 42, 49, 42, 21, 7]
+)
+lesson.check_true(
+    "dilated 1, 2, 4: every pixel of the 15×15 is reached (no gaps)", np.all(maps["dilated"][1:16, 1:16] > 0)
+)
+lesson.check(
+    "… by 1 to 3 paths per axis: the ways to add offsets from {-1,0,1}, {-2,0,2} and {-4,0,4}",
+    maps["dilated"][size // 2, 1:16],
+    np.convolve(np.convolve([1, 1, 1], [1, 0, 1, 0, 1]), [1, 0, 0, 0, 1, 0, 0, 0, 1]),
+)
+ternary = nhwc(np.pad(delta, 6))
+for d in (1, 3, 9):
+    ternary = convlab.conv2d(ternary, np.ones((3, 3, 1, 1)), padding="same", dilation_rate=d)
+prose(
+    "With D = 1, 3, 9 the 27 tap offsets are the balanced-ternary numbers −13…13: a 27×27",
+    "receptive field in which every pixel is reached exactly once.",
+)
+lesson.check("D = 1, 3, 9: one path to each pixel of the 27×27", ternary[0, 1:28, 1:28, 0], np.ones((27, 27)))
+lesson.check("… nothing outside it", ternary.sum(), 27 * 27)
+lesson.savefig(
+    viz.grid_figure(
+        [maps["plain"], maps["dilated"]],
+        ["3 × Conv 3×3, D = 1, 1, 1: 7×7", "3 × Conv 3×3, D = 1, 2, 4: 15×15"],
+        cmap="Blues",
+        colorbar=True,
+        suptitle="Paths from each input pixel to the centre output (17×17 input)",
+    ),
+    "receptive_fields",
+)
+
+# ============================================================================================ transposed
+X2 = np.array([[0, 1], [2, 3]], dtype=float)
+K2 = np.array([[0, 1], [2, 3]], dtype=float)
+D2L_STRIDE1 = np.array([[0, 0, 1], [0, 4, 6], [4, 12, 9]])
+D2L_STRIDE2 = np.array([[0, 0, 0, 1], [0, 0, 2, 3], [0, 2, 0, 3], [4, 6, 6, 9]])
+
+
+def transposed_by_hand(x, k, stride, verbose=True):
+    """Scatter: input pixel x[i, j] times the whole kernel, added at (i·S, j·S). Returns (y, parts)."""
+    n, kk = x.shape[0], k.shape[0]
+    t = stride * (n - 1) + kk
+    y, parts = np.zeros((t, t)), []
+    for i in range(n):
+        for j in range(n):
+            part = np.zeros((t, t))
+            part[i * stride : i * stride + kk, j * stride : j * stride + kk] = x[i, j] * k
+            parts.append(part)
+            y += part
+            if verbose:
+                lesson.say(
+                    f"  x[{i},{j}] = {x[i, j]:g} → {x[i, j]:g}·K added at rows {i * stride}…{i * stride + kk - 1}, "
+                    f"cols {j * stride}…{j * stride + kk - 1}:"
+                )
+                show(part, indent="      ")
+    return y, parts
+
+
+lesson.step("Transposed convolution by hand: each input pixel stamps the kernel (d2l §14.10)")
+lesson.say("input X (2×2) and kernel K (2×2), stride 1, no padding:")
+show_side([X2, K2], ["X", "K"])
+prose(
+    "A convolution reads a window and writes one number; a transposed convolution reads one",
+    "number and writes a window: x[i, j]·K, added into the output where the window sits:",
+)
+y1, parts1 = transposed_by_hand(X2, K2, 1)
+lesson.say("sum of the four stamps (overlaps add):")
+show(y1)
+lesson.check("2×2 → 3×3 by hand (d2l's result)", y1, D2L_STRIDE1)
+for backend in BACKENDS:
+    got = convlab.conv2d_transpose(nhwc(X2), k4(K2), backend=backend)[0, :, :, 0]
+    lesson.check(f"conv2d_transpose, backend={backend!r}", got, D2L_STRIDE1)
+formula(convlab.conv_transpose_output_formula(2, 2))
+lesson.check("conv_transpose_output_size(2, 2) = 3", convlab.conv_transpose_output_size(2, 2), 3)
+prose(
+    "It undoes the shape of a convolution (not its numbers): a 2×2 kernel shrinks 3×3 to 2×2,",
+    "the transposed one grows 2×2 back to 3×3.",
+)
+lesson.check("conv2d of a 3×3 with a 2×2 kernel is 2×2", convlab.conv2d(nhwc(y1), k4(K2)).shape, (1, 2, 2, 1))
+lesson.savefig(
+    viz.matrices_figure(
+        parts1 + [y1],
+        ["x[0,0]·K", "x[0,1]·K", "x[1,0]·K", "x[1,1]·K", "sum = output"],
+        cmaps=["Blues"] * 4 + ["GnBu"],
+        suptitle="Transposed convolution, stride 1: every input pixel stamps the scaled kernel",
+    ),
+    "transposed_by_hand",
+)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Stride 2, padding and the output size S·(N − 1) + K − 2P + A")
+prose("Stride 2: the stamps move 2 pixels per input pixel, so the output grows twice as fast:")
+y2, _ = transposed_by_hand(X2, K2, 2, verbose=False)
+for i, j in np.ndindex(2, 2):
+    lesson.say(f"  x[{i},{j}] = {X2[i, j]:g} → stamp at rows {2 * i}…{2 * i + 1}, cols {2 * j}…{2 * j + 1}")
+lesson.say("sum:")
+show(y2)
+lesson.check("stride 2: 2×2 → 4×4 by hand (d2l's result)", y2, D2L_STRIDE2)
+for backend in BACKENDS:
+    got = convlab.conv2d_transpose(nhwc(X2), k4(K2), strides=2, backend=backend)[0, :, :, 0]
+    lesson.check(f"convlab.conv2d_transpose(strides=2), backend={backend!r}", got, D2L_STRIDE2)
+formula(convlab.conv_transpose_output_formula(2, 2, "valid", 2))
+lesson.say("")
+prose(
+    "Padding P works the other way round: it names the pads of the convolution this one is the",
+    "transpose of, so it is cropped from the output. Stride 1, P = 1 keeps only the centre of 3×3:",
+)
+formula(convlab.conv_transpose_output_formula(2, 2, 1, 1))
+cropped = convlab.conv2d_transpose(nhwc(X2), k4(K2), padding=1)[0, :, :, 0]
+show(cropped)
+lesson.check("padding=1 crops one ring: [[4]] (d2l)", cropped, [[4]])
+
+K3 = np.arange(9, dtype=float).reshape(3, 3)
+lesson.say("")
+prose("With a 3×3 kernel and stride 2 the stamps overlap: row and column 2 add two or four stamps.")
+y3, _ = transposed_by_hand(X2, K3, 2, verbose=False)
+show_side([X2, K3, y3], ["X", "K3", "output 5×5"])
+lesson.check(
+    "3×3 kernel, stride 2: 2×2 → 5×5, by hand == conv2d_transpose",
+    y3,
+    convlab.conv2d_transpose(nhwc(X2), k4(K3), strides=2)[0, :, :, 0],
+)
+lesson.check("the centre pixel sums four stamps: 0·8 + 1·6 + 2·2 + 3·0 = 10", y3[2, 2], 10)
+anim, out = viz.conv_arithmetic_animation(X2, K3, strides=2, transposed=True)
+prose(
+    "Dumoulin & Visin draw it as an ordinary convolution: the input stretched with S − 1 = 1 zero",
+    "between pixels, padded by K − 1 − P = 2, scanned by the flipped kernel — the same numbers:",
+)
+lesson.check("the stretched-input animation gives the 5×5 above", out, y3)
+save_gif(anim, "transposed_s2.gif")
+
+lesson.say("")
+prose(
+    "Output sizes, Keras' rule (convlab.conv_transpose_output_size), and the check that a",
+    "convolution with the same K, S, P maps the output back to N:",
+)
+SIZE_CASES = [  # N, K, S, padding, output_padding, expected
+    (2, 2, 1, "valid", None, 3),
+    (2, 2, 2, "valid", None, 4),
+    (2, 3, 2, "valid", None, 5),
+    (2, 3, 2, 1, None, 3),
+    (2, 3, 2, 1, 1, 4),
+    (16, 3, 2, "valid", None, 33),
+    (16, 3, 2, "same", None, 32),
+    (16, 3, 2, "same", 1, 32),
+    (7, 1, 2, "valid", None, 14),
+]
+for n, k, s, p, a, expected in SIZE_CASES:
+    text = convlab.conv_transpose_output_formula(n, k, p, s, output_padding=a)
+    t = convlab.conv_transpose_output_size(n, k, p, s, output_padding=a)
+    lesson.say(f"  N={n}, K={k}, S={s}, padding={p!r}, output_padding={a}:")
+    formula(text, indent="    ")
+    op = convlab.conv2d_transpose(
+        np.zeros((1, n, n, 1)), np.zeros((k, k, 1, 1)), strides=s, padding=p, output_padding=a
+    )
+    back = convlab.conv_output_size(t, k, p, s)
+    lesson.check(
+        f"T = {expected}; conv2d_transpose's output is {t}×{t}; a convolution maps {t} back to {n}",
+        (t, op.shape[1], back),
+        (expected, expected, n),
+    )
+    if p != "same" and not (a is None and k < s):
+        pad = 0 if p == "valid" else p
+        lesson.check(
+            f"  = S·(N − 1) + K − 2P + A = {s}·{n - 1} + {k} − {2 * pad} + {a or 0}",
+            t,
+            s * (n - 1) + k - 2 * pad + (a or 0),
+        )
+prose(
+    "A stride-2 convolution maps both 3 and 4 pixels to 2 (floor); output_padding A chooses which",
+    "one the transposed convolution returns (rows 4–5 of the table).",
+)
+
+# ============================================================================================ gradient
+lesson.step("Why 'transposed': it is the gradient of a convolution")
+lesson.say(
+    "For y = conv2d(x, k), backpropagation sends dy back to the input (lesson 07):",
+    "  ∂L/∂x[p, q] = Σ_ij dy[i, j] · k[p − i·S, q − j·S]",
+)
+prose(
+    "— each dy[i, j] stamps k onto its window: the transposed convolution of dy with the same kernel.",
+    "A stride-2 convolution of a 5×5 input with K3 gives 2×2; with dy = X, conv2d_backward's dx is",
+    "the 5×5 above:",
+)
+x5 = np.arange(25, dtype=float).reshape(5, 5)
+dx, _, _ = convlab.conv2d_backward(nhwc(X2), nhwc(x5), k4(K3), strides=2)
+show(dx[0, :, :, 0])
+lesson.check("conv2d_backward's dx == the transposed convolution above", dx[0, :, :, 0], y3)
+rng = np.random.default_rng(12)
+xr = rng.standard_normal((2, 6, 6, 2))
+kr = rng.standard_normal((3, 3, 2, 3))  # conv: (KH, KW, C_in=2, C_out=3) = transposed: (KH, KW, C_out=2, C_in=3)
+lesson.say("")
+prose(
+    "With channels: a Conv2D kernel (3, 3, C_in=2, C_out=3) is, unchanged, the Conv2DTranspose",
+    "kernel (3, 3, C_out=2, C_in=3) — Keras stores it the other way round for exactly this reason.",
+    "A valid stride-2 convolution maps 6 (and 5) pixels to 2; output_padding A = (N + 2P − K) mod S",
+    "= (6 − 3) mod 2 = 1 picks 6 (Dumoulin & Visin, relationship 14). 'same' maps 6 to 3 and back.",
+)
+for padding, a in (("valid", (6 - 3) % 2), ("same", None)):
+    y = convlab.conv2d(xr, kr, strides=2, padding=padding)
+    dyr = rng.standard_normal(y.shape)
+    dx, _, _ = convlab.conv2d_backward(dyr, xr, kr, strides=2, padding=padding)
+    t = convlab.conv2d_transpose(dyr, kr, strides=2, padding=padding, output_padding=a)
+    lesson.say(f"  padding={padding!r}: x {xr.shape} → y {y.shape}; convlab.conv2d_transpose(dy) → {t.shape}")
+    lesson.check(f"dx of conv2d == convlab.conv2d_transpose(dy, kernel), padding={padding!r}", t, dx, atol=1e-12)
+    # The other way round: the transposed convolution's input gradient is the convolution.
+    tdx, _, _ = convlab.conv2d_transpose_backward(xr, dyr, kr, strides=2, padding=padding, output_padding=a)
+    lesson.check("… and the transposed convolution's dx is conv2d itself", tdx, y, atol=1e-12)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The matrix view: a convolution is y = C·x, the transposed one is Cᵀ (Dumoulin & Visin §4.1)")
+W = np.arange(1, 10, dtype=float).reshape(3, 3)
+prose(
+    "Flatten a 4×4 input to 16 numbers and the 2×2 output to 4: a 3×3 convolution (stride 1,",
+    "valid) is a 4×16 matrix C. Row (i, j) holds the kernel where window (i, j) sits; the kernel",
+    "here is W = 1…9, so each entry names its weight (· = 0):",
+)
+show(W)
+lesson.say("C:")
+C = np.zeros((4, 16))
+for i in range(2):
+    for j in range(2):
+        for u in range(3):
+            for v in range(3):
+                C[i * 2 + j, (i + u) * 4 + (j + v)] = W[u, v]
+show(C, zero="·")
+lesson.check("C has 4 rows × 9 weights = 36 non-zeros of 64", np.count_nonzero(C), 36)
+x16 = np.arange(16, dtype=float).reshape(4, 4)
+lesson.say(f"C · x for x = 0…15 (a 4×4): {(C @ x16.ravel()).astype(int).tolist()}")
+lesson.check("C · x == conv2d(x, W)", (C @ x16.ravel()).reshape(2, 2), convlab.conv2d(nhwc(x16), k4(W))[0, :, :, 0])
+columns = np.stack([convlab.conv2d(nhwc(e.reshape(4, 4)), k4(W)).ravel() for e in np.eye(16)], axis=1)
+lesson.check("column j of C is conv2d of the j-th unit image (C *is* the convolution)", columns, C)
+lesson.say("Cᵀ (16×4) maps 4 numbers to 16: applied to X = [[0, 1], [2, 3]] it gives a 4×4:")
+ct = (C.T @ X2.ravel()).reshape(4, 4)
+show(ct)
+lesson.check("Cᵀ · X == convlab.conv2d_transpose(X, W)", ct, convlab.conv2d_transpose(nhwc(X2), k4(W))[0, :, :, 0])
+lesson.savefig(
+    viz.matrices_figure(
+        [C, C.T],
+        ["C (4×16): y = C·x", "Cᵀ (16×4)"],
+        cmaps=["Blues", "GnBu"],
+        suptitle="A 3×3 convolution on 4×4 as a matrix, and its transpose",
+        cell_inches=0.32,
+    ),
+    "conv_matrix",
+)
+
+# ============================================================================================ 1×1
+lesson.step("1×1 convolutions: a Dense layer at every pixel")
+x1 = np.array([[[1, 2, 0], [0, 1, 3]], [[2, 2, 1], [1, 0, 0]]], dtype=float)[None]  # (1, 2, 2, 3)
+W1 = np.array([[1, -1], [2, 0], [0, 3]], dtype=float)  # (C=3, F=2)
+b1 = np.array([1.0, -1.0])
+prose("A 1×1 kernel sees one pixel, but all its channels:")
+lesson.say("  out[i, j, f] = Σ_c x[i, j, c]·W[c, f] + b[f]")
+prose(f"x is {x1.shape} (3 channels), W (3, 2), b = {b1.tolist()}. Pixel (0, 0) holds {x1[0, 0, 0].tolist()}:")
+for f in range(2):
+    terms = " + ".join(term(x1[0, 0, 0, c], W1[c, f]) for c in range(3))
+    value = x1[0, 0, 0] @ W1[:, f] + b1[f]
+    bias = f"{b1[f]:g}" if b1[f] >= 0 else f"({b1[f]:g})"
+    lesson.say(f"  out[0,0,{f}] = {terms} + {bias} = {value:g}")
+one = convlab.conv2d(x1, W1[None, None], b1)
+lesson.check("out[0, 0] by hand", one[0, 0, 0], [6, -2])
+lesson.check("conv2d with a (1, 1, 3, 2) kernel == x @ W + b at every pixel", one, x1 @ W1 + b1)
+lesson.check(
+    "== convlab.dense on the (N·H·W, C) pixels",
+    one.reshape(-1, 2),
+    convlab.dense(x1.reshape(-1, 3), W1, b1),
+)
+formula(convlab.output_size_formula(56, 1))
+lesson.check("a 1×1 convolution never changes H and W", convlab.conv_output_size(56, 1), 56)
+lesson.check(
+    "parameters C·F + F = 3·2 + 2 = 8, as Dense(2) on 3 inputs",
+    convlab.conv2d_param_count(2, 1, 3),
+    convlab.dense_param_count(2, 3),
+)
+lesson.say("")
+prose(
+    "So networks use 1×1 convolutions to change the channel count cheaply. ResNet's bottleneck",
+    "(He et al. 2016) on 56×56×256: 1×1 down to 64 → 3×3 at 64 → 1×1 back up to 256, instead",
+    "of a 3×3 convolution at 256 channels (weights without biases, as ResNet uses batch norm):",
+)
+bottleneck = [
+    ("1×1, 256 → 64", convlab.conv2d_param_count(64, 1, 256, use_bias=False), 256 * 64),
+    ("3×3, 64 → 64", convlab.conv2d_param_count(64, 3, 64, use_bias=False), 9 * 64 * 64),
+    ("1×1, 64 → 256", convlab.conv2d_param_count(256, 1, 64, use_bias=False), 64 * 256),
+]
+for name, count, formula in bottleneck:
+    lesson.check(f"  {name}: {formula:,} weights", count, formula)
+total_b = sum(c for _, c, _ in bottleneck)
+plain = convlab.conv2d_param_count(256, 3, 256, use_bias=False)
+lesson.say(f"  bottleneck {total_b:,} weights; one 3×3 at 256 → 256: {plain:,} ({plain / total_b:.1f}× more)")
+lesson.check("bottleneck: 69,632 weights; plain 3×3: 589,824", (total_b, plain), (69_632, 589_824))
+
+# ============================================================================================ separable
+lesson.step("Depthwise, then pointwise: a separable convolution by hand")
+xs = np.array(
+    [
+        [[1, 0], [2, 1], [0, 2], [1, 1]],
+        [[0, 1], [1, 3], [2, 0], [3, 1]],
+        [[2, 2], [0, 1], [1, 1], [0, 0]],
+        [[1, 0], [3, 2], [0, 1], [2, 3]],
+    ],
+    dtype=float,
+)[None]  # (1, 4, 4, 2)
+dk = np.stack([[[1, 0, -1], [1, 0, -1], [1, 0, -1]], [[1, 1, 1], [0, 0, 0], [-1, -1, -1]]], axis=-1)
+dk = dk.astype(float)[:, :, :, None]  # (3, 3, C=2, M=1)
+pk = np.array([[1, 2, 0], [-1, 1, 1]], dtype=float)[None, None]  # (1, 1, C·M=2, F=3)
+prose(
+    "An ordinary 3×3 convolution mixes space and channels at once. MobileNet (Howard et al. 2017)",
+    "splits it: a depthwise 3×3 filter per channel (no mixing), then a pointwise 1×1 (mixing only).",
+    "x (1, 4, 4, 2) and the depthwise kernel (3, 3, 2, 1), one 3×3 filter per channel:",
+)
+show_side(
+    [xs[0, :, :, 0], xs[0, :, :, 1], dk[:, :, 0, 0], dk[:, :, 1, 0]],
+    ["x[..., 0]", "x[..., 1]", "dk[:, :, 0, 0]", "dk[:, :, 1, 0]"],
+)
+dw = np.zeros((2, 2, 2))
+for c in range(2):
+    for i in range(2):
+        for j in range(2):
+            window = xs[0, i : i + 3, j : j + 3, c]
+            dw[i, j, c] = np.sum(window * dk[:, :, c, 0])
+    prods = " + ".join(term(p, q) for p, q in zip(xs[0, 0:3, 0:3, c].ravel(), dk[:, :, c, 0].ravel()))
+    lesson.say(f"  dw[0,0,{c}] = {prods} = {dw[0, 0, c]:g}   (channel {c} only)")
+lesson.say("depthwise output (2×2 per channel):")
+show_side([dw[:, :, 0], dw[:, :, 1]], ["dw[..., 0]", "dw[..., 1]"])
+for backend in BACKENDS:
+    lesson.check(f"depthwise_conv2d, backend={backend!r}", convlab.depthwise_conv2d(xs, dk, backend=backend)[0], dw)
+dk2 = np.concatenate([dk, -2 * dk], axis=3)  # depth_multiplier M = 2
+dw2 = np.zeros((2, 2, 4))
+for c in range(2):
+    for m in range(2):
+        for i in range(2):
+            for j in range(2):
+                dw2[i, j, c * 2 + m] = np.sum(xs[0, i : i + 3, j : j + 3, c] * dk2[:, :, c, m])
+lesson.check(
+    "depth_multiplier 2: 4 output channels in the order c·M + m (Keras)",
+    convlab.depthwise_conv2d(xs, dk2)[0],
+    dw2,
+)
+prose("pointwise kernel (1, 1, 2, 3): each of the 3 outputs mixes the 2 depthwise channels:")
+show(pk[0, 0])
+sep = np.zeros((2, 2, 3))
+for f in range(3):
+    for i in range(2):
+        for j in range(2):
+            sep[i, j, f] = sum(dw[i, j, c] * pk[0, 0, c, f] for c in range(2))
+for f in range(3):
+    prods = " + ".join(term(dw[0, 0, c], pk[0, 0, c, f]) for c in range(2))
+    lesson.say(f"  out[0,0,{f}] = dw[0,0,0]·pk[0,{f}] + dw[0,0,1]·pk[1,{f}] = {prods} = {sep[0, 0, f]:g}")
+for backend in BACKENDS:
+    lesson.check(
+        f"separable_conv2d, backend={backend!r}", convlab.separable_conv2d(xs, dk, pk, backend=backend)[0], sep
+    )
+lesson.check("== conv2d(depthwise_conv2d(x), pointwise)", convlab.conv2d(convlab.depthwise_conv2d(xs, dk), pk)[0], sep)
+full = dk[:, :, :, 0, None] * pk[0, 0][None, None]  # W[u, v, c, f] = dk[u, v, c]·pk[c, f]
+prose(
+    "It is an ordinary Conv2D whose kernel is forced to factorise, W[u, v, c, f] = dk[u, v, c]·pk[c, f]:",
+    f"{dk.size} + {pk.size} = {dk.size + pk.size} numbers instead of 3·3·2·3 = {full.size}.",
+)
+lesson.check("conv2d(x, factorised W) == separable_conv2d", convlab.conv2d(xs, full)[0], sep, atol=1e-12)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("MobileNet's savings: parameters and multiply-adds (Howard et al. 2017, eq. 5)")
+DF, M, N, DK = 56, 32, 64, 3
+standard = convlab.conv2d_param_count(N, DK, M)
+depthwise = convlab.depthwise_conv2d_param_count(DK, M, use_bias=False)
+separable = convlab.separable_conv2d_param_count(N, DK, M)
+lesson.say(
+    f"A 'same' layer on {DF}×{DF}×{M} with {N} filters of {DK}×{DK}:",
+    f"  Conv2D({N}, {DK}):          D_K·D_K·M·N + N = {DK}·{DK}·{M}·{N} + {N} = {standard:,}",
+    f"  SeparableConv2D({N}, {DK}): D_K·D_K·M + M·N + N = {DK}·{DK}·{M} + {M}·{N} + {N} = {separable:,}",
+    f"    (depthwise {depthwise:,} + pointwise {M * N + N:,}; the depthwise step has no bias)",
+)
+lesson.check("Conv2D(64, 3) on 32 channels: 18,496 parameters", standard, 18_496)
+lesson.check("SeparableConv2D(64, 3) on 32 channels: 2,400 parameters", separable, 2_400)
+lesson.check("DepthwiseConv2D(3) on 32 channels (with bias): 320", convlab.depthwise_conv2d_param_count(3, 32), 320)
+lesson.check("separable = depthwise + pointwise", separable, depthwise + convlab.conv2d_param_count(N, 1, M))
+out_size = convlab.conv_output_size(DF, DK, "same")
+cost_std = DK * DK * M * N * out_size * out_size
+cost_dw = DK * DK * M * out_size * out_size
+cost_pw = M * N * out_size * out_size
+lesson.say(
+    "",
+    f"Multiply-adds (one dot product per output value; the output is {out_size}×{out_size}):",
+    f"  standard  D_K·D_K·M·N·D_F·D_F = {DK}·{DK}·{M}·{N}·{DF}·{DF} = {cost_std:,}",
+    f"  depthwise D_K·D_K·M·D_F·D_F   = {DK}·{DK}·{M}·{DF}·{DF} = {cost_dw:,}",
+    f"  pointwise M·N·D_F·D_F         = {M}·{N}·{DF}·{DF} = {cost_pw:,}",
+)
+ratio = Fraction(cost_dw + cost_pw, cost_std)
+lesson.say(
+    f"  ratio = (depthwise + pointwise)/standard = {cost_dw + cost_pw:,}/{cost_std:,}",
+    f"        = {ratio} ≈ {float(ratio):.4f} = 1/N + 1/D_K² = 1/{N} + 1/{DK * DK}",
+    f"        → {1 / float(ratio):.1f}× fewer multiply-adds",
+)
+lesson.check("standard: 57,802,752 multiply-adds", cost_std, 57_802_752)
+lesson.check("separable: 903,168 + 6,422,528 = 7,325,696", cost_dw + cost_pw, 7_325_696)
+lesson.check("ratio = 1/N + 1/D_K² exactly (eq. 5)", ratio, Fraction(1, N) + Fraction(1, DK * DK))
+big = np.random.default_rng(5).standard_normal((1, DF, DF, M))
+shape_std = convlab.conv2d(big, np.zeros((DK, DK, M, N)), padding="same").shape
+shape_sep = convlab.separable_conv2d(big, np.zeros((DK, DK, M, 1)), np.zeros((1, 1, M, N)), padding="same").shape
+lesson.check("both give (1, 56, 56, 64)", (shape_std, shape_sep), ((1, 56, 56, 64),) * 2)
+lesson.say("")
+prose("For 3×3 kernels the ratio tends to 1/9 as N grows ('8 to 9 times less computation'):")
+ratios = {n: Fraction(1, n) + Fraction(1, 9) for n in (32, 64, 128, 256, 512, 1024)}
+for n, r in ratios.items():
+    lesson.say(f"  N = {n:4d}: 1/{n} + 1/9 = {float(r):.4f} → {1 / float(r):.2f}× fewer")
+lesson.check_true(
+    "every ratio lies between 1/9 and 1/9 + 1/32", all(Fraction(1, 9) < r <= Fraction(41, 288) for r in ratios.values())
+)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+for ax, title, values in (
+    (axes[0], "parameters", [standard, depthwise, M * N + N]),
+    (axes[1], "multiply-adds", [cost_std, cost_dw, cost_pw]),
+):
+    ax.bar([0], [values[0]], color="tab:blue", label="Conv2D(64, 3)")
+    ax.bar([1], [values[1]], color="tab:cyan", label="depthwise 3×3")
+    ax.bar([1], [values[2]], bottom=[values[1]], color="tab:green", label="pointwise 1×1")
+    ax.set_xticks([0, 1], ["Conv2D(64, 3)", "SeparableConv2D(64, 3)"])
+    ax.set_title(f"{title} on 56×56×32: {values[0]:,} vs {values[1] + values[2]:,}", fontsize=9)
+    ax.text(1, values[1] + values[2], f"{(values[1] + values[2]) / values[0]:.1%}", ha="center", va="bottom")
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+lesson.savefig(fig, "mobilenet_savings")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Grouped convolution: from ordinary (groups=1) to depthwise (groups=C)")
+prose(
+    "Conv2D(groups=G) splits the C input channels into G groups of C/G; each group has F/G filters",
+    "that see only its channels. The kernel is (K, K, C/G, F): G times fewer weights.",
+)
+xg = np.random.default_rng(7).integers(-3, 4, (1, 5, 5, 4)).astype(float)
+kg = np.random.default_rng(8).integers(-2, 3, (3, 3, 2, 4)).astype(float)  # groups=2: C/G = 2, F = 4
+two = convlab.conv2d(xg, kg, groups=2)
+halves = np.concatenate([convlab.conv2d(xg[..., :2], kg[..., :2]), convlab.conv2d(xg[..., 2:], kg[..., 2:])], axis=-1)
+lesson.check("groups=2 == two separate convolutions on the channel halves, concatenated", two, halves)
+block = np.zeros((3, 3, 4, 4))  # an ordinary kernel whose cross-group weights are zero
+block[:, :, :2, :2], block[:, :, 2:, 2:] = kg[..., :2], kg[..., 2:]
+lesson.check("… == an ordinary convolution with the cross-group weights set to 0", convlab.conv2d(xg, block), two)
+kd = np.random.default_rng(9).integers(-2, 3, (3, 3, 1, 8)).astype(float)  # groups=C=4, F = 8: M = 2
+prose("groups = C = 4 with F = 8: each channel alone, 2 filters each — a depthwise convolution with M = 2:")
+for backend in BACKENDS:
+    lesson.check(
+        f"conv2d(groups=4) == depthwise_conv2d(kernel reshaped (3, 3, 4, 2)), backend={backend!r}",
+        convlab.conv2d(xg, kd, groups=4, backend=backend),
+        convlab.depthwise_conv2d(xg, kd.reshape(3, 3, 4, 2), backend=backend),
+    )
+lesson.say("", "Parameters of Conv2D(64, 3) on 32 channels, by groups (K·K·(C/G)·F + F):")
+counts = {}
+for g in (1, 2, 4, 8, 16, 32):
+    counts[g] = convlab.conv2d_param_count(64, 3, 32, groups=g)
+    lesson.say(f"  groups={g:2d}: 3·3·{32 // g:2d}·64 + 64 = {counts[g]:,}")
+lesson.check("groups=1: the ordinary 18,496", counts[1], 18_496)
+lesson.check(
+    "groups=32 = DepthwiseConv2D(3, depth_multiplier=2): 640",
+    counts[32],
+    convlab.depthwise_conv2d_param_count(3, 32, 2),
+)
+
+# ============================================================================================ Keras
+lesson.step("Keras computes the same numbers")
+keras = None
+if lesson.args.no_keras:
+    lesson.say("(skipped under --no-keras)")
+elif lesson.quick and not lesson.args.keras:
+    lesson.say("(--quick: skipped — importing TensorFlow takes longer than this lesson; run without --quick)")
+else:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import keras  # TensorFlow is imported only here, only if installed
+    except ImportError:
+        lesson.say("(TensorFlow/Keras is not installed: pip install -e '.[keras]' to compare)")
+if keras is not None:
+    f32 = np.float32
+
+    def keras_layer(layer, x, weights):
+        layer.build(x.shape)
+        layer.set_weights([np.asarray(w, f32) for w in weights])
+        return np.asarray(layer(x.astype(f32)))
+
+    got = keras_layer(keras.layers.Conv2D(1, 3, dilation_rate=2, use_bias=False), nhwc(X), [k4(SOBEL)])
+    lesson.check("Keras Conv2D(1, 3, dilation_rate=2) on the 7×7", got[0, :, :, 0], DILATED_OUT, atol=1e-4)
+    for s, expected in ((1, D2L_STRIDE1), (2, D2L_STRIDE2)):
+        got = keras_layer(keras.layers.Conv2DTranspose(1, 2, strides=s, use_bias=False), nhwc(X2), [k4(K2)])
+        lesson.check(f"Keras Conv2DTranspose(1, 2, strides={s}) on d2l's X", got[0, :, :, 0], expected, atol=1e-4)
+    got = keras_layer(keras.layers.Conv2DTranspose(1, 3, strides=2, use_bias=False), nhwc(X2), [k4(K3)])
+    lesson.check("Keras Conv2DTranspose(1, 3, strides=2): the overlapping 5×5", got[0, :, :, 0], y3, atol=1e-4)
+    for n, k, s, p, a, expected in SIZE_CASES:
+        if isinstance(p, str):
+            layer = keras.layers.Conv2DTranspose(1, k, strides=s, padding=p, output_padding=a)
+            lesson.check(
+                f"Keras Conv2DTranspose({k}, strides={s}, padding={p!r}, output_padding={a}) on {n}: {expected}",
+                tuple(layer.compute_output_shape((1, n, n, 1))),
+                (1, expected, expected, 1),
+            )
+    got = keras_layer(keras.layers.SeparableConv2D(3, 3, use_bias=False), xs, [dk, pk])
+    lesson.check("Keras SeparableConv2D(3, 3) on the 4×4×2 example", got[0], sep, atol=1e-4)
+    got = keras_layer(keras.layers.Conv2D(4, 3, groups=2, use_bias=False), xg, [kg])
+    lesson.check("Keras Conv2D(4, 3, groups=2)", got, two, atol=1e-4)
+    for name, layer, expected in (
+        ("Conv2D(64, 3)", keras.layers.Conv2D(64, 3), 18_496),
+        ("SeparableConv2D(64, 3)", keras.layers.SeparableConv2D(64, 3), 2_400),
+        ("DepthwiseConv2D(3)", keras.layers.DepthwiseConv2D(3), 320),
+        ("Conv2D(64, 3, groups=32)", keras.layers.Conv2D(64, 3, groups=32), 640),
+    ):
+        layer.build((None, 56, 56, 32))
+        lesson.check(f"Keras {name} on 32 channels: count_params() = {expected:,}", layer.count_params(), expected)
+
+lesson.finish()
