@@ -11,21 +11,41 @@ The parity report (:func:`convlab.compare_with_keras`) is in :mod:`convlab.bridg
 
 What is carried over, both ways: the layers in order with their Keras names,
 their configuration (``filters``, ``kernel_size``, ``strides``, ``padding``,
-``activation``, ``use_bias``, ``pool_size``, ``rate``), ``trainable``, the
-dtype (float32/float64), the input shape, the weights (copied exactly: no
-value changes, so a round trip is bit-for-bit) and, when the source model is
-compiled, the optimizer's settings (a fresh optimizer: its step counter and
-moments are not copied), the loss and the metrics.
+``dilation_rate``, ``groups``, ``output_padding``, ``depth_multiplier``,
+``activation``, ``use_bias``, ``pool_size``, ``keepdims``, ``rate``,
+``momentum``, ``epsilon``, ``center``, ``scale``), the initialiser names
+(``kernel_initializer``, ``depthwise_initializer``, ``gamma_initializer`` …),
+``trainable``, the dtype (float32/float64), the input shape, every weight —
+trainable and not: BatchNormalization's ``moving_mean`` and
+``moving_variance`` too — (copied exactly: no value changes, so a round trip
+is bit-for-bit) and, when the source model is compiled, the optimizer's
+settings (a fresh optimizer: its step counter and moments are not copied), the
+loss and the metrics.
 
-Layers both sides have: ``Conv2D``, ``MaxPooling2D``, ``AveragePooling2D``,
-``Flatten``, ``Dense``, ``Dropout``, ``Activation``, ``ReLU``, ``Softmax``, with
-activations ``relu``, ``sigmoid``, ``tanh``, ``softmax``, ``linear``. Anything
-else — a Keras layer convlab lacks (``BatchNormalization``…), or an option
-convlab lacks (``dilation_rate``, ``groups``, ``data_format="channels_first"``,
-regularisers, constraints, an integer ``padding`` on the convlab side, which
-Keras' ``Conv2D`` cannot express) — raises :class:`UnsupportedLayerError` (a
-``ValueError``) naming the layer and the setting, before anything is created or
-changed.
+Layers both sides have: ``Conv2D`` (with ``dilation_rate`` and ``groups``),
+``Conv2DTranspose``, ``DepthwiseConv2D``, ``SeparableConv2D``,
+``MaxPooling2D``, ``AveragePooling2D``, ``GlobalAveragePooling2D``,
+``GlobalMaxPooling2D``, ``BatchNormalization``, ``Flatten``, ``Dense``,
+``Dropout``, ``Activation``, ``ReLU``, ``Softmax``, with activations ``relu``,
+``sigmoid``, ``tanh``, ``softmax``, ``linear``. Anything else — a Keras layer
+convlab lacks (``LayerNormalization``…), or an option convlab lacks
+(``data_format="channels_first"``, a BatchNormalization ``axis`` other than the
+channels, ``renorm``, regularisers, constraints) — raises
+:class:`UnsupportedLayerError` (a ``ValueError``) naming the layer and the
+setting, before anything is created or changed. So does, in :func:`to_keras`,
+what convlab computes and Keras cannot: an integer ``padding`` (Keras' layers
+take only ``"valid"``/``"same"``), ``strides`` > 1 together with
+``dilation_rate`` > 1 in ``Conv2D``/``Conv2DTranspose`` (Keras refuses it),
+unequal strides in ``DepthwiseConv2D``/``SeparableConv2D`` (TensorFlow's
+depthwise kernel computes only equal ones).
+
+Initialisers only choose the first weights, which the bridge copies; they are
+carried by name (``"he_normal"``) or, with arguments, as Keras' config
+(``RandomNormal(stddev=0.02)`` ⇄ ``{"class_name": "RandomNormal", "config":
+{"mean": 0.0, "stddev": 0.02}}``). A seed is dropped (convlab draws from one
+generator); a Keras initialiser convlab lacks (``Orthogonal`` …) becomes the
+convlab layer's default, and a convlab function initialiser Keras' default.
+Nothing a converted model computes depends on them.
 
 Which Keras arguments convlab honours, and with which values, is one table
 shared with the layers' own checks:
@@ -38,14 +58,16 @@ functions (:func:`convlab.bridge.optional.import_keras`), and raises
 TensorFlow backend (``KERAS_BACKEND`` unset or ``tensorflow``).
 
 Sources: Keras 3 ``keras.layers`` configs (``get_config``), ``Layer.get_weights``
-/ ``set_weights`` (weights in the order kernel, bias, as convlab's), and
-``tf.GradientTape`` for Keras' gradients.
+/ ``set_weights`` (weights in Keras' order, as convlab's: kernel, bias;
+depthwise_kernel, pointwise_kernel, bias; gamma, beta, moving_mean,
+moving_variance), and ``tf.GradientTape`` for Keras' gradients.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -53,6 +75,7 @@ import numpy as np
 from convlab.bridge.optional import import_keras
 from convlab.model import layers as convlab_layers
 from convlab.model import optimizers
+from convlab.model.layers import initializers
 from convlab.model.layers.keras_arguments import KERAS_ARGUMENTS, unsupported_arguments
 from convlab.model.layers.randomness import get_rng
 from convlab.model.layers.validation import check_activation
@@ -99,11 +122,112 @@ def _what(model: Any) -> str:
 
 # --------------------------------------------------------------------------- neutral layer specs
 # A spec is a plain dict: {"class": "Conv2D", "name": ..., "trainable": ..., "dtype": "float32", **arguments}
-# with the arguments of KERAS_ARGUMENTS[class] that convlab implements (settings and extra). Both directions
-# go through it, so convlab → Keras and Keras → convlab cannot disagree.
+# with the arguments of KERAS_ARGUMENTS[class] that convlab implements (settings and extra), each in one
+# canonical form (_canonical). Both directions go through it, so convlab → Keras and Keras → convlab cannot
+# disagree.
 def _arguments(kind: str) -> tuple[str, ...]:
     table = KERAS_ARGUMENTS[kind]
     return table.settings + table.extra
+
+
+def _is_initializer(key: str) -> bool:
+    return key.endswith("_initializer")
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) for v in value)  # type: ignore[return-value]
+    return (int(value), int(value))
+
+
+#: The canonical form of each argument's value (Keras writes pairs as tuples, convlab may keep lists…).
+_CANONICAL: dict[str, Callable[[Any], Any]] = {
+    "kernel_size": _pair,
+    "pool_size": _pair,
+    "dilation_rate": _pair,
+    "output_padding": lambda v: None if v is None else _pair(v),
+    "filters": int,
+    "units": int,
+    "groups": int,
+    "depth_multiplier": int,
+    "use_bias": bool,
+    "center": bool,
+    "scale": bool,
+    "keepdims": bool,
+    "rate": float,
+    "momentum": float,
+    "epsilon": float,
+}
+
+
+def _snake(name: str) -> str:
+    """Keras' class name of an initialiser as its snake-case name: ``"GlorotUniform"`` → ``"glorot_uniform"``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _initializer_spec(value: Any) -> str | dict[str, Any] | None:
+    """A convlab initialiser argument in the spec's form: a name, a Keras config dict, or ``None`` (a function).
+
+    A layer keeps a Keras name (``"glorot_uniform"``), a Keras config dict (``{"class_name":
+    "RandomNormal", "config": {"stddev": 0.02, ...}}``) or the user's function, which Keras
+    cannot take: ``None``, so the Keras layer uses its default.
+    """
+    if isinstance(value, str):
+        name = _snake(value)
+        return name if name in initializers.NAMES else value
+    if isinstance(value, Mapping):
+        return {"class_name": value["class_name"], "config": dict(value.get("config") or {})}
+    return None
+
+
+def _keras_initializer_spec(value: Any, keras: Any) -> str | dict[str, Any] | None:
+    """A Keras initialiser (a name, a serialised config or an object) in the spec's form, or ``None``.
+
+    A convlab name when the class has one and Keras' default arguments, else ``{"class_name",
+    "config"}`` when convlab has the class and takes those arguments (a seed only chooses the draw and
+    is dropped; so are Keras' ``input_axes``/``output_axes`` when ``None``: the usual fans); ``None``
+    when convlab has no such initialiser (``Orthogonal`` …): the convlab layer uses its default.
+    """
+    if value is None:
+        return None
+    try:
+        obj = keras.initializers.get(value)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+    def arguments(config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: v for k, v in config.items() if k != "seed" and not (k in ("input_axes", "output_axes") and v is None)
+        }
+
+    cls = type(obj).__name__
+    config = arguments(obj.get_config())
+    try:
+        default = arguments(type(obj)().get_config())
+    except (TypeError, ValueError, KeyError):
+        default = None
+    if _snake(cls) in initializers.NAMES and config == default:
+        return _snake(cls)
+    try:
+        initializers.get({"class_name": cls, "config": config})
+    except (ValueError, TypeError):
+        return None
+    return {"class_name": cls, "config": config}
+
+
+def _keras_initializer(value: str | dict[str, Any], keras: Any) -> Any:
+    """The Keras initialiser object of a spec's initialiser, or ``None`` if Keras cannot make it."""
+    try:
+        return keras.initializers.get(value)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _canonical(key: str, value: Any, cfg: dict[str, Any]) -> Any:
+    """``value`` of argument ``key`` in the spec's form (``cfg``: the layer's other arguments, for ``strides``)."""
+    if key == "strides":
+        return _pair(cfg["pool_size"] if value is None else value)
+    return _CANONICAL.get(key, lambda v: v)(value)
 
 
 def _spec_from_convlab(layer: convlab_layers.Layer) -> dict[str, Any]:
@@ -119,8 +243,26 @@ def _spec_from_convlab(layer: convlab_layers.Layer) -> dict[str, Any]:
             f"convlab layer {layer.name!r} ({cls}): padding={layer.padding!r} has no Keras {cls} equivalent "
             "(Keras accepts 'valid' or 'same'; put explicit pads in a keras.layers.ZeroPadding2D instead)"
         )
-    spec.update({key: getattr(layer, key) for key in _arguments(cls)})
+    values = {key: getattr(layer, key) for key in _arguments(cls)}
+    for key, value in values.items():
+        if _is_initializer(key):
+            spec[key] = _initializer_spec(value)
+        elif key in ("padding", "activation", "seed"):
+            spec[key] = value
+        else:
+            spec[key] = _canonical(key, value, values)
     return spec
+
+
+def _keras_axis(layer: Any, cfg: dict[str, Any]) -> None:
+    """A BatchNormalization ``axis`` naming the last axis by its index (``3`` on 4-D inputs) is ``-1``."""
+    axis = cfg.get("axis")
+    try:
+        rank = len(layer.input.shape)
+    except (AttributeError, ValueError):
+        return
+    if isinstance(axis, int) and not isinstance(axis, bool) and axis == rank - 1:
+        cfg["axis"] = -1
 
 
 def _spec_from_keras(layer: Any, keras: Any) -> dict[str, Any]:
@@ -141,7 +283,8 @@ def _spec_from_keras(layer: Any, keras: Any) -> dict[str, Any]:
     cfg = {k: v for k, v in layer.get_config().items() if k not in ("name", "trainable", "dtype")}
     if getattr(layer, "activity_regularizer", None) is not None:  # not in every layer's config
         cfg.setdefault("activity_regularizer", layer.activity_regularizer)
-    # Initialisers are not checked: the weights are copied.
+    if kind == "BatchNormalization":
+        _keras_axis(layer, cfg)
     unknown, refused = unsupported_arguments(kind, cfg, initial_only=False)
     if unknown:
         refuse(", ".join(f"{k}={v!r}" for k, v in unknown.items()))
@@ -160,23 +303,20 @@ def _spec_from_keras(layer: Any, keras: Any) -> dict[str, Any]:
             value = str(value).lower()
             if value not in ("valid", "same"):
                 refuse(f"padding={cfg['padding']!r}")
-        elif key in ("kernel_size", "pool_size"):
-            value = tuple(value)
-        elif key == "strides":
-            value = tuple(cfg["pool_size"] if value is None else value)
-        elif key in ("filters", "units"):
-            value = int(value)
-        elif key == "use_bias":
-            value = bool(value)
-        elif key == "rate":
-            value = float(value)
+        elif _is_initializer(key):
+            value = _keras_initializer_spec(value, keras)
+        elif key != "seed":
+            value = _canonical(key, value, cfg)
         spec[key] = value
     return spec
 
 
 def _layer_arguments(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """``(class name, constructor keywords)`` of a spec: the same keywords build the convlab and the Keras layer."""
-    s = dict(spec)
+    """``(class name, constructor keywords)`` of a spec: the same keywords build the convlab and the Keras layer.
+
+    An initialiser without a name on the other side (``None`` in the spec) is left out: that side's default.
+    """
+    s = {k: v for k, v in spec.items() if not (_is_initializer(k) and v is None)}
     kind = s.pop("class")
     return kind, s
 
@@ -188,7 +328,39 @@ def _convlab_layer(spec: dict[str, Any]) -> convlab_layers.Layer:
 
 def _keras_layer(spec: dict[str, Any], keras: Any) -> Any:
     kind, kwargs = _layer_arguments(spec)
-    return getattr(keras.layers, kind)(**kwargs)
+    where = f"convlab layer {_layer_title(spec)}"
+    strides, dilation = kwargs.get("strides", (1, 1)), kwargs.get("dilation_rate", (1, 1))
+    if kind in ("Conv2D", "Conv2DTranspose") and max(strides) > 1 and max(dilation) > 1:
+        raise UnsupportedLayerError(
+            f"{where}: strides={strides} with dilation_rate={dilation} has no Keras equivalent "
+            f"(Keras' {kind} refuses strides > 1 together with dilation_rate > 1)"
+        )
+    if kind in ("DepthwiseConv2D", "SeparableConv2D") and strides[0] != strides[1]:
+        raise UnsupportedLayerError(
+            f"{where}: strides={strides} has no Keras equivalent (TensorFlow's depthwise convolution "
+            "computes only equal strides in height and width)"
+        )
+    for key in [k for k in kwargs if _is_initializer(k)]:
+        kwargs[key] = _keras_initializer(kwargs[key], keras)
+        if kwargs[key] is None:
+            del kwargs[key]
+    try:
+        return getattr(keras.layers, kind)(**kwargs)
+    except ValueError as exc:  # any other setting Keras' constructor refuses
+        raise UnsupportedLayerError(f"{where}: Keras refuses its settings: {exc}") from None
+
+
+def _weight_names(spec: dict[str, Any]) -> list[str]:
+    """The names of a layer's weights in Keras' ``get_weights`` order, from its spec."""
+    kind = spec["class"]
+    bias = ["bias"] if spec.get("use_bias") else []
+    if kind == "SeparableConv2D":
+        return ["depthwise_kernel", "pointwise_kernel", *bias]
+    if kind == "BatchNormalization":
+        return ["gamma"] * spec["scale"] + ["beta"] * spec["center"] + ["moving_mean", "moving_variance"]
+    if kind in ("Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "Dense"):
+        return ["kernel", *bias]
+    return []
 
 
 # --------------------------------------------------------------------------- model-level helpers
@@ -263,7 +435,8 @@ def _layer_title(spec: dict[str, Any]) -> str:
 def check_compatible(src: tuple, dst: tuple, src_model: Any, dst_model: Any, *, check_input: bool = False) -> None:
     """Raise ValueError naming the first layer where two models differ (type, settings or weight shapes).
 
-    ``src`` and ``dst`` are :func:`model_specs` of ``src_model`` and ``dst_model``.
+    ``src`` and ``dst`` are :func:`model_specs` of ``src_model`` and ``dst_model``. The settings are
+    the arguments that change what a layer computes; initialisers, names and ``Dropout``'s seed may differ.
     """
     s_specs, s_weights, _, s_in = src
     d_specs, d_weights, _, d_in = dst
@@ -284,7 +457,7 @@ def check_compatible(src: tuple, dst: tuple, src_model: Any, dst_model: Any, *, 
                 raise ValueError(f"{where}: {key} differs ({s[key]!r} vs {d[key]!r})")
         if len(sw) != len(dw):
             raise ValueError(f"{where}: {len(sw)} vs {len(dw)} weight arrays")
-        for name, x, y in zip(("kernel", "bias"), sw, dw):
+        for name, x, y in zip(_weight_names(s), sw, dw):
             if x.shape != y.shape:
                 raise ValueError(f"{where}: incompatible shapes, {name} {x.shape} vs {y.shape}")
 
@@ -406,14 +579,21 @@ def to_keras(model: Sequential, *, compile: bool = True) -> Any:
     Returns:
         A new ``keras.Sequential`` (Keras 3, TensorFlow backend) with a
         ``keras.Input`` of the model's input shape and, in order, the same layer
-        types, names, settings, ``trainable`` flags, dtypes and weights (exact copies).
+        types, names, settings, initialiser names, ``trainable`` flags, dtypes and
+        weights (exact copies, BatchNormalization's moving statistics included).
         ``model`` is not modified.
 
     Raises:
         ImportError: Keras/TensorFlow missing (with ``pip install -e ".[keras]"``).
         TypeError: ``model`` is not a convlab ``Sequential``.
         ValueError: the model is not built.
-        UnsupportedLayerError: a layer or setting Keras cannot express (e.g. ``padding=1``), naming the layer.
+        UnsupportedLayerError: a layer or setting Keras cannot express (``padding=1``; ``strides`` > 1 with
+            ``dilation_rate`` > 1 in ``Conv2D``/``Conv2DTranspose``; unequal strides in a depthwise or
+            separable convolution), naming the layer.
+
+    Note:
+        TensorFlow's CPU kernels cannot run a ``Conv2DTranspose`` with ``dilation_rate`` > 1
+        (a GPU can): the Keras model is made, but calling it on a CPU fails inside TensorFlow.
     """
     require_convlab_built(model, "to_keras()")
     specs, weights, shapes, input_shape = model_specs(model, "to_keras()")  # every check before Keras is touched
@@ -444,8 +624,9 @@ def from_keras(keras_model: Any, *, compile: bool = True, backend: str | None = 
 
     Returns:
         A new built convlab ``Sequential`` with the same layer types, names,
-        settings, ``trainable`` flags, dtypes and weights (exact copies), named as
-        the Keras model. Neither ``keras_model`` nor convlab's random generator
+        settings, initialiser names (where convlab has the initialiser), ``trainable``
+        flags, dtypes and weights (exact copies, BatchNormalization's moving statistics
+        included), named as the Keras model. Neither ``keras_model`` nor convlab's random generator
         (:func:`convlab.set_seed`) is changed.
 
     Raises:
@@ -482,10 +663,14 @@ def copy_weights(source: Any, target: Any) -> None:
 
     The two models must have the same layers in the same order: same types,
     same settings (``filters``, ``kernel_size``, ``strides``, ``padding``,
-    ``activation``, ``use_bias``, ``pool_size``, ``rate``) and the same weight
-    shapes; names may differ. Everything is checked before anything is written,
-    so on error ``target`` is unchanged. Values are copied exactly (cast to the
-    target's dtype if the dtypes differ).
+    ``dilation_rate``, ``groups``, ``output_padding``, ``depth_multiplier``,
+    ``activation``, ``use_bias``, ``pool_size``, ``keepdims``, ``rate``,
+    ``momentum``, ``epsilon``, ``center``, ``scale``) and the same weight shapes;
+    names and initialisers may differ. Every weight is copied, the non-trainable
+    ones too (BatchNormalization's ``moving_mean`` and ``moving_variance``).
+    Everything is checked before anything is written, so on error ``target`` is
+    unchanged. Values are copied exactly (cast to the target's dtype if the
+    dtypes differ).
 
     Raises:
         TypeError: a model that is neither a convlab nor a Keras ``Sequential``.
