@@ -5,16 +5,15 @@ the input gradient shared with the transposed convolution."""
 import numpy as np
 import pytest
 from conftest import BACKENDS, DTYPES
+from conv_helpers import backends_agree, gradcheck_errors, rel_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convlab.kernels import conv as fast
 from convlab.ops.conv import conv2d, conv2d_backward, conv2d_input_gradient
-from convlab.ops.gradcheck import gradcheck
 from convlab.shapes.sizes import window_geometry
 
 PADDINGS = ["valid", "same", 1, (2, 0), ((1, 0), (0, 2))]
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
 @pytest.fixture(scope="module")
@@ -22,35 +21,11 @@ def tf():
     return pytest.importorskip("tensorflow")
 
 
-def _rel(a, b):
-    """Max abs error relative to the output's scale."""
-    return float(np.abs(np.asarray(a, np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
-
-
 def _case(rng, n, h, w, c_in, c_out, kh, kw, groups, dtype=np.float64):
     x = rng.standard_normal((n, h, w, c_in)).astype(dtype)
     k = rng.standard_normal((kh, kw, c_in // groups, c_out)).astype(dtype)
     b = rng.standard_normal(c_out).astype(dtype)
     return x, k, b
-
-
-def _agree(x, k, b, strides, padding, dilation, groups):
-    """Every backend and dtype against the float64 reference, forward and backward."""
-    geo = dict(strides=strides, padding=padding, dilation_rate=dilation, groups=groups)
-    x64, k64, b64 = (a.astype(np.float64) for a in (x, k, b))
-    y_ref = conv2d(x64, k64, b64, backend="reference", **geo)
-    dy = np.random.default_rng(1).standard_normal(y_ref.shape)
-    g_ref = conv2d_backward(dy, x64, k64, backend="reference", **geo)
-    for backend in BACKENDS[1:]:
-        for dtype in DTYPES:
-            cast = [a.astype(dtype) for a in (x, k, b, dy)]
-            y = conv2d(*cast[:3], backend=backend, **geo)
-            assert y.dtype == dtype and y.shape == y_ref.shape
-            assert _rel(y, y_ref) < TOL[dtype], (backend, dtype)
-            grads = conv2d_backward(cast[3], cast[0], cast[1], backend=backend, **geo)
-            for got, want in zip(grads, g_ref):
-                assert got.dtype == dtype and got.shape == want.shape
-                assert _rel(got, want) < TOL[dtype], (backend, dtype)
 
 
 # --------------------------------------------------------------------------- the definition
@@ -75,7 +50,7 @@ def test_dilation_is_a_kernel_with_zeros_between_its_taps():
     dense[::2, ::3] = k
     for backend in BACKENDS:
         got = conv2d(x, k, b, padding="same", dilation_rate=(2, 3), backend=backend)
-        assert _rel(got, conv2d(x, dense, b, padding="same", backend="numpy")) < 1e-13
+        assert rel_error(got, conv2d(x, dense, b, padding="same", backend="numpy")) < 1e-13
 
 
 def test_groups_are_independent_convolutions():
@@ -84,7 +59,7 @@ def test_groups_are_independent_convolutions():
     x, k, b = _case(rng, 2, 6, 7, 6, 9, 3, 3, groups=3)
     parts = [conv2d(x[..., 2 * g : 2 * g + 2], k[..., 3 * g : 3 * g + 3], b[3 * g : 3 * g + 3]) for g in range(3)]
     for backend in BACKENDS:
-        assert _rel(conv2d(x, k, b, groups=3, backend=backend), np.concatenate(parts, axis=3)) < 1e-13
+        assert rel_error(conv2d(x, k, b, groups=3, backend=backend), np.concatenate(parts, axis=3)) < 1e-13
 
 
 def test_groups_equal_to_channels_is_depthwise():
@@ -93,7 +68,7 @@ def test_groups_equal_to_channels_is_depthwise():
     y = conv2d(x, k, groups=4, padding="same", backend="numba")
     for c in range(4):
         alone = conv2d(x[..., c : c + 1], k[..., 2 * c : 2 * c + 2], padding="same", backend="reference")
-        assert _rel(y[..., 2 * c : 2 * c + 2], alone) < 1e-13
+        assert rel_error(y[..., 2 * c : 2 * c + 2], alone) < 1e-13
 
 
 # --------------------------------------------------------------------------- backends agree
@@ -122,7 +97,8 @@ def test_backends_agree_with_reference(n, h, w, groups, cg, fg, kh, kw, sh, sw, 
         with pytest.raises(ValueError, match="kernel"):
             conv2d(x, k, b, strides=(sh, sw), padding=padding, dilation_rate=(dh, dw), groups=groups)
         return
-    _agree(x, k, b, (sh, sw), padding, (dh, dw), groups)
+    geo = dict(strides=(sh, sw), padding=padding, dilation_rate=(dh, dw), groups=groups)
+    backends_agree(conv2d, conv2d_backward, x, k, b, **geo)
 
 
 # Sizes that take each numba path (above the direct loop's DIRECT_MACS): space-to-batch with the
@@ -145,7 +121,8 @@ NUMBA_PATHS = [
 def test_every_path_agrees_with_reference(case):
     n, h, w, c_in, c_out, kh, kw, strides, padding, dilation, groups = case
     x, k, b = _case(np.random.default_rng(5), n, h, w, c_in, c_out, kh, kw, groups)
-    _agree(x, k, b, strides, padding, dilation, groups)
+    geo = dict(strides=strides, padding=padding, dilation_rate=dilation, groups=groups)
+    backends_agree(conv2d, conv2d_backward, x, k, b, **geo)
 
 
 def test_dilation_1_groups_1_is_the_fast_kernel_unchanged():
@@ -201,11 +178,7 @@ def test_nonfinite_values_propagate_as_in_the_reference(backend, strides, size):
 def test_gradcheck(backend, strides, dilation, groups):
     x, k, b = _case(np.random.default_rng(11), 1, 7, 8, 4, 4, 2, 2, groups)
     geo = dict(strides=strides, padding="same", dilation_rate=dilation, groups=groups)
-    errors = gradcheck(
-        lambda x, kernel, bias: conv2d(x, kernel, bias, backend="numpy", **geo),
-        lambda dy, x, kernel, bias: conv2d_backward(dy, x, kernel, backend=backend, **geo),
-        {"x": x, "kernel": k, "bias": b},
-    )
+    errors = gradcheck_errors(conv2d, conv2d_backward, x, k, b, backend, **geo)
     assert max(errors.values()) < 1e-7
 
 
@@ -279,14 +252,14 @@ def test_matches_tensorflow(tf, case, dtype):
             ]
             yt = tf.concat(parts, axis=3) + bt
             loss = tf.reduce_sum(yt * dy)
-        assert _rel(yt.numpy(), want[0]) < 1e-5
+        assert rel_error(yt.numpy(), want[0]) < 1e-5
         want += [g.numpy() for g in tape.gradient(loss, [xt, kt, bt])]
     geo = dict(strides=strides, padding=padding.lower(), dilation_rate=dilation, groups=groups)
     for backend in BACKENDS:
         got = [conv2d(x, k, b, backend=backend, **geo), *conv2d_backward(dy, x, k, backend=backend, **geo)]
         for g, wnt in zip(got, want):
             assert g.dtype == dtype
-            assert _rel(g, wnt) < (1e-5 if dtype == np.float32 else 1e-12), backend
+            assert rel_error(g, wnt) < (1e-5 if dtype == np.float32 else 1e-12), backend
 
 
 @pytest.mark.tf
@@ -299,4 +272,4 @@ def test_matches_keras_conv2d_groups_and_dilation(tf):
     want = layer(x).numpy()
     for backend in BACKENDS:
         got = conv2d(x, k, b, padding="same", dilation_rate=2, groups=3, backend=backend)
-        assert _rel(got, want) < 1e-12
+        assert rel_error(got, want) < 1e-12

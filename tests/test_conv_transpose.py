@@ -7,25 +7,19 @@ import itertools
 import numpy as np
 import pytest
 from conftest import BACKENDS, DTYPES
+from conv_helpers import backends_agree, gradcheck_errors, rel_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convlab.ops.conv import conv2d, conv2d_backward
 from convlab.ops.conv_transpose import conv2d_transpose, conv2d_transpose_backward
-from convlab.ops.gradcheck import gradcheck
 from convlab.shapes.sizes import window_geometry
 from convlab.shapes.transpose import conv_transpose_output_size, transpose_geometry
-
-TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
 @pytest.fixture(scope="module")
 def tf():
     return pytest.importorskip("tensorflow")
-
-
-def _rel(a, b):
-    return float(np.abs(np.asarray(a, np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
 
 
 def _case(rng, n, h, w, c_in, c_out, kh, kw, dtype=np.float64):
@@ -134,23 +128,6 @@ def test_same_with_even_kernel_and_output_padding_0():
 
 
 # --------------------------------------------------------------------------- backends agree
-def _agree(x, k, b, strides, padding, output_padding, dilation):
-    geo = dict(strides=strides, padding=padding, output_padding=output_padding, dilation_rate=dilation)
-    x64, k64, b64 = (a.astype(np.float64) for a in (x, k, b))
-    y_ref = conv2d_transpose(x64, k64, b64, backend="reference", **geo)
-    dy = np.random.default_rng(4).standard_normal(y_ref.shape)
-    g_ref = conv2d_transpose_backward(dy, x64, k64, backend="reference", **geo)
-    for backend in BACKENDS[1:]:
-        for dtype in DTYPES:
-            cast = [a.astype(dtype) for a in (x, k, b, dy)]
-            y = conv2d_transpose(*cast[:3], backend=backend, **geo)
-            assert y.dtype == dtype and y.shape == y_ref.shape
-            assert _rel(y, y_ref) < TOL[dtype], (backend, dtype)
-            for got, want in zip(conv2d_transpose_backward(cast[3], cast[0], cast[1], backend=backend, **geo), g_ref):
-                assert got.dtype == dtype and got.shape == want.shape
-                assert _rel(got, want) < TOL[dtype], (backend, dtype)
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(1, 2),
@@ -177,7 +154,8 @@ def test_backends_agree_with_reference(n, h, w, c_in, c_out, kh, kw, sh, sw, dh,
         with pytest.raises(ValueError, match="padding"):
             conv2d_transpose(x, k, b, strides=(sh, sw), padding=padding, output_padding=output_padding)
         return
-    _agree(x, k, b, (sh, sw), padding, output_padding, (dh, dw))
+    geo = dict(strides=(sh, sw), padding=padding, output_padding=output_padding, dilation_rate=(dh, dw))
+    backends_agree(conv2d_transpose, conv2d_transpose_backward, x, k, b, dy_seed=4, **geo)
 
 
 # Sizes that take each numba path: the tiled transposed convolution (stride 1 and 2), col2im for few
@@ -196,7 +174,8 @@ NUMBA_PATHS = [
 def test_every_path_agrees_with_reference(case):
     n, h, w, c_in, c_out, k, strides, padding, output_padding, dilation = case
     x, kern, b = _case(np.random.default_rng(5), n, h, w, c_in, c_out, k, k)
-    _agree(x, kern, b, strides, padding, output_padding, dilation)
+    geo = dict(strides=strides, padding=padding, output_padding=output_padding, dilation_rate=dilation)
+    backends_agree(conv2d_transpose, conv2d_transpose_backward, x, kern, b, dy_seed=4, **geo)
 
 
 # --------------------------------------------------------------------------- the transpose of conv2d
@@ -252,11 +231,7 @@ def test_conv2d_backward_dx_is_conv2d_transpose_of_dy(backend, size, strides, di
 def test_gradcheck(backend, strides, padding, output_padding, dilation):
     x, k, b = _case(np.random.default_rng(8), 1, 3, 4, 3, 2, 3, 2)
     geo = dict(strides=strides, padding=padding, output_padding=output_padding, dilation_rate=dilation)
-    errors = gradcheck(
-        lambda x, kernel, bias: conv2d_transpose(x, kernel, bias, backend="numpy", **geo),
-        lambda dy, x, kernel, bias: conv2d_transpose_backward(dy, x, kernel, backend=backend, **geo),
-        {"x": x, "kernel": k, "bias": b},
-    )
+    errors = gradcheck_errors(conv2d_transpose, conv2d_transpose_backward, x, k, b, backend, **geo)
     assert max(errors.values()) < 1e-7
 
 
@@ -342,7 +317,7 @@ def test_matches_keras_conv2d_transpose(tf, case, dtype):
         ]
         for g, wnt in zip(got, want):
             assert g.dtype == dtype and g.shape == wnt.shape
-            assert _rel(g, wnt) < (1e-5 if dtype == np.float32 else 1e-12), backend
+            assert rel_error(g, wnt) < (1e-5 if dtype == np.float32 else 1e-12), backend
 
 
 @pytest.mark.tf
@@ -366,7 +341,7 @@ def test_matches_tensorflow_gradient_of_conv2d(tf, dtype, strides, padding, dila
     want = tape.gradient(inner, a).numpy()
     if dilation == 1:
         direct = tf.nn.conv2d_transpose(x, k, (2, oh, ow, 3), strides, padding).numpy()
-        assert _rel(direct, want) < 1e-6
+        assert rel_error(direct, want) < 1e-6
     dy = rng.standard_normal((2, oh, ow, 3)).astype(dtype)
     at = tf.Variable(dy)
     with tf.GradientTape() as tape:
@@ -374,7 +349,8 @@ def test_matches_tensorflow_gradient_of_conv2d(tf, dtype, strides, padding, dila
     dk_want = tape.gradient(loss, kt).numpy()  # ⟨dy, Cᵀ(k)·x⟩ = ⟨C(k)·dy, x⟩
     dx_want = tf.nn.convolution(dy, k, strides=strides, padding=padding, dilations=dilation).numpy()
     for backend in BACKENDS:
-        assert _rel(conv2d_transpose(x, k, backend=backend, **geo), want) < (1e-5 if dtype == np.float32 else 1e-12)
+        y = conv2d_transpose(x, k, backend=backend, **geo)
+        assert rel_error(y, want) < (1e-5 if dtype == np.float32 else 1e-12)
         dx, dk, db = conv2d_transpose_backward(dy, x, k, backend=backend, **geo)
-        assert _rel(dx, dx_want) < (1e-5 if dtype == np.float32 else 1e-12)
-        assert _rel(dk, dk_want) < (1e-5 if dtype == np.float32 else 1e-12)
+        assert rel_error(dx, dx_want) < (1e-5 if dtype == np.float32 else 1e-12)
+        assert rel_error(dk, dk_want) < (1e-5 if dtype == np.float32 else 1e-12)

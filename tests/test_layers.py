@@ -4,17 +4,15 @@ import math
 
 import numpy as np
 import pytest
+from layer_helpers import EVERY_LAYER, layer_gradcheck
 
 import convlab
 from convlab.layers import (
     Activation,
     AveragePooling2D,
     AvgPool2D,
-    BatchNormalization,
     Conv2D,
-    Conv2DTranspose,
     Dense,
-    DepthwiseConv2D,
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
@@ -25,13 +23,11 @@ from convlab.layers import (
     MaxPool2D,
     MaxPooling2D,
     ReLU,
-    SeparableConv2D,
     Softmax,
     deserialize,
     reset_names,
     serialize,
 )
-from convlab.ops.gradcheck import gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -163,30 +159,6 @@ def test_flatten_is_nhwc_channels_fastest():
 
 
 # --------------------------------------------------------------------------- gradient checks
-def _layer_gradcheck(layer, x, tol=1e-6):
-    """gradcheck d(Σ y·dy)/d(x, each weight) of a float64 layer.
-
-    The numpy backend avoids compiling float64 Numba kernels; the backends are checked against each other in the
-    operations' own tests, and the float32 numba path through these layers in test_model.py (Keras parity).
-    """
-    layer.backend = "numpy"
-    layer.forward(x)  # build
-    names = list(layer.params)
-
-    def fwd(x, **p):
-        for k, v in p.items():
-            layer.params[k][...] = v
-        return layer.forward(x, training=True)
-
-    def bwd(dy, x, **p):
-        fwd(x, **p)
-        dx = layer.backward(dy)
-        return [dx] + [layer.grads[k] for k in names]
-
-    inputs = {"x": x, **{k: layer.params[k].copy() for k in names}}
-    return gradcheck(fwd, bwd, inputs, wrt=["x"] + names, tol=tol)
-
-
 def _rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
@@ -205,7 +177,7 @@ def test_conv2d_gradcheck(kwargs):
     layer.params["kernel"][...] = _rand(*layer.params["kernel"].shape, seed=1)
     if "bias" in layer.params:
         layer.params["bias"][...] = _rand(*layer.params["bias"].shape, seed=2)
-    errs = _layer_gradcheck(layer, _rand(2, 7, 6, 2))
+    errs = layer_gradcheck(layer, _rand(2, 7, 6, 2))
     assert max(errs.values()) < 1e-6
 
 
@@ -216,7 +188,7 @@ def test_conv2d_relu_gradcheck_away_from_kinks():
     x = _rand(1, 4, 4, 1, seed=4)
     z = convlab.conv2d(x, layer.params["kernel"], layer.params["bias"])
     assert np.abs(z).min() > 1e-3  # no pre-activation within h of the kink
-    _layer_gradcheck(layer, x)
+    layer_gradcheck(layer, x)
 
 
 @pytest.mark.parametrize(
@@ -230,7 +202,7 @@ def test_conv2d_relu_gradcheck_away_from_kinks():
 )
 def test_pooling_gradcheck(cls, kwargs):
     x = np.random.default_rng(5).permutation(5 * 5 * 2).reshape(1, 5, 5, 2) / 10.0  # distinct: no ties
-    _layer_gradcheck(cls(dtype="float64", **kwargs), x)
+    layer_gradcheck(cls(dtype="float64", **kwargs), x)
 
 
 @pytest.mark.parametrize("activation", [None, "relu", "sigmoid", "tanh", "softmax"])
@@ -242,7 +214,7 @@ def test_dense_gradcheck(activation):
     if activation == "relu":
         z = x @ layer.params["kernel"] + layer.params["bias"]
         x = x[np.abs(z).min(axis=1) > 1e-3] if np.any(np.abs(z).min(axis=1) > 1e-3) else x
-    _layer_gradcheck(layer, x)
+    layer_gradcheck(layer, x)
 
 
 @pytest.mark.parametrize(
@@ -255,11 +227,11 @@ def test_dense_gradcheck(activation):
     ],
 )
 def test_parameterless_gradcheck(layer):
-    _layer_gradcheck(layer(), _rand(3, 6, seed=8))
+    layer_gradcheck(layer(), _rand(3, 6, seed=8))
 
 
 def test_flatten_gradcheck_4d():
-    _layer_gradcheck(Flatten(dtype="float64"), _rand(2, 3, 2, 4, seed=9))
+    layer_gradcheck(Flatten(dtype="float64"), _rand(2, 3, 2, 4, seed=9))
 
 
 def test_backward_overwrites_not_accumulates():
@@ -380,37 +352,18 @@ def test_bad_input_shapes_name_the_layer():
 
 
 # --------------------------------------------------------------------------- Keras-strict arguments
-_EVERY_LAYER = {
-    "Conv2D": lambda **kw: Conv2D(2, 3, **kw),
-    "MaxPooling2D": lambda **kw: MaxPooling2D(2, **kw),
-    "AveragePooling2D": lambda **kw: AveragePooling2D(2, **kw),
-    "Flatten": lambda **kw: Flatten(**kw),
-    "Dense": lambda **kw: Dense(3, **kw),
-    "Dropout": lambda **kw: Dropout(0.5, **kw),
-    "Activation": lambda **kw: Activation("relu", **kw),
-    "ReLU": lambda **kw: ReLU(**kw),
-    "Softmax": lambda **kw: Softmax(**kw),
-    "Conv2DTranspose": lambda **kw: Conv2DTranspose(2, 3, **kw),
-    "DepthwiseConv2D": lambda **kw: DepthwiseConv2D(3, **kw),
-    "SeparableConv2D": lambda **kw: SeparableConv2D(2, 3, **kw),
-    "GlobalAveragePooling2D": lambda **kw: GlobalAveragePooling2D(**kw),
-    "GlobalMaxPooling2D": lambda **kw: GlobalMaxPooling2D(**kw),
-    "BatchNormalization": lambda **kw: BatchNormalization(**kw),
-}
-
-
 def test_a_typo_is_a_type_error_worded_as_keras():
     with pytest.raises(TypeError) as info:
         Conv2D(32, 3, activaton="relu")
     assert str(info.value) == "Unrecognized keyword arguments passed to Conv2D: {'activaton': 'relu'}"
 
 
-@pytest.mark.parametrize("cls", sorted(_EVERY_LAYER))
+@pytest.mark.parametrize("cls", sorted(EVERY_LAYER))
 def test_every_layer_refuses_unknown_arguments(cls):
     reset_names()
     with pytest.raises(TypeError, match=rf"Unrecognized keyword arguments passed to {cls}: \{{'nope': 1\}}"):
-        _EVERY_LAYER[cls](nope=1)
-    assert not _EVERY_LAYER[cls]().name.endswith("_1")  # a refused layer takes no automatic name
+        EVERY_LAYER[cls](nope=1)
+    assert not EVERY_LAYER[cls]().name.endswith("_1")  # a refused layer takes no automatic name
 
 
 @pytest.mark.parametrize(
@@ -442,7 +395,7 @@ def test_every_layer_refuses_unknown_arguments(cls):
 )
 def test_keras_arguments_convlab_lacks_are_refused_naming_argument_and_value(cls, argument, value):
     with pytest.raises(convlab.layers.UnsupportedArgumentError) as info:
-        _EVERY_LAYER[cls](**{argument: value})
+        EVERY_LAYER[cls](**{argument: value})
     assert isinstance(info.value, ValueError)
     assert f"{cls}: {argument}={value!r} is not supported by convlab" in str(info.value)
 
@@ -502,17 +455,17 @@ def test_keras_arguments_convlab_lacks_are_refused_naming_argument_and_value(cls
 )
 def test_keras_arguments_at_convlabs_values_are_accepted(cls, arguments):
     reset_names()
-    plain = _EVERY_LAYER[cls]()
+    plain = EVERY_LAYER[cls]()
     reset_names()
-    layer = _EVERY_LAYER[cls](**arguments)
+    layer = EVERY_LAYER[cls](**arguments)
     assert layer.get_config() == plain.get_config()
 
 
 def test_every_layer_follows_a_row_of_the_one_table():
     from convlab.model.layers.keras_arguments import KERAS_ARGUMENTS
 
-    assert set(_EVERY_LAYER) == set(KERAS_ARGUMENTS)
-    for cls, make in _EVERY_LAYER.items():
+    assert set(EVERY_LAYER) == set(KERAS_ARGUMENTS)
+    for cls, make in EVERY_LAYER.items():
         assert make().keras_class == cls
     assert MaxPool2D is MaxPooling2D and AvgPool2D is AveragePooling2D
 
@@ -532,9 +485,9 @@ def test_need_dx_false_skips_conv_input_gradient_only():
     assert not hasattr(layer, "compute_input_grad")
 
 
-@pytest.mark.parametrize("cls", sorted(_EVERY_LAYER))
+@pytest.mark.parametrize("cls", sorted(EVERY_LAYER))
 def test_every_layer_takes_need_dx(cls):
-    layer = _EVERY_LAYER[cls]()
+    layer = EVERY_LAYER[cls]()
     x = np.random.default_rng(0).standard_normal((2, 4, 4, 2)).astype(np.float32)
     if cls == "Dense":
         x = x.reshape(2, -1)

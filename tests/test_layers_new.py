@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from layer_helpers import EVERY_LAYER, layer_gradcheck
 
 import convlab
 from convlab.layers import (
@@ -44,7 +45,6 @@ from convlab.ops.global_pooling import (
     global_max_pool2d,
     global_max_pool2d_backward,
 )
-from convlab.ops.gradcheck import gradcheck
 
 
 @pytest.fixture(autouse=True)
@@ -176,25 +176,6 @@ def test_layer_forward_and_backward_are_its_operation(name):
         np.testing.assert_array_equal(layer.grads[k], grads[k])
 
 
-def _layer_gradcheck(layer, x):
-    """gradcheck d(Σ y·dy)/d(x, each trainable weight) of a float64 layer in training mode (numpy backend)."""
-    layer.backend = "numpy"
-    layer.forward(x)
-    names = list(layer.params)
-
-    def fwd(x, **p):
-        for k, v in p.items():
-            layer.params[k][...] = v
-        return layer.forward(x, training=True)
-
-    def bwd(dy, x, **p):
-        fwd(x, **p)
-        dx = layer.backward(dy)
-        return [dx] + [layer.grads[k] for k in names]
-
-    return gradcheck(fwd, bwd, {"x": x, **{k: layer.params[k].copy() for k in names}}, wrt=["x"] + names)
-
-
 @pytest.mark.parametrize(
     "make",
     [
@@ -211,7 +192,7 @@ def test_gradcheck_float64(make):
     layer = make()
     layer.build((None, 6, 5, 4))
     _randomise(layer)
-    errs = _layer_gradcheck(layer, _rand(2, 6, 5, 4, seed=3))
+    errs = layer_gradcheck(layer, _rand(2, 6, 5, 4, seed=3))
     assert max(errs.values()) < 1e-6
 
 
@@ -337,16 +318,6 @@ def test_bad_input_shapes_name_the_layer():
         bn.forward(np.zeros((2, 4)))
 
 
-_NEW_LAYERS = {
-    "Conv2DTranspose": lambda **kw: Conv2DTranspose(2, 3, **kw),
-    "DepthwiseConv2D": lambda **kw: DepthwiseConv2D(3, **kw),
-    "SeparableConv2D": lambda **kw: SeparableConv2D(2, 3, **kw),
-    "GlobalAveragePooling2D": lambda **kw: GlobalAveragePooling2D(**kw),
-    "GlobalMaxPooling2D": lambda **kw: GlobalMaxPooling2D(**kw),
-    "BatchNormalization": lambda **kw: BatchNormalization(**kw),
-}
-
-
 @pytest.mark.parametrize(
     "cls,argument,value",
     [
@@ -365,7 +336,7 @@ _NEW_LAYERS = {
 )
 def test_keras_arguments_convlab_lacks_are_refused(cls, argument, value):
     with pytest.raises(UnsupportedArgumentError) as info:
-        _NEW_LAYERS[cls](**{argument: value})
+        EVERY_LAYER[cls](**{argument: value})
     assert f"{cls}: {argument}={value!r} is not supported by convlab" in str(info.value)
 
 
@@ -375,7 +346,7 @@ def test_keras_arguments_at_convlabs_values_and_unknown_ones():
         name="a", renorm=False, renorm_clipping=None, renorm_momentum=0.5, synchronized=False, beta_constraint=None
     ).get_config()
     assert plain == same
-    for cls, make in _NEW_LAYERS.items():
+    for cls, make in EVERY_LAYER.items():
         assert make().keras_class == cls and cls in KERAS_ARGUMENTS
         with pytest.raises(TypeError, match=rf"Unrecognized keyword arguments passed to {cls}: \{{'nope': 1\}}"):
             make(nope=1)
@@ -648,6 +619,8 @@ def test_every_backend_gives_the_same_loss_and_gradients_through_the_new_layers(
 # --------------------------------------------------------------------------- Keras: rows, counts, numbers
 def _keras_and_ours(keras):
     """The same model in both (every new layer), with our weights copied into Keras'."""
+    keras.backend.clear_session()  # Keras' automatic names start again, as convlab's do (reset_names)
+    reset_names()
     ours = convlab.Sequential(
         [
             Input((12, 12, 32)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -10,8 +9,8 @@ from numpy.typing import DTypeLike
 
 from convlab.model.layers.base import Shape
 from convlab.model.layers.conv_base import ConvLayer
-from convlab.model.layers.validation import check_strides_dilation, window_output_shape
-from convlab.model.layers.weight_init import Initializer, make_weight
+from convlab.model.layers.validation import check_strides_dilation
+from convlab.model.layers.weight_init import Initializer
 from convlab.ops.conv import conv2d, conv2d_backward
 from convlab.shapes.sizes import IntOrPair, Padding
 from convlab.util.checks import positive_int
@@ -99,16 +98,7 @@ class Conv2D(ConvLayer):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
-        oh, ow, c = window_output_shape(
-            shape,
-            self.kernel_size,
-            self.strides,
-            self.padding,
-            layer=self.name,
-            layer_type=type(self).__name__,
-            what="kernel",
-            dilation=self.dilation_rate,
-        )
+        oh, ow, c = self._window_output_shape(shape)
         if c % self.groups:
             raise ValueError(
                 f"{self.name}: The number of input channels must be evenly divisible by the number of groups. "
@@ -116,21 +106,7 @@ class Conv2D(ConvLayer):
                 f"(full input shape is {(None, *shape)})."
             )
         kh, kw = self.kernel_size
-        where = self._for_input(shape)
-        self.params = OrderedDict(
-            kernel=make_weight(
-                self.kernel_initializer,
-                (kh, kw, c // self.groups, self.filters),
-                self.dtype,
-                layer=where,
-                what="kernel",
-            )
-        )
-        if self.use_bias:
-            self.params["bias"] = make_weight(
-                self.bias_initializer, (self.filters,), self.dtype, layer=where, what="bias"
-            )
-        self.grads = OrderedDict()
+        self._new_weights(self._for_input(shape), kernel=(kh, kw, c // self.groups, self.filters), bias=(self.filters,))
         return (oh, ow, self.filters)
 
     def param_formula(self) -> str:
@@ -142,21 +118,13 @@ class Conv2D(ConvLayer):
         return f"{self.filters}·{kh}·{kw}·{c}" + (f" + {self.filters}" if self.use_bias else "")
 
     def _geometry(self) -> dict[str, Any]:
-        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate, groups=self.groups)
+        return dict(super()._geometry(), groups=self.groups)
 
     def _op(self, x: np.ndarray) -> np.ndarray:
         return conv2d(x, self.params["kernel"], self.params.get("bias"), backend=self.backend, **self._geometry())
 
-    def _op_backward(
-        self, dz: np.ndarray, x: np.ndarray, need_dx: bool
-    ) -> tuple[np.ndarray | None, OrderedDict[str, np.ndarray]]:
-        dx, dk, db = conv2d_backward(
-            dz, x, self.params["kernel"], backend=self.backend, need_dx=need_dx, **self._geometry()
-        )
-        grads = OrderedDict(kernel=dk)
-        if self.use_bias:
-            grads["bias"] = db
-        return dx, grads
+    def _op_backward(self, dz: np.ndarray, x: np.ndarray, need_dx: bool) -> tuple[np.ndarray | None, ...]:
+        return conv2d_backward(dz, x, self.params["kernel"], backend=self.backend, need_dx=need_dx, **self._geometry())
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()

@@ -1,9 +1,9 @@
-"""What the convolution layers share: window arguments, the activation pass and its backward, config.
+"""What the convolution layers share: window arguments, weights, the activation pass and its backward, config.
 
 :class:`Conv2D`, :class:`Conv2DTranspose`, :class:`DepthwiseConv2D` and
 :class:`SeparableConv2D` each compute ``y = activation(z)`` with ``z`` from one
 operation of :mod:`convlab.ops`; the subclasses say which operation (``_op`` and
-``_op_backward``) and which weights. The forward pass caches ``(x, z, y)``.
+``_op_backward``) and the shapes of their weights. The forward pass caches ``(x, z, y)``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convlab.model.layers.base import Layer
-from convlab.model.layers.validation import check_activation, check_bool, check_padding, padding_config
-from convlab.model.layers.weight_init import Initializer, initializer_argument
+from convlab.model.layers.validation import (
+    check_activation,
+    check_bool,
+    check_padding,
+    padding_config,
+    window_output_shape,
+)
+from convlab.model.layers.weight_init import Initializer, initializer_argument, make_weight
 from convlab.ops import activations
 from convlab.shapes import pair
 from convlab.shapes.sizes import IntOrPair, Padding
@@ -25,14 +31,17 @@ __all__ = ["ConvLayer"]
 
 
 class ConvLayer(Layer):
-    """Base of the convolution layers (not used directly): window arguments, activation, bias, initialisers.
+    """Base of the convolution layers (not used directly): window arguments, activation, weights, initialisers.
 
-    Subclasses set ``_initializer_names`` (their initialiser arguments, Keras' names) and
-    implement ``_op(x) -> z`` and ``_op_backward(dz, x, need_dx) -> (dx, grads)``.
+    Subclasses set ``_weight_initializers`` (each weight and its initialiser argument) and
+    implement ``_build`` (with :meth:`_new_weights`), ``_op(x) -> z`` and
+    ``_op_backward(dz, x, need_dx) -> (dx, d_weight, ...)``.
     """
 
-    #: The layer's initialiser arguments, in Keras' order.
-    _initializer_names: tuple[str, ...] = ("kernel_initializer", "bias_initializer")
+    #: Each weight's name → the initialiser argument that draws it (Keras' names), in Keras'
+    #: ``get_weights`` order, the bias last. The operations of :mod:`convlab.ops` return their
+    #: gradients in this order too: ``(dx, dkernel, ..., dbias)``.
+    _weight_initializers: dict[str, str] = {"kernel": "kernel_initializer", "bias": "bias_initializer"}
 
     def _window_arguments(
         self,
@@ -51,20 +60,52 @@ class ConvLayer(Layer):
         self.dilation_rate = pair(dilation_rate, "dilation_rate")
         self.activation = check_activation(activation)
         self.use_bias = check_bool(use_bias, "use_bias")
-        for key in self._initializer_names:
+        for key in self._weight_initializers.values():
             setattr(self, key, initializer_argument(initializers[key], key))
 
     def initializer(self, key: str) -> Initializer:
         """The initialiser kept for argument ``key`` (``"kernel_initializer"`` …)."""
         return getattr(self, key)
 
+    # -- building ----------------------------------------------------------------
+    def _window_output_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """``(OH, OW, C_in)`` of a forward window over one example ``(H, W, C_in)``; creates nothing.
+
+        Raises:
+            ValueError: a non-4-D input or a dilated kernel larger than the padded input, naming the layer.
+        """
+        return window_output_shape(
+            shape,
+            self.kernel_size,
+            self.strides,
+            self.padding,
+            layer=self.name,
+            layer_type=type(self).__name__,
+            what="kernel",
+            dilation=self.dilation_rate,
+        )
+
+    def _new_weights(self, where: str, **shapes: tuple[int, ...]) -> None:
+        """Draw ``params``: each weight of ``shapes`` (name → shape) with its initialiser, in Keras' order.
+
+        The bias only when ``use_bias``; ``grads`` starts empty. ``where`` names the layer and
+        its input shape in messages (:meth:`Layer._for_input`).
+        """
+        self.params = OrderedDict()
+        for name, key in self._weight_initializers.items():
+            if name != "bias" or self.use_bias:
+                self.params[name] = make_weight(getattr(self, key), shapes[name], self.dtype, layer=where, what=name)
+        self.grads = OrderedDict()
+
     # -- passes ------------------------------------------------------------------
+    def _geometry(self) -> dict[str, Any]:
+        """The window arguments the layer's operation takes (subclasses add theirs)."""
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+
     def _op(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _op_backward(
-        self, dz: np.ndarray, x: np.ndarray, need_dx: bool
-    ) -> tuple[np.ndarray | None, OrderedDict[str, np.ndarray]]:
+    def _op_backward(self, dz: np.ndarray, x: np.ndarray, need_dx: bool) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
@@ -83,8 +124,10 @@ class ConvLayer(Layer):
     def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
         """As :meth:`backward` from ``dz = ∂L/∂z`` (the operation's backward, which skips dx when not needed)."""
         dz = self._cached(dz, need_dx, "dz")
-        dx, grads = self._op_backward(dz, self._cache[0], need_dx)
-        self.grads = grads
+        dx, *weight_grads = self._op_backward(dz, self._cache[0], need_dx)
+        # The operation's gradients come in the weights' order; its dbias is dropped for a layer without a bias.
+        pairs = zip(self._weight_initializers, weight_grads, strict=True)
+        self.grads = OrderedDict((name, g) for name, g in pairs if name in self.params)
         return dx
 
     # -- config ------------------------------------------------------------------
@@ -97,5 +140,5 @@ class ConvLayer(Layer):
             dilation_rate=list(self.dilation_rate),
             activation=self.activation,
             use_bias=self.use_bias,
-            **{key: getattr(self, key) for key in self._initializer_names},
+            **{key: getattr(self, key) for key in self._weight_initializers.values()},
         )

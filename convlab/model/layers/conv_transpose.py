@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ from numpy.typing import DTypeLike
 from convlab.model.layers.base import Shape
 from convlab.model.layers.conv_base import ConvLayer
 from convlab.model.layers.validation import check_strides_dilation
-from convlab.model.layers.weight_init import Initializer, make_weight
+from convlab.model.layers.weight_init import Initializer
 from convlab.ops.conv_transpose import conv2d_transpose, conv2d_transpose_backward
 from convlab.shapes.sizes import IntOrPair, Padding
 from convlab.shapes.transpose import check_output_padding, transpose_geometry
@@ -108,16 +107,7 @@ class Conv2DTranspose(ConvLayer):
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
         kh, kw = self.kernel_size
-        self.params = OrderedDict(
-            kernel=make_weight(
-                self.kernel_initializer, (kh, kw, self.filters, c), self.dtype, layer=where, what="kernel"
-            )
-        )
-        if self.use_bias:
-            self.params["bias"] = make_weight(
-                self.bias_initializer, (self.filters,), self.dtype, layer=where, what="bias"
-            )
-        self.grads = OrderedDict()
+        self._new_weights(where, kernel=(kh, kw, self.filters, c), bias=(self.filters,))
         return (oh, ow, self.filters)
 
     def param_formula(self) -> str:
@@ -126,28 +116,17 @@ class Conv2DTranspose(ConvLayer):
         return f"{kh}·{kw}·{self.filters}·{c}" + (f" + {self.filters}" if self.use_bias else "")
 
     def _geometry(self) -> dict[str, Any]:
-        return dict(
-            strides=self.strides,
-            padding=self.padding,
-            output_padding=self.output_padding,
-            dilation_rate=self.dilation_rate,
-        )
+        return dict(super()._geometry(), output_padding=self.output_padding)
 
     def _op(self, x: np.ndarray) -> np.ndarray:
         return conv2d_transpose(
             x, self.params["kernel"], self.params.get("bias"), backend=self.backend, **self._geometry()
         )
 
-    def _op_backward(
-        self, dz: np.ndarray, x: np.ndarray, need_dx: bool
-    ) -> tuple[np.ndarray | None, OrderedDict[str, np.ndarray]]:
-        dx, dk, db = conv2d_transpose_backward(
+    def _op_backward(self, dz: np.ndarray, x: np.ndarray, need_dx: bool) -> tuple[np.ndarray | None, ...]:
+        return conv2d_transpose_backward(
             dz, x, self.params["kernel"], backend=self.backend, need_dx=need_dx, **self._geometry()
         )
-        grads = OrderedDict(kernel=dk)
-        if self.use_bias:
-            grads["bias"] = db
-        return dx, grads
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()

@@ -7,7 +7,6 @@ channels (MobileNet's block: Howard et al. 2017; Chollet 2017, "Xception").
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,7 @@ from numpy.typing import DTypeLike
 
 from convlab.model.layers.base import Shape
 from convlab.model.layers.conv_base import ConvLayer
-from convlab.model.layers.validation import window_output_shape
-from convlab.model.layers.weight_init import Initializer, make_weight
+from convlab.model.layers.weight_init import Initializer
 from convlab.ops.depthwise import (
     depthwise_conv2d,
     depthwise_conv2d_backward,
@@ -29,27 +27,7 @@ from convlab.util.checks import positive_int
 __all__ = ["DepthwiseConv2D", "SeparableConv2D"]
 
 
-class _Depthwise(ConvLayer):
-    """The depthwise part both layers share: arguments, geometry, the depthwise kernel."""
-
-    def _depthwise_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
-        """``(OH, OW, C)`` for one example ``(H, W, C)``; creates nothing."""
-        return window_output_shape(
-            shape,
-            self.kernel_size,
-            self.strides,
-            self.padding,
-            layer=self.name,
-            layer_type=type(self).__name__,
-            what="kernel",
-            dilation=self.dilation_rate,
-        )
-
-    def _geometry(self) -> dict[str, Any]:
-        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
-
-
-class DepthwiseConv2D(_Depthwise):
+class DepthwiseConv2D(ConvLayer):
     """Depthwise convolution layer (Keras ``DepthwiseConv2D``): ``activation(depthwise_conv2d(x, kernel) + bias)``.
 
     Args:
@@ -71,7 +49,7 @@ class DepthwiseConv2D(_Depthwise):
     """
 
     keras_class = "DepthwiseConv2D"
-    _initializer_names = ("depthwise_initializer", "bias_initializer")
+    _weight_initializers = {"kernel": "depthwise_initializer", "bias": "bias_initializer"}
 
     def __init__(
         self,
@@ -104,16 +82,10 @@ class DepthwiseConv2D(_Depthwise):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
-        oh, ow, c = self._depthwise_shape(shape)
+        oh, ow, c = self._window_output_shape(shape)
         kh, kw = self.kernel_size
         m = self.depth_multiplier
-        where = self._for_input(shape)
-        self.params = OrderedDict(
-            kernel=make_weight(self.depthwise_initializer, (kh, kw, c, m), self.dtype, layer=where, what="kernel")
-        )
-        if self.use_bias:
-            self.params["bias"] = make_weight(self.bias_initializer, (c * m,), self.dtype, layer=where, what="bias")
-        self.grads = OrderedDict()
+        self._new_weights(self._for_input(shape), kernel=(kh, kw, c, m), bias=(c * m,))
         return (oh, ow, c * m)
 
     def param_formula(self) -> str:
@@ -128,16 +100,10 @@ class DepthwiseConv2D(_Depthwise):
             x, self.params["kernel"], self.params.get("bias"), backend=self.backend, **self._geometry()
         )
 
-    def _op_backward(
-        self, dz: np.ndarray, x: np.ndarray, need_dx: bool
-    ) -> tuple[np.ndarray | None, OrderedDict[str, np.ndarray]]:
-        dx, dk, db = depthwise_conv2d_backward(
+    def _op_backward(self, dz: np.ndarray, x: np.ndarray, need_dx: bool) -> tuple[np.ndarray | None, ...]:
+        return depthwise_conv2d_backward(
             dz, x, self.params["kernel"], backend=self.backend, need_dx=need_dx, **self._geometry()
         )
-        grads = OrderedDict(kernel=dk)
-        if self.use_bias:
-            grads["bias"] = db
-        return dx, grads
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()
@@ -145,7 +111,7 @@ class DepthwiseConv2D(_Depthwise):
         return cfg
 
 
-class SeparableConv2D(_Depthwise):
+class SeparableConv2D(ConvLayer):
     """Depthwise separable convolution layer (Keras ``SeparableConv2D``): a depthwise convolution, then a 1×1 one.
 
     ``y = activation(conv2d(depthwise_conv2d(x, depthwise_kernel), pointwise_kernel) + bias)``
@@ -169,7 +135,11 @@ class SeparableConv2D(_Depthwise):
     """
 
     keras_class = "SeparableConv2D"
-    _initializer_names = ("depthwise_initializer", "pointwise_initializer", "bias_initializer")
+    _weight_initializers = {
+        "depthwise_kernel": "depthwise_initializer",
+        "pointwise_kernel": "pointwise_initializer",
+        "bias": "bias_initializer",
+    }
 
     def __init__(
         self,
@@ -209,27 +179,15 @@ class SeparableConv2D(_Depthwise):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype, trainable=trainable, **keras_arguments)
 
     def _build(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
-        oh, ow, c = self._depthwise_shape(shape)
+        oh, ow, c = self._window_output_shape(shape)
         kh, kw = self.kernel_size
         m = self.depth_multiplier
-        where = self._for_input(shape)
-        self.params = OrderedDict(
-            depthwise_kernel=make_weight(
-                self.depthwise_initializer, (kh, kw, c, m), self.dtype, layer=where, what="depthwise_kernel"
-            ),
-            pointwise_kernel=make_weight(
-                self.pointwise_initializer,
-                (1, 1, c * m, self.filters),
-                self.dtype,
-                layer=where,
-                what="pointwise_kernel",
-            ),
+        self._new_weights(
+            self._for_input(shape),
+            depthwise_kernel=(kh, kw, c, m),
+            pointwise_kernel=(1, 1, c * m, self.filters),
+            bias=(self.filters,),
         )
-        if self.use_bias:
-            self.params["bias"] = make_weight(
-                self.bias_initializer, (self.filters,), self.dtype, layer=where, what="bias"
-            )
-        self.grads = OrderedDict()
         return (oh, ow, self.filters)
 
     def param_formula(self) -> str:
@@ -249,10 +207,8 @@ class SeparableConv2D(_Depthwise):
             **self._geometry(),
         )
 
-    def _op_backward(
-        self, dz: np.ndarray, x: np.ndarray, need_dx: bool
-    ) -> tuple[np.ndarray | None, OrderedDict[str, np.ndarray]]:
-        dx, ddk, dpk, db = separable_conv2d_backward(
+    def _op_backward(self, dz: np.ndarray, x: np.ndarray, need_dx: bool) -> tuple[np.ndarray | None, ...]:
+        return separable_conv2d_backward(
             dz,
             x,
             self.params["depthwise_kernel"],
@@ -261,10 +217,6 @@ class SeparableConv2D(_Depthwise):
             need_dx=need_dx,
             **self._geometry(),
         )
-        grads = OrderedDict(depthwise_kernel=ddk, pointwise_kernel=dpk)
-        if self.use_bias:
-            grads["bias"] = db
-        return dx, grads
 
     def get_config(self) -> dict[str, Any]:
         cfg = super().get_config()
