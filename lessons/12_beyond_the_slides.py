@@ -361,7 +361,7 @@ show(y2)
 lesson.check("stride 2: 2×2 → 4×4 by hand (d2l's result)", y2, D2L_STRIDE2)
 for backend in BACKENDS:
     got = convlab.conv2d_transpose(nhwc(X2), k4(K2), strides=2, backend=backend)[0, :, :, 0]
-    lesson.check(f"convlab.conv2d_transpose(strides=2), backend={backend!r}", got, D2L_STRIDE2)
+    lesson.check(f"conv2d_transpose(strides=2), backend={backend!r}", got, D2L_STRIDE2)
 formula(convlab.conv_transpose_output_formula(2, 2, "valid", 2))
 lesson.say("")
 prose(
@@ -464,8 +464,8 @@ for padding, a in (("valid", (6 - 3) % 2), ("same", None)):
     dyr = rng.standard_normal(y.shape)
     dx, _, _ = convlab.conv2d_backward(dyr, xr, kr, strides=2, padding=padding)
     t = convlab.conv2d_transpose(dyr, kr, strides=2, padding=padding, output_padding=a)
-    lesson.say(f"  padding={padding!r}: x {xr.shape} → y {y.shape}; convlab.conv2d_transpose(dy) → {t.shape}")
-    lesson.check(f"dx of conv2d == convlab.conv2d_transpose(dy, kernel), padding={padding!r}", t, dx, atol=1e-12)
+    lesson.say(f"  padding={padding!r}: x {xr.shape} → y {y.shape}; conv2d_transpose(dy) → {t.shape}")
+    lesson.check(f"dx of conv2d == conv2d_transpose(dy, kernel), padding={padding!r}", t, dx, atol=1e-12)
     # The other way round: the transposed convolution's input gradient is the convolution.
     tdx, _, _ = convlab.conv2d_transpose_backward(xr, dyr, kr, strides=2, padding=padding, output_padding=a)
     lesson.check("… and the transposed convolution's dx is conv2d itself", tdx, y, atol=1e-12)
@@ -496,7 +496,7 @@ lesson.check("column j of C is conv2d of the j-th unit image (C *is* the convolu
 lesson.say("Cᵀ (16×4) maps 4 numbers to 16: applied to X = [[0, 1], [2, 3]] it gives a 4×4:")
 ct = (C.T @ X2.ravel()).reshape(4, 4)
 show(ct)
-lesson.check("Cᵀ · X == convlab.conv2d_transpose(X, W)", ct, convlab.conv2d_transpose(nhwc(X2), k4(W))[0, :, :, 0])
+lesson.check("Cᵀ · X == conv2d_transpose(X, W)", ct, convlab.conv2d_transpose(nhwc(X2), k4(W))[0, :, :, 0])
 lesson.savefig(
     viz.matrices_figure(
         [C, C.T],
