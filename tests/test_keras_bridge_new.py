@@ -563,3 +563,32 @@ def test_summary_rows_and_trainable_counts_match_keras(rng):
         assert len(ours[0]) == len(model.layers)
         assert ours == theirs
         assert ours[1][0] == km.count_params() == model.count_params()
+
+
+def test_a_bias_before_batch_normalization_is_not_a_false_gradient_failure():
+    """BatchNormalization cancels the conv bias: its gradient is 0 up to rounding on both sides.
+
+    Each gradient is measured against its layer's largest, so that noise does not read as 100%.
+    """
+    convlab.set_seed(0)
+    m = convlab.Sequential([Input((6, 6, 2)), Conv2D(3, 3), BatchNormalization(), Flatten(), Dense(2)])
+    m.compile(loss="mse", optimizer="sgd")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 6, 6, 2)).astype(np.float32), rng.random((4, 2)).astype(np.float32)
+    report = convlab.compare_with_keras(m, x, y, verbose=False)
+    bias = next(r for r in report.rows if r.kind == "gradient" and r.quantity == "bias")
+    assert bias.max_abs < 1e-5 and report.max_rel("gradient") < 1e-4
+
+
+def test_a_transposed_layer_tensorflow_cannot_run_is_refused_by_to_keras():
+    """'same' + output_padding 0 on an axis with an even kernel: Keras' size, TensorFlow's refusal."""
+    m = convlab.Sequential(
+        [Input((5, 4, 2)), Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same", output_padding=(1, 0))]
+    )
+    with pytest.raises(kb.UnsupportedLayerError, match=r"output_padding=\(1, 0\).*TensorFlow"):
+        convlab.to_keras(m)
+    ok = convlab.Sequential(
+        [Input((5, 4, 2)), Conv2DTranspose(3, (3, 2), strides=(2, 3), padding="same", output_padding=(1, 1))]
+    )
+    x = np.random.default_rng(0).random((2, 5, 4, 2)).astype(np.float32)
+    np.testing.assert_allclose(convlab.to_keras(ok)(x).numpy(), ok.predict(x), rtol=1e-5, atol=1e-5)

@@ -335,6 +335,16 @@ def _keras_layer(spec: dict[str, Any], keras: Any) -> Any:
             f"{where}: strides={strides} with dilation_rate={dilation} has no Keras equivalent "
             f"(Keras' {kind} refuses strides > 1 together with dilation_rate > 1)"
         )
+    if kind == "Conv2DTranspose" and kwargs.get("padding") == "same" and kwargs.get("output_padding") is not None:
+        # Keras sizes the output as S·(N − 1) + K_eff − 2·(K_eff // 2) + A; TensorFlow's "same" convolution of
+        # that size gives back N only when K_eff is odd or A ≥ 1, and otherwise refuses to run the layer.
+        k_eff = [d * (k - 1) + 1 for k, d in zip(kwargs["kernel_size"], dilation)]
+        if any(k % 2 == 0 and a == 0 for k, a in zip(k_eff, kwargs["output_padding"])):
+            raise UnsupportedLayerError(
+                f"{where}: padding='same' with output_padding={kwargs['output_padding']} and an even (effective) "
+                f"kernel {tuple(k_eff)} on an axis whose output padding is 0 cannot run on Keras' TensorFlow "
+                "backend (the output size Keras computes is not one TensorFlow's 'same' rule maps back to the input)"
+            )
     if kind in ("DepthwiseConv2D", "SeparableConv2D") and strides[0] != strides[1]:
         raise UnsupportedLayerError(
             f"{where}: strides={strides} has no Keras equivalent (TensorFlow's depthwise convolution "

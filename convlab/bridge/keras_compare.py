@@ -62,8 +62,11 @@ class ParityRow:
         shape: the compared array's shape (``()`` for the loss).
         max_abs: ``max |convlab − keras|``.
         max_rel: ``max |convlab − keras| / max |keras|`` (the largest difference
-            relative to the largest magnitude of the Keras array; for the loss, the
-            ordinary relative difference; 0 when both are all zeros).
+            relative to the largest magnitude of the Keras array; for a gradient, of the
+            largest Keras gradient of the same layer, so that a gradient that is
+            mathematically 0 — a bias before BatchNormalization — is not judged by its
+            rounding noise; for the loss, the ordinary relative difference; 0 when both are
+            all zeros).
     """
 
     kind: str
@@ -145,13 +148,15 @@ class KerasComparison:
         return self.table()
 
 
-def _diff(a: ArrayLike, b: ArrayLike) -> tuple[float, float]:
+def _diff(a: ArrayLike, b: ArrayLike, scale: float | None = None) -> tuple[float, float]:
+    """``(max |a − b|, that / scale)``; ``scale`` defaults to ``max |b|`` (or ``max |a|`` when ``b`` is all zeros)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     d = float(np.max(np.abs(a - b))) if a.size else 0.0
-    scale = float(np.max(np.abs(b))) if b.size else 0.0
-    if scale == 0.0:
-        scale = float(np.max(np.abs(a))) if a.size else 0.0
+    if scale is None:
+        scale = float(np.max(np.abs(b))) if b.size else 0.0
+        if scale == 0.0:
+            scale = float(np.max(np.abs(a))) if a.size else 0.0
     return d, (d / scale if scale > 0 else 0.0)
 
 
@@ -314,11 +319,20 @@ def compare_with_keras(
     report.rows.append(ParityRow("loss", model.loss.name, "loss", "value", (), *_diff(loss, kl_value)))
     gi = 0
     for layer in layers:
+        pairs = []
         for key in layer.params:
             g, kg = grads[gi], kgrads[gi]
             kg = np.zeros(g.shape) if kg is None else np.asarray(tf.convert_to_tensor(kg).numpy())
-            report.rows.append(ParityRow("gradient", layer.name, type(layer).__name__, key, g.shape, *_diff(g, kg)))
+            pairs.append((key, g, kg))
             gi += 1
+        # Each gradient is measured against the largest of its layer's: a bias followed by
+        # BatchNormalization has a gradient that is mathematically 0, and its rounding noise divided
+        # by its own (noise-sized) magnitude would read as a 100% difference.
+        scale = max((float(np.max(np.abs(kg))) for _, _, kg in pairs if kg.size), default=0.0) or None
+        for key, g, kg in pairs:
+            report.rows.append(
+                ParityRow("gradient", layer.name, type(layer).__name__, key, g.shape, *_diff(g, kg, scale))
+            )
     for layer, ours, theirs in zip(layers, state, kstate):
         for key, a, b in zip(layer.state, ours, theirs):
             report.rows.append(ParityRow("state", layer.name, type(layer).__name__, key, a.shape, *_diff(a, b)))

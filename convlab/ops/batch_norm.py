@@ -182,6 +182,7 @@ def _normalize_reference(x2, mean, variance, gamma, beta, epsilon):
     return y
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")  # IEEE results (inf, NaN), as the other backends
 def _normalize_numpy(x2, mean, variance, gamma, beta, epsilon):
     y = (x2 - mean) * _inv_std(variance, epsilon)
     if gamma is not None:
@@ -191,6 +192,7 @@ def _normalize_numpy(x2, mean, variance, gamma, beta, epsilon):
     return y
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")  # IEEE results (inf, NaN), as the other backends
 def _moments_numpy(x2):
     mean64 = np.sum(x2, axis=0, dtype=np.float64) / x2.shape[0]
     return mean64, np.sum(np.square(x2 - mean64), axis=0) / x2.shape[0]
@@ -335,6 +337,7 @@ def _backward_reference(dy2, x2, gamma, mean, variance, epsilon, training):
     return dx, dgamma, dbeta
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")  # IEEE results (inf, NaN), as the other backends
 def _backward_numpy(dy2, x2, gamma, mean, variance, epsilon, training):
     dt = x2.dtype.type
     inv_std = _inv_std(variance, epsilon)
