@@ -139,7 +139,8 @@ def test_transposed_formula_text():
     same = f(16, 3, "same", 2)
     assert same.startswith("T = 2·16 = 32   [padding='same', output_padding=None: Keras makes T = S·N")
     assert f(3, 4, "same", 2, output_padding=1).startswith(
-        "T = 2·(3 − 1) + 4 − 2·2 + 1 = 5   [padding='same': Keras crops P = K // 2 = 2 on each side]"
+        "T = 2·(3 − 1) + 4 − 2·2 + 1 = 5   [padding='same': Keras' size rule subtracts 2·(K // 2) = 4; which rows "
+        "are cropped is TensorFlow's 'same' rule on the output size (with A > 0, not always 2 on each side)]"
     )
     small = f(3, 1, "valid", 2)  # K < S: Keras' implicit output padding S − K
     assert small.startswith("T = 2·(3 − 1) + 1 − 2·0 + 1 = 6   [output_padding=None with K = 1 < S = 2")

@@ -73,7 +73,10 @@ def conv_transpose_output_formula(
         return f"{symbol} = {s}·{n} = {out}" + "".join(f"   [{t}]" for t in notes)
     if mode == "same":
         before = after = k_eff // 2
-        notes.append(f"padding='same': Keras crops P = K // 2 = {before} on each side")
+        notes.append(
+            f"padding='same': Keras' size rule subtracts 2·(K // 2) = {2 * before}; which rows are cropped "
+            f"is TensorFlow's 'same' rule on the output size (with A > 0, not always {before} on each side)"
+        )
     elif mode == "valid":
         before = after = 0
     else:
