@@ -354,3 +354,27 @@ def test_matches_tensorflow_gradient_of_conv2d(tf, dtype, strides, padding, dila
         dx, dk, db = conv2d_transpose_backward(dy, x, k, backend=backend, **geo)
         assert rel_error(dx, dx_want) < (1e-5 if dtype == np.float32 else 1e-12)
         assert rel_error(dk, dk_want) < (1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_large_transposed_convolution_takes_the_phase_kernel_and_equals_numpy():
+    """Above a million multiply-adds the numba backend splits the output into stride phases."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 16, 16, 32))
+    k = rng.standard_normal((4, 4, 16, 32))  # (KH, KW, C_out, C_in): 2·16·16·32·16·16 ≈ 4.2M multiply-adds
+    b = rng.standard_normal(16)
+    for padding in ("same", "valid"):
+        want = conv2d_transpose(x, k, b, strides=2, padding=padding, backend="numpy")
+        got = conv2d_transpose(x, k, b, strides=2, padding=padding, backend="numba")
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_input_gradient_of_one_image_with_one_channel_equals_the_reference():
+    """N = 1, C_in = 1 (MNIST's first layer, one image): the numba input gradient splits rows into bands."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 29, 31, 1))
+    k = rng.standard_normal((3, 3, 1, 8))
+    for strides in (1, 2):
+        dy = rng.standard_normal(conv2d(x, k, strides=strides).shape)
+        want = conv2d_backward(dy, x, k, strides=strides, backend="reference")[0]
+        got = conv2d_backward(dy, x, k, strides=strides, backend="numba")[0]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -29,16 +29,25 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    16 multiplications per 2×2 outputs instead of 36, through the same micro-kernel.
    The transforms cost a fixed amount per pixel, so it pays only from
    :data:`WINOGRAD_MIN_C` input channels on.
-3. **Input gradient** ``dx``: a *transposed convolution* — the forward tiled
-   kernel applied to the upstream gradient (spread out by the stride and
-   padded by ``K−1``) with the kernel flipped and its channel axes swapped.
-   Gathering instead of scattering reuses the fast forward kernel, and each
-   ``dx`` element is written by one task only (a scatter adds every window
-   into overlapping pixels).
-   When the input has few channels (C < half a tile, e.g. MNIST's C = 1), the
-   tile would be mostly padding; then each window's gradient is computed as a
-   tiled 1×1 convolution of ``dy`` (``KH·KW·C`` outputs) and added back into
-   its pixels (col2im).
+3. **Input gradient** ``dx``: a *transposed convolution* of ``dy``, three ways:
+
+   - stride 1: the forward tiled kernel (or Winograd) applied to ``dy`` padded by
+     ``K−1``, with the kernel flipped and its channel axes swapped. Gathering
+     instead of scattering reuses the fast forward kernel, and each ``dx``
+     element is written by one task only.
+   - stride ``S > 1``: spread out by the stride, ``dy`` would hold ``S − 1`` zeros
+     between its values — ``S²`` times the multiply-adds. Instead, the *sub-pixel*
+     decomposition (:func:`dx_subpixel`): output row ``r`` only meets the kernel
+     rows ``u ≡ r + top (mod S)``, so each of the ``S_h·S_w`` output phases is a
+     small stride-1 correlation of ``dy`` with its own sub-kernel ``k[ρ::S]``,
+     written straight into its interleaved place (:func:`_make_phase_conv`, whose
+     rows end in a 4-wide or a shifted full tile rather than narrow 3-, 2- and
+     1-column ones).
+   - few input channels (C < half a tile, e.g. MNIST's C = 1: the tile would be
+     mostly padding) or a non-finite kernel: every window's gradient ``dy · kernelᵀ``
+     (a tile of ``JB`` pixels × ``FB`` columns ``(u, v, c)``) is added into its
+     pixels while still in cache — a matrix product fused with col2im
+     (:func:`_make_dx_scatter`), which forms only the definition's products.
 4. **Kernel gradient** ``dkernel``: for each kernel row ``u`` the reduction
    over all output pixels is a matrix product ``X_uᵀ · dy``; it is tiled with
    the same micro-kernel (tile rows = ``(v, c)`` pairs, which are contiguous in
@@ -55,9 +64,10 @@ TensorFlow does, measured on 2.21): a pad is a zero that *is* multiplied
 at all. Three shortcuts above break that and are routed around, each at no
 cost for finite data: the direct loops skip pad positions (given explicit
 zeros when the kernel — forward — or ``dy`` — kernel gradient — is not
-finite); the transposed convolution for ``dx`` multiplies the kernel by
-spread-out zeros that are no product of the definition (a non-finite kernel
-takes the col2im path, which forms only real products); Winograd subtracts
+finite); the transposed convolution and the sub-pixel phases for ``dx``
+multiply the kernel by zeros around ``dy`` that are no product of the
+definition (a non-finite kernel takes the fused col2im path, which forms only
+real products); Winograd subtracts
 inputs before multiplying (``inf − inf``), so the rows of its output holding
 a non-finite value — flagged by the Winograd kernel itself while they are in
 cache — are recomputed by the tiled kernel (:func:`_redo_nonfinite_rows`). Where a finite result overflows only in some
@@ -69,6 +79,8 @@ the compiled code from ``__pycache__`` instead of recompiling.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numba as nb
 import numpy as np
@@ -376,28 +388,268 @@ def _spread_dy(dy, sh, sw, r0, c0, b):
                 b[n, r, q, f] = dy[n, i, j, f]
 
 
-@nb.njit(parallel=True, cache=True)
-def _col2im_add(g, kh, kw, sh, sw, top, left, dx):
-    """``dx[n, i·sh+u−top, j·sw+v−left, c] += g[n, i, j, (u·KW + v)·C + c]`` (pads dropped).
+def _make_phase_conv(FB, JB, parallel):
+    """Tiled correlation whose output rows and columns are each listed (a strided sub-grid of ``y``).
 
-    One image per task, so no two threads add into the same ``dx`` element.
+    Row ``g`` of ``rows`` is ``(phase_h, input corner row, output row)``; ``cols[pw]`` is
+    ``(input corner column, output column, count)`` of the outputs of column phase ``pw``; the
+    next output of a row is ``ys`` further in ``y`` and reads windows ``xs`` further in ``x``
+    (flat). Phase ``(ph, pw)`` has its own taps ``tapoff[tofs[φ]:][:ntaps[φ]]`` and packed kernel
+    ``km[kofs[φ]:]`` (``(n_cb, taps, FB)``), ``φ = ph·n_pw + pw``; ``y``'s channels are a multiple
+    of ``FB`` (callers pad and crop). Every listed output is stored whole, plus ``bias``, with no
+    read of ``y``: a row's leftover past its full tiles is a 4-wide tile, or its last full tile
+    moved back to end at the row's end (recomputing a few columns to the same bits) — narrow
+    3-, 2-, 1-column tiles, which have too few independent multiply-add chains, only for rows
+    narrower than a tile.
     """
-    n_img, oh, ow, _ = g.shape
-    _, h, w, c_in = dx.shape
-    for n in nb.prange(n_img):
-        for i in range(oh):
-            for u in range(kh):
-                r = i * sh + u - top
-                if r < 0 or r >= h:
-                    continue
-                for j in range(ow):
-                    for v in range(kw):
-                        q = j * sw + v - left
-                        if q < 0 or q >= w:
-                            continue
-                        t0 = (u * kw + v) * c_in
-                        for c in range(c_in):
-                            dx[n, r, q, c] += g[n, i, j, t0 + c]
+
+    PARALLEL = parallel
+
+    @nb.njit(parallel=parallel, cache=True)
+    def phase_conv(xf, hp, wp, c_x, km, kofs, tapoff, tofs, ntaps, rows, cols, xs, ys, bias, y):
+        if not PARALLEL and y.size == 0:
+            return
+        n_img, h, w, c_y = y.shape
+        n_rows = rows.shape[0]
+        n_pw = cols.shape[0]
+        n_cb = c_y // FB
+        yf = y.reshape(-1)
+        for task in nb.prange(n_img * n_rows):
+            n = task // n_rows
+            g = task - n * n_rows
+            ph = rows[g, 0]
+            for pw in range(n_pw):
+                phi = ph * n_pw + pw
+                nbw = cols[pw, 2]
+                nt = ntaps[phi]
+                tap = tapoff[tofs[phi] :]
+                xrow = ((n * hp + rows[g, 1]) * wp + cols[pw, 0]) * c_x
+                yrow = ((n * h + rows[g, 2]) * w + cols[pw, 1]) * c_y
+                for cb in range(n_cb):
+                    kb = kofs[phi] + cb * nt * FB
+                    c0 = cb * FB
+                    b = 0
+                    while b < nbw:
+                        rem = nbw - b
+                        if rem >= JB or rem == 4:
+                            width, start = min(rem, JB), b
+                        elif nbw >= JB:
+                            width, start = JB, nbw - JB
+                        else:
+                            width, start = (3 if rem >= 3 else (2 if rem == 2 else 1)), b
+                        xb = xrow + start * xs
+                        yb = yrow + start * ys + c0
+                        b = start + width
+                        if width == JB:
+                            tile_fma_to(yf, yb, ys, bias, c0, xf, xb, xs, km, kb, FB, tap, nt, FB, JB)
+                        elif width == 4:
+                            tile_fma_to(yf, yb, ys, bias, c0, xf, xb, xs, km, kb, FB, tap, nt, FB, 4)
+                        elif width == 3:
+                            tile_fma_to(yf, yb, ys, bias, c0, xf, xb, xs, km, kb, FB, tap, nt, FB, 3)
+                        elif width == 2:
+                            tile_fma_to(yf, yb, ys, bias, c0, xf, xb, xs, km, kb, FB, tap, nt, FB, 2)
+                        else:
+                            tile_fma_to(yf, yb, ys, bias, c0, xf, xb, 0, km, kb, FB, tap, nt, FB, 1)
+
+    return phase_conv
+
+
+def _phase_sizes(n, k, s, t):
+    """Per phase ``ρ < s`` of one axis: ``(first output, its corner A, count, taps M)``.
+
+    Output ``r`` (padded position ``R = r + t = s·A + ρ``) gets ``Σ_m dy[A − m]·k[ρ + s·m]``.
+    """
+    out = []
+    for rho in range(s):
+        r0 = (rho - t) % s
+        out.append((r0, (r0 + t - rho) // s, max(0, -(-(n - r0) // s)), max(0, -(-(k - rho) // s))))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _subpixel_plan(dy_hw, x_hw, kernel_hw, n_f, strides, top_left):
+    """The geometry of :func:`dx_subpixel` (no data): padded ``dy`` size and offset, and the
+    index arrays of :func:`_make_phase_conv` — the same for every call of a layer, so cached."""
+    (oh, ow), (h, w), (kh, kw), (sh, sw) = dy_hw, x_hw, kernel_hw, strides
+    ph_h, ph_w = _phase_sizes(h, kh, sh, top_left[0]), _phase_sizes(w, kw, sw, top_left[1])
+    # dy is padded by M − 1 zeros in front (tap m reads dy[A − m]) and to the last corner behind.
+    ph, pw = max(1, max(m for *_, m in ph_h)) - 1, max(1, max(m for *_, m in ph_w)) - 1
+    hp = ph + max(oh, max(a + c for _, a, c, _ in ph_h))
+    wp = pw + max(ow, max(b + c for _, b, c, _ in ph_w))
+    taps, tofs, ntaps = [], [], []
+    for rh in range(sh):
+        for rw in range(sw):
+            mh, mw = ph_h[rh][3], ph_w[rw][3]
+            tofs.append(sum(ntaps))
+            ntaps.append(mh * mw * n_f)
+            m_h = np.arange(mh).reshape(-1, 1, 1)
+            m_w = np.arange(mw).reshape(1, -1, 1)
+            taps.append((((ph - m_h) * wp + (pw - m_w)) * n_f + np.arange(n_f)).reshape(-1))
+    i64 = np.int64
+    rows = [(rh, a0 + a, r0 + a * sh) for rh, (r0, a0, cnt, _) in enumerate(ph_h) for a in range(cnt)]
+    return (
+        (hp, wp, ph, pw),
+        np.concatenate(taps + [np.zeros(1, i64)]).astype(i64),
+        np.array(tofs, i64),
+        np.array(ntaps, i64),
+        np.array(rows, i64).reshape(-1, 3),
+        np.array([(b0, q0, cnt) for q0, b0, cnt, _ in ph_w], i64),
+    )
+
+
+def dx_subpixel(dy, x_shape, kernel, strides, pads):
+    """``dx`` of a strided convolution as ``S_h·S_w`` small convolutions, one per output phase
+    (sub-pixel decomposition): output ``r ≡ ρ − top (mod S)`` only meets the taps ``u ≡ ρ (mod S)``,
+    so each phase correlates ``dy`` (zero-padded) with its own sub-kernel ``k[ρ::S]`` flipped — the
+    real products, plus products of the kernel with ``dy``'s padding (so a finite kernel only)."""
+    n_img, oh, ow, n_f = dy.shape
+    c_in = x_shape[3]
+    kh, kw = kernel.shape[:2]
+    sh, sw = strides
+    fb, jb = tile_for(dy.dtype)
+    (hp, wp, ph, pw), taps, tofs, ntaps, rows, cols = _subpixel_plan(
+        (oh, ow), tuple(x_shape[1:3]), (kh, kw), n_f, (sh, sw), (pads[0], pads[2])
+    )
+    dyp = np.zeros((n_img, hp, wp, n_f), dtype=dy.dtype)
+    _pad_into(dy, ph, pw, dyp)
+    # Phase (ρh, ρw)'s kernel matrix: taps (m_h, m_w, f) × channels, packed in blocks of FB channels.
+    kms = [
+        _kernel_matrix(kernel[rh::sh, rw::sw].transpose(0, 1, 3, 2).reshape(1, 1, -1, c_in), fb)[0].reshape(-1)
+        for rh in range(sh)
+        for rw in range(sw)
+    ]
+    kofs = np.cumsum([0] + [k.size for k in kms[:-1]]).astype(np.int64)
+    cp = -(-c_in // fb) * fb  # channels padded to whole tiles, cropped after
+    dx = np.empty(tuple(x_shape[:3]) + (cp,), dtype=dy.dtype)
+    kern = specialised(_make_phase_conv, fb, jb, True)
+    zb = np.zeros(cp, dy.dtype)  # the bias: none
+    kern(dyp.reshape(-1), hp, wp, n_f, np.concatenate(kms), kofs, taps, tofs, ntaps, rows, cols, n_f, sw * cp, zb, dx)
+    return dx if cp == c_in else np.ascontiguousarray(dx[..., :c_in])
+
+
+def _make_dx_scatter(FB, JB, parallel):
+    """Fused "matrix product + col2im" input gradient: only the real multiply-adds, no ``g`` in memory.
+
+    ``dxp[n, i·sh + u·dh, j·sw + v·dw, c] += g[n, i, j, (u, v, c)]`` into the padded gradient ``dxp``,
+    large enough for every window (no bounds checks; the caller crops the pads off), where
+    ``g[n, i, j, (u, v, c)] = Σ_f dy[n, i, j, f]·kernel[u, v, c, f]`` is computed a tile at a time:
+    ``JB`` pixels of ``dy`` (consecutive in the flat pixel order, so rows need no leftover tiles) ×
+    ``FB`` columns ``(u, v, c)`` of the packed ``(n_gb, F, FB)`` kernel matrix ``km`` (column
+    ``col`` lands ``col_off[col]`` from the window's corner), then added into ``dxp`` while in
+    cache. One task = one image × one block of ``FB`` channels (when ``C`` is a multiple of ``FB``,
+    else all of them) × one band of ``band`` dy rows; the bands ``phase``, ``phase + step``, … run
+    at once: with ``step = 2`` and bands at least as tall as a window's reach, no two tasks add
+    into the same element.
+    """
+
+    PARALLEL = parallel
+
+    @nb.njit(parallel=parallel, cache=True)
+    def dx_scatter(dyf, oh, ow, n_f, km, tapoff, col_off, zb, n_cols, sh, sw, band, phase, step, dxp):
+        if not PARALLEL and dxp.size == 0:
+            return
+        n_img, hp, wp, c_in = dxp.shape
+        n_gb = km.shape[0]
+        kf = km.reshape(-1)
+        dxf = dxp.reshape(-1)
+        aligned = c_in % FB == 0  # a block of FB columns is FB channels of one tap (u, v)
+        n_cb = c_in // FB if aligned else 1
+        n_my = n_gb // n_cb
+        n_bands = (oh + band - 1) // band
+        n_bb = (n_bands - phase + step - 1) // step
+        for task in nb.prange(n_img * n_cb * n_bb):
+            bi = task % n_bb
+            rest = task // n_bb
+            cb = rest % n_cb
+            n = rest // n_cb
+            b = phase + bi * step
+            p_hi = min(oh, (b + 1) * band) * ow
+            acc = np.empty(JB * FB, dtype=dxp.dtype)
+            corner = np.empty(JB, dtype=np.int64)  # the tile's pixels: window corners in dxp
+            p0 = b * band * ow
+            i = p0 // ow
+            j = p0 - i * ow
+            while p0 < p_hi:
+                rem = p_hi - p0
+                width = JB if rem >= JB else 1  # a band's last few pixels one at a time
+                for jj in range(width):
+                    corner[jj] = ((n * hp + i * sh) * wp + j * sw) * c_in
+                    j += 1
+                    if j == ow:
+                        i += 1
+                        j = 0
+                xb = (n * oh * ow + p0) * n_f
+                for m in range(n_my):
+                    gb = m * n_cb + cb
+                    kb = gb * n_f * FB
+                    # The tile's products, stored (not added) into the scratch acc: zb is zeros.
+                    if width == JB:
+                        tile_fma_to(acc, 0, FB, zb, 0, dyf, xb, n_f, kf, kb, FB, tapoff, n_f, FB, JB)
+                    else:
+                        tile_fma_to(acc, 0, FB, zb, 0, dyf, xb, 0, kf, kb, FB, tapoff, n_f, FB, 1)
+                    c0 = gb * FB
+                    if aligned:
+                        off = col_off[c0]
+                        for jj in range(width):
+                            base = corner[jj] + off
+                            for f in range(FB):
+                                dxf[base + f] += acc[jj * FB + f]
+                    else:
+                        nc = min(FB, n_cols - c0)
+                        for jj in range(width):
+                            base = corner[jj]
+                            for f in range(nc):
+                                dxf[base + col_off[c0 + f]] += acc[jj * FB + f]
+                p0 += width
+
+    return dx_scatter
+
+
+@functools.lru_cache(maxsize=64)
+def _scatter_offsets(kh, kw, c_in, dh, dw, wp, n_f):
+    """``(tapoff, col_off)`` of :func:`_make_dx_scatter`: tap ``f`` is ``dy``'s channel ``f``; column
+    ``(u, v, c)`` of the kernel matrix lands ``(u·dh·Wp + v·dw)·C + c`` from a window's corner."""
+    u, v, c = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c_in), indexing="ij")
+    return np.arange(n_f, dtype=np.int64), ((u * dh * wp + v * dw) * c_in + c).reshape(-1).astype(np.int64)
+
+
+def dx_scatter(dy, x_shape, kernel, strides, pads, dilation=(1, 1)):
+    """``dx`` by :func:`_make_dx_scatter`: every product ``dy · kernel`` that the definition forms, and no other.
+
+    Also for dilation (``dilation = (dh, dw)``: tap ``(u, v)`` lands ``u·dh, v·dw`` from the corner).
+    """
+    n_img, oh, ow, n_f = dy.shape
+    _, h, w, c_in = x_shape
+    kh, kw, _, _ = kernel.shape
+    sh, sw = strides
+    dh, dw = dilation
+    top, left = pads[0], pads[2]
+    fb, jb = tile_for(dy.dtype)
+    kmat = kernel.reshape(kh * kw * c_in, n_f).T.reshape(1, 1, n_f, kh * kw * c_in)
+    km, _ = _kernel_matrix(np.ascontiguousarray(kmat), fb)
+    # Padded so that every window fits: the pads' sums are cropped off at the end.
+    hp = max(top + h, (oh - 1) * sh + (kh - 1) * dh + 1)
+    wp = max(left + w, (ow - 1) * sw + (kw - 1) * dw + 1)
+    dxp = np.zeros((n_img, hp, wp, c_in), dtype=dy.dtype)
+    n_cb = c_in // fb if c_in % fb == 0 else 1
+    threads = nb.get_num_threads()
+    # Bands of dy rows only when images × channel blocks do not keep every thread busy. Two bands
+    # two apart never meet when a band is at least as tall as a window's reach in dy rows.
+    reach = -(-((kh - 1) * dh + 1) // sh)
+    band = oh
+    if n_img * n_cb < 2 * threads and oh > 2 * reach:
+        band = max(reach, -(-oh // (4 * threads)))
+    kern = specialised(_make_dx_scatter, fb, jb, True)
+    args = (*_scatter_offsets(kh, kw, c_in, dh, dw, wp, n_f), np.zeros(fb, dy.dtype), kh * kw * c_in, sh, sw, band)
+    dyf = dy.reshape(-1)
+    if band >= oh:
+        kern(dyf, oh, ow, n_f, km, *args, 0, 1, dxp)
+    else:
+        kern(dyf, oh, ow, n_f, km, *args, 0, 2, dxp)
+        kern(dyf, oh, ow, n_f, km, *args, 1, 2, dxp)
+    if (hp, wp) == (h, w):
+        return dxp
+    return np.ascontiguousarray(dxp[:, top : top + h, left : left + w])
 
 
 def conv2d_dx(
@@ -416,25 +668,29 @@ def conv2d_dx(
     sh, sw = strides
     t, _, l, _ = pads
     fb, _ = tile_for(dy.dtype)
-    if 2 * c_in < fb or not np.isfinite(kernel).all():
-        # A non-finite kernel also comes here: the transposed convolution below multiplies
-        # kernel taps by the zeros spread between and around dy's values, which are no
-        # product of the definition (0·inf = NaN where the reference adds nothing);
-        # this path forms only the real products.
-        # Few input channels (MNIST: C = 1): the transposed convolution would fill
-        # a tile of FB output channels with only C useful ones. Instead, compute
-        # every window's gradient g[n,i,j,(u,v,c)] = Σ_f dy[n,i,j,f]·kernel[u,v,c,f]
-        # — a 1×1 convolution of dy, tiled, with KH·KW·C outputs — then add each
-        # window's g back into the pixels it came from ("col2im").
-        kmat = kernel.reshape(kh * kw * c_in, n_f).T.reshape(1, 1, n_f, kh * kw * c_in)
-        g = _forward_tiled(dy, np.ascontiguousarray(kmat), None, (1, 1))
-        dx = np.zeros(x_shape, dtype=dy.dtype)
-        _col2im_add(g, kh, kw, sh, sw, t, l, dx)
-        return dx
-    # dy spread out by the stride, placed so that a *valid* correlation of b with
-    # the flipped kernel gives dx directly: dx[r] = Σ_u b[r+u]·k[KH−1−u].
+    finite = np.isfinite(kernel).all()
+    if 2 * c_in < fb or not finite:
+        # Few input channels (MNIST: C = 1): a tile of FB output channels would hold only C
+        # useful ones. A non-finite kernel: the paths below multiply it by zeros around (and,
+        # spread, between) dy's values, which are no product of the definition (0·inf = NaN
+        # where the reference adds nothing). The fused product + col2im forms only real products.
+        return dx_scatter(dy, x_shape, kernel, strides, pads)
+    if sh > 1 or sw > 1:
+        # Spread out by the stride, dy would hold S − 1 zeros between its values (S² times
+        # the multiply-adds): one small convolution per output phase instead.
+        return dx_subpixel(dy, x_shape, kernel, strides, pads)
+    # dy placed so that a *valid* correlation of b with the flipped kernel gives dx
+    # directly: dx[r] = Σ_u b[r+u]·k[KH−1−u].
     b = np.zeros((n_img, h + kh - 1, w + kw - 1, n_f), dtype=dy.dtype)
     _spread_dy(dy, sh, sw, kh - 1 - t, kw - 1 - l, b)
+    return dx_of_placed(b, kernel)
+
+
+def dx_of_placed(b: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``dx (N, H, W, C)`` from ``dy`` already placed in the zeros of ``b (N, H + KH − 1, W + KW − 1, F)``
+    (at offset ``(KH − 1 − top, KW − 1 − left)``, stride 1): the valid correlation of ``b`` with the
+    flipped kernel, channel axes swapped — tiled or Winograd. Only for a finite kernel (the zeros
+    around ``dy`` are no product of the definition)."""
     kt = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))  # (KH, KW, F, C): flipped, F plays C_in
     return _valid_conv(b, kt, None, (1, 1))
 

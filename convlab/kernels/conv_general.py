@@ -15,23 +15,29 @@ The paths
    sub-grid of rows ``p, p + D, p + 2D…``. The padded input is split into ``D_h × D_w``
    sub-grids stacked along the batch axis (:func:`_subgrid_copy`, one parallel pass),
    the fast kernels of :mod:`convlab.kernels.conv` (tiled / Winograd) run once on the
-   stack, and the outputs are interleaved back. Input gradient: ``dy`` is split by
-   residue and the fast transposed convolution runs on the sub-grids (they share no
-   input pixel); kernel gradient: the fast one on the sub-grids. When ``D`` divides
-   ``OH`` and ``OW`` every sub-grid has as many outputs and they are stacked into one
-   call; otherwise one call per sub-grid. Either way each sub-grid gets exactly its own
-   outputs, so no made-up zero of ``dy`` meets a non-finite value.
-2. **Stride > 1 with dilation > 1 along one axis** (Keras' layers refuse it,
+   stack, and the outputs are interleaved back. Input gradient (stride 1, a finite kernel,
+   enough channels): each sub-grid's own ``dy`` is copied straight into the zero-padded
+   layout of the fast transposed convolution (one pass; a sub-grid with fewer outputs gets
+   zeros, which only meet the finite kernel), one tiled / Winograd call on all of them,
+   interleaved back (the sub-grids share no input pixel). Kernel gradient: the fast one on
+   the sub-grids — when ``D`` divides ``OH`` and ``OW`` stacked into one call, whose pass
+   also sums ``dbias``; otherwise one call per sub-grid, each with exactly its own
+   outputs, so no made-up zero of ``dy`` meets a non-finite input.
+2. **Everything else for ``dx``** (stride with dilation, few channels, a non-finite kernel):
+   the fused product + col2im of :func:`convlab.kernels.conv.dx_scatter`, which takes the
+   dilation itself and forms only the definition's products. **Stride > 1 with dilation
+   > 1 along one axis** for the forward pass and ``dkernel`` (Keras' layers refuse it,
    ``tf.nn.conv2d`` takes it): the stride-1 dilated convolution by path 1, every
-   ``S``-th output kept (``S²`` times the work, with the fast kernels); backward with
+   ``S``-th output kept (``S²`` times the work, with the fast kernels); ``dkernel`` with
    ``dy`` spread out by the stride (zeros between). Those zeros are no product of the
-   definition, so when they could meet an inf or NaN (a non-finite kernel for ``dx``, a
-   non-finite input for ``dkernel``) path 3 runs instead.
+   definition, so with a non-finite input path 3 runs instead.
 3. **Small problems** (below :data:`convlab.kernels.conv.DIRECT_MACS` multiply-adds) and
    the non-finite cases above → serial direct loops on the definition
    (:func:`_forward_direct`, :func:`_dx_direct`, :func:`_dk_direct`). The ``dx`` loop
    has the loop order and float64 partial sums of the direct backward loop of
    :mod:`convlab.kernels.conv`, so with ``D = 1`` both give the same bits.
+4. **Strided forward** for ``conv2d_transpose``'s input gradient (:func:`forward_strided`):
+   the tiles of the tiled kernel, with rows ending in a 4-wide or shifted full tile.
 
 Non-finite values follow IEEE arithmetic on the definition, as in :mod:`convlab.kernels.conv`:
 the direct loops skip pad positions, so they are given explicit zeros when a pad
@@ -44,6 +50,7 @@ import numba as nb
 import numpy as np
 
 from convlab.kernels import conv as fast
+from convlab.kernels.tile import tile_for
 from convlab.util.arrays import pad_nhwc
 
 __all__ = ["conv2d_forward", "conv2d_dx", "conv2d_backward"]
@@ -245,35 +252,93 @@ def _stacked(dy, dilation):
     return stack.reshape(dh * dw * n_img, oh // dh, ow // dw, n_f)
 
 
-def dx_subgrids(dy, x_shape, kernel, strides, pads, dilation):
-    """Stride-1 dilated input gradient: :func:`conv2d_dx` with ``D = 1`` on each sub-grid's own ``dy``."""
-    _, _, (hs, ws) = _subgrid_sizes(x_shape, kernel.shape, strides, pads, dilation)
-    (dh, dw), (n_img, _, _, c_in) = dilation, x_shape
-    stack = _stacked(dy, dilation)
-    if stack is not None:
-        dsub = conv2d_dx(stack, (dh * dw * n_img, hs, ws, c_in), kernel, strides, NO_PADS, (1, 1))
-        dsub = dsub.reshape(dh, dw, n_img, hs, ws, c_in)
-    else:
-        dsub = np.zeros((dh, dw, n_img, hs, ws, c_in), dtype=dy.dtype)
-        for p, q, dy_pq in _residues(dy, dilation):
-            dsub[p, q] = conv2d_dx(dy_pq, (n_img, hs, ws, c_in), kernel, strides, NO_PADS, (1, 1))
+def _real_span(top, n, d, k):
+    """``(lo, count)``: the sub-grid rows that hold real (not pad) pixels along one axis, for all
+    ``d`` sub-grids together — the only rows of the sub-grids' input gradient that are kept.
+    ``lo`` is at most ``k − 1`` (so ``dy`` still fits in front of the placed layout)."""
+    lo = min(max(0, -(-(top - p) // d)) for p in range(d))
+    hi = max(-(-(top + n - p) // d) for p in range(d))
+    lo = min(lo, k - 1)
+    return lo, hi - lo
+
+
+def dx_subgrids(dy, x_shape, kernel, pads, dilation):
+    """Stride-1 dilated input gradient for a finite kernel: each sub-grid's own ``dy``, placed in zeros
+    as :func:`convlab.kernels.conv.dx_of_placed` takes it (one copy), then one fast call on all of them.
+
+    Only the sub-grid rows and columns that hold real pixels are computed (the pads' gradients would be
+    cropped anyway: with "same" padding they are a fifth of the work). Sub-grids with fewer outputs than
+    the others (``D`` not dividing ``OH``) get zeros in their place: products of zeros with the finite
+    kernel, which add nothing.
+    """
+    (dh, dw), (n_img, h, w, c_in), (kh, kw) = dilation, x_shape, kernel.shape[:2]
+    lo_h, hs = _real_span(pads[0], h, dh, kh)
+    lo_w, ws = _real_span(pads[2], w, dw, kw)
+    b = np.zeros((dh, dw, n_img, hs + kh - 1, ws + kw - 1, dy.shape[3]), dtype=dy.dtype)
+    # dy pixel (r, q) goes to sub-grid (r mod Dh, q mod Dw) at (r // Dh + KH − 1 − lo_h, q // Dw + KW − 1 − lo_w).
+    _subgrid_copy(dy, b, (kh - 1 - lo_h) * dh, (kw - 1 - lo_w) * dw, True)
+    dsub = fast.dx_of_placed(b.reshape(dh * dw * n_img, hs + kh - 1, ws + kw - 1, dy.shape[3]), kernel)
     dx = np.empty(x_shape, dtype=dy.dtype)
-    _subgrid_copy(dx, dsub, pads[0], pads[2], False)
+    # Every real pixel's sub-grid row is at least lo_h, so these offsets stay inside dsub.
+    _subgrid_copy(dx, dsub.reshape(dh, dw, n_img, hs, ws, c_in), pads[0] - lo_h * dh, pads[2] - lo_w * dw, False)
     return dx
 
 
 def dkernel_subgrids(dy, x, kernel, strides, pads, dilation):
-    """Stride-1 dilated kernel gradient: the fast one on the sub-grids (stacked, or each, summed)."""
+    """Stride-1 dilated ``(dkernel, dbias)``: the fast kernel gradient on the sub-grids — stacked, one call
+    (``dbias`` rides along), or one call per sub-grid, summed (``dbias`` then summed by NumPy)."""
     _, _, (hs, ws) = _subgrid_sizes(x.shape, kernel.shape, strides, pads, dilation)
     sub = _split_input(x, pads, dilation, hs, ws)
     stack = _stacked(dy, dilation)
     if stack is not None:
         xs = sub.reshape(-1, hs, ws, x.shape[3])
-        return fast.conv2d_backward(stack, xs, kernel, strides, NO_PADS, need_dx=False)[1]
+        return fast.conv2d_backward(stack, xs, kernel, strides, NO_PADS, need_dx=False)[1:]
     dk = np.zeros(kernel.shape, dtype=x.dtype)
     for p, q, dy_pq in _residues(dy, dilation):
         dk += fast.conv2d_backward(dy_pq, sub[p, q], kernel, strides, NO_PADS, need_dx=False)[1]
-    return dk
+    return dk, dy.reshape(-1, dy.shape[3]).sum(axis=0)
+
+
+# --------------------------------------------------------------------------- 4. strided forward
+def forward_strided(x, kernel, bias, strides, pads):
+    """Undilated ``conv2d`` with stride > 1 for the parallel path: the tiles of
+    :func:`convlab.kernels.conv._make_phase_conv` (one phase), whose rows end in a 4-wide or a
+    shifted full tile instead of narrow 3-, 2- and 1-column ones — the same products in the same
+    order as the tiled kernel, so the same bits. Other problems: :func:`convlab.kernels.conv.conv2d_forward`."""
+    kh, kw, c_in, n_f = kernel.shape
+    sh, sw = strides
+    oh, ow = _out_hw(x.shape, kernel.shape, strides, pads, (1, 1))
+    if (sh, sw) == (1, 1) or x.shape[0] * oh * ow * kh * kw * c_in * n_f < fast.SERIAL_MACS:
+        return fast.conv2d_forward(x, kernel, bias, strides, pads)
+    fb, jb = tile_for(x.dtype)
+    xp = fast._padded(x, pads)
+    _, hp, wp, _ = xp.shape
+    km, fp = fast._kernel_matrix(kernel, fb)
+    bb = np.zeros(fp, dtype=x.dtype)
+    if bias is not None:
+        bb[:n_f] = bias
+    taps = fast._tap_offsets(kh, kw, c_in, wp)
+    i64 = np.int64
+    y = np.empty((x.shape[0], oh, ow, fp), dtype=x.dtype)  # filters padded to whole tiles, cropped after
+    rows = np.stack([np.zeros(oh, i64), np.arange(oh, dtype=i64) * sh, np.arange(oh, dtype=i64)], axis=1)
+    fast.specialised(fast._make_phase_conv, fb, jb, True)(
+        xp.reshape(-1),
+        hp,
+        wp,
+        c_in,
+        km.reshape(-1),
+        np.zeros(1, i64),
+        taps,
+        np.zeros(1, i64),
+        np.array([taps.size], i64),
+        rows,
+        np.array([(0, 0, ow)], i64),
+        sw * c_in,
+        fp,
+        bb,
+        y,
+    )
+    return y if fp == n_f else np.ascontiguousarray(y[..., :n_f])
 
 
 # --------------------------------------------------------------------------- 2. stride with dilation
@@ -319,21 +384,19 @@ def conv2d_dx(dy: np.ndarray, x_shape, kernel: np.ndarray, strides: Pair, pads: 
     The one numba implementation behind ``conv2d_backward``'s ``dx`` and ``conv2d_transpose``.
     Small problems: the direct loop (for ``D = 1`` the same bits as the direct backward loop
     of :func:`convlab.kernels.conv.conv2d_backward`); otherwise :func:`convlab.kernels.conv.conv2d_dx`
-    for ``D = 1``, space-to-batch over it for ``D > 1`` (module docstring).
+    for ``D = 1``; for ``D > 1`` space-to-batch over its fast path (stride 1, a finite kernel and
+    enough channels), else the fused product + col2im of :func:`convlab.kernels.conv.dx_scatter`,
+    which takes the dilation itself and forms only the definition's products (module docstring).
     """
     x_shape = tuple(x_shape)
     if _small(dy.shape, kernel.shape):
         return dx_direct(dy, x_shape, kernel, strides, pads, dilation)
     if tuple(dilation) == (1, 1):
         return fast.conv2d_dx(dy, x_shape, kernel, strides, pads)
-    inner, outer = _split_strides(strides, dilation)
-    if outer == (1, 1):
-        return dx_subgrids(dy, x_shape, kernel, inner, pads, dilation)
-    if not np.isfinite(kernel).all():  # the spread-out zeros would meet it (0·inf): path 3
-        return dx_direct(dy, x_shape, kernel, strides, pads, dilation)
-    return dx_subgrids(
-        _spread(dy, x_shape, kernel.shape, inner, outer, pads, dilation), x_shape, kernel, inner, pads, dilation
-    )
+    fb = tile_for(dy.dtype)[0]
+    if tuple(strides) == (1, 1) and 2 * x_shape[3] >= fb and np.isfinite(kernel).all():
+        return dx_subgrids(dy, x_shape, kernel, pads, dilation)
+    return fast.dx_scatter(dy, x_shape, kernel, strides, pads, dilation)
 
 
 def conv2d_backward(
@@ -343,10 +406,11 @@ def conv2d_backward(
     if tuple(dilation) == (1, 1):
         return fast.conv2d_backward(dy, x, kernel, strides, pads, need_dx=need_dx)
     dx = conv2d_dx(dy, x.shape, kernel, strides, pads, dilation) if need_dx else None
-    db = dy.reshape(-1, dy.shape[3]).sum(axis=0)
     inner, outer = _split_strides(strides, dilation)
     if _small(dy.shape, kernel.shape) or (outer != (1, 1) and not np.isfinite(x).all()):
+        db = dy.reshape(-1, dy.shape[3]).sum(axis=0)
         return dx, dkernel_direct(dy, x, kernel.shape, strides, pads, dilation), db
     if outer != (1, 1):
         dy = _spread(dy, x.shape, kernel.shape, inner, outer, pads, dilation)
-    return dx, dkernel_subgrids(dy, x, kernel, inner, pads, dilation), db
+    dk, db = dkernel_subgrids(dy, x, kernel, inner, pads, dilation)
+    return dx, dk, db

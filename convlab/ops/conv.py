@@ -453,8 +453,13 @@ def conv2d_resolved(
     """:func:`conv2d` on *resolved*, already checked arguments (as :func:`conv2d_input_gradient`).
 
     For operations built on the convolution (``conv2d_transpose``'s backward pass) that have
-    checked their own arguments; ``pads = (top, bottom, left, right)``.
+    checked their own arguments; ``pads = (top, bottom, left, right)``. Same numbers as :func:`conv2d`
+    (numba, stride > 1: the same products in the same order, by a kernel without narrow edge tiles).
     """
+    if backend == "numba" and groups == 1 and tuple(dilation) == (1, 1):
+        from convlab.kernels import conv_general as nb_conv
+
+        return nb_conv.forward_strided(x, kernel, bias, strides, pads)
     return _FORWARD[backend](x, kernel, bias, strides, pads, dilation, groups)
 
 

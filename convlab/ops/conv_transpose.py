@@ -50,6 +50,8 @@ input-gradient kernels of :mod:`convlab.kernels.conv` / :mod:`convlab.kernels.co
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -186,5 +188,13 @@ def conv2d_transpose_backward(
         )
     dx = conv2d_resolved(dy, kernel, None, strides, pads, dilation, 1, backend) if need_dx else None
     dkernel, _ = conv2d_kernel_gradient(x, dy, kernel, strides, pads, dilation, 1, backend)
-    dbias = dy.reshape(-1, dy.shape[3]).sum(axis=0)
+    dbias = _channel_sums(dy) if backend != "reference" else dy.reshape(-1, dy.shape[3]).sum(axis=0)
     return dx, dkernel, dbias
+
+
+def _channel_sums(a):
+    """``Σ_{n,i,j} a[n, i, j, :]``, in two passes over long rows: NumPy sums a ``(P, C)`` array along
+    its first axis one short row at a time, ~5× slower than along a contiguous axis."""
+    pixels = a.shape[0] * a.shape[1] * a.shape[2]
+    chunks = math.gcd(pixels, 256)
+    return a.reshape(chunks, -1).sum(axis=0).reshape(-1, a.shape[3]).sum(axis=0)
