@@ -114,7 +114,9 @@ def conv2d_transpose(
             takes them (an int, ``(P_h, P_w)``, ``((top, bottom), (left, right))``): the pads of
             the convolution this one is the transpose of, cropped from the output.
         output_padding: ``None`` or int / ``(A_h, A_w)`` with ``0 ≤ A < S`` (Keras): extra rows
-            and columns at the bottom/right that pick the output size (module docstring).
+            and columns that pick the output size (module docstring). With ``"valid"`` or explicit
+            pads they come at the bottom/right; with ``"same"`` the crop follows TensorFlow's
+            "same" rule on the output size, so the extra row can appear at the top/left.
         dilation_rate: int or ``(D_h, D_w)``, ≥ 1 (may be combined with a stride > 1, as the
             gradient of ``tf.nn.conv2d``; Keras' layer refuses that combination).
         backend: ``"reference"``, ``"numpy"`` or ``"numba"`` (default ``None`` → numba).
