@@ -374,3 +374,22 @@ def test_keras_layers_agree():
     sep.build(x.shape)
     sep.set_weights([dk, pk, b])
     _close(separable_conv2d(x, dk, pk, b, strides=2), np.asarray(sep(x)), np.float32, "SeparableConv2D")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("strides,padding", [(1, "same"), (2, "valid"), (1, ((2, 0), (1, 1)))])
+def test_many_channels_take_the_vector_tiles_and_equal_the_reference(dtype, strides, padding):
+    """3×3 with ≥ 8 channels runs the numba backend's vector tiles (8 channels × 4 pixels): same numbers."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 11, 13, 24)).astype(dtype)
+    k = rng.standard_normal((3, 3, 24, 1)).astype(dtype)
+    b = rng.standard_normal(24).astype(dtype)
+    want = depthwise_conv2d(x, k, b, strides=strides, padding=padding, backend="reference")
+    got = depthwise_conv2d(x, k, b, strides=strides, padding=padding, backend="numba")
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    dy = rng.standard_normal(want.shape).astype(dtype)
+    ref = depthwise_conv2d_backward(dy, x, k, strides=strides, padding=padding, backend="reference")
+    fast = depthwise_conv2d_backward(dy, x, k, strides=strides, padding=padding, backend="numba")
+    for g, w in zip(fast, ref):
+        np.testing.assert_allclose(g, w, rtol=tol * 10, atol=tol * 10)

@@ -6,63 +6,65 @@ resolved ``pads = (top, bottom, left, right)``.
 
 The kernel ``(KH, KW, C, M)`` is used as ``(KH, KW, C·M)``: that flat last axis is
 the output channel ``o = c·M + m`` (Keras' and TensorFlow's order), so for
-``M = 1`` — MobileNet's case — every inner loop runs over one contiguous axis of
-``x``, ``y`` and the kernel at once. With ``M > 1`` the inner loop runs over ``m``
-for one input channel ``c``.
+``M = 1`` — MobileNet's case — the channels of ``x``, ``y`` and the kernel line up.
 
-Why each kernel has the shape it has
-------------------------------------
-A depthwise convolution does 9 multiply-adds per number it reads (3×3), so it
-is limited by how fast the numbers move, not by arithmetic. What costs is
-touching the same bytes many times, so:
+Why the kernels have the shape they have
+----------------------------------------
+A 3×3 depthwise convolution does 9 multiply-adds per number it reads: it is
+limited by how fast the numbers move through the caches and memory, so the
+work is arranged around that.
 
-- **forward**: one task per output row ``(n, i)`` (``prange``). For a 3×3 kernel
-  and ``M = 1`` (every MobileNet layer) the interior of the row — output pixels
-  whose 9 taps all fall inside ``x``, i.e. all but the border rows and columns —
-  goes through :func:`_dw_run`: for a block of ``FB`` channels (one vector
-  register: 8 float32 on AVX2) the 9 kernel vectors are loaded into registers
-  once, then each output pixel is 9 vector loads of ``x``, 9 fused multiply-adds
-  in registers and one store — ``y`` is written once, never re-read. Plain
-  loops can not be trusted to compile to that (LLVM can not prove ``y`` and the
-  kernel do not overlap, so it reloads the kernel per pixel, and its choice
-  changes with the optimisation level: see :mod:`convlab.kernels.tile`), so the
-  loop is written as LLVM IR with vector types. Border pixels, channels past
-  the last full block, other kernel sizes and ``M > 1`` take :func:`_fwd_cols`:
-  per tap, the output columns that tap reaches inside ``x`` (computed, not
-  tested per pixel), each adding its ``C·M`` products into the output pixel
-  (a few hundred bytes, in L1). Taps in the padding are skipped, so no padded
-  copy of the input is made (it would cost half as much as the convolution).
+- **Vector tiles** (3×3 kernels, ``M = 1``, the channels in whole blocks of
+  ``FB`` = one vector register, 8 float32 on AVX2): a tile is ``JB = 4`` output
+  pixels of one row × every channel block. For each block, each ``x`` vector a
+  tile needs is loaded once and multiplied into every tile pixel it is a tap of
+  (column stride 1: 6 columns × 3 rows feed 4 pixels' 36 multiply-adds), the 9
+  kernel vectors come from a repacked kernel at fixed offsets, the sums stay in
+  registers and each output vector is stored once. Plain Numba loops do not
+  compile to that reliably (see :mod:`convlab.kernels.tile`), so a tile is
+  written as LLVM IR with vector types. Taps in the padding read a vector of
+  zeros — the definition's zeros — so border pixels go in tiles too and no
+  padded copy of ``x`` is made. Outputs of 8 MiB and more are written with
+  non-temporal stores (no read of each line before it is overwritten: a third
+  less memory traffic), and while a tile runs the same columns of the input row
+  the next output row adds are prefetched (the hardware prefetchers do not
+  follow this access pattern; measured on the benchmark's forward tiles, one
+  thread: 2.2 → 1.4 ms).
+- **Loops** (other kernel sizes, ``M > 1``, channels past the last whole block):
+  per tap, the output columns it reaches inside ``x`` are computed (not tested
+  per pixel) and the ``C·M`` products added into the output pixel, in L1.
+- **forward**: the output rows are cut into a few runs per thread (``prange``).
 - **input gradient**: ``dx[r, q, c] = Σ dy[i, j, c] · kernel[u, v, c]`` over the
   taps with ``i·sh + u·dh = r + top``: for stride 1 and ``M = 1`` that is the
   forward convolution of ``dy`` with the flipped kernel and pads
   ``(K − 1)·D − pad``, so it runs the forward kernel. Otherwise it is gathered,
-  not scattered — one task per *input* row; each ``dx`` pixel sums the
-  ``dy · kernel`` products of the windows that covered it. Each ``dx`` element
-  is written by one task only, so no two threads race.
+  not scattered — one task per *input* row, each ``dx`` pixel summing the
+  ``dy · kernel`` products of the windows that covered it, written by one task.
 - **kernel gradient**: ``dk[u, v, o] = Σ_{n,i,j} x_pad[n, i·sh + u·dh, j·sw + v·dw, c] · dy[n, i, j, o]``
   is a reduction over every output pixel. The output rows are cut into a fixed
   number of chunks (:data:`DK_CHUNKS`, not the number of threads: the result is
-  the same bits on every machine); each chunk adds into its own copy of ``dk``
-  (``KH·KW·C·M`` numbers, in L1) and of ``dbias``, and the copies are summed at
-  the end in chunk order (no races, no atomics). The interior of a 3×3, ``M = 1``
-  row goes through :func:`_dw_dk_run`, which keeps the 9 tap sums of a block
-  of ``FB`` channels (and the bias sum) in registers along the row.
+  the same bits on every machine and thread count); each chunk adds into its
+  own copy of ``dk`` and ``dbias`` (a few KB, in L1), and the copies are summed
+  at the end in chunk order (no races, no atomics). A tile keeps the 3 sums of
+  one kernel row for a block in registers while it runs over its pixels.
 
-Rounding: the vector paths use fused multiply-adds (one rounding where ``a·b + c``
-rounds twice) and every path sums the taps in the order of the definition, bias
-last, so the numbers differ from the reference backend by float rounding only.
+Rounding: the tiles use fused multiply-adds (one rounding where ``a·b + c``
+rounds twice) and sum the taps in the order of the definition, bias last, so
+the numbers differ from the reference backend by float rounding only (and are
+closer to float64 than the numpy backend's: measured on the benchmark's shape).
 
 Non-finite values
 -----------------
 The definition multiplies the pads' zeros too (``0·inf = NaN``; the reference
-backend and TensorFlow do). Skipping the pads drops those products, which is
-exact only while they are 0: so the forward pass takes an explicitly padded copy
-of ``x`` when the kernel holds a non-finite weight (a check on a few hundred
-numbers), and the kernel gradient is recomputed on a padded copy when ``dbias``
-(``Σ dy``, a sum that is non-finite whenever ``dy`` holds a NaN or an inf) is not
+backend and TensorFlow do). The tiles do; the loops skip the pads, which is
+exact only while those products are 0: so the forward pass takes an explicitly
+padded copy of ``x`` when the kernel holds a non-finite weight (a check on a few
+hundred numbers), and the kernel gradient is recomputed on a padded copy when
+``dbias`` (``Σ dy``, non-finite whenever ``dy`` holds a NaN or an inf) is not
 finite. The input gradient forms only products of the definition (its "pads" are
-positions where no window reached, not multiplied zeros). A fused multiply-add
-gives the same NaN and inf as a multiply then an add.
+positions no window reached, not multiplied zeros), so it takes the forward
+kernel's zeros only for a finite kernel. A fused multiply-add gives the same NaN
+and inf as a multiply then an add.
 """
 
 from __future__ import annotations
@@ -94,9 +96,9 @@ JB = 4
 
 #: Outputs at least this large are written by non-temporal (streaming) stores: they go to
 #: memory without first reading each line into the cache, a third less memory traffic
-#: (measured on the benchmark's 12.8 MB output: 2.2 → 1.4 ms on one thread with the prefetch
-#: of the next input row). Smaller outputs stay in cache for the next layer, where streaming
-#: them out was 2× slower (3.2 MB, measured).
+#: (measured, the benchmark's 12.8 MB output, tiles alone on one thread: 2.9 → 2.2 ms).
+#: Smaller outputs may stay in cache for the next layer; streaming a 3.2 MB one out was
+#: 2.4× slower (measured).
 STREAM_BYTES = 8 << 20
 
 
@@ -106,15 +108,13 @@ def block_width(dtype: np.dtype) -> int:
 
 
 # --------------------------------------------------------------------------- vector intrinsics
-# A tile is JB output pixels of one row (or 1, see ``mode``) × every channel block: the
-# block loop is innermost so that ``x``, ``y`` and ``dy`` are read and written in address
-# order (the hardware prefetchers keep up; walking down a column of pixels for one block
-# instead ran at a third of the memory bandwidth, measured). Geometry modes, for tap
-# ``(u, v)`` of tile pixel ``jj`` (all offsets are flat element indices):
-#   1 — column stride 1: x column ``jj + v`` (in steps of ``cstep`` = dilation·C), so each
-#       loaded ``x`` vector serves every tile pixel it is a tap of: JB + 2 loads per kernel row;
-#   2 — column stride 2, no dilation: x column ``2·jj + v`` (steps of C): 2·JB + 1 loads;
-#   0 — anything else, one pixel: ``tapoff[3u + v]`` from the pixel's window corner.
+# A tile is JB output pixels of one row (or 1, see ``mode``) × every channel block. Geometry
+# modes, for tap ``(u, v)`` of tile pixel ``jj``:
+#   1 — column stride 1: x column ``jj + v`` of the tile (``dw·C`` apart), so each loaded
+#       ``x`` vector serves every pixel it is a tap of: JB + 2 loads per kernel row;
+#   2 — column stride 2, no dilation: x column ``2·jj + v`` (C apart): 2·JB + 1 loads;
+#   0 — anything else, one pixel: its 9 taps' offsets, or −1 for a tap in the padding.
+# Offsets come from small int64 arrays (``xoffs``, ``yoffs``, see :func:`_vector_plan`).
 # Taps accumulate in the order of the definition (u, then v) with fused multiply-adds.
 def _vector_setup(context, builder, dtype):
     T = context.get_value_type(dtype)
@@ -162,8 +162,8 @@ def tile_columns(mode: int) -> int:
 
 def _offsets(builder, arr, n, intp):
     """``arr[0 … n−1]`` (int64) as values: loaded from memory, so LLVM can not fold them into
-    a chain of additions of one stride (it did, and each load then waited for the previous
-    address: 3× slower than independent ``base + offset`` addresses)."""
+    a chain of additions of one stride (it did when they were computed from the strides, and
+    each load then waited for the previous address: the forward pass 1.4× slower, measured)."""
     return [builder.load(builder.gep(arr, [ir.Constant(intp, t)])) for t in range(n)]
 
 
@@ -194,8 +194,9 @@ def _store_tile(builder, outs, idx, yp, streaming, vec, store):
 def _prefetch_next(builder, base, ahead, block, o, offs):
     """Prefetch ``base[ahead + off + o]`` for each ``off``: this channel block of the tile's
     columns in the input row the next output row adds. Spread over the block loop, a few per
-    block: issued all at once per tile (64 lines), they stalled the core waiting for free
-    miss buffers (measured: no faster than no prefetch)."""
+    64-byte line: issued all at once at the start of a tile (64 lines), they stalled the core
+    waiting for free miss buffers (measured on the kernel gradient's tiles, one thread:
+    3.1 ms with a burst per tile, 1.8 ms spread)."""
     fn = cgutils.get_or_insert_function(
         builder.module,
         ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()] + [ir.IntType(32)] * 3),
@@ -215,7 +216,7 @@ def _prefetch_next(builder, base, ahead, block, o, offs):
 def _choose(builder, first, second, use_second):
     """``second`` if ``use_second`` is non-zero else ``first`` (two pointers). Choosing inside the
     intrinsic, not in Numba code: an array chosen or returned there is reference-counted, which
-    cost 25 % of the forward pass (measured)."""
+    cost a quarter of the forward pass's time (measured)."""
     return builder.select(builder.icmp_signed("!=", use_second, ir.Constant(use_second.type, 0)), second, first)
 
 
