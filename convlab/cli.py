@@ -10,12 +10,14 @@ Subcommands (``convlab <command> --help`` for each)::
     convlab size N --layers conv3 pool2 tconv3s2 dw3 gap    the size after each layer
     convlab bench [benchmark options...]                    run benchmarks/bench.py
     convlab serve [--host H] [--port P] [--model PATH]...   the web explorer, until Ctrl-C
+    convlab exercises [--dir DIR] [--force]                 copy the exercise files into a folder of yours
+    convlab check [N|all] [--dir DIR] [--hint]              grade your solutions; say where they go wrong
 
 Lessons are the scripts ``lessons/NN_name.py`` of the source repository, next to
 the ``convlab`` package (install with ``pip install -e .`` from a clone). Each
 runs in its own process with ``sys.executable``, headless (``MPLBACKEND=Agg``).
 
-Exit codes: 0 success; 1 a lesson or the benchmark failed, or an internal error
+Exit codes: 0 success; 1 a lesson, the benchmark or an exercise failed, or an internal error
 (one line on stderr, with a hint to report it); 2 a bad invocation — one line on
 stderr that names the bad token, never a traceback (bad arguments, a missing
 lessons/benchmarks folder, an unusable ``--out``, a ``--model`` file that cannot be
@@ -36,6 +38,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from convlab.exercises.commands import run_check, run_exercises
+from convlab.exercises.workspace import DEFAULT_DIR as EXERCISES_DIR
 from convlab.teach.lessons import LESSON_GLOB, find_lessons, lessons_dir
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least, one_line, positive_seconds
 
@@ -513,7 +517,7 @@ def _run_serve(args) -> int:
 
 # ----------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
-    """The ``convlab`` argument parser (subcommands tour, lesson, size, serve, bench)."""
+    """The ``convlab`` argument parser (subcommands tour, lesson, size, serve, exercises, check, bench)."""
     parser = OneLineArgumentParser(
         prog="convlab",
         allow_abbrev=False,
@@ -652,6 +656,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(subparser=p)
 
+    p = sub.add_parser(
+        "exercises",
+        allow_abbrev=False,
+        help="copy the exercises into a folder of yours (never over your work without --force)",
+        description="Copy one file per exercise into DIR: the task, the shapes, the slides' formula and a "
+        "function to fill in. Files already there are your work and are kept, unless --force (which saves "
+        "each old file as NAME.bak first). Then: convlab check N.",
+        epilog="example: convlab exercises && convlab check 2",
+    )
+    p.add_argument("--dir", default=EXERCISES_DIR, help=f"the folder (default: {EXERCISES_DIR}/)")
+    p.add_argument("--force", action="store_true", help="replace files that differ from the stubs (old ones → .bak)")
+    p.set_defaults(subparser=p)
+
+    p = sub.add_parser(
+        "check",
+        allow_abbrev=False,
+        help="grade your exercise solutions, and say where and why they go wrong",
+        description="Run your exercise file in its own process (with a time limit) on the slides' numbers, "
+        "then on random shapes, strides and paddings, against convlab's reference implementation. Each case "
+        "prints ✓ or ✗ with the largest relative error; a wrong answer gets a diagnosis in plain words. "
+        "Exit code 0 when every case of every chosen exercise passes, 1 otherwise.",
+        epilog="examples:\n  convlab check 2\n  convlab check all\n  convlab check 4 --hint",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "which", nargs="?", default="all", metavar="N|all", help="an exercise (2, 02, correlate2d), a list 2,4, or all"
+    )
+    p.add_argument(
+        "--dir", default=None, help=f"your exercise folder (default: {EXERCISES_DIR}/, or here if it holds them)"
+    )
+    p.add_argument(
+        "--hint", action="store_true", help="after a failure, one more hint each time (a nudge, then the formula)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_seconds("--timeout"),
+        default=None,
+        metavar="S",
+        help="seconds your code may run per exercise (default: 20; exercise 10: 120)",
+    )
+    p.set_defaults(subparser=p)
+
     sub.add_parser(
         "bench",
         allow_abbrev=False,
@@ -670,7 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after ``convlab`` (default ``sys.argv[1:]``).
 
     Returns:
-        0 on success; 1 when a lesson or the benchmark failed, or on an internal
+        0 on success; 1 when a lesson, the benchmark or an exercise failed, or on an internal
         error (a bug: one line on stderr asking for a report); 2 for a bad
         invocation that is found after parsing (a missing lessons/benchmarks
         folder, an unknown lesson, an unusable ``--out``: one line on stderr);
@@ -696,6 +742,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_lesson(args, extra)
         if command == "serve":
             return _run_serve(args)
+        if command == "exercises":
+            return run_exercises(args.dir, force=args.force)
+        if command == "check":
+            return run_check(args.which, args.dir, hint=args.hint, timeout=args.timeout)
         return _run_size(args, args.subparser)
     except (ValueError, OSError) as e:  # the user's input or the user's files: a bad invocation
         print(f"convlab {command}: error: {one_line(e)}", file=sys.stderr)

@@ -35,11 +35,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.teach.exercise_catalogue import exercises_for_lesson
 from convlab.util.checks import check_real_dtype
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least
 from convlab.util.files import atomic_path
 
-__all__ = ["Lesson", "LessonCheckError", "DEFAULT_OUT", "print_matrix", "product_term", "int_at_least"]
+__all__ = [
+    "Lesson",
+    "LessonCheckError",
+    "DEFAULT_OUT",
+    "print_matrix",
+    "product_term",
+    "int_at_least",
+    "exercise_text",
+]
 
 DEFAULT_OUT = "convlab-output"
 
@@ -216,10 +225,30 @@ class Lesson:
         return summary
 
     def finish(self) -> dict[str, Any]:
-        """Print the lesson's totals and write ``<out>/<lesson>/summary.json`` (read by ``convlab tour``)."""
+        """Print the lesson's totals and the exercises that go with it; write ``<out>/<lesson>/summary.json``
+        (read by ``convlab tour``)."""
         summary = self._write_summary("passed")
         print(
             f"\n{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {self.out}/ "
             f"({summary['seconds']:.1f} s)"
         )
+        print(exercise_text(self.name))
         return summary
+
+
+def exercise_text(lesson_name: str) -> str:
+    """The closing lines of lesson ``lesson_name`` (``03_convolution_by_hand``): its exercises, and how to
+    get and check them; ``""`` for a lesson with none (the catalogue, ``convlab.teach.exercise_catalogue``,
+    says which go with which lesson)."""
+    number = int(lesson_name[:2]) if lesson_name[:2].isdigit() else None
+    chosen = exercises_for_lesson(number) if number is not None else ()
+    if not chosen:
+        return ""
+    lines = [
+        "",
+        "Your turn: write it yourself; convlab grades it and says where it goes wrong.",
+        "  convlab exercises      (once: copies the exercise files into convlab-exercises/)",
+    ]
+    for ex in chosen:
+        lines.append(f"  convlab check {ex.number:<8} exercise {ex.number}: {ex.title}")
+    return "\n".join(lines)

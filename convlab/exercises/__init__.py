@@ -1,0 +1,1 @@
+"""Exercises a learner solves and convlab grades (``convlab exercises``, ``convlab check``)."""

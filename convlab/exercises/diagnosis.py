@@ -1,0 +1,190 @@
+"""Text the graders share when they explain a wrong answer: formulas, windows, product sums.
+
+Everything here is written the way the slides (seeds/003) write it: the output
+size ``T = (N + 2·P − K)/S + 1`` with the numbers substituted, and one output
+pixel as the sum of the window's products, ``60·0 + 113·(−1) + … = 266``.
+Negative numbers are written with a true minus and in parentheses inside a sum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from convlab.exercises.case import Diagnosis
+from convlab.exercises.compare import format_matrix, format_number
+
+__all__ = [
+    "number_text",
+    "size_formula_text",
+    "product_sum_text",
+    "window_text",
+    "conv_window_text",
+    "shape_text",
+    "shape_mismatch",
+    "wrong_element",
+]
+
+MINUS = "−"
+
+
+def number_text(v: Any, *, in_sum: bool = False, digits: int | None = None) -> str:
+    """A number as the slides write it: ``266``, ``−61``, ``0.25``; in a sum a negative one in parentheses: ``(−1)``.
+
+    ``digits`` (optional) rounds a non-integer to that many significant digits (product sums of random
+    floats stay readable); integers are always exact.
+    """
+    v = float(v)
+    if digits is not None and np.isfinite(v) and v != round(v):
+        text = f"{v:.{digits}g}"
+    else:
+        text = format_number(v)
+    if text.startswith("-"):
+        text = MINUS + text[1:]
+        if in_sum:
+            text = f"({text})"
+    return text
+
+
+def _pad_text(p: int | tuple[int, int]) -> str:
+    if isinstance(p, tuple):
+        top, bottom = p
+        return f"2·{top}" if top == bottom else f"{top} + {bottom}"
+    return f"2·{p}"
+
+
+def size_formula_text(n: int, k: int, p: int | tuple[int, int], s: int, letter: str = "T") -> str:
+    """The slides' output size with the numbers put in: ``T = (5 + 2·1 − 3)/2 + 1 = 3``.
+
+    Source: course slides (seeds/003), ``T = (N + 2·P − K)/S + 1``, floored as Keras does
+    (``conv_utils.conv_output_length``). When ``N + 2P − K`` is not a multiple of ``S`` the floor
+    is shown: ``T = ⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2``.
+
+    Args:
+        n: input length ``N``; k: window length ``K``; s: stride ``S``.
+        p: pad on each side ``P``, or ``(before, after)`` when they differ ("same" with an even window).
+        letter: the name of the result (``"T"`` rows, ``"U"`` columns).
+    """
+    total_pad = sum(p) if isinstance(p, tuple) else 2 * p
+    span = n + total_pad - k
+    out = span // s + 1
+    inner = f"({n} + {_pad_text(p)} − {k})/{s}"
+    if span % s == 0:
+        return f"{letter} = {inner} + 1 = {out}"
+    return f"{letter} = ⌊{inner}⌋ + 1 = ⌊{number_text(span)}/{s}⌋ + 1 = {out}"
+
+
+def product_sum_text(window: Any, weights: Any, *, digits: int = 4) -> str:
+    """One slide-style line: the window's numbers times the weights, summed, in row-major order.
+
+    ``product_sum_text([[60, 113], [73, 121]], [[0, -1], [-1, 5]])`` →
+    ``"60·0 + 113·(−1) + 73·(−1) + 121·5 = 419"`` (slides, seeds/003: ``60*0 + 113*(-1) + … = 266``).
+    Non-integers are shown to ``digits`` significant digits; the total is computed exactly.
+
+    Args:
+        window: the input numbers the kernel covers, any shape; weights: the same shape.
+    """
+    w = np.asarray(window, dtype=float).ravel()
+    k = np.asarray(weights, dtype=float).ravel()
+    if w.shape != k.shape:
+        raise ValueError(f"window has {w.size} numbers but weights have {k.size}")
+    terms = [
+        f"{number_text(a, in_sum=True, digits=digits)}·{number_text(b, in_sum=True, digits=digits)}"
+        for a, b in zip(w, k)
+    ]
+    total = float(np.dot(w, k)) if w.size else 0.0
+    return f"{' + '.join(terms) or '0'} = {number_text(total)}"
+
+
+def window_text(window: Any, indent: str = "    ") -> str:
+    """A small matrix of the window's numbers (rows of :func:`format_matrix`)."""
+    return format_matrix(window, indent)
+
+
+def conv_window_text(
+    x_padded_image: Any,
+    kernel: Any,
+    bias: Any,
+    i: int,
+    j: int,
+    co: int,
+    stride: int = 1,
+    *,
+    show_window: bool | None = None,
+    indent: str = "    ",
+) -> str:
+    """How output pixel ``(i, j)`` of filter ``co`` is computed, as the slides do it by hand.
+
+    Names the window (rows ``i·S … i·S + KH − 1`` and columns ``j·S … j·S + KW − 1`` of the padded
+    input), writes one product-sum line per input channel, then adds the channels and the bias:
+    ``3 + 2 + (−1) + bias 1 = 5``. With one channel (or ``show_window=True``) the window's numbers are
+    shown as a small matrix first.
+
+    Args:
+        x_padded_image: ``(Hp, Wp, C)`` — one image, already padded (or ``(Hp, Wp)``, one channel).
+        kernel: ``(KH, KW, C, C_out)`` (or ``(KH, KW)``, one channel and one filter).
+        bias: ``(C_out,)``, or ``None`` when the operation has none.
+        i, j: output row and column; co: the filter; stride: ``S``.
+    """
+    x = np.asarray(x_padded_image, dtype=float)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    w = np.asarray(kernel, dtype=float)
+    if w.ndim == 2:
+        w = w[:, :, None, None]
+    kh, kw, c = w.shape[0], w.shape[1], w.shape[2]
+    r0, c0 = i * stride, j * stride
+    win = x[r0 : r0 + kh, c0 : c0 + kw, :]
+    show = (c == 1) if show_window is None else show_window
+    where = f"rows {r0}–{r0 + kh - 1} and columns {c0}–{c0 + kw - 1}"
+    if stride != 1:
+        where += f" (stride {stride}: starting at row {stride}·{i} = {r0}, column {stride}·{j} = {c0})"
+    lines = [f"The window covers {where} of the {'padded ' if c > 1 or bias is not None else ''}input."]
+    partial = []
+    for ch in range(c):
+        label = f"channel {ch}: " if c > 1 else ""
+        if show:
+            if c > 1:
+                lines.append(f"{indent}channel {ch} window:")
+            lines.append(window_text(win[:, :, ch], indent + "  "))
+        lines.append(f"{indent}{label}{product_sum_text(win[:, :, ch], w[:, :, ch, co])}")
+        partial.append(float(np.sum(win[:, :, ch] * w[:, :, ch, co])))
+    total = sum(partial)
+    if bias is not None:
+        b = float(np.asarray(bias, dtype=float).reshape(-1)[co])
+        total += b
+        channels = " + ".join(number_text(v, in_sum=True, digits=6) for v in partial)
+        lines.append(f"{indent}{channels} + bias {number_text(b, in_sum=True)} = {number_text(total)}")
+    elif c > 1:
+        channels = " + ".join(number_text(v, in_sum=True, digits=6) for v in partial)
+        lines.append(f"{indent}{channels} = {number_text(total)}")
+    return "\n".join(lines)
+
+
+def shape_text(shape: Any) -> str:
+    """``(1, 3, 3, 2)``; a one-axis shape as ``(3,)``."""
+    shape = tuple(int(d) for d in shape)
+    return str(shape)
+
+
+def shape_mismatch(name: str, got_shape: Any, expected_shape: Any, why: str) -> Diagnosis:
+    """A ``wrong_shape`` diagnosis: ``"out has shape (1, 4, 4, 2); expected (1, 3, 3, 2): T = … = 3 rows …"``.
+
+    ``why`` explains the expected shape with the formula's numbers (see :func:`size_formula_text`).
+    """
+    message = f"{name} has shape {shape_text(got_shape)}; expected {shape_text(expected_shape)}"
+    if why:
+        message += f": {why}"
+    return Diagnosis("wrong_shape", message)
+
+
+def wrong_element(
+    name: str, index: tuple[int, ...], got_value: Any, expected_value: Any, detail: str = ""
+) -> Diagnosis:
+    """A ``first_wrong`` diagnosis: ``"out[0, 1] is 12 but should be −61."`` then ``detail`` (a window, a sum)."""
+    idx = f"{name}[{', '.join(str(int(v)) for v in index)}]"
+    message = f"{idx} is {number_text(got_value)} but should be {number_text(expected_value)} (the first wrong number)."
+    if detail:
+        message += "\n" + detail
+    return Diagnosis("first_wrong", message)

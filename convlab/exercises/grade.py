@@ -1,0 +1,551 @@
+"""Grade one exercise: run the learner's file on the grader's cases and judge every answer.
+
+For exercise ``N`` the grader module (:mod:`convlab.exercises.graders`, one per
+exercise) builds the cases — the slides' numbers first, then random shapes,
+strides and paddings — with the answers of convlab's ``reference`` backend.
+The learner's file runs in a child process (:mod:`convlab.exercises.sandbox`);
+this module turns what came back into a :class:`CaseResult` per case, checking in
+this order, so that the first thing the learner must fix is named first:
+
+1. the file: missing, a syntax error, an exception at import, a missing function,
+   a wrong signature — the file and line are named, never a grader traceback;
+2. the call: an exception (with the learner's line), ``NotImplementedError``
+   ("not implemented yet"), the time limit, the process exiting or crashing;
+3. the answer's type (an array, a whole number, a tuple of the right length …);
+4. inputs changed in place; NaN or infinity where the answer is finite;
+5. the numbers: the largest relative error, and when it is too large the grader's
+   diagnosis of the mistake (``diagnose``) or a generic one;
+6. repeated calls that do not agree (gradients that accumulate across calls).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from convlab.exercises.case import Case, Diagnosis
+from convlab.exercises.compare import first_wrong, format_index, format_number, relative_error
+from convlab.exercises.sandbox import SandboxRun, run_learner_file
+from convlab.teach.exercise_catalogue import Exercise, get_exercise, parse_signature
+
+__all__ = ["CaseResult", "ExerciseResult", "grade_exercise", "grader_module", "build_cases", "SEED"]
+
+#: The random cases of exercise N come from ``numpy.random.default_rng(SEED + N)``: the same every run.
+SEED = 1000
+
+_OPAQUE = "__opaque__"
+
+
+@dataclass
+class CaseResult:
+    """The verdict on one case.
+
+    Attributes:
+        case: the case.
+        passed: whether the learner's answer is right.
+        error: the largest relative error over the outputs (``None`` when there was nothing to compare).
+        diagnosis: what went wrong (``None`` when it passed).
+        got: the learner's answer (first call), as plain data; ``None`` when the call failed.
+        seconds: how long the learner's function took.
+    """
+
+    case: Case
+    passed: bool
+    error: float | None = None
+    diagnosis: Diagnosis | None = None
+    got: Any = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ExerciseResult:
+    """The verdict on one exercise.
+
+    Attributes:
+        exercise: the exercise.
+        path: the learner's file.
+        cases: one result per case, in order (empty when the file could not be used).
+        problem: what stopped the file from being graded at all (missing, syntax error, …), else ``None``.
+        stdout: the start of what the learner's code printed; ``stdout_bytes`` how much it printed in all.
+        seconds: wall time of the learner's process.
+    """
+
+    exercise: Exercise
+    path: Path
+    cases: list[CaseResult] = field(default_factory=list)
+    problem: Diagnosis | None = None
+    stdout: str = ""
+    stdout_bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.problem is None and bool(self.cases) and all(c.passed for c in self.cases)
+
+    @property
+    def n_passed(self) -> int:
+        return sum(c.passed for c in self.cases)
+
+    def codes(self) -> list[str]:
+        """The diagnosis codes: the file's problem, or those of the failing cases, in order."""
+        if self.problem is not None:
+            return [self.problem.code]
+        return [
+            c.diagnosis.code
+            for c in self.cases
+            if not c.passed and c.diagnosis is not None and c.diagnosis.code != "not_run"
+        ]
+
+
+def grader_module(exercise: Exercise) -> ModuleType:
+    """The grader of ``exercise``: ``convlab.exercises.graders.<slug>``."""
+    return importlib.import_module(f"convlab.exercises.graders.{exercise.slug}")
+
+
+def build_cases(exercise: Exercise) -> list[Case]:
+    """The exercise's cases, the same on every run (seeded with :data:`SEED` + its number)."""
+    return list(grader_module(exercise).cases(np.random.default_rng(SEED + exercise.number)))
+
+
+# ------------------------------------------------------------------------------ the learner's file
+def _where(path: str | None, line: int | None) -> str:
+    return f"{Path(path).name if path else '?'}, line {line}" if line else (Path(path).name if path else "?")
+
+
+def _source_line(path: str | None, line: int | None) -> str:
+    if not path or not line:
+        return ""
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
+
+
+def _exception_text(err: dict, exercise: Exercise) -> Diagnosis:
+    """An exception raised by the learner's code, pointing at their line (not at the grader)."""
+    if err["type"] == "NotImplementedError":
+        return Diagnosis(
+            "not_implemented",
+            f"not implemented yet: {exercise.file_name} still raises NotImplementedError. "
+            f"Replace that line with your code.",
+        )
+    if err["type"] == "SystemExit":
+        return Diagnosis(
+            "exited",
+            f"your code called sys.exit({err['exit_code']!r}) (or exit()/quit()): a function should return its "
+            f"answer, not end the program.",
+        )
+    frames = err["frames"]
+    head = f"{err['type']}: {err['message']}" if err["message"] else err["type"]
+    if not frames:
+        return Diagnosis("exception", f"your code raised {head}")
+    lines = [f"your code raised {head}"]
+    for f in frames[-3:]:
+        lines.append(f"  {_where(f['file'], f['line'])}, in {f['function']}:")
+        if f["code"]:
+            lines.append(f"      {f['code']}")
+    raised = err.get("raised_in")
+    if raised and frames and raised["file"] != frames[-1]["file"]:
+        lines.append(f"  (raised inside {raised['function']}() of {Path(raised['file']).name}, called from your line)")
+    return Diagnosis("exception", "\n".join(lines))
+
+
+def _load_problem(run: SandboxRun, exercise: Exercise, path: Path) -> Diagnosis:
+    rec = run.load
+    status = rec["status"]
+    if status == "syntax_error":
+        caret = ""
+        if rec.get("text") and rec.get("offset"):
+            text = rec["text"]
+            stripped = text.lstrip()
+            col = max(rec["offset"] - 1 - (len(text) - len(stripped)), 0)
+            caret = f"\n      {stripped}\n      {' ' * col}^"
+        return Diagnosis(
+            "syntax_error",
+            f"{_where(rec.get('file'), rec.get('line'))}: Python cannot read this line: {rec['message']}{caret}",
+        )
+    if status == "exception":
+        d = _exception_text(rec["error"], exercise)
+        what = "when the file is loaded (at import, outside any function)"
+        if d.code == "not_implemented":
+            return d
+        return Diagnosis("import_error" if d.code == "exception" else d.code, f"{d.message}\n  — {what}")
+    if status == "missing_function":
+        defined = ", ".join(rec["defined"]) or "no functions"
+        wanted = next(s for s in exercise.functions if parse_signature(s)[0] == rec["function"])
+        return Diagnosis(
+            "missing_function",
+            f"{path.name} has no function {rec['function']}: the grader calls {wanted}. The file defines: {defined}.",
+        )
+    if status == "wrong_signature":
+        wanted = next(s for s in exercise.functions if parse_signature(s)[0] == rec["function"])
+        n = len(parse_signature(wanted)[1])
+        line = f" ({_where(str(path), rec['line'])})" if rec.get("line") else ""
+        return Diagnosis(
+            "wrong_signature",
+            f"{rec['signature']}{line} cannot be called as {wanted}: the grader passes {n} positional "
+            f"argument{'s' if n != 1 else ''}, in that order.",
+        )
+    return Diagnosis("load_error", f"{path.name} could not be loaded ({status})")
+
+
+def _ended_early(run: SandboxRun, exercise: Exercise, timeout: float) -> Diagnosis:
+    if run.ended == "timeout":
+        return Diagnosis(
+            "timeout",
+            f"no answer within {timeout:g} s (the time limit for all of exercise {exercise.number}'s cases): "
+            f"an infinite loop? Check that every while-loop's condition changes, and that range() bounds are "
+            f"the output's size, not the input's.",
+        )
+    if run.ended == "crashed":
+        import signal
+
+        try:
+            name = signal.Signals(-run.returncode).name
+        except ValueError:
+            name = f"signal {-run.returncode}"
+        return Diagnosis("crashed", f"the Python process running your code crashed ({name}).")
+    return Diagnosis(
+        "exited",
+        f"your code ended the Python process (exit status {run.returncode}) instead of returning: "
+        f"os._exit(), or a library call that aborts?",
+    )
+
+
+# ------------------------------------------------------------------------------ the answer's type
+def _kind(expected: Any) -> str:
+    if isinstance(expected, np.ndarray):
+        return "array"
+    if isinstance(expected, (bool, np.bool_)):
+        return "bool"
+    if isinstance(expected, (int, np.integer)):
+        return "int"
+    if isinstance(expected, (float, np.floating)):
+        return "float"
+    if isinstance(expected, dict):
+        return "dict"
+    if isinstance(expected, (tuple, list)):
+        return "tuple"
+    return "other"
+
+
+def _describe(got: Any) -> str:
+    if isinstance(got, dict) and _OPAQUE in got:
+        return f"a {got[_OPAQUE]} ({got['repr'][:80]})"
+    if isinstance(got, np.ndarray):
+        return f"an array of shape {got.shape} and dtype {got.dtype}"
+    if got is None:
+        return "None (did you forget the return statement?)"
+    if isinstance(got, (list, tuple)):
+        return f"a {type(got).__name__} of {len(got)} item{'s' if len(got) != 1 else ''}"
+    if isinstance(got, dict):
+        return f"a dict with keys {sorted(got)}"
+    return f"{type(got).__name__} {got!r}"
+
+
+def _wanted(expected: Any) -> str:
+    kind = _kind(expected)
+    if kind == "array":
+        return f"a NumPy array of shape {expected.shape}"
+    if kind == "int":
+        return "a whole number (int)"
+    if kind == "float":
+        return "a number (float)"
+    if kind == "dict":
+        return f"a dict with keys {sorted(expected)}"
+    if kind == "tuple":
+        return f"a tuple of {len(expected)} items"
+    return type(expected).__name__
+
+
+def _type_ok(expected: Any, got: Any) -> bool:
+    kind = _kind(expected)
+    if isinstance(got, dict) and _OPAQUE in got:
+        return False
+    if kind == "array":
+        return isinstance(got, np.ndarray)
+    if kind == "int":
+        return isinstance(got, int) and not isinstance(got, bool)
+    if kind == "float":
+        return (
+            isinstance(got, (int, float))
+            and not isinstance(got, bool)
+            or (isinstance(got, np.ndarray) and got.shape in ((), (1,)))
+        )
+    if kind == "dict":
+        return (
+            isinstance(got, dict) and set(got) == set(expected) and all(_type_ok(expected[k], got[k]) for k in expected)
+        )
+    if kind == "tuple":
+        return (
+            isinstance(got, (tuple, list))
+            and len(got) == len(expected)
+            and all(_type_ok(e, g) for e, g in zip(expected, got))
+        )
+    return True
+
+
+def _type_problem(case: Case, expected: Any, got: Any) -> Diagnosis:
+    fn = case.function
+    names = case.output_names
+    if _kind(expected) == "tuple" and isinstance(got, (tuple, list)) and len(got) == len(expected):
+        for name, e, g in zip(names, expected, got):
+            if not _type_ok(e, g):
+                return Diagnosis("wrong_type", f"{fn} returned {name} as {_describe(g)}; expected {_wanted(e)}.")
+    if _kind(expected) == "dict" and isinstance(got, dict) and _OPAQUE not in got:
+        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+        if missing or extra:
+            parts = ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
+            return Diagnosis(
+                "wrong_type", f"{fn} returned a dict with {', '.join(parts)}; expected keys {sorted(expected)}."
+            )
+        for k in expected:
+            if not _type_ok(expected[k], got[k]):
+                return Diagnosis(
+                    "wrong_type", f"{fn} returned [{k!r}] as {_describe(got[k])}; expected {_wanted(expected[k])}."
+                )
+    what = ", ".join(names) if len(names) > 1 else ""
+    hint = ""
+    if _kind(expected) == "array" and isinstance(got, list):
+        hint = " np.array(...) turns a list into an array; better, fill an array made with np.zeros(shape)."
+    if _kind(expected) == "tuple":
+        hint = f" Return them together: return {what}."
+    return Diagnosis("wrong_type", f"{fn} returned {_describe(got)}; expected {_wanted(expected)}.{hint}")
+
+
+# ------------------------------------------------------------------------------ the numbers
+def _scalar(e: Any, g: Any) -> Any:
+    """A one-element array where a float is expected, as that float (``np.float64(2.3)`` and ``[2.3]`` alike)."""
+    if _kind(e) == "float" and isinstance(g, np.ndarray):
+        return float(g.reshape(-1)[0])
+    return g
+
+
+def _pairs(case: Case, expected: Any, got: Any) -> list[tuple[str, Any, Any]]:
+    """(name, expected, got) per output, in order; dict outputs give one pair per key."""
+    return [(name, e, _scalar(e, g)) for name, e, g in _raw_pairs(case, expected, got)]
+
+
+def _raw_pairs(case: Case, expected: Any, got: Any) -> list[tuple[str, Any, Any]]:
+    kind = _kind(expected)
+    if kind == "tuple":
+        out = []
+        for name, e, g in zip(case.output_names, expected, got):
+            if isinstance(e, dict):
+                out.extend((f"{name}[{k!r}]", e[k], g[k]) for k in e)
+            else:
+                out.append((name, e, g))
+        return out
+    if kind == "dict":
+        return [(f"{case.output_names[0]}[{k!r}]", expected[k], got[k]) for k in expected]
+    return [(case.output_names[0], expected, got)]
+
+
+def _not_finite(case: Case, pairs) -> Diagnosis | None:
+    for name, e, g in pairs:
+        g = np.asarray(g, dtype=float)
+        e = np.asarray(e, dtype=float)
+        if g.shape == e.shape:
+            bad = ~np.isfinite(g) & np.isfinite(e)
+        else:
+            bad = ~np.isfinite(g)
+        if bad.any():
+            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+            where = format_index(name, idx) if g.ndim else name
+            n = int(bad.sum())
+            return Diagnosis(
+                "not_finite",
+                f"{where} is {format_number(g[idx] if g.ndim else g)}"
+                f"{f' (and {n - 1} more)' if n > 1 else ''} where a finite number was expected: "
+                f"a division by zero, or exp() of a large number overflowing?",
+            )
+    return None
+
+
+def _tolerance(case: Case, e: Any) -> float:
+    return 0.0 if _kind(e) == "int" else case.tolerance
+
+
+def _values_error(case: Case, pairs) -> tuple[float, bool]:
+    worst, ok = 0.0, True
+    for _, e, g in pairs:
+        err = relative_error(g, e)
+        worst = max(worst, err)
+        if err > _tolerance(case, e):
+            ok = False
+    return worst, ok
+
+
+def _generic_wrong(case: Case, pairs) -> Diagnosis:
+    for name, e, g in pairs:
+        e_arr, g_arr = np.asarray(e, dtype=float), np.asarray(g, dtype=float)
+        if e_arr.shape != g_arr.shape:
+            return Diagnosis("wrong_shape", f"{name} has shape {g_arr.shape}; expected {e_arr.shape}.")
+        if relative_error(g_arr, e_arr) > _tolerance(case, e):
+            if e_arr.ndim == 0:
+                return Diagnosis("first_wrong", f"{name} is {format_number(g_arr)}; expected {format_number(e_arr)}.")
+            idx = first_wrong(g_arr, e_arr, _tolerance(case, e))
+            return Diagnosis(
+                "first_wrong",
+                f"{format_index(name, idx)} is {format_number(g_arr[idx])}; expected {format_number(e_arr[idx])}.",
+            )
+    return Diagnosis("first_wrong", "the answer differs from the reference.")
+
+
+def _ask(grader: ModuleType, hook: str, case: Case, got: Any) -> Diagnosis | None:
+    """A grader hook's diagnosis; a hook that fails is treated as having nothing to say."""
+    fn = getattr(grader, hook, None)
+    if fn is None:
+        return None
+    try:
+        d = fn(case, got)
+    except Exception:  # a grader meets every shape of wrong answer; one it did not foresee must not hide the verdict
+        return None
+    return d if isinstance(d, Diagnosis) else None
+
+
+def _accumulation(case: Case, first: Any, later: Any) -> Diagnosis | None:
+    pairs = _pairs(case, first, later) if _type_ok(first, later) else None
+    if pairs is None:
+        return Diagnosis(
+            "accumulates", f"calling {case.function} a second time with the same inputs returned {_describe(later)}."
+        )
+    for name, a, b in pairs:
+        if relative_error(b, a) > _tolerance(case, a):
+            a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            ratio = ""
+            if np.abs(a_arr).max(initial=0) > 0 and relative_error(b_arr, 2 * a_arr) <= 1e-6:
+                ratio = f" ({name} came back twice as large)"
+            return Diagnosis(
+                "accumulates",
+                f"the second call of {case.function} with the same inputs gave a different {name}{ratio}: "
+                f"your results accumulate across calls — an array kept between calls (a module-level array, "
+                f"or a default argument such as out=np.zeros(...)) that you add into. Start from fresh zeros "
+                f"inside the function on every call.",
+            )
+    return None
+
+
+def _judge(case: Case, grader: ModuleType, rec: dict, params: tuple[str, ...]) -> CaseResult:
+    outputs = rec["outputs"]
+    got = outputs[0]
+    result = CaseResult(case, passed=False, got=got, seconds=rec.get("seconds", 0.0))
+    if rec["mutated"]:
+        names = ", ".join(f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in rec["mutated"])
+        result.diagnosis = Diagnosis(
+            "modified_input",
+            f"{case.function} changed its input {names} in place (e.g. `x[...] = ...` or `x += ...` on an "
+            f"argument). Keras' layers never change their inputs: work on a copy, or write into a new array.",
+        )
+        return result
+    if case.chain is not None:
+        verdict = getattr(grader, "judge", None)
+        ok, diagnosis = verdict(case, got) if verdict else (False, None)
+        result.passed, result.diagnosis = bool(ok), (None if ok else diagnosis)
+        return result
+    expected = case.expected
+    if not _type_ok(expected, got):
+        # A number of the wrong kind (3.5 for a size) is a mistake in the maths, which the grader knows best.
+        scalar = _kind(expected) in ("int", "float")
+        result.diagnosis = (_ask(grader, "diagnose", case, got) if scalar else None) or _type_problem(
+            case, expected, got
+        )
+        return result
+    pairs = _pairs(case, expected, got)
+    not_finite = _not_finite(case, pairs)
+    if not_finite is not None:
+        result.diagnosis = _ask(grader, "explain_not_finite", case, got) or not_finite
+        return result
+    result.error, ok = _values_error(case, pairs)
+    if not ok:
+        result.diagnosis = _ask(grader, "diagnose", case, got) or _generic_wrong(case, pairs)
+        return result
+    for later in outputs[1:]:
+        d = _accumulation(case, got, later)
+        if d is not None:
+            result.diagnosis = d
+            return result
+    result.passed = True
+    return result
+
+
+def _call_spec(index: int, case: Case) -> dict:
+    chain = None
+    if case.chain is not None:
+        chain = {
+            "steps": case.chain.steps,
+            "feed": tuple(case.chain.feed),
+            "collect": case.chain.collect,
+            "batches": tuple(case.chain.batches),
+        }
+    return {"index": index, "function": case.function, "args": case.args, "repeat": case.repeat, "chain": chain}
+
+
+def grade_exercise(
+    exercise: Exercise | int | str, folder: str | Path, *, timeout: float | None = None
+) -> ExerciseResult:
+    """Grade the learner's file for ``exercise`` in ``folder``, as ``convlab check N`` does.
+
+    Args:
+        exercise: an :class:`Exercise`, its number or its name.
+        folder: the learner's folder (the one ``convlab exercises`` filled).
+        timeout: seconds for all of the exercise's cases together (default: the catalogue's, e.g. 20 s).
+
+    Returns:
+        An :class:`ExerciseResult`; ``.passed`` is true when every case passes.
+
+    Raises:
+        ValueError: ``exercise`` names no exercise.
+    """
+    if not isinstance(exercise, Exercise):
+        exercise = get_exercise(exercise)
+    path = Path(folder) / exercise.file_name
+    result = ExerciseResult(exercise, path)
+    if not path.is_file():
+        result.problem = Diagnosis(
+            "missing_file", f"there is no {path}: run `convlab exercises` to get the exercise files."
+        )
+        return result
+    limit = float(timeout if timeout is not None else exercise.timeout)
+    grader = grader_module(exercise)
+    cases = build_cases(exercise)
+    signatures = dict(parse_signature(s) for s in exercise.functions)
+    used = {c.function for c in cases}
+    run = run_learner_file(
+        path,
+        exercise.module_name,
+        {name: params for name, params in signatures.items() if name in used},
+        [_call_spec(i, c) for i, c in enumerate(cases)],
+        limit,
+    )
+    result.stdout, result.stdout_bytes, result.seconds = run.stdout, run.stdout_bytes, run.seconds
+    if run.load is not None:
+        result.problem = _load_problem(run, exercise, path)
+        return result
+    if not run.loaded:
+        result.problem = _ended_early(run, exercise, limit)
+        return result
+    ended_early = None
+    for i, case in enumerate(cases):
+        rec = run.records.get(i)
+        if rec is None:
+            if ended_early is None:
+                ended_early = _ended_early(run, exercise, limit)
+                result.cases.append(CaseResult(case, passed=False, diagnosis=ended_early))
+            else:
+                result.cases.append(
+                    CaseResult(case, passed=False, diagnosis=Diagnosis("not_run", "not run (see the case above)"))
+                )
+            continue
+        if rec["kind"] == "error":
+            d = _exception_text(rec["error"], exercise)
+            result.cases.append(CaseResult(case, passed=False, diagnosis=d, seconds=rec.get("seconds", 0.0)))
+            continue
+        result.cases.append(_judge(case, grader, rec, signatures[case.function]))
+    return result

@@ -1,0 +1,146 @@
+"""The text ``convlab check`` prints: one line per case, the slides' numbers, and what went wrong.
+
+Written for an 80-column terminal: a line per case (✓ or ✗, its name, the largest
+relative error), the learner's own output for the slides' cases (so a right
+answer shows as the slide shows it: ``266 ✓``), then the diagnosis of the first
+failing case in full, and the other failures by their first line.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import numpy as np
+
+from convlab.exercises.compare import format_index, format_matrix, format_number
+from convlab.exercises.grade import CaseResult, ExerciseResult
+from convlab.teach.exercise_catalogue import Exercise
+
+__all__ = ["render_result", "render_hints", "render_summary", "WIDTH"]
+
+#: The terminal width the report is written for.
+WIDTH = 80
+
+_OK, _BAD = "✓", "✗"
+
+
+def _error_text(err: float | None) -> str:
+    if err is None:
+        return ""
+    return "exact" if err == 0 else f"rel. error {err:.1e}"
+
+
+def _shown_output(got: Any, name: str) -> list[str]:
+    """The learner's output of a slide case, as the slides print it (small arrays only)."""
+    if isinstance(got, (int, float, np.integer, np.floating)) and not isinstance(got, bool):
+        return [f"      {name} = {format_number(got)} {_OK}"]
+    if not isinstance(got, np.ndarray) or got.size == 0 or got.size > 64:
+        return []
+    a = got
+    while a.ndim > 2 and a.shape[0] == 1:  # a batch of one image
+        a = a[0]
+    if a.ndim == 1:
+        a = a[None, :]
+    lines = []
+    if a.ndim == 2:
+        first = format_index(name, (0,) * got.ndim)
+        lines.append(f"      {first} = {format_number(got.reshape(-1)[0])} {_OK}")
+        lines.append(format_matrix(a, indent="        "))
+    elif a.ndim == 3 and a.shape[-1] <= 4:
+        first = format_index(name, (0,) * got.ndim)
+        lines.append(f"      {first} = {format_number(got.reshape(-1)[0])} {_OK}")
+        for c in range(a.shape[-1]):
+            lines.append(f"      channel {c}:")
+            lines.append(format_matrix(a[..., c], indent="        "))
+    return lines
+
+
+def _case_line(c: CaseResult) -> str:
+    mark = _OK if c.passed else _BAD
+    right = _error_text(c.error) if c.passed else (c.diagnosis.code.replace("_", " ") if c.diagnosis else "")
+    name = c.case.name
+    room = WIDTH - 6 - len(right)
+    if len(name) > room:
+        name = name[: room - 1] + "…"
+    return f"  {mark} {name.ljust(room)}  {right}".rstrip()
+
+
+def _indent(text: str, prefix: str = "      ") -> str:
+    out = []
+    for line in text.splitlines() or [""]:
+        if len(prefix + line) <= WIDTH or line.startswith(" "):
+            out.append(prefix + line)
+        else:
+            out.extend(textwrap.wrap(line, WIDTH, initial_indent=prefix, subsequent_indent=prefix))
+    return "\n".join(out)
+
+
+def _printed(result: ExerciseResult) -> list[str]:
+    if not result.stdout_bytes:
+        return []
+    text = result.stdout.rstrip("\n").splitlines()
+    shown = text[:10]
+    more = ""
+    if result.stdout_bytes > len(result.stdout.encode()) or len(text) > 10:
+        more = f" (the first {len(shown)} lines of {result.stdout_bytes:,} bytes)"
+    lines = [f"  Your code printed{more}:"]
+    lines += ["    │ " + line[: WIDTH - 6] for line in shown]
+    return lines
+
+
+def render_result(result: ExerciseResult) -> str:
+    """The report for one exercise, as ``convlab check N`` prints it."""
+    ex = result.exercise
+    lines = [f"Exercise {ex.number}: {ex.title}", f"  {result.path}"]
+    if result.problem is not None:
+        lines.append(f"  {_BAD} {result.problem.code.replace('_', ' ')}")
+        lines.append(_indent(result.problem.message))
+        lines += _printed(result)
+        return "\n".join(lines)
+    for c in result.cases:
+        lines.append(_case_line(c))
+        if c.passed and c.case.slide:
+            name = c.case.output_names[0] if len(c.case.output_names) == 1 else c.case.output_names[0]
+            got = c.got[0] if isinstance(c.got, (tuple, list)) and len(c.case.output_names) > 1 else c.got
+            lines += _shown_output(got, name)
+    failed = [c for c in result.cases if not c.passed]
+    total = len(result.cases)
+    if not failed:
+        worst = max((c.error or 0.0 for c in result.cases), default=0.0)
+        lines.append(f"  {_OK} exercise {ex.number} passes: all {total} cases ({_error_text(worst)} at most)")
+    else:
+        lines.append(f"  {result.n_passed} of {total} cases pass.")
+        first = failed[0]
+        lines.append("")
+        lines.append(f"  What went wrong in “{first.case.name}”:")
+        lines.append(_indent(first.diagnosis.message if first.diagnosis else "the answer is wrong"))
+    lines += _printed(result)
+    return "\n".join(lines)
+
+
+def render_hints(exercise: Exercise, hints: tuple[str, ...], shown: int) -> str:
+    """Hints 1…``shown`` of ``exercise`` (a nudge first, then the formula), never the solution."""
+    shown = max(1, min(shown, len(hints)))
+    lines = []
+    for i in range(shown):
+        lines.append(f"  Hint {i + 1} of {len(hints)}:")
+        lines.append(_indent(hints[i]))
+    if shown < len(hints):
+        lines.append(f"  (run `convlab check {exercise.number} --hint` again for the next hint)")
+    return "\n".join(lines)
+
+
+def render_summary(results: list[ExerciseResult]) -> str:
+    """One line per exercise, for ``convlab check all``."""
+    lines = ["", "Summary:"]
+    for r in results:
+        mark = _OK if r.passed else _BAD
+        if r.problem is not None:
+            state = r.problem.code.replace("_", " ")
+        else:
+            state = f"{r.n_passed} of {len(r.cases)} cases"
+        lines.append(f"  {mark} {r.exercise.number:>2}  {r.exercise.file_name:<28} {state}")
+    done = sum(r.passed for r in results)
+    lines.append(f"  {done} of {len(results)} exercises pass.")
+    return "\n".join(lines)
