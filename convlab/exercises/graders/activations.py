@@ -1,0 +1,371 @@
+"""Grader of exercise 6: ``relu(x)`` and a numerically stable ``softmax(z)``.
+
+``relu(x) = max(x, 0)`` element by element (Keras ``relu``); ``softmax(z)`` over the last axis,
+``e^(z_i − max z) / Σ_j e^(z_j − max z)`` (Keras ``softmax``; subtracting the row's maximum does not
+change the result and keeps ``e`` from overflowing). The expected answers come from convlab's
+:func:`convlab.ops.activations.relu` and :func:`~convlab.ops.activations.softmax`.
+
+The slides (seeds/003) show no worked softmax; ReLU's first case feeds the slides' 5×5 ⋆ sharpen output
+(``[[266, −61, −30], …]``) through ReLU, and softmax's first case is a small readable one. A softmax case
+with logits near ±1000 catches the unstable formula: it gives NaN there, which the framework reports
+through :func:`explain_not_finite` rather than :func:`diagnose`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convlab.exercises.case import Case, Diagnosis
+from convlab.exercises.compare import first_wrong, format_index, same_shape_and_close
+from convlab.exercises.diagnosis import number_text, shape_mismatch, shape_text, wrong_element
+from convlab.ops.activations import relu as reference_relu
+from convlab.ops.activations import softmax as reference_softmax
+
+__all__ = ["HINTS", "cases", "diagnose", "explain_not_finite"]
+
+HINTS: tuple[str, ...] = (
+    "ReLU keeps a positive number and turns a negative one into 0. Softmax turns each row of scores into "
+    "probabilities: positive numbers that add up to 1 along the last axis.",
+    "relu(x) = max(x, 0) for every element, same shape as x. softmax: for each row z (last axis), "
+    "out_i = e^(z_i − m) / Σ_j e^(z_j − m) with m = the largest z_j of that row. Subtracting m changes nothing "
+    "mathematically, but keeps e^… from overflowing (e^1000 is inf in float64).",
+    "For softmax, work row by row along the last axis: find the row's maximum, exponentiate each entry minus "
+    "that maximum, add those exponentials up, and divide each one by the sum. Never mix numbers of different "
+    "rows (samples).",
+)
+
+# The slides' 5×5 image ⋆ sharpen kernel (seeds/003; exercise 2): negative and positive numbers to feed ReLU.
+_SLIDE_CONV_OUTPUT = [[266, -61, -30], [116, -47, 295], [-135, 256, -128]]
+
+# Above this, e^z overflows float64 (e^709.78 ≈ 1.8·10^308); below −745, e^z underflows to 0.
+_EXP_OVERFLOW = 709.78
+_EXP_UNDERFLOW = -745.0
+
+
+def _relu_case(name: str, x: np.ndarray, slide: bool = False) -> Case:
+    x = np.asarray(x, dtype=np.float64)
+    return Case(name=name, function="relu", args=(x,), expected=reference_relu(x), slide=slide)
+
+
+def _softmax_case(name: str, z: np.ndarray, slide: bool = False) -> Case:
+    z = np.asarray(z, dtype=np.float64)
+    return Case(name=name, function="softmax", args=(z,), expected=reference_softmax(z), slide=slide)
+
+
+def _with_zeros(rng: np.random.Generator, x: np.ndarray, count: int) -> np.ndarray:
+    """``x`` with ``count`` entries set to exactly 0 (ReLU's kink: ``max(0, 0) = 0``)."""
+    flat = x.reshape(-1).copy()
+    flat[rng.choice(flat.size, size=min(count, flat.size), replace=False)] = 0.0
+    return flat.reshape(x.shape)
+
+
+def cases(rng: np.random.Generator) -> list[Case]:
+    """ReLU cases, then softmax cases: readable numbers first, then random ones (tiny: pure-Python loops must be fast).
+
+    ReLU: the slides' convolution output, then 1-D to 4-D (NHWC) arrays with exact zeros. Softmax
+    (rows = samples, last axis = classes): a readable 2×3, logits near ±1000 (the stability test), one row,
+    a square batch (catches a row sum that is not kept as a column), a 3-D array (the LAST axis), random
+    batches.
+    """
+    out = [
+        _relu_case("slides: the 5×5 ⋆ sharpen output through ReLU", np.array(_SLIDE_CONV_OUTPUT), slide=True),
+        _relu_case("readable: [[−2, −1, 0, 1, 2, 3]]", np.array([[-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]])),
+        _relu_case("random (7,)", _with_zeros(rng, rng.standard_normal(7) * 3, 1)),
+        _relu_case("random (2, 5)", _with_zeros(rng, rng.standard_normal((2, 5)) * 3, 2)),
+        _relu_case("random NHWC (2, 4, 3, 3)", _with_zeros(rng, rng.standard_normal((2, 4, 3, 3)), 3)),
+        _relu_case("random NHWC (1, 5, 6, 2)", _with_zeros(rng, rng.standard_normal((1, 5, 6, 2)) * 10, 2)),
+        _softmax_case("readable: z = [[1, 2, 3], [1, 1, 1]]", np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]), slide=True),
+        _softmax_case(
+            "large logits: z = [[1000, 1001, 1002], [−1000, −999, −998]] (each row the same as [0, 1, 2])",
+            np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -998.0]]),
+        ),
+        _softmax_case("random: one sample, 10 classes (1, 10)", rng.standard_normal((1, 10)) * 2),
+        _softmax_case("random: a square batch (3, 3)", rng.standard_normal((3, 3)) * 2),
+        _softmax_case("random (4, 5)", rng.standard_normal((4, 5)) * 3),
+        _softmax_case("random 3-D (2, 3, 4): softmax over the last axis", rng.standard_normal((2, 3, 4)) * 2),
+        _softmax_case(
+            "random (2, 6): logits near +800 and near −800", rng.standard_normal((2, 6)) * 3 + [[800.0], [-800.0]]
+        ),
+    ]
+    return out
+
+
+# --------------------------------------------------------------------------------------------- relu
+def _diagnose_relu(case: Case, got: np.ndarray) -> Diagnosis | None:
+    x = np.asarray(case.args[0], dtype=float)
+    expected = np.asarray(case.expected, dtype=float)
+    if got.shape != expected.shape:
+        return shape_mismatch(
+            "out",
+            got.shape,
+            expected.shape,
+            f"ReLU works element by element, so its output has the shape of x {shape_text(x.shape)}.",
+        )
+    neg = x < 0
+    pos = x > 0
+    if same_shape_and_close(got, x):
+        return Diagnosis(
+            "keeps_negatives",
+            "Your relu returns x unchanged: the negative numbers must become 0 (relu(x) = max(x, 0)), e.g. "
+            f"{_first_example(x, neg)}.",
+        )
+    for mask, sign in (((x > 0), "> 0"), ((x >= 0), "≥ 0")):
+        if same_shape_and_close(got, mask.astype(float)):
+            return Diagnosis(
+                "relu_mask",
+                f"Your relu returns the mask x {sign} (1 where x {sign}, 0 elsewhere) instead of the values: "
+                "a positive number must stay itself, not become 1; only negative numbers become 0, e.g. "
+                f"{_first_example(x, pos)}.",
+            )
+    if same_shape_and_close(got, np.minimum(x, 0.0)):
+        return Diagnosis(
+            "min_instead_of_max",
+            "Your relu keeps the negative numbers and zeroes the positive ones: that is min(x, 0). ReLU is "
+            f"max(x, 0): {_first_example(x, pos)}.",
+        )
+    if same_shape_and_close(got, np.abs(x)):
+        return Diagnosis(
+            "absolute_value",
+            f"Your relu returns |x|: a negative number must become 0, not change sign, e.g. {_first_example(x, neg)}.",
+        )
+    if neg.any() and np.allclose(got[~neg], expected[~neg]):
+        slope = got[neg] / x[neg]
+        if np.allclose(slope, slope[0]) and 0 < abs(slope[0]) < 1:
+            return Diagnosis(
+                "leaky_relu",
+                f"Your relu multiplies negative numbers by {number_text(slope[0], digits=4)} (a leaky ReLU). "
+                f"Plain ReLU makes them exactly 0: {_first_example(x, neg)}.",
+            )
+    index = first_wrong(got, expected, case.tolerance)
+    if index is None:
+        return None
+    v = x[index]
+    why = (
+        f"x{_idx(index)} = {number_text(v)} is negative, so ReLU gives max({number_text(v)}, 0) = 0."
+        if v < 0
+        else f"x{_idx(index)} = {number_text(v)} is not negative, so ReLU keeps it: max({number_text(v)}, 0) = "
+        f"{number_text(max(v, 0.0))}."
+    )
+    return wrong_element("out", index, got[index], expected[index], why)
+
+
+def _first_example(x: np.ndarray, mask: np.ndarray) -> str:
+    """``"x[0, 1] = −61 → 0"`` for the first element of ``mask`` (ReLU's answer for it)."""
+    if not mask.any():
+        return "relu(−2) = 0 and relu(3) = 3"
+    index = tuple(int(i) for i in np.argwhere(mask)[0])
+    v = float(x[index])
+    return f"x{_idx(index)} = {number_text(v)} → {number_text(max(v, 0.0))}"
+
+
+# ------------------------------------------------------------------------------------------ softmax
+def _softmax_axis(z: np.ndarray, axis: int | None) -> np.ndarray:
+    """Stable softmax over ``axis`` (``None``: over the whole array)."""
+    m = np.max(z, axis=axis, keepdims=True)
+    e = np.exp(z - m)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _axis_words(axis: int | None, ndim: int) -> str:
+    if axis is None:
+        return "over the whole array (all samples together), so only the grand total is 1"
+    if axis == 0:
+        return "over axis 0, the batch axis: each column (one class across the samples) sums to 1"
+    return f"over axis {axis} instead of the last axis ({ndim - 1})"
+
+
+def _diagnose_softmax(case: Case, got: np.ndarray) -> Diagnosis | None:
+    z = np.asarray(case.args[0], dtype=float)
+    expected = np.asarray(case.expected, dtype=float)
+    k = z.shape[-1]
+    if got.shape != expected.shape:
+        if got.shape == z.shape[:-1] or got.shape == z.shape[:-1] + (1,):
+            why = (
+                f"one number per sample is not enough: softmax gives a probability for each of the K = {k} classes, "
+                f"the same shape as z {shape_text(z.shape)} (the sum over the last axis is only the denominator)."
+            )
+        else:
+            why = (
+                f"softmax keeps the shape of z {shape_text(z.shape)}: a probability for each of the K = {k} "
+                "classes (last axis) of each sample."
+            )
+        return shape_mismatch("out", got.shape, expected.shape, why)
+    for axis in [a for a in range(z.ndim - 1)] + [None]:
+        if z.ndim == 1 and axis is None:
+            continue
+        if same_shape_and_close(got, _softmax_axis(z, axis)):
+            return Diagnosis(
+                "wrong_axis",
+                f"You normalised {_axis_words(axis, z.ndim)}. Softmax works on each sample separately: along the "
+                "last axis (the classes), every row must sum to 1 — take the max and the sum along the last axis "
+                "only.",
+            )
+    m = np.max(z, axis=-1, keepdims=True)
+    e = np.exp(z - m)
+    with np.errstate(all="ignore"):  # inf/NaN candidates (e^z beyond 709, rows summing to 0) match no finite answer
+        plain_exp = np.exp(z)
+        no_exp = (z / np.sum(z, axis=-1, keepdims=True), (z - m) / np.sum(z - m, axis=-1, keepdims=True))
+        square = z.ndim >= 2 and z.shape[-1] == z.shape[-2]
+        # The row sums without keepdims have shape (..., K): dividing broadcasts them along the rows.
+        unkept = (e / np.sum(e, axis=-1), plain_exp / np.sum(plain_exp, axis=-1)) if square else ()
+    if square:
+        if any(same_shape_and_close(got, candidate) for candidate in unkept):
+            return Diagnosis(
+                "keepdims_missing",
+                "You divided element [i, j] by the sum of row j instead of row i: the row sums form a 1-D array, "
+                "and dividing the (rows, K) array by it lines the sums up with the columns (NumPy broadcasting; "
+                "with a non-square batch it raises an error). Keep the sums as a column (one per row) before "
+                "dividing.",
+            )
+    for candidate in no_exp:
+        if same_shape_and_close(got, candidate):
+            return Diagnosis(
+                "missing_exp",
+                "You divided the scores by their sum without exponentiating them first: softmax divides e^(z_i "
+                "− max z) by the sum of those exponentials, which makes every output positive.",
+            )
+    if same_shape_and_close(got, e) or same_shape_and_close(got, plain_exp):
+        return Diagnosis(
+            "not_normalised",
+            "You exponentiated but did not divide by the sum: each row of the output must add up to 1 — divide each "
+            "e^(z_i − max z) by the sum of the row's exponentials.",
+        )
+    log_softmax = z - m - np.log(np.sum(e, axis=-1, keepdims=True))
+    if same_shape_and_close(got, log_softmax):
+        return Diagnosis(
+            "log_softmax",
+            "You returned the logarithm of softmax (z_i − max z − log Σ e^(z_j − max z)): softmax is the "
+            "probabilities themselves, e^(z_i − max z) / Σ_j e^(z_j − max z).",
+        )
+    index = first_wrong(got, expected, case.tolerance)
+    if index is None:
+        return None
+    return wrong_element("out", index, got[index], expected[index], _softmax_formula(z, index, expected[index]))
+
+
+def _softmax_formula(z: np.ndarray, index: tuple[int, ...], value: float) -> str:
+    """``out[0, 1] = e^(2 − 3) / (e^(1 − 3) + e^(2 − 3) + e^(3 − 3)) = 0.2447`` (short rows in full)."""
+    row = z[index[:-1]]
+    m = float(np.max(row))
+    zi = float(row[index[-1]])
+    mt = number_text(m, in_sum=True, digits=4)
+
+    def term(v: float) -> str:
+        return f"e^({number_text(v, digits=4)} − {mt})"
+
+    if row.size <= 6:
+        denominator = " + ".join(term(float(v)) for v in row)
+    else:
+        denominator = f"{term(float(row[0]))} + … + {term(float(row[-1]))} ({row.size} terms)"
+    return (
+        f"With the row z{_idx(index[:-1])} and its max {number_text(m, digits=4)}: {format_index('out', index)} = "
+        f"{term(zi)} / ({denominator}) = {number_text(value, digits=4)}."
+    )
+
+
+def _naive_softmax(z: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        e = np.exp(z)
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _global_max_softmax(z: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        e = np.exp(z - np.max(z))
+        return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _same_with_nonfinite(got: np.ndarray, candidate: np.ndarray, tolerance: float = 1e-6) -> bool:
+    """Same shape, NaN/inf in the same places (and the same infs), finite values close."""
+    if got.shape != candidate.shape:
+        return False
+    g_fin, c_fin = np.isfinite(got), np.isfinite(candidate)
+    if not np.array_equal(g_fin, c_fin):
+        return False
+    if not np.array_equal(np.isnan(got), np.isnan(candidate)):
+        return False
+    if not np.array_equal(got[np.isinf(got)], candidate[np.isinf(candidate)]):
+        return False
+    return same_shape_and_close(got[g_fin], candidate[c_fin], tolerance)
+
+
+def _explain_softmax_not_finite(case: Case, got: np.ndarray) -> Diagnosis | None:
+    z = np.asarray(case.args[0], dtype=float)
+    bad = ~np.isfinite(got)
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f"{format_index('out', index)} is {number_text(got[index])}"
+    row = z[index[:-1]]
+    row_text = "[" + ", ".join(number_text(v, digits=4) for v in row[:6]) + (", …]" if row.size > 6 else "]")
+    overflow, underflow = float(np.max(row)) > _EXP_OVERFLOW, bool(np.all(row < _EXP_UNDERFLOW))
+    if _same_with_nonfinite(got, _global_max_softmax(z)) and not _same_with_nonfinite(got, _naive_softmax(z)):
+        gm = number_text(float(np.max(z)))
+        return Diagnosis(
+            "global_max",
+            f"{where}: you subtracted the largest number of the whole array ({gm}) instead of each row's own "
+            f"maximum. For the row z{_idx(index[:-1])} = {row_text} every e^(z − {gm}) underflows to 0, and 0/0 is "
+            "NaN. Subtract the max of each row (along the last axis): then each row's largest term is e^0 = 1.",
+        )
+    if not (overflow or underflow or np.max(np.abs(z)) > _EXP_OVERFLOW):
+        return None  # moderate logits: NaN comes from elsewhere; the framework's generic message fits
+    if overflow:
+        why = (
+            f"e^{number_text(float(np.max(row)))} is larger than the largest float64 (about 1.8·10^308; e^710 "
+            "already is), so it becomes inf, and inf/inf is NaN"
+        )
+    elif underflow:
+        why = (
+            f"e^({number_text(float(np.max(row)))}) is smaller than the smallest float64, so every term of the row "
+            "becomes 0, and 0/0 is NaN"
+        )
+    else:
+        why = "e^z overflows to inf (or underflows to 0) for logits this large, and inf/inf or 0/0 is NaN"
+    exact = _same_with_nonfinite(got, _naive_softmax(z))
+    return Diagnosis(
+        "unstable_softmax",
+        f"{where} for the row z{_idx(index[:-1])} = {row_text}: "
+        f"{'you computed e^z / Σ e^z directly, and ' if exact else 'probably '}{why}. "
+        "Subtract the max of each row first, e^(z_i − max z) / Σ_j e^(z_j − max z): the result is the same (the "
+        "factor e^(−max z) cancels), but the largest exponential is e^0 = 1, so nothing overflows.",
+    )
+
+
+# ------------------------------------------------------------------------------------------- shared
+def _idx(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def diagnose(case: Case, got) -> Diagnosis | None:
+    """Why the learner's ``relu``/``softmax`` output is wrong (called for finite, wrong outputs of the right type).
+
+    relu: wrong_shape, keeps_negatives (identity), relu_mask (returns ``x > 0``), min_instead_of_max,
+    absolute_value, leaky_relu, else first_wrong with ``max(v, 0)`` spelled out. softmax: wrong_shape,
+    wrong_axis (normalised over the batch axis, another axis, or the whole array), keepdims_missing (row sums
+    broadcast along the rows: square batches), missing_exp, not_normalised, log_softmax, else first_wrong with
+    the element's formula.
+    """
+    got = np.asarray(got, dtype=float)
+    if same_shape_and_close(got, case.expected, case.tolerance):
+        return None  # right after all (a mistake that changes nothing on this case's numbers)
+    if case.function == "relu":
+        return _diagnose_relu(case, got)
+    if case.function == "softmax":
+        return _diagnose_softmax(case, got)
+    return None
+
+
+def explain_not_finite(case: Case, got) -> Diagnosis | None:
+    """Why the learner's output holds NaN or inf, where this exercise can tell (the framework's hook).
+
+    softmax: ``unstable_softmax`` (e^z of logits beyond ±709 overflows or underflows: subtract each row's max)
+    or ``global_max`` (the max of the whole array subtracted: a row far below it underflows to 0/0). ``None``
+    otherwise (the framework's generic not_finite message).
+    """
+    if case.function != "softmax":
+        return None
+    try:
+        got = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if got.shape != np.shape(case.expected) or np.all(np.isfinite(got)):
+        return None
+    return _explain_softmax_not_finite(case, got)
