@@ -97,7 +97,7 @@ def run_check(which: str, folder: str | Path | None, *, hint: bool = False, time
                 print()
                 print(_hint(folder, ex))
                 hint_given = True
-            elif not hint and len(chosen) == 1:
+            elif not hint and len(chosen) == 1 and result.problem is None:
                 print(f"  Stuck? convlab check {ex.number} --hint")
     if len(chosen) > 1:
         print(render_summary(results))

@@ -9,6 +9,7 @@ failing case in full, and the other failures by their first line.
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,9 @@ from convlab.teach.exercise_catalogue import Exercise
 
 __all__ = ["render_result", "render_hints", "render_summary", "WIDTH"]
 
-#: The terminal width the report is written for.
-WIDTH = 80
+#: The longest line of the report: an 80-column terminal, less the last column (a line that fills it
+#: wraps in some terminals).
+WIDTH = 79
 
 _OK, _BAD = "✓", "✗"
 
@@ -66,6 +68,17 @@ def _case_line(c: CaseResult) -> str:
     return f"  {mark} {name.ljust(room)}  {right}".rstrip()
 
 
+def _short_path(path: Path) -> str:
+    """The learner's file as they would type it: relative to the current folder when inside it, and
+    shortened from the left when it would not fit the line."""
+    try:
+        text = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        text = str(path)
+    room = WIDTH - 4
+    return text if len(text) <= room else "…" + text[-(room - 1) :]
+
+
 def _indent(text: str, prefix: str = "      ") -> str:
     out = []
     for line in text.splitlines() or [""]:
@@ -92,7 +105,7 @@ def _printed(result: ExerciseResult) -> list[str]:
 def render_result(result: ExerciseResult) -> str:
     """The report for one exercise, as ``convlab check N`` prints it."""
     ex = result.exercise
-    lines = [f"Exercise {ex.number}: {ex.title}", f"  {result.path}"]
+    lines = [f"Exercise {ex.number}: {ex.title}", f"  {_short_path(result.path)}"]
     if result.problem is not None:
         lines.append(f"  {_BAD} {result.problem.code.replace('_', ' ')}")
         lines.append(_indent(result.problem.message))

@@ -247,8 +247,8 @@ def exercise_text(lesson_name: str) -> str:
     lines = [
         "",
         "Your turn: write it yourself; convlab grades it and says where it goes wrong.",
-        "  convlab exercises      (once: copies the exercise files into convlab-exercises/)",
+        "  convlab exercises  (once: copies the exercises into convlab-exercises/)",
     ]
     for ex in chosen:
-        lines.append(f"  convlab check {ex.number:<8} exercise {ex.number}: {ex.title}")
+        lines.append(f"  convlab check {ex.number:<4} {ex.title}")
     return "\n".join(lines)
