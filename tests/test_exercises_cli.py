@@ -142,7 +142,8 @@ def test_every_lesson_ends_by_naming_its_exercises():
 
 
 def test_the_report_fits_80_columns(tmp_path, capsys):
-    (tmp_path / "ex02_correlate2d.py").write_text(textwrap.dedent(CORRELATE2D).replace("* kernel)", "* kernel[::-1, ::-1])"))
+    flipped = textwrap.dedent(CORRELATE2D).replace("* kernel)", "* kernel[::-1, ::-1])")
+    (tmp_path / "ex02_correlate2d.py").write_text(flipped)
     main(["check", "2", "--dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "flipped" in out
