@@ -126,9 +126,9 @@ def test_sys_exit_inside_the_function(tmp_path):
     assert "sys.exit(3)" in r.cases[0].diagnosis.message
 
 
-@pytest.mark.parametrize("end", ["os._exit(0)", "os.abort()"])
+@pytest.mark.parametrize("end", ["os._exit(0)", "os.abort()", "ctypes.string_at(0)"])
 def test_the_process_ending_or_crashing(tmp_path, end):
-    r = grade(tmp_path, f"import os\n\ndef correlate2d(image, kernel):\n    {end}\n")
+    r = grade(tmp_path, f"import ctypes\nimport os\n\ndef correlate2d(image, kernel):\n    {end}\n")
     assert r.codes()[0] == ("exited" if "_exit" in end else "crashed")
     assert r.cases[0].diagnosis is not None
     assert all(not c.passed for c in r.cases)
@@ -170,6 +170,13 @@ def test_float_for_an_integer_answer_reaches_the_grader(tmp_path):
     r = grade(tmp_path, src, number=1)
     assert not r.passed
     assert all(code != "exception" for code in r.codes())
+
+
+def test_memory_is_limited(tmp_path):
+    src = "def correlate2d(image, kernel):\n    hoard = []\n    while True:\n        hoard.append(bytearray(1 << 26))\n"
+    r = grade(tmp_path, src, timeout=30)
+    assert r.codes()[0] == "exception"
+    assert "MemoryError" in r.cases[0].diagnosis.message
 
 
 def test_missing_file(tmp_path):

@@ -40,6 +40,24 @@ import numpy as np
 OPAQUE = "__opaque__"
 _MAX_ITEMS = 1000
 
+#: The address space the learner's code may use: an array that grows without end raises MemoryError
+#: here instead of pushing the learner's machine into swap. The exercises need a few MB.
+MEMORY_LIMIT = 4 << 30
+
+
+def _limit_memory() -> None:
+    try:
+        import resource
+    except ImportError:  # not POSIX: no limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+    if soft == resource.RLIM_INFINITY or soft > limit:
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        except (ValueError, OSError):
+            pass
+
 
 def _plain(value, depth=0):
     """``value`` as plain, picklable data (see the module docstring)."""
@@ -224,6 +242,7 @@ def main(argv: list[str]) -> int:
     with open(calls_file, "rb") as f:
         job = pickle.load(f)
     write = _Writer(results_file)
+    _limit_memory()
     sys.dont_write_bytecode = True  # no __pycache__ in the learner's folder
     sys.path.insert(0, folder)  # exercise 10 imports the learner's earlier files
     module = _load(learner_file, job["module"], write)

@@ -102,6 +102,17 @@ def _printed(result: ExerciseResult) -> list[str]:
     return lines
 
 
+def _most_telling(failed: list[CaseResult]) -> CaseResult:
+    """The failing case to explain in full: one with the most common diagnosis, the first such.
+
+    A small slide case can fit several mistakes at once (T = 2 for N=5, K=3, P=1, S=2 is what both
+    "forgot the +1" and "counted P once" give); the random cases then agree on the real one.
+    """
+    codes = [c.diagnosis.code if c.diagnosis else "" for c in failed]
+    best = max(codes, key=codes.count)
+    return failed[codes.index(best)]
+
+
 def render_result(result: ExerciseResult) -> str:
     """The report for one exercise, as ``convlab check N`` prints it."""
     ex = result.exercise
@@ -124,7 +135,7 @@ def render_result(result: ExerciseResult) -> str:
         lines.append(f"  {_OK} exercise {ex.number} passes: all {total} cases ({_error_text(worst)} at most)")
     else:
         lines.append(f"  {result.n_passed} of {total} cases pass.")
-        first = failed[0]
+        first = _most_telling(failed)
         lines.append("")
         lines.append(f"  What went wrong in “{first.case.name}”:")
         lines.append(_indent(first.diagnosis.message if first.diagnosis else "the answer is wrong"))

@@ -1,0 +1,204 @@
+"""Grader of exercise 3: ``zero_pad(x, padding)``: P zeros around the rows and columns of every image.
+
+``x (N, H, W, C)`` (Keras' NHWC) → ``(N, H + 2P, W + 2P, C)``, x in the middle, zeros around, x's
+dtype: the slides' "Convolución 2D - Padding" (seeds/003) surround the 5×5 input with one ring of zeros.
+Expected values: :func:`convlab.util.arrays.pad_nhwc` (what every convlab operation pads with).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convlab.exercises.case import Case, Diagnosis
+from convlab.exercises.compare import first_wrong, format_index, same_shape_and_close
+from convlab.exercises.diagnosis import number_text, shape_mismatch, shape_text
+from convlab.util.arrays import pad_nhwc
+
+__all__ = ["HINTS", "cases", "diagnose"]
+
+FUNCTION = "zero_pad"
+
+HINTS: tuple[str, ...] = (
+    "The answer is a new, bigger array full of zeros, with x copied into its middle. Only the rows and the "
+    "columns grow; the batch and the channels stay as they are.",
+    "x has shape (N, H, W, C); the result has shape (N, H + 2P, W + 2P, C): P zeros on top, P at the bottom, "
+    "P on the left and P on the right. x's pixel (i, j) lands at (i + P, j + P).",
+    "Make an array of zeros of that shape and of x's dtype, then copy x into the block of rows P … P + H − 1 "
+    "and columns P … P + W − 1 (all images, all channels).",
+)
+
+#: The slides' 5×5 input (seeds/003) and the 5×5×3 example of the multi-channel slide.
+_SLIDE_IMAGE = np.array(
+    [
+        [60, 113, 56, 139, 85],
+        [73, 121, 54, 84, 128],
+        [131, 99, 70, 129, 127],
+        [80, 57, 115, 69, 134],
+        [104, 126, 123, 95, 130],
+    ],
+    dtype=np.float64,
+)
+_SLIDE_X3 = np.stack(
+    [
+        [[0, 0, 1, 0, 2], [1, 0, 2, 0, 1], [1, 0, 2, 2, 0], [2, 0, 0, 2, 0], [2, 1, 2, 2, 0]],
+        [[2, 1, 2, 1, 1], [2, 1, 2, 0, 1], [0, 2, 1, 0, 1], [1, 2, 2, 2, 2], [0, 1, 2, 0, 1]],
+        [[2, 1, 1, 2, 0], [1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 2, 1, 0], [2, 2, 1, 1, 1]],
+    ],
+    axis=-1,
+).astype(np.float64)
+
+
+def _reference(x: np.ndarray, p: int) -> np.ndarray:
+    return np.array(pad_nhwc(x, (p, p, p, p)), copy=True)
+
+
+def _case(name: str, x: np.ndarray, p: int, *, slide: bool = False) -> Case:
+    return Case(name=name, function=FUNCTION, args=(x, p), expected=_reference(x, p), slide=slide)
+
+
+def cases(rng: np.random.Generator) -> list[Case]:
+    """The slides' 5×5 image and 5×5×3 input padded by 1, then random batches, channels, P and dtypes."""
+
+    def nonzero(shape, dtype):
+        if np.issubdtype(dtype, np.integer):
+            return (rng.integers(1, 10, shape) * rng.choice([-1, 1], shape)).astype(dtype)
+        v = rng.standard_normal(shape)
+        return np.where(np.abs(v) < 0.1, 0.5, v).astype(dtype)
+
+    return [
+        _case("slide: the 5×5 image with P = 1", _SLIDE_IMAGE[None, :, :, None], 1, slide=True),
+        _case("slide: the 5×5×3 input with P = 1", _SLIDE_X3[None], 1, slide=True),
+        _case("2 images 3×4×2, P = 2", nonzero((2, 3, 4, 2), np.float64), 2),
+        _case("1 image 4×2×3, float32, P = 1", nonzero((1, 4, 2, 3), np.float32), 1),
+        _case("2 images 2×3×1, integers, P = 3", nonzero((2, 2, 3, 1), np.int64), 3),
+        _case("2 images 5×3×3, P = 1", nonzero((2, 5, 3, 3), np.float64), 1),
+        _case("1 image 3×3×2, P = 0 (an equal copy)", nonzero((1, 3, 3, 2), np.float64), 0),
+    ]
+
+
+def _expected_text(x_shape: tuple[int, ...], p: int) -> str:
+    n, h, w, c = x_shape
+    return (
+        f"(N, H + 2P, W + 2P, C) = ({n}, {h} + 2·{p}, {w} + 2·{p}, {c}) = ({n}, {h + 2 * p}, {w + 2 * p}, {c}): "
+        f"P = {p} zeros on each side of the rows and of the columns, none on the batch or channel axes"
+    )
+
+
+def _placement(g: np.ndarray, x: np.ndarray, p: int, tol: float) -> tuple[int, int] | None:
+    """The offset ``(a, b)`` at which ``x`` sits inside ``g`` (same N and C), or ``None``."""
+    _, h, w, _ = x.shape
+    for a in range(g.shape[1] - h + 1):
+        for b in range(g.shape[2] - w + 1):
+            if same_shape_and_close(g[:, a : a + h, b : b + w, :], x, tol):
+                return a, b
+    return None
+
+
+def diagnose(case: Case, got) -> Diagnosis | None:
+    """Padding on one side, on every axis or one axis, none, a non-zero border, x misplaced; else the first wrong."""
+    x, p = case.args
+    x = np.asarray(x)
+    e = np.asarray(case.expected)
+    g = np.asarray(got)
+    tol = case.tolerance
+    n, h, w, c = x.shape
+    why = _expected_text(x.shape, p)
+
+    if g.ndim != 4:
+        return shape_mismatch("out", g.shape, e.shape, why + " (keep all four axes)")
+
+    if g.shape != e.shape:
+        gn, gh, gw, gc = g.shape
+        if (gh, gw) == (h + 2 * p, w + 2 * p) and (gn, gc) != (n, c) and gn in (n, n + 2 * p) and gc in (c, c + 2 * p):
+            axes = [name for name, grew in (("batch", gn != n), ("channel", gc != c)) if grew]
+            return Diagnosis(
+                "padded_every_axis",
+                f"out has shape {shape_text(g.shape)}; expected {shape_text(e.shape)}: you also padded the "
+                f"{' and '.join(axes)} {'axes' if len(axes) > 1 else 'axis'}."
+                f" Zero padding surrounds each image's rows and columns only: "
+                f"adding images or channels of zeros changes what the batch is. Expected {why}.",
+            )
+        if (gn, gc) == (n, c) and (gh, gw) == (h + p, w + p):
+            return Diagnosis(
+                "padding_one_side",
+                f"out has shape {shape_text(g.shape)}; expected {shape_text(e.shape)}: you added P = {p} rows and "
+                f"P columns once, on one side only. The zeros go on BOTH sides — P on top and P at the bottom, "
+                f"P on the left and P on the right — so each side grows by 2·P. Expected {why}.",
+            )
+        if (gn, gc) == (n, c) and (gh, gw) in {(h + 2 * p, w), (h, w + 2 * p)}:
+            which = "rows" if gh != h else "columns"
+            other = "columns" if gh != h else "rows"
+            return Diagnosis(
+                "padding_one_axis",
+                f"out has shape {shape_text(g.shape)}; expected {shape_text(e.shape)}: you padded the {which} "
+                f"but not the {other}. Both grow by 2·P. Expected {why}.",
+            )
+        if p > 0 and g.shape == x.shape:
+            return Diagnosis(
+                "padding_ignored",
+                f"out has the shape of x, {shape_text(g.shape)}: no padding was added. With P = {p} it must be "
+                f"{shape_text(e.shape)}: {why}.",
+            )
+        return shape_mismatch("out", g.shape, e.shape, why)
+
+    gf = g.astype(np.float64)
+    inner = gf[:, p : p + h, p : p + w, :]
+    border = gf[~_inner_mask(g.shape, p, h, w)]
+    # A whole border of non-zeros is a padding rule (ones, edge copies); a stray number is a plain wrong element.
+    if same_shape_and_close(inner, x, tol) and np.count_nonzero(border) * 2 >= border.size:
+        values = np.unique(border)
+        edge = np.pad(x.astype(np.float64), ((0, 0), (p, p), (p, p), (0, 0)), mode="edge")
+        if same_shape_and_close(gf, edge, tol):
+            what = "copies of x's edge pixels"
+        elif values.size == 1:
+            what = f"{number_text(values[0])} everywhere"
+        else:
+            what = "numbers that are not 0"
+        return Diagnosis(
+            "nonzero_padding",
+            f"x sits in the right place, but the border holds {what}. Zero padding fills the P = {p} rows and "
+            f"columns around each image with 0: the pixels outside the image contribute nothing to a convolution.",
+        )
+
+    where = _placement(gf, x.astype(np.float64), p, tol)
+    if where is not None and where != (p, p):
+        a, b = where
+        if p > 0 and (a in (0, 2 * p) or b in (0, 2 * p)):
+            sides = []
+            if a in (0, 2 * p):
+                sides.append("all 2·P rows " + ("at the bottom" if a == 0 else "on top"))
+            if b in (0, 2 * p):
+                sides.append("all 2·P columns " + ("on the right" if b == 0 else "on the left"))
+            detail = " and ".join(sides)
+            return Diagnosis(
+                "padding_one_side",
+                f"out has the right shape, but x starts at row {a}, column {b} instead of row {p}, column {p}: "
+                f"the zeros are on one side only ({detail}). Put P = {p} on each side, so x's pixel (i, j) lands "
+                f"at (i + P, j + P).",
+            )
+        return Diagnosis(
+            "shifted",
+            f"out has the right shape, but x starts at row {a}, column {b} instead of row {p}, column {p}: it is "
+            f"shifted. x's pixel (i, j) lands at (i + P, j + P), with P = {p} zeros above and to the left.",
+        )
+
+    idx = first_wrong(gf, e, tol)
+    if idx is None:
+        return None
+    _, i, j, _ = idx
+    if p <= i < p + h and p <= j < p + w:
+        src = format_index("x", (idx[0], i - p, j - p, idx[3]))
+        place = f"It is inside the image: it should be {src}."
+    else:
+        place = "It is in the border: it should be 0."
+    return Diagnosis(
+        "first_wrong",
+        f"{format_index('out', idx)} is {number_text(gf[idx])} but should be {number_text(e[idx])} "
+        f"(the first wrong number). {place}",
+    )
+
+
+def _inner_mask(shape: tuple[int, ...], p: int, h: int, w: int) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask[:, p : p + h, p : p + w, :] = True
+    return mask
