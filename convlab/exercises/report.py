@@ -132,7 +132,8 @@ def render_result(result: ExerciseResult) -> str:
     total = len(result.cases)
     if not failed:
         worst = max((c.error or 0.0 for c in result.cases), default=0.0)
-        lines.append(f"  {_OK} exercise {ex.number} passes: all {total} cases ({_error_text(worst)} at most)")
+        how = "every answer exact" if worst == 0 else f"largest rel. error {worst:.1e}"
+        lines.append(f"  {_OK} exercise {ex.number} passes: all {total} cases ({how})")
     else:
         lines.append(f"  {result.n_passed} of {total} cases pass.")
         first = _most_telling(failed)
