@@ -60,7 +60,12 @@ def _shown_output(got: Any, name: str) -> list[str]:
 
 def _case_line(c: CaseResult) -> str:
     mark = _OK if c.passed else _BAD
-    right = _error_text(c.error) if c.passed else (c.diagnosis.code.replace("_", " ") if c.diagnosis else "")
+    if c.passed:
+        right = _error_text(c.error)
+    else:
+        right = c.diagnosis.code.replace("_", " ") if c.diagnosis else "wrong"
+        if c.error is not None and np.isfinite(c.error):  # the numbers were comparable: how far off
+            right += f" · err {c.error:.2g}"
     name = c.case.name
     room = WIDTH - 6 - len(right)
     if len(name) > room:
