@@ -130,10 +130,11 @@ def _source_line(path: str | None, line: int | None) -> str:
 def _exception_text(err: dict, exercise: Exercise) -> Diagnosis:
     """An exception raised by the learner's code, pointing at their line (not at the grader)."""
     if err["type"] == "NotImplementedError":
+        where = Path(err["frames"][-1]["file"]).name if err["frames"] else exercise.file_name
+        used = f" (which {exercise.file_name} uses)" if where != exercise.file_name else ""
         return Diagnosis(
             "not_implemented",
-            f"not implemented yet: {exercise.file_name} still raises NotImplementedError. "
-            f"Replace that line with your code.",
+            f"not implemented yet: {where}{used} still raises NotImplementedError. Replace that line with your code.",
         )
     if err["type"] == "SystemExit":
         return Diagnosis(
