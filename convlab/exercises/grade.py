@@ -447,7 +447,10 @@ def _judge(case: Case, grader: ModuleType, rec: dict, params: tuple[str, ...]) -
         return result
     if case.chain is not None:
         verdict = getattr(grader, "judge", None)
-        ok, diagnosis = verdict(case, got) if verdict else (False, None)
+        try:
+            ok, diagnosis = verdict(case, got) if verdict else (False, None)
+        except Exception:  # as with diagnose: an answer the grader did not foresee is a fail, not a crash
+            ok, diagnosis = False, None
         result.passed, result.diagnosis = bool(ok), (None if ok else diagnosis)
         return result
     expected = case.expected
