@@ -8,11 +8,14 @@ run the file end to end through ``grade_exercise``, as ``convlab check 4`` does.
 from __future__ import annotations
 
 import copy
+import inspect
+import re
 import textwrap
 
 import numpy as np
 import pytest
 
+from convlab.exercises import window_mistakes
 from convlab.exercises.compare import same_shape_and_close
 from convlab.exercises.grade import SEED, grade_exercise
 from convlab.exercises.graders import conv2d as conv_grader
@@ -516,28 +519,30 @@ def test_pool_end_to_end(tmp_path):
 
 
 # ------------------------------------------------------------------------------ every code is tested
-def _codes_in(module) -> set[str]:
+def _codes_in(*modules) -> set[str]:
     """The diagnosis codes a grader's source names: snake_case strings alone on a line, or first in a tuple."""
-    import inspect
-    import re
-
-    source = inspect.getsource(module)
+    source = "".join(inspect.getsource(module) for module in modules)
     found = set(re.findall(r'^\s*"([a-z]+(?:_[a-z]+)*)",\s*$', source, re.M))
     found |= set(re.findall(r'\(\s*"([a-z]+(?:_[a-z]+)*)",\s*"', source))  # the size slips
     return found | {"wrong_shape", "first_wrong"}
 
 
-@pytest.mark.parametrize(
-    ("module", "tested"),
-    [
-        (conv_grader, set(CONV_MISTAKES) | {code for code, _ in CONV_VARIANTS.values()}),
-        (pool_grader, set(POOL_MISTAKES) | {code for code, _ in POOL_VARIANTS.values()}),
-        # the layout check max_pool borrows from conv2d: its codes are tested on both exercises
-        (conv_grader.layout_problem, set(POOL_MISTAKES)),
-    ],
-    ids=["conv2d", "max_pool", "layout_on_max_pool"],
+# The functions of the shared module (its __all__ lists names, not codes).
+SHARED = tuple(
+    f for f in vars(window_mistakes).values() if inspect.isfunction(f) and f.__module__ == window_mistakes.__name__
 )
-def test_every_diagnosis_code_has_a_learner_solution(module, tested):
-    codes = _codes_in(module)
+
+
+@pytest.mark.parametrize(
+    ("modules", "tested"),
+    [
+        # each grader with the window mistakes both share (window_mistakes): their codes are tested on both exercises
+        ((conv_grader, *SHARED), set(CONV_MISTAKES) | {code for code, _ in CONV_VARIANTS.values()}),
+        ((pool_grader, *SHARED), set(POOL_MISTAKES) | {code for code, _ in POOL_VARIANTS.values()}),
+    ],
+    ids=["conv2d", "max_pool"],
+)
+def test_every_diagnosis_code_has_a_learner_solution(modules, tested):
+    codes = _codes_in(*modules)
     assert "channels_first" in codes or "stride_ignored" in codes  # the scan finds the codes at all
     assert codes <= tested, codes - tested

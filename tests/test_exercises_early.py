@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from convlab.exercises import slides
 from convlab.exercises.case import Case, Diagnosis
 from convlab.exercises.compare import close
 from convlab.exercises.diagnosis import (
@@ -483,7 +484,7 @@ def test_size_formula_text():
 
 
 def test_product_sum_text_as_the_slides_write_it():
-    text = product_sum_text(g02.SLIDE_IMAGE[:3, :3], g02.SHARPEN)
+    text = product_sum_text(slides.IMAGE[:3, :3], slides.SHARPEN)
     assert text == "60·0 + 113·(−1) + 56·0 + 73·(−1) + 121·5 + 54·(−1) + 131·0 + 99·(−1) + 70·0 = 266"
     assert product_sum_text([[-1.5, 2]], [[2, 0.25]]) == "(−1.5)·2 + 2·0.25 = −2.5"
     assert number_text(-61) == "−61" and number_text(-61, in_sum=True) == "(−61)"
@@ -493,7 +494,7 @@ def test_product_sum_text_as_the_slides_write_it():
 
 def test_conv_window_text_multi_channel_with_bias():
     # The slides' 5×5×3 example, padded by 1, stride 2: o[0, 0, 0] = 2 (reference-numbers.md).
-    x = np.pad(g03._SLIDE_X3, ((1, 1), (1, 1), (0, 0)))
+    x = np.pad(slides.THREE_CHANNEL_INPUT, ((1, 1), (1, 1), (0, 0)))
     w0 = np.stack(
         [[[-1, 0, 1], [0, 0, 1], [1, -1, 1]], [[-1, 0, 1], [1, -1, 1], [0, 1, 0]], [[-1, 1, 1], [1, 1, 0], [0, -1, 0]]],
         axis=-1,

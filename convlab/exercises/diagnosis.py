@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from convlab.exercises.case import Diagnosis
-from convlab.exercises.compare import format_matrix, format_number
+from convlab.exercises.compare import format_index, format_matrix, format_number
 
 __all__ = [
     "number_text",
     "size_formula_text",
     "product_sum_text",
     "window_text",
+    "window_place_text",
     "conv_window_text",
     "shape_text",
     "shape_mismatch",
@@ -54,7 +55,7 @@ def _pad_text(p: int | tuple[int, int]) -> str:
     return f"2·{p}"
 
 
-def size_formula_text(n: int, k: int, p: int | tuple[int, int], s: int, letter: str = "T") -> str:
+def size_formula_text(n: int, k: int, p: int | tuple[int, int] | None, s: int, letter: str = "T") -> str:
     """The slides' output size with the numbers put in: ``T = (5 + 2·1 − 3)/2 + 1 = 3``.
 
     Source: course slides (seeds/003), ``T = (N + 2·P − K)/S + 1``, floored as Keras does
@@ -63,13 +64,14 @@ def size_formula_text(n: int, k: int, p: int | tuple[int, int], s: int, letter: 
 
     Args:
         n: input length ``N``; k: window length ``K``; s: stride ``S``.
-        p: pad on each side ``P``, or ``(before, after)`` when they differ ("same" with an even window).
+        p: pad on each side ``P``, or ``(before, after)`` when they differ ("same" with an even window);
+            ``None`` for an operation without padding (pooling): ``T = (5 − 2)/2 + 1 = 2``.
         letter: the name of the result (``"T"`` rows, ``"U"`` columns).
     """
-    total_pad = sum(p) if isinstance(p, tuple) else 2 * p
+    total_pad = 0 if p is None else sum(p) if isinstance(p, tuple) else 2 * p
     span = n + total_pad - k
     out = span // s + 1
-    inner = f"({n} + {_pad_text(p)} − {k})/{s}"
+    inner = f"({n} − {k})/{s}" if p is None else f"({n} + {_pad_text(p)} − {k})/{s}"
     if span % s == 0:
         return f"{letter} = {inner} + 1 = {out}"
     return f"{letter} = ⌊{inner}⌋ + 1 = ⌊{number_text(span)}/{s}⌋ + 1 = {out}"
@@ -100,6 +102,17 @@ def product_sum_text(window: Any, weights: Any, *, digits: int = 4) -> str:
 def window_text(window: Any, indent: str = "    ") -> str:
     """A small matrix of the window's numbers (rows of :func:`format_matrix`)."""
     return format_matrix(window, indent)
+
+
+def window_place_text(i: int, j: int, kh: int, kw: int, stride: int = 1) -> str:
+    """Where the window of output pixel ``(i, j)`` lies: ``"rows 2–4 and columns 0–2 (stride 2: starting at row
+    2·1 = 2, column 2·0 = 0)"`` (its top-left corner at row ``i·S``, column ``j·S``; the stride part only when S ≠ 1).
+    """
+    r0, c0 = i * stride, j * stride
+    where = f"rows {r0}–{r0 + kh - 1} and columns {c0}–{c0 + kw - 1}"
+    if stride != 1:
+        where += f" (stride {stride}: starting at row {stride}·{i} = {r0}, column {stride}·{j} = {c0})"
+    return where
 
 
 def conv_window_text(
@@ -137,9 +150,7 @@ def conv_window_text(
     r0, c0 = i * stride, j * stride
     win = x[r0 : r0 + kh, c0 : c0 + kw, :]
     show = (c == 1) if show_window is None else show_window
-    where = f"rows {r0}–{r0 + kh - 1} and columns {c0}–{c0 + kw - 1}"
-    if stride != 1:
-        where += f" (stride {stride}: starting at row {stride}·{i} = {r0}, column {stride}·{j} = {c0})"
+    where = window_place_text(i, j, kh, kw, stride)
     lines = [f"The window covers {where} of the {'padded ' if c > 1 or bias is not None else ''}input."]
     partial = []
     for ch in range(c):
@@ -183,7 +194,7 @@ def wrong_element(
     name: str, index: tuple[int, ...], got_value: Any, expected_value: Any, detail: str = ""
 ) -> Diagnosis:
     """A ``first_wrong`` diagnosis: ``"out[0, 1] is 12 but should be −61."`` then ``detail`` (a window, a sum)."""
-    idx = f"{name}[{', '.join(str(int(v)) for v in index)}]"
+    idx = format_index(name, tuple(int(v) for v in index))
     message = f"{idx} is {number_text(got_value)} but should be {number_text(expected_value)} (the first wrong number)."
     if detail:
         message += "\n" + detail

@@ -140,10 +140,11 @@ def _diagnose_relu(case: Case, got: np.ndarray) -> Diagnosis | None:
     if index is None:
         return None
     v = x[index]
+    xi = format_index("x", index)
     why = (
-        f"x{_idx(index)} = {number_text(v)} is negative, so ReLU gives max({number_text(v)}, 0) = 0."
+        f"{xi} = {number_text(v)} is negative, so ReLU gives max({number_text(v)}, 0) = 0."
         if v < 0
-        else f"x{_idx(index)} = {number_text(v)} is not negative, so ReLU keeps it: max({number_text(v)}, 0) = "
+        else f"{xi} = {number_text(v)} is not negative, so ReLU keeps it: max({number_text(v)}, 0) = "
         f"{number_text(max(v, 0.0))}."
     )
     return wrong_element("out", index, got[index], expected[index], why)
@@ -155,7 +156,7 @@ def _first_example(x: np.ndarray, mask: np.ndarray) -> str:
         return "relu(−2) = 0 and relu(3) = 3"
     index = tuple(int(i) for i in np.argwhere(mask)[0])
     v = float(x[index])
-    return f"x{_idx(index)} = {number_text(v)} → {number_text(max(v, 0.0))}"
+    return f"{format_index('x', index)} = {number_text(v)} → {number_text(max(v, 0.0))}"
 
 
 # ------------------------------------------------------------------------------------------ softmax
@@ -258,8 +259,8 @@ def _softmax_formula(z: np.ndarray, index: tuple[int, ...], value: float) -> str
     else:
         denominator = f"{term(float(row[0]))} + … + {term(float(row[-1]))} ({row.size} terms)"
     return (
-        f"With the row z{_idx(index[:-1])} and its max {number_text(m, digits=4)}: {format_index('out', index)} = "
-        f"{term(zi)} / ({denominator}) = {number_text(value, digits=4)}."
+        f"With the row {format_index('z', index[:-1])} and its max {number_text(m, digits=4)}: "
+        f"{format_index('out', index)} = {term(zi)} / ({denominator}) = {number_text(value, digits=4)}."
     )
 
 
@@ -302,8 +303,9 @@ def _explain_softmax_not_finite(case: Case, got: np.ndarray) -> Diagnosis | None
         return Diagnosis(
             "global_max",
             f"{where}: you subtracted the largest number of the whole array ({gm}) instead of each row's own "
-            f"maximum. For the row z{_idx(index[:-1])} = {row_text} every e^(z − {gm}) underflows to 0, and 0/0 is "
-            "NaN. Subtract the max of each row (along the last axis): then each row's largest term is e^0 = 1.",
+            f"maximum. For the row {format_index('z', index[:-1])} = {row_text} every e^(z − {gm}) underflows to 0, "
+            "and 0/0 is NaN. Subtract the max of each row (along the last axis): then each row's largest term is "
+            "e^0 = 1.",
         )
     if not (overflow or underflow or np.max(np.abs(z)) > _EXP_OVERFLOW):
         return None  # moderate logits: NaN comes from elsewhere; the framework's generic message fits
@@ -322,7 +324,7 @@ def _explain_softmax_not_finite(case: Case, got: np.ndarray) -> Diagnosis | None
     exact = _same_with_nonfinite(got, _naive_softmax(z))
     return Diagnosis(
         "unstable_softmax",
-        f"{where} for the row z{_idx(index[:-1])} = {row_text}: "
+        f"{where} for the row {format_index('z', index[:-1])} = {row_text}: "
         f"{'you computed e^z / Σ e^z directly, and ' if exact else 'probably '}{why}. "
         "Subtract the max of each row first, e^(z_i − max z) / Σ_j e^(z_j − max z): the result is the same (the "
         "factor e^(−max z) cancels), but the largest exponential is e^0 = 1, so nothing overflows.",
@@ -330,10 +332,6 @@ def _explain_softmax_not_finite(case: Case, got: np.ndarray) -> Diagnosis | None
 
 
 # ------------------------------------------------------------------------------------------- shared
-def _idx(index: tuple[int, ...]) -> str:
-    return "[" + ", ".join(str(int(i)) for i in index) + "]"
-
-
 def diagnose(case: Case, got) -> Diagnosis | None:
     """Why the learner's ``relu``/``softmax`` output is wrong (called for finite, wrong outputs of the right type).
 

@@ -33,7 +33,9 @@ from convlab.exercises.diagnosis import (
     window_text,
     wrong_element,
 )
+from convlab.exercises.slides import DIAGONAL, IMAGE, SHARPEN, THREE_CHANNEL_INPUT, THREE_CHANNEL_KERNEL, one_image
 from convlab.ops.conv import conv2d_backward
+from convlab.util.arrays import pad_nhwc
 
 __all__ = ["HINTS", "NAMES", "cases", "diagnose"]
 
@@ -53,41 +55,10 @@ HINTS: tuple[str, ...] = (
     "cut the P-wide ring of padding off dx_p: the result has x's shape.",
 )
 
-# Lesson 07 (lessons/07_backprop_by_hand.py): the slides' 5×5 input and sharpen kernel (seeds/003).
-_X5 = np.array(
-    [
-        [60, 113, 56, 139, 85],
-        [73, 121, 54, 84, 128],
-        [131, 99, 70, 129, 127],
-        [80, 57, 115, 69, 134],
-        [104, 126, 123, 95, 130],
-    ],
-    dtype=float,
-)
-_SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=float)
-_DIAGONAL = np.array([[-1, 0], [0, 1]], dtype=float)  # the slides' diagonal filter: not symmetric
+# Lesson 07's dy matrices (lessons/07_backprop_by_hand.py), for the slides' 5×5 image (see convlab.exercises.slides).
 _DY2 = np.array([[1, 2, 0], [0, -1, 3], [1, 0, -2]], dtype=float)
 _DY3 = np.array([[1, -1, 2], [0, 3, 1], [-2, 1, 1]], dtype=float)
 _DY4 = np.arange(1.0, 17.0).reshape(4, 4)
-
-# The slides' three-channel example (seeds/003; reference-numbers.md): 5×5×3 input, P = 1, S = 2, two 3×3×3 filters.
-_X3 = np.stack(
-    [
-        [[0, 0, 1, 0, 2], [1, 0, 2, 0, 1], [1, 0, 2, 2, 0], [2, 0, 0, 2, 0], [2, 1, 2, 2, 0]],
-        [[2, 1, 2, 1, 1], [2, 1, 2, 0, 1], [0, 2, 1, 0, 1], [1, 2, 2, 2, 2], [0, 1, 2, 0, 1]],
-        [[2, 1, 1, 2, 0], [1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 2, 1, 0], [2, 2, 1, 1, 1]],
-    ],
-    axis=-1,
-).astype(float)
-_W0 = np.stack(
-    [[[-1, 0, 1], [0, 0, 1], [1, -1, 1]], [[-1, 0, 1], [1, -1, 1], [0, 1, 0]], [[-1, 1, 1], [1, 1, 0], [0, -1, 0]]],
-    axis=-1,
-)
-_W1 = np.stack(
-    [[[0, 1, -1], [0, -1, 0], [0, -1, 1]], [[-1, 0, 0], [1, -1, 0], [1, -1, 0]], [[-1, 1, -1], [0, -1, -1], [1, 0, 0]]],
-    axis=-1,
-)
-_K3 = np.stack([_W0, _W1], axis=-1).astype(float)
 
 NAMES = ("dx", "dkernel", "dbias")
 
@@ -98,7 +69,7 @@ def _reference(dy, x, kernel, stride, padding):
 
 
 def _case(name, dy, x, kernel, stride, padding, *, slide=False) -> Case:
-    dy, x, kernel = (np.asarray(a, dtype=float) for a in (dy, x, kernel))
+    dy, x, kernel = (np.array(a, dtype=float) for a in (dy, x, kernel))  # copies: the slides' numbers are read-only
     return Case(
         name=name,
         function="conv2d_backward",
@@ -109,11 +80,6 @@ def _case(name, dy, x, kernel, stride, padding, *, slide=False) -> Case:
         repeat=2,
         context={"stride": int(stride), "padding": int(padding)},
     )
-
-
-def _one(m):
-    """(H, W) → (1, H, W, 1)."""
-    return np.asarray(m, dtype=float)[None, :, :, None]
 
 
 def _random_case(rng, n, h, w, c, kh, kw, o, s, p) -> Case:
@@ -129,24 +95,32 @@ def _random_case(rng, n, h, w, c, kh, kw, o, s, p) -> Case:
 
 def cases(rng: np.random.Generator) -> list[Case]:
     """Lesson 07's worked gradients first, then the slides' 3-channel example, then random shapes."""
-    sharpen = _SHARPEN[:, :, None, None]
+    sharpen = SHARPEN[:, :, None, None]
     out = [
         # The stub's worked example: dbias = [9], dkernel = the 3×3 block sums of the input.
-        _case("lesson 07: 5×5 ⋆ sharpen, dy all ones", np.ones((1, 3, 3, 1)), _one(_X5), sharpen, 1, 0, slide=True),
-        _case("lesson 07: 5×5 ⋆ sharpen, a mixed dy", _one(_DY2), _one(_X5), sharpen, 1, 0, slide=True),
+        _case(
+            "lesson 07: 5×5 ⋆ sharpen, dy all ones", np.ones((1, 3, 3, 1)), one_image(IMAGE), sharpen, 1, 0, slide=True
+        ),
+        _case("lesson 07: 5×5 ⋆ sharpen, a mixed dy", one_image(_DY2), one_image(IMAGE), sharpen, 1, 0, slide=True),
         # The sharpen kernel is symmetric; this one shows whether dx turns the kernel by 180°.
         _case(
             "lesson 07: diagonal filter [[−1, 0], [0, 1]]",
-            _one(_DY4),
-            _one(_X5),
-            _DIAGONAL[:, :, None, None],
+            one_image(_DY4),
+            one_image(IMAGE),
+            DIAGONAL[:, :, None, None],
             1,
             0,
             slide=True,
         ),
-        _case("lesson 07: stride 2, padding 1", _one(_DY3), _one(_X5), sharpen, 2, 1, slide=True),
+        _case("lesson 07: stride 2, padding 1", one_image(_DY3), one_image(IMAGE), sharpen, 2, 1, slide=True),
         _case(
-            "slides: 5×5×3, two filters, P 1, S 2, dy all ones", np.ones((1, 3, 3, 2)), _X3[None], _K3, 2, 1, slide=True
+            "slides: 5×5×3, two filters, P 1, S 2, dy all ones",
+            np.ones((1, 3, 3, 2)),
+            one_image(THREE_CHANNEL_INPUT),
+            THREE_CHANNEL_KERNEL,
+            2,
+            1,
+            slide=True,
         ),
     ]
     shapes = [
@@ -412,7 +386,7 @@ def _mistakes(case: Case):
 def _dk_detail(case: Case, idx) -> str:
     dy, x, kernel, s, p = case.args
     a, b, c, o = idx
-    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    xp = pad_nhwc(x, (p, p, p, p))
     oh, ow = dy.shape[1], dy.shape[2]
     lines = [
         f"dkernel[a, b, c, o] = Σ over n, i, j of dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c]"

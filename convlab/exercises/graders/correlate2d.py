@@ -13,26 +13,12 @@ import numpy as np
 from convlab.exercises.case import Case, Diagnosis
 from convlab.exercises.compare import first_wrong, format_matrix, same_shape_and_close
 from convlab.exercises.diagnosis import conv_window_text, shape_mismatch, size_formula_text, wrong_element
+from convlab.exercises.slides import DIAGONAL, HORIZONTAL_EDGES, IMAGE, SHARPEN
 from convlab.ops.conv import correlate2d as _correlate2d
 
-__all__ = ["HINTS", "cases", "diagnose", "SLIDE_IMAGE", "SHARPEN"]
+__all__ = ["HINTS", "cases", "diagnose"]
 
 FUNCTION = "correlate2d"
-
-#: The slides' 5×5 input and sharpen kernel (seeds/003; reference-numbers.md).
-SLIDE_IMAGE = np.array(
-    [
-        [60, 113, 56, 139, 85],
-        [73, 121, 54, 84, 128],
-        [131, 99, 70, 129, 127],
-        [80, 57, 115, 69, 134],
-        [104, 126, 123, 95, 130],
-    ],
-    dtype=np.float64,
-)
-SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64)
-HORIZONTAL_EDGES = np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], dtype=np.float64)
-DIAGONAL = np.array([[-1, 0], [0, 1]], dtype=np.float64)
 
 HINTS: tuple[str, ...] = (
     "Each output number comes from one position of the kernel on the image: the window of the image it "
@@ -50,8 +36,8 @@ def _reference(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def _case(name: str, image: np.ndarray, kernel: np.ndarray, *, slide: bool = False) -> Case:
-    image = np.asarray(image, dtype=np.float64)
-    kernel = np.asarray(kernel, dtype=np.float64)
+    image = np.array(image, dtype=np.float64)  # a copy: the slides' numbers are read-only
+    kernel = np.array(kernel, dtype=np.float64)
     return Case(
         name=name,
         function=FUNCTION,
@@ -78,9 +64,9 @@ def _image(rng: np.random.Generator, h: int, w: int, ints: bool) -> np.ndarray:
 def cases(rng: np.random.Generator) -> list[Case]:
     """The slides' 5×5 ⋆ sharpen first, then the slides' other filters and random shapes (H ≠ W, KH ≠ KW)."""
     out = [
-        _case("slide: 5×5 image ⋆ sharpen kernel", SLIDE_IMAGE, SHARPEN, slide=True),
-        _case("slide's image ⋆ horizontal-edge filter", SLIDE_IMAGE, HORIZONTAL_EDGES),
-        _case("slide's image ⋆ 2×2 diagonal filter", SLIDE_IMAGE, DIAGONAL),
+        _case("slide: 5×5 image ⋆ sharpen kernel", IMAGE, SHARPEN, slide=True),
+        _case("slide's image ⋆ horizontal-edge filter", IMAGE, HORIZONTAL_EDGES),
+        _case("slide's image ⋆ 2×2 diagonal filter", IMAGE, DIAGONAL),
     ]
     shapes = [
         ((6, 8), (2, 3), True),

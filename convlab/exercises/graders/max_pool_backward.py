@@ -25,6 +25,7 @@ from convlab.exercises.diagnosis import (
     window_text,
     wrong_element,
 )
+from convlab.exercises.slides import one_image
 from convlab.ops.pooling import max_pool2d_backward
 
 __all__ = ["HINTS", "cases", "diagnose"]
@@ -66,10 +67,6 @@ def _case(name, dy, x, k, s, *, slide=False) -> Case:
     )
 
 
-def _one(m):
-    return np.asarray(m, dtype=float)[None, :, :, None]
-
-
 def _random_case(rng, n, h, w, c, k, s, low=0, high=4) -> Case:
     step = k if s is None else s
     oh, ow = (h - k) // step + 1, (w - k) // step + 1
@@ -84,19 +81,19 @@ def _random_case(rng, n, h, w, c, k, s, low=0, high=4) -> Case:
 def cases(rng: np.random.Generator) -> list[Case]:
     """Lesson 06's hand-pooled map first, then a map of ties, then random shapes (small integers)."""
     out = [
-        _case("lesson 06: 4×4 map, pool 2, stride 2", _one(_DY), _one(_A), 2, 2, slide=True),
+        _case("lesson 06: 4×4 map, pool 2, stride 2", one_image(_DY), one_image(_A), 2, 2, slide=True),
         _case(
             "lesson 06: 4×4 map, pool 3, stride 1 (overlapping)",
-            _one(_DY),
-            _one(_A),
+            one_image(_DY),
+            one_image(_A),
             3,
             1,
             slide=True,
         ),
         _case(
             "ties: a 4×4 map of tied maxima, pool 2",
-            _one(_DY),
-            _one(_TIES),
+            one_image(_DY),
+            one_image(_TIES),
             2,
             2,
         ),
@@ -323,4 +320,6 @@ def diagnose(case: Case, got) -> Diagnosis | None:
                 "maximum unchanged (the maximum's derivative is 1).",
             )
     idx = first_wrong(got, expected, tol)
+    if idx is None:
+        return None
     return wrong_element("dx", idx, got[idx], expected[idx], _dx_detail(case, idx))

@@ -11,7 +11,8 @@ import numpy as np
 
 from convlab.exercises.case import Case, Diagnosis
 from convlab.exercises.compare import first_wrong, format_index, same_shape_and_close
-from convlab.exercises.diagnosis import number_text, shape_mismatch, shape_text
+from convlab.exercises.diagnosis import number_text, shape_mismatch, shape_text, wrong_element
+from convlab.exercises.slides import IMAGE, THREE_CHANNEL_INPUT, one_image
 from convlab.util.arrays import pad_nhwc
 
 __all__ = ["HINTS", "cases", "diagnose"]
@@ -26,26 +27,6 @@ HINTS: tuple[str, ...] = (
     "Make an array of zeros of that shape and of x's dtype, then copy x into the block of rows P … P + H − 1 "
     "and columns P … P + W − 1 (all images, all channels).",
 )
-
-#: The slides' 5×5 input (seeds/003) and the 5×5×3 example of the multi-channel slide.
-_SLIDE_IMAGE = np.array(
-    [
-        [60, 113, 56, 139, 85],
-        [73, 121, 54, 84, 128],
-        [131, 99, 70, 129, 127],
-        [80, 57, 115, 69, 134],
-        [104, 126, 123, 95, 130],
-    ],
-    dtype=np.float64,
-)
-_SLIDE_X3 = np.stack(
-    [
-        [[0, 0, 1, 0, 2], [1, 0, 2, 0, 1], [1, 0, 2, 2, 0], [2, 0, 0, 2, 0], [2, 1, 2, 2, 0]],
-        [[2, 1, 2, 1, 1], [2, 1, 2, 0, 1], [0, 2, 1, 0, 1], [1, 2, 2, 2, 2], [0, 1, 2, 0, 1]],
-        [[2, 1, 1, 2, 0], [1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 2, 1, 0], [2, 2, 1, 1, 1]],
-    ],
-    axis=-1,
-).astype(np.float64)
 
 
 def _reference(x: np.ndarray, p: int) -> np.ndarray:
@@ -66,8 +47,8 @@ def cases(rng: np.random.Generator) -> list[Case]:
         return np.where(np.abs(v) < 0.1, 0.5, v).astype(dtype)
 
     return [
-        _case("slide: the 5×5 image with P = 1", _SLIDE_IMAGE[None, :, :, None], 1, slide=True),
-        _case("slide: the 5×5×3 input with P = 1", _SLIDE_X3[None], 1, slide=True),
+        _case("slide: the 5×5 image with P = 1", one_image(IMAGE), 1, slide=True),
+        _case("slide: the 5×5×3 input with P = 1", one_image(THREE_CHANNEL_INPUT), 1, slide=True),
         _case("2 images 3×4×2, P = 2", nonzero((2, 3, 4, 2), np.float64), 2),
         _case("1 image 4×2×3, float32, P = 1", nonzero((1, 4, 2, 3), np.float32), 1),
         _case("2 images 2×3×1, integers, P = 3", nonzero((2, 2, 3, 1), np.int64), 3),
@@ -191,11 +172,7 @@ def diagnose(case: Case, got) -> Diagnosis | None:
         place = f"It is inside the image: it should be {src}."
     else:
         place = "It is in the border: it should be 0."
-    return Diagnosis(
-        "first_wrong",
-        f"{format_index('out', idx)} is {number_text(gf[idx])} but should be {number_text(e[idx])} "
-        f"(the first wrong number). {place}",
-    )
+    return wrong_element("out", idx, gf[idx], e[idx], place)
 
 
 def _inner_mask(shape: tuple[int, ...], p: int, h: int, w: int) -> np.ndarray:
