@@ -747,6 +747,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "check":
             return run_check(args.which, args.dir, hint=args.hint, timeout=args.timeout)
         return _run_size(args, args.subparser)
+    except BrokenPipeError:  # `convlab check all | head`: the reader left; nothing more to say, nowhere to say it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 1
     except (ValueError, OSError) as e:  # the user's input or the user's files: a bad invocation
         print(f"convlab {command}: error: {one_line(e)}", file=sys.stderr)
         return 2

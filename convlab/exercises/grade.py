@@ -415,7 +415,7 @@ def _accumulation(case: Case, first: Any, later: Any) -> Diagnosis | None:
     pairs = _pairs(case, first, later) if _type_ok(first, later) else None
     if pairs is None:
         return Diagnosis(
-            "accumulates", f"calling {case.function} a second time with the same inputs returned {_describe(later)}."
+            "accumulates", f"Calling {case.function} a second time with the same inputs returned {_describe(later)}."
         )
     for name, a, b in pairs:
         if relative_error(b, a) > _tolerance(case, a):
@@ -425,7 +425,7 @@ def _accumulation(case: Case, first: Any, later: Any) -> Diagnosis | None:
                 ratio = f" ({name} came back twice as large)"
             return Diagnosis(
                 "accumulates",
-                f"the second call of {case.function} with the same inputs gave a different {name}{ratio}: "
+                f"The second call of {case.function} with the same inputs gave a different {name}{ratio}: "
                 f"your results accumulate across calls — an array kept between calls (a module-level array, "
                 f"or a default argument such as out=np.zeros(...)) that you add into. Start from fresh zeros "
                 f"inside the function on every call.",
@@ -474,6 +474,8 @@ def _judge(case: Case, grader: ModuleType, rec: dict, params: tuple[str, ...]) -
         d = _accumulation(case, got, later)
         if d is not None:
             result.diagnosis = d
+            if _type_ok(expected, later):  # the error shown is the wrong call's, not the first (right) one's
+                result.error = _values_error(case, _pairs(case, expected, later))[0]
             return result
     result.passed = True
     return result
