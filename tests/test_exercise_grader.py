@@ -184,3 +184,78 @@ def test_missing_file(tmp_path):
     r = grade_exercise(2, tmp_path)
     assert r.codes() == ["missing_file"]
     assert "convlab exercises" in r.problem.message
+
+
+def test_the_report_explains_a_timeout_not_the_cases_after_it(tmp_path):
+    src = CORRECT.replace("    return out", "    while out.shape[0] == 3:\n        pass\n    return out")
+    r = grade(tmp_path, src, timeout=3)
+    text = render_result(r)
+    assert "no answer within 3 s" in text
+    assert "not run (see the case above)" not in text
+
+
+def test_endless_printing_is_stopped_before_it_fills_the_disk(tmp_path):
+    src = "def correlate2d(image, kernel):\n    while True:\n        print('x' * 10000)\n"
+    r = grade(tmp_path, src, timeout=60)
+    assert r.codes()[0] == "printed_too_much"
+    assert r.seconds < 30
+    assert "64 MB" in render_result(r)
+
+
+def test_a_thread_left_running_does_not_hold_the_grader(tmp_path):
+    src = "import threading\nimport time\n\nthreading.Thread(target=time.sleep, args=(1000,)).start()\n" + CORRECT
+    r = grade(tmp_path, src, timeout=20)
+    assert r.passed
+    assert r.seconds < 10
+
+
+def test_an_import_error_shows_only_the_learners_frames(tmp_path):
+    r = grade(tmp_path, "import numpy as np\nundefined_name\n\ndef correlate2d(image, kernel):\n    return image\n")
+    assert r.codes() == ["import_error"]
+    assert "NameError" in r.problem.message and "line 2" in r.problem.message
+    assert "frozen" not in r.problem.message
+
+
+def test_odd_return_values(tmp_path):
+    src = "class Size(int):\n    pass\n\n\ndef output_size(n, k, p, s):\n    return Size(3)\n"
+    r = grade(tmp_path, src, 1)
+    assert not r.passed and r.problem is None  # graded (3 is right on some cases), not an internal error
+    assert any(c.passed for c in r.cases)
+    r = grade(tmp_path, CORRECT.replace("    return out", "    return out + 0j"))
+    assert set(r.codes()) == {"wrong_type"}
+
+
+def test_borrowing_the_answer_is_noted(tmp_path):
+    src = "import scipy.signal\n\ndef correlate2d(image, kernel):\n"
+    src += "    return scipy.signal.correlate2d(image, kernel, 'valid')\n"
+    r = grade(tmp_path, src)
+    assert r.passed
+    assert r.borrowed == ["scipy"]
+    assert "Note: your file imports scipy" in render_result(r)
+
+
+def test_state_kept_between_calls_is_explained_first(tmp_path):
+    src = """
+    import numpy as np
+
+    dx = None
+
+    def max_pool2d_backward(dy, x, pool_size, stride):
+        global dx
+        s = stride or pool_size
+        if dx is None or dx.shape != x.shape:
+            dx = np.zeros(x.shape)
+        n, oh, ow, c = dy.shape
+        for b in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    for ch in range(c):
+                        w = x[b, i * s:i * s + pool_size, j * s:j * s + pool_size, ch]
+                        u, v = np.unravel_index(np.argmax(w), w.shape)
+                        dx[b, i * s + u, j * s + v, ch] += dy[b, i, j, ch]
+        return dx
+    """
+    (tmp_path / "ex09_max_pool_backward.py").write_text(textwrap.dedent(src))
+    r = grade_exercise(9, tmp_path)
+    assert "accumulates" in r.codes()
+    assert "accumulate across calls" in " ".join(render_result(r).split())

@@ -59,14 +59,40 @@ def _limit_memory() -> None:
             pass
 
 
+#: Bytes the learner's code may print (stdout and stderr go to one file): a print inside an endless loop
+#: would otherwise fill the disk before the time limit ends it.
+OUTPUT_LIMIT = 64 << 20
+
+#: Modules a learner's file should not need: the report notes it when the file imports one.
+BORROWED = ("convlab", "scipy", "torch", "tensorflow", "keras", "jax")
+
+
+def _limit_output() -> None:
+    try:
+        import resource
+        import signal
+    except ImportError:
+        return
+    try:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, a write fails with EFBIG instead of killing
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft == resource.RLIM_INFINITY or soft > OUTPUT_LIMIT:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT, hard))
+    except (ValueError, OSError, AttributeError):
+        pass
+
+
 def _plain(value, depth=0):
     """``value`` as plain, picklable data (see the module docstring)."""
     if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
         return np.array(value)  # a copy: a view into a learner's module-level buffer would pickle its base
-    if isinstance(value, (np.generic, int, float, complex, bool, str, type(None))) and not isinstance(
-        value, np.ndarray
-    ):
-        return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biufc" else value
+    if isinstance(value, np.generic):
+        return value.item() if value.dtype.kind in "biufc" else str(value)
+    if value is None:
+        return None
+    for base in (bool, int, float, complex, str):  # a learner's subclass (class Size(int)) as its base type:
+        if isinstance(value, base):  # the grader must never unpickle a class defined in the learner's file
+            return base(value)
     if depth < 4 and isinstance(value, (tuple, list)) and len(value) <= _MAX_ITEMS:
         items = [_plain(v, depth + 1) for v in value]
         return tuple(items) if isinstance(value, tuple) else items
@@ -106,7 +132,8 @@ def _error(exc: BaseException, folder: str) -> dict:
     mine = [
         {"file": f.filename, "line": f.lineno, "function": f.name, "code": (f.line or "").strip()}
         for f in frames
-        if os.path.dirname(os.path.abspath(f.filename)) == folder
+        # "<frozen importlib._bootstrap>" is no file: abspath would put it in the learner's folder
+        if not f.filename.startswith("<") and os.path.dirname(os.path.abspath(f.filename)) == folder
     ]
     last = frames[-1] if frames else None
     try:
@@ -243,6 +270,7 @@ def main(argv: list[str]) -> int:
         job = pickle.load(f)
     write = _Writer(results_file)
     _limit_memory()
+    _limit_output()
     sys.dont_write_bytecode = True  # no __pycache__ in the learner's folder
     sys.path.insert(0, folder)  # exercise 10 imports the learner's earlier files
     module = _load(learner_file, job["module"], write)
@@ -251,12 +279,16 @@ def main(argv: list[str]) -> int:
     functions = _check_functions(module, job["functions"], write)
     if functions is None:
         return 0
-    write({"kind": "loaded"})
+    borrowed = sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in BORROWED})
+    write({"kind": "loaded", "borrowed": borrowed})
     for call in job["calls"]:
         write({"kind": "start", "index": call["index"]})
         write(_call(functions[call["function"]], call, folder))
     write({"kind": "done"})
-    return 0
+    sys.stdout.flush()
+    # Now, not at the interpreter's exit: a thread the learner started and left running would make it wait
+    # for that thread, and the grader with it, until the time limit.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -63,13 +63,18 @@ def chosen_exercises(which: str) -> list[Exercise]:
     return chosen
 
 
-def _hint(folder: Path, exercise: Exercise) -> str:
+def _dir_option(given: str | Path | None) -> str:
+    """`` --dir D`` when the learner named a folder, so that a suggested command works when copied."""
+    return "" if given is None else f" --dir {given}"
+
+
+def _hint(folder: Path, exercise: Exercise, dir_option: str) -> str:
     hints = tuple(getattr(grader_module(exercise), "HINTS", ()))
     if not hints:
         return f"  (exercise {exercise.number} has no hints)"
     shown = min(hints_shown(folder, exercise) + 1, len(hints))
     record_hints_shown(folder, exercise, shown)
-    return render_hints(exercise, hints, shown)
+    return render_hints(exercise, hints, shown, dir_option)
 
 
 def run_check(which: str, folder: str | Path | None, *, hint: bool = False, timeout: float | None = None) -> int:
@@ -83,6 +88,7 @@ def run_check(which: str, folder: str | Path | None, *, hint: bool = False, time
         FileNotFoundError: no exercise folder (the message says to run ``convlab exercises``).
     """
     chosen = chosen_exercises(which)
+    dir_option = _dir_option(folder)
     folder = find_folder(folder)
     results = []
     hint_given = False
@@ -95,10 +101,10 @@ def run_check(which: str, folder: str | Path | None, *, hint: bool = False, time
         if not result.passed:
             if hint and not hint_given:
                 print()
-                print(_hint(folder, ex))
+                print(_hint(folder, ex, dir_option))
                 hint_given = True
             elif not hint and len(chosen) == 1 and result.problem is None:
-                print(f"  Stuck? convlab check {ex.number} --hint")
+                print(f"  Stuck? convlab check {ex.number} --hint{dir_option}")
     if len(chosen) > 1:
         print(render_summary(results))
     if hint and not hint_given:

@@ -72,6 +72,8 @@ class ExerciseResult:
         cases: one result per case, in order (empty when the file could not be used).
         problem: what stopped the file from being graded at all (missing, syntax error, …), else ``None``.
         stdout: the start of what the learner's code printed; ``stdout_bytes`` how much it printed in all.
+        borrowed: libraries the learner's file imported that the exercise should not need (``convlab``,
+            ``scipy`` …): allowed, and noted in the report.
         seconds: wall time of the learner's process.
     """
 
@@ -82,6 +84,7 @@ class ExerciseResult:
     stdout: str = ""
     stdout_bytes: int = 0
     seconds: float = 0.0
+    borrowed: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -141,6 +144,12 @@ def _exception_text(err: dict, exercise: Exercise) -> Diagnosis:
             "exited",
             f"your code called sys.exit({err['exit_code']!r}) (or exit()/quit()): a function should return its "
             f"answer, not end the program.",
+        )
+    if err["type"] == "OSError" and "File too large" in err["message"]:
+        return Diagnosis(
+            "printed_too_much",
+            "your code printed more than 64 MB, and the grader stopped it there: a print inside a loop that "
+            "never ends? Print less, or only while you debug.",
         )
     frames = err["frames"]
     head = f"{err['type']}: {err['message']}" if err["message"] else err["type"]
@@ -269,15 +278,15 @@ def _type_ok(expected: Any, got: Any) -> bool:
     kind = _kind(expected)
     if isinstance(got, dict) and _OPAQUE in got:
         return False
-    if kind == "array":
-        return isinstance(got, np.ndarray)
+    if kind == "array":  # real numbers: a complex array is not what any layer returns
+        return isinstance(got, np.ndarray) and got.dtype.kind in "biuf"
     if kind == "int":
         return isinstance(got, int) and not isinstance(got, bool)
     if kind == "float":
         return (
             isinstance(got, (int, float))
             and not isinstance(got, bool)
-            or (isinstance(got, np.ndarray) and got.shape in ((), (1,)))
+            or (isinstance(got, np.ndarray) and got.shape in ((), (1,)) and got.dtype.kind in "biuf")
         )
     if kind == "dict":
         return (
@@ -531,6 +540,7 @@ def grade_exercise(
         limit,
     )
     result.stdout, result.stdout_bytes, result.seconds = run.stdout, run.stdout_bytes, run.seconds
+    result.borrowed = run.borrowed
     if run.load is not None:
         result.problem = _load_problem(run, exercise, path)
         return result

@@ -26,6 +26,10 @@ WIDTH = 79
 
 _OK, _BAD = "✓", "✗"
 
+#: Diagnoses explained first when any case has one: state kept between calls (or inputs changed in place)
+#: also spoils the cases after it, whose own diagnoses are then only symptoms; the process stopping ends all.
+_ROOT_CAUSES = ("accumulates", "modified_input", "timeout", "exited", "crashed", "printed_too_much")
+
 
 def _error_text(err: float | None) -> str:
     if err is None:
@@ -85,12 +89,23 @@ def _short_path(path: Path) -> str:
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
+    """``text`` indented by ``prefix`` and wrapped at :data:`WIDTH`; a line that starts with spaces (a matrix,
+    a product sum) keeps its indentation and continues four columns further in."""
     out = []
     for line in text.splitlines() or [""]:
-        if len(prefix + line) <= WIDTH or line.startswith(" "):
+        if len(prefix + line) <= WIDTH:
             out.append(prefix + line)
-        else:
-            out.extend(textwrap.wrap(line, WIDTH, initial_indent=prefix, subsequent_indent=prefix))
+            continue
+        inner = line[: len(line) - len(line.lstrip(" "))]
+        out.extend(
+            textwrap.wrap(
+                line.lstrip(" "),
+                WIDTH,
+                initial_indent=prefix + inner,
+                subsequent_indent=prefix + inner + ("    " if inner else ""),
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(out)
 
 
@@ -101,7 +116,8 @@ def _printed(result: ExerciseResult) -> list[str]:
     shown = text[:10]
     more = ""
     if result.stdout_bytes > len(result.stdout.encode()) or len(text) > 10:
-        more = f" (the first {len(shown)} lines of {result.stdout_bytes:,} bytes)"
+        lines_word = "line" if len(shown) == 1 else f"{len(shown)} lines"
+        more = f" (the first {lines_word} of {result.stdout_bytes:,} bytes)"
     lines = [f"  Your code printed{more}:"]
     lines += ["    │ " + line[: WIDTH - 6] for line in shown]
     return lines
@@ -114,7 +130,11 @@ def _most_telling(failed: list[CaseResult]) -> CaseResult:
     "forgot the +1" and "counted P once" give); the random cases then agree on the real one.
     """
     codes = [c.diagnosis.code if c.diagnosis else "" for c in failed]
-    best = max(codes, key=codes.count)
+    for code in _ROOT_CAUSES:  # a mistake that spoils the other cases too is the one to fix first
+        if code in codes:
+            return failed[codes.index(code)]
+    told = [code for code in codes if code != "not_run"] or codes  # "not run" only points at the case above
+    best = max(told, key=told.count)
     return failed[codes.index(best)]
 
 
@@ -143,21 +163,33 @@ def render_result(result: ExerciseResult) -> str:
         lines.append(f"  {result.n_passed} of {total} cases pass.")
         first = _most_telling(failed)
         lines.append("")
-        lines.append(f"  What went wrong in “{first.case.name}”:")
+        name = first.case.name
+        room = WIDTH - len("  What went wrong in “”:")
+        lines.append(f"  What went wrong in “{name if len(name) <= room else name[: room - 1] + '…'}”:")
         lines.append(_indent(first.diagnosis.message if first.diagnosis else "the answer is wrong"))
     lines += _printed(result)
+    if result.borrowed:
+        lines.append(
+            _indent(
+                f"Note: your file imports {', '.join(result.borrowed)}. The grader allows it, but the "
+                f"exercise is to write the computation yourself, with NumPy.",
+                "  ",
+            )
+        )
     return "\n".join(lines)
 
 
-def render_hints(exercise: Exercise, hints: tuple[str, ...], shown: int) -> str:
-    """Hints 1…``shown`` of ``exercise`` (a nudge first, then the formula), never the solution."""
+def render_hints(exercise: Exercise, hints: tuple[str, ...], shown: int, dir_option: str = "") -> str:
+    """Hints 1…``shown`` of ``exercise`` (a nudge first, then the formula), never the solution.
+
+    ``dir_option`` (``" --dir D"`` or ``""``) is repeated in the command the text suggests."""
     shown = max(1, min(shown, len(hints)))
     lines = []
     for i in range(shown):
         lines.append(f"  Hint {i + 1} of {len(hints)}:")
         lines.append(_indent(hints[i]))
     if shown < len(hints):
-        lines.append(f"  (run `convlab check {exercise.number} --hint` again for the next hint)")
+        lines.append(f"  (run `convlab check {exercise.number} --hint{dir_option}` again for the next hint)")
     return "\n".join(lines)
 
 

@@ -38,6 +38,7 @@ class SandboxRun:
         load: the child's ``load`` record when the file could not be used (syntax error, exception at
             import, missing function, wrong signature), else ``None``.
         loaded: whether the file loaded and its functions were found.
+        borrowed: the libraries the file imported that an exercise should not need (convlab, scipy, …).
         records: the ``result`` / ``error`` record of each call, by call index.
         running: the index of the call that started and never finished (time limit, exit, crash), or ``None``.
         ended: ``"done"`` (all calls ran), ``"timeout"``, ``"exited"`` (the process ended early with
@@ -50,6 +51,7 @@ class SandboxRun:
 
     load: dict | None = None
     loaded: bool = False
+    borrowed: list[str] = field(default_factory=list)
     records: dict[int, dict] = field(default_factory=dict)
     running: int | None = None
     ended: str = "done"
@@ -67,8 +69,8 @@ def _read_records(path: str) -> list[dict]:
                 records.append(pickle.load(f))
             except EOFError:
                 break
-            except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError):
-                break  # a record cut short when the process was killed mid-write
+            except Exception:  # a record cut short when the process was killed mid-write, or one that names
+                break  # a module only the child had (it should never: the child sends plain data)
     return records
 
 
@@ -131,6 +133,8 @@ def run_learner_file(
             except BaseException:  # Ctrl-C in the grader: do not leave the child running
                 _kill_group(proc)
                 raise
+            if not timed_out:  # processes the learner's code started and left running go with it
+                _kill_group(proc)
         run = SandboxRun(seconds=time.perf_counter() - t0, returncode=proc.returncode)
         run.stdout_bytes = os.path.getsize(out_file)
         with open(out_file, "rb") as f:
@@ -143,6 +147,7 @@ def run_learner_file(
                 run.load = rec
             elif kind == "loaded":
                 run.loaded = True
+                run.borrowed = list(rec.get("borrowed", []))
             elif kind == "start":
                 started = rec["index"]
             elif kind in ("result", "error"):
