@@ -275,7 +275,9 @@ def _dx_detail(case: Case, idx) -> str:
     if len(lines) == 1:
         lines.append("  none: no window reaches this pixel, so its gradient is 0.")
     elif sends:
-        lines.append(f"  dx = {' + '.join(number_text(v, in_sum=True) for v in sends)} = {number_text(total)}")
+        terms = " + ".join(number_text(v, in_sum=True) for v in sends)
+        # one window: "dx = 4", not "dx = 4 = 4"
+        lines.append(f"  dx = {number_text(total)}" if len(sends) == 1 else f"  dx = {terms} = {number_text(total)}")
     else:
         lines.append("  dx = 0")
     return "\n".join(lines)
