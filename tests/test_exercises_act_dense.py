@@ -392,3 +392,116 @@ def softmax(z):
     failed = [c for c in r.cases if not c.passed]
     assert {c.diagnosis.code for c in failed} <= {"wrong_axis", "global_max"}
     assert any("whole array" in c.diagnosis.message for c in failed if c.diagnosis.code == "wrong_axis")
+
+
+# ------------------------------------------------------------------------- shifts and float32
+# Subtracting the row's minimum or mean is as right as the maximum on paper, and on rows of close numbers.
+SOFTMAX_SHIFTED = {
+    "minimum": """
+def softmax(z):
+    out = np.zeros_like(z)
+    for idx in np.ndindex(z.shape[:-1]):
+        row = z[idx]
+        e = np.exp(row - min(row))
+        out[idx] = e / e.sum()
+    return out
+""",
+    "mean": """
+def softmax(z):
+    e = np.exp(z - z.mean(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+""",
+}
+
+# Right, but computed in float32 (the learner converts z first).
+SOFTMAX_FLOAT32 = """
+def softmax(z):
+    z = z.astype(np.float32)
+    out = np.zeros_like(z)
+    for idx in np.ndindex(z.shape[:-1]):
+        row = z[idx]
+        e = np.exp(row - max(row))
+        out[idx] = e / e.sum()
+    return out
+"""
+
+
+@pytest.mark.parametrize("word", sorted(SOFTMAX_SHIFTED))
+def test_softmax_shifted_by_the_row_min_or_mean_fails_on_wide_rows(tmp_path, word):
+    r = _write(tmp_path, 6, RELU_OK, SOFTMAX_SHIFTED[word])
+    failed = [c for c in r.cases if not c.passed]
+    assert [c.case.name.split(":")[0] for c in failed] == ["wide rows"], [c.case.name for c in failed]
+    d = failed[0].diagnosis
+    assert d.code == "unstable_softmax"
+    assert f"each row's {word}" in d.message and "MAXIMUM" in d.message
+    assert "e^2000" in d.message if word == "minimum" else "e^1000" in d.message
+
+
+def test_wide_rows_expect_the_last_class():
+    wide = next(c for c in build_cases(get_exercise(6)) if c.name.startswith("wide rows"))
+    z = wide.args[0]
+    # e^(max − min) and e^(max − mean) overflow float64 (beyond e^709.78) in every row.
+    assert (z.max(axis=-1) - z.min(axis=-1)).min() > 709.78 and (z.max(axis=-1) - z.mean(axis=-1)).min() > 709.78
+    assert np.array_equal(wide.expected, [[0, 0, 1], [0, 0, 1]])
+
+
+def test_softmax_without_exp_divides_by_a_zero_row_sum(tmp_path):
+    r = _write(tmp_path, 6, RELU_OK, SOFTMAX_WRONG["missing_exp"])
+    wide = next(c for c in r.cases if c.case.name.startswith("wide rows"))
+    assert wide.diagnosis.code == "missing_exp" and "sums to 0" in wide.diagnosis.message
+
+
+def test_correct_float32_softmax_passes(tmp_path):
+    r = _write(tmp_path, 6, RELU_OK, SOFTMAX_FLOAT32)
+    assert r.passed, [(c.case.name, c.diagnosis) for c in r.cases if not c.passed]
+    for c in build_cases(get_exercise(6)):  # the inputs lose nothing in float32
+        if c.function == "softmax":
+            assert np.array_equal(c.args[0].astype(np.float32), c.args[0])
+
+
+def _learner_function(source: str, name: str):
+    namespace = {"np": np}
+    exec(textwrap.dedent(source), namespace)  # the test's own learner solution, run in-process
+    return namespace[name]
+
+
+def test_float32_rounding_of_the_inputs_is_named_not_shown_as_a_wrong_number():
+    # Logits near ±800 that float32 cannot hold: converting them moves z by up to 3e-5.
+    z = np.random.default_rng(0).standard_normal((2, 6)) * 3 + [[800.0], [-800.0]]
+    case = Case("near ±800", "softmax", (z,), convlab.softmax(z))
+    got = _learner_function(SOFTMAX_FLOAT32, "softmax")(z)
+    assert got.dtype == np.float32
+    d = activations.diagnose(case, got)
+    assert d.code == "float32_precision"
+    assert "float32" in d.message and "float64" in d.message and "right" in d.message
+    shown = d.message.split(":")[0]  # "out[0, 5] is 0.219336 but should be 0.219338"
+    got_text, expected_text = shown.split(" is ")[1].split(" but should be ")
+    assert got_text != expected_text
+
+
+def test_a_float32_mistake_is_still_named():
+    z = np.random.default_rng(1).standard_normal((3, 4)) * 3 + 800.0
+    case = Case("near 800", "softmax", (z,), convlab.softmax(z))
+    no_sum = "def softmax(z):\n    z = np.float32(z)\n    return np.exp(z - z.max(axis=-1, keepdims=True))\n"
+    assert activations.diagnose(case, _learner_function(no_sum, "softmax")(z)).code == "not_normalised"
+
+
+def test_first_wrong_shows_enough_digits_to_differ():
+    z = np.array([[0.3, 0.1, -0.2]])
+    case = Case("close", "softmax", (z,), convlab.softmax(z))
+    got = case.expected.copy()
+    got[0, 1] += 3e-6
+    d = activations.diagnose(case, got)
+    assert d.code == "first_wrong"
+    got_text, expected_text = d.message.split(" (the first")[0].split(" is ")[1].split(" but should be ")
+    assert got_text != expected_text
+
+
+def test_unstable_float32_softmax_speaks_of_float32(tmp_path):
+    naive32 = (
+        "def softmax(z):\n    z = np.float32(z)\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)\n"
+    )
+    r = _write(tmp_path, 6, RELU_OK, naive32)
+    failed = [c for c in r.cases if not c.passed]
+    assert failed and {c.diagnosis.code for c in failed} == {"unstable_softmax"}
+    assert all("largest float32" in c.diagnosis.message for c in failed)

@@ -7,8 +7,13 @@ change the result and keeps ``e`` from overflowing). The expected answers come f
 
 The slides (seeds/003) show no worked softmax; ReLU's first case feeds the slides' 5×5 ⋆ sharpen output
 (``[[266, −61, −30], …]``) through ReLU, and softmax's first case is a small readable one. A softmax case
-with logits near ±1000 catches the unstable formula: it gives NaN there, which the framework reports
-through :func:`explain_not_finite` rather than :func:`diagnose`.
+with logits near ±1000 catches the unstable formula ``e^z / Σ e^z``, and one whose rows span 2000 catches a
+shift by the row's minimum or mean (right on narrow rows, where nothing overflows): they give NaN there,
+which the framework reports through :func:`explain_not_finite` rather than :func:`diagnose`.
+
+Softmax inputs are float32-exact numbers, so a correct softmax computed in float32 (a learner who converts z)
+passes as in every other exercise; a float32 answer that fails only by float32's rounding is told so
+(``float32_precision``) rather than shown a first wrong number that looks right.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from convlab.exercises.case import Case, Diagnosis
-from convlab.exercises.compare import first_wrong, format_index, same_shape_and_close
+from convlab.exercises.compare import first_wrong, format_index, relative_error, same_shape_and_close
 from convlab.exercises.diagnosis import number_text, shape_mismatch, shape_text, wrong_element
 from convlab.ops.activations import relu as reference_relu
 from convlab.ops.activations import softmax as reference_softmax
@@ -40,6 +45,15 @@ _SLIDE_CONV_OUTPUT = [[266, -61, -30], [116, -47, 295], [-135, 256, -128]]
 # Above this, e^z overflows float64 (e^709.78 ≈ 1.8·10^308); below −745, e^z underflows to 0.
 _EXP_OVERFLOW = 709.78
 _EXP_UNDERFLOW = -745.0
+# The same limits in float32 (e^88.72 ≈ 3.4·10^38; e^−103.9 is below the smallest subnormal), for a learner who
+# computes in float32: (overflow, underflow, the type's name, its largest number in words).
+_EXP_LIMITS = {
+    np.dtype(np.float64): (_EXP_OVERFLOW, _EXP_UNDERFLOW, "float64", "about 1.8·10^308; e^710 already is"),
+    np.dtype(np.float32): (88.72, -103.9, "float32", "about 3.4·10^38; e^89 already is"),
+}
+# A float32 answer is "right to float32 precision" when it is this close to the exact softmax of the
+# float32-rounded inputs: float32's own arithmetic (exp, sum, division) adds ~1e-7, far below this.
+_FLOAT32_TOLERANCE = 1e-5
 
 
 def _relu_case(name: str, x: np.ndarray, slide: bool = False) -> Case:
@@ -48,7 +62,12 @@ def _relu_case(name: str, x: np.ndarray, slide: bool = False) -> Case:
 
 
 def _softmax_case(name: str, z: np.ndarray, slide: bool = False) -> Case:
-    z = np.asarray(z, dtype=np.float64)
+    # float32-exact logits: a learner who converts z to float32 loses nothing in the conversion. Near ±800 that
+    # conversion would move z by up to 3·10^−5 (float32 keeps ~7 digits) and the probabilities by ~10^−5, above
+    # the 10^−6 tolerance — a correct float32 softmax would fail. With exact inputs, z − max z is exact too
+    # (numbers within a factor 2 of each other subtract exactly) and e^(z − max z) loses only float32's ~10^−7
+    # rounding, as every other exercise allows.
+    z = np.asarray(z, dtype=np.float64).astype(np.float32).astype(np.float64)
     return Case(name=name, function="softmax", args=(z,), expected=reference_softmax(z), slide=slide)
 
 
@@ -63,9 +82,10 @@ def cases(rng: np.random.Generator) -> list[Case]:
     """ReLU cases, then softmax cases: readable numbers first, then random ones (tiny: pure-Python loops must be fast).
 
     ReLU: the slides' convolution output, then 1-D to 4-D (NHWC) arrays with exact zeros. Softmax
-    (rows = samples, last axis = classes): a readable 2×3, logits near ±1000 (the stability test), one row,
-    a square batch (catches a row sum that is not kept as a column), a 3-D array (the LAST axis), random
-    batches.
+    (rows = samples, last axis = classes): a readable 2×3, logits near ±1000 (the stability test), rows
+    spanning 2000 (only the row's MAXIMUM keeps every e^… finite: subtracting the minimum gives e^2000, the
+    mean e^1000), one row, a square batch (catches a row sum that is not kept as a column), a 3-D array (the
+    LAST axis), random batches.
     """
     out = [
         _relu_case("slides: the 5×5 ⋆ sharpen output through ReLU", np.array(_SLIDE_CONV_OUTPUT), slide=True),
@@ -78,6 +98,14 @@ def cases(rng: np.random.Generator) -> list[Case]:
         _softmax_case(
             "large logits: z = [[1000, 1001, 1002], [−1000, −999, −998]] (each row the same as [0, 1, 2])",
             np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -998.0]]),
+        ),
+        # Rows spanning 2000: the narrow rows above hide a shift by the row's minimum or mean (e^(z − min) and
+        # e^(z − mean) stay small there); here only the maximum keeps e^… finite. The second row tells the
+        # mistakes apart: e^z underflows everywhere (0/0), e^(z − mean) overflows at its last entry only,
+        # e^(z − min) at its last two.
+        _softmax_case(
+            "wide rows: z = [[−1000, 0, 1000], [−3000, −2000, −1000]] (each row gives [0, 0, 1])",
+            np.array([[-1000.0, 0.0, 1000.0], [-3000.0, -2000.0, -1000.0]]),
         ),
         _softmax_case("random: one sample, 10 classes (1, 10)", rng.standard_normal((1, 10)) * 2),
         _softmax_case("random: a square batch (3, 3)", rng.standard_normal((3, 3)) * 2),
@@ -175,7 +203,7 @@ def _axis_words(axis: int | None, ndim: int) -> str:
     return f"over axis {axis} instead of the last axis ({ndim - 1})"
 
 
-def _diagnose_softmax(case: Case, got: np.ndarray) -> Diagnosis | None:
+def _diagnose_softmax(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis | None:
     z = np.asarray(case.args[0], dtype=float)
     expected = np.asarray(case.expected, dtype=float)
     k = z.shape[-1]
@@ -191,6 +219,11 @@ def _diagnose_softmax(case: Case, got: np.ndarray) -> Diagnosis | None:
                 "classes (last axis) of each sample."
             )
         return shape_mismatch("out", got.shape, expected.shape, why)
+    if dtype == np.float32:
+        z32 = z.astype(np.float32).astype(float)  # what the learner computed from
+        if same_shape_and_close(got, _softmax_axis(z32, -1), _FLOAT32_TOLERANCE):
+            return _float32_precision(case, got, z, z32, expected)
+        z = z32  # the mistakes below, as a float32 learner makes them
     for axis in [a for a in range(z.ndim - 1)] + [None]:
         if z.ndim == 1 and axis is None:
             continue
@@ -241,7 +274,45 @@ def _diagnose_softmax(case: Case, got: np.ndarray) -> Diagnosis | None:
     index = first_wrong(got, expected, case.tolerance)
     if index is None:
         return None
-    return wrong_element("out", index, got[index], expected[index], _softmax_formula(z, index, expected[index]))
+    g, x = _distinct_texts(float(got[index]), float(expected[index]))
+    return Diagnosis(
+        "first_wrong",
+        f"{format_index('out', index)} is {g} but should be {x} (the first wrong number).\n"
+        + _softmax_formula(z, index, expected[index]),
+    )
+
+
+def _distinct_texts(got: float, expected: float) -> tuple[str, str]:
+    """The two numbers with just enough significant digits (6 at least) to show that they differ."""
+    for digits in range(6, 17):
+        a, b = number_text(got, digits=digits), number_text(expected, digits=digits)
+        if a != b:
+            return a, b
+    return number_text(got, digits=17), number_text(expected, digits=17)
+
+
+def _float32_precision(case: Case, got: np.ndarray, z: np.ndarray, z32: np.ndarray, expected: np.ndarray) -> Diagnosis:
+    """A float32 answer that is right for z rounded to float32: only the rounding is off."""
+    index = first_wrong(got, expected, case.tolerance)
+    if index is None:  # not reached: diagnose is called for wrong answers only
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(np.abs(got - expected))), got.shape))
+    row = index[:-1]  # the wrong number's row: its largest rounding of z
+    zi = (*row, int(np.argmax(np.abs(z32[row] - z[row]))))
+    g, x = _distinct_texts(float(got[index]), float(expected[index]))
+    shift = float(abs(z32[zi] - z[zi]))
+    moved = (
+        f"rounding z to float32 moved {format_index('z', zi)} = {number_text(float(z[zi]), digits=8)} by "
+        f"{shift:.1e}, and "
+        if shift > 0
+        else ""
+    )
+    return Diagnosis(
+        "float32_precision",
+        f"{format_index('out', index)} is {g} but should be {x}: your softmax is right, but it works in float32 "
+        f"(your output's dtype), which keeps only about 7 significant digits: {moved}the probabilities are off by "
+        f"{relative_error(got, expected):.1e}, more than the {case.tolerance:g} allowed. Keep the numbers in float64 "
+        "(the dtype of z): do not convert z, or the array you fill, to float32.",
+    )
 
 
 def _softmax_formula(z: np.ndarray, index: tuple[int, ...], value: float) -> str:
@@ -264,16 +335,19 @@ def _softmax_formula(z: np.ndarray, index: tuple[int, ...], value: float) -> str
     )
 
 
-def _naive_softmax(z: np.ndarray) -> np.ndarray:
+def _shifted_softmax(z: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+    """``e^(z − shift) / Σ e^(z − shift)`` in z's dtype, overflowing as the learner's would."""
     with np.errstate(all="ignore"):
-        e = np.exp(z)
+        e = np.exp(z - shift)
         return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _naive_softmax(z: np.ndarray) -> np.ndarray:
+    return _shifted_softmax(z, 0.0)
 
 
 def _global_max_softmax(z: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        e = np.exp(z - np.max(z))
-        return e / np.sum(e, axis=-1, keepdims=True)
+    return _shifted_softmax(z, np.max(z))
 
 
 def _same_with_nonfinite(got: np.ndarray, candidate: np.ndarray, tolerance: float = 1e-6) -> bool:
@@ -290,15 +364,45 @@ def _same_with_nonfinite(got: np.ndarray, candidate: np.ndarray, tolerance: floa
     return same_shape_and_close(got[g_fin], candidate[c_fin], tolerance)
 
 
-def _explain_softmax_not_finite(case: Case, got: np.ndarray) -> Diagnosis | None:
-    z = np.asarray(case.args[0], dtype=float)
+def _explain_softmax_not_finite(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis | None:
+    limit_over, limit_under, type_name, largest = _EXP_LIMITS.get(dtype, _EXP_LIMITS[np.dtype(np.float64)])
+    z = np.asarray(case.args[0], dtype=dtype if dtype in _EXP_LIMITS else float)  # overflow as the learner's did
     bad = ~np.isfinite(got)
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     where = f"{format_index('out', index)} is {number_text(got[index])}"
     row = z[index[:-1]]
     row_text = "[" + ", ".join(number_text(v, digits=4) for v in row[:6]) + (", …]" if row.size > 6 else "]")
-    overflow, underflow = float(np.max(row)) > _EXP_OVERFLOW, bool(np.all(row < _EXP_UNDERFLOW))
-    if _same_with_nonfinite(got, _global_max_softmax(z)) and not _same_with_nonfinite(got, _naive_softmax(z)):
+    with np.errstate(all="ignore"):
+        no_exp = z / np.sum(z, axis=-1, keepdims=True)
+    if _same_with_nonfinite(got, no_exp):
+        return Diagnosis(
+            "missing_exp",
+            f"{where} for the row {format_index('z', index[:-1])} = {row_text}: you divided the scores by their sum "
+            f"without exponentiating them first, and this row sums to {number_text(float(np.sum(row)))}, so the "
+            "division fails. Softmax divides e^(z_i − max z) by the sum of those exponentials, which is never 0 "
+            "(its largest term is e^0 = 1) and makes every output positive.",
+        )
+    naive = _same_with_nonfinite(got, _naive_softmax(z))
+    if not naive:
+        for word, shift in (
+            ("minimum", np.min(z, axis=-1, keepdims=True)),
+            ("mean", np.mean(z, axis=-1, keepdims=True)),
+        ):
+            if _same_with_nonfinite(got, _shifted_softmax(z, shift)):
+                s = float(shift[index[:-1]][0])
+                top = float(np.max(row)) - s
+                return Diagnosis(
+                    "unstable_softmax",
+                    f"{where} for the row {format_index('z', index[:-1])} = {row_text}: you subtracted each row's "
+                    f"{word} ({number_text(s, digits=6)} here) instead of its maximum. That changes nothing "
+                    "mathematically, and on rows whose numbers are close together it works, but here the largest "
+                    f"term is e^({number_text(float(np.max(row)), digits=6)} − {number_text(s, in_sum=True, digits=6)})"
+                    f" = e^{number_text(top, digits=6)}, larger than the largest {type_name} ({largest}), so it "
+                    "becomes inf, and inf/inf is NaN. Subtract the row's MAXIMUM: then every exponent is ≤ 0, the "
+                    "largest term is e^0 = 1, and nothing can overflow.",
+                )
+    overflow, underflow = float(np.max(row)) > limit_over, bool(np.all(row < limit_under))
+    if _same_with_nonfinite(got, _global_max_softmax(z)) and not naive:
         gm = number_text(float(np.max(z)))
         return Diagnosis(
             "global_max",
@@ -307,25 +411,24 @@ def _explain_softmax_not_finite(case: Case, got: np.ndarray) -> Diagnosis | None
             "and 0/0 is NaN. Subtract the max of each row (along the last axis): then each row's largest term is "
             "e^0 = 1.",
         )
-    if not (overflow or underflow or np.max(np.abs(z)) > _EXP_OVERFLOW):
+    if not (overflow or underflow or np.max(np.abs(z)) > limit_over):
         return None  # moderate logits: NaN comes from elsewhere; the framework's generic message fits
     if overflow:
         why = (
-            f"e^{number_text(float(np.max(row)))} is larger than the largest float64 (about 1.8·10^308; e^710 "
-            "already is), so it becomes inf, and inf/inf is NaN"
+            f"e^{number_text(float(np.max(row)))} is larger than the largest {type_name} ({largest}), so it "
+            "becomes inf, and inf/inf is NaN"
         )
     elif underflow:
         why = (
-            f"e^({number_text(float(np.max(row)))}) is smaller than the smallest float64, so every term of the row "
-            "becomes 0, and 0/0 is NaN"
+            f"e^({number_text(float(np.max(row)))}) is smaller than the smallest {type_name}, so every term of the "
+            "row becomes 0, and 0/0 is NaN"
         )
     else:
         why = "e^z overflows to inf (or underflows to 0) for logits this large, and inf/inf or 0/0 is NaN"
-    exact = _same_with_nonfinite(got, _naive_softmax(z))
     return Diagnosis(
         "unstable_softmax",
         f"{where} for the row {format_index('z', index[:-1])} = {row_text}: "
-        f"{'you computed e^z / Σ e^z directly, and ' if exact else 'probably '}{why}. "
+        f"{'you computed e^z / Σ e^z directly, and ' if naive else 'probably '}{why}. "
         "Subtract the max of each row first, e^(z_i − max z) / Σ_j e^(z_j − max z): the result is the same (the "
         "factor e^(−max z) cancels), but the largest exponential is e^0 = 1, so nothing overflows.",
     )
@@ -339,31 +442,36 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     absolute_value, leaky_relu, else first_wrong with ``max(v, 0)`` spelled out. softmax: wrong_shape,
     wrong_axis (normalised over the batch axis, another axis, or the whole array), keepdims_missing (row sums
     broadcast along the rows: square batches), missing_exp, not_normalised, log_softmax, else first_wrong with
-    the element's formula.
+    the element's formula. A float32 output that is right for z rounded to float32 (off only by float32's
+    rounding): float32_precision; a float32 output's mistakes are looked for on the float32-rounded z.
     """
+    dtype = np.asarray(got).dtype
     got = np.asarray(got, dtype=float)
     if same_shape_and_close(got, case.expected, case.tolerance):
         return None  # right after all (a mistake that changes nothing on this case's numbers)
     if case.function == "relu":
         return _diagnose_relu(case, got)
     if case.function == "softmax":
-        return _diagnose_softmax(case, got)
+        return _diagnose_softmax(case, got, dtype)
     return None
 
 
 def explain_not_finite(case: Case, got) -> Diagnosis | None:
     """Why the learner's output holds NaN or inf, where this exercise can tell (the framework's hook).
 
-    softmax: ``unstable_softmax`` (e^z of logits beyond ±709 overflows or underflows: subtract each row's max)
-    or ``global_max`` (the max of the whole array subtracted: a row far below it underflows to 0/0). ``None``
+    softmax: ``missing_exp`` (the scores divided by their sum, which is 0 for a row), ``unstable_softmax`` (e^z
+    of logits beyond ±709 — ±88 in float32 — overflows or underflows, or each row's minimum or mean was
+    subtracted instead of its maximum: a row spanning more than ~709 overflows; subtract each row's max) or
+    ``global_max`` (the max of the whole array subtracted: a row far below it underflows to 0/0). ``None``
     otherwise (the framework's generic not_finite message).
     """
     if case.function != "softmax":
         return None
     try:
+        dtype = np.asarray(got).dtype
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
         return None
     if got.shape != np.shape(case.expected) or np.all(np.isfinite(got)):
         return None
-    return _explain_softmax_not_finite(case, got)
+    return _explain_softmax_not_finite(case, got, dtype)
