@@ -45,8 +45,9 @@ def test_one_image_is_a_writable_copy():
 
 
 def test_pooling_sizes_and_window_places():
-    assert size_formula_text(5, 2, None, 2) == "T = ⌊(5 − 2)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2"
-    assert size_formula_text(4, 2, None, 2, "U") == "U = (4 − 2)/2 + 1 = 2"
+    # The formulas' NO-BREAK SPACEs (the report never wraps inside an expression) read as spaces.
+    assert size_formula_text(5, 2, None, 2).replace("\u00a0", " ") == "T = ⌊(5 − 2)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2"
+    assert size_formula_text(4, 2, None, 2, "U").replace("\u00a0", " ") == "U = (4 − 2)/2 + 1 = 2"
     stride2 = "rows 2–4 and columns 0–2 (stride 2: starting at row 2·1 = 2, column 2·0 = 0)"
     assert window_place_text(1, 0, 3, 3, 2) == stride2
     assert window_place_text(1, 2, 2, 3) == "rows 1–2 and columns 2–4"

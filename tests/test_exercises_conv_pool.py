@@ -404,12 +404,14 @@ def test_conv_wrong_shape_shows_the_formula():
     assert d.code == "wrong_shape"
     assert str(cases[index].expected.shape) in d.message
     u = (x.shape[2] + 2 * p - kernel.shape[1]) // s + 1
-    assert f"U = ({x.shape[2]} + 2·{p} − {kernel.shape[1]})/{s} + 1 = {u}" in d.message
+    plain = d.message.replace("\u00a0", " ")  # the formulas' NO-BREAK SPACEs as spaces
+    assert f"U = ({x.shape[2]} + 2·{p} − {kernel.shape[1]})/{s} + 1 = {u}" in plain
 
 
 def test_conv_output_cut_short_names_the_size_slips():
     d = _diagnosis(conv_grader, 4, 0, CONV_VARIANTS["P counted once in the size"][1], "conv2d")
-    assert "only 2×2 of the 3×3" in d.message and "T = (5 + 2·1 − 3)/2 + 1 = 3" in d.message
+    plain = d.message.replace("\u00a0", " ")  # the formulas' NO-BREAK SPACEs as spaces
+    assert "only 2×2 of the 3×3" in d.message and "T = (5 + 2·1 − 3)/2 + 1 = 3" in plain
     assert "without the padding" in d.message and "one side only" in d.message and "without the + 1" in d.message
 
 
@@ -484,7 +486,8 @@ def test_pool_wrong_shape_shows_the_formula():
     assert d.code == "wrong_shape"
     assert f"expected {cases[index].expected.shape}" in d.message
     w = x.shape[2]
-    assert f"U = ⌊({w} − {k})/{s}⌋ + 1 = ⌊{w - k}/{s}⌋ + 1 = {(w - k) // s + 1}" in d.message
+    plain = d.message.replace("\u00a0", " ")  # the formulas' NO-BREAK SPACEs as spaces
+    assert f"U = ⌊({w} − {k})/{s}⌋ + 1 = ⌊{w - k}/{s}⌋ + 1 = {(w - k) // s + 1}" in plain
     assert f"C = {x.shape[3]} channels" in d.message
 
 

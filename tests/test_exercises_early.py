@@ -33,6 +33,12 @@ from convlab.teach.exercise_catalogue import get_exercise
 
 GRADERS = {1: g01, 2: g02, 3: g03}
 
+
+def _plain(text: str) -> str:
+    """A formula with its NO-BREAK SPACEs (kept together when the report wraps) as plain spaces."""
+    return text.replace("\u00a0", " ")
+
+
 # ------------------------------------------------------------------------------------------ learner solutions
 EX01_CORRECT = """
 def output_size(n, kernel_size, padding, stride):
@@ -417,7 +423,9 @@ def test_ex02_first_wrong_shows_the_window_and_the_slide_product_sum():
     case, d, _ = failures[0]
     assert case.slide and d.code == "first_wrong"
     assert "out[0, 1]" in d.message and "−61" in d.message
-    assert "113·0 + 56·(−1) + 139·0 + 121·(−1) + 54·5 + 84·(−1) + 99·0 + 70·(−1) + 129·0 = −61" in d.message
+    # Too long for one report line: broken at a " + ", the continuation indented under the sum.
+    assert "    113·0 + 56·(−1) + 139·0 + 121·(−1) + 54·5 + 84·(−1) + 99·0 + 70·(−1)\n      + 129·0 = −61" in d.message
+    assert max(len(line) for line in d.message.splitlines()[1:]) <= 79 - 6
     assert "113  56 139" in d.message  # the window as a small matrix
     assert "rows 0–2 and columns 1–3" in d.message
 
@@ -425,14 +433,14 @@ def test_ex02_first_wrong_shows_the_window_and_the_slide_product_sum():
 def test_ex01_messages_give_the_formula_with_the_numbers():
     case = g01.cases(np.random.default_rng(0))[0]  # N=5, K=3, P=1, S=2
     d = g01.diagnose(case, 2)
-    assert d.code == "forgot_plus_one" and "T = (5 + 2·1 − 3)/2 + 1 = 3" in d.message
+    assert d.code == "forgot_plus_one" and "T = (5 + 2·1 − 3)/2 + 1 = 3" in _plain(d.message)
     d = g01.diagnose(case, 3.0)
     assert d.code == "no_floor" and "3.0" in d.message and "//" in d.message
     d = g01.diagnose(case, np.int64(3))
     assert d.code == "wrong_type"
     floor_case = g01._case(6, 3, 0, 2)
     d = g01.diagnose(floor_case, 2.5)
-    assert d.code == "no_floor" and "⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2" in d.message
+    assert d.code == "no_floor" and "⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2" in _plain(d.message)
     d = g01.diagnose(floor_case, 17)
     assert d.code == "wrong_value" and "expected 2" in d.message
     same = g01._case(7, 3, "same", 2)
@@ -441,11 +449,39 @@ def test_ex01_messages_give_the_formula_with_the_numbers():
     assert g01.diagnose(case, "three") is None
 
 
+def test_ex01_same_right_value_of_the_wrong_type_is_told_to_round_up_not_floor():
+    same = g01._case(7, 3, "same", 2)  # ⌈7/2⌉ = 4; np.ceil(7 / 2) is 4.0, a float
+    d = g01.diagnose(same, np.float64(4.0))
+    assert d.code == "no_floor" and "4.0" in d.message
+    assert "//" not in d.message and "floor division" not in d.message
+    assert "round N/S up with integer arithmetic" in d.message and "int(...)" in d.message
+    d = g01.diagnose(same, np.int64(4))
+    assert d.code == "wrong_type" and "int(...)" in d.message and "round N/S up" in d.message
+    assert "//" not in d.message
+
+
+def test_ex02_loop_stops_early_words():
+    case = g02.cases(np.random.default_rng(0))[0]  # the slide's 3×3 output
+    got = case.expected.copy()
+    got[-1, :] = 0
+    got[:, -1] = 0
+    d = g02.diagnose(case, got)
+    assert d.code == "loop_stops_early"
+    assert "last row and last column are still zero: your loop stops one step early" in d.message
+    assert "should be (3, 3)" not in d.message
+    got = case.expected.copy()
+    got[:, -1] = 0
+    d = g02.diagnose(case, got)
+    assert d.code == "loop_stops_early" and "last column is still zero" in d.message
+    d = g02.diagnose(case, case.expected[:2, :2])
+    assert d.code == "loop_stops_early" and "out has shape (2, 2) and should be (3, 3)" in d.message
+
+
 def test_ex02_shape_message_names_the_formula():
     case = g02.cases(np.random.default_rng(0))[0]
     d = g02.diagnose(case, np.zeros((5, 5)))
     assert d.code == "wrong_shape"
-    assert "(5, 5); expected (3, 3)" in d.message and "T = (5 + 2·0 − 3)/1 + 1 = 3" in d.message
+    assert "(5, 5); expected (3, 3)" in d.message and "T = (5 + 2·0 − 3)/1 + 1 = 3" in _plain(d.message)
     d = g02.diagnose(case, case.expected[None, :, :, None])
     assert d.code == "wrong_shape" and "your numbers are right" in d.message
 
@@ -477,15 +513,62 @@ def test_ex03_messages():
 
 # ------------------------------------------------------------------------------------------ shared helpers
 def test_size_formula_text():
-    assert size_formula_text(5, 3, 1, 2) == "T = (5 + 2·1 − 3)/2 + 1 = 3"
-    assert size_formula_text(28, 3, 0, 1, "U") == "U = (28 + 2·0 − 3)/1 + 1 = 26"
-    assert size_formula_text(6, 3, 0, 2) == "T = ⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2"
-    assert size_formula_text(6, 4, (1, 2), 1) == "T = (6 + 1 + 2 − 4)/1 + 1 = 6"
+    assert _plain(size_formula_text(5, 3, 1, 2)) == "T = (5 + 2·1 − 3)/2 + 1 = 3"
+    assert _plain(size_formula_text(28, 3, 0, 1, "U")) == "U = (28 + 2·0 − 3)/1 + 1 = 26"
+    assert _plain(size_formula_text(6, 3, 0, 2)) == "T = ⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2"
+    assert _plain(size_formula_text(6, 4, (1, 2), 1)) == "T = (6 + 1 + 2 − 4)/1 + 1 = 6"
+
+
+def test_size_formula_text_is_not_broken_inside_an_expression_when_wrapped():
+    # The report wraps long lines with textwrap at 79 columns: only after an "=" may a formula break.
+    assert size_formula_text(5, 3, 1, 2) == "T\u00a0= (5\u00a0+\u00a02·1\u00a0−\u00a03)/2\u00a0+\u00a01\u00a0=\u00a03"
+    floor = size_formula_text(6, 3, 0, 2)
+    assert floor.count(" ") == 3  # after "T =" and around the floor's "=" (a line may end or start with it)
+    line = "out has shape (1, 4, 4, 2); expected (1, 3, 3, 2): " + floor + " rows and " + floor + " columns"
+    for width in range(30, 80):
+        pieces = textwrap.wrap(line, width)
+        for piece in pieces:
+            for expression in (
+                "⌊(6\u00a0+\u00a02·0\u00a0−\u00a03)/2⌋\u00a0+\u00a01",
+                "⌊3/2⌋\u00a0+\u00a01\u00a0=\u00a02",
+            ):
+                if expression[:4] in piece:
+                    assert expression in piece, (width, pieces)
+
+
+def test_product_sum_text_breaks_a_long_sum_at_its_plus_signs():
+    rng = np.random.default_rng(3)
+    window, weights = rng.standard_normal(20), rng.standard_normal(20)
+    one = product_sum_text(window[:2], weights[:2])
+    assert "\n" not in one
+    text = product_sum_text(window, weights, width=50, indent="    ")
+    lines = text.splitlines()
+    assert len(lines) > 2 and not lines[0].startswith(" ")
+    assert all(line.startswith("    " + "  + ") for line in lines[1:-1])
+    assert lines[-1].startswith("    ") and " = " in lines[-1]
+    assert all(len(line) <= 50 + 4 for line in lines)
+    # The same sum once the breaks are joined again.
+    joined = " ".join(line.strip() for line in lines)
+    assert joined == product_sum_text(window, weights, width=10_000)
+
+
+def test_conv_window_text_keeps_report_lines_short():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 7, 3))
+    kernel = rng.standard_normal((3, 3, 3, 2))
+    text = conv_window_text(x, kernel, rng.standard_normal(2), 1, 1, 1, 2, show_window=True)
+    indented = [line for line in text.splitlines() if line.startswith(" ")]
+    assert max(len(line) for line in indented) <= 79 - 6  # the report prints them after a 6-space indent
+    assert any(line.lstrip().startswith("+ ") for line in indented)  # a channel's sum did need breaking
 
 
 def test_product_sum_text_as_the_slides_write_it():
-    text = product_sum_text(slides.IMAGE[:3, :3], slides.SHARPEN)
+    text = product_sum_text(slides.IMAGE[:3, :3], slides.SHARPEN, width=100)
     assert text == "60·0 + 113·(−1) + 56·0 + 73·(−1) + 121·5 + 54·(−1) + 131·0 + 99·(−1) + 70·0 = 266"
+    # 82 characters: too long for a report line at the default width, so broken at a " + ".
+    assert product_sum_text(slides.IMAGE[:3, :3], slides.SHARPEN) == (
+        "60·0 + 113·(−1) + 56·0 + 73·(−1) + 121·5 + 54·(−1) + 131·0 + 99·(−1)\n  + 70·0 = 266"
+    )
     assert product_sum_text([[-1.5, 2]], [[2, 0.25]]) == "(−1.5)·2 + 2·0.25 = −2.5"
     assert number_text(-61) == "−61" and number_text(-61, in_sum=True) == "(−61)"
     with pytest.raises(ValueError):
@@ -503,7 +586,9 @@ def test_conv_window_text_multi_channel_with_bias():
     text = conv_window_text(x, kernel, np.array([1.0, 0.0]), 0, 0, 0, 2)
     lines = text.splitlines()
     assert "rows 0–2 and columns 0–2" in lines[0] and "padded" in lines[0]
-    assert [ln.strip().split(":")[0] for ln in lines[1:4]] == ["channel 0", "channel 1", "channel 2"]
+    sums = [ln.strip().split(":")[0] for ln in lines[1:] if ln.strip().startswith("channel")]
+    assert sums == ["channel 0", "channel 1", "channel 2"]
+    assert all(len(ln) <= 79 - 6 for ln in lines[1:])
     assert lines[-1].strip().endswith("+ bias 1 = 2")
     text = conv_window_text(x, kernel, np.array([1.0, 0.0]), 1, 2, 0, 2)
     assert "rows 2–4 and columns 4–6" in text and "stride 2" in text
@@ -534,6 +619,15 @@ def _grade_file(tmp_path, number: int, source: str):
 @pytest.mark.parametrize("number", [1, 2, 3])
 def test_correct_solution_passes_end_to_end(tmp_path, number):
     result = _grade_file(tmp_path, number, SOLUTIONS[number][0])
+    assert result.passed, [(c.case.name, c.diagnosis) for c in result.cases if not c.passed]
+
+
+def test_ex03_float_answer_for_integer_and_float32_input_passes(tmp_path):
+    # The stub allows "x's dtype or a float array": np.zeros without a dtype has the right numbers.
+    source = EX03_CORRECT.replace(", dtype=x.dtype)", ")")
+    assert source != EX03_CORRECT
+    assert _grade_in_process(3, source) == []
+    result = _grade_file(tmp_path, 3, source)
     assert result.passed, [(c.case.name, c.diagnosis) for c in result.cases if not c.passed]
 
 

@@ -4,6 +4,10 @@ Everything here is written the way the slides (seeds/003) write it: the output
 size ``T = (N + 2·P − K)/S + 1`` with the numbers substituted, and one output
 pixel as the sum of the window's products, ``60·0 + 113·(−1) + … = 266``.
 Negative numbers are written with a true minus and in parentheses inside a sum.
+
+The report wraps long lines at spaces (``textwrap``, 79 columns), so a formula joins its terms with
+NO-BREAK SPACEs (U+00A0, which ``textwrap`` does not break at) and may break only after an ``=``;
+a product sum too long for one line comes back already broken at its ``+`` signs.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ __all__ = [
 ]
 
 MINUS = "−"
+NBSP = "\u00a0"  # NO-BREAK SPACE: textwrap breaks only at ASCII whitespace
+# The room a detail line has in the report: 79 columns less the report's 6-space indent of a diagnosis.
+_REPORT_WIDTH = 79 - 6
 
 
 def number_text(v: Any, *, in_sum: bool = False, digits: int | None = None) -> str:
@@ -60,7 +67,8 @@ def size_formula_text(n: int, k: int, p: int | tuple[int, int] | None, s: int, l
 
     Source: course slides (seeds/003), ``T = (N + 2·P − K)/S + 1``, floored as Keras does
     (``conv_utils.conv_output_length``). When ``N + 2P − K`` is not a multiple of ``S`` the floor
-    is shown: ``T = ⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2``.
+    is shown: ``T = ⌊(6 + 2·0 − 3)/2⌋ + 1 = ⌊3/2⌋ + 1 = 2``. The spaces inside each side of an ``=``
+    are NO-BREAK SPACEs (:data:`NBSP`), so a wrapped line never splits ``(5 + 2·1 − 3)/2 + 1``.
 
     Args:
         n: input length ``N``; k: window length ``K``; s: stride ``S``.
@@ -73,19 +81,29 @@ def size_formula_text(n: int, k: int, p: int | tuple[int, int] | None, s: int, l
     out = span // s + 1
     inner = f"({n} − {k})/{s}" if p is None else f"({n} + {_pad_text(p)} − {k})/{s}"
     if span % s == 0:
-        return f"{letter} = {inner} + 1 = {out}"
-    return f"{letter} = ⌊{inner}⌋ + 1 = ⌊{number_text(span)}/{s}⌋ + 1 = {out}"
+        steps = [f"{inner} + 1 = {out}"]
+    else:
+        steps = [f"⌊{inner}⌋ + 1", f"⌊{number_text(span)}/{s}⌋ + 1 = {out}"]
+    # A wrapped report line may break after an "=", never inside an expression.
+    return f"{letter}{NBSP}= " + " = ".join(step.replace(" ", NBSP) for step in steps)
 
 
-def product_sum_text(window: Any, weights: Any, *, digits: int = 4) -> str:
-    """One slide-style line: the window's numbers times the weights, summed, in row-major order.
+def product_sum_text(window: Any, weights: Any, *, digits: int = 4, width: int = 68, indent: str = "") -> str:
+    """The slide-style sum: the window's numbers times the weights, summed, in row-major order.
 
     ``product_sum_text([[60, 113], [73, 121]], [[0, -1], [-1, 5]])`` →
     ``"60·0 + 113·(−1) + 73·(−1) + 121·5 = 419"`` (slides, seeds/003: ``60*0 + 113*(-1) + … = 266``).
     Non-integers are shown to ``digits`` significant digits; the total is computed exactly.
 
+    A sum longer than ``width`` characters is broken at its ``" + "`` into several lines, each at most
+    ``width`` long (unless one product alone is longer), the first starting as the one-line form does
+    and each further one with ``indent + "  + "``: the report prints indented lines as they are, so
+    the caller keeps them inside its 79 columns (``width`` = the room after the caller's prefix).
+
     Args:
         window: the input numbers the kernel covers, any shape; weights: the same shape.
+        width: the longest line (68: the report's 79 columns less its 6-space indent, a 4-space indent
+            and one to spare); indent: put before each continuation line (the caller's own indent).
     """
     w = np.asarray(window, dtype=float).ravel()
     k = np.asarray(weights, dtype=float).ravel()
@@ -96,7 +114,25 @@ def product_sum_text(window: Any, weights: Any, *, digits: int = 4) -> str:
         for a, b in zip(w, k)
     ]
     total = float(np.dot(w, k)) if w.size else 0.0
-    return f"{' + '.join(terms) or '0'} = {number_text(total)}"
+    ending = f" = {number_text(total)}"
+    one_line = f"{' + '.join(terms) or '0'}{ending}"
+    if len(one_line) <= width or not terms:
+        return one_line
+    lines = [terms[0]]
+    for term in terms[1:]:
+        if len(lines[-1]) + 3 + len(term) <= width:
+            lines[-1] += " + " + term
+        else:
+            lines.append("  + " + term)
+    if len(lines[-1]) + len(ending) > width:
+        # Not "= 266" alone on a line: the last product goes down with it, unless it is alone already.
+        head, sep, last = lines[-1].rpartition(" + ")
+        if sep and head.strip():
+            lines[-1:] = [head, "  + " + last]
+        else:
+            lines.append(" ")
+    lines[-1] += ending
+    return "\n".join(lines[:1] + [indent + line for line in lines[1:]])
 
 
 def window_text(window: Any, indent: str = "    ") -> str:
@@ -159,7 +195,11 @@ def conv_window_text(
             if c > 1:
                 lines.append(f"{indent}channel {ch} window:")
             lines.append(window_text(win[:, :, ch], indent + "  "))
-        lines.append(f"{indent}{label}{product_sum_text(win[:, :, ch], w[:, :, ch, co])}")
+        room = _REPORT_WIDTH - len(indent) - len(label)
+        lines.append(
+            f"{indent}{label}"
+            + product_sum_text(win[:, :, ch], w[:, :, ch, co], width=room, indent=indent + " " * len(label))
+        )
         partial.append(float(np.sum(win[:, :, ch] * w[:, :, ch, co])))
     total = sum(partial)
     if bias is not None:

@@ -243,7 +243,8 @@ def offset_mistakes(
 
         yield (
             "loop_stops_early",
-            f"Your output's {what} is still zero: your loops stop before the last window. {loop_fix}",
+            f"Your output's {what} {'are' if ' and ' in what else 'is'} still zero: your loops stop before the "
+            f"last window. {loop_fix}",
             zeros_at_end,
         )
 

@@ -93,25 +93,29 @@ def _matches(got: np.ndarray, candidate: np.ndarray, expected: np.ndarray, tol: 
     return same_shape_and_close(got, candidate, tol) and not same_shape_and_close(candidate, expected, tol)
 
 
-def _loop_stops_early(g: np.ndarray, e: np.ndarray, tol: float) -> bool:
+def _loop_stops_early(g: np.ndarray, e: np.ndarray, tol: float) -> str | None:
+    """What a loop over ``range(H − KH)`` instead of ``range(H − KH + 1)`` (rows and/or columns) left out.
+
+    ``"small"`` when the output was also made one row/column smaller (its numbers right), else the part
+    left at zero in a right-sized output: ``"last row"``, ``"last column"`` or ``"last row and last column"``.
+    """
     oh, ow = e.shape
     gh, gw = g.shape
     if (gh, gw) != (oh, ow):
-        # The output made smaller: range(H − KH) instead of range(H − KH + 1) for rows and/or columns.
-        return (
-            (gh, gw) in {(oh - 1, ow - 1), (oh - 1, ow), (oh, ow - 1)}
-            and gh * gw > 0
-            and same_shape_and_close(g, e[:gh, :gw], tol)
-        )
-    # The right shape, but the last row and/or column never written (left at zero).
-    for rows, cols in ((oh - 1, ow - 1), (oh - 1, ow), (oh, ow - 1)):
+        smaller = (gh, gw) in {(oh - 1, ow - 1), (oh - 1, ow), (oh, ow - 1)}
+        return "small" if smaller and gh * gw > 0 and same_shape_and_close(g, e[:gh, :gw], tol) else None
+    for rows, cols, what in (
+        (oh - 1, ow - 1, "last row and last column"),
+        (oh - 1, ow, "last row"),
+        (oh, ow - 1, "last column"),
+    ):
         if rows < 0 or cols < 0:
             continue
         cand = np.zeros_like(e)
         cand[:rows, :cols] = e[:rows, :cols]
         if _matches(g, cand, e, tol):
-            return True
-    return False
+            return what
+    return None
 
 
 def _shift(g: np.ndarray, e: np.ndarray, tol: float) -> tuple[int, int] | None:
@@ -158,14 +162,25 @@ def diagnose(case: Case, got) -> Diagnosis | None:
             why += f"; your numbers are right, but the answer must be a 2-D array of shape {e.shape}"
         return shape_mismatch("out", g.shape, e.shape, why)
 
-    if _loop_stops_early(g, e, tol):
-        return Diagnosis(
-            "loop_stops_early",
-            f"Your output misses the last row and/or column: out has shape {g.shape} and should be {e.shape}, and "
-            f"the numbers you have are right. The kernel's last position starts at row H − KH = {h - kh} and column "
-            f"W − KW = {w - kw}, so there are H − KH + 1 = {oh} rows and W − KW + 1 = {ow} columns: a loop over "
-            f"range(H − KH) stops one position too early (count the first position too).",
+    missed = _loop_stops_early(g, e, tol)
+    if missed is not None:
+        last = (
+            f"The kernel's last position starts at row H − KH = {h - kh} and column W − KW = {w - kw}, so there "
+            f"are H − KH + 1 = {oh} rows and W − KW + 1 = {ow} columns: a loop over range(H − KH) stops one "
+            f"position too early (range's end is excluded: count the first position too)."
         )
+        if missed == "small":
+            message = (
+                f"Your output misses the last row and/or column: out has shape {g.shape} and should be {e.shape}, "
+                f"and the numbers you have are right. {last}"
+            )
+        else:
+            verb = "are" if " and " in missed else "is"
+            message = (
+                f"Your output's {missed} {verb} still zero: your loop stops one step early, before the kernel's "
+                f"last position (the numbers before it are right). {last}"
+            )
+        return Diagnosis("loop_stops_early", message)
 
     if g.shape != e.shape:
         why = _sizes_text(h, w, kh, kw)

@@ -147,17 +147,26 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     whole = g.is_integer()
     shown = repr(g) if is_float else number_text(g)
     if whole and _eq(g, expected):
+        # "same" rounds N/S UP: "use //" (a floor) would be wrong advice; the fix is a whole number from a ceiling.
+        same = padding == "same"
         if is_float:
+            fix = (
+                "np.ceil (like /) gives a float: round N/S up with integer arithmetic, or turn the rounded-up value "
+                "into an int with int(...)"
+                if same
+                else "The division / always gives a float; use // (floor division), which Keras' floor also needs "
+                "when (N + 2P − K) is not a multiple of S"
+            )
             return Diagnosis(
                 "no_floor",
-                f"You returned {shown}, a float: the value is right, but a size is a whole number (int). The "
-                f"division / always gives a float; use // (floor division), which Keras' floor also needs when "
-                f"(N + 2P − K) is not a multiple of S: {formula}.",
+                f"You returned {shown}, a float: the value is right, but a size is a whole number (int). {fix}: "
+                f"{formula}.",
             )
+        fix = " (or round N/S up with integer arithmetic, which needs no NumPy)" if same else ""
         return Diagnosis(
             "wrong_type",
-            f"You returned {type(got).__name__} {shown}: the value is right, but return a plain Python int "
-            f"(int(...) turns a NumPy number into one).",
+            f"You returned {type(got).__name__} {shown}: the value is right, but return a plain Python int: "
+            f"int(...) turns a NumPy number into one{fix}.",
         )
 
     mistakes = _same_mistakes(n, k, s, g, whole, shown, formula) if padding == "same" else []

@@ -1,8 +1,10 @@
 """Grader of exercise 3: ``zero_pad(x, padding)``: P zeros around the rows and columns of every image.
 
-``x (N, H, W, C)`` (Keras' NHWC) → ``(N, H + 2P, W + 2P, C)``, x in the middle, zeros around, x's
-dtype: the slides' "Convolución 2D - Padding" (seeds/003) surround the 5×5 input with one ring of zeros.
-Expected values: :func:`convlab.util.arrays.pad_nhwc` (what every convlab operation pads with).
+``x (N, H, W, C)`` (Keras' NHWC) → ``(N, H + 2P, W + 2P, C)``, x in the middle, zeros around: the
+slides' "Convolución 2D - Padding" (seeds/003) surround the 5×5 input with one ring of zeros.
+Expected values: :func:`convlab.util.arrays.pad_nhwc` (what every convlab operation pads with), of x's
+dtype; only the values are graded, so a float answer for integer or float32 x passes too (the stub
+allows either: ``np.zeros`` without a dtype is the natural first try and its numbers are right).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ The slides ("Convolución 2D - Padding") surround the 5×5 input with one ring o
 
 The batch x has Keras' layout (N, H, W, C): N images of H rows, W columns and C channels.
 Pad only the rows and columns (P on top, bottom, left AND right), never the batch or the
-channel axis: the result has shape (N, H + 2P, W + 2P, C) and x's dtype. P = 0 gives an
-equal copy. Return a new array; do not change x.
+channel axis: the result has shape (N, H + 2P, W + 2P, C), of x's dtype or a float array.
+P = 0 gives an equal copy. Return a new array; do not change x.
 
 Check it with: convlab check 3   (convlab check 3 --hint for a hint)
 """
@@ -26,6 +26,6 @@ def zero_pad(x: np.ndarray, padding: int) -> np.ndarray:
         padding: P, an int ≥ 0 (zeros on each side).
 
     Returns:
-        (N, H + 2P, W + 2P, C) array of x's dtype.
+        (N, H + 2P, W + 2P, C) array: x's dtype, or float.
     """
     raise NotImplementedError("exercise 3: write zero_pad here")
