@@ -403,7 +403,8 @@ def _dk_detail(case: Case, idx) -> str:
         g = dy[n, :, :, o]
         label = f"image {n}: " if dy.shape[0] > 1 else ""
         if touched.size <= 12:
-            lines.append(f"    {label}{product_sum_text(touched, g)}")
+            pad = "    " + " " * len(label)
+            lines.append(f"    {label}{product_sum_text(touched, g, width=72 - len(pad), indent=pad)}")
         else:
             lines.append(f"    {label}pixels touched:")
             lines.append(window_text(touched, "      "))
@@ -451,7 +452,7 @@ def _dx_detail(case: Case, idx) -> str:
         lines.append(f"    … and {len(terms) - len(shown)} more")
     dys = [dy[n, i, j, o] for i, j, o, _, _ in terms]
     ks = [kernel[a, b, c, o] for _, _, o, a, b in terms]
-    lines.append(f"    {product_sum_text(dys, ks)}")
+    lines.append(f"    {product_sum_text(dys, ks, width=68, indent='    ')}")
     return "\n".join(lines)
 
 

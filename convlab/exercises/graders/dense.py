@@ -228,7 +228,7 @@ def _diagnose_dense(case: Case, got: np.ndarray) -> Diagnosis | None:
     if index is None:
         return None
     row, unit = index
-    line = product_sum_text(x[row], kernel[:, unit])
+    line = product_sum_text(x[row], kernel[:, unit], width=68, indent="    ")
     detail = (
         f"out[{row}, {unit}] = Σ_d x[{row}, d]·kernel[d, {unit}] + bias[{unit}]: row {row} of x times column {unit} "
         f"of the kernel,\n    {line}\n    plus bias[{unit}] = {number_text(bias[unit], digits=6)}: "
