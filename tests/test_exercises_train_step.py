@@ -309,8 +309,9 @@ def variant(source: str, *changes: tuple[str, str]) -> str:
     return source
 
 
-def write_folder(folder: Path, ex10: str) -> Path:
-    for name, text in EARLIER.items():
+def write_folder(folder: Path, ex10: str, earlier: dict[str, str] | None = None) -> Path:
+    """The learner's folder: exercises 4–9 (``earlier`` replaces some of them) and exercise 10."""
+    for name, text in {**EARLIER, **(earlier or {})}.items():
         (folder / name).write_text(text)
     (folder / get_exercise(10).file_name).write_text(ex10)
     return folder
@@ -319,9 +320,9 @@ def write_folder(folder: Path, ex10: str) -> Path:
 _loaded = itertools.count()
 
 
-def load_train_step(folder: Path, source: str):
+def load_train_step(folder: Path, source: str, earlier: dict[str, str] | None = None):
     """The learner's ``train_step`` imported in this process, as the child process imports it."""
-    write_folder(folder, source)
+    write_folder(folder, source, earlier)
     sys.path.insert(0, str(folder))
     try:
         for name in EARLIER:
@@ -558,6 +559,117 @@ def test_p_of_every_label_is_explained(tmp_path, step_cases):
     source = variant(CORRECT, MORE_MISTAKES["loss_mismatch"][0])
     d = grader.diagnose(step_cases[0], run_step(load_train_step(tmp_path, source), step_cases[0]))
     assert "p[:, y]" in d.message
+
+
+_LOSS_LOOP = "        loss -= np.log(p[n, y[n]])\n"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        ((_LOSS_LOOP, "        loss -= np.log(p[n, y[n]] + 1e-6)\n"),),
+        ((_LOSS_LOOP, "        loss -= np.log(p[n, y[n]] + 1e-7)\n"),),
+        ((_LOSS_LOOP, "        loss -= np.log(np.clip(p[n, y[n]], 1e-7, 1 - 1e-7))\n"),),
+        ((_LOSS_LOOP, "        loss -= np.log(max(p[n, y[n]], 1e-6))\n"),),
+    ],
+    ids=["plus 1e-6", "plus 1e-7", "keras clip", "max 1e-6"],
+)
+def test_a_small_constant_inside_the_log_passes(tmp_path, all_cases, step_cases, changes):
+    """log(p + 1e-6) guards against log 0 and moves the loss by ~1e-5: harmless, so it passes."""
+    fn = load_train_step(tmp_path, variant(CORRECT, *changes))
+    for case in step_cases:
+        got = run_step(fn, case)
+        assert step_passes(case, got), (case.name, got[0], case.expected[0], case.tolerance)
+        assert case.tolerance < 2e-5  # the weights stay checked tightly: every step is 1e-3 or more
+    # and the training run's explanation does not call its first loss wrong
+    run = run_case(all_cases)
+    params, x, y, lr = copy.deepcopy(run.args)
+    first = float(fn(params, x, y, lr)[0])
+    assert close(first, grader._loss_and_grads(run.args[0], x, y)[0], run.context["first_tolerance"])
+
+
+def test_a_larger_constant_inside_the_log_is_named(tmp_path, step_cases):
+    """A too-large guard is named as one, not blamed on the forward pass (exercises 4–7)."""
+    case = step_cases[0]
+    for eps, shown in (("1e-4", "ε = 1e-4"), ("3e-5", "ε ≈ 3e-5")):
+        fn = load_train_step(tmp_path, variant(CORRECT, (_LOSS_LOOP, f"        loss -= np.log(p[n, y[n]] + {eps})\n")))
+        got = run_step(fn, case)
+        assert not step_passes(case, got)
+        d = grader.diagnose(case, got)
+        assert d.code == "log_epsilon", d
+        assert shown in d.message and "1e-7 as Keras does" in d.message and "or none" in d.message
+        assert "exercises 4–7" not in d.message and "forward pass is right" in d.message
+    guarded = variant(CORRECT_VECTORISED, ("np.log(p[np.arange(N), y])", "np.log(p[np.arange(N), y] + 1e-3)"))
+    got = run_step(load_train_step(tmp_path, guarded), case)
+    d = grader.diagnose(case, got)
+    assert d.code == "log_epsilon" and "ε = 1e-3" in d.message, d
+
+
+def test_a_wrong_loss_with_right_weights_does_not_blame_the_forward_pass(tmp_path, step_cases):
+    """Right weights mean a right forward pass: only the loss number is wrong (here: too high)."""
+    case = step_cases[0]
+    fn = load_train_step(tmp_path, variant(CORRECT, ("    loss = loss / N\n", "    loss = loss / N + 1e-3\n")))
+    d = grader.diagnose(case, run_step(fn, case))
+    assert d.code == "loss_mismatch" and "Every new weight is right" in d.message
+    assert "must pass" not in d.message
+
+
+# Broken backward pieces of exercises 8 and 9 (the learner's own files), as a student writes them.
+_DK = "                    dkernel[:, :, :, f] += xp[n, i * S:i * S + KH, j * S:j * S + KW, :] * g\n"
+_ARGMAX = (
+    "                    k = np.argmax(window)  # the first maximum in row-major order, as TensorFlow\n"
+    "                    dx[n, i * S + k // K, j * S + k % K, c] += dy[n, i, j, c]\n"
+)
+BROKEN_PIECES = {
+    "dkernel_flipped": {
+        "ex08_conv_backward.py": variant(EX08, (_DK, _DK.replace("dkernel[:, :, :, f]", "dkernel[::-1, ::-1, :, f]")))
+    },
+    "conv_update_wrong": {  # the window read with rows and columns swapped
+        "ex08_conv_backward.py": variant(EX08, (_DK, _DK.replace(", :] * g", ", :].transpose(1, 0, 2) * g")))
+    },
+    "every_maximum": {
+        "ex09_max_pool_backward.py": variant(
+            EX09,
+            (
+                _ARGMAX,
+                "                    dx[n, i * S:i * S + K, j * S:j * S + K, c] += "
+                "(window == window.max()) * dy[n, i, j, c]\n",
+            ),
+        )
+    },
+}
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN_PIECES))
+def test_broken_exercise_8_or_9_points_at_them(tmp_path, step_cases, code):
+    """A right dense update but wrong conv weights: the message sends the learner to convlab check 8 and 9."""
+    fn = load_train_step(tmp_path, CORRECT, BROKEN_PIECES[code])
+    failed = 0
+    for case in step_cases:
+        got = run_step(fn, case)
+        if step_passes(case, got):  # a tie-rule mistake shows only where a pool window has tied maxima
+            assert code.endswith("_maximum"), case.name
+            continue
+        failed += 1
+        d = grader.diagnose(case, got)
+        assert d.code == code, (case.name, d)
+        advice = {"dkernel_flipped": "convlab check 8 first", "every_maximum": "convlab check 9 first"}
+        assert advice.get(code, "convlab check 8 and convlab check 9 first") in d.message, d.message
+        assert "dense_kernel" not in d.message and "dense_bias" not in d.message
+        if code == "conv_update_wrong":
+            assert "exercise 8" in d.message and "exercise 9" in d.message and "ReLU backward" in d.message
+    assert failed >= 1 and not step_passes(step_cases[0], run_step(fn, step_cases[0]))  # the first 16 digits tie
+
+
+def test_pool_backward_to_every_maximum_routes_each_window():
+    a = np.zeros((1, 4, 2, 2))
+    a[0, 1, :, 0] = 1.0  # window (0, 0) of channel 0: two tied maxima, (1, 0) and (1, 1)
+    a[0, 2, 1, 1] = 2.0  # window (1, 0) of channel 1: one maximum
+    dm = np.arange(1.0, 5.0).reshape(1, 2, 1, 2)
+    da = grader._pool_backward_every_max(dm, a)
+    assert da[0, :2, :, 0].tolist() == [[0, 0], [1, 1]]
+    assert da[0, 2:, :, 1].tolist() == [[0, 4], [0, 0]]
+    assert da[0, :2, :, 1].tolist() == [[2, 2], [2, 2]]  # all four zeros tie
 
 
 def test_diagnose_leaves_the_training_run_to_judge(all_cases):

@@ -17,7 +17,13 @@ new weights fed back each time; :func:`judge` passes it when the loss falls clea
 Expected answers come from convlab's ops (``backend="reference"`` for conv and pooling).
 A wrong step is explained per parameter: its change ``got − θ`` is compared with the right
 change ``−η·∂L/∂θ`` (a multiple of it names the factor: −1 uphill, N not averaged, 1/η no
-learning rate, 0 not updated) and with the step a missing ReLU backward gives.
+learning rate, 0 not updated) and with the steps that a missing ReLU backward, a flipped ∂L/∂K
+(exercise 8) or a pool backward that feeds every tied maximum (exercise 9) give.
+
+A small constant inside the log, ``log(p + ε)`` or Keras' clip of p to [1e-7, 1 − 1e-7], guards
+against log 0 and lowers the loss by about ε·mean(1/p[n, y_n]); up to ε = :data:`LOG_GUARD` passes
+(each step case's tolerance is widened by exactly that shift, a few 1e-6 relative), a larger one is
+named as such.
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ _LAST = 5
 #: The training run's initial weights come from this seed; the minibatches from the grader's rng. With these
 #: weights the reference's last-5 mean is 0.4–0.5 of the first loss for every minibatch order tried.
 _TRAIN_SEED = 0
+#: The largest constant inside the log, ``log(p + ε)``, that the loss tolerance admits (Keras uses 1e-7).
+LOG_GUARD = 1e-6
 
 
 # ------------------------------------------------------------------------------ the reference network
@@ -92,12 +100,59 @@ def _forward(params: dict, x: np.ndarray, *, use_relu: bool = True) -> dict:
     return {"z": z, "a": a, "m": m, "f": f, "s": s}
 
 
-def _loss_and_grads(params: dict, x: np.ndarray, y: np.ndarray, *, relu_mask: bool = True) -> tuple[float, dict]:
-    """The mean cross-entropy and ∂L/∂θ for every key; ``relu_mask=False`` leaves out the ReLU backward."""
+def _label_probs(s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """p[n, y_n] (N,): the softmax probability of each image's own label, from the scores ``s`` (N, 10)."""
+    s = s - s.max(axis=1, keepdims=True)
+    logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    return np.exp(logp[np.arange(len(y)), y])
+
+
+def _guard_shift(p_true: np.ndarray, eps: float) -> float:
+    """How far ``−mean log(p + ε)`` lies below ``−mean log p`` (≥ 0; about ε·mean(1/p))."""
+    return float(np.mean(np.log1p(eps / p_true)))
+
+
+def _loss_tolerance(params: dict, x: np.ndarray, y: np.ndarray) -> float:
+    """The default 1e-6, widened by what ``log(p + LOG_GUARD)`` moves this batch's loss (relative to max(|L|, 1)).
+
+    The weights are compared with the same tolerance (the framework has one per case): it stays far
+    below every step η·∂L/∂θ (1e-3 to 1e-1 here), so no wrong update hides in it.
+    """
+    p_true = _label_probs(_forward(params, x)["s"], y)
+    loss = -float(np.mean(np.log(p_true)))
+    return 1e-6 + _guard_shift(p_true, LOG_GUARD) / max(abs(loss), 1.0)
+
+
+def _pool_backward_every_max(dm: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """2×2, stride-2 max-pool backward of ``dm`` (N, H/2, W/2, F) onto ``a`` (N, H, W, F), every tied maximum fed.
+
+    Exercise 9's ``every_maximum`` mistake (TensorFlow, and the reference, feed the first one only). Ties
+    happen here where the digit is blank: a window's four z are all the bias. The other wrong tie rules
+    (the last maximum, say) give the same step on these cases, as a blank window's x is 0 (∂L/∂K gets
+    nothing from it) and ∂L/∂b only sums; they are left to exercise 9.
+    """
+    n, h, w, f = a.shape
+    win = a.reshape(n, h // 2, 2, w // 2, 2, f).transpose(0, 1, 3, 5, 2, 4).reshape(n, h // 2, w // 2, f, 4)
+    routed = (win == win.max(axis=-1, keepdims=True)) * dm[..., None]
+    return routed.reshape(n, h // 2, w // 2, f, 2, 2).transpose(0, 1, 4, 2, 5, 3).reshape(n, h, w, f)
+
+
+def _loss_and_grads(
+    params: dict, x: np.ndarray, y: np.ndarray, *, relu_mask: bool = True, every_max: bool = False
+) -> tuple[float, dict]:
+    """The mean cross-entropy and ∂L/∂θ for every key.
+
+    ``relu_mask=False`` leaves out the ReLU backward; ``every_max=True`` feeds every tied maximum in the
+    pool backward (see :func:`_pool_backward_every_max`).
+    """
     fw = _forward(params, x)
     loss, ds = softmax_crossentropy(y, fw["s"])  # ds = (p − onehot)/N
     df, dw, dc = dense_backward(ds, fw["f"], params["dense_kernel"])
-    da = max_pool2d_backward(df.reshape(fw["m"].shape), fw["a"], 2, 2, backend="reference")
+    dm = df.reshape(fw["m"].shape)
+    if every_max:
+        da = _pool_backward_every_max(dm, fw["a"])
+    else:
+        da = max_pool2d_backward(dm, fw["a"], 2, 2, backend="reference")
     dz = relu_backward(da, fw["z"]) if relu_mask else da
     _, dk, db = conv2d_backward(
         dz, x, params["conv_kernel"], strides=1, padding="valid", backend="reference", need_dx=False
@@ -128,6 +183,7 @@ def _step_case(name: str, params: dict, x: np.ndarray, y: np.ndarray, learning_r
         expected=(loss, _step(params, grads, learning_rate)),
         output_names=("loss", "new_params"),
         repeat=2,
+        tolerance=_loss_tolerance(params, x, y),
         context={"grads": grads},
     )
 
@@ -161,6 +217,7 @@ def cases(rng: np.random.Generator) -> list[Case]:
             args=(params, xs[order[0]], ys[order[0]], TRAIN_LEARNING_RATE),
             chain=Chain(steps=TRAIN_STEPS, feed=((0, 1),), collect=0, batches=batches),
             output_names=("loss",),
+            context={"first_tolerance": _loss_tolerance(params, xs[order[0]], ys[order[0]])},
         )
     )
     return out
@@ -201,6 +258,7 @@ def _loss_diagnosis(case: Case, loss: float, new: dict) -> Diagnosis:
     fw = _forward(params, x)
     s = fw["s"] - fw["s"].max(axis=1, keepdims=True)
     logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    p_true = np.exp(logp[np.arange(n), y])
     s_nr = _forward(params, x, use_relu=False)["s"]
     s_nr = s_nr - s_nr.max(axis=1, keepdims=True)
     logp_nr = s_nr - np.log(np.exp(s_nr).sum(axis=1, keepdims=True))
@@ -218,7 +276,53 @@ def _loss_diagnosis(case: Case, loss: float, new: dict) -> Diagnosis:
     for value, why in variants:
         if close(loss, value, 1e-6):
             return Diagnosis("loss_mismatch", f"loss is {_num(loss)}; the reference gets {_num(ref)}. Your loss {why}.")
+    weights_right = not _param_findings(case, new)
+    guard = _log_guard(loss, ref, p_true, weights_right=weights_right)
+    if guard is not None:
+        return guard
+    if weights_right:
+        where = (
+            "Every new weight is right, so your forward pass (exercises 4–7) and your gradients are right: only "
+            "the number returned as the loss differs. It is L = −(1/N) Σ_n log p[n, y_n], the natural logarithm "
+            "of the probability of each image's own label, averaged over the N images."
+        )
     return Diagnosis("loss_mismatch", f"loss is {_num(loss)}; the reference gets {_num(ref)} for this batch. {where}")
+
+
+def _log_guard(loss: float, ref: float, p_true: np.ndarray, *, weights_right: bool) -> Diagnosis | None:
+    """``log_epsilon`` when the loss is what a constant ε > LOG_GUARD inside the log gives, else ``None``.
+
+    A known ε (1e-5 … 1e-2, added or as a clip) is named whatever the weights; otherwise, when every new
+    weight is right (so the forward pass is) and the loss is a little low, the ε that explains it.
+    """
+    eps = None
+    for e in (1e-5, 1e-4, 1e-3, 1e-2):
+        clipped = -float(np.mean(np.log(np.clip(p_true, e, 1.0 - e))))
+        if close(loss, ref - _guard_shift(p_true, e), 1e-6) or close(loss, clipped, 1e-6):
+            eps = e
+            break
+    if eps is None and weights_right and 0 < ref - loss <= 0.05 * max(abs(ref), 1.0):
+        lo, hi = -12.0, 0.0  # log10 ε; the shift grows with ε
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if _guard_shift(p_true, 10.0**mid) < ref - loss else (lo, mid)
+        eps = 10.0**lo
+    if eps is None:
+        return None
+    shown = f"ε = {_eps_text(eps)}" if eps in (1e-5, 1e-4, 1e-3, 1e-2) else f"ε ≈ {_eps_text(eps)}"
+    return Diagnosis(
+        "log_epsilon",
+        f"loss is {_num(loss)}; the reference gets {_num(ref)}: yours is {_num(ref - loss)} lower, what a small "
+        f"constant inside the log gives: log(p + ε) with {shown} raises each log p by about ε/p. Your forward "
+        f"pass is right; the constant is too big. Use 1e-7 as Keras does (it clips p to [1e-7, 1 − 1e-7]), or "
+        f"none: up to {_eps_text(LOG_GUARD)} passes (it moves this loss by "
+        f"{_num(_guard_shift(p_true, LOG_GUARD))}).",
+    )
+
+
+def _eps_text(eps: float) -> str:
+    """``1e-5``, ``3e-5``: a small constant as one writes it in code."""
+    return f"{eps:.0e}".replace("e-0", "e-")
 
 
 def _factor(d_got: np.ndarray, d_exp: np.ndarray) -> float | None:
@@ -307,21 +411,59 @@ def _param_findings(case: Case, new: dict) -> list[tuple[str, str, str, float | 
             findings.append((key, code, words, alpha))
             continue
         if key.startswith("conv"):
-            _, no_mask = _loss_and_grads(params, x, y, relu_mask=False)
-            if same_shape_and_close(got, old - lr * no_mask[key], case.tolerance):
-                findings.append(
-                    (
-                        key,
-                        "relu_backward_missing",
-                        "what the step gives without the ReLU backward: ∂L/∂z = ∂L/∂a only where z > 0, "
-                        "and 0 where the ReLU cut z to 0",
-                        None,
-                    )
-                )
+            found = _backward_piece(case, key, got, exp)
+            if found is not None:
+                findings.append((key, *found, None))
                 continue
         part = "dense" if key.startswith("dense") else "conv"
         findings.append((key, f"{part}_update_wrong", _generic(key, got, exp, old, case), None))
     return findings
+
+
+_CHECK_8_9 = "run convlab check 8 and convlab check 9 first"
+#: The conv-side mistakes of the learner's own backward pieces: (code, candidate gradients, words).
+_PIECES = (
+    (
+        "relu_backward_missing",
+        {"relu_mask": False},
+        "what the step gives without the ReLU backward: ∂L/∂z = ∂L/∂a only where z > 0, "
+        "and 0 where the ReLU cut z to 0",
+    ),
+    (
+        "dkernel_flipped",
+        None,  # ∂L/∂K turned by 180°, ∂L/∂b unchanged
+        "what ∂L/∂K turned by 180° gives (∂L/∂K[2 − a, 2 − b] in the place of ∂L/∂K[a, b]): the dkernel of your "
+        "conv2d_backward (exercise 8) is flipped, ∂L/∂K[a, b, c, f] = Σ x[n, i + a, j + b, c]·∂L/∂z[n, i, j, f] "
+        "correlates x with ∂L/∂z — run convlab check 8 first",
+    ),
+    (
+        "every_maximum",
+        {"every_max": True},
+        "what the step gives when the pool backward sends a window's gradient to EVERY tied maximum: your "
+        "max_pool2d_backward (exercise 9) must send it to the first one only, in row-major window order, as "
+        "TensorFlow does. Ties are common here: where the digit is blank, all four z of a window are the bias "
+        "alone — run convlab check 9 first",
+    ),
+)
+
+
+def _backward_piece(case: Case, key: str, got: np.ndarray, expected: np.ndarray) -> tuple[str, str] | None:
+    """(code, words) when the conv weight ``key`` took the step of a known mistake in a backward piece."""
+    params, x, y, lr = case.args
+    for code, options, words in _PIECES:
+        if options is None:
+            if key != "conv_kernel":
+                continue
+            grad = case.context["grads"][key][::-1, ::-1]
+        else:
+            grad = _loss_and_grads(params, x, y, **options)[1][key]
+        candidate = params[key] - lr * grad
+        # a mistake that changes nothing on this batch (no ties, say) names nothing
+        if not same_shape_and_close(candidate, expected, case.tolerance) and same_shape_and_close(
+            got, candidate, case.tolerance
+        ):
+            return code, words
+    return None
 
 
 _DENSE_WHERE = (
@@ -330,9 +472,11 @@ _DENSE_WHERE = (
     "Fix these first: the conv gradients flow through them."
 )
 _CONV_WHERE = (
-    "The dense update is right, so the mistake is between the dense layer and the conv: ∂L/∂f = ∂L/∂s·Wᵀ with W "
-    "the OLD dense kernel, put back into the pooled shape (N, 3, 3, F) in flatten's order (channels fastest); "
-    "max-pool backward with the pool's input a = relu(z); ∂L/∂z = ∂L/∂a where z > 0; conv backward with the "
+    "The dense update is right, so the mistake is between the dense layer and the conv, in the backward pieces. "
+    f"Your conv2d_backward (exercise 8) and max_pool2d_backward (exercise 9) do this part: {_CHECK_8_9}. "
+    "If both pass, check what you give them: ∂L/∂f = ∂L/∂s·Wᵀ with W the OLD dense kernel, put back into the "
+    "pooled shape (N, 3, 3, F) in flatten's order (channels fastest); max-pool backward with the pool's input "
+    "a = relu(z); the ReLU backward, ∂L/∂z = ∂L/∂a where z > 0 and 0 elsewhere; conv backward with the "
     "network's input x."
 )
 
@@ -462,7 +606,7 @@ def judge(case: Case, got) -> tuple[bool, Diagnosis | None]:
             f"The reference, on the same minibatches from the same weights, goes from {_num(ref[0])} to "
             f"{_num(float(np.mean(ref[-_LAST:])))}."
         )
-    if ref and not close(first, ref[0], 1e-6):
+    if ref and not close(first, ref[0], case.context.get("first_tolerance", 1e-6)):
         lines.append(
             f"Already your first loss differs from the reference's ({_num(ref[0])}): the forward pass or the loss "
             "is wrong — the one-step cases say more."
