@@ -103,6 +103,10 @@ def test_hints_come_one_at_a_time_and_never_give_the_code(tmp_path, capsys):
 
 
 def test_bad_invocations_are_one_line(tmp_path, capsys):
+    for argv in (["exercises", "--dir", ""], ["check", "2", "--dir", ""], ["exercises", "--dir", "/proc/no/such"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--dir" in err and err.count("\n") == 1
     assert main(["check", "11", "--dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no exercise matches '11'" in err and err.count("\n") == 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convlab.teach.exercise_catalogue import EXERCISES, Exercise
-from convlab.util.files import atomic_path
+from convlab.util.files import atomic_path, check_path
 
 __all__ = [
     "DEFAULT_DIR",
@@ -70,13 +70,17 @@ def copy_exercises(folder: str | Path, *, force: bool = False) -> list[Copied]:
         One :class:`Copied` per exercise, in order.
 
     Raises:
+        ValueError: ``folder`` is empty.
         NotADirectoryError: ``folder`` exists and is not a folder.
         OSError: the folder or a file cannot be written (the message names it).
     """
-    folder = Path(folder)
+    folder = Path(check_path(folder, "--dir"))
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--dir {str(folder)!r} is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise type(e)(e.errno, f"--dir {str(folder)!r} cannot be created: {e.strerror}") from None
     done = []
     for ex in EXERCISES:
         path = folder / ex.file_name
@@ -103,10 +107,11 @@ def find_folder(given: str | Path | None) -> Path:
     else the current folder when it holds exercise files (the learner ``cd``-ed into it).
 
     Raises:
+        ValueError: ``given`` is empty.
         FileNotFoundError: no such folder (the message says to run ``convlab exercises``).
     """
     if given is not None:
-        folder = Path(given)
+        folder = Path(check_path(given, "--dir"))
         if not folder.is_dir():
             raise FileNotFoundError(
                 f"--dir {str(given)!r} is not a folder: run `convlab exercises --dir {given}` to create it"
