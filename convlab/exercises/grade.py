@@ -30,7 +30,8 @@ import numpy as np
 
 from convlab.exercises.case import Case, Diagnosis
 from convlab.exercises.compare import first_wrong, format_index, format_number, relative_error
-from convlab.exercises.sandbox import SandboxRun, run_learner_file
+from convlab.exercises.learner_problems import ended_early, exception_diagnosis, load_problem
+from convlab.exercises.sandbox import run_learner_file
 from convlab.teach.exercise_catalogue import Exercise, get_exercise, parse_signature
 
 __all__ = ["CaseResult", "ExerciseResult", "grade_exercise", "grader_module", "build_cases", "SEED"]
@@ -113,119 +114,6 @@ def grader_module(exercise: Exercise) -> ModuleType:
 def build_cases(exercise: Exercise) -> list[Case]:
     """The exercise's cases, the same on every run (seeded with :data:`SEED` + its number)."""
     return list(grader_module(exercise).cases(np.random.default_rng(SEED + exercise.number)))
-
-
-# ------------------------------------------------------------------------------ the learner's file
-def _where(path: str | None, line: int | None) -> str:
-    return f"{Path(path).name if path else '?'}, line {line}" if line else (Path(path).name if path else "?")
-
-
-def _source_line(path: str | None, line: int | None) -> str:
-    if not path or not line:
-        return ""
-    try:
-        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return ""
-    return lines[line - 1].strip() if 0 < line <= len(lines) else ""
-
-
-def _exception_text(err: dict, exercise: Exercise) -> Diagnosis:
-    """An exception raised by the learner's code, pointing at their line (not at the grader)."""
-    if err["type"] == "NotImplementedError":
-        where = Path(err["frames"][-1]["file"]).name if err["frames"] else exercise.file_name
-        used = f" (which {exercise.file_name} uses)" if where != exercise.file_name else ""
-        return Diagnosis(
-            "not_implemented",
-            f"not implemented yet: {where}{used} still raises NotImplementedError. Replace that line with your code.",
-        )
-    if err["type"] == "SystemExit":
-        return Diagnosis(
-            "exited",
-            f"your code called sys.exit({err['exit_code']!r}) (or exit()/quit()): a function should return its "
-            f"answer, not end the program.",
-        )
-    if err["type"] == "OSError" and "File too large" in err["message"]:
-        return Diagnosis(
-            "printed_too_much",
-            "your code printed more than 64 MB, and the grader stopped it there: a print inside a loop that "
-            "never ends? Print less, or only while you debug.",
-        )
-    frames = err["frames"]
-    head = f"{err['type']}: {err['message']}" if err["message"] else err["type"]
-    if not frames:
-        return Diagnosis("exception", f"your code raised {head}")
-    lines = [f"your code raised {head}"]
-    for f in frames[-3:]:
-        lines.append(f"  {_where(f['file'], f['line'])}, in {f['function']}:")
-        if f["code"]:
-            lines.append(f"      {f['code']}")
-    raised = err.get("raised_in")
-    if raised and frames and raised["file"] != frames[-1]["file"]:
-        lines.append(f"  (raised inside {raised['function']}() of {Path(raised['file']).name}, called from your line)")
-    return Diagnosis("exception", "\n".join(lines))
-
-
-def _load_problem(run: SandboxRun, exercise: Exercise, path: Path) -> Diagnosis:
-    rec = run.load
-    status = rec["status"]
-    if status == "syntax_error":
-        caret = ""
-        if rec.get("text") and rec.get("offset"):
-            text = rec["text"]
-            stripped = text.lstrip()
-            col = max(rec["offset"] - 1 - (len(text) - len(stripped)), 0)
-            caret = f"\n      {stripped}\n      {' ' * col}^"
-        return Diagnosis(
-            "syntax_error",
-            f"{_where(rec.get('file'), rec.get('line'))}: Python cannot read this line: {rec['message']}{caret}",
-        )
-    if status == "exception":
-        d = _exception_text(rec["error"], exercise)
-        what = "when the file is loaded (at import, outside any function)"
-        if d.code == "not_implemented":
-            return d
-        return Diagnosis("import_error" if d.code == "exception" else d.code, f"{d.message}\n  — {what}")
-    if status == "missing_function":
-        defined = ", ".join(rec["defined"]) or "no functions"
-        wanted = next(s for s in exercise.functions if parse_signature(s)[0] == rec["function"])
-        return Diagnosis(
-            "missing_function",
-            f"{path.name} has no function {rec['function']}: the grader calls {wanted}. The file defines: {defined}.",
-        )
-    if status == "wrong_signature":
-        wanted = next(s for s in exercise.functions if parse_signature(s)[0] == rec["function"])
-        n = len(parse_signature(wanted)[1])
-        line = f" ({_where(str(path), rec['line'])})" if rec.get("line") else ""
-        return Diagnosis(
-            "wrong_signature",
-            f"{rec['signature']}{line} cannot be called as {wanted}: the grader passes {n} positional "
-            f"argument{'s' if n != 1 else ''}, in that order.",
-        )
-    return Diagnosis("load_error", f"{path.name} could not be loaded ({status})")
-
-
-def _ended_early(run: SandboxRun, exercise: Exercise, timeout: float) -> Diagnosis:
-    if run.ended == "timeout":
-        return Diagnosis(
-            "timeout",
-            f"no answer within {timeout:g} s (the time limit for all of exercise {exercise.number}'s cases): "
-            f"an infinite loop? Check that every while-loop's condition changes, and that range() bounds are "
-            f"the output's size, not the input's.",
-        )
-    if run.ended == "crashed":
-        import signal
-
-        try:
-            name = signal.Signals(-run.returncode).name
-        except ValueError:
-            name = f"signal {-run.returncode}"
-        return Diagnosis("crashed", f"the Python process running your code crashed ({name}).")
-    return Diagnosis(
-        "exited",
-        f"your code ended the Python process (exit status {run.returncode}) instead of returning: "
-        f"os._exit(), or a library call that aborts?",
-    )
 
 
 # ------------------------------------------------------------------------------ the answer's type
@@ -542,25 +430,25 @@ def grade_exercise(
     result.stdout, result.stdout_bytes, result.seconds = run.stdout, run.stdout_bytes, run.seconds
     result.borrowed = run.borrowed
     if run.load is not None:
-        result.problem = _load_problem(run, exercise, path)
+        result.problem = load_problem(run, exercise, path)
         return result
     if not run.loaded:
-        result.problem = _ended_early(run, exercise, limit)
+        result.problem = ended_early(run, exercise, limit)
         return result
-    ended_early = None
+    stopped = None  # the case the process stopped in: the time limit, an exit or a crash
     for i, case in enumerate(cases):
         rec = run.records.get(i)
         if rec is None:
-            if ended_early is None:
-                ended_early = _ended_early(run, exercise, limit)
-                result.cases.append(CaseResult(case, passed=False, diagnosis=ended_early))
+            if stopped is None:
+                stopped = ended_early(run, exercise, limit)
+                result.cases.append(CaseResult(case, passed=False, diagnosis=stopped))
             else:
                 result.cases.append(
                     CaseResult(case, passed=False, diagnosis=Diagnosis("not_run", "not run (see the case above)"))
                 )
             continue
         if rec["kind"] == "error":
-            d = _exception_text(rec["error"], exercise)
+            d = exception_diagnosis(rec["error"], exercise)
             result.cases.append(CaseResult(case, passed=False, diagnosis=d, seconds=rec.get("seconds", 0.0)))
             continue
         result.cases.append(_judge(case, grader, rec, signatures[case.function]))
