@@ -77,7 +77,7 @@ def _read_records(path: str) -> list[dict]:
 def _kill_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+    except (ProcessLookupError, PermissionError, AttributeError):  # AttributeError: no process groups (Windows)
         proc.kill()
     proc.wait()
 
