@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +41,7 @@ from pathlib import Path
 
 from convlab.exercises.commands import run_check, run_exercises
 from convlab.exercises.workspace import DEFAULT_DIR as EXERCISES_DIR
+from convlab.teach.lesson import wrap_line
 from convlab.teach.lessons import LESSON_GLOB, find_lessons, lessons_dir
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least, one_line, positive_seconds
 
@@ -142,8 +144,10 @@ def _run_tour(args) -> int:
     except OSError as e:
         raise ValueError(f"--out {args.out!r} cannot hold the figures: {e.strerror} ({e.filename})") from None
     mode = "full" if args.full else "--quick"
-    print(f"convlab tour: {len(lessons)} lesson(s) from {folder} ({mode}), figures in {out}/", flush=True)
+    head = f"convlab tour: {len(lessons)} lesson(s) from {folder} ({mode}), figures in {out}/"
+    print("\n".join(wrap_line(head)), flush=True)
     results = []
+    skipped: list[tuple[str, str]] = []
     for path in lessons:
         summary_path = out / path.stem / "summary.json"
         if summary_path.exists():  # a stale summary must not pass for this run's
@@ -164,10 +168,15 @@ def _run_tour(args) -> int:
                 summary = {}
         if rc == 0 and not summary:
             status = "FAILED (no summary.json)"
+        elif rc == 0 and summary.get("status") == "skipped":  # e.g. TensorFlow is not installed
+            status = "skipped"
+            skipped.append((path.stem, str(summary.get("reason", ""))))
         results.append((path.stem, summary.get("checks", 0), summary.get("figures", 0), seconds, status))
         sys.stdout.flush()
     print(_tour_table(results))
-    return 0 if all(r[4] == "ok" for r in results) else 1
+    for name, reason in skipped:
+        print("\n".join(wrap_line(f"  {name} skipped: {reason}")))
+    return 0 if all(r[4] in ("ok", "skipped") for r in results) else 1
 
 
 def _tour_table(results) -> str:
@@ -180,20 +189,34 @@ def _tour_table(results) -> str:
         return "  ".join(cells).rstrip()
 
     bar = "=" * len(line(head))
-    failed = sum(r[4] != "ok" for r in results)
+    failed = sum(r[4] not in ("ok", "skipped") for r in results)
+    skipped = sum(r[4] == "skipped" for r in results)
     total = (
-        f"{len(results)} lesson(s): {len(results) - failed} passed, {failed} failed; "
-        f"{sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
+        f"{len(results)} lesson(s): {len(results) - failed - skipped} passed, "
+        + (f"{skipped} skipped, " if skipped else "")
+        + f"{failed} failed; {sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
         f"{sum(r[3] for r in results):.1f} s"
     )
-    return "\n".join(["", bar, line(head), bar] + [line(r) for r in rows] + [bar, total])
+    return "\n".join(["", bar, line(head), bar] + [line(r) for r in rows] + [bar, *wrap_line(total)])
 
 
 def _run_lesson(args, extra) -> int:
     folder = lessons_dir(args.lessons)
     path = resolve_lesson(args.n, find_lessons(folder))
     cmd = [sys.executable, str(path)] + (["--step"] if args.step else []) + list(extra)
-    return subprocess.run(cmd).returncode
+    # Ctrl-C reaches the lesson too (same terminal): the lesson decides what it means (quit at a
+    # --step prompt, exit 0) and this process only passes its exit code on, as a shell would.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        rc = subprocess.run(cmd, preexec_fn=_default_sigint).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell reports it
+
+
+def _default_sigint() -> None:
+    """In the lesson's process (before exec): Ctrl-C interrupts it, whatever this process ignores."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # ----------------------------------------------------------------------------------- size

@@ -5,11 +5,22 @@
 the VGG wrapper — call :func:`import_keras` / :func:`import_tensorflow` inside
 their functions, and a missing or unsuitable install becomes one clear
 ``ImportError`` that says what to install.
+
+The import is quiet: TensorFlow's C++ start-up lines (absl's "All log messages
+before absl::InitializeLog()", "Could not find cuda drivers", a failed
+``cuInit``) are not convlab's output, and in a lesson they bury the numbers.
+``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (errors only; a value you set is kept),
+the native standard error is discarded for the length of the import
+(:func:`convlab.util.quiet.native_stderr_silenced`), and absl's Python logger
+is set to errors only.
 """
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
+
+from convlab.util.quiet import native_stderr_silenced
 
 __all__ = ["INSTALL_HINT", "import_keras", "import_tensorflow"]
 
@@ -26,10 +37,32 @@ def import_tensorflow(who: str) -> ModuleType:
         ImportError: TensorFlow is not installed; the message names ``who`` and says how to install it.
     """
     try:
+        _import_quietly()
         import tensorflow as tf
     except ImportError as exc:
         raise ImportError(f"{who} needs TensorFlow, which is not installed; {INSTALL_HINT}") from exc
     return tf
+
+
+def _import_quietly() -> None:
+    """Import TensorFlow and Keras (if not imported yet) without their native start-up lines.
+
+    Raises:
+        ImportError: as the plain imports would (TensorFlow missing, or Keras missing once
+            TensorFlow is there).
+    """
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides the later "failed call to cuInit"
+    if "tensorflow" not in sys.modules:
+        with native_stderr_silenced():
+            import tensorflow  # noqa: F401
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # absl comes with TensorFlow; without it there is nothing to quieten
+        pass
 
 
 def import_keras(who: str, *, tensorflow_backend: bool = True) -> ModuleType:
@@ -44,6 +77,8 @@ def import_keras(who: str, *, tensorflow_backend: bool = True) -> ModuleType:
         ImportError: Keras is missing, older than 3, or on another backend.
     """
     try:
+        if tensorflow_backend or os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+            _import_quietly()
         import keras
     except ImportError as exc:
         raise ImportError(f"{who} needs Keras 3 on TensorFlow, which is not installed; {INSTALL_HINT}") from exc

@@ -1,9 +1,19 @@
-"""The small harness every script in ``lessons/`` uses: steps, checks, figures.
+"""The small harness every script in ``lessons/`` uses: steps, checks, figures, the step-through.
 
 A lesson prints each step with its numbers, checks them (a wrong number raises
-:class:`LessonCheckError`, so the script fails), saves its figures to an
-output folder with matplotlib's headless Agg backend, and, with ``--step``,
-pauses between steps until Enter is pressed.
+:class:`LessonCheckError`, so the script fails) and saves its figures to an
+output folder with matplotlib's headless Agg backend. Text fits an 80-column
+terminal: :meth:`Lesson.say` wraps prose longer than :data:`WIDTH` at word
+boundaries (lines laid out by hand, such as the slides' product lines, are
+written to fit).
+
+With ``--step`` the lesson pauses after each step (``[Enter] next · b back ·
+q quit``): ``b`` shows the steps already run again (they are recorded, not
+recomputed), ``q``, Ctrl-D or Ctrl-C at the prompt end the lesson with exit
+code 0, and the last step waits too, so the end is not missed. ``--clear``
+clears the screen between steps. Ctrl-C while a step computes ends the lesson
+with one line instead of a traceback (exit code 130, as for any interrupted
+command).
 
 Usage in a lesson script::
 
@@ -16,17 +26,22 @@ Usage in a lesson script::
     lesson.finish()
 
 Command-line options every lesson accepts (``python lessons/03_convolution_by_hand.py --help``):
-``--step`` (pause between steps), ``--out DIR`` (figure folder, default
-``convlab-output/``), ``--quick`` (smaller runs, used by ``convlab tour`` and the tests).
-Lessons may add their own options through ``extra_args``.
+``--step`` (pause between steps), ``--clear`` (the same, clearing the screen
+between steps), ``--verbose`` (print every check's tolerance, not only where the
+tolerance is the point), ``--out DIR`` (figure folder, default ``convlab-output/``),
+``--quick`` (smaller runs, used by ``convlab tour`` and the tests). Lessons may
+add their own options through ``extra_args``.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
+import re
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,9 +63,93 @@ __all__ = [
     "product_term",
     "int_at_least",
     "exercise_text",
+    "wrap_line",
+    "WIDTH",
 ]
 
 DEFAULT_OUT = "convlab-output"
+
+#: The widest line a lesson prints: an 80-column terminal shows every line whole.
+WIDTH = 80
+
+# A line that starts with a mark or a number ("✓ ", "- ", "• ", "2. ", "(a) ") continues under its text.
+_HANGING = re.compile(r"(?:[-•*✓✗→]|\d+[.)]|\([a-z0-9]\))\s+|--- Step [^:]*:\s+")
+
+_CLEAR_SCREEN = "\033[2J\033[H"
+
+
+def wrap_line(line: str, width: int = WIDTH) -> list[str]:
+    """``line`` cut at word boundaries into lines of at most ``width`` characters.
+
+    A line that fits is returned as it is (aligned columns keep their spaces). A longer one
+    keeps its leading spaces; its continuation lines start under the text when the line opens
+    with a mark (``✓``, ``-``, ``•``, ``2.``, ``--- Step 3 of 7:``), else under the line's own
+    indent. A single word longer than ``width`` (a long path) is not cut.
+    """
+    if len(line) <= width:
+        return [line]
+    text = line.lstrip(" ")
+    indent = line[: len(line) - len(text)]
+    mark = _HANGING.match(text)
+    hang = indent + " " * (min(len(mark.group(0)), 8) if mark else 0)
+    wrapper = textwrap.TextWrapper(
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=hang,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return wrapper.wrap(text) or [line]
+
+
+def _count_steps(file: str | os.PathLike) -> int:
+    """How many ``lesson.step(...)`` calls the script ``file`` makes (0 if it cannot be read).
+
+    The lessons call ``step`` at the top level of the script, once per step, so the count is
+    the number of steps of a run (``tests/test_lessons.py`` checks it against the run's
+    ``summary.json``).
+    """
+    try:
+        tree = ast.parse(Path(file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return 0
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "step"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "lesson"
+    )
+
+
+class _Recorder:
+    """``sys.stdout`` under ``--step``: writes through to the terminal and keeps each step's text.
+
+    Page 0 is what comes before step 1 (the title); page k is step k. ``b`` at the prompt
+    shows a page again from here: a step is never computed twice.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.pages: list[list[str]] = [[]]
+
+    def write(self, text: str) -> int:
+        self.pages[-1].append(text)
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def new_page(self) -> None:
+        self.pages.append([])
+
+    def page(self, k: int) -> str:
+        return "".join(self.pages[k])
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding…: the terminal's
+        return getattr(self.real, name)
 
 
 def print_matrix(m: ArrayLike, indent: str = "    ") -> None:
@@ -105,7 +204,13 @@ class Lesson:
         self.name = Path(file).stem
         self.title = title
         parser = OneLineArgumentParser(prog=f"python lessons/{self.name}.py", description=title)
-        parser.add_argument("--step", action="store_true", help="pause after each step until Enter is pressed")
+        parser.add_argument(
+            "--step", action="store_true", help="pause after each step: [Enter] next · b back · q quit"
+        )
+        parser.add_argument("--clear", action="store_true", help="like --step, clearing the screen between steps")
+        parser.add_argument(
+            "--verbose", action="store_true", help="print every check's tolerance, not only where it is the point"
+        )
         parser.add_argument(
             "--out",
             default=os.environ.get("CONVLAB_OUT", DEFAULT_OUT),
@@ -116,6 +221,8 @@ class Lesson:
             extra_args(parser)
         self.args = parser.parse_args(sys.argv[1:] if argv is None else argv)
         self.quick = bool(self.args.quick)
+        self.verbose = bool(self.args.verbose)
+        self.stepping = bool(self.args.step or self.args.clear)
         self.out = Path(self.args.out) / self.name
         try:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -124,37 +231,142 @@ class Lesson:
         self.checks = 0
         self.figures: list[str] = []
         self._n_step = 0
+        self._total = _count_steps(file)
         self._t0 = time.perf_counter()
+        self._recorder: _Recorder | None = None
+        self._install_interrupt_hook()
+        if self.stepping:
+            self._recorder = _Recorder(sys.stdout)
+            sys.stdout = self._recorder
         import matplotlib
 
         if os.environ.get("MPLBACKEND") is None:  # headless by default
             matplotlib.use("Agg")
-        print(f"\n{'=' * 72}\n{self.name}: {title}\n{'=' * 72}")
+        bar = "=" * WIDTH
+        self.say("", bar, f"{self.name}: {title}", bar)
 
     # ------------------------------------------------------------------ steps
     def step(self, title: str) -> None:
-        """Start a new step: pause first under ``--step`` (except before step 1), then print its title."""
-        if self._n_step and self.args.step:
-            try:
-                input("\n[Enter] next step ")
-            except EOFError:
-                pass
+        """Start a new step: under ``--step`` pause first (except before step 1); print "Step k of n: title"."""
+        if self._n_step and self.stepping:
+            self._pause()
         self._n_step += 1
-        print(f"\n--- Step {self._n_step}: {title}")
+        if self._recorder is not None:
+            self._recorder.new_page()
+            if self.args.clear:
+                self._clear()
+        self.say("", f"--- Step {self._where()}: {title}")
 
     def say(self, *lines: object) -> None:
-        """Print explanatory text (each argument on its own line)."""
+        """Print explanatory text, each argument on its own line(s), wrapped to :data:`WIDTH` columns.
+
+        An argument holding newlines is several lines. Lines that fit are printed as they are;
+        longer ones are cut at word boundaries (:func:`wrap_line`).
+        """
         for line in lines:
-            print(line)
+            for part in str(line).split("\n"):
+                for piece in wrap_line(part):
+                    print(piece)
+
+    def _where(self) -> str:
+        """``"3 of 7"`` (or ``"3"`` when the script's steps could not be counted)."""
+        total = max(self._total, self._n_step)
+        return f"{self._n_step} of {total}" if self._total else str(self._n_step)
+
+    # ------------------------------------------------------------------ the step-through
+    def _clear(self) -> None:
+        real = self._recorder.real if self._recorder is not None else sys.stdout
+        if getattr(real, "isatty", lambda: False)():
+            real.write(_CLEAR_SCREEN)
+            real.flush()
+
+    def _ask(self, prompt: str) -> str:
+        """One answer from the learner; the prompt is not recorded (it is shown again when it is due)."""
+        real = self._recorder.real if self._recorder is not None else sys.stdout
+        saved, sys.stdout = sys.stdout, real
+        try:
+            return input(prompt)
+        finally:
+            sys.stdout = saved
+
+    def _show_page(self, k: int, total: int) -> None:
+        """Show recorded page ``k`` again (``b``, or Enter on the way back to the newest step)."""
+        real = self._recorder.real
+        if self.args.clear and getattr(real, "isatty", lambda: False)():
+            real.write(_CLEAR_SCREEN)
+        else:
+            where = "the start" if k == 0 else f"step {k} of {total}"
+            real.write(f"\n{'·' * 24} {where} (shown again) {'·' * 24}"[: WIDTH + 1] + "\n")
+        real.write(self._recorder.page(k))
+        real.flush()
+
+    def _pause(self, *, end: bool = False) -> None:
+        """Wait at the end of a step: Enter goes on, ``b`` goes back a step, ``q`` (or Ctrl-D, Ctrl-C) quits."""
+        live = len(self._recorder.pages) - 1 if self._recorder is not None else 0
+        view = live
+        total = max(self._total, self._n_step)
+        while True:
+            nxt = "finish" if end and view == live else "next"
+            back = " · b back" if view > 0 and self._recorder is not None else ""
+            try:
+                answer = self._ask(f"\n[Enter] {nxt}{back} · q quit ").strip().lower()
+            except (EOFError, KeyboardInterrupt):
+                self._quit()
+            if answer in ("q", "quit", "exit"):
+                self._quit()
+            if answer in ("b", "back") and back:
+                view -= 1
+                self._show_page(view, total)
+            elif answer == "" and view < live:
+                view += 1
+                self._show_page(view, total)
+            elif answer == "":
+                return
+            else:
+                print("  (press Enter to go on, b then Enter to go back, q then Enter to quit)", file=self._stdout())
+
+    def _stdout(self) -> Any:
+        return self._recorder.real if self._recorder is not None else sys.stdout
+
+    def _quit(self) -> None:
+        out = self._stdout()
+        out.write(f"\n{self.name}: stopped at step {self._where()}.\n")
+        out.flush()
+        raise SystemExit(0)
+
+    def _install_interrupt_hook(self) -> None:
+        """Ctrl-C while a step computes: one line on stderr, not a traceback (the exit code stays 130)."""
+        previous = sys.excepthook
+        lesson = self
+
+        def hook(kind, value, tb):  # type: ignore[no-untyped-def]
+            if issubclass(kind, KeyboardInterrupt):
+                sys.stderr.write(f"\n{lesson.name}: interrupted (Ctrl-C) during step {lesson._where()}.\n")
+                return
+            previous(kind, value, tb)
+
+        sys.excepthook = hook
 
     # ------------------------------------------------------------------ checks
-    def check(self, what: str, got: ArrayLike, expected: ArrayLike, *, atol: float = 0.0, rtol: float = 0.0) -> None:
+    def check(
+        self,
+        what: str,
+        got: ArrayLike,
+        expected: ArrayLike,
+        *,
+        atol: float = 0.0,
+        rtol: float = 0.0,
+        show_tolerance: bool = False,
+    ) -> None:
         """Check that ``got`` equals ``expected`` (exactly by default) and print ✓, or raise.
 
         Args:
             what: what is being checked, printed beside the mark.
             got, expected: numbers or arrays of the same shape.
             atol, rtol: tolerances as in ``numpy.allclose`` (0 = exact).
+            show_tolerance: print ``(atol=…, rtol=…)`` beside the mark: for the checks where
+                the tolerance is the lesson (float32 against float64, a finite-difference
+                gradient). ``--verbose`` prints it for every check.
 
         Raises:
             LessonCheckError: shapes differ or any value is outside the tolerance.
@@ -166,15 +378,15 @@ class Lesson:
         if not ok:
             raise LessonCheckError(f"{self.name}: {what}: got\n{g}\nexpected\n{e}")
         self.checks += 1
-        tol = "" if atol == 0 and rtol == 0 else f" (atol={atol:g}, rtol={rtol:g})"
-        print(f"  ✓ {what}{tol}")
+        shown = (show_tolerance or self.verbose) and not (atol == 0 and rtol == 0)
+        self.say(f"  ✓ {what}" + (f" (atol={atol:g}, rtol={rtol:g})" if shown else ""))
 
     def check_true(self, what: str, condition: bool) -> None:
         """Check a condition (e.g. ``accuracy >= 0.945``); raise :class:`LessonCheckError` if false."""
         if not bool(condition):
             raise LessonCheckError(f"{self.name}: {what}: not satisfied")
         self.checks += 1
-        print(f"  ✓ {what}")
+        self.say(f"  ✓ {what}")
 
     # ------------------------------------------------------------------ figures
     def savefig(self, fig: Any, name: str, **kwargs: Any) -> Path:
@@ -188,7 +400,7 @@ class Lesson:
         finally:
             plt.close(fig)
         self.figures.append(str(path))
-        print(f"  [figure] {path}")
+        self.say(f"  [figure] {_shown(path)}")
         return path
 
     def save_file(self, write: Callable[[str], None], name: str) -> Path:
@@ -197,7 +409,7 @@ class Lesson:
         with atomic_path(path) as tmp:  # ends like ``name``: writers pick the format from it
             write(tmp)
         self.figures.append(str(path))
-        print(f"  [figure] {path}")
+        self.say(f"  [figure] {_shown(path)}")
         return path
 
     # ------------------------------------------------------------------ end
@@ -206,7 +418,7 @@ class Lesson:
 
         The summary records ``status: "skipped"`` and the reason, so ``convlab tour`` shows it.
         """
-        print(f"\n{self.name}: skipped — {reason}")
+        self.say("", f"{self.name}: skipped — {reason}")
         self._write_summary("skipped", reason)
         raise SystemExit(0)
 
@@ -217,6 +429,7 @@ class Lesson:
             "status": status,
             "reason": reason,
             "checks": self.checks,
+            "steps": self._n_step,
             "figures": len(self.figures),
             "seconds": round(time.perf_counter() - self._t0, 2),
         }
@@ -226,14 +439,25 @@ class Lesson:
 
     def finish(self) -> dict[str, Any]:
         """Print the lesson's totals and the exercises that go with it; write ``<out>/<lesson>/summary.json``
-        (read by ``convlab tour``)."""
+        (read by ``convlab tour``). Under ``--step``, wait once more, so the end can be read (and gone back from)."""
         summary = self._write_summary("passed")
-        print(
-            f"\n{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {self.out}/ "
-            f"({summary['seconds']:.1f} s)"
+        self.say(
+            "",
+            f"{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {_shown(self.out)}/ "
+            f"({summary['seconds']:.1f} s)",
         )
-        print(exercise_text(self.name))
+        self.say(exercise_text(self.name))
+        if self.stepping:
+            self._pause(end=True)
         return summary
+
+
+def _shown(path: Path) -> str:
+    """``path`` as the learner typed it: relative to the current folder when it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def exercise_text(lesson_name: str) -> str:
