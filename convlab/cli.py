@@ -22,7 +22,10 @@ Exit codes: 0 success; 1 a lesson, the benchmark or an exercise failed, or an in
 stderr that names the bad token, never a traceback (bad arguments, a missing
 lessons/benchmarks folder, an unusable ``--out``, a ``--model`` file that cannot be
 served, a port in use); 130 interrupted with Ctrl-C — except ``serve``, which
-serves until Ctrl-C and then exits 0.
+serves until Ctrl-C and then exits 0, and ``lesson``, which passes the lesson's own
+exit code on (a lesson quit with ``q`` or Ctrl-C at a ``--step`` prompt exits 0). In
+the tour, a lesson that cannot run here (TensorFlow is not installed) is "skipped",
+which is not a failure.
 """
 
 from __future__ import annotations

@@ -761,3 +761,17 @@ def test_a_save_that_fails_midway_leaves_the_old_file(tmp_path, built_model, mon
     with pytest.raises(type(fault)):
         built_model.save(path)
     assert digest(path) == before and _listing(tmp_path) == ["model.npz"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_atomic_path_gives_the_usual_permissions(tmp_path, mask):
+    """A saved file reads like any other the user makes (0666 less the umask), not mkstemp's 0600."""
+    from convlab.util.files import atomic_path
+
+    old = os.umask(mask)
+    try:
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            Path(tmp).write_text("kept")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -267,6 +267,21 @@ def test_tour_reports_a_failing_lesson(capfd, tmp_path):
 
 
 @pytest.mark.slow
+def test_tour_says_skipped_and_why_and_exits_0(capfd, tmp_path):
+    """A lesson that cannot run here (e.g. TensorFlow is missing) is skipped, not passed nor failed."""
+    folder = fake_lessons(tmp_path / "lessons", bad=False)
+    skip = "from convlab.lesson import Lesson\nLesson(__file__, 'needs TF').skip('needs TensorFlow, which is not installed')\n"
+    (folder / "02_needs_tf.py").write_text(skip)
+    rc = cli.main(["tour", "--lessons", str(folder), "--out", str(tmp_path / "o")])
+    out = capfd.readouterr().out
+    assert rc == 0, out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("01_ok", "02_needs_tf"))}
+    assert rows["01_ok"].endswith("ok") and rows["02_needs_tf"].endswith("skipped")
+    assert "02_needs_tf skipped: needs TensorFlow, which is not installed" in out
+    assert "2 lesson(s): 1 passed, 1 skipped, 0 failed" in out
+
+
+@pytest.mark.slow
 def test_tour_full_and_only_by_name(capfd, tmp_path):
     folder = fake_lessons(tmp_path / "lessons", bad=False)
     rc = cli.main(["tour", "--lessons", str(folder), "--out", str(tmp_path / "o"), "--full", "--only", "ok"])

@@ -16,9 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from convlab.lesson import WIDTH
+from convlab.teach.lesson import _count_steps
+
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 TIMEOUT = 300  # seconds per lesson: generous, the machine is shared
+#: What the whole tour may write (issue 15: "the tour ... writes under 20 MB"): figures, a small model.
+TOUR_BYTES = 20 * 1024 * 1024
+#: What each lesson wrote in test_lesson_runs_quick, for the tour's total (test_the_tour_writes_under_20_mb).
+WRITTEN: dict[str, int] = {}
 
 # Lines some lessons must print verbatim (the slides' numbers, seeds/003).
 EXPECTED_LINES = {
@@ -86,9 +93,70 @@ def test_lesson_runs_quick(path, tmp_path):
     assert not [f for f in files if ".tmp" in f.name]
     for line in EXPECTED_LINES.get(path.stem, []):
         assert line in proc.stdout, line
+    # fits an 80-column terminal (the lines naming the --out folder excepted: its length is the user's)
+    wide = [line for line in proc.stdout.splitlines() if len(line) > WIDTH and str(tmp_path) not in line]
+    assert not wide, "\n".join(wide)
+    # no third-party noise (TensorFlow's absl/CUDA start-up lines, NumPy or Keras warnings)
+    assert proc.stderr.strip() == "", tail(proc)
+    # "Step k of n": n is counted from the script, and a run makes exactly those steps
+    assert summary["steps"] == _count_steps(path)
+    assert f"--- Step {summary['steps']} of {summary['steps']}:" in proc.stdout
+    # files with the usual permissions (not mkstemp's 0600), and the lesson's share of the tour's 20 MB
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in files:
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
+    WRITTEN[path.stem] = sum(f.stat().st_size for f in (tmp_path / path.stem).rglob("*") if f.is_file())
     if path.stem == "03_convolution_by_hand":
         gif = tmp_path / path.stem / "sliding_window_pad0.gif"
         assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+
+
+@pytest.mark.slow
+def test_the_tour_writes_under_20_mb():
+    """The sum over the lessons run above (all of them, or this test has nothing to add up)."""
+    if set(WRITTEN) != {p.stem for p in LESSONS}:
+        pytest.skip("runs after test_lesson_runs_quick for every lesson")
+    assert sum(WRITTEN.values()) < TOUR_BYTES, WRITTEN
+
+
+# A sitecustomize that makes TensorFlow and Keras impossible to import, as on a machine where only
+# `pip install -e .` was run: ``sys.modules[name] = None`` is Python's own way to block an import
+# (``import tensorflow`` raises ModuleNotFoundError).
+NO_TF = """
+import sys
+for name in ("tensorflow", "keras", "tf_keras"):
+    sys.modules[name] = None
+"""
+
+
+@pytest.mark.slow
+def test_the_tour_without_tensorflow_skips_what_needs_it(tmp_path):
+    """The README's promise: without TensorFlow, lessons that need it say so and are skipped, and
+    the tour exits 0 (lessons that only compare with Keras run, with a note)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(NO_TF)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    probe = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True)
+    assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "convlab", "tour", "--only", "05,09,11", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=3 * TIMEOUT,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, tail(proc)
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line[:2] in ("05", "09", "11")}
+    assert rows["05_output_sizes_and_parameters"].rstrip().endswith("ok"), rows
+    for name in ("09_same_network_twice", "11_vgg_transfer"):
+        assert rows[name].rstrip().endswith("skipped"), rows
+        assert f"{name} skipped: " in proc.stdout and "TensorFlow" in proc.stdout
+    assert "1 passed, 2 skipped, 0 failed" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
 @pytest.mark.slow

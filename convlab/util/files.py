@@ -65,6 +65,13 @@ def _as_users_error(exc: OSError, tmp: str, path: Path) -> OSError:
         return OSError(exc.errno, strerror, str(path))
 
 
+def _umask() -> int:
+    """The process' umask (read by setting it and putting it back: there is no other portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[str]:
     """Yield a temporary file name beside ``path``; on a clean exit, rename it onto ``path``.
@@ -114,7 +121,7 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a saved file should read like any other
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a saved file reads like any other
         os.replace(tmp, path)
     except OSError as exc:
         new = _as_users_error(exc, tmp, path)
