@@ -1,20 +1,29 @@
 """Lesson 10 — why some convolution code is a thousand times faster than other code.
 
-The same convolution, three ways (every number below is measured live):
+Why it matters: training a CNN runs the same convolution millions of times.
+Written as plain loops it is hundreds of times slower than a compiled kernel
+that computes the very same numbers — the difference between minutes and days.
+
+The same convolution, three ways — three *backends* of ``convlab.conv2d``
+(implementations of one operation, chosen with ``backend=``); every number
+below is measured live:
 
 1. **loops** (``backend="reference"``): one output number at a time, exactly as
    the slides (seeds/003) compute it by hand — clear, and slow in Python;
 2. **im2col + one matrix product** (``convlab.im2col`` + ``@``, which is
-   ``backend="numpy"``): copy every ``KH×KW×C`` window into a row of a big
+   ``backend="numpy"``): copy every ``K×K×N_c`` window into a row of a big
    matrix, then one call to the BLAS matrix product — fast, but the matrix is
-   ``KH·KW`` times the input;
+   ``K·K`` times the input;
 3. **the compiled kernel** (``backend="numba"``, the default): no big matrix;
    tiles of outputs kept in the CPU's vector registers while the kernel streams
    over the window (see ``convlab/kernels/tile.py``).
 
-We count the work in FLOPs (``2·N·OH·OW·F·KH·KW·C``: one multiply and one add
-per kernel weight per output) and compare with the machine's practical peak,
-measured with a quick matrix product.
+Letters as in the slides and lessons 03–05: input ``N×M×N_c``, kernel ``K×K``,
+``N_f`` filters, output ``T×U×N_f``; ``B`` is the batch size (how many images go
+through the layer in one call — not ``N``, which is the input's side). We count
+the work in FLOPs (``2·B·T·U·N_f·K·K·N_c``: one multiply and one add per kernel
+weight per output) and compare with the machine's practical peak, measured with
+a quick matrix product.
 
 Run: ``python lessons/10_why_kernels_are_fast.py [--step] [--out DIR] [--quick]``.
 """
@@ -26,9 +35,15 @@ from pathlib import Path
 import numpy as np
 
 import convlab
+from convlab.kernels import conv as numba_conv
 from convlab.lesson import Lesson
 
-lesson = Lesson(__file__, "Why kernels are fast: loops, im2col + matmul, a compiled kernel")
+lesson = Lesson(__file__, "Why kernels are fast: loops, im2col, compiled code")
+lesson.say(
+    "Why: training a CNN runs the same convolution millions of times. Written as plain loops it is "
+    "hundreds of times slower than a compiled kernel computing the very same numbers — the "
+    "difference between minutes and days. Here we measure where that difference comes from."
+)
 
 
 def best_time(fn, reps):
@@ -50,19 +65,38 @@ def fmt(t):
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The problem: a small batch through one Conv2D layer")
-n_img, hw, c_in, filters, k = (2, 12, 8, 16, 3) if lesson.quick else (4, 20, 16, 32, 3)
+B, N, N_c, N_f, K = (2, 12, 8, 16, 3) if lesson.quick else (4, 20, 16, 32, 3)
+M = N  # square images
 rng = np.random.default_rng(0)
-x = rng.standard_normal((n_img, hw, hw, c_in)).astype(np.float32)
-kernel = (rng.standard_normal((k, k, c_in, filters)) * 0.1).astype(np.float32)
-bias = np.zeros(filters, np.float32)
-oh = ow = convlab.conv_output_size(hw, k, "valid", 1)
-flops = 2 * n_img * oh * ow * filters * k * k * c_in
+x = rng.standard_normal((B, N, M, N_c)).astype(np.float32)
+kernel = (rng.standard_normal((K, K, N_c, N_f)) * 0.1).astype(np.float32)
+bias = np.zeros(N_f, np.float32)
+T = convlab.conv_output_size(N, K, "valid", 1)
+U = convlab.conv_output_size(M, K, "valid", 1)
+flops = 2 * B * T * U * N_f * K * K * N_c
 lesson.say(
-    f"x {x.shape} (N, H, W, C), kernel {kernel.shape} (KH, KW, C_in, C_out), 'valid', stride 1",
-    f"output {(n_img, oh, ow, filters)}; each output number = {k}·{k}·{c_in} = {k * k * c_in} "
-    f"multiply-adds → {flops:,} FLOPs in all",
+    "Letters as in the slides (lessons 03–05): input N×M×N_c, kernel K×K, N_f filters, output "
+    "T×U×N_f. B is the batch size: a batch is a group of images that go through the layer in one "
+    "call. (B, not N: N is the input's side.)",
+    "",
+    f"x      {x.shape}  = (B, N, M, N_c), Keras' order",
+    f"kernel {kernel.shape}  = (K, K, N_c, N_f)",
+    "'valid' (no padding), stride 1:",
+    "    " + convlab.output_size_formula(N, K, 0, 1) + "   (U the same, as M = N)",
 )
-lesson.check("output size (20 + 0 − 3)/1 + 1" if not lesson.quick else "output size (12 + 0 − 3)/1 + 1", oh, hw - k + 1)
+y_shape = convlab.conv2d(x, kernel, bias).shape
+lesson.say(f"output {y_shape}  = (B, T, U, N_f)")
+lesson.check("output shape (B, T, U, N_f), T and U from the slides' formula", y_shape, (B, T, U, N_f))
+lesson.say(
+    "",
+    "A FLOP is one floating-point operation: one multiply or one add. Each output number needs "
+    f"K·K·N_c = {K}·{K}·{N_c} = {K * K * N_c} multiply-adds, so",
+    f"    FLOPs = 2·B·T·U·N_f·K·K·N_c = 2·{B}·{T}·{U}·{N_f}·{K}·{K}·{N_c} = {flops:,}",
+)
+weights_per_filter = convlab.conv2d_param_count(N_f, K, N_c, use_bias=False) // N_f
+lesson.check(
+    "FLOPs = 2 × outputs × weights per filter (conv2d_param_count)", flops, 2 * B * T * U * N_f * weights_per_filter
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The machine's practical peak: a float32 matrix product")
@@ -71,34 +105,46 @@ a = rng.standard_normal((m, m), dtype=np.float32)
 t_mm = best_time(lambda: a @ a, 5)
 peak = 2 * m**3 / t_mm
 lesson.say(
-    f"{m}×{m} @ {m}×{m}: {2 * m**3:,} FLOPs in {fmt(t_mm)} → {peak / 1e9:.0f} GFLOP/s",
-    "(NumPy calls an optimised BLAS; few programs get closer to the hardware's limit)",
+    "float32 numbers have 32 bits (about 7 significant digits): what Keras trains in. NumPy's matrix "
+    "product calls BLAS (Basic Linear Algebra Subprograms), a library hand-tuned for each CPU; few "
+    "programs get closer to the hardware's limit, so its speed is our practical peak.",
+    f"{m}×{m} @ {m}×{m}: {2 * m**3:,} FLOPs in {fmt(t_mm).strip()}",
+    f"    → {peak / 1e9:.0f} GFLOP/s  (1 GFLOP/s = 10⁹ FLOPs per second)",
 )
 
 # --------------------------------------------------------------------------------------------
-lesson.step("1. Loops: the definition, one number at a time (backend='reference')")
+lesson.step("1. Loops, one number at a time (backend='reference')")
+lesson.say(
+    "convlab.conv2d has three backends: three implementations of the same operation, chosen with "
+    "the backend= argument. 'reference' is the definition written as loops, one output number at a time, "
+    "as the slides compute it by hand."
+)
 n_ref = 1 if lesson.quick else 2  # the loops are slow: time one or two images and scale
-t_ref = best_time(lambda: convlab.conv2d(x[:n_ref], kernel, bias, backend="reference"), 1) * n_img / n_ref
+t_ref = best_time(lambda: convlab.conv2d(x[:n_ref], kernel, bias, backend="reference"), 1) * B / n_ref
 y_ref = convlab.conv2d(x, kernel, bias, backend="reference")
 lesson.say(
-    f"time {fmt(t_ref)}  → {flops / t_ref / 1e9:7.3f} GFLOP/s "
-    f"({100 * flops / t_ref / peak:.3f}% of peak)"
-    + (f"   [timed on {n_ref} of {n_img} images]" if n_ref < n_img else ""),
-    "Each output pays Python's interpreter and a small NumPy call: the CPU mostly waits.",
+    f"loops          : {fmt(t_ref)} → {flops / t_ref / 1e9:7.3f} GFLOP/s ({100 * flops / t_ref / peak:.3f}% of peak)",
 )
+if n_ref < B:
+    lesson.say(f"(the loops are slow: timed on {n_ref} of the {B} images and scaled ×{B // n_ref})")
+lesson.say("Each output pays Python's interpreter and a small NumPy call: the CPU mostly waits.")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("2. im2col + one matrix product")
-cols, (oh2, ow2) = convlab.im2col(x, k)
-lesson.say(f"im2col matrix: {cols.shape} = (N·OH·OW, KH·KW·C) = ({n_img}·{oh}·{ow}, {k}·{k}·{c_in})")
-lesson.check("im2col rows = N·OH·OW", cols.shape[0], n_img * oh * ow)
-lesson.check("im2col columns = KH·KW·C", cols.shape[1], k * k * c_in)
-w_mat = kernel.reshape(k * k * c_in, filters)
+lesson.step("2. im2col + one matrix product (backend='numpy')")
+lesson.say(
+    "im2col ('image to columns') copies every K×K×N_c window into one row of a matrix; the kernel, "
+    "reshaped to (K·K·N_c, N_f), then multiplies all windows at once in one matrix product."
+)
+cols, _ = convlab.im2col(x, K)
+lesson.say(f"im2col matrix {cols.shape} = (B·T·U, K·K·N_c) = ({B}·{T}·{U}, {K}·{K}·{N_c})")
+lesson.check("im2col rows = B·T·U", cols.shape[0], B * T * U)
+lesson.check("im2col columns = K·K·N_c", cols.shape[1], K * K * N_c)
+w_mat = kernel.reshape(K * K * N_c, N_f)
 
 
 def by_matmul():
-    c, _ = convlab.im2col(x, k)
-    return (c @ w_mat + bias).reshape(n_img, oh, ow, filters)
+    c, _ = convlab.im2col(x, K)
+    return (c @ w_mat + bias).reshape(B, T, U, N_f)
 
 
 reps = 3 if lesson.quick else 7
@@ -108,7 +154,7 @@ y_i2c = by_matmul()
 lesson.say(
     f"im2col + @     : {fmt(t_i2c)} → {flops / t_i2c / 1e9:7.2f} GFLOP/s",
     f"backend='numpy': {fmt(t_np)} → {flops / t_np / 1e9:7.2f} GFLOP/s  (the same idea)",
-    "The matrix product runs at BLAS speed; copying the windows (and the memory it needs) is the cost.",
+    "The matrix product runs at BLAS speed; copying the windows (and the memory that takes) is the cost.",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -117,27 +163,31 @@ convlab.conv2d(x, kernel, bias)  # the first call compiles (or loads from the on
 t_nb = best_time(lambda: convlab.conv2d(x, kernel, bias), reps * 3)
 y_nb = convlab.conv2d(x, kernel, bias)
 lesson.say(
+    "Numba compiles Python functions to machine code on their first call (cached on disk after that).",
     f"numba          : {fmt(t_nb)} → {flops / t_nb / 1e9:7.2f} GFLOP/s ({100 * flops / t_nb / peak:.0f}% of peak)",
-    "What it does differently: a tile of outputs (a few columns × 16–64 filters) stays in vector",
-    "registers while the loop walks the KH·KW·C window; each step is one broadcast and a few fused",
-    "multiply-adds on 8 or 16 numbers at once. No im2col matrix: the kernel is repacked so each block",
-    "of filters is one contiguous stream, and the threads split the output rows × filter blocks.",
-    "Tiny problems run serially: waking threads would cost more than the work.",
+    "",
+    "What it does differently:",
+    "- A vector register holds 8 or 16 float32 numbers that one instruction processes together, and "
+    "a fused multiply-add (FMA) computes a·b + c in one instruction.",
+    "- A tile of outputs (a few columns × 16–64 filters) stays in vector registers while the loop walks "
+    "the K·K·N_c window: each step is one broadcast (one input number copied into every slot of a "
+    "register) and a few FMAs on 8 or 16 numbers at once.",
+    "- No im2col matrix: the kernel is repacked so each block of filters is one contiguous stream.",
+    "- Threads (the CPU's cores, working at once) split the output rows × filter blocks. Tiny "
+    "problems run on one core: waking the others would cost more than the work.",
 )
-from convlab.kernels import conv as _nbconv
-
-_macs = n_img * oh * ow * k * k * c_in * filters
-if k == 3 and c_in >= _nbconv.WINOGRAD_MIN_C and _macs >= _nbconv.SERIAL_MACS:
+macs = B * T * U * K * K * N_c * N_f
+if K == 3 and N_c >= numba_conv.WINOGRAD_MIN_C and macs >= numba_conv.SERIAL_MACS:
     lesson.say(
-        "This layer (3×3, stride 1, C_in ≥ 16) took a shortcut: Winograd's F(2×2, 3×3) (Lavin & Gray",
-        "2015) gets each 2×2 block of outputs from a 4×4 input tile with 16 multiplications instead",
-        "of 36, by transforming tile and filter first — so the GFLOP/s above count the direct",
-        "method's flops, more than were really done.",
+        "This layer (3×3, stride 1, N_c ≥ 16) took a shortcut: Winograd's F(2×2, 3×3) (Lavin & Gray "
+        "2015) gets each 2×2 block of outputs from a 4×4 input tile with 16 multiplications instead "
+        "of 36, by transforming tile and filter first — so the GFLOP/s above count the direct "
+        "method's FLOPs, more than were really done.",
     )
 else:
     lesson.say(
-        f"(With C_in = {c_in} this is the direct tiled kernel; 3×3 stride-1 layers with 16 or more",
-        "input channels use Winograd's F(2×2, 3×3): 16 multiplications per 2×2 outputs instead of 36.)",
+        f"(With N_c = {N_c} this is the direct tiled kernel; 3×3 stride-1 layers with 16 or more input "
+        "channels use Winograd's F(2×2, 3×3): 16 multiplications per 2×2 outputs instead of 36.)",
     )
 lesson.say(
     "",
@@ -147,31 +197,39 @@ lesson.say(
 
 # --------------------------------------------------------------------------------------------
 lesson.step("All three compute the same numbers")
-lesson.check("im2col + @ == loops", y_i2c, y_ref, atol=1e-4, rtol=1e-4)
-lesson.check("numba == loops", y_nb, y_ref, atol=1e-4, rtol=1e-4)
-lesson.say("(float32 sums in a different order differ in the last bits: hence a tolerance of 1e-4)")
+lesson.check("im2col + @ == loops", y_i2c, y_ref, atol=1e-4, rtol=1e-4, show_tolerance=True)
+lesson.check("numba == loops", y_nb, y_ref, atol=1e-4, rtol=1e-4, show_tolerance=True)
+diff = max(float(np.abs(y_i2c - y_ref).max()), float(np.abs(y_nb - y_ref).max()))
+lesson.say(
+    f"largest difference: {diff:.1e} (outputs are about ±{float(np.abs(y_ref).max()):.0f})",
+    f"float32 keeps about 7 digits, and the three add the {K * K * N_c} products of each output in "
+    "different orders, so the last bits differ: hence a tolerance of 1e-4, not exact equality.",
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("What im2col costs in memory: the benchmark's layers")
-rows = []
-for name, (n, h, w, c, _f, kk, pad) in {
+lesson.say("float32 = 4 bytes per number; 1 MiB = 2²⁰ bytes.")
+rows = {}
+for name, (b, n, mm, c, _nf, k, pad) in {
     "W1": (128, 28, 28, 1, 32, 3, "valid"),
     "W2": (64, 32, 32, 32, 64, 3, "same"),
     "W3": (8, 56, 56, 128, 128, 3, "same"),
 }.items():
-    o_h = convlab.conv_output_size(h, kk, pad, 1)
-    o_w = convlab.conv_output_size(w, kk, pad, 1)
-    in_bytes = n * h * w * c * 4
-    cols_bytes = n * o_h * o_w * kk * kk * c * 4
-    rows.append((name, in_bytes, cols_bytes))
+    t = convlab.conv_output_size(n, k, pad, 1)
+    u = convlab.conv_output_size(mm, k, pad, 1)
+    in_bytes = b * n * mm * c * 4
+    cols_bytes = b * t * u * k * k * c * 4
+    rows[name] = (in_bytes, cols_bytes, t, u, n, mm, k)
     lesson.say(
-        f"{name}: input {in_bytes / 2**20:7.1f} MiB   im2col matrix {cols_bytes / 2**20:7.1f} MiB "
-        f"(×{cols_bytes / in_bytes:.1f})"
+        f"{name}: B={b:<3} {n}×{mm}×{c:<3} input {in_bytes / 2**20:6.1f} MiB  "
+        f"im2col {cols_bytes / 2**20:6.1f} MiB (×{cols_bytes / in_bytes:.1f})"
     )
-lesson.check("W2's im2col matrix is KH·KW = 9× its input ('same' keeps 32×32)", rows[1][2] / rows[1][1], 9.0)
+in1, cols1, t1, u1, n1, m1, k1 = rows["W1"]
+lesson.check("W1 ('valid'): ratio = T·U·K·K/(N·M) = 26·26·9/(28·28)", cols1 / in1, t1 * u1 * k1 * k1 / (n1 * m1))
+lesson.check("W2's im2col matrix is K·K = 9× its input ('same' keeps 32×32)", rows["W2"][1] / rows["W2"][0], 9.0)
 lesson.say(
-    "The compiled kernel reads the (padded) input in place: its extra memory is one padded copy",
-    "of the input, not nine.",
+    "The compiled kernel reads the (padded) input in place: its extra memory is one padded copy of "
+    "the input, not nine.",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +252,7 @@ if (res / "results.json").exists():
         lesson.savefig(fig, "benchmark")
 else:
     lesson.say(
-        "No results yet: run `convlab bench` (or `python benchmarks/bench.py --quick`) from the",
+        "No results yet: run `convlab bench` (or `python benchmarks/bench.py --quick`) from the "
         "repository root, then run this lesson again to see the table and plot here.",
     )
 
