@@ -1,5 +1,9 @@
 """Lesson 02 — spatial filters: small kernels that bring out edges, directions and detail.
 
+Why it matters: every filter a CNN learns is a small kernel like these. Before a
+network learns its own, see what hand-made kernels do to a photo: find edges,
+pick a direction, sharpen.
+
 Slides (seeds/003, "Filtros en el dominio espacial", "Convolución 2D"): a filter
 relates each pixel to its neighbours through a small matrix, the *kernel*:
 edges ``[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]``, horizontal edges
@@ -8,7 +12,10 @@ edges ``[[-1,-1,-1],[-1,8,-1],[-1,-1,-1]]``, horizontal edges
 the worked example. The slides define convolution with the kernel *flipped*
 (``g[x − n1, y − n2]``); Keras' Conv2D does not flip (cross-correlation). For a
 kernel that is not symmetric the two differ — the horizontal-edge kernel flips
-its sign.
+its sign. Lessons write cross-correlation ``x ⋆ k`` and true convolution ``x ∗ k``.
+
+The figures draw a photo in grey (larger = lighter) and a filter's signed
+response in blue (negative), white (0) and red (positive).
 
 The photo is scikit-image's bundled ``camera()``; results are checked against
 ``scipy.ndimage.correlate`` / ``convolve``.
@@ -35,20 +42,33 @@ KERNELS = {
 }
 
 
-def show(m, indent="    "):
+def matrix_lines(m, indent="    "):
+    """A small matrix as the slides write it: one row per line, right-aligned columns."""
     m = np.asarray(m)
     width = max(len(f"{v:g}") for v in m.ravel())
-    for row in m:
-        print(indent + " ".join(f"{v:>{width}g}" for v in row))
+    return [indent + " ".join(f"{v:>{width}g}" for v in row) for row in m]
+
+
+lesson.say(
+    "Why it matters: every filter a CNN learns is a small kernel like the ones below. Before a "
+    "network learns its own, see what hand-made kernels do to a photo: find edges, pick a "
+    "direction, sharpen."
+)
 
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The photo and the slides' kernels")
 photo = data.camera().astype(np.float64)
-lesson.say(f"skimage.data.camera() as float64: shape {photo.shape}, values {photo.min():g} … {photo.max():g}")
+lesson.say(
+    "A spatial filter computes each new pixel from the pixels around it (slide 'Filtros en el "
+    "dominio espacial'), weighting them with a small matrix, the kernel.",
+    f"skimage.data.camera() as float64: shape {photo.shape}, values {photo.min():g} … {photo.max():g}.",
+    "float64 numbers have a sign and a fractional part; the photo's uint8 (whole numbers "
+    "0 … 255) could not hold the negative and large sums the kernels produce.",
+    "The slides' kernels:",
+)
 for name, k in KERNELS.items():
-    lesson.say(f"{name} {k.shape}:")
-    show(k)
+    lesson.say(f"{name} {k.shape}:", *matrix_lines(k))
     lesson.say(
         f"    sum of the weights = {k.sum()}"
         + ("  (flat regions → 0: only changes survive)" if k.sum() == 0 else "  (flat regions keep their value)")
@@ -61,7 +81,14 @@ lesson.check(
 lesson.check("the sharpen kernel sums to 1", KERNELS["sharpen"].sum(), 1)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Apply every kernel with convlab.correlate2d (what Keras computes)")
+lesson.step("Apply every kernel with convlab.correlate2d (as Keras does)")
+lesson.say(
+    "correlate2d slides the kernel over the photo and writes, at each position, the sum of "
+    "the window's pixels times the kernel's weights: cross-correlation, what Keras' Conv2D "
+    "computes. With padding='valid' (no zeros added around the photo) the window must fit "
+    "inside it, so a K×K kernel has fewer positions than the photo has pixels:",
+    "    output side = N − K + 1 = 512 − K + 1    (N: input side, K: kernel size)",
+)
 filtered = {}
 for name, k in KERNELS.items():
     y = convlab.correlate2d(photo, k)  # padding="valid": the output shrinks by K − 1
@@ -74,25 +101,38 @@ lesson.check(
     convlab.correlate2d(np.full((5, 5), 137.0), KERNELS["edges"]),
     np.zeros((3, 3)),
 )
-fig = viz.grid_figure([photo] + list(filtered.values()), ["camera()"] + list(filtered), ncols=3, panel_inches=3.6)
-for ax in fig.axes[1:]:
-    im = ax.images[0]
-    lim = np.percentile(np.abs(im.get_array()), 99)
-    im.set_cmap("RdBu_r")
-    im.set_clim(-lim, lim)
-fig.axes[-1].images[0].set_cmap("gray")  # sharpen: a photo again
+lesson.say(
+    "In the figure the photo and the sharpened photo are grey (0 = black, 255 = white); the "
+    "edge responses are signed: blue negative, white 0, red positive (colours saturate at the "
+    "99th percentile of |response|, so a few extreme pixels do not wash out the rest)."
+)
+fig = viz.grid_figure(
+    [photo] + list(filtered.values()),
+    ["camera()"] + list(filtered),
+    ncols=3,
+    panel_inches=3.6,
+    suptitle="grey: larger = lighter · edges: blue < 0 < red",
+)
+for ax, y in zip(fig.axes[1:], filtered.values()):
+    lim = np.percentile(np.abs(y), 99)  # the plain array: the image's own data is masked, which percentile ignores
+    ax.images[0].set_cmap("RdBu_r")
+    ax.images[0].set_clim(-lim, lim)
+fig.axes[-1].images[0].set_cmap(viz.GRID_CMAP)  # sharpen: a photo again
 fig.axes[-1].images[0].set_clim(0, 255)
 lesson.savefig(fig, "filters_on_camera")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Check against scipy.ndimage (and mind where scipy puts the kernel's centre)")
+lesson.step("Check against scipy.ndimage: where is the kernel's centre?")
 lesson.say(
-    "scipy.ndimage.correlate returns an image of the input's size: it centres the kernel on each",
-    "pixel, padding with zeros (mode='constant'). For a 3×3 kernel convlab's 'valid' output is",
-    "scipy's result without its border ring: scipy[1:-1, 1:-1].",
-    "For an even (2×2) kernel there is no centre pixel: scipy uses index size//2 = 1 as the centre",
-    "(origin=0), so its out[i, j] = Σ k[u, v]·x[i+u−1, j+v−1], while convlab's valid out[i, j] =",
-    "Σ k[u, v]·x[i+u, j+v]: convlab = scipy[1:, 1:], or equivalently scipy with origin=-1, [:-1, :-1].",
+    "scipy.ndimage.correlate returns an image of the input's size: it centres the kernel on "
+    "each pixel, padding with zeros (mode='constant'). For a 3×3 kernel convlab's 'valid' "
+    "output is scipy's result without its border ring:",
+    "    convlab = scipy[1:-1, 1:-1]",
+    "An even (2×2) kernel has no centre pixel: scipy takes index size//2 = 1 as the centre "
+    "(origin=0), so the two differ by one pixel:",
+    "    scipy   out[i, j] = Σ k[u, v]·x[i+u−1, j+v−1]",
+    "    convlab out[i, j] = Σ k[u, v]·x[i+u, j+v]        ('valid')",
+    "so convlab = scipy[1:, 1:], or equally scipy(origin=-1)[:-1, :-1].",
 )
 for name, k in KERNELS.items():
     ref = ndimage.correlate(photo, k.astype(float), mode="constant", cval=0.0)
@@ -110,8 +150,9 @@ for name, k in KERNELS.items():
 
 lesson.say(
     "",
-    "One call of convlab.conv2d applies the three 3×3 kernels at once: kernel (3, 3, 1, 3) on",
-    "x (1, 512, 512, 1) → (1, 510, 510, 3), one feature map per filter.",
+    "One call of convlab.conv2d applies the three 3×3 kernels at once, giving one feature map "
+    "per filter (a feature map is the image of one filter's responses):",
+    "    x (1, 512, 512, 1) with kernel (3, 3, 1, 3) → (1, 510, 510, 3)",
 )
 names3 = ["edges", "horizontal edges", "sharpen"]
 stack = np.stack([KERNELS[n] for n in names3], axis=-1)[:, :, None, :]  # (KH, KW, C_in=1, C_out=3)
@@ -121,6 +162,11 @@ for f, n in enumerate(names3):
     lesson.check(f"conv2d channel {f} = correlate2d with '{n}'", maps[0, :, :, f], filtered[n])
 
 crop = photo[180 : 180 + (24 if lesson.quick else 64), 160 : 160 + (24 if lesson.quick else 64)]
+lesson.say(
+    "convlab has three backends, interchangeable implementations of the same operation: "
+    "'reference' (plain loops that read like the slides), 'numpy' (vectorised) and 'numba' "
+    "(compiled, the fast default). They must give the same numbers:"
+)
 for backend in ("reference", "numpy"):
     lesson.check(
         f"on a {crop.shape[0]}×{crop.shape[1]} crop, backend={backend!r} = numba",
@@ -130,31 +176,48 @@ for backend in ("reference", "numpy"):
     )
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Convolution vs cross-correlation: a kernel that is not symmetric")
+lesson.step("Convolution vs cross-correlation: a non-symmetric kernel")
 lesson.say(
-    "True convolution (the slides' definition) flips the kernel in both directions before sliding it.",
-    "Flipping [[1,1,1],[0,0,0],[-1,-1,-1]] gives [[-1,-1,-1],[0,0,0],[1,1,1]] = −kernel, so the",
-    "convolution is minus the cross-correlation. Edges and sharpen are symmetric: no difference.",
+    "The slides define true convolution as",
+    "    (f ∗ g)[x, y] = Σ Σ f[n1, n2]·g[x − n1, y − n2]",
+    "The minus signs flip the kernel in both directions before it slides; cross-correlation, "
+    "what Keras computes, does not flip. The lessons write them:",
+    "    x ∗ k   convolution: the kernel flipped (the slides' definition)",
+    "    x ⋆ k   cross-correlation: the kernel as it is (Keras' Conv2D)",
+    "Flipping the horizontal-edge kernel (k[::-1, ::-1]) gives minus the kernel:",
 )
+k_h = KERNELS["horizontal edges"]
+middle = ["", "  flipped →  ", ""]
+lesson.say(
+    *[
+        f"{row}{mid:^13}{flipped}{'   = −kernel' if mid else ''}"
+        for row, mid, flipped in zip(matrix_lines(k_h), middle, matrix_lines(k_h[::-1, ::-1], indent=""))
+    ]
+)
+lesson.say(
+    "so its convolution is minus its cross-correlation; the two diagonal kernels flip to "
+    "minus themselves too. Edges and sharpen are symmetric (the same after flipping): no "
+    "difference."
+)
+# What the text above says each kernel becomes when flipped: +1 itself (symmetric), −1 minus itself.
+FLIP_SIGN = {"edges": 1, "horizontal edges": -1, "diagonal \\": -1, "diagonal /": -1, "sharpen": 1}
+for name, k in KERNELS.items():
+    lesson.check(f"{name}: flipped = {'−' if FLIP_SIGN[name] < 0 else ''}kernel", k[::-1, ::-1], FLIP_SIGN[name] * k)
 step = np.array([[200] * 5] * 3 + [[50] * 5] * 3, dtype=float)  # bright above, dark below
-lesson.say("A tiny image, bright above and dark below:")
-show(step)
+lesson.say("A tiny image, bright above and dark below:", *matrix_lines(step))
 corr_small = convlab.correlate2d(step, KERNELS["horizontal edges"])
 conv_small = convlab.convolve2d(step, KERNELS["horizontal edges"])
-lesson.say("correlate2d (Keras):")
-show(corr_small)
-lesson.say("convolve2d (slides' definition, flipped kernel):")
-show(conv_small)
+lesson.say("correlate2d, x ⋆ k (Keras):", *matrix_lines(corr_small))
+lesson.say("convolve2d, x ∗ k (slides' definition, flipped kernel):", *matrix_lines(conv_small))
 lesson.check("correlate2d at the edge: 3·200 − 3·50 = 450", corr_small[1, 0], 450.0)
 lesson.check("convolve2d flips the sign", conv_small, -corr_small)
 
 for name, k in KERNELS.items():
     conv = convlab.convolve2d(photo, k)
-    symmetric = np.array_equal(k, k[::-1, ::-1])
-    if symmetric:
+    if FLIP_SIGN[name] > 0:
         lesson.check(f"{name} (symmetric): convolve2d = correlate2d", conv, filtered[name])
     else:
-        lesson.check(f"{name}: convolve2d = correlate2d with the kernel flipped = −correlate2d", conv, -filtered[name])
+        lesson.check(f"{name}: convolve2d = −correlate2d (flipped kernel = −kernel)", conv, -filtered[name])
     lesson.check(
         f"{name}: convolve2d = scipy.signal.convolve2d(mode='valid')", conv, signal.convolve2d(photo, k, mode="valid")
     )
@@ -164,8 +227,9 @@ for name, k in KERNELS.items():
         f"{name}: convolve2d = ndimage.convolve{'[1:-1, 1:-1]' if k.shape == (3, 3) else '[:-1, :-1]'}", conv, ref[sl]
     )
 lesson.say(
-    "(For the 2×2 kernels scipy's convolve keeps its centre at index 1 of the flipped kernel, so the",
-    "matching slice is [:-1, :-1] — the opposite corner from correlate.)",
+    "(For the 2×2 kernels scipy's convolve keeps its centre at index 1 of the flipped kernel, "
+    "so the matching slice is [:-1, :-1], the opposite corner from correlate.)",
+    "In the figure blue is negative, red positive: the same edge comes out red with ⋆ and blue with ∗.",
 )
 
 k = KERNELS["horizontal edges"]
@@ -173,7 +237,7 @@ corr, conv = filtered["horizontal edges"], convlab.convolve2d(photo, k)
 lim = np.percentile(np.abs(corr), 99)
 fig = viz.grid_figure(
     [corr, conv],
-    ["correlate2d (Keras): bright above → +", "convolve2d (flipped): sign flips"],
+    ["correlate2d x ⋆ k (Keras): bright above → +", "convolve2d x ∗ k (flipped): sign flips"],
     cmap="RdBu_r",
     panel_inches=4.5,
     colorbar=True,

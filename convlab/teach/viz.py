@@ -9,6 +9,12 @@ lesson harness selects the headless Agg backend first).
 Layouts are convlab's (Keras'): an image ``(H, W)`` or ``(H, W, C)``, a batch of
 feature maps ``(H, W, C)``, kernels ``(KH, KW, C_in, C_out)``.
 
+One convention for every grid of numbers (:data:`GRID_CMAP`): grey cells, a
+larger value drawn lighter, as in a photo (0 = black, 255 = white). Each number
+is written in black on light cells and in white on dark ones. Signed values
+(kernels, gradients) use the diverging ``"RdBu_r"``: blue negative, white 0,
+red positive.
+
 Functions:
     draw_matrix(ax, m, ...)           one matrix with every number written in its cell
     matrices_figure(mats, titles)     several matrices side by side (input, kernel, output …)
@@ -40,10 +46,20 @@ __all__ = [
     "conv_arithmetic_animation",
     "save_gif",
     "RGB_CMAPS",
+    "GRID_CMAP",
 ]
 
 #: The colour maps the course slides use for the R, G and B planes (seeds/003, "Visualización").
 RGB_CMAPS = ("Reds", "Greens", "Blues")
+
+#: The colour map of every number grid: a larger value is lighter, as in an image (0 = black, 255 = white).
+GRID_CMAP = "gray"
+
+# Colour maps whose middle colour (white or pale) means 0: without given limits they are centred on 0.
+_DIVERGING = {"RdBu", "bwr", "coolwarm", "seismic", "PiYG", "PRGn", "BrBG", "PuOr", "RdGy", "RdYlBu"}
+
+# Below this luminance (0 = black, 1 = white) a cell's number is written in white, above it in black.
+_DARK_CELL = 0.5
 
 
 def _as_2d(m, name):
@@ -51,6 +67,15 @@ def _as_2d(m, name):
     if a.ndim != 2 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 2-D array (H, W), got shape {a.shape}")
     return a
+
+
+def _text_colour(rgba):
+    """``"white"`` on a dark cell, ``"black"`` on a light one (luminance by the ITU-R BT.601 weights).
+
+    A transparent cell (a NaN, which matplotlib leaves unpainted) shows the white page: black.
+    """
+    r, g, b, alpha = rgba
+    return "white" if alpha > 0 and 0.299 * r + 0.587 * g + 0.114 * b < _DARK_CELL else "black"
 
 
 def _fmt_number(v, fmt):
@@ -67,7 +92,7 @@ def draw_matrix(
     m: ArrayLike,
     *,
     title: str | None = None,
-    cmap: str | None = "Greys",
+    cmap: str | None = GRID_CMAP,
     fmt: str | None = None,
     highlight: tuple[int, int, int, int] | None = None,
     highlight_color: str = "tab:red",
@@ -78,16 +103,26 @@ def draw_matrix(
 ) -> Any:
     """Draw matrix ``m`` on ``ax`` as coloured cells with each number written inside, as the slides do.
 
+    By default the cells are grey and a larger value is lighter, as in an image
+    (:data:`GRID_CMAP`): with ``vmin=0, vmax=255`` a 0 is black and a 255 white;
+    without limits the smallest number is black and the largest white. Each number
+    is written in white on a dark cell and in black on a light one, whatever the
+    colour map.
+
     Args:
         ax: a matplotlib ``Axes``.
         m: ``(H, W)`` numbers (any real dtype).
         title: text above the matrix.
-        cmap: colour map of the cells (default light ``"Greys"``; ``None`` → white cells).
+        cmap: colour map of the cells (default :data:`GRID_CMAP`, larger = lighter;
+            ``"RdBu_r"`` with ``vmin=-lim, vmax=lim`` for signed values: blue negative,
+            white 0, red positive; ``None`` → white cells).
         fmt: a ``str.format`` pattern for the numbers (default: integers as integers,
             other values with 2–3 significant digits).
         highlight: ``(row, col, height, width)`` of a rectangle to outline (a window), or ``None``.
         highlight_color: the rectangle's colour.
-        vmin, vmax: colour limits (default: the data's range).
+        vmin, vmax: colour limits: ``vmin`` gets the colour map's first colour, ``vmax`` its
+            last (default: the data's range; for a diverging map such as ``"RdBu_r"``,
+            ``±max|m|``, so that 0 is white).
         fontsize: size of the numbers (default: shrinks with the matrix size).
         numbers: write the numbers (set ``False`` for large matrices).
 
@@ -102,24 +137,23 @@ def draw_matrix(
     a = _as_2d(m, "m").astype(float)
     h, w = a.shape
     if cmap is None:
-        im = ax.imshow(np.zeros_like(a), cmap="Greys", vmin=0, vmax=1)
+        im = ax.imshow(np.ones_like(a), cmap="gray", vmin=0, vmax=1)
     else:
         finite = a[np.isfinite(a)]
         lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
         hi = vmax if vmax is not None else (finite.max() if finite.size else 1.0)
-        if hi == lo:
-            hi = lo + 1
-        span = hi - lo
-        if vmin is not None or vmax is not None:  # given limits (e.g. ±max for a diverging map): keep the centre
-            lo, hi = lo - 0.5 * span, hi + 0.5 * span
-        else:  # data limits: keep the colours light so the black numbers stay readable
-            lo, hi = lo - 0.1 * span, hi + 1.5 * span
+        if vmin is None and vmax is None and str(cmap).removesuffix("_r") in _DIVERGING:
+            lo, hi = -max(abs(lo), abs(hi)), max(abs(lo), abs(hi))  # white stays 0
+        if hi == lo:  # a constant matrix: one colour, from the middle of the map
+            lo, hi = lo - 1, hi + 1
         im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi)
     if numbers:
         size = fontsize or max(5, min(10, int(60 / max(h, w))))
+        cells = im.to_rgba(im.get_array())  # the colour each cell is drawn in, for a readable number
         for i in range(h):
             for j in range(w):
-                ax.text(j, i, _fmt_number(a[i, j], fmt), ha="center", va="center", fontsize=size)
+                colour = _text_colour(cells[i, j]) if cmap is not None else "black"
+                ax.text(j, i, _fmt_number(a[i, j], fmt), ha="center", va="center", fontsize=size, color=colour)
     ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
     ax.grid(which="minor", color="0.6", linewidth=0.5)
@@ -146,7 +180,8 @@ def matrices_figure(
     Args:
         mats: a sequence of 2-D arrays (sizes may differ).
         titles: one title per matrix (optional).
-        cmaps: one colour map per matrix (default ``"Greys"`` for all).
+        cmaps: one colour map per matrix (default :data:`GRID_CMAP` for all: grey, larger
+            = lighter; ``"RdBu_r"`` suits a signed kernel).
         suptitle: a title over the whole figure.
         cell_inches: size of one cell in inches (the figure grows with the matrices).
         fmt: number format, as in :func:`draw_matrix`.
@@ -175,7 +210,7 @@ def matrices_figure(
         squeeze=False,
     )
     for i, (ax, m) in enumerate(zip(axes[0], mats)):
-        draw_matrix(ax, m, title=titles[i] if titles else None, cmap=cmaps[i] if cmaps else "Greys", fmt=fmt)
+        draw_matrix(ax, m, title=titles[i] if titles else None, cmap=cmaps[i] if cmaps else GRID_CMAP, fmt=fmt)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
@@ -230,7 +265,7 @@ def grid_figure(
     maps: Sequence[ArrayLike],
     titles: Sequence[str] | None = None,
     *,
-    cmap: str = "gray",
+    cmap: str = GRID_CMAP,
     ncols: int | None = None,
     suptitle: str | None = None,
     panel_inches: float = 3.0,
@@ -242,7 +277,7 @@ def grid_figure(
     Args:
         maps: a sequence of 2-D arrays, or one ``(H, W, C)`` array (each channel a panel).
         titles: one title per panel (optional).
-        cmap: colour map (default ``"gray"``).
+        cmap: colour map (default :data:`GRID_CMAP`: larger = lighter, as a photo).
         ncols: panels per row (default: all in one row up to 4, then 4 per row).
         suptitle: title over the figure.
         panel_inches: size of one panel in inches.
@@ -301,8 +336,8 @@ def kernels_figure(
         numbers: write the numbers in the cells (default: when the kernel is at most 7×7).
 
     Returns:
-        The ``Figure`` (``C_out`` rows × ``C_in`` columns), drawn with a diverging map
-        centred on 0.
+        The ``Figure`` (``C_out`` rows × ``C_in`` columns), drawn with the diverging
+        ``"RdBu_r"`` centred on 0: blue negative, white 0, red positive.
 
     Raises:
         ValueError: ``kernel`` is not 2-D or 4-D, or ``names`` has another length.
