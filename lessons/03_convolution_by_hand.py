@@ -1,11 +1,25 @@
 """Lesson 03 — convolution by hand: the slides' 5×5 example, one window at a time.
 
+Why it matters: every Conv2D layer of the slides (and of Keras) does only this —
+multiply a small window of pixels by a kernel and add the products up. Worked
+once by hand, the output sizes, parameter counts and gradients of the later
+lessons become bookkeeping.
+
 Slides (seeds/003, "Convolución 2D"): the sharpen kernel
 ``[[0,-1,0],[-1,5,-1],[0,-1,0]]`` slides over a 5×5 input with stride 1. Each
 output number is the sum of the nine products of the window and the kernel,
-e.g. ``60*0 + 113*(-1) + 56*0 + 73*(-1) + 121*5 + 54*(-1) + 131*0 + 99*(-1) + 70*0 = 266``.
-Without padding the output is 3×3; with one ring of zeros ("Padding") it keeps
-the input's 5×5 size.
+written as the slide does, one kernel row per line::
+
+    60*0 + 113*(-1) + 56*0 +
+    73*(-1) + 121*5 + 54*(-1) +
+    131*0 + 99*(-1) + 70*0 = 266
+
+Why the output is smaller (3×3: a 3-wide window fits only N − K + 1 = 3 times
+per side, and the border pixels are never a window's centre), and how one ring
+of zeros ("Padding") keeps the input's 5×5 size. What is computed is
+cross-correlation ⋆ (the kernel slides as it is, as in Keras); the slides'
+formula is the true convolution ∗, which flips the kernel first — the same
+numbers for this symmetric kernel, not for the slide's diagonal one.
 
 Run: ``python lessons/03_convolution_by_hand.py [--step] [--out DIR] [--quick]``.
 Figures: the input/kernel/output matrices and an animated GIF of the sliding window.
@@ -41,86 +55,186 @@ EXPECTED_PAD1 = np.array(
         [314, 346, 279, 153, 421],
     ]
 )
-SLIDE_FIRST_LINE = "60*0 + 113*(-1) + 56*0 + 73*(-1) + 121*5 + 54*(-1) + 131*0 + 99*(-1) + 70*0 = 266"
+# The slide's first sum, its three lines (the slide's spaces around * dropped, as everywhere in convlab).
+SLIDE_FIRST_ROWS = ["60*0 + 113*(-1) + 56*0 +", "73*(-1) + 121*5 + 54*(-1) +", "131*0 + 99*(-1) + 70*0 = 266"]
+# The slide's 2×2 diagonal edge kernel ("Filtro de detección de bordes diagonal"): not symmetric.
+DIAGONAL = np.array([[-1, 0], [0, 1]])
+
+
+def product_rows(window, k, result):
+    """The window's sum of products, one kernel row per line, columns aligned, ``= result`` at the end."""
+    terms = [[product_term(p, q).split("*") for p, q in zip(wrow, krow)] for wrow, krow in zip(window, k)]
+    # Columns aligned on the "*": pixels right-aligned, weights left-aligned, so the kernel's grid shows.
+    left = [max(len(row[c][0]) for row in terms) for c in range(k.shape[1])]
+    right = [max(len(row[c][1]) for row in terms) for c in range(k.shape[1])]
+    lines = [" + ".join(f"{p:>{lw}}*{q:<{rw}}" for (p, q), lw, rw in zip(row, left, right)) for row in terms]
+    return [line + " +" for line in lines[:-1]] + [lines[-1] + f" = {result}"]
+
+
+def say_sum(label, rows):
+    """``label`` before the first row, the other rows under it."""
+    lesson.say(*(("  " + (label if n == 0 else " " * len(label)) + row) for n, row in enumerate(rows)))
 
 
 def by_hand(x, k, stride=1):
-    """Slide the window over ``x`` (already padded); return the output and each step's text."""
+    """Slide the window over ``x`` (already padded); return the output and each window's product rows."""
     kh, kw = k.shape
     oh, ow = (x.shape[0] - kh) // stride + 1, (x.shape[1] - kw) // stride + 1
     out = np.zeros((oh, ow), dtype=int)
-    lines = []
+    rows = []
     for i in range(oh):
         for j in range(ow):
             window = x[i * stride : i * stride + kh, j * stride : j * stride + kw]
             out[i, j] = int(np.sum(window * k))
-            lines.append(" + ".join(product_term(p, q) for p, q in zip(window.ravel(), k.ravel())) + f" = {out[i, j]}")
-    return out, lines
+            rows.append(product_rows(window, k, out[i, j]))
+    return out, rows
 
+
+def matrices_figure(x, out, suptitle, x_title, out_title):
+    """Input, kernel and output side by side: number grids grey (lighter = larger), the kernel blue < 0 < red."""
+    return viz.matrices_figure(
+        [x, K, out],
+        [x_title, "kernel\n(blue < 0 < red)", out_title],
+        cmaps=[viz.GRID_CMAP, "RdBu_r", viz.GRID_CMAP],
+        suptitle=suptitle + " (grey cells: lighter = larger)",
+    )
+
+
+lesson.say(
+    "",
+    "Why it matters: every Conv2D layer of the slides (and of Keras) does only this —",
+    "multiply a small window of pixels by a kernel and add the products up. Worked",
+    "once by hand, the sizes, parameter counts and gradients of later lessons are",
+    "bookkeeping.",
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The input (5×5) and the kernel (3×3, 'sharpen')")
+lesson.say("The input: a 5×5 grey image, one number per pixel (N = 5 pixels per side).")
 print_matrix(X)
-lesson.say("kernel:")
+lesson.say(
+    "The kernel (or filter): a small grid of weights slid over the image. This one,",
+    "'sharpen', takes 5 × the centre pixel minus its four neighbours (K = 3).",
+)
 print_matrix(K)
 lesson.say(
     "",
-    "Kernel_size K = 3, stride S = 1, no padding → output (5 + 2·0 − 3)/1 + 1 = 3 per side:",
+    "Stride S = 1: the window moves one pixel at a time. Padding P = 0: nothing is",
+    "added around the image. The output side T, by the slides' formula:",
     "  " + convlab.output_size_formula(5, 3, 0, 1),
 )
 lesson.check("output size without padding", convlab.conv_output_size(5, 3, 0, 1), 3)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The nine windows, one product sum each (stride 1, no padding)")
-valid, lines = by_hand(X, K)
-for n, line in enumerate(lines):
+lesson.say(
+    "Lay the kernel on the top-left 3×3 window, multiply each pixel by the weight on",
+    "top of it and add the nine products: that is out[0,0]. The slide writes it one",
+    "kernel row per line:",
+)
+valid, rows = by_hand(X, K)
+slide_form = [" ".join(r.split()) for r in rows[0]]  # the aligned rows below, single-spaced
+say_sum("out[0,0]: ", slide_form)
+lesson.check("out[0,0] written as the slide (three rows, = 266)", slide_form, SLIDE_FIRST_ROWS)
+lesson.say(
+    "",
+    "Then the window moves one pixel right (stride 1) for out[0,1], and so on, row",
+    "by row. All nine, each product under its kernel column:",
+)
+for n, block in enumerate(rows):
     i, j = divmod(n, 3)
-    lesson.say(f"  out[{i},{j}]: {line}")
-lesson.check("first step, written exactly as the slide", lines[0], SLIDE_FIRST_LINE)
+    lesson.say("")
+    say_sum(f"out[{i},{j}]: ", block)
 lesson.say("", "output:")
 print_matrix(valid)
 lesson.check("3×3 result by hand", valid, EXPECTED_VALID)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The same with convlab, in every backend")
+lesson.step("⋆ or ∗? The same numbers with convlab, in every backend")
 lesson.say(
-    "correlate2d slides the kernel without flipping it — what Keras' Conv2D computes.",
-    "The sharpen kernel is symmetric, so the true (flipped) convolution gives the same numbers.",
+    "What you just did is cross-correlation, written x ⋆ k: the kernel slides as it",
+    "is. It is what Keras' Conv2D computes, and what 'convolution' means in a CNN.",
+    "The slides' formula (f ∗ g)[x, y] = Σ f[n1, n2]·g[x − n1, y − n2] is the true",
+    "convolution ∗: the kernel is flipped (turned 180°) before it slides, so",
+    "x ∗ k = x ⋆ flip(k).",
+    "",
+    "The sharpen kernel is symmetric (flip(k) = k): both give the numbers above.",
+    "The slide's 2×2 diagonal kernel [[-1, 0], [0, 1]] is not: flipped it becomes",
+    "[[1, 0], [0, -1]] = −k, so every output changes sign. The first one:",
+)
+corr, conv = convlab.correlate2d(X, DIAGONAL), convlab.convolve2d(X, DIAGONAL)
+say_sum("x ⋆ k: ", product_rows(X[:2, :2], DIAGONAL, int(corr[0, 0])))
+say_sum("x ∗ k: ", product_rows(X[:2, :2], np.flip(DIAGONAL), int(conv[0, 0])))
+lesson.check("x ⋆ k top-left by hand = correlate2d", int(np.sum(X[:2, :2] * DIAGONAL)), corr[0, 0])
+lesson.check("x ∗ k = x ⋆ flip(k) (convolve2d, whole output)", conv, convlab.correlate2d(X, np.flip(DIAGONAL)))
+lesson.check("x ∗ k = −(x ⋆ k) for this kernel", conv, -corr)
+lesson.check("the sharpen kernel is symmetric: flip(k) = k", np.flip(K), K)
+lesson.check("convolve2d = correlate2d for the symmetric sharpen kernel", convlab.convolve2d(X, K), EXPECTED_VALID)
+lesson.say(
+    "",
+    "convlab computes each operation with interchangeable backends — the same maths",
+    "in different code: 'reference' (plain loops, like the slide), 'numpy' (whole",
+    "arrays at once) and 'numba' (compiled to machine code, the fast default). They",
+    "must agree to the last digit. conv2d takes Keras' layouts:",
+    "  images (batch, H, W, channels) = (1, 5, 5, 1)",
+    "  kernel (KH, KW, C_in, C_out)   = (3, 3, 1, 1)",
 )
 for backend in ("reference", "numpy", "numba"):
     lesson.check(f"correlate2d(X, K), backend={backend!r}", convlab.correlate2d(X, K, backend=backend), EXPECTED_VALID)
     y = convlab.conv2d(X[None, :, :, None], K[:, :, None, None], backend=backend)
-    lesson.check(f"conv2d on (1,5,5,1) × (3,3,1,1) → (1,3,3,1), backend={backend!r}", y[0, :, :, 0], EXPECTED_VALID)
-lesson.check(
-    "convolve2d (flipped kernel) equals correlate2d for this symmetric kernel", convlab.convolve2d(X, K), EXPECTED_VALID
-)
-lesson.savefig(
-    viz.matrices_figure(
-        [X, K, valid],
-        ["input 5×5", "kernel 3×3", "output 3×3"],
-        cmaps=["Greys", "RdBu_r", "Greys"],
-        suptitle="Stride 1, no padding",
-    ),
-    "valid",
-)
+    lesson.check(f"conv2d on (1,5,5,1) ⋆ (3,3,1,1) → (1,3,3,1), backend={backend!r}", y[0, :, :, 0], EXPECTED_VALID)
+lesson.savefig(matrices_figure(X, valid, "Stride 1, no padding", "input 5×5", "output 3×3"), "valid")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Why is the output smaller? Zero padding 1 keeps the 5×5 size")
-XP = np.pad(X, 1)
-lesson.say("Input with one ring of zeros (7×7):")
-print_matrix(XP)
-lesson.say("  " + convlab.output_size_formula(5, 3, 1, 1))
-lesson.check("output size with padding 1", convlab.conv_output_size(5, 3, 1, 1), 5)
-padded, plines = by_hand(XP, K)
+lesson.step("Why is the output smaller?")
+starts = [j for j in range(5) if j + 3 <= 5]  # left columns where the 3-wide window still fits
 lesson.say(
-    "first window (top-left corner, mostly zeros):",
-    "  " + plines[0],
-    "last window (bottom-right corner):",
-    "  " + plines[-1],
+    "The window must fit inside the image. Along a row, a 3-wide window can start",
+    f"at columns {', '.join(map(str, starts))} only — one more and it would hang over the edge.",
+    "So there are N − K + 1 = 5 − 3 + 1 = 3 positions per side: 3×3 outputs.",
 )
-lesson.say("output:")
+lesson.check("positions counted = N − K + 1 = T", [len(starts), 5 - 3 + 1], [convlab.conv_output_size(5, 3)] * 2)
+centres = np.zeros((5, 5), dtype=bool)
+for i in starts:
+    for j in starts:
+        centres[i + 1, j + 1] = True  # each output belongs to its window's centre pixel
+lesson.say(
+    "",
+    "Each output value sits where its window's centre is. o = a pixel that is some",
+    "window's centre, · = a pixel that never is:",
+)
+lesson.say(*("    " + " ".join("o" if c else "·" for c in row) for row in centres))
+lesson.say(
+    "The 16 border pixels are never a centre: a 3×3 window centred there would hang",
+    "one pixel outside the image. Without padding every 3×3 convolution loses one",
+    "pixel on each side, and stacked layers keep shrinking: 28 → 26 → 24 …",
+)
+lesson.check("border pixels never a centre: 5·5 − 3·3 = 16", int((~centres).sum()), 5 * 5 - 3 * 3)
+lesson.check(
+    "two 3×3 layers on 28×28: 28 → 26 → 24",
+    [convlab.conv_output_size(28, 3), convlab.conv_output_size(convlab.conv_output_size(28, 3), 3)],
+    [26, 24],
+)
+lesson.say("The fix: add zeros around the image so the border pixels can be centres too —", "padding, the next step.")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Zero padding 1 keeps the 5×5 size")
+XP = np.pad(X, 1)
+lesson.say("Padding P = 1: one ring of zeros around the input (7×7):")
+print_matrix(XP)
+lesson.say(
+    "A 3-wide window now fits 7 − 3 + 1 = 5 times per side, the slides' formula:",
+    "  " + convlab.output_size_formula(5, 3, 1, 1),
+)
+lesson.check("output size with padding 1", convlab.conv_output_size(5, 3, 1, 1), 5)
+padded, prows = by_hand(XP, K)
+lesson.say("", "First window (top-left corner, mostly zeros; its centre is the pixel 60):")
+say_sum("out[0,0]: ", prows[0])
+lesson.say("Last window (bottom-right corner, centred on the pixel 130):")
+say_sum("out[4,4]: ", prows[-1])
+lesson.say("", "output:")
 print_matrix(padded)
-lesson.check("5×5 result by hand", padded, EXPECTED_PAD1)
+lesson.check("5×5 result by hand = the slide's", padded, EXPECTED_PAD1)
 lesson.check("the centre 3×3 of the padded result is the unpadded result", padded[1:-1, 1:-1], EXPECTED_VALID)
 for backend in ("reference", "numpy", "numba"):
     lesson.check(
@@ -128,15 +242,14 @@ for backend in ("reference", "numpy", "numba"):
         convlab.correlate2d(X, K, padding=1, backend=backend),
         EXPECTED_PAD1,
     )
+lesson.say(
+    "",
+    "Keras names the two choices: padding='valid' is P = 0; padding='same' picks the",
+    "P that keeps the size (for stride 1 and K = 3, P = 1).",
+)
 lesson.check("padding='same' (stride 1, K=3) is padding 1", convlab.correlate2d(X, K, padding="same"), EXPECTED_PAD1)
 lesson.savefig(
-    viz.matrices_figure(
-        [XP, K, padded],
-        ["input with padding 1 (7×7)", "kernel", "output 5×5"],
-        cmaps=["Greys", "RdBu_r", "Greys"],
-        suptitle="Stride 1, zero padding 1",
-    ),
-    "padding1",
+    matrices_figure(XP, padded, "Stride 1, zero padding 1", "input with padding 1 (7×7)", "output 5×5"), "padding1"
 )
 
 # --------------------------------------------------------------------------------------------

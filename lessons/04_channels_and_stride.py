@@ -1,8 +1,15 @@
 """Lesson 04 — several channels, several filters, stride 2: the slides' 5×5×3 example.
 
+Why it matters: real images have three channels (R, G, B) and a Conv2D layer has
+many filters. This is the slides' example of what one layer does with both —
+each filter sees every channel at once and gives one output plane — and of how
+a stride of 2 shrinks the output.
+
 Slides (seeds/003, "Convolución 2D con 3 canales"): a 5×5×3 input padded with
 one ring of zeros (7×7×3), two filters W0 and W1 of 3×3×3 with biases
-``b0 = 1`` and ``b1 = 0``, stride 2 → an output volume of 3×3×2.
+``b0 = 1`` and ``b1 = 0`` ("Bias b0 (1x1x1)"), stride 2 → an output volume of
+3×3×2, with ``T = (N + 2·P − K)/S + 1 = 3`` rows and ``U = (M + 2·P − K)/S + 1 = 3``
+columns (both checked).
 
 Each output number is a sum over *all three* channels: the 3×3 window of
 channel 0 times ``w[:, :, 0]``, plus that of channel 1 times ``w[:, :, 1]``,
@@ -10,13 +17,16 @@ plus channel 2, plus the filter's bias. One filter gives one output plane;
 the number of filters is the number of output channels.
 
 Run: ``python lessons/04_channels_and_stride.py [--step] [--out DIR] [--quick]``.
+Figures: the two filters with their biases, and the whole example laid out as
+the slide (input volume, W0 and b0, W1 and b1, output volume).
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 import convlab
 from convlab import viz
-from convlab.lesson import Lesson, print_matrix, product_term
+from convlab.lesson import Lesson, product_term
 
 lesson = Lesson(__file__, "Several channels and stride: the 5×5×3 example")
 
@@ -54,87 +64,190 @@ EXPECTED = np.stack(
     ],
     axis=-1,
 )  # (3, 3, 2)
-P, S = 1, 2
+# The slide's summary: Input N × M × N_c, Kernel_size K, Cant_filtros N_f, Padding P, Stride S, Output T × U × N_f.
+N, M, N_C, K, N_F, P, S = 5, 5, 3, 3, 2, 1, 2
+T, U = 3, 3
 
+
+def say_side_by_side(blocks, indent="    ", gap=4):
+    """Print matrices next to each other, each under its title (as the slides lay out channels)."""
+    columns = []
+    for title, m in blocks:
+        m = np.asarray(m)
+        w = max(len(str(int(v))) for v in m.ravel())
+        lead = " " * (len(title) - len(title.lstrip("+= ")))  # numbers start under the name, after "+ "
+        columns.append([title] + [lead + " ".join(f"{int(v):>{w}}" for v in row) for row in m])
+    widths = [max(map(len, col)) for col in columns]
+    for r in range(max(map(len, columns))):
+        cells = [(col[r] if r < len(col) else "").ljust(w) for col, w in zip(columns, widths)]
+        lesson.say((indent + (" " * gap).join(cells)).rstrip())
+
+
+def product_rows(window, k, result):
+    """The window's sum of products, one kernel row per line (lesson 03), ``= result`` at the end."""
+    terms = [[product_term(p, q).split("*") for p, q in zip(wrow, krow)] for wrow, krow in zip(window, k)]
+    # Columns aligned on the "*": pixels right-aligned, weights left-aligned, so the kernel's grid shows.
+    left = [max(len(row[c][0]) for row in terms) for c in range(k.shape[1])]
+    right = [max(len(row[c][1]) for row in terms) for c in range(k.shape[1])]
+    lines = [" + ".join(f"{p:>{lw}}*{q:<{rw}}" for (p, q), lw, rw in zip(row, left, right)) for row in terms]
+    return [line + " +" for line in lines[:-1]] + [lines[-1] + f" = {result}"]
+
+
+def signed(v):
+    """A term of a sum as the slides write it: negative numbers in parentheses."""
+    return f"({v})" if v < 0 else str(v)
+
+
+def draw_filters(fig, grid, col0, lim):
+    """Filter f's three slices in column ``col0 + f``, one row per channel, its bias under them."""
+    for f in range(N_F):
+        for c in range(N_C):
+            ax = fig.add_subplot(grid[c, col0 + f])
+            title = (f"Filter W{f}\n(3×3×3)\n" if c == 0 else "") + f"w{f}[:, :, {c}]"
+            viz.draw_matrix(ax, kernel[:, :, c, f], title=title, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax = fig.add_subplot(grid[N_C, col0 + f])
+        viz.draw_matrix(ax, [[bias[f]]], title=f"Bias b{f}\n(1×1×1)", cmap="RdBu_r", vmin=-lim, vmax=lim)
+
+
+lesson.say(
+    "",
+    "Why it matters: real images have three channels (R, G, B) and a Conv2D layer",
+    "has many filters. This is what one layer does with both: each filter sees every",
+    "channel at once and gives one output plane; a stride of 2 shrinks the output.",
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The input volume 5×5×3, padded with one ring of zeros → 7×7×3")
 xp = np.pad(x, ((P, P), (P, P), (0, 0)))
-lesson.say(f"x.shape = {x.shape} (H, W, C); padded: {xp.shape}")
-for c in range(3):
-    lesson.say(f"x[:, :, {c}] (+pad {P}):")
-    print_matrix(xp[:, :, c])
-lesson.check("padded input volume is 7×7×3", xp.shape, (7, 7, 3))
+lesson.say(
+    "A colour image is a volume: one plane of numbers per channel (R, G, B).",
+    f"Here N × M × N_c = {N} × {M} × {N_C}, stored as x.shape = {x.shape} = (H, W, C),",
+    "as Keras (the slides' library) does. Padding P = 1 adds a ring of zeros",
+    f"around each plane (lesson 03): padded shape {xp.shape}.",
+    "",
+)
+say_side_by_side([(f"x[:, :, {c}] (+pad {P})", xp[:, :, c]) for c in range(N_C)])
+lesson.check("input volume N × M × N_c = 5 × 5 × 3 (the slide's)", x.shape, (N, M, N_C))
+lesson.check("padded input volume is 7×7×3", xp.shape, (N + 2 * P, M + 2 * P, N_C))
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Two filters of 3×3×3 and their biases")
-for f, (w, b) in enumerate(zip((w0, w1), bias)):
-    for c in range(3):
-        lesson.say(f"w{f}[:, :, {c}]:")
-        print_matrix(w[:, :, c])
-    lesson.say(f"b{f} = {b}")
 lesson.say(
-    f"Keras stores them together: kernel.shape = {kernel.shape} = (KH, KW, C_in, C_out), bias.shape = {bias.shape}"
+    "A filter has one 3×3 slice per input channel (K × K × N_c = 3 × 3 × 3), so it",
+    "looks at all three channels at once. Its bias is one number added after the",
+    "sum (the slide's 'Bias b0 (1x1x1)'); weights and biases are what training",
+    "learns. N_f = 2 filters:",
+    "",
 )
-lesson.check("kernel layout (KH, KW, C_in, C_out)", kernel.shape, (3, 3, 3, 2))
-lesson.savefig(
-    viz.kernels_figure(kernel, suptitle="Filters W0 (top) and W1 (bottom), one column per channel"), "filters"
+for f in range(N_F):
+    say_side_by_side([(f"w{f}[:, :, {c}]", kernel[:, :, c, f]) for c in range(N_C)] + [(f"b{f}", [[bias[f]]])])
+    lesson.say("")
+lesson.say(
+    "Keras stores them together:",
+    f"  kernel.shape = {kernel.shape} = (KH, KW, C_in, C_out)",
+    f"  bias.shape   = {bias.shape} (one per filter)",
+    "Each filter holds 3·3·3 = 27 weights and 1 bias, so the layer has",
+    "  N_f·K·K·N_c + N_f = 2·3·3·3 + 2 = 56 parameters",
+    "(lesson 05 counts them for whole networks).",
+)
+lesson.check("kernel layout (KH, KW, C_in, C_out)", kernel.shape, (K, K, N_C, N_F))
+lesson.check("slide's biases b0 = 1, b1 = 0", bias, [1, 0])
+lesson.check(
+    "56 parameters = kernel.size + bias.size = conv2d_param_count(2, 3, 3)",
+    [kernel.size + bias.size, convlab.conv2d_param_count(N_F, K, N_C)],
+    [56, 56],
+)
+fig = plt.figure(figsize=(3.6, 7.0), layout="constrained")
+lim = float(max(np.abs(kernel).max(), np.abs(bias).max()))
+draw_filters(fig, fig.add_gridspec(N_C + 1, N_F, height_ratios=[3, 3, 3, 1]), 0, lim)
+fig.suptitle("Filters and biases (blue < 0 < red)")
+lesson.savefig(fig, "filters")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Output size: T = (N + 2·P − K)/S + 1, U = (M + 2·P − K)/S + 1")
+starts = list(range(0, N + 2 * P - K + 1, S))  # top rows of the windows in the padded input
+lesson.say(
+    "Stride S = 2: the window jumps two pixels at a time. In the 7 padded rows a",
+    f"3-tall window starts at rows {', '.join(map(str, starts))} — three positions, so three output rows:",
+    "  " + convlab.output_size_formula(N, K, P, S),
+    "  " + convlab.output_size_formula(M, K, P, S, symbol="U"),
+    f"Output volume T × U × N_f = {T} × {U} × {N_F}: one plane per filter (a feature map,",
+    "the filter's response at each position).",
+)
+lesson.check("T (rows)", convlab.conv_output_size(N, K, P, S), T)
+lesson.check("U (columns)", convlab.conv_output_size(M, K, P, S), U)
+lesson.check("window positions counted = T", len(starts), T)
+lesson.check(
+    "conv2d's output shape = T × U × N_f = 3 × 3 × 2 (the slide's)",
+    convlab.conv2d(x[None], kernel, bias, strides=S, padding=P).shape[1:],
+    (T, U, N_F),
 )
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Output size: T = (N + 2·P − K)/S + 1")
+lesson.step("Each output value = channel 0 + channel 1 + channel 2 + bias")
+win = xp[0:K, 0:K, :]  # the 3×3×3 window of o[0,0]
+parts0 = [int(np.sum(win[:, :, c] * w0[:, :, c])) for c in range(N_C)]
 lesson.say(
-    "  " + convlab.output_size_formula(5, 3, P, S),
-    "  " + convlab.output_size_formula(5, 3, P, S, symbol="U"),
-    "  output volume T × U × N_f = 3 × 3 × 2 (one plane per filter)",
+    "The first value, o0[0,0], in full: the top-left 3×3 window of each channel",
+    "times w0's slice for that channel (no flip, as in lesson 03), then b0:",
 )
-lesson.check("T", convlab.conv_output_size(5, 3, P, S), 3)
-
-# --------------------------------------------------------------------------------------------
-lesson.step("Every output value = (channel 0 sum) + (channel 1 sum) + (channel 2 sum) + bias")
-by_hand = np.zeros((3, 3, 2), dtype=int)
+for c in range(N_C):
+    rows = product_rows(win[:, :, c], w0[:, :, c], parts0[c])
+    lesson.say(*(("  " + (f"channel {c}: " if n == 0 else " " * 11) + row) for n, row in enumerate(rows)))
+lesson.say(f"  o0[0,0] = {' + '.join(map(signed, parts0))} + b0 = {sum(parts0) + bias[0]}")
+lesson.check("o0[0,0] = channel sums + b0 = 2 (the slide's)", sum(parts0) + bias[0], EXPECTED[0, 0, 0])
+lesson.say(
+    "",
+    f"Every value the same way. The window of o[i,j] covers rows {S}i…{S}i+2 and",
+    f"columns {S}j…{S}j+2 of the padded input (stride {S}):",
+)
+by_hand = np.zeros((T, U, N_F), dtype=int)
 for f, (w, b) in enumerate(zip((w0, w1), bias)):
-    lesson.say(f"Filter w{f} (bias b{f} = {b}):")
-    for i in range(3):
-        for j in range(3):
-            win = xp[i * S : i * S + 3, j * S : j * S + 3, :]  # the 3×3×3 window at (i·S, j·S)
-            parts = [int(np.sum(win[:, :, c] * w[:, :, c])) for c in range(3)]
+    lesson.say("", f"Filter w{f} (bias b{f} = {b}): channel 0 + channel 1 + channel 2 + b{f}")
+    for i in range(T):
+        for j in range(U):
+            win = xp[i * S : i * S + K, j * S : j * S + K, :]  # the 3×3×3 window at (i·S, j·S)
+            parts = [int(np.sum(win[:, :, c] * w[:, :, c])) for c in range(N_C)]
             by_hand[i, j, f] = sum(parts) + b
-            txt = " + ".join(f"({p})" if p < 0 else str(p) for p in parts)
-            lesson.say(
-                f"  o{f}[{i},{j}] = {txt} + {b} = {by_hand[i, j, f]}"
-                f"   (window rows {i * S}…{i * S + 2}, cols {j * S}…{j * S + 2} of the padded input)"
-            )
-            if f == 0 and i == 0 and j == 0:
-                for c in range(3):
-                    lesson.say(
-                        f"      channel {c}: "
-                        + " + ".join(product_term(p, q) for p, q in zip(win[:, :, c].ravel(), w[:, :, c].ravel()))
-                        + f" = {parts[c]}"
-                    )
-lesson.say("o[:, :, 0]:")
-print_matrix(by_hand[:, :, 0])
-lesson.say("o[:, :, 1]:")
-print_matrix(by_hand[:, :, 1])
+            text = f"  o{f}[{i},{j}] = {' + '.join(map(signed, parts))} + {b} = {by_hand[i, j, f]}"
+            lesson.say(f"{text:<42}rows {i * S}…{i * S + K - 1}, cols {j * S}…{j * S + K - 1}")
+lesson.say("")
+say_side_by_side([("o[:, :, 0]", by_hand[:, :, 0]), ("o[:, :, 1]", by_hand[:, :, 1])])
 lesson.check("o0 by hand = slide [[2,3,3],[3,7,3],[8,10,-3]]", by_hand[:, :, 0], EXPECTED[:, :, 0])
 lesson.check("o1 by hand = slide [[-8,-8,-3],[-3,1,0],[-3,-8,-5]]", by_hand[:, :, 1], EXPECTED[:, :, 1])
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The same with convlab: per-channel planes, then the whole volume in one call")
-lesson.say("correlate2d on each channel gives the three per-channel sums as whole 3×3 planes:")
+lesson.step("The same with convlab: plane by plane, then in one call")
+lesson.say(
+    "correlate2d (one channel, no flip: lesson 03) gives each channel's sums as a",
+    "whole 3×3 plane; the three planes plus the bias are the output plane:",
+    "",
+)
 for f, (w, b) in enumerate(zip((w0, w1), bias)):
-    planes = [convlab.correlate2d(x[:, :, c], w[:, :, c], padding=P, strides=S) for c in range(3)]
-    for c, pl in enumerate(planes):
-        lesson.say(f"  w{f}, channel {c}: {pl.astype(int).tolist()}")
-    lesson.check(f"o{f} = plane 0 + plane 1 + plane 2 + b{f}", planes[0] + planes[1] + planes[2] + b, EXPECTED[:, :, f])
+    planes = [convlab.correlate2d(x[:, :, c], w[:, :, c], padding=P, strides=S) for c in range(N_C)]
+    total = planes[0] + planes[1] + planes[2] + b
+    lesson.say(f"Filter w{f}, one plane per channel:")
+    say_side_by_side(
+        [("channel 0", planes[0]), ("+ channel 1", planes[1]), ("+ channel 2", planes[2])]
+        + [(f"+ b{f}", [[b]]), (f"= o[:, :, {f}]", total)],
+        gap=3,
+    )
+    lesson.check(f"o{f} = plane 0 + plane 1 + plane 2 + b{f}", total, EXPECTED[:, :, f])
+    lesson.say("")
+lesson.say(
+    "conv2d does all of it in one call, on Keras' layouts (a batch of images",
+    "(1, 5, 5, 3), the kernel (3, 3, 3, 2)). convlab has interchangeable backends —",
+    "the same maths in different code: 'reference' (plain loops), 'numpy' (whole",
+    "arrays at once), 'numba' (compiled, the default). All must give the slide's:",
+)
 for backend in ("reference", "numpy", "numba"):
     y = convlab.conv2d(x[None], kernel, bias, strides=S, padding=P, backend=backend)
-    lesson.check(
-        f"conv2d(x (1,5,5,3), kernel (3,3,3,2), bias, strides=2, padding=1), backend={backend!r}", y[0], EXPECTED
-    )
+    lesson.check(f"conv2d(x, kernel, bias, strides=2, padding=1), {backend}", y[0], EXPECTED)
 lesson.say(
-    "Keras' padding='same' with stride 2 on this odd 5×5 input also pads 1 on each side:",
-    "  " + convlab.output_size_formula(5, 3, "same", 2),
+    "",
+    "Keras' padding='same' with stride 2 on this odd 5×5 input also pads 1 on each",
+    "side:",
+    *("  " + part for part in convlab.output_size_formula(N, K, "same", S).split("   ", 1)),
 )
 lesson.check(
     "padding='same' gives the same volume here",
@@ -142,15 +255,29 @@ lesson.check(
     EXPECTED,
 )
 
-mats = [xp[:, :, c] for c in range(3)] + [EXPECTED[:, :, 0], EXPECTED[:, :, 1]]
-lesson.savefig(
-    viz.matrices_figure(
-        mats,
-        [f"x[:, :, {c}] (+pad 1)" for c in range(3)] + ["o[:, :, 0]", "o[:, :, 1]"],
-        cmaps=["Reds", "Greens", "Blues", "Greys", "Greys"],
-        suptitle="5×5×3 input (padded) → stride 2 → 3×3×2 output",
-    ),
-    "volume",
+# The slide's picture: input volume | W0 and b0 | W1 and b1 | output volume.
+fig = plt.figure(figsize=(8.0, 11.5), layout="constrained")
+grid = fig.add_gridspec(N_C + 1, 4, width_ratios=[7, 3, 3, 3], height_ratios=[7, 7, 7, 2])
+for c in range(N_C):
+    ax = fig.add_subplot(grid[c, 0])
+    title = ("Input Volume (+pad 1) (7×7×3)\n" if c == 0 else "") + f"x[:, :, {c}]"
+    viz.draw_matrix(ax, xp[:, :, c], title=title, vmin=0, vmax=int(x.max()))
+draw_filters(fig, grid, 1, lim)
+for f in range(N_F):
+    ax = fig.add_subplot(grid[f, 3])
+    title = ("Output Volume\n(3×3×2)\n" if f == 0 else "") + f"o[:, :, {f}]"
+    viz.draw_matrix(ax, EXPECTED[:, :, f], title=title, vmin=int(EXPECTED.min()), vmax=int(EXPECTED.max()))
+ax = fig.add_subplot(grid[N_C, 0])
+ax.axis("off")
+ax.text(
+    0.0,
+    0.5,
+    f"N × M × N_c = {N} × {M} × {N_C}\nK × K × N_c = {K} × {K} × {N_C}\nN_f = {N_F},  P = {P},  S = {S}",
+    fontsize=10,
+    va="center",
 )
+fig.suptitle("5×5×3 input (padded) → 2 filters, stride 2 → 3×3×2 output\n"
+             "grey: lighter = larger; filters and biases: blue < 0 < red")  # fmt: skip
+lesson.savefig(fig, "volume")
 
 lesson.finish()

@@ -29,9 +29,13 @@ WRITTEN: dict[str, int] = {}
 
 # Lines some lessons must print verbatim (the slides' numbers, seeds/003).
 EXPECTED_LINES = {
-    "03_convolution_by_hand": [
-        "60*0 + 113*(-1) + 56*0 + 73*(-1) + 121*5 + 54*(-1) + 131*0 + 99*(-1) + 70*0 = 266",
-        "70*0 + 129*(-1) + 127*0 + 115*(-1) + 69*5 + 134*(-1) + 123*0 + 95*(-1) + 130*0 = -128",
+    "03_convolution_by_hand": [  # as the slide writes them: one kernel row per line
+        "60*0 + 113*(-1) + 56*0 +",
+        "73*(-1) + 121*5 + 54*(-1) +",
+        "131*0 + 99*(-1) + 70*0 = 266",
+        "out[2,2]:  70*0    + 129*(-1) + 127*0    +",
+        "115*(-1) +  69*5    + 134*(-1) +",
+        "123*0    +  95*(-1) + 130*0    = -128",
     ],
     "04_channels_and_stride": ["o0[0,0] = (-1) + 1 + 1 + 1 = 2", "o1[2,2] = 0 + (-3) + (-2) + 0 = -5"],
     "05_output_sizes_and_parameters": [
