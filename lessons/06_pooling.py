@@ -1,14 +1,29 @@
 """Lesson 06 — pooling: keep the strongest (or the average) response of each window.
 
-Slides (seeds/003, "Capa de pooling", "Capa MaxPooling2D"): the pooling layer
-reduces the size of the convolutional layer's output. It is "a convolution with
-a stride equal to the kernel size" that computes a function (max or mean) over
-the window's pixels; it has no weights. After ``Conv2D(64, 3)`` on 28×28×1 the
-26×26×64 maps become 13×13×64 with ``MaxPooling2D((2,2))``: 43,264 values
-become 10,816 — 75% fewer.
+Why: after a convolution the feature maps are almost as large as the image, and
+the Dense layer after Flatten needs one weight per number. A 2×2 pooling keeps
+one number in four, learns nothing, and gives the same output when a feature
+moves by a pixel inside its window.
+
+Slides (seeds/003, "Capa de pooling", "Pooling", "Capa MaxPooling2D",
+"Resumen"): the pooling layer reduces the size of the convolutional layer's
+output. It is "a convolution with a stride equal to the kernel size" that
+computes a function (max or mean) over the window's pixels; it has no weights.
+The slide's reasons: the smaller size removes part of the noise and keeps the
+more significant values, reduces over-fitting and speeds up the computation.
+After ``Conv2D(64, 3)`` on 28×28×1 the 26×26×64 maps become 13×13×64 with
+``MaxPooling2D((2,2))``: 43,264 values become 10,816 — 75% fewer — and the
+next ``Dense(15)`` needs 162,255 parameters instead of 648,975. Here each
+reason is shown with numbers (a one-pixel shift that leaves the max-pooled
+output unchanged, and one that does not), the layers run on a photo
+(convolution → ReLU → pooling), and a closing step recaps the deck's chain
+image → filters → convolution → padding/stride → channels → pooling → dense →
+softmax with the lesson that covers each link.
 
 Run: ``python lessons/06_pooling.py [--step] [--out DIR] [--quick]``.
 """
+
+from pathlib import Path
 
 import numpy as np
 from skimage import data
@@ -18,21 +33,42 @@ from convlab import viz
 from convlab.lesson import Lesson
 
 lesson = Lesson(__file__, "Pooling: max and average, by hand and on a photo")
+lesson.say(
+    "Why this matters: a convolution's feature maps are almost as large as the image, and the Dense layer "
+    "after Flatten needs one weight per number. A 2×2 pooling keeps one number in four, learns nothing, and "
+    "gives the same output when a feature moves by a pixel inside its window.",
+)
 
 BACKENDS = ("reference", "numpy", "numba")
 
 
-def show(m, indent="    "):
+def matrix_lines(m, indent="    "):
+    """A matrix as lines, one row per line, columns right-aligned."""
     m = np.asarray(m)
     width = max(len(f"{v:g}") for v in m.ravel())
-    for row in m:
-        print(indent + " ".join(f"{v:>{width}g}" for v in row))
+    return [indent + " ".join(f"{v:>{width}g}" for v in row) for row in m]
+
+
+def side_by_side(blocks, titles, gap=6):
+    """Several matrices' lines next to each other, each under its title."""
+    cols = [[t] + matrix_lines(b, "") for b, t in zip(blocks, titles)]
+    widths = [max(len(line) for line in col) for col in cols]
+    height = max(len(col) for col in cols)
+    return [
+        "    " + (" " * gap).join(f"{(col[i] if i < len(col) else ''):<{w}}" for col, w in zip(cols, widths)).rstrip()
+        for i in range(height)
+    ]
 
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Max and average pooling by hand: a 4×4 map, 2×2 windows, stride 2")
+lesson.say(
+    "A feature map is what one filter of a convolution produces: an image of where that filter responds. "
+    "Pooling cuts it into windows (here 2×2, moving 2 pixels at a time: the stride) and keeps one number "
+    "per window: the largest (max pooling) or the mean (average pooling).",
+)
 a = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
-show(a)
+lesson.say(*matrix_lines(a))
 p = 2
 oh, ow = a.shape[0] // p, a.shape[1] // p
 max_hand, avg_hand = np.zeros((oh, ow)), np.zeros((oh, ow))
@@ -41,17 +77,18 @@ for i in range(oh):
         win = a[i * p : (i + 1) * p, j * p : (j + 1) * p]
         max_hand[i, j], avg_hand[i, j] = win.max(), win.mean()
         lesson.say(
-            f"  window ({i},{j}) rows {i * p}…{i * p + 1}, cols {j * p}…{j * p + 1}: {win.astype(int).tolist()}"
-            f"  → max {max_hand[i, j]:g}, mean ({' + '.join(f'{v:g}' for v in win.ravel())})/4 = "
-            f"{avg_hand[i, j]:g}"
+            f"  window ({i},{j}), rows {i * p}–{i * p + 1}, cols {j * p}–{j * p + 1}: {win.astype(int).tolist()}",
+            f"      max {max_hand[i, j]:g}    mean ({' + '.join(f'{v:g}' for v in win.ravel())})/4 = "
+            f"{avg_hand[i, j]:g}",
         )
-lesson.say("max pooling:")
-show(max_hand)
-lesson.say("average pooling:")
-show(avg_hand)
+lesson.say(*side_by_side([max_hand, avg_hand], ["max pooling", "average pooling"]))
 lesson.check("max pool by hand", max_hand, [[6, 8], [3, 4]])
 lesson.check("average pool by hand", avg_hand, [[3.25, 5.25], [2, 2]])
-x4 = a[None, :, :, None]  # (N, H, W, C) = (1, 4, 4, 1)
+lesson.say(
+    "convlab computes each operation in up to three ways, called backends: 'reference' (plain loops, as by "
+    "hand), 'numpy' (whole-array NumPy operations) and 'numba' (compiled; the default). All must agree:",
+)
+x4 = a[None, :, :, None]  # (batch, height, width, channels) = (1, 4, 4, 1)
 for backend in BACKENDS:
     lesson.check(
         f"max_pool2d(pool_size=2), backend={backend!r}",
@@ -65,27 +102,48 @@ for backend in BACKENDS:
     )
 lesson.say("Overlapping windows are possible too (pool_size=3, strides=1, as in some networks):")
 over = convlab.max_pool2d(x4, pool_size=3, strides=1)[0, :, :, 0]
-show(over)
+lesson.say(*matrix_lines(over))
 lesson.check("3×3 windows, stride 1", over, [[7, 8], [7, 8]])
-lesson.savefig(
-    viz.matrices_figure(
-        [a, max_hand, avg_hand],
-        ["input 4×4", "max pool 2×2", "average pool 2×2"],
-        cmaps=["Greys", "Oranges", "Purples"],
-    ),
-    "pool_by_hand",
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import Rectangle
+
+WINDOW_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.6), gridspec_kw={"width_ratios": [4, 2, 2], "wspace": 0.45})
+shade = {"vmin": 0.0, "vmax": float(a.max())}  # one scale for the three: equal numbers, equal greys
+viz.draw_matrix(axes[0], a, title="input 4×4\n(2×2 windows, stride 2)", **shade)
+viz.draw_matrix(axes[1], max_hand, title="max pooling\n2×2 → largest", **shade)
+viz.draw_matrix(axes[2], avg_hand, title="average pooling\n2×2 → mean", **shade)
+for k, colour in enumerate(WINDOW_COLOURS):  # each window and the output cell it becomes, in one colour
+    i, j = divmod(k, 2)
+    axes[0].add_patch(Rectangle((2 * j - 0.45, 2 * i - 0.45), 1.9, 1.9, fill=False, edgecolor=colour, linewidth=2.5))
+    for ax in axes[1:]:
+        ax.add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False, edgecolor=colour, linewidth=2.5))
+fig.text(
+    0.5,
+    0.02,
+    "Grey cells: larger = lighter (0 black, 8 white). Each coloured window gives the output cell of its colour.",
+    ha="center",
+    va="top",
+    fontsize=9,
 )
+lesson.savefig(fig, "pool_by_hand")
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Sizes: pooling is a window with stride = pool size, and it has no weights")
-lesson.say("  " + convlab.output_size_formula(26, 2, 0, 2), "  (MaxPooling2D's strides default to pool_size)")
+lesson.say(
+    "The output size is the convolution's formula with K = S = the pool size (MaxPooling2D's strides "
+    "default to pool_size):",
+    "  " + convlab.output_size_formula(26, 2, 0, 2),
+)
 lesson.check("pool_output_size(26, 2)", convlab.pool_output_size(26, 2), 13)
 feat = np.random.default_rng(0).standard_normal((1, 26, 26, 64)).astype(np.float32)
 pooled = convlab.max_pool2d(feat, pool_size=(2, 2))
 before, after = feat[0].size, pooled[0].size
 lesson.say(
-    f"  (None, 26, 26, 64) → (None, {pooled.shape[1]}, {pooled.shape[2]}, {pooled.shape[3]}): "
-    f"{before:,} → {after:,} values, {100 * (1 - after / before):.0f}% fewer; channels are pooled separately"
+    "The slide 'Capa MaxPooling2D': Conv2D(64, 3) → MaxPooling2D((2,2)). Each channel is pooled on its own:",
+    f"  (None, 26, 26, 64) → (None, {pooled.shape[1]}, {pooled.shape[2]}, {pooled.shape[3]})",
+    f"  {before:,} → {after:,} values, {100 * (1 - after / before):.0f}% fewer",
 )
 lesson.check("max_pool2d output shape", pooled.shape, (1, 13, 13, 64))
 lesson.check("values to flatten: 26·26·64 → 13·13·64", (before, after), (43_264, 10_816))
@@ -98,21 +156,111 @@ lesson.check(
 
 lesson.say(
     "",
-    "An odd size: 27×27 with 2×2 windows → floor(25/2) + 1 = 13 (the last row/column is dropped);",
-    "with padding='same' → ceil(27/2) = 14, and the padded cells count as −∞ for max pooling:",
+    "An odd size: 27×27 with 2×2 windows gives floor(25/2) + 1 = 13 (the last row and column are dropped); "
+    "with padding='same' it gives ceil(27/2) = 14, and the padded cells count as −∞ for max pooling, so "
+    "they never win:",
 )
-lesson.say("  " + convlab.output_size_formula(27, 2, 0, 2), "  " + convlab.output_size_formula(27, 2, "same", 2))
+for text in (convlab.output_size_formula(27, 2, 0, 2), convlab.output_size_formula(27, 2, "same", 2)):
+    for cut in ("   [", "  ("):  # the formula, then its note on a line of its own
+        text = text.replace(cut, "\n      " + cut.strip(), 1)
+    lesson.say("  " + text)
 lesson.check("27 → 13 (valid)", convlab.pool_output_size(27, 2), 13)
 lesson.check("27 → 14 (same)", convlab.pool_output_size(27, 2, "same"), 14)
 neg = -np.arange(1, 10, dtype=float).reshape(1, 3, 3, 1)  # all negative
 same = convlab.max_pool2d(neg, 2, padding="same")[0, :, :, 0]
-show(neg[0, :, :, 0])
-lesson.say("max_pool2d(…, 2, padding='same'):")
-show(same)
+lesson.say(*side_by_side([neg[0, :, :, 0], same], ["input 3×3", "max_pool2d(…, 2, padding='same')"]))
 lesson.check("'same' max pooling pads with −∞, never 0 (all results negative)", same, [[-1, -3], [-7, -9]])
 
 # --------------------------------------------------------------------------------------------
+lesson.step("Why pool? The slides' reasons, with numbers")
+lesson.say(
+    "The slide 'Pooling': the smaller size removes part of the noise and keeps the more significant "
+    "values; it reduces over-fitting and speeds up the computation.",
+    "",
+    "1. Fewer values, so fewer parameters after Flatten (slide 'Capa MaxPooling2D'). Flatten lays the maps "
+    "out as one row of numbers, and a Dense layer has one weight per number and unit, plus a bias per unit:",
+)
+dense_without = convlab.dense_param_count(15, 26 * 26 * 64)
+dense_with = convlab.dense_param_count(15, 13 * 13 * 64)
+lesson.say(
+    "  without pooling: Flatten 26·26·64 = 43,264 values",
+    f"                   Dense(15): 43264·15 + 15 = {dense_without:,} parameters",
+    "  with pooling:    Flatten 13·13·64 = 10,816 values",
+    f"                   Dense(15): 10816·15 + 15 = {dense_with:,} parameters",
+)
+lesson.check("Dense(15) parameters: 648,975 → 162,255", (dense_without, dense_with), (648_975, 162_255))
+lesson.check(
+    "model totals (slides): 649,775 → 163,055",
+    (
+        convlab.conv2d_param_count(64, 3, 1) + dense_without + convlab.dense_param_count(10, 15),
+        convlab.conv2d_param_count(64, 3, 1) + dense_with + convlab.dense_param_count(10, 15),
+    ),
+    (649_775, 163_055),
+)
+
+lesson.say(
+    "",
+    "2. Small shifts do not matter. Below, the same 4×4 feature map moved one pixel to the right (a zero "
+    "comes in on the left). Every window's largest value stays inside its window, so max pooling gives "
+    "exactly the same output:",
+)
+fmap = np.array([[9, 1, 6, 0], [2, 0, 1, 2], [0, 1, 7, 0], [5, 3, 2, 1]], dtype=float)
+right = np.zeros_like(fmap)
+right[:, 1:] = fmap[:, :-1]
+left = np.zeros_like(fmap)
+left[:, :-1] = fmap[:, 1:]
+
+
+def pool2(m, fn=convlab.max_pool2d):
+    return fn(m[None, :, :, None], 2)[0, :, :, 0]
+
+
+lesson.say(
+    *side_by_side(
+        [fmap, pool2(fmap), right, pool2(right)],
+        ["feature map", "→ max pool", "shifted right", "→ max pool"],
+        gap=4,
+    )
+)
+changed = int((fmap != right).sum())
+lesson.say(f"  {changed} of the 16 input values changed; the max-pooled output did not.")
+lesson.check("a 1-pixel shift right: max-pooled output unchanged", pool2(right), pool2(fmap))
+lesson.check("… although 15 of its 16 values changed", changed, 15)
+lesson.check_true(
+    "average pooling does change (it keeps every value's share)",
+    not np.array_equal(pool2(right, convlab.avg_pool2d), pool2(fmap, convlab.avg_pool2d)),
+)
+lesson.say(
+    "Not every shift is forgiven: moved one pixel to the left, the 9 leaves its window and the output "
+    "changes. Pooling tolerates shifts that stay inside a window:",
+    *side_by_side([left, pool2(left)], ["shifted left", "→ max pool"], gap=4),
+)
+lesson.check("a 1-pixel shift left: the top-left output changes, 9 → 6", pool2(left)[0, 0], 6.0)
+
+lesson.say(
+    "",
+    "3. Speed and over-fitting. Every number after Flatten costs one multiplication per unit of the "
+    "next Dense layer, for every image:",
+)
+mults_without, mults_with = 43_264 * 15, 10_816 * 15
+lesson.say(
+    f"  Dense(15) without pooling: 43,264·15 = {mults_without:,} multiplications per image",
+    f"  Dense(15) with pooling:    10,816·15 = {mults_with:,} (4× fewer)",
+)
+lesson.check("multiplications per image: 4× fewer", mults_without / mults_with, 4.0)
+lesson.say(
+    "Over-fitting is when a network learns its training images by heart, noise included, instead of what "
+    "generalises to new ones. With 4× fewer weights to fit it has less room to do that, and keeping only "
+    "each window's strongest response drops the weaker, noisier values.",
+)
+
+# --------------------------------------------------------------------------------------------
 lesson.step("On a photo: convolution → ReLU → 2×2 max pooling")
+lesson.say(
+    "Lesson 05 defines ReLU(x) = max(0, x), the activation of the slides' Conv2D layers. Here three of "
+    "lesson 02's kernels run over a photo, ReLU keeps the positive responses, and 2×2 max pooling halves "
+    "each side.",
+)
 photo = data.camera().astype(np.float32) / 255.0
 KERNELS = {
     "edges": [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]],
@@ -125,7 +273,10 @@ z = convlab.conv2d(x, kernel)  # (1, 510, 510, 3)
 r = convlab.relu(z)
 m = convlab.max_pool2d(r, pool_size=2)
 lesson.say(
-    f"camera() {photo.shape} → conv2d with 3 filters {z.shape[1:]} → relu {r.shape[1:]} → max_pool2d(2) {m.shape[1:]}"
+    f"  camera() {photo.shape}",
+    f"  → conv2d with 3 filters {z.shape[1:]}",
+    f"  → relu {r.shape[1:]}",
+    f"  → max_pool2d(2) {m.shape[1:]}",
 )
 lesson.check("conv output shape (512 − 3 + 1 = 510)", z.shape, (1, 510, 510, 3))
 lesson.check("pooled shape (510 / 2 = 255)", m.shape, (1, 255, 255, 3))
@@ -134,7 +285,7 @@ lesson.check("ReLU = max(0, z)", r, np.maximum(z, 0))
 neg_share = float((z < 0).mean())
 lesson.say(f"  {100 * neg_share:.1f}% of the conv outputs were negative and became 0")
 lesson.check(
-    "the two horizontal filters are opposite: ReLU keeps one side of each edge in each",
+    "the two horizontal filters are opposite: relu(z) − relu(−z) = z",
     r[..., 1] - r[..., 2],
     z[..., 1],
 )
@@ -149,8 +300,8 @@ for backend in ("reference", "numpy"):
         convlab.max_pool2d(crop, 2),
     )
 lesson.say(
-    f"  activations: {r[0].size:,} → {m[0].size:,} after pooling "
-    f"({100 * (1 - m[0].size / r[0].size):.0f}% fewer), the edges are still there"
+    f"  activations: {r[0].size:,} → {m[0].size:,} after pooling ({100 * (1 - m[0].size / r[0].size):.0f}% fewer)",
+    "  and the edges are still there (figure)",
 )
 
 names = list(KERNELS)
@@ -162,7 +313,13 @@ for f, name in enumerate(names):
         f"ReLU\n{r.shape[1]}×{r.shape[2]}",
         f"max pool 2×2\n{m.shape[1]}×{m.shape[2]}",
     ]
-fig = viz.grid_figure(maps, titles, ncols=3, panel_inches=3.4)
+fig = viz.grid_figure(
+    maps,
+    titles,
+    ncols=3,
+    panel_inches=3.4,
+    suptitle="conv: blue < 0 < red (white 0)   ·   ReLU and pooling: black 0, lighter = larger",
+)
 for k, ax in enumerate(fig.axes[: len(maps)]):
     im = ax.images[0]
     lim = float(np.percentile(np.abs(maps[k]), 99.5)) or 1.0
@@ -170,8 +327,53 @@ for k, ax in enumerate(fig.axes[: len(maps)]):
         im.set_cmap("RdBu_r")
         im.set_clim(-lim, lim)
     else:
-        im.set_cmap("magma")
+        im.set_cmap(viz.GRID_CMAP)
         im.set_clim(0, lim)
 lesson.savefig(fig, "conv_relu_pool_camera")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Summary of the slides ('Resumen'): the whole chain, and where each link is")
+lesson.say(
+    "The deck's summary: Conv2D layers hold filters that are trained with the rest of the network's "
+    "parameters and detect features; one filter gives a T×U×1 feature map (T and U set by padding, "
+    "stride and kernel size); a layer of F filters gives a new T×U×F 'image'; pooling layers reduce the "
+    "size, making training faster and more effective; convolution and pooling layers alternate until the "
+    "images are flattened into the feed-forward (Dense) part.",
+    "",
+)
+CHAIN = [  # (link of the chain, lessons that cover it, a word each lesson's file must contain)
+    ("image as a matrix", ["01_image_as_matrix"], "pixel"),
+    ("filters (kernels)", ["02_spatial_filters"], "kernel"),
+    ("convolution", ["03_convolution_by_hand"], "conv"),
+    ("padding / stride", ["03_convolution_by_hand", "04_channels_and_stride", "05_output_sizes_and_parameters"], "pad"),
+    ("channels", ["04_channels_and_stride"], "channel"),
+    ("pooling", ["06_pooling"], "max_pool2d"),
+    ("Flatten → Dense", ["05_output_sizes_and_parameters", "08_train_cnn"], "Dense"),
+    ("softmax", ["05_output_sizes_and_parameters", "08_train_cnn"], "softmax"),
+]
+LESSONS_DIR = Path(__file__).resolve().parent
+width = max(len(link) for link, _, _ in CHAIN)
+for k, (link, stems, _) in enumerate(CHAIN):
+    for n, stem in enumerate(stems):  # one file per line, the lesson's number first in its name
+        head = f"{'→ ' if k else '  '}{link:<{width}}" if n == 0 else " " * (width + 2)
+        lesson.say(f"  {head}  lessons/{stem}.py")
+found = {p.stem: p.read_text(encoding="utf-8") for p in LESSONS_DIR.glob("[0-9][0-9]_*.py")}
+lesson.check_true(
+    "every lesson named above is a file in lessons/",
+    all(stem in found for _, stems, _ in CHAIN for stem in stems),
+)
+lesson.check_true(
+    "each file mentions its link (pixel, kernel, conv, pad, channel, …)",
+    all(word in found[stem] for _, stems, word in CHAIN for stem in stems),
+)
+lesson.say(
+    "",
+    "After the chain: lesson 07 computes the gradients training needs, 08 trains this kind of network on "
+    "MNIST, 09 checks it against Keras number by number, and 11 reuses a pretrained VGG16.",
+)
+lesson.check_true(
+    "lessons 07, 08, 09 and 11 exist",
+    all(any(s.startswith(n + "_") for s in found) for n in ("07", "08", "09", "11")),
+)
 
 lesson.finish()
