@@ -66,7 +66,7 @@ EXERCISES: tuple[Exercise, ...] = (
         (4, 10),
     ),
     Exercise(5, "max_pool", "max pooling, forward", ("max_pool2d(x, pool_size, stride)",), (6,)),
-    Exercise(6, "activations", "ReLU and a numerically stable softmax", ("relu(x)", "softmax(z)"), (6, 8)),
+    Exercise(6, "activations", "ReLU and a numerically stable softmax", ("relu(x)", "softmax(z)"), (5, 6, 8)),
     Exercise(7, "dense", "Flatten and a Dense layer, forward", ("flatten(x)", "dense(x, kernel, bias)"), (8, 9)),
     Exercise(
         8,
