@@ -1,11 +1,17 @@
 """Lesson 12 — beyond the slides: dilated, transposed, 1×1, depthwise separable and grouped convolutions.
 
-The slides' convolution has one kernel size, a stride and zero padding. Modern
-networks vary it in four ways, each still a sum of products, each with an
-output-size formula:
+Why: the pretrained networks the slides list after VGG16 (InceptionV3, Xception,
+ResNet50, MobileNet) and the networks that make images larger (segmentation,
+generators) are built from variants of the slides' convolution. Each is still
+a sum of products with an output-size formula, so each can be computed by hand.
 
-* **dilation** (``dilation_rate=D``): the K taps lie D pixels apart, so the same
-  9 weights of a 3×3 kernel see a 5×5 patch when D = 2; output size
+The slides' convolution has one kernel size, a stride and zero padding. Modern
+networks vary it in four ways (in the slides' notation: N input side, K kernel
+size, P padding, S stride, T output side, N_c channels, N_f filters; D is the
+dilation rate):
+
+* **dilation** (``dilation_rate=D``): the K taps (weights) lie D pixels apart, so
+  the same 9 weights of a 3×3 kernel see a 5×5 patch when D = 2; output size
   ``T = (N + 2P − D·(K − 1) − 1)/S + 1``. Stacking 3×3 layers with D = 1, 2, 4
   gives a 15×15 receptive field with the weights of three plain 3×3 layers (7×7).
   Sources: Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep
@@ -23,10 +29,11 @@ output-size formula:
   He et al. 2016's ResNet bottleneck; MobileNet's pointwise step).
 * **depthwise separable convolutions**: one 3×3 filter per channel, then a 1×1
   convolution; ``SeparableConv2D(64, 3)`` on 32 channels has 2,400 parameters
-  against ``Conv2D(64, 3)``'s 18,496, and costs ``1/N + 1/K²`` of its multiply-adds
-  (Howard et al. 2017, "MobileNets", eq. 5; Chollet 2017, "Xception").
+  against ``Conv2D(64, 3)``'s 18,496, and costs ``1/N_f + 1/K²`` of its
+  multiply-adds (Howard et al. 2017, "MobileNets", eq. 5, where it reads
+  ``1/N + 1/D_K²``; Chollet 2017, "Xception").
   **Grouped convolutions** (``Conv2D(groups=G)``) lie in between: G = 1 is the
-  ordinary convolution, G = C (one channel per group) the depthwise one
+  ordinary convolution, G = N_c (one channel per group) the depthwise one
   (Krizhevsky et al. 2012; Xie et al. 2017, "ResNeXt").
 
 Every number is computed by hand first, then checked against convlab's
@@ -34,13 +41,14 @@ operations in all three backends and, when TensorFlow is installed, against Kera
 
 Run: ``python lessons/12_beyond_the_slides.py [--step] [--out DIR] [--quick] [--no-keras] [--keras]``.
 ``--quick`` skips the comparison with Keras (importing TensorFlow takes longer than
-the rest of the lesson); ``--keras`` runs it anyway.
-Figures: the dilated window (PNG and an animated GIF in the style of Dumoulin &
-Visin's conv_arithmetic), receptive fields, the transposed convolution by hand
-(PNG and GIF), the matrix ``C`` and ``Cᵀ``, and MobileNet's savings.
+the rest of the lesson); ``--keras`` runs it anyway; without TensorFlow the
+lesson says so in one line and runs the rest.
+Figures (number grids in grey, larger = lighter; signed kernels in blue/red):
+the dilated window (PNG and an animated GIF in the style of Dumoulin & Visin's
+conv_arithmetic), receptive fields, the transposed convolution by hand (PNG and
+GIF), the matrix ``C`` and ``Cᵀ``, and MobileNet's savings.
 """
 
-import os
 import textwrap
 from fractions import Fraction
 
@@ -49,6 +57,7 @@ import numpy as np
 
 import convlab
 from convlab import viz
+from convlab.bridge.optional import import_keras
 from convlab.lesson import Lesson
 from convlab.shapes import effective_kernel_size
 
@@ -58,11 +67,18 @@ def extra_args(parser):
     parser.add_argument("--keras", action="store_true", help="compare with Keras even under --quick")
 
 
-lesson = Lesson(
-    __file__, "Beyond the slides: dilated, transposed, 1×1 and separable convolutions", extra_args=extra_args
-)
+lesson = Lesson(__file__, "Dilated, transposed, 1×1, separable, grouped convolutions", extra_args=extra_args)
 BACKENDS = ("reference", "numpy", "numba")
 GIF_DPI = 80
+
+lesson.say(
+    "Why: the pretrained networks the slides list after VGG16 (InceptionV3, Xception, ResNet50, "
+    "MobileNet) and networks that make images larger are built from variants of the slides' "
+    "convolution. Each is still a sum of products with an output-size formula: you can compute "
+    "each by hand.",
+    "Notation as in the slides: N input side, K kernel size, P padding, S stride, T output side, "
+    "N_c channels, N_f filters; D is new here (the dilation rate).",
+)
 
 
 def matrix_lines(m, zero=None, blank=None):
@@ -82,20 +98,19 @@ def matrix_lines(m, zero=None, blank=None):
 
 def show(m, indent="    ", zero=None, blank=None):
     """Print a matrix one row per line, aligned."""
-    for line in matrix_lines(m, zero, blank):
-        print(indent + line)
+    lesson.say(*(indent + line for line in matrix_lines(m, zero, blank)))
 
 
 def prose(*parts):
-    """Print one paragraph, its parts joined by spaces and wrapped at 80 characters."""
-    lesson.say(*textwrap.wrap(" ".join(parts), 80))
+    """Print one paragraph: its parts joined by spaces (lesson.say wraps it at 80 columns)."""
+    lesson.say(" ".join(parts))
 
 
 def formula(text, indent="  "):
     """Print a formula from convlab.shapes, each bracketed note on a line of its own below it."""
     first, *notes = text.split("   [")
     lesson.say(indent + first)
-    for note in notes:
+    for note in notes:  # continuation lines under the note's text, not under its bracket
         lesson.say(*textwrap.wrap(f"[{note}", 80, initial_indent=indent + "    ", subsequent_indent=indent + "     "))
 
 
@@ -105,7 +120,7 @@ def show_side(mats, titles, indent="    ", gap="     "):
     widths = [max(len(line) for line in b) for b in blocks]
     for r in range(max(len(b) for b in blocks)):
         cells = [(b[r] if r < len(b) else "").ljust(w) for b, w in zip(blocks, widths)]
-        print(indent + gap.join(cells).rstrip())
+        lesson.say(indent + gap.join(cells).rstrip())
 
 
 def term(p, q):
@@ -113,6 +128,28 @@ def term(p, q):
     a = f"{p:g}" if p >= 0 else f"({p:g})"
     b = f"{q:g}" if q >= 0 else f"({q:g})"
     return f"{a}*{b}"
+
+
+def product_rows(label, window, kernel, total):
+    """A window·kernel sum as the slides lay it out: one kernel row per line, ``= total`` at the end.
+
+    Returns the lines (the first starts with ``label = ``, the others with ``+`` under the ``=``);
+    the caller prints them and can check their text.
+    """
+    cells = [[term(p, q) for p, q in zip(wr, kr)] for wr, kr in zip(window, kernel)]
+    widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
+    rows = [" + ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]  # aligned columns
+    lead = f"{label} = "
+    lines = [lead + rows[0]]
+    lines += [" " * (len(lead) - 2) + "+ " + r for r in rows[1:]]
+    lines[-1] += f" = {total:g}"
+    return lines
+
+
+def say_product_rows(lines, note):
+    """Print product_rows' lines indented, with ``note`` to the right of the first one."""
+    width = max(len(line) for line in lines[:-1] + [lines[-1].rsplit(" = ", 1)[0]])
+    lesson.say("  " + lines[0].ljust(width) + "   " + note, *("  " + line for line in lines[1:]))
 
 
 def nhwc(image):
@@ -123,6 +160,30 @@ def nhwc(image):
 def k4(k):
     """A 2-D kernel as a one-in, one-out kernel ``(KH, KW, 1, 1)``."""
     return np.asarray(k, dtype=float)[:, :, None, None]
+
+
+def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45):
+    """Matrices side by side with their numbers: number grids in viz's grey (larger = lighter), the
+    indices in ``signed`` (kernels) in RdBu_r centred on 0 (blue negative, white 0, red positive)."""
+    widths = [np.shape(m)[1] for m in mats]
+    height = max(np.shape(m)[0] for m in mats)
+    fig, axes = plt.subplots(
+        1,
+        len(mats),
+        figsize=(max(3.0, cell_inches * (sum(widths) + len(mats))), max(2.0, cell_inches * height + 1.0)),
+        gridspec_kw={"width_ratios": widths},
+        squeeze=False,
+    )
+    for i, (ax, m) in enumerate(zip(axes[0], mats)):
+        if i in signed:
+            lim = float(np.max(np.abs(m))) or 1.0
+            viz.draw_matrix(ax, m, title=titles[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        else:
+            viz.draw_matrix(ax, m, title=titles[i], cmap=viz.GRID_CMAP)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()  # keeps a two-line suptitle clear of the panels' titles
+    return fig
 
 
 def save_gif(anim, name):
@@ -145,17 +206,24 @@ X = np.array(
 )
 SOBEL = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float)
 DILATED_OUT = np.array([[0, 14, -7], [15, 17, -14], [-15, 1, -9]])
-FIRST_DILATED_LINE = "4*1 + 7*0 + 0*(-1) + 2*2 + 6*0 + 0*(-2) + 1*1 + 1*0 + 9*(-1) = 0"
+# out[0,0] as the slides write a product sum: one kernel row per line.
+FIRST_DILATED_LINES = [
+    "out[0,0] = 4*1 + 7*0 + 0*(-1)",
+    "         + 2*2 + 6*0 + 0*(-2)",
+    "         + 1*1 + 1*0 + 9*(-1) = 0",
+]
 
 lesson.step("Dilation: the same 9 weights, a 5×5 view")
-lesson.say("A 3×3 kernel (Sobel, a vertical-edge detector):")
+lesson.say("A 3×3 kernel (Sobel, a vertical-edge detector, lesson 02):")
 show(SOBEL)
 D = 2
 K5 = np.zeros((5, 5))
 K5[::D, ::D] = SOBEL
 prose(
-    f"With dilation_rate D = {D} its taps lie {D} pixels apart: it reads a 5×5 patch, as if it",
-    "were this 5×5 kernel with gaps (·) between the weights — gaps that are never stored or multiplied:",
+    "To dilate a kernel is to spread its weights apart ('taps': the input pixels the weights",
+    f"multiply). With dilation_rate D = {D} the taps lie {D} pixels apart: the kernel reads a 5×5",
+    "patch, as if it were this 5×5 kernel with gaps (·) between the weights — gaps that are never",
+    "stored or multiplied:",
 )
 GAPS = np.ones((5, 5), bool)
 GAPS[::D, ::D] = False
@@ -184,20 +252,28 @@ lesson.check(
 lesson.step("The dilated convolution by hand: 7×7 input, D = 2")
 lesson.say("input x (7×7):")
 show(X)
+prose(
+    "Each output multiplies the kernel with every second pixel of a 5×5 window (the rows and",
+    "columns on the right), one kernel row per line:",
+)
 by_hand = np.zeros((3, 3))
-lines = []
+written = {}
 for i in range(3):
     for j in range(3):
         rows, cols = [i + D * u for u in range(3)], [j + D * v for v in range(3)]
-        taps = [(X[r, c], SOBEL[u, v]) for u, r in enumerate(rows) for v, c in enumerate(cols)]
-        by_hand[i, j] = sum(p * q for p, q in taps)
-        line = " + ".join(term(p, q) for p, q in taps) + f" = {by_hand[i, j]:g}"
-        lines.append(line)
-        lesson.say(f"  out[{i},{j}]  rows {rows} × cols {cols}:  {line}")
-lesson.check("out[0,0] written out", lines[0], FIRST_DILATED_LINE)
+        window = X[np.ix_(rows, cols)]
+        by_hand[i, j] = np.sum(window * SOBEL)
+        written[i, j] = product_rows(f"out[{i},{j}]", window, SOBEL, by_hand[i, j])
+        say_product_rows(written[i, j], f"rows {', '.join(map(str, rows))} × cols {', '.join(map(str, cols))}")
+lesson.check("out[0,0] written out, row by row", written[0, 0], FIRST_DILATED_LINES)
 lesson.say("output (3×3):")
 show(by_hand)
 lesson.check("3×3 result by hand", by_hand, DILATED_OUT)
+prose(
+    "convlab computes each operation with three interchangeable backends (implementations):",
+    "'reference' (plain loops that read like the slides), 'numpy' (vectorised) and 'numba'",
+    "(compiled). All three must give the hand result:",
+)
 for backend in BACKENDS:
     got = convlab.conv2d(nhwc(X), k4(SOBEL), dilation_rate=D, backend=backend)[0, :, :, 0]
     lesson.check(f"conv2d(dilation_rate=2), backend={backend!r}", got, DILATED_OUT)
@@ -207,11 +283,12 @@ lesson.check(
     DILATED_OUT,
 )
 lesson.savefig(
-    viz.matrices_figure(
+    grids_figure(
         [X, SOBEL, K5, by_hand],
         ["input 7×7", "kernel 3×3", "as read with D = 2", "output 3×3"],
-        cmaps=["Greys", "RdBu_r", "RdBu_r", "Greys"],
-        suptitle="Dilation 2: nine weights spread over a 5×5 patch",
+        signed=(1, 2),
+        suptitle="Dilation 2: nine weights spread over a 5×5 patch\n"
+        "(grey: larger = lighter; kernels: blue negative, red positive)",
     ),
     "dilation_by_hand",
 )
@@ -221,10 +298,11 @@ save_gif(anim, "dilation_d2.gif")
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Receptive field: stacked 3×3 layers with D = 1, 2, 4 see 15×15")
-lesson.say(
-    "Each 3×3 layer with dilation D widens what one output 'sees' by D·(K − 1) pixels:",
-    "  RF = 1 + Σ_layers D·(K − 1)",
+prose(
+    "An output's receptive field is the patch of the input it depends on. Each 3×3 layer with",
+    "dilation D widens it by D·(K − 1) pixels:",
 )
+lesson.say("  RF = 1 + Σ_layers D·(K − 1)")
 rf_rows = {}
 for name, rates in (("plain 3×3", (1, 1, 1, 1)), ("dilated 3×3", (1, 2, 4, 8))):
     rf, steps = 1, []
@@ -232,7 +310,7 @@ for name, rates in (("plain 3×3", (1, 1, 1, 1)), ("dilated 3×3", (1, 2, 4, 8))
         rf += d * (3 - 1)
         steps.append(rf)
     rf_rows[name] = steps
-    lesson.say(f"  {name:11s} D = {rates}: receptive fields after 1…4 layers {steps}")
+    lesson.say(f"  {name:11s} D = {rates}: after 1…4 layers {steps}")
 lesson.check("three plain 3×3 layers: 1 + 2 + 2 + 2 = 7", rf_rows["plain 3×3"][2], 7)
 lesson.check("three dilated 3×3 layers (1, 2, 4): 1 + 2 + 4 + 8 = 15", rf_rows["dilated 3×3"][2], 15)
 prose("Linear growth against exponential growth (Yu & Koltun 2016), with the same 3·9 = 27 weights.")
@@ -268,7 +346,7 @@ lesson.check_true(
     "dilated 1, 2, 4: every pixel of the 15×15 is reached (no gaps)", np.all(maps["dilated"][1:16, 1:16] > 0)
 )
 lesson.check(
-    "… by 1 to 3 paths per axis: the ways to add offsets from {-1,0,1}, {-2,0,2} and {-4,0,4}",
+    "… by 1 to 3 paths: the ways to add offsets from {-1,0,1}, {-2,0,2}, {-4,0,4}",
     maps["dilated"][size // 2, 1:16],
     np.convolve(np.convolve([1, 1, 1], [1, 0, 1, 0, 1]), [1, 0, 0, 0, 1, 0, 0, 0, 1]),
 )
@@ -276,7 +354,8 @@ ternary = nhwc(np.pad(delta, 6))
 for d in (1, 3, 9):
     ternary = convlab.conv2d(ternary, np.ones((3, 3, 1, 1)), padding="same", dilation_rate=d)
 prose(
-    "With D = 1, 3, 9 the 27 tap offsets are the balanced-ternary numbers −13…13: a 27×27",
+    "With D = 1, 3, 9 the 27 tap offsets are the numbers −13…13, each written exactly one way",
+    "as a·9 + b·3 + c with a, b, c in {−1, 0, 1} (base 3 with digits −1, 0, 1): a 27×27",
     "receptive field in which every pixel is reached exactly once.",
 )
 lesson.check("D = 1, 3, 9: one path to each pixel of the 27×27", ternary[0, 1:28, 1:28, 0], np.ones((27, 27)))
@@ -285,9 +364,10 @@ lesson.savefig(
     viz.grid_figure(
         [maps["plain"], maps["dilated"]],
         ["3 × Conv 3×3, D = 1, 1, 1: 7×7", "3 × Conv 3×3, D = 1, 2, 4: 15×15"],
-        cmap="Blues",
+        cmap=viz.GRID_CMAP,
         colorbar=True,
-        suptitle="Paths from each input pixel to the centre output (17×17 input)",
+        suptitle="Paths from each input pixel to the centre output (17×17 input)\n"
+        "(black: not reached; lighter: more paths)",
     ),
     "receptive_fields",
 )
@@ -319,8 +399,12 @@ def transposed_by_hand(x, k, stride, verbose=True):
     return y, parts
 
 
-lesson.step("Transposed convolution by hand: each input pixel stamps the kernel (d2l §14.10)")
-lesson.say("input X (2×2) and kernel K (2×2), stride 1, no padding:")
+lesson.step("Transposed convolution: each input pixel stamps the kernel")
+prose(
+    "A transposed convolution makes an image larger (upsampling) with learned weights: networks",
+    "that segment images or generate them use it. The example of Dive into Deep Learning",
+    "(d2l.ai §14.10): input X (2×2) and kernel K (2×2), stride 1, no padding:",
+)
 show_side([X2, K2], ["X", "K"])
 prose(
     "A convolution reads a window and writes one number; a transposed convolution reads one",
@@ -341,11 +425,11 @@ prose(
 )
 lesson.check("conv2d of a 3×3 with a 2×2 kernel is 2×2", convlab.conv2d(nhwc(y1), k4(K2)).shape, (1, 2, 2, 1))
 lesson.savefig(
-    viz.matrices_figure(
+    grids_figure(
         parts1 + [y1],
         ["x[0,0]·K", "x[0,1]·K", "x[1,0]·K", "x[1,1]·K", "sum = output"],
-        cmaps=["Blues"] * 4 + ["GnBu"],
-        suptitle="Transposed convolution, stride 1: every input pixel stamps the scaled kernel",
+        suptitle="Transposed convolution, stride 1: every input pixel stamps the scaled kernel\n"
+        "(grey: larger = lighter)",
     ),
     "transposed_by_hand",
 )
@@ -387,7 +471,8 @@ lesson.check("the centre pixel sums four stamps: 0·8 + 1·6 + 2·2 + 3·0 = 10"
 anim, out = viz.conv_arithmetic_animation(X2, K3, strides=2, transposed=True)
 prose(
     "Dumoulin & Visin draw it as an ordinary convolution: the input stretched with S − 1 = 1 zero",
-    "between pixels, padded by K − 1 − P = 2, scanned by the flipped kernel — the same numbers:",
+    "between pixels, padded by K − 1 − P = 2, scanned by the kernel flipped (rotated by 180°) —",
+    "the same numbers:",
 )
 lesson.check("the stretched-input animation gives the 5×5 above", out, y3)
 save_gif(anim, "transposed_s2.gif")
@@ -395,7 +480,8 @@ save_gif(anim, "transposed_s2.gif")
 lesson.say("")
 prose(
     "Output sizes, Keras' rule (convlab.conv_transpose_output_size), and the check that a",
-    "convolution with the same K, S, P maps the output back to N:",
+    "convolution with the same K, S, P maps the output back to N. A is Keras' output_padding,",
+    "extra rows and columns at the bottom and right (why, after the table):",
 )
 SIZE_CASES = [  # N, K, S, padding, output_padding, expected
     (2, 2, 1, "valid", None, 3),
@@ -436,10 +522,12 @@ prose(
 
 # ============================================================================================ gradient
 lesson.step("Why 'transposed': it is the gradient of a convolution")
-lesson.say(
-    "For y = conv2d(x, k), backpropagation sends dy back to the input (lesson 07):",
-    "  ∂L/∂x[p, q] = Σ_ij dy[i, j] · k[p − i·S, q − j·S]",
+prose(
+    "For y = conv2d(x, k), backpropagation (lesson 07) starts from dy = ∂L/∂y, the upstream",
+    "gradient: how much the loss L changes with each output, handed back by the layers after this",
+    "one. It sends dy back to the input:",
 )
+lesson.say("  ∂L/∂x[p, q] = Σ_ij dy[i, j] · k[p − i·S, q − j·S]")
 prose(
     "— each dy[i, j] stamps k onto its window: the transposed convolution of dy with the same kernel.",
     "A stride-2 convolution of a 5×5 input with K3 gives 2×2; with dy = X, conv2d_backward's dx is",
@@ -454,8 +542,9 @@ xr = rng.standard_normal((2, 6, 6, 2))
 kr = rng.standard_normal((3, 3, 2, 3))  # conv: (KH, KW, C_in=2, C_out=3) = transposed: (KH, KW, C_out=2, C_in=3)
 lesson.say("")
 prose(
-    "With channels: a Conv2D kernel (3, 3, C_in=2, C_out=3) is, unchanged, the Conv2DTranspose",
-    "kernel (3, 3, C_out=2, C_in=3) — Keras stores it the other way round for exactly this reason.",
+    "With channels, on a batch of B = 2 random images (shapes (B, H, W, channels)): a Conv2D",
+    "kernel (3, 3, C_in=2, C_out=3) is, unchanged, the Conv2DTranspose kernel (3, 3, C_out=2,",
+    "C_in=3) — Keras stores it the other way round for exactly this reason.",
     "A valid stride-2 convolution maps 6 (and 5) pixels to 2; output_padding A = (N + 2P − K) mod S",
     "= (6 − 3) mod 2 = 1 picks 6 (Dumoulin & Visin, relationship 14). 'same' maps 6 to 3 and back.",
 )
@@ -464,19 +553,19 @@ for padding, a in (("valid", (6 - 3) % 2), ("same", None)):
     dyr = rng.standard_normal(y.shape)
     dx, _, _ = convlab.conv2d_backward(dyr, xr, kr, strides=2, padding=padding)
     t = convlab.conv2d_transpose(dyr, kr, strides=2, padding=padding, output_padding=a)
-    lesson.say(f"  padding={padding!r}: x {xr.shape} → y {y.shape}; conv2d_transpose(dy) → {t.shape}")
+    lesson.say(f"  padding={padding!r}: x {xr.shape} → y {y.shape}", f"    conv2d_transpose(dy) → {t.shape}")
     lesson.check(f"dx of conv2d == conv2d_transpose(dy, kernel), padding={padding!r}", t, dx, atol=1e-12)
     # The other way round: the transposed convolution's input gradient is the convolution.
     tdx, _, _ = convlab.conv2d_transpose_backward(xr, dyr, kr, strides=2, padding=padding, output_padding=a)
     lesson.check("… and the transposed convolution's dx is conv2d itself", tdx, y, atol=1e-12)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The matrix view: a convolution is y = C·x, the transposed one is Cᵀ (Dumoulin & Visin §4.1)")
+lesson.step("A convolution as a matrix: y = C·x; the transposed one is Cᵀ")
 W = np.arange(1, 10, dtype=float).reshape(3, 3)
 prose(
-    "Flatten a 4×4 input to 16 numbers and the 2×2 output to 4: a 3×3 convolution (stride 1,",
-    "valid) is a 4×16 matrix C. Row (i, j) holds the kernel where window (i, j) sits; the kernel",
-    "here is W = 1…9, so each entry names its weight (· = 0):",
+    "Dumoulin & Visin §4.1: flatten a 4×4 input to 16 numbers and the 2×2 output to 4: a 3×3",
+    "convolution (stride 1, valid) is a 4×16 matrix C. Row (i, j) holds the kernel where window",
+    "(i, j) sits; the kernel here is W = 1…9, so each entry names its weight (· = 0):",
 )
 show(W)
 lesson.say("C:")
@@ -493,16 +582,18 @@ lesson.say(f"C · x for x = 0…15 (a 4×4): {(C @ x16.ravel()).astype(int).toli
 lesson.check("C · x == conv2d(x, W)", (C @ x16.ravel()).reshape(2, 2), convlab.conv2d(nhwc(x16), k4(W))[0, :, :, 0])
 columns = np.stack([convlab.conv2d(nhwc(e.reshape(4, 4)), k4(W)).ravel() for e in np.eye(16)], axis=1)
 lesson.check("column j of C is conv2d of the j-th unit image (C *is* the convolution)", columns, C)
-lesson.say("Cᵀ (16×4) maps 4 numbers to 16: applied to X = [[0, 1], [2, 3]] it gives a 4×4:")
+prose(
+    "Its transpose Cᵀ (rows and columns swapped, 16×4) maps 4 numbers to 16: applied to",
+    "X = [[0, 1], [2, 3]] it gives a 4×4:",
+)
 ct = (C.T @ X2.ravel()).reshape(4, 4)
 show(ct)
 lesson.check("Cᵀ · X == conv2d_transpose(X, W)", ct, convlab.conv2d_transpose(nhwc(X2), k4(W))[0, :, :, 0])
 lesson.savefig(
-    viz.matrices_figure(
+    grids_figure(
         [C, C.T],
         ["C (4×16): y = C·x", "Cᵀ (16×4)"],
-        cmaps=["Blues", "GnBu"],
-        suptitle="A 3×3 convolution on 4×4 as a matrix, and its transpose",
+        suptitle="A 3×3 convolution on 4×4 as a matrix, and its transpose\n(grey: larger = lighter)",
         cell_inches=0.32,
     ),
     "conv_matrix",
@@ -511,11 +602,14 @@ lesson.savefig(
 # ============================================================================================ 1×1
 lesson.step("1×1 convolutions: a Dense layer at every pixel")
 x1 = np.array([[[1, 2, 0], [0, 1, 3]], [[2, 2, 1], [1, 0, 0]]], dtype=float)[None]  # (1, 2, 2, 3)
-W1 = np.array([[1, -1], [2, 0], [0, 3]], dtype=float)  # (C=3, F=2)
+W1 = np.array([[1, -1], [2, 0], [0, 3]], dtype=float)  # (N_c=3, N_f=2)
 b1 = np.array([1.0, -1.0])
 prose("A 1×1 kernel sees one pixel, but all its channels:")
 lesson.say("  out[i, j, f] = Σ_c x[i, j, c]·W[c, f] + b[f]")
-prose(f"x is {x1.shape} (3 channels), W (3, 2), b = {b1.tolist()}. Pixel (0, 0) holds {x1[0, 0, 0].tolist()}:")
+prose(
+    f"x is {x1.shape}: a batch of one 2×2 image with N_c = 3 channels; N_f = 2 filters, so W is",
+    f"(3, 2) and b = {b1.tolist()}. Pixel (0, 0) holds {x1[0, 0, 0].tolist()}:",
+)
 for f in range(2):
     terms = " + ".join(term(x1[0, 0, 0, c], W1[c, f]) for c in range(3))
     value = x1[0, 0, 0] @ W1[:, f] + b1[f]
@@ -525,14 +619,14 @@ one = convlab.conv2d(x1, W1[None, None], b1)
 lesson.check("out[0, 0] by hand", one[0, 0, 0], [6, -2])
 lesson.check("conv2d with a (1, 1, 3, 2) kernel == x @ W + b at every pixel", one, x1 @ W1 + b1)
 lesson.check(
-    "== convlab.dense on the (N·H·W, C) pixels",
+    "== convlab.dense on the pixels as rows (B·H·W rows of N_c; B = batch size)",
     one.reshape(-1, 2),
     convlab.dense(x1.reshape(-1, 3), W1, b1),
 )
 formula(convlab.output_size_formula(56, 1))
 lesson.check("a 1×1 convolution never changes H and W", convlab.conv_output_size(56, 1), 56)
 lesson.check(
-    "parameters C·F + F = 3·2 + 2 = 8, as Dense(2) on 3 inputs",
+    "parameters N_c·N_f + N_f = 3·2 + 2 = 8, as Dense(2) on 3 inputs",
     convlab.conv2d_param_count(2, 1, 3),
     convlab.dense_param_count(2, 3),
 )
@@ -540,18 +634,19 @@ lesson.say("")
 prose(
     "So networks use 1×1 convolutions to change the channel count cheaply. ResNet's bottleneck",
     "(He et al. 2016) on 56×56×256: 1×1 down to 64 → 3×3 at 64 → 1×1 back up to 256, instead",
-    "of a 3×3 convolution at 256 channels (weights without biases, as ResNet uses batch norm):",
+    "of a 3×3 convolution at 256 channels (weights without biases: ResNet follows each",
+    "convolution with a batch normalization, lesson 13, whose β does the bias's job):",
 )
 bottleneck = [
     ("1×1, 256 → 64", convlab.conv2d_param_count(64, 1, 256, use_bias=False), 256 * 64),
     ("3×3, 64 → 64", convlab.conv2d_param_count(64, 3, 64, use_bias=False), 9 * 64 * 64),
     ("1×1, 64 → 256", convlab.conv2d_param_count(256, 1, 64, use_bias=False), 64 * 256),
 ]
-for name, count, formula in bottleneck:
-    lesson.check(f"  {name}: {formula:,} weights", count, formula)
+for name, count, expected in bottleneck:
+    lesson.check(f"  {name}: {expected:,} weights", count, expected)
 total_b = sum(c for _, c, _ in bottleneck)
 plain = convlab.conv2d_param_count(256, 3, 256, use_bias=False)
-lesson.say(f"  bottleneck {total_b:,} weights; one 3×3 at 256 → 256: {plain:,} ({plain / total_b:.1f}× more)")
+lesson.say(f"  bottleneck {total_b:,} weights; one 3×3, 256 → 256: {plain:,} ({plain / total_b:.1f}× more)")
 lesson.check("bottleneck: 69,632 weights; plain 3×3: 589,824", (total_b, plain), (69_632, 589_824))
 
 # ============================================================================================ separable
@@ -566,12 +661,13 @@ xs = np.array(
     dtype=float,
 )[None]  # (1, 4, 4, 2)
 dk = np.stack([[[1, 0, -1], [1, 0, -1], [1, 0, -1]], [[1, 1, 1], [0, 0, 0], [-1, -1, -1]]], axis=-1)
-dk = dk.astype(float)[:, :, :, None]  # (3, 3, C=2, M=1)
-pk = np.array([[1, 2, 0], [-1, 1, 1]], dtype=float)[None, None]  # (1, 1, C·M=2, F=3)
+dk = dk.astype(float)[:, :, :, None]  # (3, 3, N_c=2, depth_multiplier=1)
+pk = np.array([[1, 2, 0], [-1, 1, 1]], dtype=float)[None, None]  # (1, 1, 2, N_f=3)
 prose(
     "An ordinary 3×3 convolution mixes space and channels at once. MobileNet (Howard et al. 2017)",
     "splits it: a depthwise 3×3 filter per channel (no mixing), then a pointwise 1×1 (mixing only).",
-    "x (1, 4, 4, 2) and the depthwise kernel (3, 3, 2, 1), one 3×3 filter per channel:",
+    "x (1, 4, 4, 2) is one 4×4 image with N_c = 2 channels; the depthwise kernel (3, 3, 2, 1) holds",
+    "one 3×3 filter per channel:",
 )
 show_side(
     [xs[0, :, :, 0], xs[0, :, :, 1], dk[:, :, 0, 0], dk[:, :, 1, 0]],
@@ -583,13 +679,18 @@ for c in range(2):
         for j in range(2):
             window = xs[0, i : i + 3, j : j + 3, c]
             dw[i, j, c] = np.sum(window * dk[:, :, c, 0])
-    prods = " + ".join(term(p, q) for p, q in zip(xs[0, 0:3, 0:3, c].ravel(), dk[:, :, c, 0].ravel()))
-    lesson.say(f"  dw[0,0,{c}] = {prods} = {dw[0, 0, c]:g}   (channel {c} only)")
+    say_product_rows(
+        product_rows(f"dw[0,0,{c}]", xs[0, 0:3, 0:3, c], dk[:, :, c, 0], dw[0, 0, c]), f"(channel {c} only)"
+    )
 lesson.say("depthwise output (2×2 per channel):")
 show_side([dw[:, :, 0], dw[:, :, 1]], ["dw[..., 0]", "dw[..., 1]"])
 for backend in BACKENDS:
     lesson.check(f"depthwise_conv2d, backend={backend!r}", convlab.depthwise_conv2d(xs, dk, backend=backend)[0], dw)
-dk2 = np.concatenate([dk, -2 * dk], axis=3)  # depth_multiplier M = 2
+prose(
+    "Keras' depth_multiplier gives each channel several filters of its own; with 2 the depthwise",
+    "step has 4 output channels, channel c's filter m at position c·2 + m:",
+)
+dk2 = np.concatenate([dk, -2 * dk], axis=3)  # depth_multiplier 2
 dw2 = np.zeros((2, 2, 4))
 for c in range(2):
     for m in range(2):
@@ -597,11 +698,11 @@ for c in range(2):
             for j in range(2):
                 dw2[i, j, c * 2 + m] = np.sum(xs[0, i : i + 3, j : j + 3, c] * dk2[:, :, c, m])
 lesson.check(
-    "depth_multiplier 2: 4 output channels in the order c·M + m (Keras)",
+    "depth_multiplier 2: 4 output channels in the order c·2 + m (as Keras)",
     convlab.depthwise_conv2d(xs, dk2)[0],
     dw2,
 )
-prose("pointwise kernel (1, 1, 2, 3): each of the 3 outputs mixes the 2 depthwise channels:")
+prose("pointwise kernel (1, 1, 2, 3): each of the N_f = 3 outputs mixes the 2 depthwise channels:")
 show(pk[0, 0])
 sep = np.zeros((2, 2, 3))
 for f in range(3):
@@ -624,56 +725,59 @@ prose(
 lesson.check("conv2d(x, factorised W) == separable_conv2d", convlab.conv2d(xs, full)[0], sep, atol=1e-12)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("MobileNet's savings: parameters and multiply-adds (Howard et al. 2017, eq. 5)")
-DF, M, N, DK = 56, 32, 64, 3
-standard = convlab.conv2d_param_count(N, DK, M)
-depthwise = convlab.depthwise_conv2d_param_count(DK, M, use_bias=False)
-separable = convlab.separable_conv2d_param_count(N, DK, M)
+lesson.step("MobileNet's savings: parameters and multiply-adds")
+# In the slides' letters; Howard et al. 2017 (eq. 5) write D_F for T, M for N_c, N for N_f, D_K for K.
+T, NC, NF, K = 56, 32, 64, 3
+standard = convlab.conv2d_param_count(NF, K, NC)
+depthwise = convlab.depthwise_conv2d_param_count(K, NC, use_bias=False)
+separable = convlab.separable_conv2d_param_count(NF, K, NC)
 lesson.say(
-    f"A 'same' layer on {DF}×{DF}×{M} with {N} filters of {DK}×{DK}:",
-    f"  Conv2D({N}, {DK}):          D_K·D_K·M·N + N = {DK}·{DK}·{M}·{N} + {N} = {standard:,}",
-    f"  SeparableConv2D({N}, {DK}): D_K·D_K·M + M·N + N = {DK}·{DK}·{M} + {M}·{N} + {N} = {separable:,}",
-    f"    (depthwise {depthwise:,} + pointwise {M * N + N:,}; the depthwise step has no bias)",
+    f"A 'same' layer on {T}×{T}×{NC} (N_c = {NC}) with N_f = {NF} filters of {K}×{K}:",
+    f"  Conv2D({NF}, {K}):          K·K·N_c·N_f + N_f = {K}·{K}·{NC}·{NF} + {NF} = {standard:,}",
+    f"  SeparableConv2D({NF}, {K}): K·K·N_c + N_c·N_f + N_f = {K}·{K}·{NC} + {NC}·{NF} + {NF} = {separable:,}",
+    f"    (depthwise {depthwise:,} + pointwise {NC * NF + NF:,}; the depthwise step has no bias)",
 )
 lesson.check("Conv2D(64, 3) on 32 channels: 18,496 parameters", standard, 18_496)
 lesson.check("SeparableConv2D(64, 3) on 32 channels: 2,400 parameters", separable, 2_400)
 lesson.check("DepthwiseConv2D(3) on 32 channels (with bias): 320", convlab.depthwise_conv2d_param_count(3, 32), 320)
-lesson.check("separable = depthwise + pointwise", separable, depthwise + convlab.conv2d_param_count(N, 1, M))
-out_size = convlab.conv_output_size(DF, DK, "same")
-cost_std = DK * DK * M * N * out_size * out_size
-cost_dw = DK * DK * M * out_size * out_size
-cost_pw = M * N * out_size * out_size
+lesson.check("separable = depthwise + pointwise", separable, depthwise + convlab.conv2d_param_count(NF, 1, NC))
+out_size = convlab.conv_output_size(T, K, "same")
+cost_std = K * K * NC * NF * out_size * out_size
+cost_dw = K * K * NC * out_size * out_size
+cost_pw = NC * NF * out_size * out_size
 lesson.say(
     "",
-    f"Multiply-adds (one dot product per output value; the output is {out_size}×{out_size}):",
-    f"  standard  D_K·D_K·M·N·D_F·D_F = {DK}·{DK}·{M}·{N}·{DF}·{DF} = {cost_std:,}",
-    f"  depthwise D_K·D_K·M·D_F·D_F   = {DK}·{DK}·{M}·{DF}·{DF} = {cost_dw:,}",
-    f"  pointwise M·N·D_F·D_F         = {M}·{N}·{DF}·{DF} = {cost_pw:,}",
+    "The cost is counted in multiply-adds: one product added to a running sum. Each output "
+    f"value costs one per kernel weight it uses; the output is T×T = {out_size}×{out_size}:",
+    f"  standard  K·K·N_c·N_f·T·T = {K}·{K}·{NC}·{NF}·{T}·{T} = {cost_std:,}",
+    f"  depthwise K·K·N_c·T·T     = {K}·{K}·{NC}·{T}·{T} = {cost_dw:,}",
+    f"  pointwise N_c·N_f·T·T     = {NC}·{NF}·{T}·{T} = {cost_pw:,}",
 )
 ratio = Fraction(cost_dw + cost_pw, cost_std)
 lesson.say(
     f"  ratio = (depthwise + pointwise)/standard = {cost_dw + cost_pw:,}/{cost_std:,}",
-    f"        = {ratio} ≈ {float(ratio):.4f} = 1/N + 1/D_K² = 1/{N} + 1/{DK * DK}",
+    f"        = {ratio} ≈ {float(ratio):.4f} = 1/N_f + 1/K² = 1/{NF} + 1/{K * K}",
     f"        → {1 / float(ratio):.1f}× fewer multiply-adds",
+    "  (Howard et al.'s eq. 5 writes 1/N + 1/D_K²: their N is N_f, their D_K is K)",
 )
 lesson.check("standard: 57,802,752 multiply-adds", cost_std, 57_802_752)
 lesson.check("separable: 903,168 + 6,422,528 = 7,325,696", cost_dw + cost_pw, 7_325_696)
-lesson.check("ratio = 1/N + 1/D_K² exactly (eq. 5)", ratio, Fraction(1, N) + Fraction(1, DK * DK))
-big = np.random.default_rng(5).standard_normal((1, DF, DF, M))
-shape_std = convlab.conv2d(big, np.zeros((DK, DK, M, N)), padding="same").shape
-shape_sep = convlab.separable_conv2d(big, np.zeros((DK, DK, M, 1)), np.zeros((1, 1, M, N)), padding="same").shape
+lesson.check("ratio = 1/N_f + 1/K² exactly (eq. 5)", ratio, Fraction(1, NF) + Fraction(1, K * K))
+big = np.random.default_rng(5).standard_normal((1, T, T, NC))
+shape_std = convlab.conv2d(big, np.zeros((K, K, NC, NF)), padding="same").shape
+shape_sep = convlab.separable_conv2d(big, np.zeros((K, K, NC, 1)), np.zeros((1, 1, NC, NF)), padding="same").shape
 lesson.check("both give (1, 56, 56, 64)", (shape_std, shape_sep), ((1, 56, 56, 64),) * 2)
 lesson.say("")
-prose("For 3×3 kernels the ratio tends to 1/9 as N grows ('8 to 9 times less computation'):")
+prose("For 3×3 kernels the ratio tends to 1/9 as N_f grows ('8 to 9 times less computation'):")
 ratios = {n: Fraction(1, n) + Fraction(1, 9) for n in (32, 64, 128, 256, 512, 1024)}
 for n, r in ratios.items():
-    lesson.say(f"  N = {n:4d}: 1/{n} + 1/9 = {float(r):.4f} → {1 / float(r):.2f}× fewer")
+    lesson.say(f"  N_f = {n:4d}: 1/{n} + 1/9 = {float(r):.4f} → {1 / float(r):.2f}× fewer")
 lesson.check_true(
     "every ratio lies between 1/9 and 1/9 + 1/32", all(Fraction(1, 9) < r <= Fraction(41, 288) for r in ratios.values())
 )
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 for ax, title, values in (
-    (axes[0], "parameters", [standard, depthwise, M * N + N]),
+    (axes[0], "parameters", [standard, depthwise, NC * NF + NF]),
     (axes[1], "multiply-adds", [cost_std, cost_dw, cost_pw]),
 ):
     ax.bar([0], [values[0]], color="tab:blue", label="Conv2D(64, 3)")
@@ -687,28 +791,32 @@ fig.tight_layout()
 lesson.savefig(fig, "mobilenet_savings")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Grouped convolution: from ordinary (groups=1) to depthwise (groups=C)")
+lesson.step("Grouped convolution: from ordinary (groups=1) to depthwise")
 prose(
-    "Conv2D(groups=G) splits the C input channels into G groups of C/G; each group has F/G filters",
-    "that see only its channels. The kernel is (K, K, C/G, F): G times fewer weights.",
+    "Conv2D(groups=G) splits the N_c input channels into G groups of N_c/G; each group has N_f/G",
+    "filters that see only its channels. The kernel is (K, K, N_c/G, N_f): G times fewer weights.",
 )
 xg = np.random.default_rng(7).integers(-3, 4, (1, 5, 5, 4)).astype(float)
-kg = np.random.default_rng(8).integers(-2, 3, (3, 3, 2, 4)).astype(float)  # groups=2: C/G = 2, F = 4
+kg = np.random.default_rng(8).integers(-2, 3, (3, 3, 2, 4)).astype(float)  # groups=2: N_c/G = 2, N_f = 4
 two = convlab.conv2d(xg, kg, groups=2)
 halves = np.concatenate([convlab.conv2d(xg[..., :2], kg[..., :2]), convlab.conv2d(xg[..., 2:], kg[..., 2:])], axis=-1)
-lesson.check("groups=2 == two separate convolutions on the channel halves, concatenated", two, halves)
+prose("A 5×5 image with N_c = 4 channels and N_f = 4 filters, groups=2:")
+lesson.check("groups=2 == two convolutions on the channel halves, concatenated", two, halves)
 block = np.zeros((3, 3, 4, 4))  # an ordinary kernel whose cross-group weights are zero
 block[:, :, :2, :2], block[:, :, 2:, 2:] = kg[..., :2], kg[..., 2:]
-lesson.check("… == an ordinary convolution with the cross-group weights set to 0", convlab.conv2d(xg, block), two)
-kd = np.random.default_rng(9).integers(-2, 3, (3, 3, 1, 8)).astype(float)  # groups=C=4, F = 8: M = 2
-prose("groups = C = 4 with F = 8: each channel alone, 2 filters each — a depthwise convolution with M = 2:")
+lesson.check("… == an ordinary convolution, cross-group weights set to 0", convlab.conv2d(xg, block), two)
+kd = np.random.default_rng(9).integers(-2, 3, (3, 3, 1, 8)).astype(float)  # groups=N_c=4, N_f=8: 2 per channel
+prose(
+    "groups = N_c = 4 with N_f = 8: each channel alone, 2 filters each — a depthwise convolution",
+    "with depth_multiplier 2:",
+)
 for backend in BACKENDS:
     lesson.check(
-        f"conv2d(groups=4) == depthwise_conv2d(kernel reshaped (3, 3, 4, 2)), backend={backend!r}",
+        f"groups=4 == depthwise_conv2d, kernel as (3, 3, 4, 2), backend={backend!r}",
         convlab.conv2d(xg, kd, groups=4, backend=backend),
         convlab.depthwise_conv2d(xg, kd.reshape(3, 3, 4, 2), backend=backend),
     )
-lesson.say("", "Parameters of Conv2D(64, 3) on 32 channels, by groups (K·K·(C/G)·F + F):")
+lesson.say("", "Parameters of Conv2D(64, 3) on 32 channels, by groups (K·K·(N_c/G)·N_f + N_f):")
 counts = {}
 for g in (1, 2, 4, 8, 16, 32):
     counts[g] = convlab.conv2d_param_count(64, 3, 32, groups=g)
@@ -726,40 +834,46 @@ keras = None
 if lesson.args.no_keras:
     lesson.say("(skipped under --no-keras)")
 elif lesson.quick and not lesson.args.keras:
-    lesson.say("(--quick: skipped — importing TensorFlow takes longer than this lesson; run without --quick)")
+    lesson.say("(--quick: skipped, as starting TensorFlow takes longer than this lesson; run without --quick)")
 else:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import keras  # TensorFlow is imported only here, only if installed
-    except ImportError:
-        lesson.say("(TensorFlow/Keras is not installed: pip install -e '.[keras]' to compare)")
+        keras = import_keras("lesson 12's comparison with Keras")
+    except ImportError as exc:
+        lesson.say(f"(no comparison: {exc})")
 if keras is not None:
     f32 = np.float32
+    prose(
+        "Keras computes in float32 (32-bit numbers, about 7 significant digits), convlab in float64",
+        "(about 16): the two agree up to a tolerance, atol = 1e-4 for these values of at most 35.",
+    )
 
     def keras_layer(layer, x, weights):
         layer.build(x.shape)
         layer.set_weights([np.asarray(w, f32) for w in weights])
         return np.asarray(layer(x.astype(f32)))
 
+    def keras_check(what, got, expected):
+        lesson.check(what, got, expected, atol=1e-4, show_tolerance=True)
+
     got = keras_layer(keras.layers.Conv2D(1, 3, dilation_rate=2, use_bias=False), nhwc(X), [k4(SOBEL)])
-    lesson.check("Keras Conv2D(1, 3, dilation_rate=2) on the 7×7", got[0, :, :, 0], DILATED_OUT, atol=1e-4)
-    for s, expected in ((1, D2L_STRIDE1), (2, D2L_STRIDE2)):
-        got = keras_layer(keras.layers.Conv2DTranspose(1, 2, strides=s, use_bias=False), nhwc(X2), [k4(K2)])
-        lesson.check(f"Keras Conv2DTranspose(1, 2, strides={s}) on d2l's X", got[0, :, :, 0], expected, atol=1e-4)
+    keras_check("Keras Conv2D(1, 3, dilation_rate=2) on the 7×7", got[0, :, :, 0], DILATED_OUT)
+    for stride, expected in ((1, D2L_STRIDE1), (2, D2L_STRIDE2)):
+        got = keras_layer(keras.layers.Conv2DTranspose(1, 2, strides=stride, use_bias=False), nhwc(X2), [k4(K2)])
+        keras_check(f"Keras Conv2DTranspose(1, 2, strides={stride}) on d2l's X", got[0, :, :, 0], expected)
     got = keras_layer(keras.layers.Conv2DTranspose(1, 3, strides=2, use_bias=False), nhwc(X2), [k4(K3)])
-    lesson.check("Keras Conv2DTranspose(1, 3, strides=2): the overlapping 5×5", got[0, :, :, 0], y3, atol=1e-4)
-    for n, k, s, p, a, expected in SIZE_CASES:
-        if isinstance(p, str):
-            layer = keras.layers.Conv2DTranspose(1, k, strides=s, padding=p, output_padding=a)
+    keras_check("Keras Conv2DTranspose(1, 3, strides=2): the 5×5", got[0, :, :, 0], y3)
+    for n, k, stride, pad, a, expected in SIZE_CASES:
+        if isinstance(pad, str):
+            layer = keras.layers.Conv2DTranspose(1, k, strides=stride, padding=pad, output_padding=a)
             lesson.check(
-                f"Keras Conv2DTranspose({k}, strides={s}, padding={p!r}, output_padding={a}) on {n}: {expected}",
+                f"Keras Conv2DTranspose size: N={n}, K={k}, S={stride}, {pad!r}, A={a} → {expected}",
                 tuple(layer.compute_output_shape((1, n, n, 1))),
                 (1, expected, expected, 1),
             )
     got = keras_layer(keras.layers.SeparableConv2D(3, 3, use_bias=False), xs, [dk, pk])
-    lesson.check("Keras SeparableConv2D(3, 3) on the 4×4×2 example", got[0], sep, atol=1e-4)
+    keras_check("Keras SeparableConv2D(3, 3) on the 4×4×2 example", got[0], sep)
     got = keras_layer(keras.layers.Conv2D(4, 3, groups=2, use_bias=False), xg, [kg])
-    lesson.check("Keras Conv2D(4, 3, groups=2)", got, two, atol=1e-4)
+    keras_check("Keras Conv2D(4, 3, groups=2)", got, two)
     for name, layer, expected in (
         ("Conv2D(64, 3)", keras.layers.Conv2D(64, 3), 18_496),
         ("SeparableConv2D(64, 3)", keras.layers.SeparableConv2D(64, 3), 2_400),

