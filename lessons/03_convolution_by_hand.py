@@ -31,7 +31,7 @@ from matplotlib.animation import PillowWriter
 
 import convlab
 from convlab import viz
-from convlab.lesson import Lesson, print_matrix, product_term
+from convlab.lesson import Lesson, print_matrix, product_rows
 
 lesson = Lesson(__file__, "Convolution by hand: the slides' 5×5 example")
 
@@ -59,16 +59,6 @@ EXPECTED_PAD1 = np.array(
 SLIDE_FIRST_ROWS = ["60*0 + 113*(-1) + 56*0 +", "73*(-1) + 121*5 + 54*(-1) +", "131*0 + 99*(-1) + 70*0 = 266"]
 # The slide's 2×2 diagonal edge kernel ("Filtro de detección de bordes diagonal"): not symmetric.
 DIAGONAL = np.array([[-1, 0], [0, 1]])
-
-
-def product_rows(window, k, result):
-    """The window's sum of products, one kernel row per line, columns aligned, ``= result`` at the end."""
-    terms = [[product_term(p, q).split("*") for p, q in zip(wrow, krow)] for wrow, krow in zip(window, k)]
-    # Columns aligned on the "*": pixels right-aligned, weights left-aligned, so the kernel's grid shows.
-    left = [max(len(row[c][0]) for row in terms) for c in range(k.shape[1])]
-    right = [max(len(row[c][1]) for row in terms) for c in range(k.shape[1])]
-    lines = [" + ".join(f"{p:>{lw}}*{q:<{rw}}" for (p, q), lw, rw in zip(row, left, right)) for row in terms]
-    return [line + " +" for line in lines[:-1]] + [lines[-1] + f" = {result}"]
 
 
 def say_sum(label, rows):

@@ -26,7 +26,7 @@ import numpy as np
 
 import convlab
 from convlab import viz
-from convlab.lesson import Lesson, product_term
+from convlab.lesson import Lesson, product_rows
 
 lesson = Lesson(__file__, "Several channels and stride: the 5×5×3 example")
 
@@ -81,16 +81,6 @@ def say_side_by_side(blocks, indent="    ", gap=4):
     for r in range(max(map(len, columns))):
         cells = [(col[r] if r < len(col) else "").ljust(w) for col, w in zip(columns, widths)]
         lesson.say((indent + (" " * gap).join(cells)).rstrip())
-
-
-def product_rows(window, k, result):
-    """The window's sum of products, one kernel row per line (lesson 03), ``= result`` at the end."""
-    terms = [[product_term(p, q).split("*") for p, q in zip(wrow, krow)] for wrow, krow in zip(window, k)]
-    # Columns aligned on the "*": pixels right-aligned, weights left-aligned, so the kernel's grid shows.
-    left = [max(len(row[c][0]) for row in terms) for c in range(k.shape[1])]
-    right = [max(len(row[c][1]) for row in terms) for c in range(k.shape[1])]
-    lines = [" + ".join(f"{p:>{lw}}*{q:<{rw}}" for (p, q), lw, rw in zip(row, left, right)) for row in terms]
-    return [line + " +" for line in lines[:-1]] + [lines[-1] + f" = {result}"]
 
 
 def signed(v):

@@ -36,7 +36,7 @@ import numpy as np
 
 import convlab
 from convlab import viz
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, product_rows
 
 lesson = Lesson(__file__, "Backpropagation by hand: the slides' convolution")
 lesson.say(
@@ -67,27 +67,10 @@ def show(m, indent="    ", fmt="g"):
     lesson.say(*(indent + " ".join(c.rjust(width) for c in row) for row in cells))
 
 
-def term(p, q):
-    """One product as the slides write it: negative factors in parentheses."""
-    a = f"{p:g}" if p >= 0 else f"({p:g})"
-    b = f"{q:g}" if q >= 0 else f"({q:g})"
-    return f"{a}*{b}"
-
-
 def product_block(name, a, b, total):
-    """``name = Σ a·b`` laid out as the slides write a window's sum: one row of products per line.
-
-    Columns are aligned, and the last line ends with ``= total``.
-    """
-    terms = [[term(p, q) for p, q in zip(ra, rb)] for ra, rb in zip(a, b)]
-    widths = [max(len(row[c]) for row in terms) for c in range(len(terms[0]))]
-    head = f"    {name} = "
-    lines = []
-    for r, row in enumerate(terms):
-        lead = head if r == 0 else " " * (len(head) - 2) + "+ "
-        lines.append((lead + " + ".join(t.ljust(w) for t, w in zip(row, widths))).rstrip())
-    lines[-1] += f"  = {total:g}"
-    return lines
+    """``name = Σ a·b`` laid out as the slides write a window's sum: one row of products per line,
+    columns aligned, ``= total`` at the end (:func:`convlab.lesson.product_rows`)."""
+    return ["    " + line for line in product_rows(a, b, total, label=f"{name} = ")]
 
 
 def as_nhwc(image):

@@ -58,7 +58,7 @@ import numpy as np
 import convlab
 from convlab import viz
 from convlab.bridge.optional import import_keras
-from convlab.lesson import Lesson
+from convlab.lesson import Lesson, product_rows
 from convlab.shapes import effective_kernel_size
 
 
@@ -130,24 +130,15 @@ def term(p, q):
     return f"{a}*{b}"
 
 
-def product_rows(label, window, kernel, total):
-    """A window·kernel sum as the slides lay it out: one kernel row per line, ``= total`` at the end.
-
-    Returns the lines (the first starts with ``label = ``, the others with ``+`` under the ``=``);
-    the caller prints them and can check their text.
-    """
-    cells = [[term(p, q) for p, q in zip(wr, kr)] for wr, kr in zip(window, kernel)]
-    widths = [max(len(row[c]) for row in cells) for c in range(len(cells[0]))]
-    rows = [" + ".join(t.ljust(w) for t, w in zip(row, widths)).rstrip() for row in cells]  # aligned columns
-    lead = f"{label} = "
-    lines = [lead + rows[0]]
-    lines += [" " * (len(lead) - 2) + "+ " + r for r in rows[1:]]
-    lines[-1] += f" = {total:g}"
-    return lines
+def sum_rows(label, window, kernel, total):
+    """A window·kernel sum as the slides lay it out (:func:`convlab.lesson.product_rows`): one kernel
+    row per line, ``label = `` before the first, ``= total`` at the end. The caller prints the lines
+    and can check their text."""
+    return product_rows(window, kernel, total, label=f"{label} = ")
 
 
 def say_product_rows(lines, note):
-    """Print product_rows' lines indented, with ``note`` to the right of the first one."""
+    """Print sum_rows' lines indented, with ``note`` to the right of the first one."""
     width = max(len(line) for line in lines[:-1] + [lines[-1].rsplit(" = ", 1)[0]])
     lesson.say("  " + lines[0].ljust(width) + "   " + note, *("  " + line for line in lines[1:]))
 
@@ -208,9 +199,9 @@ SOBEL = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float)
 DILATED_OUT = np.array([[0, 14, -7], [15, 17, -14], [-15, 1, -9]])
 # out[0,0] as the slides write a product sum: one kernel row per line.
 FIRST_DILATED_LINES = [
-    "out[0,0] = 4*1 + 7*0 + 0*(-1)",
-    "         + 2*2 + 6*0 + 0*(-2)",
-    "         + 1*1 + 1*0 + 9*(-1) = 0",
+    "out[0,0] = 4*1 + 7*0 + 0*(-1) +",
+    "           2*2 + 6*0 + 0*(-2) +",
+    "           1*1 + 1*0 + 9*(-1) = 0",
 ]
 
 lesson.step("Dilation: the same 9 weights, a 5×5 view")
@@ -263,7 +254,7 @@ for i in range(3):
         rows, cols = [i + D * u for u in range(3)], [j + D * v for v in range(3)]
         window = X[np.ix_(rows, cols)]
         by_hand[i, j] = np.sum(window * SOBEL)
-        written[i, j] = product_rows(f"out[{i},{j}]", window, SOBEL, by_hand[i, j])
+        written[i, j] = sum_rows(f"out[{i},{j}]", window, SOBEL, by_hand[i, j])
         say_product_rows(written[i, j], f"rows {', '.join(map(str, rows))} × cols {', '.join(map(str, cols))}")
 lesson.check("out[0,0] written out, row by row", written[0, 0], FIRST_DILATED_LINES)
 lesson.say("output (3×3):")
@@ -679,9 +670,7 @@ for c in range(2):
         for j in range(2):
             window = xs[0, i : i + 3, j : j + 3, c]
             dw[i, j, c] = np.sum(window * dk[:, :, c, 0])
-    say_product_rows(
-        product_rows(f"dw[0,0,{c}]", xs[0, 0:3, 0:3, c], dk[:, :, c, 0], dw[0, 0, c]), f"(channel {c} only)"
-    )
+    say_product_rows(sum_rows(f"dw[0,0,{c}]", xs[0, 0:3, 0:3, c], dk[:, :, c, 0], dw[0, 0, c]), f"(channel {c} only)")
 lesson.say("depthwise output (2×2 per channel):")
 show_side([dw[:, :, 0], dw[:, :, 1]], ["dw[..., 0]", "dw[..., 1]"])
 for backend in BACKENDS:

@@ -153,8 +153,8 @@ def test_lesson_12_prints_and_writes_its_numbers(tmp_path):
     for line in (
         "Why: the pretrained networks the slides list after VGG16",
         # the product sum as the slides lay it out: one kernel row per line
-        "  out[0,0] = 4*1 + 7*0 + 0*(-1)",
-        "           + 2*2 + 6*0 + 0*(-2)\n           + 1*1 + 1*0 + 9*(-1) = 0",
+        "  out[0,0] = 4*1 + 7*0 + 0*(-1) +",
+        "             2*2 + 6*0 + 0*(-2) +\n             1*1 + 1*0 + 9*(-1) = 0",
         "✓ 2×2 → 3×3 by hand (d2l's result)",
         "✓ stride 2: 2×2 → 4×4 by hand (d2l's result)",
         "T = 2·(2 − 1) + 2 − 2·0 = 4",

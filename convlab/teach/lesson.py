@@ -61,6 +61,7 @@ __all__ = [
     "DEFAULT_OUT",
     "print_matrix",
     "product_term",
+    "product_rows",
     "int_at_least",
     "exercise_text",
     "wrap_line",
@@ -172,6 +173,45 @@ def print_matrix(m: ArrayLike, indent: str = "    ") -> None:
 def product_term(p: float, q: float) -> str:
     """One product as the slides write it, negative factors in parentheses: ``113*(-1)``."""
     return f"{int(p)}*{int(q)}" if q >= 0 else f"{int(p)}*({int(q)})"
+
+
+def _number(v: float) -> str:
+    """A number as the slides write it: ``5``, ``0.25``; a negative one in parentheses, ``(-1)``."""
+    text = str(int(v)) if float(v).is_integer() else f"{float(v):g}"
+    return f"({text})" if v < 0 else text
+
+
+def product_rows(window: ArrayLike, kernel: ArrayLike, result: float, label: str = "") -> list[str]:
+    """A window's sum of products as the slides write it: one kernel row per line.
+
+    Every line but the last ends with ``+``, the last with ``= result``; the columns are aligned
+    on the ``*`` (the window's numbers right-aligned, the kernel's left-aligned), so the kernel's
+    grid shows. For the slides' first window (seeds/003, "Convolución 2D")::
+
+         60*0    + 113*(-1) + 56*0    +
+         73*(-1) + 121*5    + 54*(-1) +
+        131*0    +  99*(-1) + 70*0    = 266
+
+    Args:
+        window, kernel: ``(KH, KW)`` real numbers, the same shape.
+        result: the sum, printed after ``=``.
+        label: written before the first line (``"out[0,0]: "``); the other lines start under it.
+
+    Returns:
+        The lines, for the caller to print (and to check).
+
+    Raises:
+        ValueError: the two are not 2-D arrays of the same shape.
+    """
+    w, k = np.asarray(window), np.asarray(kernel)
+    if w.ndim != 2 or w.shape != k.shape or w.size == 0:
+        raise ValueError(f"window and kernel must be 2-D of one shape, got {w.shape} and {k.shape}")
+    cells = [[(_number(p), _number(q)) for p, q in zip(wr, kr)] for wr, kr in zip(w, k)]
+    left = [max(len(row[c][0]) for row in cells) for c in range(k.shape[1])]
+    right = [max(len(row[c][1]) for row in cells) for c in range(k.shape[1])]
+    rows = [" + ".join(f"{p:>{lw}}*{q:<{rw}}" for (p, q), lw, rw in zip(row, left, right)) for row in cells]
+    rows = [row + " +" for row in rows[:-1]] + [rows[-1] + f" = {_number(result).strip('()')}"]
+    return [(label if i == 0 else " " * len(label)) + row for i, row in enumerate(rows)]
 
 
 class LessonCheckError(AssertionError):
