@@ -270,7 +270,10 @@ def test_tour_reports_a_failing_lesson(capfd, tmp_path):
 def test_tour_says_skipped_and_why_and_exits_0(capfd, tmp_path):
     """A lesson that cannot run here (e.g. TensorFlow is missing) is skipped, not passed nor failed."""
     folder = fake_lessons(tmp_path / "lessons", bad=False)
-    skip = "from convlab.lesson import Lesson\nLesson(__file__, 'needs TF').skip('needs TensorFlow, which is not installed')\n"
+    skip = (
+        "from convlab.lesson import Lesson\n"
+        "Lesson(__file__, 'needs TF').skip('needs TensorFlow, which is not installed')\n"
+    )
     (folder / "02_needs_tf.py").write_text(skip)
     rc = cli.main(["tour", "--lessons", str(folder), "--out", str(tmp_path / "o")])
     out = capfd.readouterr().out
