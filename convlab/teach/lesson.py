@@ -244,9 +244,7 @@ class Lesson:
         self.name = Path(file).stem
         self.title = title
         parser = OneLineArgumentParser(prog=f"python lessons/{self.name}.py", description=title)
-        parser.add_argument(
-            "--step", action="store_true", help="pause after each step: [Enter] next · b back · q quit"
-        )
+        parser.add_argument("--step", action="store_true", help="pause after each step: [Enter] next · b back · q quit")
         parser.add_argument("--clear", action="store_true", help="like --step, clearing the screen between steps")
         parser.add_argument(
             "--verbose", action="store_true", help="print every check's tolerance, not only where it is the point"
