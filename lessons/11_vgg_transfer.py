@@ -1,101 +1,528 @@
-"""Lesson 11 — VGG16: built from scratch, then used as a frozen base with a new head (transfer learning).
+"""Lesson 11 — Pretrained networks: VGG16 and its kin, the slides' prediction walk-through, transfer learning.
 
-Course material: seeds/000 builds VGG16 from scratch for 3 emoji classes (13 3×3
-convolutions in 5 blocks + 3 dense layers, ``block1_conv1`` … ``fc1``, ``fc2``,
-``predictions``) and prints the class probabilities of a user's image; seeds/002
-keeps VGG16's ImageNet convolutions frozen, adds ``Flatten → Dense(128, relu) →
-Dropout(0.4) → Dense(3, softmax)``, trains with augmentation (shifts of 15%,
-flips, rescale 1/255) and prints a classification report.
+Why it matters: training a deep CNN takes millions of labelled images; a network
+already trained on ImageNet can be reused. Keep its convolutional base, which turns
+a photo into useful features, and train only a small classifier on your own few
+hundred images — how most image classifiers are built in practice.
 
-Keras 3 on TensorFlow does the training here (``convlab.vgg`` is a thin wrapper):
-on a GPU when TensorFlow sees one — with mixed precision — and on the CPU
-otherwise. Nothing is downloaded: the images are real photos that ship with
-scikit-image (``lfw_subset``: 100 faces and 100 non-faces, 25×25 greyscale), and
-ImageNet weights are used only if you give a local file.
+Course material, in the deck's order (seeds/003, "Modelos pre-entrenados" to the
+end): VGG16's design (stacked 3×3 convolutions); ImageNet and ILSVRC; the
+pretrained networks Keras offers — VGG16, InceptionV3, Xception, ResNet50,
+MobileNet — built with ``weights=None`` and their parameter counts and input sizes
+checked; the slides' VGG16 walk-through on one photo (``load_img`` → 224×224×3 →
+a batch 1×224×224×3 → ``preprocess_input``, RGB → BGR minus the ImageNet means,
+printed for one pixel → ``predict`` → 1×1000 → ``decode_predictions``); and the
+slides' fine-tuning recipe (add a classifier, freeze the base and train, then
+train both together). seeds/000 builds VGG16 from scratch for 3 classes; seeds/002
+keeps VGG16's convolutions frozen under ``Flatten → Dense(128, relu) →
+Dropout(0.4) → Dense(3, softmax)`` and prints a classification report.
+
+Keras 3 on TensorFlow does the training here (``convlab.vgg`` is a thin wrapper),
+on a GPU when TensorFlow sees one and on the CPU otherwise. Without TensorFlow the
+lesson is skipped. Nothing is downloaded and nothing big is written: the images
+ship with scikit-image (``chelsea``, a cat, for the walk-through; ``lfw_subset``,
+faces and non-faces, for training, in a temporary folder), the frozen base gets
+the from-scratch model's convolutions in memory, and ImageNet weights are used
+only when you give a local file: without them the walk-through runs the untrained
+network and says what the slide's "tiger 0.9202" needs.
 
 Your own data and weights::
 
-    python lessons/11_vgg_transfer.py --data my_images/ --image-size 224 --epochs 20 \\
-        --weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 --image my_face.jpg
+    python lessons/11_vgg_transfer.py --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 \\
+        --photo tiger.jpg --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\
+        --save emotions.keras
 
-``my_images/`` holds one sub-folder per class (``Angry/``, ``Happy/``, ``Sad/`` …) as
-``flow_from_directory`` reads. The weights file is Keras' ImageNet file without top
-(get it once, on a machine with internet, e.g. with
-``keras.applications.VGG16(weights="imagenet", include_top=False).save_weights("vgg16_notop.weights.h5")``).
-On a machine with a CUDA GPU and ``pip install "tensorflow[and-cuda]"``, the same
-command trains on the GPU (the first line of training names the device).
+``--weights``: Keras' ImageNet file for VGG16, fetched by hand from keras.io. The
+file with the classifier (``..._kernels.h5``, 528 MB) gives the walk-through's real
+prediction and the frozen base; the one without (``..._kernels_notop.h5``) only the
+base. ``decode_predictions`` names the classes only when Keras' class list is already
+at ``~/.keras/models/imagenet_class_index.json`` (otherwise Keras would download it:
+the lesson prints the class numbers instead). ``my_images/`` holds one sub-folder
+per class, as ``flow_from_directory`` reads. ``--save`` writes the trained transfer
+model (``.keras``, class names included) for ``convlab serve --model``.
 
 Run: ``python lessons/11_vgg_transfer.py [--step] [--out DIR] [--quick]``.
-``--quick``: 32×32 images, 8 per class, 1 epoch — counts and shapes are checked, not accuracy.
+``--quick``: 32×32 training images, 8 per class, 1 epoch — counts and shapes are
+checked, not accuracy.
 """
 
+import gc
+import hashlib
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 import convlab
+from convlab import viz
 from convlab.images import make_photo_folder, read_image_folder
 from convlab.lesson import Lesson, int_at_least
 
+#: The deck's five pretrained networks: name, default input side, Keras' count_params() with the classifier.
+NETWORKS = (
+    ("VGG16", 224, 138_357_544),
+    ("InceptionV3", 299, 23_851_784),
+    ("Xception", 299, 22_910_480),
+    ("ResNet50", 224, 25_636_712),
+    ("MobileNet", 224, 4_253_864),
+)
+#: ILSVRC's classes: the length of every ImageNet classifier's output.
+ILSVRC_CLASSES = 1000
+#: What vgg16.preprocess_input subtracts from the B, G and R channels (ImageNet's channel means).
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+#: The slide's top five for its tiger photo with the ImageNet weights (decode_predictions' tuples).
+SLIDE_TOP5 = (
+    ("n02129604", "tiger", 0.92024356),
+    ("n02123159", "tiger_cat", 0.07646653),
+    ("n02128925", "jaguar", 0.0027824175),
+    ("n02127052", "lynx", 0.00025741145),
+    ("n02128385", "leopard", 0.0001807782),
+)
+#: Keras' class list for decode_predictions and the MD5 Keras checks it against (a mismatch re-downloads).
+CLASS_INDEX_FILE = "imagenet_class_index.json"
+CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
+
 
 def extra_args(parser):
-    parser.add_argument("--data", help="your folder-per-class images (default: faces vs non-faces from scikit-image)")
     parser.add_argument(
         "--weights",
-        help="a local VGG16 weights file for the frozen base, e.g. ImageNet's "
-        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        help="a local VGG16 ImageNet weights file: vgg16_weights_tf_dim_ordering_tf_kernels.h5 (with the "
+        "classifier: the walk-through's real prediction and the frozen base) or ..._notop.h5 (the base only)",
     )
-    parser.add_argument("--image", help="an image to classify at the end (default: one test image)")
+    parser.add_argument("--photo", help="the photo of the prediction walk-through (default: scikit-image's cat)")
+    parser.add_argument("--data", help="your folder-per-class images (default: faces vs non-faces from scikit-image)")
+    parser.add_argument("--image", help="an image for the transfer model to classify (default: one test image)")
     parser.add_argument(
         "--image-size", type=int_at_least("--image-size", 32), default=None, help="side in pixels (default 32; ≥ 32)"
     )
     parser.add_argument(
         "--epochs", type=int_at_least("--epochs", 1), default=None, help="epochs per model (default 3; 1 with --quick)"
     )
+    parser.add_argument("--save", help="write the trained transfer model there (a .keras file, class names included)")
 
 
-lesson = Lesson(__file__, "VGG16 from scratch and transfer learning (Keras 3)", extra_args=extra_args)
+lesson = Lesson(__file__, "Pretrained networks, VGG16 and transfer learning", extra_args=extra_args)
 args = lesson.args
+for option, value in (("--weights", args.weights), ("--photo", args.photo), ("--image", args.image)):
+    if value and not Path(value).is_file():
+        raise SystemExit(f"{option} {value!r}: no such file (the lesson never downloads anything)")
+if args.save and not args.save.lower().endswith(".keras"):
+    raise SystemExit(f"--save {args.save!r}: the file name must end in .keras")
 size = args.image_size or 32
 epochs = args.epochs or (1 if lesson.quick else 3)
 
-try:
-    import keras
-except ImportError:
-    from convlab.vgg import INSTALL_HINT
+lesson.say(
+    "Why care: training a deep CNN takes millions of labelled images. A network already trained on ImageNet "
+    "can be reused: keep its convolutional base, which turns a photo into useful features, and train only a "
+    "small classifier on your own few hundred images. That is how the deck ends, and how most image "
+    "classifiers are built in practice."
+)
 
-    raise SystemExit(INSTALL_HINT) from None
+try:
+    from convlab.bridge.optional import import_keras
+
+    keras = import_keras("lesson 11")
+except ImportError as exc:
+    lesson.skip(str(exc))
 from convlab import vgg
 
 keras.utils.set_random_seed(0)
+# The faces and the walk-through's photo are inputs, not results: they live in a temporary folder.
+scratch_dir = tempfile.TemporaryDirectory(prefix="convlab-11-")
+
+
+def has_classifier(path):
+    """Whether a VGG16 weights file holds the classifier (fc1, fc2, predictions); ``None`` when it cannot tell.
+
+    Asked before loading: a file without the classifier would fill the base and leave the
+    top half random, which Keras reports only in warnings.
+    """
+    if not str(path).lower().endswith((".h5", ".hdf5")):
+        return None
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["model_weights"] if "model_weights" in f and "layer_names" not in f.attrs else f
+            if "layer_names" in group.attrs:  # Keras 2 files (keras.io's) list their layers by name
+                names = {n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["layer_names"]}
+                return {"fc1", "fc2", "predictions"} <= names
+            if "layers" in f:  # Keras 3 .weights.h5 files name layers by type: the classifier is 3 dense ones
+                return sum(name.startswith("dense") for name in f["layers"]) >= 3
+    except OSError:  # not an HDF5 file: load_weights says so
+        return None
+    return None
+
+
+def keras_table(model, **kwargs):
+    """Keras' own model.summary(), drawn to fit 80 columns and printed through the lesson."""
+    model.summary(line_length=78, print_fn=lambda text, **_: lesson.say(text.rstrip("\n")), **kwargs)
+
+
+def trainable_count(model):
+    return int(sum(np.prod(v.shape) for v in model.trainable_weights))
+
+
+def say_training(result):
+    """The training run in lines that fit 80 columns (Keras' own progress lines are wider)."""
+    h = result.history.history
+    sizes = f"train {len(result.train)}, validation {len(result.validation)}, test {len(result.test)}"
+    lesson.say(f"Trained on {result.device}", f"Images: {sizes}.")
+    for e in range(len(h["loss"])):
+        val = f", validation loss {h['val_loss'][e]:.4f}" if "val_loss" in h else ""
+        lesson.say(
+            f"  epoch {e + 1}: loss {h['loss'][e]:.4f}, accuracy {h['accuracy'][e]:.2f}{val}"
+            f"  ({result.epoch_seconds[e]:.1f} s)"
+        )
+
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Why VGG stacks 3×3 convolutions")
 lesson.say(
-    "Two 3×3 convolutions in a row see a 5×5 window of the input, three see 7×7:",
-    "  receptive field of L stacked K×K convs (stride 1) = 1 + L·(K − 1).",
-    "With C channels in and out (biases aside) the stack has fewer weights than one big kernel,",
-    "and one ReLU per layer instead of one in total (Simonyan & Zisserman 2015, §2.3):",
+    "Two 3×3 convolutions in a row see a 5×5 window of the input, three see 7×7. The receptive field — the "
+    "patch of the input that one output value depends on — of L stacked K×K convolutions (stride 1) is "
+    "1 + L·(K − 1):"
 )
 for layers, big in ((2, 5), (3, 7)):
-    lesson.check(f"{layers} stacked 3×3 convs see {big}×{big}", 1 + layers * (3 - 1), big)
+    lesson.check(f"{layers} stacked 3×3 convs: 1 + {layers}·(3 − 1) = {big}", 1 + layers * (3 - 1), big)
+lesson.say(
+    "With C channels in and out (biases aside) the stack has fewer weights than the one big kernel, and a "
+    "ReLU, max(0, x), after each layer instead of one in total (Simonyan & Zisserman 2015, §2.3). "
+    "For C = 512:"
+)
 c = 512
-for layers, big in ((2, 5), (3, 7)):
+for layers, big, stacked_expected, single_expected in ((2, 5, 4_718_592, 6_553_600), (3, 7, 7_077_888, 12_845_056)):
     stacked = layers * convlab.conv2d_param_count(c, 3, c, use_bias=False)
     single = convlab.conv2d_param_count(c, big, c, use_bias=False)
+    count = "two" if layers == 2 else "three"
     lesson.say(
-        f"  C = {c}: {layers}·(3·3·C²) = {layers * 9}C² = {stacked:,} weights   vs   "
-        f"{big}·{big}·C² = {big * big}C² = {single:,}  ({1 - stacked / single:.0%} fewer)"
+        f"  {count + ' 3×3:':<11}{f'{layers}·3·3·C²':>9} = {layers * 9}C² = {stacked:>10,} weights",
+        f"  {f'one {big}×{big}:':<11}{f'{big}·{big}·C²':>9} = {big * big}C² = {single:>10,} weights"
+        f"  (the stack: {1 - stacked / single:.0%} fewer)",
     )
-    lesson.check(f"{layers}·9·{c}² weights", stacked, layers * 9 * c * c)
-lesson.check("two 3×3 at C=512", 2 * 9 * 512**2, 4_718_592)
-lesson.check("one 5×5 at C=512", 25 * 512**2, 6_553_600)
+    lesson.check(f"{count} 3×3 at C = 512 (convlab.conv2d_param_count)", stacked, stacked_expected)
+    lesson.check(f"one {big}×{big} at C = 512", single, single_expected)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Pretrained models: a convolutional base trained on ImageNet")
+lesson.say(
+    "The slides split a CNN in two: the convolutional base (convolutions, pooling and flattening: feature "
+    "extraction) and the classifier on top (a dense network). A pretrained model is one whose weights were "
+    "already learned on a large data set — in Keras and in the slides, that is ImageNet:",
+    "- ImageNet: a database for recognising objects in images, 14 million images labelled with the names of "
+    "objects from more than 20,000 categories.",
+    "- ILSVRC, the ImageNet Large Scale Visual Recognition Challenge, uses 1,000 of those categories: about "
+    '1.2 million training images, 50,000 validation and 100,000 test images. "Pretrained" in Keras means '
+    "trained on them, so every classifier below ends in 1,000 outputs (checked next step).",
+    "Transfer learning keeps the base, with what ImageNet taught it (edges, textures, parts of objects), and "
+    "trains a new classifier for your own classes; fine-tuning then adjusts the base a little too.",
+)
+per_class = 1_200_000 // ILSVRC_CLASSES
+lesson.say(f"  ILSVRC: about 1.2 million / {ILSVRC_CLASSES:,} classes = {per_class:,} training images per class.")
+lesson.check("1,200,000 / 1,000", per_class, 1200)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The slides' pretrained networks in Keras: VGG16, InceptionV3, Xception, ResNet50, MobileNet")
+lesson.say(
+    "The slides: each of these networks can serve as the convolutional base, with a classifier (a dense "
+    "network) fitted on top. keras.applications.X(weights=None) builds a network with random starting "
+    "weights: nothing is downloaded. "
+    '(weights="imagenet" would download the trained ones; convlab never does.) Each is built and counted; '
+    "VGG16 is kept for the walk-through, the others are freed before the next:"
+)
+
+
+def layer_types(model, kind):
+    return [layer for layer in model.layers if type(layer).__name__ == kind]
+
+
+facts = {}
+vgg16_model = None
+for name, _side, _params in NETWORKS:
+    if name == "VGG16":
+        model = getattr(keras.applications, name)(weights=None)
+    else:
+        # Only counted, never run: the variables get their shapes but not their random starting
+        # values, which would take most of the build time.
+        with keras.StatelessScope(initialize_variables=False):
+            model = getattr(keras.applications, name)(weights=None)
+    info = {
+        "params": model.count_params(),
+        "input": tuple(model.input_shape[1:]),
+        "outputs": int(model.output_shape[-1]),
+    }
+    if name == "VGG16":
+        info["weighted"] = len(layer_types(model, "Conv2D")) + len(layer_types(model, "Dense"))
+        info["classifier"] = sum(model.get_layer(n).count_params() for n in ("fc1", "fc2", "predictions"))
+        vgg16_model = model  # kept for the walk-through
+    else:
+        if name == "InceptionV3":
+            info["modules"] = [layer.name for layer in model.layers if layer.name.startswith("mixed")]
+            info["modules"] = [n for n in info["modules"] if n[5:].isdigit()]
+            info["kernels"] = {tuple(layer.kernel_size) for layer in layer_types(model, "Conv2D")}
+        elif name == "Xception":
+            info["separable"] = len(layer_types(model, "SeparableConv2D"))
+            info["sep_layer"] = model.get_layer("block5_sepconv1").count_params()
+        elif name == "ResNet50":
+            convs = layer_types(model, "Conv2D")
+            info["adds"] = len(layer_types(model, "Add"))
+            info["shortcut"] = sum(layer.name.endswith("_0_conv") for layer in convs)
+            info["weighted"] = len(convs) - info["shortcut"] + len(layer_types(model, "Dense"))
+        elif name == "MobileNet":
+            info["depthwise"] = len(layer_types(model, "DepthwiseConv2D"))
+            info["pair"] = (model.get_layer("conv_dw_1").count_params(), model.get_layer("conv_pw_1").count_params())
+        del model
+        keras.backend.clear_session()  # frees the layers (and the list of uninitialised variables)
+        gc.collect()
+    facts[name] = info
+
+lesson.say("", f"  {'network':<13}{'input':<14}{'parameters':>12}   outputs")
+for name, _side, _params in NETWORKS:
+    f = facts[name]
+    lesson.say(f"  {name:<13}{'×'.join(map(str, f['input'])):<14}{f['params']:>12,}   {f['outputs']:>7,}")
+for name, side, expected in NETWORKS:
+    got = (facts[name]["params"], *facts[name]["input"])
+    lesson.check(f"{name}: {expected:,} parameters, input {side}×{side}×3", got, (expected, side, side, 3))
+lesson.check(
+    f"each ends in {ILSVRC_CLASSES:,} outputs, one per ILSVRC class",
+    [facts[n]["outputs"] for n, _, _ in NETWORKS],
+    [ILSVRC_CLASSES] * len(NETWORKS),
+)
+
+v = facts["VGG16"]
+lesson.say(
+    "",
+    "- VGG16 (K. Simonyan and A. Zisserman, Oxford; presented at ILSVRC 2014): 16 layers with weights — 13 "
+    "convolutions, all 3×3, in 5 blocks separated by 2×2 max-pooling, then 3 dense layers. Simple and big: "
+    f"{v['classifier']:,} of its {v['params']:,} parameters ({v['classifier'] / v['params']:.0%}) are in "
+    "the three dense layers.",
+)
+lesson.check("VGG16: 13 Conv2D + 3 Dense = 16 layers with weights", v["weighted"], 16)
+lesson.check(
+    "its dense layers: 25088·4096 + 4096 + 4096·4096 + 4096 + 4096·1000 + 1000",
+    v["classifier"],
+    convlab.dense_param_count(4096, 7 * 7 * 512)
+    + convlab.dense_param_count(4096, 4096)
+    + convlab.dense_param_count(1000, 4096),
+)
+modules = facts["InceptionV3"]["modules"]
+lesson.say(
+    "- InceptionV3 (Szegedy et al., Google, 2015): built of Inception modules. Each runs convolutions of "
+    "different sizes (1×1, 3×3, 5×5; later modules split a 7×7 into 1×7 and 7×1) and a pooling side by side "
+    "on the same input and stacks their feature maps (a feature map is the 2-D output of one filter), so the "
+    f"next layer can use whichever scale helps. Keras names its {len(modules)} modules {modules[0]} … "
+    f"{modules[-1]}.",
+)
+lesson.check("InceptionV3: 11 Inception modules", len(modules), 11)
+lesson.check_true(
+    "InceptionV3 has 1×1, 3×3, 5×5, 1×7 and 7×1 kernels",
+    {(1, 1), (3, 3), (5, 5), (1, 7), (7, 1)} <= facts["InceptionV3"]["kernels"],
+)
+xf = facts["Xception"]
+sep = convlab.separable_conv2d_param_count(728, 3, 728, use_bias=False)
+full = convlab.conv2d_param_count(728, 3, 728, use_bias=False)
+lesson.say(
+    '- Xception (F. Chollet, Google, 2017: "extreme Inception"): replaces the modules by depthwise separable '
+    "convolutions — first one K×K filter for each channel on its own (depthwise), then 1×1 convolutions that "
+    f"mix the channels (pointwise). It has {xf['separable']} of them; one from 728 to 728 channels with 3×3 "
+    "kernels has",
+    f"    3·3·728 + 728·728 = {sep:,} weights; a Conv2D would have",
+    f"    3·3·728·728 = {full:,} ({full / sep:.1f}× as many).",
+)
+lesson.check("Xception: 34 SeparableConv2D layers", xf["separable"], 34)
+lesson.check("Keras' block5_sepconv1 = convlab.separable_conv2d_param_count", xf["sep_layer"], sep)
+rf = facts["ResNet50"]
+lesson.say(
+    "- ResNet50 (K. He et al., Microsoft; it won ILSVRC 2015, as the slide says): 50 layers with weights, "
+    "trainable at that depth thanks to residual (skip) connections. A block computes y = F(x) + x: its "
+    "layers only learn the correction F, and the + x path carries the gradient straight back through all 50 "
+    f"layers. Keras has one Add layer per block, {rf['adds']}; the {rf['shortcut']} 1×1 convolutions on the "
+    "shortcut, where a block changes the shape, are not counted in the 50.",
+)
+lesson.check("ResNet50: 16 residual blocks (Add layers)", rf["adds"], 16)
+lesson.check("ResNet50: 50 layers with weights (shortcut convolutions aside)", rf["weighted"], 50)
+mf = facts["MobileNet"]
+dw, pw = (
+    convlab.depthwise_conv2d_param_count(3, 32, use_bias=False),
+    convlab.conv2d_param_count(64, 1, 32, use_bias=False),
+)
+conv = convlab.conv2d_param_count(64, 3, 32, use_bias=False)
+lesson.say(
+    "- MobileNet (A. Howard et al., Google, 2017): depthwise separable convolutions again, made to run on "
+    f"phones: {mf['params'] / 1e6:.1f} million parameters, {v['params'] // mf['params']}× fewer than VGG16. "
+    f"Its {mf['depthwise']} depthwise layers each go with a 1×1; the first pair, on 32 channels to 64:",
+    f"    3·3·32 + 32·64 = {dw:,} + {pw:,} = {dw + pw:,} weights; a Conv2D(64, 3) has {conv:,}.",
+)
+lesson.check("MobileNet: 13 DepthwiseConv2D layers", mf["depthwise"], 13)
+lesson.check("Keras' conv_dw_1 and conv_pw_1 = convlab's formulas", mf["pair"], (dw, pw))
+lesson.check("VGG16 / MobileNet parameters, rounded down", v["params"] // mf["params"], 32)
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The slides' walk-through, 1: load_img → img_to_array → a batch of one")
+lesson.say(
+    "The slides load VGG16 with its ImageNet weights, model = VGG16(), and print model.summary(). Here is the "
+    "VGG16 of the last step, built with weights=None:"
+)
+keras_table(vgg16_model)
+megabytes = round(v["params"] * 4 / 2**20)
+lesson.say(
+    f"At 4 bytes (float32) a weight, the weights fill {v['params']:,}·4 bytes = {megabytes} MB: the "
+    "size of Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5, which the slides download by hand into "
+    "~/.keras/models."
+)
+lesson.check("Total params: 138,357,544 (the slide's summary)", vgg16_model.count_params(), 138_357_544)
+lesson.check("138,357,544·4 bytes in MB (2²⁰ bytes)", megabytes, 528)
+weights_loaded = False
+if args.weights and has_classifier(args.weights) is False:
+    lesson.say(
+        'Your --weights file has no classifier (fc1, fc2, predictions): a "notop" file, which the frozen '
+        "base uses later."
+    )
+elif args.weights:
+    try:
+        vgg.load_weights(vgg16_model, args.weights)
+        weights_loaded = True
+        lesson.say(f"Loaded your weights: {args.weights}")
+    except ValueError as exc:
+        lesson.say(f"Your --weights file does not fit this VGG16: {str(exc).splitlines()[0]}")
+if not weights_loaded:
+    lesson.say(
+        "This VGG16 is untrained: the slide's \"tiger 0.9202\" needs Keras' "
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5 (528 MB, with the classifier; from keras.io, placed by "
+        "hand). Pass it with --weights PATH and this walk-through gives the real prediction."
+    )
+
+if args.photo:
+    photo_path = Path(args.photo)
+    lesson.say("", f"The photo: {photo_path}")
+else:
+    from PIL import Image
+    from skimage import data as skdata
+
+    photo_path = Path(scratch_dir.name) / "chelsea.png"
+    Image.fromarray(skdata.chelsea()).save(photo_path)
+    lesson.say("", "The photo: scikit-image's chelsea (a cat, 300×451 pixels), written to a PNG.")
+lesson.say(
+    "The slides import these from tensorflow.keras.preprocessing.image; in Keras 3 they are keras.utils.*:",
+    "  image = load_img(path, target_size=(224, 224))     # read and resize",
+    "  image = img_to_array(image)                        # numbers",
+    "  image = image.reshape((1, image.shape[0], image.shape[1], image.shape[2]))",
+)
+pil_image = keras.utils.load_img(str(photo_path), target_size=(224, 224))
+lesson.say(f"  load_img:     an {pil_image.mode} image of {pil_image.size[0]}×{pil_image.size[1]} pixels")
+array = keras.utils.img_to_array(pil_image)
+lesson.say(f"  img_to_array: {array.dtype} array {array.shape}, values {array.min():.0f} … {array.max():.0f}")
+batch = array.reshape((1, array.shape[0], array.shape[1], array.shape[2]))
+lesson.say(f"  reshape:      {batch.shape}, a batch of one image (predict takes batches)")
+lesson.check("load_img's size: 224 × 224", pil_image.size, (224, 224))
+lesson.check("img_to_array: 224 × 224 × 3", array.shape, (224, 224, 3))
+lesson.check("the batch: 1 × 224 × 224 × 3", batch.shape, (1, 224, 224, 3))
+lesson.check("it is what VGG16 takes", batch.shape[1:], tuple(vgg16_model.input_shape[1:]))
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The slides' walk-through, 2: preprocess_input (RGB → BGR, ImageNet means)")
+from keras.applications.vgg16 import decode_predictions, preprocess_input
+
+lesson.say(
+    "VGG16 was trained on images prepared the way of its authors' software (Caffe): channels in B, G, R "
+    "order, and each channel centred on zero by subtracting its mean over ImageNet — no scaling. "
+    "preprocess_input does the same to our photo. (It changes a NumPy array in place, so it gets a copy.)"
+)
+x = preprocess_input(batch.copy())
+row, col = 112, 112
+rgb, bgr = batch[0, row, col], x[0, row, col]
+lesson.say(
+    f"The pixel at row {row}, column {col}:",
+    f"  before, RGB:  R = {rgb[0]:5.1f}   G = {rgb[1]:5.1f}   B = {rgb[2]:5.1f}",
+    "  after, BGR minus the ImageNet means:",
+)
+for k, (channel, value, mean) in enumerate(zip("BGR", rgb[::-1], IMAGENET_MEAN_BGR)):
+    lesson.say(f"    {channel}: {value:5.1f} − {mean:<7} = {bgr[k]:8.3f}")
+by_hand = np.array([rgb[2], rgb[1], rgb[0]], dtype=np.float64) - IMAGENET_MEAN_BGR
+lesson.check("that pixel, by hand: (B, G, R) − (103.939, 116.779, 123.68)", bgr, by_hand, atol=1e-4)
+lesson.check(
+    "every pixel: the channels reversed, then the means subtracted",
+    x,
+    batch[..., ::-1] - np.array(IMAGENET_MEAN_BGR),
+    atol=1e-4,
+)
+lesson.say(f"Values now run from {x.min():.1f} to {x.max():.1f}: centred, not scaled to 0–1.")
+lesson.check_true("within [0 − 123.68, 255 − 103.939]", -123.68 - 1e-3 <= x.min() and x.max() <= 255 - 103.939 + 1e-3)
+
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
+axes[0].imshow(array.astype(np.uint8))
+axes[0].set_title("load_img: 224×224 RGB")
+lim = float(np.abs(x).max())
+for k, channel in enumerate("BGR"):
+    im = axes[k + 1].imshow(x[0, :, :, k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+    axes[k + 1].set_title(f"{channel} − {IMAGENET_MEAN_BGR[k]}")
+for ax in axes:
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.colorbar(im, ax=axes[1:], shrink=0.85, label="blue: below the mean · red: above")
+fig.suptitle("preprocess_input: channels in B, G, R order, ImageNet means subtracted")
+lesson.savefig(fig, "preprocess_input")
+
+# --------------------------------------------------------------------------------------------
+lesson.step("The slides' walk-through, 3: predict → 1×1000 → decode_predictions")
+lesson.say(
+    "predict returns one row per image: 1,000 numbers, VGG16's softmax over the ILSVRC classes (softmax, "
+    "lesson 05, turns scores into probabilities that add up to 1):"
+)
+probs = vgg16_model.predict(x, verbose=0)
+lesson.say(f"  predict_result = model.predict(image)   → {probs.shape}")
+lesson.check("1 × 1000", probs.shape, (1, ILSVRC_CLASSES))
+lesson.check("the probabilities add up to 1 (float32 sums)", float(probs.sum()), 1.0, atol=1e-5)
+top5 = np.argsort(-probs[0], kind="stable")[:5]
+keras_dir = Path(os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")))
+if not os.access(keras_dir, os.W_OK):  # where Keras' get_file looks then
+    keras_dir = Path(tempfile.gettempdir()) / ".keras"
+index_file = keras_dir / "models" / CLASS_INDEX_FILE
+index_ok = index_file.is_file() and hashlib.md5(index_file.read_bytes()).hexdigest() == CLASS_INDEX_MD5
+if index_ok:
+    # the file is where get_file looks and has the hash it checks, so decode_predictions reads it (no download)
+    decoded = decode_predictions(probs, top=5)
+    lesson.say(
+        "  label = decode_predictions(predict_result)",
+        "The top 5, as (WordNet id, class name, probability), most probable first:",
+    )
+    for wnid, cls, p in decoded[0]:
+        lesson.say(f"    {wnid}  {cls:<22} {p:.4f}")
+    lesson.check(
+        "decode_predictions' top 5 = the 5 largest probabilities",
+        [p for _, _, p in decoded[0]],
+        probs[0][top5].tolist(),
+    )
+else:
+    lesson.say(
+        f"decode_predictions names the classes from Keras' {CLASS_INDEX_FILE}, which is not in {index_file.parent}"
+        " (Keras would download it, so it is not called). The top 5 by class number:"
+    )
+    for i in top5:
+        lesson.say(f"    class {i:>3}   {probs[0][i]:.4f}")
+if not weights_loaded:
+    lesson.say(
+        f"The untrained network spreads its guess: every probability lies between {probs.min():.4f} and "
+        f"{probs.max():.4f}, around 1/1,000 = 0.001. The slide's tiger photo with the ImageNet weights:"
+    )
+else:
+    lesson.say("The slide's tiger photo, for comparison:")
+for wnid, cls, p in SLIDE_TOP5:
+    lesson.say(f"    {wnid}  {cls:<10} {p:.4f}")
+slide_total = sum(p for *_, p in SLIDE_TOP5)
+lesson.check_true(
+    f"the slide's top 5 add up to {slide_total:.4f}, at most 1: softmax shares 1 among 1,000", slide_total <= 1
+)
+del vgg16_model, facts
+keras.backend.clear_session()
+gc.collect()
 
 # --------------------------------------------------------------------------------------------
 table_size = 32 if lesson.quick else 224
-lesson.step(f"The architecture table at {table_size}×{table_size}×3, 3 classes: convlab and Keras side by side")
+lesson.step(f"seeds/000's VGG16 at {table_size}×{table_size}×3, 3 classes: convlab's formulas vs Keras")
 
 
 def convlab_vgg16(side, classes):
@@ -117,27 +544,37 @@ def convlab_vgg16(side, classes):
 
 
 ours = convlab_vgg16(table_size, 3)
-lesson.say("convlab (computed from the output-size and parameter formulas):")
-ours.summary(show_formula=True)
+lesson.say("convlab, each count from lesson 05's formulas (Conv2D: N_f·K·K·N_c + N_f; Dense: inputs·units + units):")
+lesson.say(f"  {'layer':<14}{'output':<14}{'parameters':>12}  formula")
+for layer in ours.layers:
+    shape = "×".join(str(d) for d in layer.output_shape[1:])
+    formula = layer.param_formula() if layer.count_params() else ""
+    lesson.say(f"  {layer.name:<14}{shape:<14}{layer.count_params():>12,}  {formula}".rstrip())
+lesson.say(f"  {'total':<28}{ours.count_params():>12,}")
 theirs = vgg.vgg16(classes=3, input_shape=(table_size, table_size, 3))
-lesson.say("", "Keras (keras.applications.VGG16's layers, via convlab.vgg.vgg16):")
-theirs.summary()
+lesson.say(
+    "",
+    f"Keras (keras.applications.VGG16's layers, via convlab.vgg.vgg16): {len(theirs.layers) - 1} layers, "
+    f"{theirs.count_params():,} parameters.",
+)
 rows_ours = [(l.name, tuple(l.output_shape), l.count_params()) for l in ours.layers]
 rows_keras = [(l.name, tuple(l.output.shape), l.count_params()) for l in theirs.layers[1:]]
 lesson.check("every layer's name, output shape and parameters agree", rows_ours == rows_keras, True)
 lesson.check("total parameters agree", ours.count_params(), theirs.count_params())
 if table_size == 224:
-    lesson.check("VGG16, 3 classes (seeds/000)", theirs.count_params(), 134_272_835)
+    lesson.check("VGG16, 3 classes (seeds/000)", theirs.count_params(), vgg.VGG16_PARAMS["3 classes"])
 else:
     fc1 = (table_size // 32) ** 2 * 512 * 4096 + 4096
     lesson.say(
-        f"(--quick: at 32×32 the flatten has 1·1·512 inputs, so fc1 has 512·4096 + 4096 = {fc1:,};",
-        " at 224×224 it is 25088·4096 + 4096 = 102,764,544 — run without --quick for the full table)",
+        "(--quick: at 32×32 the flatten has 1·1·512 inputs, so fc1 has",
+        f" 512·4096 + 4096 = {fc1:,} parameters; at 224×224 it has 7·7·512 = 25,088",
+        " inputs and 25088·4096 + 4096 = 102,764,544 — run without --quick for that",
+        " table.)",
     )
     lesson.check(
         "32×32: 224×224's 134,272,835 minus the fc1 difference",
         theirs.count_params(),
-        134_272_835 - (102_764_544 - fc1),
+        vgg.VGG16_PARAMS["3 classes"] - (102_764_544 - fc1),
     )
 del ours, theirs
 
@@ -148,10 +585,10 @@ if args.data:
     lesson.say(f"Your folder: {data_dir}")
 else:
     per_class = 8 if lesson.quick else 100
-    data_dir = make_photo_folder(lesson.out / "data" / "faces", "faces", per_class=per_class)
+    data_dir = make_photo_folder(Path(scratch_dir.name) / "faces", "faces", per_class=per_class)
     lesson.say(
-        f"Wrote {2 * per_class} PNGs (25×25 greyscale crops from the LFW data set) to {data_dir}/face and "
-        f"{data_dir}/not_face — the folder-per-class layout of flow_from_directory."
+        f'Wrote {2 * per_class} PNGs (25×25 greyscale crops from LFW, "Labeled Faces in the Wild") to a '
+        "temporary folder, one sub-folder per class (face/, not_face/): the layout flow_from_directory reads."
     )
 data = read_image_folder(data_dir, (size, size))
 lesson.say(f"Read {len(data)} images, resized to {size}×{size}×3: {data.counts()}")
@@ -162,18 +599,21 @@ n_classes = len(data.class_names)
 # --------------------------------------------------------------------------------------------
 lesson.step(f"VGG16 from scratch (seeds/000) on {size}×{size} images, {epochs} epoch(s)")
 scratch = vgg.vgg16(classes=n_classes, input_shape=(size, size, 3))
-lesson.say(f"{scratch.count_params():,} parameters, all trained from random values.")
 lesson.say(
-    "Learning rate: seeds/000 used Adam's default 0.001 and stalled at 47% training accuracy (40% on its",
-    "test images). Without batch normalisation a 16-layer VGG often 'dies' at that rate: every ReLU",
-    "outputs 0 and the loss sticks at ln(classes). A 10× smaller rate, 0.0001, keeps it alive.",
+    f"{scratch.count_params():,} parameters, all starting from random values. An epoch is one pass over the "
+    "training images; a batch is the group of images behind one update of the weights (32 here)."
 )
-res_scratch = vgg.train(scratch, data, epochs=epochs, batch_size=32, learning_rate=1e-4, verbose=2)
-per_epoch = res_scratch.epoch_seconds
 lesson.say(
-    f"seconds per epoch: {', '.join(f'{t:.1f}' for t in per_epoch)}  ({res_scratch.device})",
-    "16 layers learn slowly from random values and a few hundred images are far too few —",
-    "which is why seeds/002 starts from ImageNet weights.",
+    "Learning rate (the size of each update): seeds/000 used Adam's default 0.001 and stalled at 47% "
+    "training accuracy (40% on its test images). Without batch normalisation a 16-layer VGG often 'dies' at "
+    "that rate: every ReLU outputs 0 and the loss sticks at ln(classes). A 10× smaller rate, 0.0001, keeps "
+    "it alive."
+)
+res_scratch = vgg.train(scratch, data, epochs=epochs, batch_size=32, learning_rate=1e-4, verbose=0)
+say_training(res_scratch)
+lesson.say(
+    "16 layers learn slowly from random values, and a few hundred images are far too few: that is why "
+    "seeds/002 starts from ImageNet weights."
 )
 lesson.check(
     "split sizes add up", len(res_scratch.train) + len(res_scratch.validation) + len(res_scratch.test), len(data)
@@ -181,42 +621,63 @@ lesson.check(
 lesson.check("one loss value per epoch", len(res_scratch.history.history["loss"]), epochs)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Transfer learning (seeds/002): frozen base + Flatten → Dense(128) → Dropout(0.4) → Dense(softmax)")
+lesson.step("Fine-tuning, steps 1–2: add a classifier, freeze the base, train")
+lesson.say(
+    "The slides' recipe for fine-tuning a pretrained model, to reuse its base and get a good classifier for "
+    "a task of your own:",
+    "1. add a classifier (a small dense network) on top of the pretrained base;",
+    "2. freeze the base (its weights are not updated) and train: only the classifier learns;",
+    "3. train the added classifier and the base together (the last step of this lesson).",
+    "seeds/002's classifier: Flatten → Dense(128, relu) → Dropout(0.4) → Dense(classes, softmax). Dropout(0.4) "
+    "sets 40% of the 128 values to 0 at random in each training step, so the classifier cannot lean on any "
+    "single one.",
+)
 if args.weights:
-    base_weights = args.weights
-    lesson.say(f"Base weights: your file {base_weights}")
+    lesson.say(f"Step 1, the base: VGG16's convolutions with your weights, {args.weights}")
+    model = vgg.transfer_model(n_classes, weights=args.weights, input_shape=(size, size, 3))
 else:
-    base_weights = vgg.save_model(scratch, lesson.out / "vgg16_scratch.weights.h5")
     lesson.say(
-        "No ImageNet weights ship with convlab (and nothing is downloaded), so the frozen base here",
-        f"loads the from-scratch model's convolutions we just saved ({base_weights.name}, written",
-        "atomically). Pass --weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 for the real thing.",
+        "Step 1, the base: no ImageNet weights ship with convlab (and nothing is downloaded), so the base "
+        "here gets the convolutions of the from-scratch model we just trained, copied in memory. Pass "
+        "--weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 for the real thing."
     )
-model = vgg.transfer_model(n_classes, weights=base_weights, input_shape=(size, size, 3))
-model.summary()
-trainable = int(sum(np.prod(v.shape) for v in model.trainable_weights))
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
+    for layer in base.layers:
+        if layer.weights:
+            layer.set_weights(scratch.get_layer(layer.name).get_weights())
+    model = vgg.transfer_model(n_classes, base=base, input_shape=(size, size, 3))
+keras_table(model)
+trainable = trainable_count(model)
 flat = (size // 32) ** 2 * 512
 lesson.check(
-    "trainable = the head only: flatten·128 + 128 + 128·classes + classes",
+    "frozen: trainable = flatten·128 + 128 + 128·classes + classes",
     trainable,
     flat * 128 + 128 + 128 * n_classes + n_classes,
 )
-lesson.check("base has the same parameters as VGG16 without top", model.layers[0].count_params(), 14_714_688)
+lesson.check("the base: VGG16 without the top", model.layers[0].count_params(), vgg.VGG16_PARAMS["no top"])
 if not args.weights:
     lesson.check(
-        "block1_conv1 kernel loaded from the file",
+        "block1_conv1's kernel is the from-scratch model's",
         np.array_equal(
             model.layers[0].get_layer("block1_conv1").kernel.numpy(), scratch.get_layer("block1_conv1").kernel.numpy()
         ),
         True,
     )
-lesson.say("At 224×224×3 with 3 classes the same model has 17,926,467 parameters, 3,211,779 trainable.")
-res = vgg.train(model, data, epochs=epochs, batch_size=32, verbose=2)
-lesson.say(f"seconds per epoch: {', '.join(f'{t:.1f}' for t in res.epoch_seconds)}")
+head_224 = convlab.dense_param_count(128, 7 * 7 * 512) + convlab.dense_param_count(3, 128)
+lesson.say(
+    f"At 224×224×3 with 3 classes (seeds/002) the same model has {vgg.VGG16_PARAMS['no top'] + head_224:,} "
+    f"parameters, {head_224:,} trainable: 7·7·512·128 + 128 + 128·3 + 3."
+)
+lesson.check("224×224: 14,714,688 + 3,211,779 = 17,926,467", vgg.VGG16_PARAMS["no top"] + head_224, 17_926_467)
+lesson.check("224×224: the classifier's 3,211,779 trainable", head_224, 3_211_779)
+res_scratch.history.set_model(None)  # the History would keep the whole from-scratch model alive
+del scratch
+gc.collect()
+res = vgg.train(model, data, epochs=epochs, batch_size=32, verbose=0)
+say_training(res)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Training curves")
-import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -239,48 +700,75 @@ lesson.savefig(fig, "training_curves")
 # --------------------------------------------------------------------------------------------
 lesson.step("Classification report on the test split (seeds/002's table)")
 report = vgg.evaluate_report(model, res, title="Transfer model, test split")
-lesson.say(str(report))
+lesson.say(
+    "Precision: of the images predicted as a class, the share that belong to it. Recall: of the images of a "
+    "class, the share found. F1 = 2·P·R/(P + R). Support: how many test images the class has.",
+    str(report),
+)
 lesson.check("confusion matrix is classes × classes", report.confusion.shape, (n_classes, n_classes))
 lesson.check("it counts every test image", int(report.confusion.sum()), len(res.test))
-lesson.savefig(report.figure, "confusion_matrix")
+fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * n_classes + 2),) * 2)
+viz.draw_matrix(ax, report.confusion, vmin=0)  # the course's number grid: larger counts lighter
+ax.set_xticks(range(n_classes), res.class_names)
+ax.set_yticks(range(n_classes), res.class_names)
+ax.set_xlabel("predicted class")
+ax.set_ylabel("true class")
+ax.set_title("Transfer model, test split (counts)")
+lesson.savefig(fig, "confusion_matrix")
 lesson.say(
-    "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here the",
-    "base is a few epochs of our own from-scratch VGG and the test split is tiny, so the numbers move from run",
-    "to run and machine to machine: no accuracy is checked, the mechanics are the point.",
+    "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here the "
+    "base is a few epochs of our own from-scratch VGG and the test split is tiny, so the numbers move from "
+    "run to run and machine to machine: no accuracy is checked, the mechanics are the point."
 )
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Prediction on one image (seeds/000's printout)")
 image = args.image or res.test.paths[0]
-lesson.say(f"{image}:")
-top = vgg.predict_image(model, image, res.class_names, top=3)
+shown = image if args.image else f"A test image, {Path(image).parent.name}/{Path(image).name}"
+lesson.say(f"{shown}:")
+top = vgg.predict_image(model, image, res.class_names, top=3, verbose=False)
+for cls, p in top:
+    lesson.say(f"  {cls + ':':<{max(len(n) for n, _ in top) + 1}} {p:.2f}   ({p:.1%})")
 lesson.check("probabilities sum to 1", sum(p for _, p in top), 1.0, atol=1e-4)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Fine-tuning: unfreeze the last block, recompile with a low learning rate")
+lesson.step("Fine-tuning, step 3: train the classifier and the base together")
+lesson.say(
+    'Unfreeze the base — here its last block, block5; from_layer="block1_conv1" would free it all — and '
+    "train again with a small learning rate (0.00001), so the pretrained filters move only a little. "
+    "Changing what is trainable counts only after compiling again, which unfreeze does."
+)
 vgg.unfreeze(model, from_layer="block5_conv1", learning_rate=1e-5)
-after = int(sum(np.prod(v.shape) for v in model.trainable_weights))
+after = trainable_count(model)
 lesson.say(f"trainable parameters: {trainable:,} → {after:,} (+ block5's three convs, 3·2,359,808)")
-lesson.check("block5 adds 3·(512·3·3·512 + 512)", after - trainable, 3 * 2_359_808)
-if not lesson.quick:
-    res_ft = vgg.train(model, data, epochs=1, batch_size=32, verbose=2)
-    lesson.say(f"one fine-tuning epoch: {res_ft.epoch_seconds[0]:.1f} s")
+lesson.check("block5 adds 3·(512·3·3·512 + 512)", after - trainable, 3 * convlab.conv2d_param_count(512, 3, 512))
+if lesson.quick:
+    lesson.say("(--quick stops here; a full run trains one epoch this way.)")
+else:
+    res_ft = vgg.train(model, data, epochs=1, batch_size=32, verbose=0)
+    say_training(res_ft)
+if args.save:
+    saved = vgg.save_model(model, args.save, class_names=res.class_names)
+    lesson.say(f"Saved the model to {saved} ({saved.stat().st_size / 2**20:.1f} MB).")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Your own folder, your own ImageNet weights, a GPU")
+lesson.step("Your own photo, folder and ImageNet weights; a GPU")
 lesson.say(
-    "  python lessons/11_vgg_transfer.py --data my_images/ --image-size 224 --epochs 20 \\",
-    "      --weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 --image my_face.jpg",
-    "In Python:",
+    "  python lessons/11_vgg_transfer.py \\",
+    "      --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 --photo tiger.jpg \\",
+    "      --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\",
+    "      --save emotions.keras",
+    "my_images/ holds one sub-folder per class (Angry/, Happy/, Sad/ …). In Python:",
     "  from convlab import vgg",
-    "  model = vgg.transfer_model(3, weights='vgg16_notop.weights.h5')   # never downloads",
-    "  result = vgg.train(model, 'my_images/', epochs=20)               # split 10% test, 20% of rest val",
+    "  model = vgg.transfer_model(3, weights='vgg16_notop.h5')  # never downloads",
+    "  result = vgg.train(model, 'my_images/', epochs=20)  # 10% test, 20% val",
     "  print(vgg.evaluate_report(model, result))",
     "  vgg.predict_image(model, 'my_face.jpg', result.class_names)",
-    "  vgg.save_model(model, 'emotions.keras', class_names=result.class_names)   # atomic",
+    "  vgg.save_model(model, 'emotions.keras', class_names=result.class_names)",
     "Then classify your photos in the browser: convlab serve --model emotions.keras (the 'Your model' page).",
-    "GPU: install TensorFlow with CUDA (pip install 'tensorflow[and-cuda]'); training then runs on the GPU",
-    "with mixed precision (float16 compute, float32 outputs). Several GPUs: build the model with",
+    "GPU: install TensorFlow with CUDA (pip install 'tensorflow[and-cuda]'); training then runs on the GPU "
+    "with mixed precision (float16 arithmetic, float32 outputs). Several GPUs: build the model with "
     "strategy=tf.distribute.MirroredStrategy().",
 )
+scratch_dir.cleanup()
 lesson.finish()

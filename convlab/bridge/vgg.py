@@ -54,6 +54,7 @@ import numpy as np
 from convlab.bridge import optional
 from convlab.data.images import ImageSet, load_image, read_image_folder, size_pair, split_indices
 from convlab.model.saving import check_class_names
+from convlab.teach.viz import GRID_CMAP
 from convlab.util.checks import is_int
 from convlab.util.files import atomic_path, check_path
 
@@ -822,8 +823,9 @@ def _confusion_figure(cm, class_names, title):
     size = max(3.5, 0.9 * len(class_names) + 2)
     fig = Figure(figsize=(size, size * 0.9))
     ax = fig.add_subplot()
+    # the lessons' number-grid convention (convlab.viz.GRID_CMAP): grey, a larger count lighter
     ConfusionMatrixDisplay(cm, display_labels=list(class_names)).plot(
-        ax=ax, cmap="Blues", colorbar=False, values_format="d"
+        ax=ax, cmap=GRID_CMAP, colorbar=False, values_format="d"
     )
     ax.set_title(title)
     fig.tight_layout()
