@@ -53,10 +53,15 @@ def _import_quietly() -> None:
     """
     import sys
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # also hides the later "failed call to cuInit"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         with native_stderr_silenced():
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            # Listing the devices loads the CUDA driver now, inside the silence. Where a driver
+            # is installed but no GPU answers, its "failed call to cuInit" line comes at this
+            # moment (any TF_CPP_MIN_LOG_LEVEL below 3 lets it through), or else mid-lesson.
+            tensorflow.config.list_physical_devices()
     try:
         import absl.logging
 
