@@ -111,6 +111,11 @@ lesson.say(f"The slide 'Imagen en tonos de grises' prints a {M} × {N} grid (M r
 lesson.say(*matrix_lines(SLIDE_DIGIT))
 lesson.check("the slide's grid is M × N = 22 × 16 pixels", SLIDE_DIGIT.shape, (22, 16))
 lesson.check("its values fit 8 bits (0 … 255)", [SLIDE_DIGIT.min(), SLIDE_DIGIT.max()], [0, 255])
+lesson.say(
+    "Letters: the slide 'Imagen digital' writes an image as M × N (M rows, N columns), but "
+    "the convolution slides write their input as N × M. From lesson 03 on these lessons "
+    "follow the convolution slides: N rows, M columns."
+)
 ring = np.concatenate([SLIDE_DIGIT[0], SLIDE_DIGIT[-1], SLIDE_DIGIT[1:-1, 0], SLIDE_DIGIT[1:-1, -1]])
 lesson.say(
     "Read as light, the small numbers are the dark paper and the large ones the bright pen "

@@ -102,7 +102,7 @@ lesson.check(
     np.zeros((3, 3)),
 )
 lesson.say(
-    "In the figure the photo and the sharpened photo are grey (0 = black, 255 = white); the "
+    "In the figure the photo and the sharpened photo are grey, black for 0 and white for 255; the "
     "edge responses are signed: blue negative, white 0, red positive (colours saturate at the "
     "99th percentile of |response|, so a few extreme pixels do not wash out the rest)."
 )
@@ -155,7 +155,7 @@ lesson.say(
     "    x (1, 512, 512, 1) with kernel (3, 3, 1, 3) → (1, 510, 510, 3)",
 )
 names3 = ["edges", "horizontal edges", "sharpen"]
-stack = np.stack([KERNELS[n] for n in names3], axis=-1)[:, :, None, :]  # (KH, KW, C_in=1, C_out=3)
+stack = np.stack([KERNELS[n] for n in names3], axis=-1)[:, :, None, :]  # (K, K, N_c=1, N_f=3)
 maps = convlab.conv2d(photo[None, :, :, None], stack)
 lesson.check("conv2d output shape", maps.shape, (1, 510, 510, 3))
 for f, n in enumerate(names3):

@@ -91,7 +91,6 @@ def matrices_figure(x, out, suptitle, x_title, out_title):
 
 
 lesson.say(
-    "",
     "Why it matters: every Conv2D layer of the slides (and of Keras) does only this —",
     "multiply a small window of pixels by a kernel and add the products up. Worked",
     "once by hand, the sizes, parameter counts and gradients of later lessons are",
@@ -160,18 +159,23 @@ lesson.check("x ∗ k = x ⋆ flip(k) (convolve2d, whole output)", conv, convlab
 lesson.check("x ∗ k = −(x ⋆ k) for this kernel", conv, -corr)
 lesson.check("the sharpen kernel is symmetric: flip(k) = k", np.flip(K), K)
 lesson.check("convolve2d = correlate2d for the symmetric sharpen kernel", convlab.convolve2d(X, K), EXPECTED_VALID)
+x4, k4 = X[None, :, :, None], K[:, :, None, None]  # Keras' 4-D layouts: one image, one channel, one filter
 lesson.say(
     "",
     "convlab computes each operation with interchangeable backends — the same maths",
     "in different code: 'reference' (plain loops, like the slide), 'numpy' (whole",
     "arrays at once) and 'numba' (compiled to machine code, the fast default). They",
-    "must agree to the last digit. conv2d takes Keras' layouts:",
-    "  images (batch, H, W, channels) = (1, 5, 5, 1)",
-    "  kernel (KH, KW, C_in, C_out)   = (3, 3, 1, 1)",
+    "must agree to the last digit. conv2d takes Keras' layouts, with the batch",
+    "first (batch: how many images go through together). Here: 1 image, N_c = 1",
+    "channel, N_f = 1 filter:",
+    f"  images (batch, N, M, N_c) = {x4.shape}",
+    f"  kernel (K, K, N_c, N_f)   = {k4.shape}",
 )
+lesson.check("images (batch, N, M, N_c) = (1, 5, 5, 1)", x4.shape, (1, 5, 5, 1))
+lesson.check("kernel (K, K, N_c, N_f) = (3, 3, 1, 1)", k4.shape, (3, 3, 1, 1))
 for backend in ("reference", "numpy", "numba"):
     lesson.check(f"correlate2d(X, K), backend={backend!r}", convlab.correlate2d(X, K, backend=backend), EXPECTED_VALID)
-    y = convlab.conv2d(X[None, :, :, None], K[:, :, None, None], backend=backend)
+    y = convlab.conv2d(x4, k4, backend=backend)
     lesson.check(f"conv2d on (1,5,5,1) ⋆ (3,3,1,1) → (1,3,3,1), backend={backend!r}", y[0, :, :, 0], EXPECTED_VALID)
 lesson.savefig(matrices_figure(X, valid, "Stride 1, no padding", "input 5×5", "output 3×3"), "valid")
 

@@ -55,7 +55,7 @@ w1 = np.stack(
     ],
     axis=-1,
 )
-kernel = np.stack([w0, w1], axis=-1)  # (KH, KW, C_in, C_out) = (3, 3, 3, 2)
+kernel = np.stack([w0, w1], axis=-1)  # (K, K, N_c, N_f) = (3, 3, 3, 2)
 bias = np.array([1, 0])
 EXPECTED = np.stack(
     [
@@ -100,7 +100,6 @@ def draw_filters(fig, grid, col0, lim):
 
 
 lesson.say(
-    "",
     "Why it matters: real images have three channels (R, G, B) and a Conv2D layer",
     "has many filters. This is what one layer does with both: each filter sees every",
     "channel at once and gives one output plane; a stride of 2 shrinks the output.",
@@ -134,13 +133,14 @@ for f in range(N_F):
     lesson.say("")
 lesson.say(
     "Keras stores them together:",
-    f"  kernel.shape = {kernel.shape} = (KH, KW, C_in, C_out)",
-    f"  bias.shape   = {bias.shape} (one per filter)",
+    f"  kernel.shape = (K, K, N_c, N_f) = {kernel.shape}",
+    f"  bias.shape   = (N_f,) = {bias.shape} (one per filter)",
     "Each filter holds 3·3·3 = 27 weights and 1 bias, so the layer has",
     "  N_f·K·K·N_c + N_f = 2·3·3·3 + 2 = 56 parameters",
     "(lesson 05 counts them for whole networks).",
 )
-lesson.check("kernel layout (KH, KW, C_in, C_out)", kernel.shape, (K, K, N_C, N_F))
+lesson.check("kernel layout (K, K, N_c, N_f)", kernel.shape, (K, K, N_C, N_F))
+lesson.check("one bias per filter: (N_f,)", bias.shape, (N_F,))
 lesson.check("slide's biases b0 = 1, b1 = 0", bias, [1, 0])
 lesson.check(
     "56 parameters = kernel.size + bias.size = conv2d_param_count(2, 3, 3)",

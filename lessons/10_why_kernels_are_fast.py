@@ -40,7 +40,7 @@ from convlab.lesson import Lesson
 
 lesson = Lesson(__file__, "Why kernels are fast: loops, im2col, compiled code")
 lesson.say(
-    "Why: training a CNN runs the same convolution millions of times. Written as plain loops it is "
+    "Why it matters: training a CNN runs the same convolution millions of times. Written as plain loops it is "
     "hundreds of times slower than a compiled kernel computing the very same numbers — the "
     "difference between minutes and days. Here we measure where that difference comes from."
 )
@@ -180,14 +180,16 @@ macs = B * T * U * K * K * N_c * N_f
 if K == 3 and N_c >= numba_conv.WINOGRAD_MIN_C and macs >= numba_conv.SERIAL_MACS:
     lesson.say(
         "This layer (3×3, stride 1, N_c ≥ 16) took a shortcut: Winograd's F(2×2, 3×3) (Lavin & Gray "
-        "2015) gets each 2×2 block of outputs from a 4×4 input tile with 16 multiplications instead "
+        "2015), an algebraic trick that computes a 2×2 block of outputs with fewer multiplications, "
+        "gets each 2×2 block of outputs from a 4×4 input tile with 16 multiplications instead "
         "of 36, by transforming tile and filter first — so the GFLOP/s above count the direct "
         "method's FLOPs, more than were really done.",
     )
 else:
     lesson.say(
         f"(With N_c = {N_c} this is the direct tiled kernel; 3×3 stride-1 layers with 16 or more input "
-        "channels use Winograd's F(2×2, 3×3): 16 multiplications per 2×2 outputs instead of 36.)",
+        "channels use Winograd's F(2×2, 3×3), an algebraic trick that computes a 2×2 block of "
+        "outputs with fewer multiplications: 16 instead of 36.)",
     )
 lesson.say(
     "",

@@ -1,9 +1,10 @@
 """Lesson 12 — beyond the slides: dilated, transposed, 1×1, depthwise separable and grouped convolutions.
 
-Why: the pretrained networks the slides list after VGG16 (InceptionV3, Xception,
-ResNet50, MobileNet) and the networks that make images larger (segmentation,
-generators) are built from variants of the slides' convolution. Each is still
-a sum of products with an output-size formula, so each can be computed by hand.
+Why it matters: the pretrained networks the slides list after VGG16
+(InceptionV3, Xception, ResNet50, MobileNet) and the networks that make images
+larger (segmentation, generators) are built from variants of the slides'
+convolution. Each is still a sum of products with an output-size formula, so
+each can be computed by hand.
 
 The slides' convolution has one kernel size, a stride and zero padding. Modern
 networks vary it in four ways (in the slides' notation: N input side, K kernel
@@ -58,7 +59,7 @@ import numpy as np
 import convlab
 from convlab import viz
 from convlab.bridge.optional import import_keras
-from convlab.lesson import Lesson, product_rows
+from convlab.lesson import Lesson, product_rows, unbroken
 from convlab.shapes import effective_kernel_size
 
 
@@ -71,13 +72,18 @@ lesson = Lesson(__file__, "Dilated, transposed, 1×1, separable, grouped convolu
 BACKENDS = ("reference", "numpy", "numba")
 GIF_DPI = 80
 
+
 lesson.say(
-    "Why: the pretrained networks the slides list after VGG16 (InceptionV3, Xception, ResNet50, "
+    "Why it matters: the pretrained networks the slides list after VGG16 (InceptionV3, Xception, ResNet50, "
     "MobileNet) and networks that make images larger are built from variants of the slides' "
     "convolution. Each is still a sum of products with an output-size formula: you can compute "
     "each by hand.",
-    "Notation as in the slides: N input side, K kernel size, P padding, S stride, T output side, "
-    "N_c channels, N_f filters; D is new here (the dilation rate).",
+    "Notation as in the slides: "
+    + ", ".join(
+        unbroken(term)
+        for term in ("N input side", "K kernel size", "P padding", "S stride", "T output side", "N_c channels")
+    )
+    + f", {unbroken('N_f filters')}; D is new here (the dilation rate).",
 )
 
 
@@ -153,9 +159,12 @@ def k4(k):
     return np.asarray(k, dtype=float)[:, :, None, None]
 
 
-def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45):
+def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45, gaps=None):
     """Matrices side by side with their numbers: number grids in viz's grey (larger = lighter), the
-    indices in ``signed`` (kernels) in RdBu_r centred on 0 (blue negative, white 0, red positive)."""
+    indices in ``signed`` (kernels) in RdBu_r centred on 0 (blue negative, white 0, red positive).
+
+    ``gaps``: ``{index: boolean mask}`` of cells drawn as a pale ``·`` instead of a number, for
+    positions that hold no weight at all (a dilated kernel's gaps), unlike a weight that is 0."""
     widths = [np.shape(m)[1] for m in mats]
     height = max(np.shape(m)[0] for m in mats)
     fig, axes = plt.subplots(
@@ -171,6 +180,12 @@ def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45):
             viz.draw_matrix(ax, m, title=titles[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
         else:
             viz.draw_matrix(ax, m, title=titles[i], cmap=viz.GRID_CMAP)
+        for r, c in np.argwhere((gaps or {}).get(i, np.zeros(np.shape(m), bool))):
+            # covers the cell's colour and its number (zorder above draw_matrix's text), keeps its border
+            ax.add_patch(
+                plt.Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="0.9", edgecolor="0.6", linewidth=0.5, zorder=4)
+            )
+            ax.text(c, r, "·", ha="center", va="center", fontsize=16, color="0.35", zorder=5)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()  # keeps a two-line suptitle clear of the panels' titles
@@ -276,10 +291,11 @@ lesson.check(
 lesson.savefig(
     grids_figure(
         [X, SOBEL, K5, by_hand],
-        ["input 7×7", "kernel 3×3", "as read with D = 2", "output 3×3"],
+        ["input 7×7", "kernel 3×3", "as read with D = 2\n(· = gap, no weight)", "output 3×3"],
         signed=(1, 2),
         suptitle="Dilation 2: nine weights spread over a 5×5 patch\n"
         "(grey: larger = lighter; kernels: blue negative, red positive)",
+        gaps={2: GAPS},
     ),
     "dilation_by_hand",
 )
@@ -304,7 +320,7 @@ for name, rates in (("plain 3×3", (1, 1, 1, 1)), ("dilated 3×3", (1, 2, 4, 8))
     lesson.say(f"  {name:11s} D = {rates}: after 1…4 layers {steps}")
 lesson.check("three plain 3×3 layers: 1 + 2 + 2 + 2 = 7", rf_rows["plain 3×3"][2], 7)
 lesson.check("three dilated 3×3 layers (1, 2, 4): 1 + 2 + 4 + 8 = 15", rf_rows["dilated 3×3"][2], 15)
-prose("Linear growth against exponential growth (Yu & Koltun 2016), with the same 3·9 = 27 weights.")
+prose(f"Linear growth against exponential growth (Yu & Koltun 2016), with the same {unbroken('3·9 = 27')} weights.")
 lesson.say("")
 prose(
     "Measured: push one bright pixel through three layers of all-ones kernels ('same' padding);",
@@ -461,8 +477,8 @@ lesson.check(
 lesson.check("the centre pixel sums four stamps: 0·8 + 1·6 + 2·2 + 3·0 = 10", y3[2, 2], 10)
 anim, out = viz.conv_arithmetic_animation(X2, K3, strides=2, transposed=True)
 prose(
-    "Dumoulin & Visin draw it as an ordinary convolution: the input stretched with S − 1 = 1 zero",
-    "between pixels, padded by K − 1 − P = 2, scanned by the kernel flipped (rotated by 180°) —",
+    f"Dumoulin & Visin draw it as an ordinary convolution: the input stretched with {unbroken('S − 1 = 1')} zero",
+    f"between pixels, padded by {unbroken('K − 1 − P = 2')}, scanned by the kernel flipped (rotated by 180°) —",
     "the same numbers:",
 )
 lesson.check("the stretched-input animation gives the 5×5 above", out, y3)
@@ -677,7 +693,7 @@ for backend in BACKENDS:
     lesson.check(f"depthwise_conv2d, backend={backend!r}", convlab.depthwise_conv2d(xs, dk, backend=backend)[0], dw)
 prose(
     "Keras' depth_multiplier gives each channel several filters of its own; with 2 the depthwise",
-    "step has 4 output channels, channel c's filter m at position c·2 + m:",
+    f"step has 4 output channels, channel c's filter m at position {unbroken('c·2 + m')}:",
 )
 dk2 = np.concatenate([dk, -2 * dk], axis=3)  # depth_multiplier 2
 dw2 = np.zeros((2, 2, 4))
@@ -708,8 +724,10 @@ for backend in BACKENDS:
 lesson.check("== conv2d(depthwise_conv2d(x), pointwise)", convlab.conv2d(convlab.depthwise_conv2d(xs, dk), pk)[0], sep)
 full = dk[:, :, :, 0, None] * pk[0, 0][None, None]  # W[u, v, c, f] = dk[u, v, c]·pk[c, f]
 prose(
-    "It is an ordinary Conv2D whose kernel is forced to factorise, W[u, v, c, f] = dk[u, v, c]·pk[c, f]:",
-    f"{dk.size} + {pk.size} = {dk.size + pk.size} numbers instead of 3·3·2·3 = {full.size}.",
+    "It is an ordinary Conv2D whose kernel is forced to factorise, "
+    f"{unbroken('W[u, v, c, f] = dk[u, v, c]·pk[c, f]')}:",
+    unbroken(f"{dk.size} + {pk.size} = {dk.size + pk.size}"),
+    f"numbers instead of {unbroken(f'3·3·2·3 = {full.size}')}.",
 )
 lesson.check("conv2d(x, factorised W) == separable_conv2d", convlab.conv2d(xs, full)[0], sep, atol=1e-12)
 

@@ -1,9 +1,10 @@
 """Lesson 13 — batch normalization: what it computes, training vs inference, its gradient, and a run.
 
-Why: ResNet50, one of the pretrained networks the slides list, follows every
-convolution with a batch normalization; it keeps each layer's inputs on a steady
-scale, so training can take larger steps. It is also the one common layer that
-computes differently when training and when predicting — a classic source of bugs.
+Why it matters: ResNet50, one of the pretrained networks the slides list,
+follows every convolution with a batch normalization; it keeps each layer's
+inputs on a steady scale, so training can take larger steps. It is also the one
+common layer that computes differently when training and when predicting — a
+classic source of bugs.
 
 Batch normalization (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating
 Deep Network Training by Reducing Internal Covariate Shift", Algorithm 1), per
@@ -47,7 +48,7 @@ import convlab
 from convlab.bridge.optional import import_keras
 from convlab.datasets import load_mnist, train_test_split
 from convlab.layers import BatchNormalization, Conv2D, Dense, Flatten, Input, MaxPool2D
-from convlab.lesson import Lesson, int_at_least
+from convlab.lesson import Lesson, int_at_least, unbroken
 
 
 def extra_args(parser):
@@ -63,8 +64,9 @@ args = lesson.args
 BACKENDS = ("reference", "numpy", "numba")
 MOMENTUM, EPSILON = 0.99, 1e-3
 
+
 lesson.say(
-    "Why: ResNet50, one of the pretrained networks the slides list, follows every convolution with "
+    "Why it matters: ResNet50, one of the pretrained networks the slides list, follows every convolution with "
     "a batch normalization. It keeps each layer's inputs on a steady scale, so training can take "
     "larger steps — and it is the one common layer that computes differently when training and "
     "when predicting, a classic source of bugs.",
@@ -138,7 +140,7 @@ def prose(*parts):
 lesson.step("What batch normalization computes, per channel")
 prose(
     "Ioffe & Szegedy 2015, Algorithm 1. Training looks at a batch (mini-batch) of images at a",
-    f"time: here a tiny batch x of shape (B, H, W, N_c) = {X.shape}, B = {B} images of {H}×{W}",
+    f"time: here a tiny batch x of shape (B, H, W, N_c) = {X.shape}, {unbroken(f'B = {B}')} images of {H}×{W}",
     f"pixels with N_c = {C} channels (B is the batch size: the slides' N is an image's side).",
     "Each channel is normalised on its own, over every image and every pixel of the batch:",
 )
@@ -216,7 +218,7 @@ lesson.step("Training vs inference: the moving statistics")
 prose(
     "In training mode the layer normalises with the batch's own μ and σ², and keeps a running",
     "estimate of the data's statistics: an exponential moving average, in which each step keeps",
-    f"the fraction momentum of the old value (Keras: momentum = {MOMENTUM}, starting at mean 0,",
+    f"the fraction momentum of the old value (Keras: {unbroken(f'momentum = {MOMENTUM}')}, starting at mean 0,",
     "variance 1):",
 )
 lesson.say(
@@ -458,7 +460,7 @@ def forward_y(x, gamma, beta):
 
 lesson.say("")
 prose(
-    "An independent check needs no calculus: nudge one input by ±h and see how L = Σy·dy moves.",
+    f"An independent check needs no calculus: nudge one input by ±h and see how {unbroken('L = Σy·dy')} moves.",
     "Central differences, (L(x + h) − L(x − h))/(2h), are accurate to about h²; with h = 1e-5 in",
     "float64 they match the exact gradient to about 1e-10, so the checks allow atol = 1e-8:",
 )

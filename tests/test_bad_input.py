@@ -218,7 +218,7 @@ def test_shape_helpers_take_any_int64_exactly():
     assert text.endswith("not covered)") and f"→ floor → {(big - 2) // 3 + 1} " in text
     assert convlab.output_size_formula(6, 3, 0, 2) == (
         "T = (6 + 2·0 − 3)/2 + 1 = 3/2 + 1 = 2.5 → floor → 2  (not exact: Keras floors, so the last 1 "
-        "row(s)/column(s) are not covered)"
+        "row/column is not covered)"
     )
     assert convlab.conv2d_param_count(np.uint64(2), np.int8(3), np.int16(1)) == 20
 

@@ -151,7 +151,7 @@ def test_lesson_12_prints_and_writes_its_numbers(tmp_path):
     proc = _run(tmp_path, "--no-keras")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for line in (
-        "Why: the pretrained networks the slides list after VGG16",
+        "Why it matters: the pretrained networks the slides list after VGG16",
         # the product sum as the slides lay it out: one kernel row per line
         "  out[0,0] = 4*1 + 7*0 + 0*(-1) +",
         "             2*2 + 6*0 + 0*(-2) +\n             1*1 + 1*0 + 9*(-1) = 0",

@@ -27,7 +27,7 @@ EXPECTED_LINES = [
     "Total params: 128 (512.00 B)",
     "Non-trainable params: 64 (256.00 B)",
     "  8  dβ = Σdy = 2;  dγ = Σ dy·x̂ = 0.436394",
-    "Why: ResNet50, one of the pretrained networks the slides list, follows every",
+    "Why it matters: ResNet50, one of the pretrained networks the slides list,",
 ]
 
 

@@ -337,13 +337,18 @@ def output_size_formula(
     else:
         text += (
             f" = {span}/{s} + 1 = {_six_digits(span + s, s)} → floor → {out}"
-            f"  (not exact: Keras floors, so the last {span % s} row(s)/column(s) are not covered)"
+            f"  (not exact: Keras floors, so the last {_rows_columns(span % s)} not covered)"
         )
     if d != 1:
         text += f"   [dilation {d}: a {k}-tap window dilated by {d} spans {d}·({k} − 1) + 1 = {k_eff} pixels]"
     if isinstance(padding, str) and padding.lower() == "same":
         text += f"   [padding='same': TensorFlow pads {top} before, {bottom} after → ceil({n}/{s}) = {out}]"
     return text
+
+
+def _rows_columns(n: int) -> str:
+    """``"1 row/column is"`` or ``"2 rows/columns are"``: the floor note's subject, pluralised."""
+    return "1 row/column is" if n == 1 else f"{n} rows/columns are"
 
 
 # --------------------------------------------------------------------------- an operation's geometry

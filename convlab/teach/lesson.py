@@ -62,6 +62,7 @@ __all__ = [
     "print_matrix",
     "product_term",
     "product_rows",
+    "unbroken",
     "int_at_least",
     "exercise_text",
     "wrap_line",
@@ -179,6 +180,15 @@ def _number(v: float) -> str:
     """A number as the slides write it: ``5``, ``0.25``; a negative one in parentheses, ``(-1)``."""
     text = str(int(v)) if float(v).is_integer() else f"{float(v):g}"
     return f"({text})" if v < 0 else text
+
+
+def unbroken(text: str) -> str:
+    """``text`` with its spaces made no-break (U+00A0), so that :meth:`Lesson.say` never wraps inside it.
+
+    For a short formula inside prose (``unbroken("T = 26")``): ``say`` wraps with :mod:`textwrap`,
+    which breaks only at ordinary whitespace.
+    """
+    return text.replace(" ", "\u00a0")
 
 
 def product_rows(window: ArrayLike, kernel: ArrayLike, result: float, label: str = "") -> list[str]:
@@ -481,13 +491,18 @@ class Lesson:
         summary = self._write_summary("passed")
         self.say(
             "",
-            f"{self.name}: {self.checks} checks passed, {len(self.figures)} figures in {_shown(self.out)}/ "
-            f"({summary['seconds']:.1f} s)",
+            f"{self.name}: {_count(self.checks, 'check')} passed, {_count(len(self.figures), 'figure')} "
+            f"in {_shown(self.out)}/ ({summary['seconds']:.1f} s)",
         )
         self.say(exercise_text(self.name))
         if self.stepping:
             self._pause(end=True)
         return summary
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 figure"``, ``"0 figures"``, ``"3 figures"``: a count with its noun pluralised."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _shown(path: Path) -> str:
