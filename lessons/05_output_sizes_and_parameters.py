@@ -6,11 +6,13 @@ Keras' ``model.summary()``, and how you find out where a network keeps its
 weights — almost all of them in the first Dense layer after Flatten, which is
 why pooling (lesson 06) matters.
 
-Slides (seeds/003, "¿Cuál es el tamaño del resultado?", "MNIST", "Capa Conv2D
-de MNIST"):
+Slides (seeds/003, "Capa convolucional", "¿Cuál es el tamaño del resultado?",
+"MNIST", "Capa Conv2D de MNIST"):
 
 * output size ``T = (N + 2·P − K)/S + 1`` — e.g. ``(5 + 2·1 − 3)/2 + 1 = 3`` and
-  ``(28 + 0 − 3)/1 + 1 = 26``; when the division is not exact Keras floors it;
+  ``(28 + 0 − 3)/1 + 1 = 26``; an N×M input gives T×U, and ``strides=(2, 1)``
+  on 5×5 with P = 1 gives 3×5; one slide's ``(n + 2p − f)/s + 1`` is the same
+  formula (``f = K``, ``N_c' = N_f``); when the division is not exact Keras floors it;
   ``padding='same'`` gives ``ceil(N/S)`` with pads that may be unequal;
 * the MNIST Conv2D layer drawn as a figure: a 28×28×1 digit, 64 filters of
   3×3, 64 feature maps of 26×26 (26×26×64);
@@ -48,7 +50,7 @@ def extra_args(parser):
 
 lesson = Lesson(__file__, "Output sizes and parameter counts", extra_args=extra_args)
 lesson.say(
-    "Why this matters: before training anything you can work out on paper the shape of every layer's output "
+    "Why it matters: before training anything you can work out on paper the shape of every layer's output "
     "and how many weights it learns. That is how to read model.summary(), and it shows where a network keeps "
     "its weights: almost all of them in the first Dense layer after Flatten.",
 )
@@ -68,21 +70,37 @@ def formula_lines(text, indent="  "):
 lesson.step("The slides' formula: T = (N + 2·P − K)/S + 1")
 lesson.say(
     "The slides' letters: N is the input's side, K the kernel's side, P the padding (rings of zeros added "
-    "around the input), S the stride (how many pixels the window moves each time), T the output's side "
-    "(U for its width when the input is not square).",
+    "around the input), S the stride (how many pixels the window moves each time), T the output's side. "
+    "An input that is not square is N×M (rows × columns), and its output T×U: U is the same formula with "
+    "M in N's place.",
 )
 for n, k, p, s, expected in [(5, 3, 1, 2, 3), (28, 3, 0, 1, 26)]:
     text = convlab.output_size_formula(n, k, p, s)
     lesson.say(f"  N={n}, K={k}, P={p}, S={s}:  {text}")
-    lesson.check(f"conv_output_size({n}, {k}, padding={p}, stride={s})", convlab.conv_output_size(n, k, p, s), expected)
-    lesson.check_true(f"the formula text ends with '= {expected}'", text.endswith(f"= {expected}"))
+    lesson.check(  # the library's size, and the number the printed formula ends with
+        f"conv_output_size({n}, {k}, padding={p}, stride={s}) = {expected}, as printed",
+        [convlab.conv_output_size(n, k, p, s), int(text.rsplit("= ", 1)[1])],
+        [expected, expected],
+    )
+lesson.say(
+    "One slide writes the same formula as (n + 2p − f)/s + 1 for a filter f×f×N_c': there f\u00a0=\u00a0K, "
+    "and N_c' = N_f, the number of filters, which is the output's depth.",
+)
 y = convlab.conv2d(np.zeros((1, 28, 28, 1)), np.zeros((3, 3, 1, 64)))
 lesson.say(
     "Shapes are (batch, height, width, channels), as in Keras; the batch is how many images go through "
     "together, so one 28×28 grey image is (1, 28, 28, 1).",
     f"  conv2d((1, 28, 28, 1), kernel (3, 3, 1, 64)) → {y.shape}",
 )
-lesson.check("conv2d output shape (slide: (None, 26, 26, 64))", y.shape, (1, 26, 26, 64))
+lesson.check("conv2d output shape (slide: (None, 26, 26, 64)): depth N_c' = N_f = 64", y.shape, (1, 26, 26, 64))
+y = convlab.conv2d(np.zeros((1, 5, 5, 1)), np.zeros((3, 3, 1, 1)), strides=(2, 1), padding=1)
+T_RECT, U_RECT = convlab.conv_output_size(5, 3, 1, 2), convlab.conv_output_size(5, 3, 1, 1)
+lesson.say(
+    "The slide 'Capa convolucional' writes strides=(n, m): a row step and a column step, which may differ. "
+    "strides=(2, 1) on the 5×5 input with P = 1:",
+    f"  {convlab.output_size_formula(5, 3, 1, 2)}   {convlab.output_size_formula(5, 3, 1, 1, symbol='U')}",
+)
+lesson.check(f"conv2d(…, strides=(2, 1)): T×U = {T_RECT}×{U_RECT}, as convlab.shapes", y.shape[1:3], (T_RECT, U_RECT))
 
 # --------------------------------------------------------------------------------------------
 lesson.step("When (N + 2·P − K) is not a multiple of S, Keras floors")
@@ -102,7 +120,7 @@ lesson.check(
 )
 
 # --------------------------------------------------------------------------------------------
-lesson.step("padding='same': the output is ceil(N/S), and the pads may be unequal")
+lesson.step("padding='same': output ceil(N/S), pads may be unequal")
 lesson.say(
     "TensorFlow's rule:",
     "  pad_total  = max((ceil(N/S) − 1)·S + K − N, 0)",
@@ -136,7 +154,7 @@ lesson.check_true("… but not the same numbers", not np.array_equal(same, sym))
 lesson.check("'same' = explicit pads ((0, 1), (0, 1))", same, explicit)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The slide 'Capa Conv2D de MNIST': 28×28×1 → 64 filters of 3×3 → 26×26×64")
+lesson.step("Capa Conv2D de MNIST: 28×28×1 → 64 filters → 26×26×64")
 N, K, N_F, N_C = 28, 3, 64, 1
 T = convlab.conv_output_size(N, K)
 lesson.say(
@@ -173,8 +191,9 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
 kernel = conv_layer.layers[0].get_weights()[0]  # (3, 3, 1, 64): untrained, random as Keras starts
-fig = plt.figure(figsize=(11, 4.2))
-grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.35], wspace=0.35)
+fig = plt.figure(figsize=(12, 4.2))
+# wide gaps: each arrow's note sits in the gap, under the arrow, clear of both panels
+grid = fig.add_gridspec(1, 3, width_ratios=[1, 1, 1.35], wspace=0.6)
 ax = fig.add_subplot(grid[0])
 ax.imshow(digit, cmap=viz.GRID_CMAP, vmin=0, vmax=1)
 ax.add_patch(Rectangle((9.5, 7.5), 3, 3, fill=False, edgecolor="tab:red", linewidth=2))
@@ -205,9 +224,14 @@ ax.text(-1.5, T / 2, f"{T}", ha="right", va="center", fontsize=9)
 ax.text(T + shown * step_px / 2 + 2, shown * step_px / 2 - 3, f"… {N_F} maps\n(channels)", fontsize=9)
 ax.set_title(f"{N_F} feature maps, {T}×{T}×{N_F}\nafter ReLU: black 0, lighter = larger", fontsize=10)
 ax.axis("off")
-for x_fig, label in ((0.345, "each window\ntimes each\nfilter"), (0.605, "sum + bias,\nReLU: one\nmap each")):
+panels = fig.axes
+for ax in panels:
+    ax.apply_aspect()  # imshow shrinks each panel to its image: use the drawn boxes from here on
+notes = ("each window\n× each\nfilter", "sum + bias,\nReLU: one\nmap each")
+for left, right, label in zip(panels, panels[1:], notes):
+    x_fig = (left.get_position().x1 + right.get_position().x0) / 2
     fig.text(x_fig, 0.5, "→", ha="center", va="center", fontsize=22)
-    fig.text(x_fig, 0.36, label, ha="center", va="top", fontsize=8)
+    fig.text(x_fig, 0.43, label, ha="center", va="top", fontsize=9)
 fig.suptitle(
     f"Conv2D({N_F}, kernel_size={K}, activation='relu') on MNIST: "
     f"{convlab.conv2d_param_count(N_F, K, N_C)} parameters, output (None, {T}, {T}, {N_F})",
@@ -234,7 +258,7 @@ lesson.say(
 lesson.check("convlab.relu(x) = [max(0, x_i) for each x_i], by hand", convlab.relu(v), [max(0.0, a) for a in v])
 lesson.say(
     "",
-    "tanh(x) = (e^x − e^−x)/(e^x + e^−x): squashes any number into (−1, 1); tanh(0) = 0.",
+    "tanh(x) = (e^x − e^−x)/(e^x + e^−x): squashes any number into (−1, 1); tanh(0)\u00a0=\u00a00.",
 )
 t_hand = [(math.exp(a) - math.exp(-a)) / (math.exp(a) + math.exp(-a)) for a in v]
 lesson.say(
@@ -310,7 +334,7 @@ fig.tight_layout()
 lesson.savefig(fig, "activations")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Parameters of the slides' MNIST models, with the formula of each number")
+lesson.step("Parameters of the slides' MNIST models, formula by formula")
 lesson.say(
     "Flatten lays the T×U×N_f volume out as one long row of numbers; it learns nothing. A Dense layer "
     "connects every input to every unit: one weight per (input, unit) pair plus one bias per unit.",
@@ -427,7 +451,7 @@ fig.tight_layout()
 lesson.savefig(fig, "parameters_per_layer")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The same arithmetic on VGG16 (slides: 'Total params: 138,357,544')")
+lesson.step("The same arithmetic on VGG16 (slides: 138,357,544 parameters)")
 lesson.say(
     "VGG16: 13 Conv2D layers of 3×3 with padding='same' (the side stays), in 5 blocks each ended by "
     "MaxPooling2D(2) (the side halves), then 3 Dense layers.",

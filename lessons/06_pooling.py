@@ -34,7 +34,7 @@ from convlab.lesson import Lesson
 
 lesson = Lesson(__file__, "Pooling: max and average, by hand and on a photo")
 lesson.say(
-    "Why this matters: a convolution's feature maps are almost as large as the image, and the Dense layer "
+    "Why it matters: a convolution's feature maps are almost as large as the image, and the Dense layer "
     "after Flatten needs one weight per number. A 2×2 pooling keeps one number in four, learns nothing, and "
     "gives the same output when a feature moves by a pixel inside its window.",
 )
@@ -61,7 +61,7 @@ def side_by_side(blocks, titles, gap=6):
 
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Max and average pooling by hand: a 4×4 map, 2×2 windows, stride 2")
+lesson.step("Max and average pooling by hand: 2×2 windows, stride 2")
 lesson.say(
     "A feature map is what one filter of a convolution produces: an image of where that filter responds. "
     "Pooling cuts it into windows (here 2×2, moving 2 pixels at a time: the stride) and keeps one number "
@@ -130,7 +130,7 @@ fig.text(
 lesson.savefig(fig, "pool_by_hand")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Sizes: pooling is a window with stride = pool size, and it has no weights")
+lesson.step("Sizes: a window with stride = pool size, and no weights")
 lesson.say(
     "The output size is the convolution's formula with K = S = the pool size (MaxPooling2D's strides "
     "default to pool_size):",
@@ -204,7 +204,7 @@ lesson.say(
     "comes in on the left). Every window's largest value stays inside its window, so max pooling gives "
     "exactly the same output:",
 )
-fmap = np.array([[9, 1, 6, 0], [2, 0, 1, 2], [0, 1, 7, 0], [5, 3, 2, 1]], dtype=float)
+fmap = np.array([[6, 1, 9, 2], [2, 0, 1, 0], [0, 1, 7, 0], [5, 3, 2, 1]], dtype=float)
 right = np.zeros_like(fmap)
 right[:, 1:] = fmap[:, :-1]
 left = np.zeros_like(fmap)
@@ -231,11 +231,16 @@ lesson.check_true(
     not np.array_equal(pool2(right, convlab.avg_pool2d), pool2(fmap, convlab.avg_pool2d)),
 )
 lesson.say(
-    "Not every shift is forgiven: moved one pixel to the left, the 9 leaves its window and the output "
-    "changes. Pooling tolerates shifts that stay inside a window:",
+    "Not every shift is forgiven: moved one pixel to the left, the 9 and the 7 (column 2) cross the border "
+    "into the left windows, and every output changes. Pooling tolerates shifts that stay inside a window:",
     *side_by_side([left, pool2(left)], ["shifted left", "→ max pool"], gap=4),
 )
-lesson.check("a 1-pixel shift left: the top-left output changes, 9 → 6", pool2(left)[0, 0], 6.0)
+lesson.check(  # window (i, j) keeps the max of rows 2i–2i+1, columns 2j–2j+1 of the shifted map
+    "a 1-pixel shift left: [[6, 9], [5, 7]] → [[9, 2], [7, 1]]",
+    [pool2(fmap), pool2(left)],
+    [[[6, 9], [5, 7]], [[9, 2], [7, 1]]],
+)
+lesson.check_true("the 9 and the 7 now sit in column 1, inside the left windows", left[0, 1] == 9 and left[2, 1] == 7)
 
 lesson.say(
     "",
@@ -257,9 +262,10 @@ lesson.say(
 # --------------------------------------------------------------------------------------------
 lesson.step("On a photo: convolution → ReLU → 2×2 max pooling")
 lesson.say(
-    "Lesson 05 defines ReLU(x) = max(0, x), the activation of the slides' Conv2D layers. Here three of "
-    "lesson 02's kernels run over a photo, ReLU keeps the positive responses, and 2×2 max pooling halves "
-    "each side.",
+    "Lesson 05 defines ReLU(x) = max(0, x), the activation of the slides' Conv2D layers. Here two of "
+    "lesson 02's kernels (edges, horizontal edges) and the horizontal one negated run over a photo. ReLU "
+    "keeps one sign only (the positive responses), so the pair of horizontal filters keeps both kinds of "
+    "edge: bright above and dark above. Then 2×2 max pooling halves each side.",
 )
 photo = data.camera().astype(np.float32) / 255.0
 KERNELS = {
@@ -285,7 +291,7 @@ lesson.check("ReLU = max(0, z)", r, np.maximum(z, 0))
 neg_share = float((z < 0).mean())
 lesson.say(f"  {100 * neg_share:.1f}% of the conv outputs were negative and became 0")
 lesson.check(
-    "the two horizontal filters are opposite: relu(z) − relu(−z) = z",
+    "the pair loses nothing: relu(z) − relu(−z) = z (horizontal filters)",
     r[..., 1] - r[..., 2],
     z[..., 1],
 )
@@ -332,13 +338,13 @@ for k, ax in enumerate(fig.axes[: len(maps)]):
 lesson.savefig(fig, "conv_relu_pool_camera")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Summary of the slides ('Resumen'): the whole chain, and where each link is")
+lesson.step("Summary of the slides ('Resumen'): the chain, link by link")
 lesson.say(
     "The deck's summary: Conv2D layers hold filters that are trained with the rest of the network's "
     "parameters and detect features; one filter gives a T×U×1 feature map (T and U set by padding, "
-    "stride and kernel size); a layer of F filters gives a new T×U×F 'image'; pooling layers reduce the "
-    "size, making training faster and more effective; convolution and pooling layers alternate until the "
-    "images are flattened into the feed-forward (Dense) part.",
+    "stride and kernel size); a layer of F filters (F\u00a0=\u00a0N_f) gives a new T×U×F 'image'; "
+    "pooling layers reduce the size, making training faster and more effective; convolution and pooling "
+    "layers alternate until the images are flattened into the feed-forward (Dense) part.",
     "",
 )
 CHAIN = [  # (link of the chain, lessons that cover it, a word each lesson's file must contain)

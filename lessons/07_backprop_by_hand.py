@@ -40,7 +40,7 @@ from convlab.lesson import Lesson, product_rows
 
 lesson = Lesson(__file__, "Backpropagation by hand: the slides' convolution")
 lesson.say(
-    "Why: the slides' filters are trained. Training moves each kernel weight a little against its "
+    "Why it matters: the slides' filters are trained. Training moves each kernel weight a little against its "
     "gradient ∂L/∂k (how much the loss L grows per unit of that weight), so L goes down. Here we "
     "compute ∂L/∂k — and ∂L/∂x, which carries the signal further back — number by number."
 )
@@ -182,13 +182,14 @@ lesson.say(
 show(K_NEW, fmt=".5f")
 lesson.say(
     f"L = Σ y before: {L0:g}   after: {L1:.4f}   (down by η·Σ dk² = {ETA * np.sum(dk1**2):.4f})",
-    "Every dk is positive here (all pixels are), so every weight shrinks a little and L drops. Here L "
+    "Every dk is positive here (all pixels are), so every weight decreases a little (k − η·dk, dk > 0) "
+    "and L drops. Here L "
     "is linear in k, so the drop is exactly η·Σ dk²; for a real loss (lesson 08's cross-entropy) it "
     "is so only for small η, and training repeats this step thousands of times over many images.",
 )
 lesson.check("L before = the sum of the slide's outputs", L0, int(Y_SLIDES.sum()))
 lesson.check("L after = L − η·Σ dk²", L1, L0 - ETA * np.sum(dk1**2), atol=1e-9)
-lesson.check_true("the step lowered L", L1 < L0)
+lesson.check_true("every weight decreased, and the step lowered L", bool((K_NEW < K).all()) and L1 < L0)
 
 # ------------------------------------------------------------------------------------------
 lesson.step("∂L/∂x with dy = all ones: each output sends k·dy back")
@@ -254,7 +255,7 @@ lesson.say(*product_block("∂L/∂x[2,2]", K_AT_CENTRE, DY2, dx2[p, q]))
 lesson.check("∂L/∂x[2,2] by the formula", np.sum(K_AT_CENTRE * DY2), dx2[2, 2])
 lesson.check("the kernel numbers used are k flipped", K_AT_CENTRE, K[::-1, ::-1])
 lesson.say(
-    "The kernel index p − i runs backwards as i runs forwards: that is the flip.",
+    "The kernel index 2 − i runs backwards as i runs forwards: that is the flip.",
     "",
     "The sharpen kernel is symmetric, so its flip is itself. The slides' diagonal filter "
     "[[-1, 0], [0, 1]] is not: there only the flipped kernel gives the right ∂L/∂x.",
@@ -266,7 +267,7 @@ flipped, _ = full_convolution(DY4, KD)
 unflipped = convlab.correlate2d(np.pad(DY4, 1), KD)
 lesson.say("dy (4×4):")
 show(DY4)
-lesson.say("full convolution with the flipped kernel [[1, 0], [0, -1]]:")
+lesson.say("the flipped kernel [[1, 0], [0, -1]] slid over the padded dy", "(= the full convolution dy ∗ k):")
 show(flipped)
 lesson.say("without the flip (wrong):")
 show(unflipped)
@@ -342,7 +343,7 @@ for dtype in (np.float64, np.float32):
 lesson.say(f"  analytic (step 5): dk[1,1] = {dk2[1, 1]:g}")
 lesson.check("float64 central difference == dk[1,1]", numeric[np.float64], dk2[1, 1], rtol=1e-6, show_tolerance=True)
 lesson.say(
-    "(rtol=1e-6 because float64 rounds L ≈ 1197 to about 1e-13, and dividing by 2h = 2e-5 makes "
+    "(rtol=1e-6 because float64 rounds L ≈ 1197 to about 1e-13, and dividing by 2h\u00a0=\u00a02e-5 makes "
     "that an error below 1e-7 — while a wrong gradient misses by whole units.)"
 )
 lesson.check(

@@ -29,7 +29,8 @@ Needs TensorFlow (``pip install -e ".[keras]"``); without it the lesson is
 skipped (exit code 0, "skipped" in ``convlab tour``).
 
 Run: ``python lessons/09_same_network_twice.py [--step] [--out DIR] [--quick] [--epochs N]``.
-``--quick`` uses 600 training and 500 test images and one epoch on each side.
+``--quick`` uses 600 training and 500 test images, and one epoch in 4. and 5.
+(the side-by-side training of 3. always runs two epochs).
 """
 
 import math
@@ -56,6 +57,8 @@ def extra_args(parser):
 
 lesson = Lesson(__file__, "The same network twice: convlab and Keras", extra_args=extra_args)
 EPOCHS = lesson.args.epochs or (1 if lesson.quick else 3)
+N_EPOCHS = f"{EPOCHS} epoch" + "s" * (EPOCHS != 1)
+TWIN_EPOCHS = 2  # step 4's side-by-side training, whatever --epochs says
 BATCH = 32
 
 lesson.say(
@@ -83,8 +86,9 @@ x_test = (x_test[..., None] / 255.0).astype(np.float32)
 lesson.say(
     "The digits of lesson 08: the first 4,000 to train (learn the weights from), the last 1,000 "
     "to test (measure on digits never learned from)" + (" — --quick: a subset, tour-sized." if lesson.quick else "."),
-    f"x_train {x_train.shape}, x_test {x_test.shape}, pixels scaled to [0, 1]; each training below "
-    f"runs {EPOCHS} epoch(s), an epoch being one pass over the training digits.",
+    f"x_train {x_train.shape}, x_test {x_test.shape}, pixels scaled to [0, 1]. Training runs in "
+    f"epochs, an epoch being one pass over the training digits: {TWIN_EPOCHS} in step 4, "
+    f"{EPOCHS} in steps 5 and 6.",
 )
 lesson.check("train/test sizes", (len(x_train), len(x_test)), (600, 500) if lesson.quick else (4000, 1000))
 
@@ -152,9 +156,10 @@ lesson.step("Layer by layer: activations, loss, gradients on 32 digits")
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 report = convlab.compare_with_keras(model, x_train[:BATCH], y_train[:BATCH], keras_model=kmodel, verbose=False)
 lesson.say(
-    f"convlab.compare_with_keras: one batch of {report.n_examples} digits through both ({report.versions}), "
-    "forward, loss, and backward; Keras' gradients come from tf.GradientTape, which records the "
-    "computation to differentiate it.",
+    f"convlab.compare_with_keras: one batch of {report.n_examples} digits (a batch: images that go "
+    f"through the network together) through both libraries ({report.versions}): forward, the loss "
+    "(the cross-entropy that training lowers), and backward. Keras' gradients come from "
+    "tf.GradientTape, which records the computation to differentiate it.",
     "max |Δ| = the largest |convlab − Keras| over the array; max rel = that divided by the largest "
     "|Keras| value of the array (for a gradient, of the layer's largest gradient).",
     "",
@@ -232,17 +237,18 @@ lesson.say(
     f"convlab.to_keras(twin) builds the Keras twin with the same weights and compile settings: "
     f"{type(ktwin.optimizer).__name__}(learning_rate={float(ktwin.optimizer.learning_rate.numpy()):g}), "
     f"loss {ktwin.loss!r}. Both fit on the same {n_twice} digits, in the same order (shuffle=False), "
-    f"in mini-batches of {BATCH} (one weight update per batch), for 2 epochs (passes over the digits).",
+    f"in mini-batches of {BATCH} (one weight update per batch), for {TWIN_EPOCHS} epochs.",
     "Adam is gradient descent with a step size adapted to each weight from running averages of its gradients.",
 )
-h1 = twin.fit(x_train[:n_twice], y_train[:n_twice], epochs=2, batch_size=BATCH, shuffle=False, verbose=0).history
-h2 = ktwin.fit(x_train[:n_twice], y_train[:n_twice], epochs=2, batch_size=BATCH, shuffle=False, verbose=0).history
-for e in range(2):
+fit_twice = {"epochs": TWIN_EPOCHS, "batch_size": BATCH, "shuffle": False, "verbose": 0}
+h1 = twin.fit(x_train[:n_twice], y_train[:n_twice], **fit_twice).history
+h2 = ktwin.fit(x_train[:n_twice], y_train[:n_twice], **fit_twice).history
+for e in range(TWIN_EPOCHS):
     lesson.say(
         f"  epoch {e + 1}: loss convlab {h1['loss'][e]:.7f}  Keras {h2['loss'][e]:.7f}   "
         f"accuracy {h1['accuracy'][e]:.4f} / {h2['accuracy'][e]:.4f}"
     )
-n_updates = 2 * -(-n_twice // BATCH)
+n_updates = TWIN_EPOCHS * -(-n_twice // BATCH)
 lesson.say(
     f"Each of the {n_updates} updates starts from weights that differ by the last rounding, so the "
     "float32 differences can grow step by step: the curves are compared with a relative "
@@ -254,7 +260,7 @@ lesson.say(f"after {n_updates} Adam steps the weights differ by at most {drift:.
 lesson.check_true("the weights still agree within 1e-4", drift <= 1e-4)
 
 # --------------------------------------------------------------------------------------------
-lesson.step(f"Trained by convlab ({EPOCHS} epoch(s), {len(x_train):,} digits), evaluated by Keras")
+lesson.step(f"Trained by convlab ({N_EPOCHS}, {len(x_train):,} digits), tested by Keras")
 t0 = time.perf_counter()
 model.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH, verbose=0, seed=0)
 lesson.say(f"convlab trained in {time.perf_counter() - t0:.1f} s")
@@ -280,7 +286,7 @@ lesson.check(
 lesson.check_true(f"the trained model beats chance clearly ({c_acc:.1%})", c_acc > (0.5 if lesson.quick else 0.9))
 
 # --------------------------------------------------------------------------------------------
-lesson.step(f"Trained by Keras ({EPOCHS} epoch(s) of fit), loaded into convlab")
+lesson.step(f"Trained by Keras ({N_EPOCHS} of fit), loaded into convlab")
 keras.utils.set_random_seed(2)
 kfit = seeds_004_keras()
 kfit.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -321,15 +327,19 @@ lesson.say(
     f"{int((maps.reshape(-1, 32).max(axis=0) == 0).sum())} of 32 filters are silent on it"
 )
 fig = viz.grid_figure([digit[0, :, :, 0]], [f"test digit (label {y_test[0]})"], panel_inches=2.5)
+fig.axes[0].images[0].set_clim(0, 1)  # pixels in [0, 1]: 0 black, 1 white, as in the data
 lesson.savefig(fig, "digit")
 fig = viz.grid_figure(
     maps,
     [f"filter {i}" for i in range(32)],
-    cmap="viridis",
     ncols=8,
     panel_inches=1.5,
-    suptitle="Keras-trained Conv2D(32, 3, relu), feature maps computed by convlab",
+    suptitle="Keras-trained Conv2D(32, 3, relu), feature maps computed by convlab\n"
+    "black 0, lighter = larger (each map up to its own maximum)",
 )
+for ax in fig.axes:  # the lessons' grey convention: ReLU outputs from 0 (black) up
+    for im in ax.images:
+        im.set_clim(0, float(np.max(im.get_array())) or 1.0)
 lesson.savefig(fig, "feature_maps")
 fig = viz.grid_figure(
     conv.params["kernel"][:, :, 0, :],
