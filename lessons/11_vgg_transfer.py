@@ -6,16 +6,17 @@ a photo into useful features, and train only a small classifier on your own few
 hundred images — how most image classifiers are built in practice.
 
 Course material, in the deck's order (seeds/003, "Modelos pre-entrenados" to the
-end): VGG16's design (stacked 3×3 convolutions); ImageNet and ILSVRC; the
-pretrained networks Keras offers — VGG16, InceptionV3, Xception, ResNet50,
-MobileNet — built with ``weights=None`` and their parameter counts and input sizes
-checked; the slides' VGG16 walk-through on one photo (``load_img`` → 224×224×3 →
-a batch 1×224×224×3 → ``preprocess_input``, RGB → BGR minus the ImageNet means,
-printed for one pixel → ``predict`` → 1×1000 → ``decode_predictions``); and the
-slides' fine-tuning recipe (add a classifier, freeze the base and train, then
-train both together). seeds/000 builds VGG16 from scratch for 3 classes; seeds/002
-keeps VGG16's convolutions frozen under ``Flatten → Dense(128, relu) →
-Dropout(0.4) → Dense(3, softmax)`` and prints a classification report.
+end): a convolutional base and a classifier; ImageNet and ILSVRC; the pretrained
+networks Keras offers — VGG16, InceptionV3, Xception, ResNet50, MobileNet — built
+with ``weights=None`` and their parameter counts and input sizes checked; VGG16's
+design (why stacked 3×3 convolutions); the slides' VGG16 walk-through on one photo
+(``load_img`` → 224×224×3 → a batch 1×224×224×3 → ``preprocess_input``, RGB → BGR
+minus the ImageNet means, printed for one pixel → ``predict`` → 1×1000 →
+``decode_predictions``); and the slides' fine-tuning recipe (add a classifier,
+freeze the base and train, then train both together). seeds/000 builds VGG16 from
+scratch for 3 classes; seeds/002 keeps VGG16's convolutions frozen under
+``Flatten → Dense(128, relu) → Dropout(0.4) → Dense(3, softmax)`` and prints a
+classification report.
 
 Keras 3 on TensorFlow does the training here (``convlab.vgg`` is a thin wrapper),
 on a GPU when TensorFlow sees one and on the CPU otherwise. Without TensorFlow the
@@ -32,13 +33,16 @@ Your own data and weights::
         --photo tiger.jpg --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\
         --save emotions.keras
 
-``--weights``: Keras' ImageNet file for VGG16, fetched by hand from keras.io. The
-file with the classifier (``..._kernels.h5``, 528 MB) gives the walk-through's real
+``--weights``: Keras' ImageNet file for VGG16, fetched by hand (the lesson prints
+the address Keras itself would use, ``WEIGHTS_PATH`` in Keras' ``vgg16`` module). The
+file with the classifier (``..._kernels.h5``, 528 MiB) gives the walk-through's real
 prediction and the frozen base; the one without (``..._kernels_notop.h5``) only the
-base. ``decode_predictions`` names the classes only when Keras' class list is already
-at ``~/.keras/models/imagenet_class_index.json`` (otherwise Keras would download it:
-the lesson prints the class numbers instead). ``my_images/`` holds one sub-folder
-per class, as ``flow_from_directory`` reads. ``--save`` writes the trained transfer
+base. The slide's "tiger 0.9202" also needs the slide's own photo (``--photo``), and
+the class names need Keras' class list already at
+``~/.keras/models/imagenet_class_index.json``: the lesson reads that file itself
+(``decode_predictions`` would download it when missing) and otherwise prints class
+numbers. ``my_images/`` holds one sub-folder per class, as Keras'
+``image_dataset_from_directory`` reads. ``--save`` writes the trained transfer
 model (``.keras``, class names included) for ``convlab serve --model``.
 
 Run: ``python lessons/11_vgg_transfer.py [--step] [--out DIR] [--quick]``.
@@ -48,6 +52,7 @@ checked, not accuracy.
 
 import gc
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -71,15 +76,17 @@ NETWORKS = (
 ILSVRC_CLASSES = 1000
 #: What vgg16.preprocess_input subtracts from the B, G and R channels (ImageNet's channel means).
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
-#: The slide's top five for its tiger photo with the ImageNet weights (decode_predictions' tuples).
+#: The slide's top five for its tiger photo with the ImageNet weights: decode_predictions' tuples, each
+#: with its class number in the standard ILSVRC-2012 order (imagenet_class_index.json's keys).
 SLIDE_TOP5 = (
-    ("n02129604", "tiger", 0.92024356),
-    ("n02123159", "tiger_cat", 0.07646653),
-    ("n02128925", "jaguar", 0.0027824175),
-    ("n02127052", "lynx", 0.00025741145),
-    ("n02128385", "leopard", 0.0001807782),
+    (292, "n02129604", "tiger", 0.92024356),
+    (282, "n02123159", "tiger_cat", 0.07646653),
+    (290, "n02128925", "jaguar", 0.0027824175),
+    (287, "n02127052", "lynx", 0.00025741145),
+    (288, "n02128385", "leopard", 0.0001807782),
 )
-#: Keras' class list for decode_predictions and the MD5 Keras checks it against (a mismatch re-downloads).
+#: Keras' class list for decode_predictions and the MD5 Keras checks it against (a mismatch re-downloads);
+#: the lesson reads it itself, and only when it is there with that MD5.
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 
@@ -87,19 +94,37 @@ CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 def extra_args(parser):
     parser.add_argument(
         "--weights",
-        help="a local VGG16 ImageNet weights file: vgg16_weights_tf_dim_ordering_tf_kernels.h5 (with the "
-        "classifier: the walk-through's real prediction and the frozen base) or ..._notop.h5 (the base only)",
-    )
-    parser.add_argument("--photo", help="the photo of the prediction walk-through (default: scikit-image's cat)")
-    parser.add_argument("--data", help="your folder-per-class images (default: faces vs non-faces from scikit-image)")
-    parser.add_argument("--image", help="an image for the transfer model to classify (default: one test image)")
-    parser.add_argument(
-        "--image-size", type=int_at_least("--image-size", 32), default=None, help="side in pixels (default 32; ≥ 32)"
+        metavar="PATH",
+        help="a local VGG16 ImageNet weights file, never downloaded: vgg16_weights_tf_dim_ordering_tf_kernels.h5 "
+        "(with the classifier: the walk-through's real prediction and the frozen base) or ..._notop.h5 (the base "
+        "only); the slide's tiger needs this file and --photo",
     )
     parser.add_argument(
-        "--epochs", type=int_at_least("--epochs", 1), default=None, help="epochs per model (default 3; 1 with --quick)"
+        "--photo", metavar="PATH", help="the photo of the prediction walk-through (default: scikit-image's cat)"
     )
-    parser.add_argument("--save", help="write the trained transfer model there (a .keras file, class names included)")
+    parser.add_argument(
+        "--data", metavar="DIR", help="your folder-per-class images (default: faces vs non-faces from scikit-image)"
+    )
+    parser.add_argument(
+        "--image", metavar="PATH", help="an image for the transfer model to classify (default: one test image)"
+    )
+    parser.add_argument(
+        "--image-size",
+        metavar="N",
+        type=int_at_least("--image-size", 32),
+        default=None,
+        help="side in pixels (default 32; ≥ 32)",
+    )
+    parser.add_argument(
+        "--epochs",
+        metavar="N",
+        type=int_at_least("--epochs", 1),
+        default=None,
+        help="epochs per model (default 3; 1 with --quick)",
+    )
+    parser.add_argument(
+        "--save", metavar="PATH", help="write the trained transfer model there (a .keras file, class names included)"
+    )
 
 
 lesson = Lesson(__file__, "Pretrained networks, VGG16 and transfer learning", extra_args=extra_args)
@@ -113,7 +138,7 @@ size = args.image_size or 32
 epochs = args.epochs or (1 if lesson.quick else 3)
 
 lesson.say(
-    "Why care: training a deep CNN takes millions of labelled images. A network already trained on ImageNet "
+    "Why it matters: training a deep CNN takes millions of labelled images. A network already trained on ImageNet "
     "can be reused: keep its convolutional base, which turns a photo into useful features, and train only a "
     "small classifier on your own few hundred images. That is how the deck ends, and how most image "
     "classifiers are built in practice."
@@ -178,34 +203,7 @@ def say_training(result):
 
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Why VGG stacks 3×3 convolutions")
-lesson.say(
-    "Two 3×3 convolutions in a row see a 5×5 window of the input, three see 7×7. The receptive field — the "
-    "patch of the input that one output value depends on — of L stacked K×K convolutions (stride 1) is "
-    "1 + L·(K − 1):"
-)
-for layers, big in ((2, 5), (3, 7)):
-    lesson.check(f"{layers} stacked 3×3 convs: 1 + {layers}·(3 − 1) = {big}", 1 + layers * (3 - 1), big)
-lesson.say(
-    "With C channels in and out (biases aside) the stack has fewer weights than the one big kernel, and a "
-    "ReLU, max(0, x), after each layer instead of one in total (Simonyan & Zisserman 2015, §2.3). "
-    "For C = 512:"
-)
-c = 512
-for layers, big, stacked_expected, single_expected in ((2, 5, 4_718_592, 6_553_600), (3, 7, 7_077_888, 12_845_056)):
-    stacked = layers * convlab.conv2d_param_count(c, 3, c, use_bias=False)
-    single = convlab.conv2d_param_count(c, big, c, use_bias=False)
-    count = "two" if layers == 2 else "three"
-    lesson.say(
-        f"  {count + ' 3×3:':<11}{f'{layers}·3·3·C²':>9} = {layers * 9}C² = {stacked:>10,} weights",
-        f"  {f'one {big}×{big}:':<11}{f'{big}·{big}·C²':>9} = {big * big}C² = {single:>10,} weights"
-        f"  (the stack: {1 - stacked / single:.0%} fewer)",
-    )
-    lesson.check(f"{count} 3×3 at C = 512 (convlab.conv2d_param_count)", stacked, stacked_expected)
-    lesson.check(f"one {big}×{big} at C = 512", single, single_expected)
-
-# --------------------------------------------------------------------------------------------
-lesson.step("Pretrained models: a convolutional base trained on ImageNet")
+lesson.step("Pretrained models: a convolutional base from ImageNet")
 lesson.say(
     "The slides split a CNN in two: the convolutional base (convolutions, pooling and flattening: feature "
     "extraction) and the classifier on top (a dense network). A pretrained model is one whose weights were "
@@ -213,23 +211,22 @@ lesson.say(
     "- ImageNet: a database for recognising objects in images, 14 million images labelled with the names of "
     "objects from more than 20,000 categories.",
     "- ILSVRC, the ImageNet Large Scale Visual Recognition Challenge, uses 1,000 of those categories: about "
-    '1.2 million training images, 50,000 validation and 100,000 test images. "Pretrained" in Keras means '
+    "1.2 million training images (about 1,200 per class on average), 50,000 validation and 100,000 test "
+    'images. "Pretrained" in Keras means '
     "trained on them, so every classifier below ends in 1,000 outputs (checked next step).",
     "Transfer learning keeps the base, with what ImageNet taught it (edges, textures, parts of objects), and "
     "trains a new classifier for your own classes; fine-tuning then adjusts the base a little too.",
 )
-per_class = 1_200_000 // ILSVRC_CLASSES
-lesson.say(f"  ILSVRC: about 1.2 million / {ILSVRC_CLASSES:,} classes = {per_class:,} training images per class.")
-lesson.check("1,200,000 / 1,000", per_class, 1200)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The slides' pretrained networks in Keras: VGG16, InceptionV3, Xception, ResNet50, MobileNet")
+lesson.step("Five pretrained networks in Keras, built with weights=None")
 lesson.say(
-    "The slides: each of these networks can serve as the convolutional base, with a classifier (a dense "
+    "The slides list VGG16, InceptionV3, Xception, ResNet50 and MobileNet. Each can serve as the "
+    "convolutional base, with a classifier (a dense "
     "network) fitted on top. keras.applications.X(weights=None) builds a network with random starting "
     "weights: nothing is downloaded. "
-    '(weights="imagenet" would download the trained ones; convlab never does.) Each is built and counted; '
-    "VGG16 is kept for the walk-through, the others are freed before the next:"
+    '(weights="imagenet" would download the trained ones; convlab never does.) Each is built and counted, '
+    "then freed before the next:"
 )
 
 
@@ -238,15 +235,11 @@ def layer_types(model, kind):
 
 
 facts = {}
-vgg16_model = None
 for name, _side, _params in NETWORKS:
-    if name == "VGG16":
+    # Only counted, never run: the variables get their shapes but not their random starting
+    # values, which would take most of the build time and, for VGG16, 528 MiB of memory.
+    with keras.StatelessScope(initialize_variables=False):
         model = getattr(keras.applications, name)(weights=None)
-    else:
-        # Only counted, never run: the variables get their shapes but not their random starting
-        # values, which would take most of the build time.
-        with keras.StatelessScope(initialize_variables=False):
-            model = getattr(keras.applications, name)(weights=None)
     info = {
         "params": model.count_params(),
         "input": tuple(model.input_shape[1:]),
@@ -255,26 +248,24 @@ for name, _side, _params in NETWORKS:
     if name == "VGG16":
         info["weighted"] = len(layer_types(model, "Conv2D")) + len(layer_types(model, "Dense"))
         info["classifier"] = sum(model.get_layer(n).count_params() for n in ("fc1", "fc2", "predictions"))
-        vgg16_model = model  # kept for the walk-through
-    else:
-        if name == "InceptionV3":
-            info["modules"] = [layer.name for layer in model.layers if layer.name.startswith("mixed")]
-            info["modules"] = [n for n in info["modules"] if n[5:].isdigit()]
-            info["kernels"] = {tuple(layer.kernel_size) for layer in layer_types(model, "Conv2D")}
-        elif name == "Xception":
-            info["separable"] = len(layer_types(model, "SeparableConv2D"))
-            info["sep_layer"] = model.get_layer("block5_sepconv1").count_params()
-        elif name == "ResNet50":
-            convs = layer_types(model, "Conv2D")
-            info["adds"] = len(layer_types(model, "Add"))
-            info["shortcut"] = sum(layer.name.endswith("_0_conv") for layer in convs)
-            info["weighted"] = len(convs) - info["shortcut"] + len(layer_types(model, "Dense"))
-        elif name == "MobileNet":
-            info["depthwise"] = len(layer_types(model, "DepthwiseConv2D"))
-            info["pair"] = (model.get_layer("conv_dw_1").count_params(), model.get_layer("conv_pw_1").count_params())
-        del model
-        keras.backend.clear_session()  # frees the layers (and the list of uninitialised variables)
-        gc.collect()
+    elif name == "InceptionV3":
+        info["modules"] = [layer.name for layer in model.layers if layer.name.startswith("mixed")]
+        info["modules"] = [n for n in info["modules"] if n[5:].isdigit()]
+        info["kernels"] = {tuple(layer.kernel_size) for layer in layer_types(model, "Conv2D")}
+    elif name == "Xception":
+        info["separable"] = len(layer_types(model, "SeparableConv2D"))
+        info["sep_layer"] = model.get_layer("block5_sepconv1").count_params()
+    elif name == "ResNet50":
+        convs = layer_types(model, "Conv2D")
+        info["adds"] = len(layer_types(model, "Add"))
+        info["shortcut"] = sum(layer.name.endswith("_0_conv") for layer in convs)
+        info["weighted"] = len(convs) - info["shortcut"] + len(layer_types(model, "Dense"))
+    elif name == "MobileNet":
+        info["depthwise"] = len(layer_types(model, "DepthwiseConv2D"))
+        info["pair"] = (model.get_layer("conv_dw_1").count_params(), model.get_layer("conv_pw_1").count_params())
+    del model
+    keras.backend.clear_session()  # frees the layers (and the list of uninitialised variables)
+    gc.collect()
     facts[name] = info
 
 lesson.say("", f"  {'network':<13}{'input':<14}{'parameters':>12}   outputs")
@@ -294,9 +285,9 @@ v = facts["VGG16"]
 lesson.say(
     "",
     "- VGG16 (K. Simonyan and A. Zisserman, Oxford; presented at ILSVRC 2014): 16 layers with weights — 13 "
-    "convolutions, all 3×3, in 5 blocks separated by 2×2 max-pooling, then 3 dense layers. Simple and big: "
+    "convolutions, all 3×3, in 5 blocks, each ending in a 2×2 max-pooling, then 3 dense layers. Simple and big: "
     f"{v['classifier']:,} of its {v['params']:,} parameters ({v['classifier'] / v['params']:.0%}) are in "
-    "the three dense layers.",
+    "the three dense layers. Why only 3×3 kernels: the step after this one.",
 )
 lesson.check("VGG16: 13 Conv2D + 3 Dense = 16 layers with weights", v["weighted"], 16)
 lesson.check(
@@ -333,12 +324,15 @@ lesson.say(
 lesson.check("Xception: 34 SeparableConv2D layers", xf["separable"], 34)
 lesson.check("Keras' block5_sepconv1 = convlab.separable_conv2d_param_count", xf["sep_layer"], sep)
 rf = facts["ResNet50"]
+# "\u00a0" (a no-break space) keeps the formula on one line when the text wraps.
 lesson.say(
-    "- ResNet50 (K. He et al., Microsoft; it won ILSVRC 2015, as the slide says): 50 layers with weights, "
-    "trainable at that depth thanks to residual (skip) connections. A block computes y = F(x) + x: its "
-    "layers only learn the correction F, and the + x path carries the gradient straight back through all 50 "
-    f"layers. Keras has one Add layer per block, {rf['adds']}; the {rf['shortcut']} 1×1 convolutions on the "
-    "shortcut, where a block changes the shape, are not counted in the 50.",
+    "- ResNet50 (K. He et al., Microsoft): 50 layers with weights, trainable at that depth thanks to "
+    "residual (skip) connections. The ResNet family won ILSVRC 2015 (with 152 layers; the slide credits the "
+    "50-layer one). A block computes y\u00a0=\u00a0ReLU(F(x)\u00a0+\u00a0x): its layers only learn the "
+    "correction F, and the + x path gives the gradient (how much the error changes with each weight, which "
+    "training follows downhill) a short path back to the first layers. Keras has one Add layer per block, "
+    f"{rf['adds']}; the {rf['shortcut']} 1×1 convolutions on the shortcut, where a block changes the shape, "
+    "are not counted in the 50.",
 )
 lesson.check("ResNet50: 16 residual blocks (Add layers)", rf["adds"], 16)
 lesson.check("ResNet50: 50 layers with weights (shortcut convolutions aside)", rf["weighted"], 50)
@@ -352,27 +346,95 @@ lesson.say(
     "- MobileNet (A. Howard et al., Google, 2017): depthwise separable convolutions again, made to run on "
     f"phones: {mf['params'] / 1e6:.1f} million parameters, {v['params'] // mf['params']}× fewer than VGG16. "
     f"Its {mf['depthwise']} depthwise layers each go with a 1×1; the first pair, on 32 channels to 64:",
-    f"    3·3·32 + 32·64 = {dw:,} + {pw:,} = {dw + pw:,} weights; a Conv2D(64, 3) has {conv:,}.",
+    f"    3·3·32 + 32·64 = {dw:,} + {pw:,} = {dw + pw:,} weights; a Conv2D(64, 3)",
+    f"    without bias (as in MobileNet) has 3·3·32·64 = {conv:,}.",
 )
 lesson.check("MobileNet: 13 DepthwiseConv2D layers", mf["depthwise"], 13)
 lesson.check("Keras' conv_dw_1 and conv_pw_1 = convlab's formulas", mf["pair"], (dw, pw))
 lesson.check("VGG16 / MobileNet parameters, rounded down", v["params"] // mf["params"], 32)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The slides' walk-through, 1: load_img → img_to_array → a batch of one")
+lesson.step("VGG16's design: why stack 3×3 convolutions")
 lesson.say(
-    "The slides load VGG16 with its ImageNet weights, model = VGG16(), and print model.summary(). Here is the "
-    "VGG16 of the last step, built with weights=None:"
+    "VGG16 uses only 3×3 kernels, two or three in a row. Two 3×3 convolutions in a row see a 5×5 window "
+    "of the input, three see 7×7. The receptive field — the "
+    "patch of the input that one output value depends on — of L stacked K×K convolutions (stride 1) is "
+    "1 + L·(K − 1):"
 )
-keras_table(vgg16_model)
-megabytes = round(v["params"] * 4 / 2**20)
+for layers, big in ((2, 5), (3, 7)):
+    lesson.check(f"{layers} stacked 3×3 convs: 1 + {layers}·(3 − 1) = {big}", 1 + layers * (3 - 1), big)
 lesson.say(
-    f"At 4 bytes (float32) a weight, the weights fill {v['params']:,}·4 bytes = {megabytes} MB: the "
-    "size of Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5, which the slides download by hand into "
-    "~/.keras/models."
+    "With C channels in and out (biases aside) the stack has fewer weights than the one big kernel, and a "
+    "ReLU, max(0, x), after each layer instead of one in total (Simonyan & Zisserman 2015, §2.3). "
+    "For C = 512:"
+)
+c = 512
+for layers, big, stacked_expected, single_expected in ((2, 5, 4_718_592, 6_553_600), (3, 7, 7_077_888, 12_845_056)):
+    stacked = layers * convlab.conv2d_param_count(c, 3, c, use_bias=False)
+    single = convlab.conv2d_param_count(c, big, c, use_bias=False)
+    count = "two" if layers == 2 else "three"
+    lesson.say(
+        f"  {count + ' 3×3:':<11}{f'{layers}·3·3·C²':>9} = {layers * 9}C² = {stacked:>10,} weights",
+        f"  {f'one {big}×{big}:':<11}{f'{big}·{big}·C²':>9} = {big * big}C² = {single:>10,} weights"
+        f"  (the stack: {1 - stacked / single:.0%} fewer)",
+    )
+    lesson.check(f"{count} 3×3 at C = 512 (convlab.conv2d_param_count)", stacked, stacked_expected)
+    lesson.check(f"one {big}×{big} at C = 512", single, single_expected)
+
+
+class SlicedGlorotUniform(keras.initializers.Initializer):
+    """Keras' default Dense initializer (Glorot uniform: ±√(6 / (fan_in + fan_out))), made in slices of rows.
+
+    Made in one piece, fc1's 25088×4096 kernel (392 MiB) takes two more full-size temporaries in
+    TensorFlow, which alone would lift the lesson's peak memory to about 2 GB.
+    """
+
+    def __call__(self, shape, dtype=None):
+        limit = (6 / (shape[0] + shape[1])) ** 0.5
+        rows = range(0, shape[0], 2048)
+        parts = [keras.random.uniform((min(2048, shape[0] - r), *shape[1:]), -limit, limit, dtype=dtype) for r in rows]
+        return keras.ops.concatenate(parts, axis=0)
+
+
+def untrained_vgg16():
+    """keras.applications.VGG16(weights=None): the same layers and the same kind of random starting values."""
+    with keras.StatelessScope(initialize_variables=False):  # shapes only: nothing allocated yet
+        layout = keras.applications.VGG16(weights=None)
+
+    def rebuild(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.Dense):
+            config["kernel_initializer"] = SlicedGlorotUniform()
+        return type(layer).from_config(config)
+
+    # A fresh Input with the layout's name: cloned without one, the summary's first row reads "keras_tensor".
+    inputs = keras.Input(shape=layout.input_shape[1:], name=layout.layers[0].name)
+    model = keras.models.clone_model(layout, input_tensors=inputs, clone_function=rebuild)
+    del layout
+    keras.backend.clear_session()  # forgets the layout's uninitialised variables (Keras keeps a list)
+    gc.collect()
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+lesson.step("Walk-through 1: load_img → img_to_array → a batch of one")
+lesson.say(
+    "The slides load VGG16 with its ImageNet weights, model = VGG16(), and print model.summary(). Here it is "
+    "built with weights=None: the same layers, with random starting weights."
+)
+vgg16_model = untrained_vgg16()
+keras_table(vgg16_model)
+n_bytes = v["params"] * 4
+mebibytes, megabytes = round(n_bytes / 2**20), round(n_bytes / 1e6)
+lesson.say(
+    f"At 4 bytes (float32) a weight, the weights fill {v['params']:,}·4 = {n_bytes:,} bytes: "
+    f"{mebibytes} MiB ({megabytes} million bytes; 1 MiB = 2²⁰ bytes, which Keras' summary writes as MB). "
+    "That is the size of Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5, which the slides download by "
+    "hand into ~/.keras/models."
 )
 lesson.check("Total params: 138,357,544 (the slide's summary)", vgg16_model.count_params(), 138_357_544)
-lesson.check("138,357,544·4 bytes in MB (2²⁰ bytes)", megabytes, 528)
+lesson.check("138,357,544·4 bytes in MiB (2²⁰ bytes)", mebibytes, 528)
+lesson.check("138,357,544·4 bytes in millions", megabytes, 553)
 weights_loaded = False
 if args.weights and has_classifier(args.weights) is False:
     lesson.say(
@@ -386,12 +448,33 @@ elif args.weights:
         lesson.say(f"Loaded your weights: {args.weights}")
     except ValueError as exc:
         lesson.say(f"Your --weights file does not fit this VGG16: {str(exc).splitlines()[0]}")
+WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 if not weights_loaded:
+    try:  # the address Keras' VGG16(weights="imagenet") fetches from; printing it downloads nothing
+        from keras.src.applications.vgg16 import WEIGHTS_PATH as weights_url
+    except ImportError:  # a Keras that keeps it elsewhere
+        weights_url = None
     lesson.say(
-        "This VGG16 is untrained: the slide's \"tiger 0.9202\" needs Keras' "
-        "vgg16_weights_tf_dim_ordering_tf_kernels.h5 (528 MB, with the classifier; from keras.io, placed by "
-        "hand). Pass it with --weights PATH and this walk-through gives the real prediction."
+        "This VGG16 is untrained. The slide's numbers (tiger 0.9202, tiger_cat 0.0765 …) need three things "
+        "the lesson never downloads:",
+        f"1. the ImageNet weights with the classifier, {WEIGHTS_FILE} (528 MiB), passed with --weights PATH. "
+        "Keras itself fetches the file from"
+        + (":" if weights_url else " the address in WEIGHTS_PATH of keras/src/applications/vgg16.py."),
     )
+    if weights_url:
+        # The address is longer than a line: split after its last "/", the file name on its own line.
+        url_dir, url_file = weights_url.rsplit("/", 1)
+        lesson.say(f"     {url_dir}/", f"     {url_file}")
+    lesson.say(
+        "2. the slide's own photo, passed with --photo PATH: this run's photo is a cat, which no weights "
+        "turn into a tiger;",
+        f"3. Keras' class list, ~/.keras/models/{CLASS_INDEX_FILE}, for the class names (without it the "
+        "lesson prints class numbers).",
+    )
+    if weights_url:
+        lesson.check("Keras' address ends in the file named in 1.", url_file, WEIGHTS_FILE)
+elif not args.photo:
+    lesson.say("(The slide's tiger 0.9202 also needs the slide's photo, --photo PATH; this run's is a cat.)")
 
 if args.photo:
     photo_path = Path(args.photo)
@@ -408,6 +491,8 @@ lesson.say(
     "  image = load_img(path, target_size=(224, 224))     # read and resize",
     "  image = img_to_array(image)                        # numbers",
     "  image = image.reshape((1, image.shape[0], image.shape[1], image.shape[2]))",
+    "load_img resizes without cropping: a photo that is not square is stretched or squashed to 224×224 (see "
+    "the figure of the next step).",
 )
 pil_image = keras.utils.load_img(str(photo_path), target_size=(224, 224))
 lesson.say(f"  load_img:     an {pil_image.mode} image of {pil_image.size[0]}×{pil_image.size[1]} pixels")
@@ -421,8 +506,8 @@ lesson.check("the batch: 1 × 224 × 224 × 3", batch.shape, (1, 224, 224, 3))
 lesson.check("it is what VGG16 takes", batch.shape[1:], tuple(vgg16_model.input_shape[1:]))
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The slides' walk-through, 2: preprocess_input (RGB → BGR, ImageNet means)")
-from keras.applications.vgg16 import decode_predictions, preprocess_input
+lesson.step("Walk-through 2: preprocess_input (RGB → BGR, means off)")
+from keras.applications.vgg16 import preprocess_input
 
 lesson.say(
     "VGG16 was trained on images prepared the way of its authors' software (Caffe): channels in B, G, R "
@@ -433,7 +518,7 @@ x = preprocess_input(batch.copy())
 row, col = 112, 112
 rgb, bgr = batch[0, row, col], x[0, row, col]
 lesson.say(
-    f"The pixel at row {row}, column {col}:",
+    f"The pixel at row {row}, column {col} (ringed in the figure):",
     f"  before, RGB:  R = {rgb[0]:5.1f}   G = {rgb[1]:5.1f}   B = {rgb[2]:5.1f}",
     "  after, BGR minus the ImageNet means:",
 )
@@ -462,12 +547,15 @@ for k, channel in enumerate("BGR"):
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
+    # the pixel whose numbers the text prints
+    ax.plot(col, row, "o", ms=11, mfc="none", mec="yellow", mew=1.8)
+    ax.plot(col, row, "o", ms=14, mfc="none", mec="black", mew=0.8)
 fig.colorbar(im, ax=axes[1:], shrink=0.85, label="blue: below the mean · red: above")
-fig.suptitle("preprocess_input: channels in B, G, R order, ImageNet means subtracted")
+fig.suptitle(f"preprocess_input: channels in B, G, R order, ImageNet means subtracted (ringed: pixel {row}, {col})")
 lesson.savefig(fig, "preprocess_input")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("The slides' walk-through, 3: predict → 1×1000 → decode_predictions")
+lesson.step("Walk-through 3: predict → 1×1000 → decode_predictions")
 lesson.say(
     "predict returns one row per image: 1,000 numbers, VGG16's softmax over the ILSVRC classes (softmax, "
     "lesson 05, turns scores into probabilities that add up to 1):"
@@ -477,41 +565,57 @@ lesson.say(f"  predict_result = model.predict(image)   → {probs.shape}")
 lesson.check("1 × 1000", probs.shape, (1, ILSVRC_CLASSES))
 lesson.check("the probabilities add up to 1 (float32 sums)", float(probs.sum()), 1.0, atol=1e-5)
 top5 = np.argsort(-probs[0], kind="stable")[:5]
+lesson.say(
+    "The slides then name the classes:",
+    "  label = decode_predictions(predict_result)",
+    "decode_predictions takes the 5 most probable class numbers (0–999) and looks each up in Keras' class "
+    f"list, {CLASS_INDEX_FILE}: a class number → (WordNet id, class name). A WordNet id such as n02129604 is "
+    "ImageNet's name for a class. When the file is missing, decode_predictions downloads it, so the lesson "
+    "never calls it: it reads the file itself, when the file is already there.",
+)
+# Where Keras' get_file keeps it: KERAS_HOME or ~/.keras, else (not writable) /tmp/.keras.
 keras_dir = Path(os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")))
-if not os.access(keras_dir, os.W_OK):  # where Keras' get_file looks then
-    keras_dir = Path(tempfile.gettempdir()) / ".keras"
+if not os.access(keras_dir, os.W_OK):
+    keras_dir = Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / ".keras"
 index_file = keras_dir / "models" / CLASS_INDEX_FILE
-index_ok = index_file.is_file() and hashlib.md5(index_file.read_bytes()).hexdigest() == CLASS_INDEX_MD5
-if index_ok:
-    # the file is where get_file looks and has the hash it checks, so decode_predictions reads it (no download)
-    decoded = decode_predictions(probs, top=5)
-    lesson.say(
-        "  label = decode_predictions(predict_result)",
-        "The top 5, as (WordNet id, class name, probability), most probable first:",
-    )
-    for wnid, cls, p in decoded[0]:
-        lesson.say(f"    {wnid}  {cls:<22} {p:.4f}")
+# Only the file Keras would accept (its MD5), so the names are the ones decode_predictions gives.
+class_index = None
+if index_file.is_file() and hashlib.md5(index_file.read_bytes()).hexdigest() == CLASS_INDEX_MD5:
+    class_index = json.loads(index_file.read_text(encoding="utf-8"))
+if class_index:
+    lesson.say(f"Read {index_file}. The 5 most probable, as (class, WordNet id, name, probability):")
+    for i in top5:
+        wnid, cls = class_index[str(i)]
+        lesson.say(f"    class {i:>3}  {wnid}  {cls:<22} {probs[0][i]:.4f}")
     lesson.check(
-        "decode_predictions' top 5 = the 5 largest probabilities",
-        [p for _, _, p in decoded[0]],
-        probs[0][top5].tolist(),
+        "the slide's classes in that file (tiger = 292 …)",
+        [tuple(class_index[str(i)]) for i, *_ in SLIDE_TOP5],
+        [(wnid, cls) for _, wnid, cls, _ in SLIDE_TOP5],
     )
 else:
     lesson.say(
-        f"decode_predictions names the classes from Keras' {CLASS_INDEX_FILE}, which is not in {index_file.parent}"
-        " (Keras would download it, so it is not called). The top 5 by class number:"
+        f"{CLASS_INDEX_FILE} is not in {index_file.parent}, so no names. The 5 most probable, as class numbers (0–999):"
     )
     for i in top5:
-        lesson.say(f"    class {i:>3}   {probs[0][i]:.4f}")
+        lesson.say(f"    class {i:>3}  {probs[0][i]:.4f}")
 if not weights_loaded:
     lesson.say(
         f"The untrained network spreads its guess: every probability lies between {probs.min():.4f} and "
-        f"{probs.max():.4f}, around 1/1,000 = 0.001. The slide's tiger photo with the ImageNet weights:"
+        f"{probs.max():.4f}, around 1/1,000 = 0.001."
     )
+    lesson.check_true(
+        "the untrained network's probabilities all lie within 0.0002 … 0.005",
+        0.0002 <= probs.min() and probs.max() <= 0.005,
+    )
+    lesson.say("The slide's tiger photo with the ImageNet weights (class numbers in the standard ILSVRC-2012 order):")
 else:
-    lesson.say("The slide's tiger photo, for comparison:")
-for wnid, cls, p in SLIDE_TOP5:
-    lesson.say(f"    {wnid}  {cls:<10} {p:.4f}")
+    lesson.say("The slide's tiger photo, for comparison (class numbers in the standard ILSVRC-2012 order):")
+for i, wnid, cls, p in SLIDE_TOP5:
+    lesson.say(f"    class {i:>3}  {wnid}  {cls:<10} {p:.4f}")
+lesson.check_true(
+    "the class numbers rise with the WordNet ids (the ILSVRC-2012 order)",
+    sorted(SLIDE_TOP5) == sorted(SLIDE_TOP5, key=lambda t: t[1]),
+)
 slide_total = sum(p for *_, p in SLIDE_TOP5)
 lesson.check_true(
     f"the slide's top 5 add up to {slide_total:.4f}, at most 1: softmax shares 1 among 1,000", slide_total <= 1
@@ -522,7 +626,7 @@ gc.collect()
 
 # --------------------------------------------------------------------------------------------
 table_size = 32 if lesson.quick else 224
-lesson.step(f"seeds/000's VGG16 at {table_size}×{table_size}×3, 3 classes: convlab's formulas vs Keras")
+lesson.step("seeds/000's VGG16, 3 classes: convlab's counts vs Keras")
 
 
 def convlab_vgg16(side, classes):
@@ -544,7 +648,10 @@ def convlab_vgg16(side, classes):
 
 
 ours = convlab_vgg16(table_size, 3)
-lesson.say("convlab, each count from lesson 05's formulas (Conv2D: N_f·K·K·N_c + N_f; Dense: inputs·units + units):")
+lesson.say(
+    f"VGG16 for 3 classes on {table_size}×{table_size}×3 images. convlab, each count from lesson 05's formulas "
+    "(Conv2D: N_f·K·K·N_c + N_f; Dense: inputs·units + units):"
+)
 lesson.say(f"  {'layer':<14}{'output':<14}{'parameters':>12}  formula")
 for layer in ours.layers:
     shape = "×".join(str(d) for d in layer.output_shape[1:])
@@ -576,10 +683,12 @@ else:
         theirs.count_params(),
         vgg.VGG16_PARAMS["3 classes"] - (102_764_544 - fc1),
     )
+# the 13 convolutions' parameters, from convlab's formulas: the base of every VGG16 below
+convs_convlab = sum(layer.count_params() for layer in ours.layers if "_conv" in layer.name)
 del ours, theirs
 
 # --------------------------------------------------------------------------------------------
-lesson.step("A small real data set: faces vs non-faces (scikit-image's lfw_subset)")
+lesson.step("A small data set: faces vs non-faces (lfw_subset)")
 if args.data:
     data_dir = args.data
     lesson.say(f"Your folder: {data_dir}")
@@ -588,26 +697,41 @@ else:
     data_dir = make_photo_folder(Path(scratch_dir.name) / "faces", "faces", per_class=per_class)
     lesson.say(
         f'Wrote {2 * per_class} PNGs (25×25 greyscale crops from LFW, "Labeled Faces in the Wild") to a '
-        "temporary folder, one sub-folder per class (face/, not_face/): the layout flow_from_directory reads."
+        "temporary folder, one sub-folder per class (face/, not_face/): the layout Keras' "
+        "image_dataset_from_directory reads (flow_from_directory in the Keras 2 of the slides' time)."
     )
 data = read_image_folder(data_dir, (size, size))
 lesson.say(f"Read {len(data)} images, resized to {size}×{size}×3: {data.counts()}")
-lesson.check("images are (N, H, W, 3)", data.images.shape, (len(data), size, size, 3))
+lesson.check("images are (images, H, W, 3)", data.images.shape, (len(data), size, size, 3))
 lesson.check_true("pixels are uint8 0–255 (rescaled by 1/255 in the pipeline)", data.images.dtype == np.uint8)
 n_classes = len(data.class_names)
 
 # --------------------------------------------------------------------------------------------
-lesson.step(f"VGG16 from scratch (seeds/000) on {size}×{size} images, {epochs} epoch(s)")
+epoch_word = f"{epochs} epoch" + ("s" if epochs > 1 else "")
+lesson.step(f"VGG16 from scratch (seeds/000), {size}×{size}, {epoch_word}")
 scratch = vgg.vgg16(classes=n_classes, input_shape=(size, size, 3))
+flat = (size // 32) ** 2 * 512  # what Flatten passes to the first dense layer
 lesson.say(
     f"{scratch.count_params():,} parameters, all starting from random values. An epoch is one pass over the "
-    "training images; a batch is the group of images behind one update of the weights (32 here)."
+    "training images; a batch is the group of images behind one update of the weights (32 here). The loss "
+    "is the number training makes smaller (categorical cross-entropy: small when the right class gets a "
+    "high probability); the validation images are held back from training, to watch for over-fitting "
+    "(learning the training images by heart).",
+)
+lesson.check(
+    "lesson 05's formulas: the 13 convolutions + fc1 + fc2 + predictions",
+    scratch.count_params(),
+    convs_convlab
+    + convlab.dense_param_count(4096, flat)
+    + convlab.dense_param_count(4096, 4096)
+    + convlab.dense_param_count(n_classes, 4096),
 )
 lesson.say(
-    "Learning rate (the size of each update): seeds/000 used Adam's default 0.001 and stalled at 47% "
-    "training accuracy (40% on its test images). Without batch normalisation a 16-layer VGG often 'dies' at "
-    "that rate: every ReLU outputs 0 and the loss sticks at ln(classes). A 10× smaller rate, 0.0001, keeps "
-    "it alive."
+    "Learning rate (the size of each update): seeds/000 used Adam (the usual variant of gradient descent, "
+    "which adapts each weight's step) with its default rate 0.001, and stalled at 47% training accuracy "
+    "(40% on its test images). Without batch normalisation (rescaling each channel inside the network, "
+    "lesson 13) a 16-layer VGG often 'dies' at that rate: every ReLU outputs 0 and the loss sticks at "
+    "ln(classes). A 10× smaller rate, 0.0001, keeps it alive."
 )
 res_scratch = vgg.train(scratch, data, epochs=epochs, batch_size=32, learning_rate=1e-4, verbose=0)
 say_training(res_scratch)
@@ -621,23 +745,23 @@ lesson.check(
 lesson.check("one loss value per epoch", len(res_scratch.history.history["loss"]), epochs)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Fine-tuning, steps 1–2: add a classifier, freeze the base, train")
+lesson.step("Fine-tuning 1–2: add a classifier, freeze the base, train")
 lesson.say(
     "The slides' recipe for fine-tuning a pretrained model, to reuse its base and get a good classifier for "
     "a task of your own:",
     "1. add a classifier (a small dense network) on top of the pretrained base;",
     "2. freeze the base (its weights are not updated) and train: only the classifier learns;",
-    "3. train the added classifier and the base together (the last step of this lesson).",
-    "seeds/002's classifier: Flatten → Dense(128, relu) → Dropout(0.4) → Dense(classes, softmax). Dropout(0.4) "
-    "sets 40% of the 128 values to 0 at random in each training step, so the classifier cannot lean on any "
-    "single one.",
+    "3. train the added classifier and the base together (later in this lesson).",
+    "seeds/002's classifier: Flatten → Dense(128, relu) → Dropout(0.4) → Dense(classes, softmax). In each "
+    "training step Dropout(0.4) sets each of the 128 values to 0 with probability 0.4 (and scales the rest "
+    "by 1/0.6), so the classifier cannot lean on any single one.",
 )
 if args.weights:
-    lesson.say(f"Step 1, the base: VGG16's convolutions with your weights, {args.weights}")
+    lesson.say(f"Recipe step 1 (the base): VGG16's convolutions with your weights, {args.weights}")
     model = vgg.transfer_model(n_classes, weights=args.weights, input_shape=(size, size, 3))
 else:
     lesson.say(
-        "Step 1, the base: no ImageNet weights ship with convlab (and nothing is downloaded), so the base "
+        "Recipe step 1 (the base): no ImageNet weights ship with convlab (and nothing is downloaded), so the base "
         "here gets the convolutions of the from-scratch model we just trained, copied in memory. Pass "
         "--weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 for the real thing."
     )
@@ -648,7 +772,6 @@ else:
     model = vgg.transfer_model(n_classes, base=base, input_shape=(size, size, 3))
 keras_table(model)
 trainable = trainable_count(model)
-flat = (size // 32) ** 2 * 512
 lesson.check(
     "frozen: trainable = flatten·128 + 128 + 128·classes + classes",
     trainable,
@@ -673,23 +796,27 @@ lesson.check("224×224: the classifier's 3,211,779 trainable", head_224, 3_211_7
 res_scratch.history.set_model(None)  # the History would keep the whole from-scratch model alive
 del scratch
 gc.collect()
+lesson.say("Recipe step 2: train, with the base frozen.")
 res = vgg.train(model, data, epochs=epochs, batch_size=32, verbose=0)
 say_training(res)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Training curves")
-from matplotlib.ticker import MaxNLocator
-
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-for label, r in (("from scratch", res_scratch), ("transfer", res)):
+# The transfer model's markers are hollow and larger, so a from-scratch point under one stays visible.
+for label, r, style in (
+    ("from scratch", res_scratch, {"ms": 5}),
+    ("transfer", res, {"ms": 10, "mfc": "none", "mew": 1.5}),
+):
     h = r.history.history
     ep = np.arange(1, len(h["loss"]) + 1)
     for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(ep, h[key], "o-", label=f"{label}: train")
+        ax.plot(ep, h[key], "o-", label=f"{label}: train", **style)
         if f"val_{key}" in h:
-            ax.plot(ep, h[f"val_{key}"], "s--", label=f"{label}: validation")
+            ax.plot(ep, h[f"val_{key}"], "s--", label=f"{label}: validation", **style)
 for ax, key in zip(axes, ("categorical cross-entropy", "accuracy")):
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(ep)  # whole epochs only (with one epoch, a default axis shows 0.95 … 1.05)
+    ax.set_xlim(0.5, len(ep) + 0.5)
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
     ax.legend(fontsize=8)
@@ -698,7 +825,7 @@ fig.tight_layout()
 lesson.savefig(fig, "training_curves")
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Classification report on the test split (seeds/002's table)")
+lesson.step("Classification report on the test split (seeds/002)")
 report = vgg.evaluate_report(model, res, title="Transfer model, test split")
 lesson.say(
     "Precision: of the images predicted as a class, the share that belong to it. Recall: of the images of a "
@@ -711,14 +838,19 @@ fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * n_classes + 2),) * 2)
 viz.draw_matrix(ax, report.confusion, vmin=0)  # the course's number grid: larger counts lighter
 ax.set_xticks(range(n_classes), res.class_names)
 ax.set_yticks(range(n_classes), res.class_names)
+ax.tick_params(labelbottom=True, labelleft=True)  # draw_matrix hides tick labels; these are the class names
 ax.set_xlabel("predicted class")
 ax.set_ylabel("true class")
 ax.set_title("Transfer model, test split (counts)")
 lesson.savefig(fig, "confusion_matrix")
+if args.weights:
+    base_words = "the base has your ImageNet weights, but the data set is small"
+else:
+    base_words = f"the base is {epoch_word} of our own from-scratch VGG"
 lesson.say(
-    "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here the "
-    "base is a few epochs of our own from-scratch VGG and the test split is tiny, so the numbers move from "
-    "run to run and machine to machine: no accuracy is checked, the mechanics are the point."
+    "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here "
+    f"{base_words} and the test split is tiny, so the numbers move from run to run and machine to machine: "
+    "no accuracy is checked, the mechanics are the point."
 )
 
 # --------------------------------------------------------------------------------------------
@@ -732,11 +864,12 @@ for cls, p in top:
 lesson.check("probabilities sum to 1", sum(p for _, p in top), 1.0, atol=1e-4)
 
 # --------------------------------------------------------------------------------------------
-lesson.step("Fine-tuning, step 3: train the classifier and the base together")
+lesson.step("Fine-tuning 3: train the classifier and the base together")
 lesson.say(
     'Unfreeze the base — here its last block, block5; from_layer="block1_conv1" would free it all — and '
     "train again with a small learning rate (0.00001), so the pretrained filters move only a little. "
-    "Changing what is trainable counts only after compiling again, which unfreeze does."
+    "Changing what is trainable counts only after compiling again (compile: Keras fixes the optimizer and "
+    "the weights it may change), which unfreeze does."
 )
 vgg.unfreeze(model, from_layer="block5_conv1", learning_rate=1e-5)
 after = trainable_count(model)
