@@ -44,7 +44,7 @@ from pathlib import Path
 
 from convlab.exercises.commands import run_check, run_exercises
 from convlab.exercises.workspace import DEFAULT_DIR as EXERCISES_DIR
-from convlab.teach.lesson import wrap_line
+from convlab.teach.lesson import counted, wrap_line
 from convlab.teach.lessons import LESSON_GLOB, find_lessons, lessons_dir
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least, one_line, positive_seconds
 
@@ -147,7 +147,7 @@ def _run_tour(args) -> int:
     except OSError as e:
         raise ValueError(f"--out {args.out!r} cannot hold the figures: {e.strerror} ({e.filename})") from None
     mode = "full" if args.full else "--quick"
-    head = f"convlab tour: {len(lessons)} lesson(s) from {folder} ({mode}), figures in {out}/"
+    head = f"convlab tour: {counted(len(lessons), 'lesson')} from {folder} ({mode}), figures in {out}/"
     print("\n".join(wrap_line(head)), flush=True)
     results = []
     skipped: list[tuple[str, str]] = []
@@ -195,7 +195,7 @@ def _tour_table(results) -> str:
     failed = sum(r[4] not in ("ok", "skipped") for r in results)
     skipped = sum(r[4] == "skipped" for r in results)
     total = (
-        f"{len(results)} lesson(s): {len(results) - failed - skipped} passed, "
+        f"{counted(len(results), 'lesson')}: {len(results) - failed - skipped} passed, "
         + (f"{skipped} skipped, " if skipped else "")
         + f"{failed} failed; {sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
         f"{sum(r[3] for r in results):.1f} s"

@@ -244,7 +244,7 @@ def test_tour_only_03(capfd, tmp_path):
     row = next(line for line in table.splitlines() if line.startswith("03_convolution_by_hand"))
     name, checks, figures, seconds, status = row.split()
     assert int(checks) > 0 and int(figures) == 3 and float(seconds) > 0 and status == "ok"
-    assert "1 lesson(s): 1 passed, 0 failed" in out
+    assert "1 lesson: 1 passed, 0 failed" in out
     summary = json.loads((tmp_path / "03_convolution_by_hand" / "summary.json").read_text())
     assert summary["checks"] == int(checks)
     assert not (tmp_path / "01_image_as_matrix").exists()
@@ -263,7 +263,7 @@ def test_tour_reports_a_failing_lesson(capfd, tmp_path):
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("01_ok", "02_bad"))}
     assert rows["01_ok"].split()[1] == "1" and rows["01_ok"].endswith("ok")
     assert "FAILED (exit 1)" in rows["02_bad"]
-    assert "2 lesson(s): 1 passed, 1 failed" in out
+    assert "2 lessons: 1 passed, 1 failed" in out
 
 
 @pytest.mark.slow
@@ -281,7 +281,7 @@ def test_tour_says_skipped_and_why_and_exits_0(capfd, tmp_path):
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("01_ok", "02_needs_tf"))}
     assert rows["01_ok"].endswith("ok") and rows["02_needs_tf"].endswith("skipped")
     assert "02_needs_tf skipped: needs TensorFlow, which is not installed" in out
-    assert "2 lesson(s): 1 passed, 1 skipped, 0 failed" in out
+    assert "2 lessons: 1 passed, 1 skipped, 0 failed" in out
 
 
 @pytest.mark.slow

@@ -63,6 +63,7 @@ __all__ = [
     "product_term",
     "product_rows",
     "unbroken",
+    "counted",
     "int_at_least",
     "exercise_text",
     "wrap_line",
@@ -491,7 +492,7 @@ class Lesson:
         summary = self._write_summary("passed")
         self.say(
             "",
-            f"{self.name}: {_count(self.checks, 'check')} passed, {_count(len(self.figures), 'figure')} "
+            f"{self.name}: {counted(self.checks, 'check')} passed, {counted(len(self.figures), 'figure')} "
             f"in {_shown(self.out)}/ ({summary['seconds']:.1f} s)",
         )
         self.say(exercise_text(self.name))
@@ -500,7 +501,7 @@ class Lesson:
         return summary
 
 
-def _count(n: int, noun: str) -> str:
+def counted(n: int, noun: str) -> str:
     """``"1 figure"``, ``"0 figures"``, ``"3 figures"``: a count with its noun pluralised."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
