@@ -492,8 +492,11 @@ class Lesson:
         summary = self._write_summary("passed")
         self.say(
             "",
-            f"{self.name}: {counted(self.checks, 'check')} passed, {counted(len(self.figures), 'figure')} "
-            f"in {_shown(self.out)}/ ({summary['seconds']:.1f} s)",
+            f"{self.name}: {counted(self.checks, 'check')} passed, "
+            + (f"{counted(len(self.figures), 'figure')} in {_shown(self.out)}/" if self.figures else "no figures")
+            + " ("
+            + unbroken(f"{summary['seconds']:.1f} s")
+            + ")",
         )
         self.say(exercise_text(self.name))
         if self.stepping:
