@@ -258,6 +258,11 @@ for ax in fig.axes[:3]:
 for ax in fig.axes[3:5]:
     ax.images[0].set_cmap("RdBu_r")
     ax.images[0].set_clim(-LIM, LIM)
+# The empty sixth panel holds the difference panels' colour key.
+key = fig.axes[5].inset_axes([0.08, 0.45, 0.84, 0.07])
+bar = fig.colorbar(fig.axes[4].images[0], cax=key, orientation="horizontal")
+bar.set_ticks([-LIM, 0, LIM])
+bar.set_label("difference (of 1)\nblue: darker than rgb2gray · red: lighter", fontsize=9)
 lesson.savefig(fig, "greyscale_methods")
 
 # --------------------------------------------------------------------------------------------

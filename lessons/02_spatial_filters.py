@@ -119,6 +119,9 @@ for ax, y in zip(fig.axes[1:], filtered.values()):
     ax.images[0].set_clim(-lim, lim)
 fig.axes[-1].images[0].set_cmap(viz.GRID_CMAP)  # sharpen: a photo again
 fig.axes[-1].images[0].set_clim(0, 255)
+# Room between the rows: the second row's titles would otherwise touch the first row's photos.
+fig.set_size_inches(fig.get_size_inches() + (0, 0.4))
+fig.tight_layout(h_pad=1.2)
 lesson.savefig(fig, "filters_on_camera")
 
 # --------------------------------------------------------------------------------------------

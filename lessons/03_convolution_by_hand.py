@@ -242,6 +242,10 @@ lesson.say(
     "P that keeps the size (for stride 1 and K = 3, P = 1).",
 )
 lesson.check("padding='same' (stride 1, K=3) is padding 1", convlab.correlate2d(X, K, padding="same"), EXPECTED_PAD1)
+lesson.say(
+    "(In padding1.png the zeros are now the darkest value: each grid's greys run from its own "
+    f"smallest number to its largest, so the input's {X.min()}, black in valid.png, is grey there.)",
+)
 lesson.savefig(
     matrices_figure(XP, padded, "Stride 1, zero padding 1", "input with padding 1 (7×7)", "output 5×5"), "padding1"
 )

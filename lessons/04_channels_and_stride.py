@@ -110,9 +110,9 @@ lesson.step("The input volume 5×5×3, padded with one ring of zeros → 7×7×3
 xp = np.pad(x, ((P, P), (P, P), (0, 0)))
 lesson.say(
     "A colour image is a volume: one plane of numbers per channel (R, G, B).",
-    f"Here N × M × N_c = {N} × {M} × {N_C}, stored as x.shape = {x.shape} = (H, W, C),",
-    "as Keras (the slides' library) does. Padding P = 1 adds a ring of zeros",
-    f"around each plane (lesson 03): padded shape {xp.shape}.",
+    f"Here N × M × N_c = {N} × {M} × {N_C}, stored as x.shape = {x.shape} = (N, M, N_c),",
+    "Keras' (height, width, channels), as the slides' library does. Padding P = 1",
+    f"adds a ring of zeros around each plane (lesson 03): padded shape {xp.shape}.",
     "",
 )
 say_side_by_side([(f"x[:, :, {c}] (+pad {P})", xp[:, :, c]) for c in range(N_C)])

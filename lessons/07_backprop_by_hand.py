@@ -27,8 +27,8 @@ central differences in float64 (``convlab.gradcheck``) — and shows why float32
 is not precise enough for that check.
 
 Run: ``python lessons/07_backprop_by_hand.py [--step] [--out DIR] [--quick]``.
-Figure ``gradients.png``: input, dy, ∂L/∂k and ∂L/∂x side by side (grey cells:
-larger = lighter; signed grids: blue negative, white 0, red positive).
+Figure ``gradients.png``: input, dy, ∂L/∂k and ∂L/∂x side by side (input grey,
+larger = lighter; the three gradients blue negative, white 0, red positive).
 """
 
 import matplotlib.pyplot as plt
@@ -376,14 +376,12 @@ for name, dy, stride, padding in [
     lesson.check_true(f"gradient check passes, both < 1e-7 ({name})", max(errors.values()) < 1e-7)
 
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
-for ax, (title, m) in zip(
-    axes, [("input x", X), ("upstream dy", DY2), ("∂L/∂k = x ⋆ dy", dk2), ("∂L/∂x = dy ∗ k (full)", dx2)]
-):
-    if m.min() < 0:  # signed: a diverging map centred on 0
-        top = float(np.abs(m).max())
-        viz.draw_matrix(ax, m, title=title, cmap="RdBu_r", vmin=-top, vmax=top)
-    else:  # a number grid: grey, larger = lighter
-        viz.draw_matrix(ax, m, title=title)
-fig.suptitle("grey: larger = lighter · signed grids: blue negative, white 0, red positive", fontsize=10)
+viz.draw_matrix(axes[0], X, title="input x")  # a number grid: grey, larger = lighter
+for ax, (title, m) in zip(axes[1:], [("upstream dy", DY2), ("∂L/∂k = x ⋆ dy", dk2), ("∂L/∂x = dy ∗ k (full)", dx2)]):
+    # Every gradient is signed in general (even where this one is not): diverging, white = 0, so
+    # that a large gradient is never drawn dark as if it were "about 0".
+    top = float(np.abs(m).max()) or 1.0
+    viz.draw_matrix(ax, m, title=title, cmap="RdBu_r", vmin=-top, vmax=top)
+fig.suptitle("input x: grey, larger = lighter · gradients: blue negative, white 0, red positive", fontsize=10)
 lesson.savefig(fig, "gradients")
 lesson.finish()

@@ -143,8 +143,9 @@ edge = x[:, [0, -1], :].any(axis=(1, 2)) | x[:, :, [0, -1]].any(axis=(1, 2))  # 
 lesson.say(
     'The slides: "perfectly centred". A digit\'s centre of mass is the brightness-weighted average '
     "of its pixel positions; MNIST moved each digit so that it falls on pixel (14, 14).",
-    f"largest distance of a centre of mass from row 14: {np.abs(rows - 14).max():.3f}, from column "
-    f"14: {np.abs(cols - 14).max():.3f} pixels; largest digit: {digit_h.max()}×{digit_w.max()} pixels",
+    f"centre of mass: at most {np.abs(rows - 14).max():.3f} pixels from row 14, at most "
+    f"{np.abs(cols - 14).max():.3f} from column 14",
+    f"largest digit: {digit_h.max()}×{digit_w.max()} pixels",
 )
 lesson.check_true(
     "every digit's centre of mass within half a pixel of (14, 14)",
@@ -218,6 +219,7 @@ if lesson.quick:
         f"--quick: {N_EPOCHS} on the first {len(x_train):,} training images, {len(x_test):,} test "
         "images — a tour-sized run, not the lesson's result. Run without --quick for the real thing.",
     )
+    source += f" (--quick uses {len(x_train):,} and {len(x_test):,} of them)"
 # As in the seed: add the channel axis (N, 28, 28) → (N, 28, 28, 1) and scale pixels to [0, 1].
 x_train = (x_train[..., None] / 255.0).astype(np.float32)
 x_test = (x_test[..., None] / 255.0).astype(np.float32)
@@ -313,6 +315,7 @@ a2.plot(ep, history.history["accuracy"], "o-", label="training")
 a2.plot(ep, history.history["val_accuracy"], "s--", label="test")
 a2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
 for a in (a1, a2):
+    a.set_xticks(ep)  # whole epochs only: 2 epochs would otherwise get ticks 1.0, 1.2, … 2.0
     a.grid(alpha=0.3)
     a.legend()
 fig.tight_layout()
@@ -408,10 +411,14 @@ lesson.check(
 
 
 def black_is_zero(fig):
-    """The lessons' grey convention on every panel: 0 black, lighter = larger, up to the map's maximum."""
+    """The lessons' grey convention on every panel (0 black, lighter = larger), and room between rows."""
     for ax in fig.axes:
         for im in ax.images:
             im.set_clim(0, float(np.max(im.get_array())) or 1.0)
+    # Room between the rows: the second row's titles would otherwise touch the first row's maps.
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, height + 0.4)
+    fig.tight_layout(h_pad=1.2)
 
 
 fig = viz.grid_figure(
@@ -457,7 +464,9 @@ model.class_names = class_names  # saved with the model: the web explorer labels
 model.save(path)
 again = convlab.load_model(path)
 lesson.say(
-    f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB: architecture as JSON, weights, Adam's state, class names)",
+    f"saved to {path} ({path.stat().st_size / 1e6:.1f} MB)",
+    "It holds the architecture as JSON, the weights, Adam's state (its running averages of each "
+    "weight's gradients) and the class names.",
 )
 lesson.check("the loaded model predicts exactly the same", again.predict(x_test), probs)
 lesson.check("the class names came back with it", list(again.class_names), class_names)
@@ -573,7 +582,8 @@ lesson.check(
 # "\u00a0" (a no-break space) keeps a formula's "= value" on the line of its formula when the line wraps.
 lesson.say(
     f"Numbers per image: MNIST 28·28·1 = {28 * 28:,}; CIFAR-10 32·32·3 = {32 * 32 * 3:,}; "
-    f"Finger 128·128\u00a0=\u00a0{128 * 128:,} for each channel.",
+    f"Finger 128·128\u00a0=\u00a0{128 * 128:,} pixels (the slides give its size, not its number of "
+    "channels).",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -630,14 +640,17 @@ lesson.say(
     "",
     "The conv layer's parameters depend on K and N_c only, never on the image's size: 640 → 1,792 "
     "because of the 3 channels. The Dense layer after Flatten grows with the image's area: a "
-    f"128×128 one-channel image (Finger's size) gives {big}·{big}·64\u00a0=\u00a0{big * big * 64:,} values "
+    f"128×128 image (Finger's size, with 1 channel or 3: Flatten does not depend on N_c) gives "
+    f"{big}·{big}·64\u00a0=\u00a0{big * big * 64:,} values "
     f"and {dense_param_count(10, big * big * 64):,} Dense parameters — why real networks pool "
     "(lesson 06) and stack more conv layers before the Dense part.",
 )
+# Built without the Dense layer: its 10 million weights would only slow the check down.
+finger = [convlab.Sequential([Input((128, 128, n_c)), Conv2D(64, 3), Flatten()]) for n_c in (1, 3)]
 lesson.check(
-    "128×128×1: Conv2D(64, 3) still 640 parameters, Flatten 1,016,064",
-    (conv2d_param_count(64, 3, 1), conv_output_size(128, 3) ** 2 * 64),
-    (640, 1_016_064),
+    "128×128×1 and ×3: Flatten 1,016,064 both (Sequential's output shape)",
+    [net.layers[-1].output_shape for net in finger],
+    [(None, big * big * 64)] * 2,
 )
 
 lesson.finish()

@@ -200,6 +200,8 @@ lesson.say(
         )
     ),
     f"  {'exact (math.fsum)':<24}{exact:>22.17g}",
+    "(pairwise, as NumPy's np.sum adds: split the numbers in two halves, sum each half the same "
+    "way, then add the two sums — the rounding errors pile up less than left to right)",
     "",
 )
 lesson.check(
@@ -324,7 +326,8 @@ lesson.check("convlab's 32 feature maps = Keras'", maps, kmaps, atol=1e-5, show_
 pooled = loaded.layers[1].forward(conv.forward(digit))[0]
 lesson.say(
     f"digit {y_test[0]}: conv output {maps.shape}, after max pooling {pooled.shape}; "
-    f"{int((maps.reshape(-1, 32).max(axis=0) == 0).sum())} of 32 filters are silent on it"
+    f"{int((maps.reshape(-1, 32).max(axis=0) == 0).sum())} of 32 filters are silent on it (all "
+    f"{maps.shape[0]}×{maps.shape[1]} outputs 0 after ReLU)"
 )
 fig = viz.grid_figure([digit[0, :, :, 0]], [f"test digit (label {y_test[0]})"], panel_inches=2.5)
 fig.axes[0].images[0].set_clim(0, 1)  # pixels in [0, 1]: 0 black, 1 white, as in the data
@@ -348,7 +351,7 @@ fig = viz.grid_figure(
     ncols=8,
     panel_inches=1.0,
     symmetric=True,
-    suptitle="its 32 kernels (3×3), learnt by Keras",
+    suptitle="its 32 kernels (3×3), learned by Keras\nred: positive weight, blue: negative, white: 0",
 )
 lesson.savefig(fig, "kernels")
 
