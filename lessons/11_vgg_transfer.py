@@ -30,15 +30,15 @@ network and says what the slide's "tiger 0.9202" needs.
 Your own data and weights::
 
     python lessons/11_vgg_transfer.py --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 \\
-        --photo tiger.jpg --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\
+        --photo tigre.jpg --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\
         --save emotions.keras
 
 ``--weights``: Keras' ImageNet file for VGG16, fetched by hand (the lesson prints
 the address Keras itself would use, ``WEIGHTS_PATH`` in Keras' ``vgg16`` module). The
 file with the classifier (``..._kernels.h5``, 528 MiB) gives the walk-through's real
 prediction and the frozen base; the one without (``..._kernels_notop.h5``) only the
-base. The slide's "tiger 0.9202" also needs the slide's own photo (``--photo``), and
-the class names need Keras' class list already at
+base. The slide's "tiger 0.9202" also needs the slide's own photo (the deck's
+``tigre.jpg``, ``--photo``), and the class names need Keras' class list already at
 ``~/.keras/models/imagenet_class_index.json``: the lesson reads that file itself
 (``decode_predictions`` would download it when missing) and otherwise prints class
 numbers. ``my_images/`` holds one sub-folder per class, as Keras'
@@ -189,11 +189,15 @@ def trainable_count(model):
     return int(sum(np.prod(v.shape) for v in model.trainable_weights))
 
 
-def say_training(result):
-    """The training run in lines that fit 80 columns (Keras' own progress lines are wider)."""
+def say_training(result, setup=True):
+    """The training run in lines that fit 80 columns (Keras' own progress lines are wider).
+
+    ``setup=False`` leaves out the device and the split, already printed for the first run.
+    """
     h = result.history.history
-    sizes = f"train {len(result.train)}, validation {len(result.validation)}, test {len(result.test)}"
-    lesson.say(f"Trained on {result.device}", f"Images: {sizes}.")
+    if setup:
+        sizes = f"train {len(result.train)}, validation {len(result.validation)}, test {len(result.test)}"
+        lesson.say(f"Trained on {result.device}", f"Images: {sizes}.")
     for e in range(len(h["loss"])):
         val = f", validation loss {h['val_loss'][e]:.4f}" if "val_loss" in h else ""
         lesson.say(
@@ -358,8 +362,8 @@ lesson.step("VGG16's design: why stack 3×3 convolutions")
 lesson.say(
     "VGG16 uses only 3×3 kernels, two or three in a row. Two 3×3 convolutions in a row see a 5×5 window "
     "of the input, three see 7×7. The receptive field — the "
-    "patch of the input that one output value depends on — of L stacked K×K convolutions (stride 1) is "
-    "1 + L·(K − 1):"
+    "patch of the input that one output value depends on — of n stacked K×K convolutions (stride 1) is "
+    "1 + n·(K − 1):"
 )
 for layers, big in ((2, 5), (3, 7)):
     lesson.check(f"{layers} stacked 3×3 convs: 1 + {layers}·(3 − 1) = {big}", 1 + layers * (3 - 1), big)
@@ -466,13 +470,11 @@ if not weights_loaded:
         url_dir, url_file = weights_url.rsplit("/", 1)
         lesson.say(f"     {url_dir}/", f"     {url_file}")
     lesson.say(
-        "2. the slide's own photo, passed with --photo PATH: this run's photo is a cat, which no weights "
-        "turn into a tiger;",
+        "2. the slide's own photo (the deck's tigre.jpg), passed with --photo PATH: this run's photo is a "
+        "cat, which no weights turn into a tiger;",
         f"3. Keras' class list, ~/.keras/models/{CLASS_INDEX_FILE}, for the class names (without it the "
         "lesson prints class numbers).",
     )
-    if weights_url:
-        lesson.check("Keras' address ends in the file named in 1.", url_file, WEIGHTS_FILE)
 elif not args.photo:
     lesson.say("(The slide's tiger 0.9202 also needs the slide's photo, --photo PATH; this run's is a cat.)")
 
@@ -612,13 +614,12 @@ else:
     lesson.say("The slide's tiger photo, for comparison (class numbers in the standard ILSVRC-2012 order):")
 for i, wnid, cls, p in SLIDE_TOP5:
     lesson.say(f"    class {i:>3}  {wnid}  {cls:<10} {p:.4f}")
-lesson.check_true(
-    "the class numbers rise with the WordNet ids (the ILSVRC-2012 order)",
-    sorted(SLIDE_TOP5) == sorted(SLIDE_TOP5, key=lambda t: t[1]),
-)
+# Rounded to 4 decimals the five add up to 1.0000; the slide's full digits show the small rest.
 slide_total = sum(p for *_, p in SLIDE_TOP5)
-lesson.check_true(
-    f"the slide's top 5 add up to {slide_total:.4f}, at most 1: softmax shares 1 among 1,000", slide_total <= 1
+lesson.say(
+    f"With the slide's full digits ({SLIDE_TOP5[0][3]} + {SLIDE_TOP5[1][3]} + …) the five add up to "
+    f"{slide_total:.5f}, just under 1: softmax shares 1 among all 1,000 classes, and the other 995 get the "
+    f"last {1 - slide_total:.5f}."
 )
 del vgg16_model, facts
 keras.backend.clear_session()
@@ -729,12 +730,27 @@ lesson.check(
 lesson.say(
     "Learning rate (the size of each update): seeds/000 used Adam (the usual variant of gradient descent, "
     "which adapts each weight's step) with its default rate 0.001, and stalled at 47% training accuracy "
-    "(40% on its test images). Without batch normalisation (rescaling each channel inside the network, "
+    "(40% on its test images). Without batch normalization (rescaling each channel inside the network, "
     "lesson 13) a 16-layer VGG often 'dies' at that rate: every ReLU outputs 0 and the loss sticks at "
     "ln(classes). A 10× smaller rate, 0.0001, keeps it alive."
 )
 res_scratch = vgg.train(scratch, data, epochs=epochs, batch_size=32, learning_rate=1e-4, verbose=0)
 say_training(res_scratch)
+guess_loss = float(np.log(n_classes))  # cross-entropy when every class gets 1/classes: a blind guess
+last_loss = res_scratch.history.history["loss"][-1]
+if abs(last_loss - guess_loss) < 0.01:
+    # Too little training looks like a dead network in the loss alone; the ReLUs tell them apart.
+    fc2 = keras.Model(scratch.inputs, scratch.get_layer("fc2").output)
+    alive = float(np.mean(fc2.predict(res_scratch.train.images.astype("float32") / 255, verbose=0) > 0))
+    del fc2
+    more = " A full run (no --quick: 200 images, 3 epochs) brings it down." if lesson.quick and not args.data else ""
+    lesson.say(
+        f"({epoch_word} on {len(res_scratch.train)} images: the loss has not yet left ln {n_classes} = "
+        f"{guess_loss:.4f}, the value of a blind guess. That is too little training, not a dead network: "
+        f"{alive:.0%} of fc2's ReLU outputs on the training images are above 0, where a dead one has "
+        f"none.{more})"
+    )
+    lesson.check_true("alive: some of fc2's ReLU outputs are above 0", alive > 0)
 lesson.say(
     "16 layers learn slowly from random values, and a few hundred images are far too few: that is why "
     "seeds/002 starts from ImageNet weights."
@@ -756,14 +772,16 @@ lesson.say(
     "training step Dropout(0.4) sets each of the 128 values to 0 with probability 0.4 (and scales the rest "
     "by 1/0.6), so the classifier cannot lean on any single one.",
 )
+notop_mib = round(vgg.VGG16_PARAMS["no top"] * 4 / 2**20)  # float32 weights, as for the full file
 if args.weights:
     lesson.say(f"Recipe step 1 (the base): VGG16's convolutions with your weights, {args.weights}")
     model = vgg.transfer_model(n_classes, weights=args.weights, input_shape=(size, size, 3))
 else:
     lesson.say(
         "Recipe step 1 (the base): no ImageNet weights ship with convlab (and nothing is downloaded), so the base "
-        "here gets the convolutions of the from-scratch model we just trained, copied in memory. Pass "
-        "--weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 for the real thing."
+        "here gets the convolutions of the from-scratch model we just trained, copied in memory. For the "
+        "real thing pass --weights with either ImageNet file: the full one named in step 4, or the smaller "
+        f"vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 ({notop_mib} MiB, the base only)."
     )
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
     for layer in base.layers:
@@ -796,24 +814,43 @@ lesson.check("224×224: the classifier's 3,211,779 trainable", head_224, 3_211_7
 res_scratch.history.set_model(None)  # the History would keep the whole from-scratch model alive
 del scratch
 gc.collect()
-lesson.say("Recipe step 2: train, with the base frozen.")
+lesson.say("Recipe step 2: train, with the base frozen (same images and device as step 9).")
 res = vgg.train(model, data, epochs=epochs, batch_size=32, verbose=0)
-say_training(res)
+say_training(res, setup=False)
+lesson.check_true(
+    "the same train/validation/test split as step 9",
+    [r.paths for r in (res.train, res.validation, res.test)]
+    == [r.paths for r in (res_scratch.train, res_scratch.validation, res_scratch.test)],
+)
 
 # --------------------------------------------------------------------------------------------
 lesson.step("Training curves")
+lesson.say(
+    "The four series are shifted a little sideways, so that equal values (with --quick often all at "
+    f"0.50 accuracy) stay visible. The dotted line is a blind guess's loss, ln {n_classes} = {guess_loss:.4f}."
+)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 # The transfer model's markers are hollow and larger, so a from-scratch point under one stays visible.
+shifts = iter((-0.09, -0.03, 0.03, 0.09))
 for label, r, style in (
     ("from scratch", res_scratch, {"ms": 5}),
     ("transfer", res, {"ms": 10, "mfc": "none", "mew": 1.5}),
 ):
     h = r.history.history
     ep = np.arange(1, len(h["loss"]) + 1)
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(ep, h[key], "o-", label=f"{label}: train", **style)
-        if f"val_{key}" in h:
-            ax.plot(ep, h[f"val_{key}"], "s--", label=f"{label}: validation", **style)
+    for split, prefix, marker in (("train", "", "o-"), ("validation", "val_", "s--")):
+        if f"{prefix}loss" not in h:
+            continue
+        dx = next(shifts)
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            ax.plot(ep + dx, h[prefix + key], marker, label=f"{label}: {split}", **style)
+axes[0].axhline(guess_loss, color="grey", ls=":", lw=1.2, label="guessing")
+# At least ±0.05 around the curves: a loss that barely moves should look flat, not like a trend.
+low, high = axes[0].get_ylim()
+if high - low < 0.1:
+    mid = (low + high) / 2
+    axes[0].set_ylim(mid - 0.05, mid + 0.05)
+axes[1].set_ylim(-0.05, 1.05)  # the whole range, for the same reason
 for ax, key in zip(axes, ("categorical cross-entropy", "accuracy")):
     ax.set_xticks(ep)  # whole epochs only (with one epoch, a default axis shows 0.95 … 1.05)
     ax.set_xlim(0.5, len(ep) + 0.5)
@@ -879,7 +916,7 @@ if lesson.quick:
     lesson.say("(--quick stops here; a full run trains one epoch this way.)")
 else:
     res_ft = vgg.train(model, data, epochs=1, batch_size=32, verbose=0)
-    say_training(res_ft)
+    say_training(res_ft, setup=False)
 if args.save:
     saved = vgg.save_model(model, args.save, class_names=res.class_names)
     lesson.say(f"Saved the model to {saved} ({saved.stat().st_size / 2**20:.1f} MB).")
@@ -888,7 +925,7 @@ if args.save:
 lesson.step("Your own photo, folder and ImageNet weights; a GPU")
 lesson.say(
     "  python lessons/11_vgg_transfer.py \\",
-    "      --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 --photo tiger.jpg \\",
+    "      --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 --photo tigre.jpg \\",
     "      --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\",
     "      --save emotions.keras",
     "my_images/ holds one sub-folder per class (Angry/, Happy/, Sad/ …). In Python:",

@@ -112,12 +112,19 @@ def prose(*parts):
     lesson.say(" ".join(parts))
 
 
+_last_notes = []  # the previous formula's notes: two formulas in a row often share one
+
+
 def formula(text, indent="  "):
-    """Print a formula from convlab.shapes, each bracketed note on a line of its own below it."""
+    """Print a formula from convlab.shapes, each bracketed note on a line of its own below it
+    (a note the formula just before printed is not repeated)."""
     first, *notes = text.split("   [")
     lesson.say(indent + first)
     for note in notes:  # continuation lines under the note's text, not under its bracket
+        if note in _last_notes:
+            continue
         lesson.say(*textwrap.wrap(f"[{note}", 80, initial_indent=indent + "    ", subsequent_indent=indent + "     "))
+    _last_notes[:] = notes
 
 
 def show_side(mats, titles, indent="    ", gap="     "):
@@ -159,23 +166,40 @@ def k4(k):
     return np.asarray(k, dtype=float)[:, :, None, None]
 
 
-def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45, gaps=None):
-    """Matrices side by side with their numbers (:func:`convlab.viz.matrices_figure`): number grids
-    in viz's grey (larger = lighter), the indices in ``signed`` (kernels) in RdBu_r centred on 0
-    (blue negative, white 0, red positive).
+def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45, gaps=None, limits=None):
+    """Matrices side by side with their numbers (laid out as :func:`convlab.viz.matrices_figure`,
+    each drawn by :func:`convlab.viz.draw_matrix`): number grids in viz's grey (larger = lighter),
+    the indices in ``signed`` (kernels) in RdBu_r centred on 0 (blue negative, white 0, red positive).
 
-    ``gaps``: ``{index: boolean mask}`` of cells drawn as a pale ``·`` instead of a number, for
-    positions that hold no weight at all (a dilated kernel's gaps), unlike a weight that is 0."""
-    cmaps = ["RdBu_r" if i in signed else viz.GRID_CMAP for i in range(len(mats))]
-    fig = viz.matrices_figure(mats, titles, cmaps=cmaps, suptitle=suptitle, cell_inches=cell_inches)
+    ``gaps``: ``{index: boolean mask}`` of cells drawn as a pale ``·`` instead of a number (a dilated
+    kernel's gaps, which hold no weight; a matrix's zeros where the text prints them as ``·``).
+    ``limits``: ``(vmin, vmax)`` shared by every grey grid, so that one number has one shade in
+    all of them (default: each grid its own range)."""
+    widths = [np.shape(m)[1] for m in mats]
+    height = max(np.shape(m)[0] for m in mats)
+    fig, axes = plt.subplots(
+        1,
+        len(mats),
+        figsize=(max(3.0, cell_inches * (sum(widths) + len(mats))), max(2.0, cell_inches * height + 0.8)),
+        gridspec_kw={"width_ratios": widths},
+        squeeze=False,
+    )
+    for i, (ax, m) in enumerate(zip(axes[0], mats)):
+        if i in signed:
+            viz.draw_matrix(ax, m, title=titles[i], cmap="RdBu_r")
+        else:
+            lo, hi = limits or (None, None)
+            viz.draw_matrix(ax, m, title=titles[i], cmap=viz.GRID_CMAP, vmin=lo, vmax=hi)
     for i, mask in (gaps or {}).items():
-        ax = fig.axes[i]
+        ax = axes[0][i]
         for r, c in np.argwhere(mask):
             # covers the cell's colour and its number (zorder above draw_matrix's text), keeps its border
             ax.add_patch(
                 plt.Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="0.9", edgecolor="0.6", linewidth=0.5, zorder=4)
             )
             ax.text(c, r, "·", ha="center", va="center", fontsize=16, color="0.35", zorder=5)
+    if suptitle:
+        fig.suptitle(suptitle)
     fig.tight_layout()  # keeps a two-line suptitle clear of the panels' titles
     return fig
 
@@ -208,7 +232,10 @@ FIRST_DILATED_LINES = [
 ]
 
 lesson.step("Dilation: the same 9 weights, a 5×5 view")
-lesson.say("A 3×3 kernel (Sobel, a vertical-edge detector, lesson 02):")
+prose(
+    "A 3×3 kernel: Sobel's vertical-edge detector (lesson 02's horizontal-edge kernel turned",
+    "90°, with its middle row doubled):",
+)
 show(SOBEL)
 D = 2
 K5 = np.zeros((5, 5))
@@ -397,7 +424,7 @@ def transposed_by_hand(x, k, stride, verbose=True):
 lesson.step("Transposed convolution: each input pixel stamps the kernel")
 prose(
     "A transposed convolution makes an image larger (upsampling) with learned weights: networks",
-    "that segment images or generate them use it. The example of Dive into Deep Learning",
+    "that segment images (label every pixel) or generate them use it. The example of Dive into Deep Learning",
     "(d2l.ai §14.10): input X (2×2) and kernel K (2×2), stride 1, no padding:",
 )
 show_side([X2, K2], ["X", "K"])
@@ -424,7 +451,8 @@ lesson.savefig(
         parts1 + [y1],
         ["x[0,0]·K", "x[0,1]·K", "x[1,0]·K", "x[1,1]·K", "sum = output"],
         suptitle="Transposed convolution, stride 1: every input pixel stamps the scaled kernel\n"
-        "(grey: larger = lighter)",
+        f"(grey: larger = lighter, one scale for all five: 0 black, {y1.max():g} white)",
+        limits=(0, y1.max()),
     ),
     "transposed_by_hand",
 )
@@ -465,9 +493,11 @@ lesson.check(
 lesson.check("the centre pixel sums four stamps: 0·8 + 1·6 + 2·2 + 3·0 = 10", y3[2, 2], 10)
 anim, out = viz.conv_arithmetic_animation(X2, K3, strides=2, transposed=True)
 prose(
-    f"Dumoulin & Visin draw it as an ordinary convolution: the input stretched with {unbroken('S − 1 = 1')} zero",
-    f"between pixels, padded by {unbroken('K − 1 − P = 2')}, scanned by the kernel flipped (rotated by 180°) —",
-    "the same numbers:",
+    "Dumoulin & Visin (2016, 'A guide to convolution arithmetic for deep learning') draw it as",
+    f"an ordinary convolution: the input stretched with {unbroken('S − 1 = 1')} zero between pixels",
+    "(lesson 07 called this spreading 'dilating' dy; it is not the dilation of step 1), padded",
+    f"by {unbroken('K − 1 − P = 2')}, scanned by the kernel flipped (rotated by 180°) — the same",
+    "numbers:",
 )
 lesson.check("the stretched-input animation gives the 5×5 above", out, y3)
 save_gif(anim, "transposed_s2.gif")
@@ -534,12 +564,12 @@ show(dx[0, :, :, 0])
 lesson.check("conv2d_backward's dx == the transposed convolution above", dx[0, :, :, 0], y3)
 rng = np.random.default_rng(12)
 xr = rng.standard_normal((2, 6, 6, 2))
-kr = rng.standard_normal((3, 3, 2, 3))  # conv: (KH, KW, C_in=2, C_out=3) = transposed: (KH, KW, C_out=2, C_in=3)
+kr = rng.standard_normal((3, 3, 2, 3))  # conv: (K, K, N_c=2, N_f=3) = transposed: (K, K, its N_f=2, its N_c=3)
 lesson.say("")
 prose(
-    "With channels, on a batch of B = 2 random images (shapes (B, H, W, channels)): a Conv2D",
-    "kernel (3, 3, C_in=2, C_out=3) is, unchanged, the Conv2DTranspose kernel (3, 3, C_out=2,",
-    "C_in=3) — Keras stores it the other way round for exactly this reason.",
+    "With channels, on a batch of B = 2 random images (shapes (B, N, M, N_c)): a Conv2D kernel",
+    "(K, K, N_c, N_f) = (3, 3, 2, 3) is, unchanged, the Conv2DTranspose kernel read as (K, K,",
+    "its N_f = 2, its N_c = 3) — Keras stores it the other way round for exactly this reason.",
     "A valid stride-2 convolution maps 6 (and 5) pixels to 2; output_padding A = (N + 2P − K) mod S",
     "= (6 − 3) mod 2 = 1 picks 6 (Dumoulin & Visin, relationship 14). 'same' maps 6 to 3 and back.",
 )
@@ -588,8 +618,10 @@ lesson.savefig(
     grids_figure(
         [C, C.T],
         ["C (4×16): y = C·x", "Cᵀ (16×4)"],
-        suptitle="A 3×3 convolution on 4×4 as a matrix, and its transpose\n(grey: larger = lighter)",
+        suptitle="A 3×3 convolution on 4×4 as a matrix, and its transpose\n(grey: larger = lighter; · = 0)",
         cell_inches=0.32,
+        gaps={0: C == 0, 1: C.T == 0},
+        limits=(0, W.max()),
     ),
     "conv_matrix",
 )
@@ -614,12 +646,12 @@ one = convlab.conv2d(x1, W1[None, None], b1)
 lesson.check("out[0, 0] by hand", one[0, 0, 0], [6, -2])
 lesson.check("conv2d with a (1, 1, 3, 2) kernel == x @ W + b at every pixel", one, x1 @ W1 + b1)
 lesson.check(
-    "== convlab.dense on the pixels as rows (B·H·W rows of N_c; B = batch size)",
+    "== convlab.dense on the pixels as rows (B·N·M rows of N_c; B = batch size)",
     one.reshape(-1, 2),
     convlab.dense(x1.reshape(-1, 3), W1, b1),
 )
 formula(convlab.output_size_formula(56, 1))
-lesson.check("a 1×1 convolution never changes H and W", convlab.conv_output_size(56, 1), 56)
+lesson.check("a 1×1 convolution never changes the image's size N × M", convlab.conv_output_size(56, 1), 56)
 lesson.check(
     "parameters N_c·N_f + N_f = 3·2 + 2 = 8, as Dense(2) on 3 inputs",
     convlab.conv2d_param_count(2, 1, 3),

@@ -9,11 +9,11 @@ classic source of bugs.
 Batch normalization (Ioffe & Szegedy 2015, "Batch Normalization: Accelerating
 Deep Network Training by Reducing Internal Covariate Shift", Algorithm 1), per
 channel ``c``, standardises the numbers of a mini-batch over every axis but the
-channels — ``B, H, W`` for a batch of B images (B, not the slides' N, which is
-an image's side), ``M = B·H·W`` numbers — then lets the network scale and shift
-them back::
+channels — ``B, N, M`` for a batch of B images of N × M pixels (B, the batch
+size; N and M, an image's sides, as in the slides), ``m = B·N·M`` numbers (the
+paper's m) — then lets the network scale and shift them back::
 
-    μ = (1/M) Σ x        σ² = (1/M) Σ (x − μ)²        x̂ = (x − μ)/sqrt(σ² + ε)        y = γ·x̂ + β
+    μ = (1/m) Σ x        σ² = (1/m) Σ (x − μ)²        x̂ = (x − μ)/sqrt(σ² + ε)        y = γ·x̂ + β
 
 Keras' ``BatchNormalization`` defaults: ``momentum=0.99``, ``epsilon=1e-3``,
 ``center=True`` (learn β, starts at 0), ``scale=True`` (learn γ, starts at 1).
@@ -26,7 +26,7 @@ Keras' ``BatchNormalization`` defaults: ``momentum=0.99``, ``epsilon=1e-3``,
    them non-trainable).
 3. The backward pass by hand: the computational graph one node at a time
    (CS231n assignment 2, "Batch Normalization"), then the simplified formula
-   ``dx = (γ/(M·σ))·(M·dy − Σdy − x̂·Σ(dy·x̂))``, both checked against
+   ``dx = (γ/(m·σ))·(m·dy − Σdy − x̂·Σ(dy·x̂))``, both checked against
    ``convlab.batch_norm_backward`` and a central-difference numeric gradient.
 4. With TensorFlow installed: the same numbers from ``keras.layers.BatchNormalization``
    (without it, one line says so and the lesson goes on).
@@ -76,8 +76,8 @@ lesson.say(
 CH0 = np.array([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], dtype=float)  # channel 0 of image 0, image 1
 CH1 = np.array([[[2, 0], [4, 2]], [[0, 2], [2, 4]]], dtype=float)  # channel 1
 X = np.stack([CH0, CH1], axis=-1)  # (2, 2, 2, 2)
-B, H, W, C = X.shape  # B: batch size (the slides' N is an image's side), C: channels (N_c)
-M = B * H * W
+B, N, M, C = X.shape  # B: batch size, N × M: an image's sides (as in the slides), C: channels (N_c)
+m = B * N * M  # Ioffe & Szegedy's m: the numbers per channel
 GAMMA = np.array([2.0, 0.5])  # "learned" values for the demonstration (Keras starts at γ = 1, β = 0)
 BETA = np.array([1.0, -1.0])
 # An upstream gradient ∂L/∂y for step 3 (small integers, so every product can be read).
@@ -97,12 +97,12 @@ def num(v, digits=4):
 
 
 def show_channel(a, c, label, digits=4):
-    """Print channel ``c`` of a ``(B, H, W, C)`` array as B small matrices side by side."""
-    cells = [[[num(a[n, i, j, c], digits) for j in range(W)] for i in range(H)] for n in range(B)]
+    """Print channel ``c`` of a ``(B, N, M, C)`` array as B small matrices side by side."""
+    cells = [[[num(a[n, i, j, c], digits) for j in range(M)] for i in range(N)] for n in range(B)]
     width = max(len(s) for img in cells for row in img for s in row)
-    block = max(W * (width + 1) + 2, 10)
+    block = max(M * (width + 1) + 2, 10)
     rows = ["    " + "".join(f"image {n}".ljust(block) for n in range(B))]
-    for i in range(H):
+    for i in range(N):
         rows.append("    " + "".join(" ".join(s.rjust(width) for s in cells[n][i]).ljust(block) for n in range(B)))
     lesson.say(f"  {label}, channel {c}:", *(r.rstrip() for r in rows))
 
@@ -113,7 +113,7 @@ def flat(*arrays):
 
 
 def vec(values, digits=4):
-    """The M numbers of one channel on one line."""
+    """The m numbers of one channel on one line."""
     return "[" + ", ".join(num(v, digits) for v in np.ravel(values)) + "]"
 
 
@@ -140,26 +140,27 @@ def prose(*parts):
 lesson.step("What batch normalization computes, per channel")
 prose(
     "Ioffe & Szegedy 2015, Algorithm 1. Training looks at a batch (mini-batch) of images at a",
-    f"time: here a tiny batch x of shape (B, H, W, N_c) = {X.shape}, {unbroken(f'B = {B}')} images of {H}×{W}",
-    f"pixels with N_c = {C} channels (B is the batch size: the slides' N is an image's side).",
-    "Each channel is normalised on its own, over every image and every pixel of the batch:",
+    f"time: here a tiny batch x of shape (B, N, M, N_c) = {X.shape}, {unbroken(f'B = {B}')} images of {N}×{M}",
+    f"pixels with N_c = {C} channels (B is the batch size; N × M, as in the slides, an image's",
+    "rows × columns). Each channel is normalized on its own, over every image and every pixel of",
+    "the batch:",
 )
 for c in range(C):
     show_channel(X, c, "x")
-lesson.say(f"M = B·H·W = {B}·{H}·{W} = {M} numbers per channel.")
+lesson.say(f"m = B·N·M = {B}·{N}·{M} = {m} values per channel (Ioffe & Szegedy's m).")
 mu_hand, var_hand = np.zeros(C), np.zeros(C)
 for c in range(C):
     xs = X[..., c].ravel()
     total = xs.sum()
-    mu_hand[c] = total / M
+    mu_hand[c] = total / m
     sq = (xs - mu_hand[c]) ** 2
-    var_hand[c] = sq.sum() / M
+    var_hand[c] = sq.sum() / m
     lesson.say(
         f"channel {c}:",
         f"  Σx  = {' + '.join(num(v) for v in xs)} = {num(total)}",
-        f"  μ{c}  = {num(total)}/{M} = {num(mu_hand[c])}",
+        f"  μ{c}  = {num(total)}/{m} = {num(mu_hand[c])}",
         f"  (x − μ{c})² = {vec(sq)}, Σ = {num(sq.sum())}",
-        f"  σ²{c} = {num(sq.sum())}/{M} = {num(var_hand[c])}   (÷ M, the biased variance Keras uses)",
+        f"  σ²{c} = {num(sq.sum())}/{m} = {num(var_hand[c])}   (÷ m, the biased variance Keras uses)",
     )
 lesson.check("μ by hand == x.mean(axis=(0, 1, 2))", mu_hand, X.mean(axis=(0, 1, 2)), atol=1e-15)
 lesson.check("σ² by hand == x.var(axis=(0, 1, 2))", var_hand, X.var(axis=(0, 1, 2)), atol=1e-15)
@@ -184,7 +185,7 @@ lesson.check("variance of x̂ = σ²/(σ² + ε)", xhat_hand.var(axis=(0, 1, 2))
 lesson.say("")
 prose(
     "Then scale and shift: y = γ·x̂ + β. Keras starts with γ = 1, β = 0 (y = x̂); both are learned",
-    "like weights, so the network can undo the normalisation where that helps. With, say,",
+    "like weights, so the network can undo the normalization where that helps. With, say,",
     f"γ = {GAMMA.tolist()} and β = {BETA.tolist()}:",
 )
 y_hand = GAMMA * xhat_hand + BETA
@@ -216,7 +217,7 @@ for b in BACKENDS:
 # ============================================================================================
 lesson.step("Training vs inference: the moving statistics")
 prose(
-    "In training mode the layer normalises with the batch's own μ and σ², and keeps a running",
+    "In training mode the layer normalizes with the batch's own μ and σ², and keeps a running",
     "estimate of the data's statistics: an exponential moving average, in which each step keeps",
     f"the fraction momentum of the old value (Keras: {unbroken(f'momentum = {MOMENTUM}')}, starting at mean 0,",
     "variance 1):",
@@ -261,7 +262,7 @@ lesson.check(
 lesson.say("")
 prose(
     "Inference means using the network to predict (model.predict, model.evaluate: training=False).",
-    "It normalises with the moving statistics instead and changes nothing. After our 3 steps they",
+    "It normalizes with the moving statistics instead and changes nothing. After our 3 steps they",
     "are still far from μ, σ²:",
 )
 lesson.say(f"  moving_mean = {vec(mm, 6)}, moving_variance = {vec(mv, 6)}")
@@ -329,7 +330,7 @@ lesson.check(
     (convlab.batch_norm_param_count(32), convlab.batch_norm_param_count(32, trainable=False)),
     (128, 64),
 )
-small = convlab.Sequential([Input((H, W, C)), BatchNormalization()]).layers[0]
+small = convlab.Sequential([Input((N, M, C)), BatchNormalization()]).layers[0]
 small.forward(X, training=False)
 lesson.check(
     "layer.forward(training=False) keeps moving stats at 0 / 1", small.get_weights()[2:], [np.zeros(C), np.ones(C)]
@@ -355,7 +356,7 @@ prose(
     "forward pass of one channel as a computational graph, a chain of small operations (nodes):",
 )
 lesson.say(
-    "  1 μ = Σx/M   2 xμ = x − μ   3 sq = xμ²   4 σ² = Σsq/M   5 std = sqrt(σ² + ε)",
+    "  1 μ = Σx/m   2 xμ = x − μ   3 sq = xμ²   4 σ² = Σsq/m   5 std = sqrt(σ² + ε)",
     "  6 istd = 1/std   7 x̂ = xμ·istd   8 y = γ·x̂ + β",
 )
 prose(
@@ -374,10 +375,10 @@ def backward_by_graph(x, dy, gamma, c, verbose):
     xs, d = x[..., c].ravel(), dy[..., c].ravel()
     g = gamma[c]
     # forward, keeping each node's value
-    mu = xs.sum() / M
+    mu = xs.sum() / m
     xmu = xs - mu
     sq = xmu**2
-    var = sq.sum() / M
+    var = sq.sum() / m
     std = np.sqrt(var + EPSILON)
     istd = 1 / std
     xhat = xmu * istd
@@ -389,11 +390,11 @@ def backward_by_graph(x, dy, gamma, c, verbose):
     dxmu1 = dxhat * istd  # 7: → to xμ (first use)
     dstd = -distd / std**2  # 6: istd = 1/std
     dvar = dstd * 0.5 / std  # 5: std = sqrt(σ² + ε)
-    dsq = np.full(M, dvar / M)  # 4: σ² = Σsq/M: each sq gets 1/M
+    dsq = np.full(m, dvar / m)  # 4: σ² = Σsq/m: each sq gets 1/m
     dxmu2 = 2 * xmu * dsq  # 3: sq = xμ² (second use of xμ)
     dx1 = dxmu1 + dxmu2  # 2: xμ = x − μ → to x
     dmu = -dx1.sum()  # 2: → to μ
-    dx2 = np.full(M, dmu / M)  # 1: μ = Σx/M: each x gets 1/M
+    dx2 = np.full(m, dmu / m)  # 1: μ = Σx/m: each x gets 1/m
     dx = dx1 + dx2
     if verbose:
         lesson.say(f"channel {c}, forward:  μ = {num(mu)}, σ² = {num(var)}, std = {std:.6f}, istd = {istd:.6f}")
@@ -407,13 +408,13 @@ def backward_by_graph(x, dy, gamma, c, verbose):
         lesson.say(
             f"  6  dstd = −distd/std² = {dstd:.6f}",
             f"  5  dσ² = dstd·0.5/std = {dvar:.6f}",
-            f"  4  dsq = dσ²/M = {dvar / M:.6f} for each of the {M}",
+            f"  4  dsq = dσ²/m = {dvar / m:.6f} for each of the {m}",
         )
         say_vec("  3  dxμ₂ = 2·xμ·dsq = ", dxmu2)
         say_vec("  2  dx₁ = dxμ₁ + dxμ₂ = ", dx1)
         lesson.say(f"     dμ = −Σdx₁ = {dmu:.6f}")
-        say_vec("  1  dx = dx₁ + dμ/M = ", dx)
-    return dx.reshape(B, H, W), dgamma, dbeta
+        say_vec("  1  dx = dx₁ + dμ/m = ", dx)
+    return dx.reshape(B, N, M), dgamma, dbeta
 
 
 dx_graph = np.zeros_like(X)
@@ -425,15 +426,15 @@ lesson.say(
     "",
     "Collecting the paths algebraically gives CS231n's simplified form,",
     "with σ = sqrt(σ² + ε):",
-    "    dx = (γ/(M·σ))·(M·dy − Σdy − x̂·Σ(dy·x̂)),   dγ = Σ dy·x̂,   dβ = Σ dy",
+    "    dx = (γ/(m·σ))·(m·dy − Σdy − x̂·Σ(dy·x̂)),   dγ = Σ dy·x̂,   dβ = Σ dy",
 )
 sum_dy = DY.sum(axis=(0, 1, 2))
 sum_dy_xhat = (DY * xhat_hand).sum(axis=(0, 1, 2))
-coef = GAMMA / (M * std_hand)
-dx_simple = coef * (M * DY - sum_dy - xhat_hand * sum_dy_xhat)
+coef = GAMMA / (m * std_hand)
+dx_simple = coef * (m * DY - sum_dy - xhat_hand * sum_dy_xhat)
 for c in range(C):
     lesson.say(
-        f"  channel {c}: γ/(M·σ) = {num(GAMMA[c])}/({M}·{std_hand[c]:.6f}) = {coef[c]:.6f},",
+        f"  channel {c}: γ/(m·σ) = {num(GAMMA[c])}/({m}·{std_hand[c]:.6f}) = {coef[c]:.6f},",
         f"             Σdy = {num(sum_dy[c])}, Σ(dy·x̂) = {sum_dy_xhat[c]:.6f}",
     )
     show_channel(dx_simple, c, "dx")
@@ -514,7 +515,7 @@ if keras is not None:
     import tensorflow as tf  # already imported, quietly, by import_keras
 
     kl = keras.layers.BatchNormalization(dtype="float64")
-    kl.build((None, H, W, C))
+    kl.build((None, N, M, C))
     kl.set_weights([GAMMA, BETA, np.zeros(C), np.ones(C)])
     lesson.say(
         "keras.layers.BatchNormalization(dtype='float64'), weights set to [γ, β, 0, 1]",
@@ -715,9 +716,9 @@ mov = bnrun["rec"].moving
 fig, (b1, b2) = plt.subplots(1, 2, figsize=(11, 3.6))
 steps = np.arange(1, len(mov) + 1)
 for ch in range(4):
-    b1.plot(steps, [m[0][ch] for m in mov], color=f"C{ch}", label=f"channel {ch}")
+    b1.plot(steps, [stats[0][ch] for stats in mov], color=f"C{ch}", label=f"channel {ch}")
     b1.axhline(true_mean[ch], color=f"C{ch}", ls=":", lw=1)
-    b2.plot(steps, [m[1][ch] for m in mov], color=f"C{ch}", label=f"channel {ch}")
+    b2.plot(steps, [stats[1][ch] for stats in mov], color=f"C{ch}", label=f"channel {ch}")
     b2.axhline(true_var[ch], color=f"C{ch}", ls=":", lw=1)
 b1.set(xlabel="training step", title="moving_mean (dotted: the data's, after training)")
 b2.set(xlabel="training step", title="moving_variance (dotted: the data's)", yscale="log")
@@ -739,7 +740,7 @@ lesson.say(
     f"{'higher' if vb > vp else 'lower' if vb < vp else 'equal'} validation accuracy.",
 )
 prose(
-    "One short run of a shallow network on a few thousand digits is not evidence either way; BN's",
+    f"One short run of a shallow network on {len(x_train):,} digits is not evidence either way; BN's",
     "gains show most in deep networks and with large learning rates. Why it helps is still argued:",
     "the original paper credits reducing 'internal covariate shift' (each layer's inputs keep",
     "changing as the layers before it learn), but Santurkar et al. (2018) found that shift matters",

@@ -20,8 +20,8 @@ LESSON = ROOT / "lessons" / "13_batch_normalization.py"
 EXPECTED_LINES = [
     "  Σx  = 1 + 2 + 3 + 4 + 5 + 6 + 7 + 8 = 36",
     "  μ0  = 36/8 = 4.5",
-    "  σ²0 = 42/8 = 5.25   (÷ M, the biased variance Keras uses)",
-    "  σ²1 = 16/8 = 2   (÷ M, the biased variance Keras uses)",
+    "  σ²0 = 42/8 = 5.25   (÷ m, the biased variance Keras uses)",
+    "  σ²1 = 16/8 = 2   (÷ m, the biased variance Keras uses)",
     "  step 1, channel 0: mean 0.000000·0.99 + 4.5·0.01 = 0.045000",
     "                     var  1.000000·0.99 + 5.25·0.01 = 1.042500",
     "Total params: 128 (512.00 B)",

@@ -467,13 +467,14 @@ def sliding_window_animation(
     return anim, out
 
 
-# Colours of Dumoulin & Visin's conv_arithmetic figures: blue inputs, cyan outputs, the kernel's taps shaded.
-_CA_INPUT = "#9fc5e8"
+# conv_arithmetic_animation's cells: numbers in GRID_CMAP's grey, as every number grid; the cells that
+# hold no number (padding, inserted zeros, outputs not yet computed) white with dashed lines; the
+# kernel's taps and the current output outlined in Dumoulin & Visin's dark blue.
 _CA_EMPTY = "white"
 _CA_TAP = "#1c4587"
-_CA_OUTPUT = "#b4ecec"
-_CA_CURRENT = "#1aa5a5"
-_CA_TITLE = {"ha": "center", "va": "bottom", "fontsize": 8}
+_CA_TITLE = {"ha": "center", "va": "bottom", "fontsize": 10}
+# A weight's label sits on a small white box: readable on black and on white cells alike.
+_CA_LABEL_BOX = {"boxstyle": "square,pad=0.08", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
 def _ca_canvas(a, k, strides, padding, dilation, transposed, output_padding):
@@ -517,13 +518,15 @@ def conv_arithmetic_animation(
     output_padding: int = 0,
     numbers: bool = True,
     interval: int = 800,
-    cell_inches: float = 0.34,
+    cell_inches: float = 0.5,
 ) -> tuple[Any, np.ndarray]:
     """An animation in the style of Dumoulin & Visin's conv_arithmetic figures, one frame per output cell.
 
-    The input grid is blue (padding and inserted zeros white), the kernel's taps are shaded
-    dark blue with each weight written small in the tap's corner, the output grid is cyan
-    and fills one cell per frame. With ``dilation`` D the taps lie D cells apart. With
+    The cells follow the number-grid convention (:data:`GRID_CMAP`: grey, a larger value
+    lighter; input and output each on its own scale); padding and inserted zeros are white
+    cells with dashed lines and no number. The kernel's taps are outlined in dark blue, each
+    weight written in the tap's corner; the output grid fills one cell per frame, the current
+    one outlined. With ``dilation`` D the taps lie D cells apart. With
     ``transposed=True`` the figure shows a transposed convolution the way the guide draws it
     (§4.5–4.6): the input stretched with ``S − 1`` zeros between its pixels, padded by
     ``D·(K − 1) − P`` (and ``output_padding`` at the bottom/right), and a stride-1
@@ -560,6 +563,7 @@ def conv_arithmetic_animation(
     """
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation
+    from matplotlib.colors import to_rgb
     from matplotlib.patches import Rectangle
 
     from convlab.util.checks import check_bool, check_int
@@ -593,74 +597,113 @@ def conv_arithmetic_animation(
         [[sum(canvas[r, c] * slid[u, v] for r, c, u, v in taps(i, j)) for j in range(ow)] for i in range(oh)]
     )
 
+    def product(r, c, u, v):
+        w = _fmt_number(slid[u, v], None)
+        return f"{_fmt_number(canvas[r, c], None)}·{w if slid[u, v] >= 0 else '(' + w + ')'}"
+
+    captions = []
+    for i in range(oh):
+        for j in range(ow):
+            terms = [product(r, c, u, v) for r, c, u, v in taps(i, j) if real[r, c]]
+            captions.append(f"out[{i},{j}] = " + (" + ".join(terms) or "0") + f" = {_fmt_number(out[i, j], None)}")
+
+    width = cell_inches * (cw + ow) + 1.2
     fig, (ax_in, ax_out) = plt.subplots(
         1,
         2,
-        figsize=(cell_inches * (cw + ow) + 1.2, cell_inches * max(ch, oh) + (0.9 if numbers else 0.6)),
+        figsize=(width, cell_inches * max(ch, oh) + (1.0 if numbers else 0.7)),
         gridspec_kw={"width_ratios": [cw, ow]},
     )
-    fig.subplots_adjust(left=0.03, right=0.97, top=0.84, bottom=0.14 if numbers else 0.03, wspace=0.15)
-    size = max(5, min(9, int(50 / max(ch, cw))))
-    from matplotlib.colors import to_rgb
+    fig.subplots_adjust(left=0.03, right=0.97, top=0.85, bottom=0.13 if numbers else 0.03, wspace=0.15)
+    # A number fills about 40 % of a cell's height and, a digit being ~0.6 em wide, at most ~90 % of its
+    # width; a weight, in a tap's corner, about a quarter of the height. (72 points per inch.)
+    digits = max(len(_fmt_number(v, None)) for v in np.r_[a.ravel(), out.ravel()])
+    size = max(5.0, min(14.0, 0.4 * 72 * cell_inches, 1.5 * 72 * cell_inches / digits))
+    weight_size = max(5.0, min(10.0, 0.27 * 72 * cell_inches))
+    cmap = plt.get_cmap(GRID_CMAP)
 
+    def shades(values, mask):
+        """RGB of each cell: its value in GRID_CMAP's grey on ``values``' own range, white where ``mask`` is off."""
+        lo, hi = (values[mask].min(), values[mask].max()) if mask.any() else (0.0, 1.0)
+        scaled = (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)  # a constant grid: white
+        return np.where(mask[:, :, None], cmap(scaled)[:, :, :3], to_rgb(_CA_EMPTY))
+
+    in_rgb = shades(canvas, real)
+    out_rgb = shades(out, np.ones(out.shape, bool))
     # One image and one set of grid lines per grid (not a patch per cell): each frame redraws them all.
-    background = np.where(real[:, :, None], to_rgb(_CA_INPUT), to_rgb(_CA_EMPTY))
-    for ax, image, dashed in ((ax_in, background, True), (ax_out, np.empty((oh, ow, 3)), False)):
-        if not dashed:
-            image[:] = to_rgb(_CA_OUTPUT)
+    images = []
+    for ax, image, dashed in ((ax_in, in_rgb, True), (ax_out, np.ones((oh, ow, 3)), False)):
         h, w = image.shape[:2]
-        ax.imshow(image, interpolation="nearest")
+        images.append(ax.imshow(image, interpolation="nearest"))
         style = {"color": "0.45", "linewidth": 0.7, "linestyle": (0, (2, 2)) if dashed else "-"}
         ax.hlines(np.arange(-0.5, h), -0.5, w - 0.5, **style)
         ax.vlines(np.arange(-0.5, w), -0.5, h - 0.5, **style)
         ax.set_xlim(-0.55, w - 0.45)
         ax.set_ylim(h - 0.45, -0.55)
         ax.axis("off")
+    out_image = images[1]  # white until each output is computed
     for (r, c), v in np.ndenumerate(canvas):
         if real[r, c]:
             ax_in.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="0.2", linewidth=0.8))
             if numbers:
-                ax_in.text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size)
+                colour = _text_colour((*in_rgb[r, c], 1.0))
+                ax_in.text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, color=colour)
     parts = [f"S={strides}", f"P={padding}"] + ([f"D={dilation}"] if dilation != 1 else [])
     parts += [f"A={output_padding}"] if transposed and output_padding else []
     what = "transposed convolution" if transposed else "convolution"
-    fig.suptitle(f"{what}, {kh}×{kw} kernel, {', '.join(parts)}", fontsize=9)
+    fig.suptitle(f"{what}, {kh}×{kw} kernel, {', '.join(parts)}", fontsize=11)
     where = f" stretched to {ch}×{cw}, kernel flipped" if transposed else ""
     # Titles as plain texts: an Axes title is re-positioned from the axes' extent at every frame's draw.
     ax_in.text(0.5, 1.02, f"input {a.shape[0]}×{a.shape[1]}{where}", transform=ax_in.transAxes, **_CA_TITLE)
     ax_out.text(0.5, 1.02, f"output {oh}×{ow}", transform=ax_out.transAxes, **_CA_TITLE)
     cells = [
-        ax_out.text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, visible=False)
+        ax_out.text(
+            c,
+            r,
+            _fmt_number(v, None),
+            ha="center",
+            va="center",
+            fontsize=size,
+            color=_text_colour((*out_rgb[r, c], 1.0)),
+            visible=False,
+        )
         for (r, c), v in np.ndenumerate(out)
     ]
     tap_patches = [
-        ax_in.add_patch(Rectangle((0, 0), 1, 1, facecolor=_CA_TAP, alpha=0.45, edgecolor=_CA_TAP, linewidth=1.2))
-        for _ in range(kh * kw)
+        ax_in.add_patch(Rectangle((0, 0), 1, 1, fill=False, edgecolor=_CA_TAP, linewidth=2.2)) for _ in range(kh * kw)
     ]
     tap_labels = [
         ax_in.text(
-            0, 0, _fmt_number(slid[u, v], None), ha="right", va="bottom", fontsize=max(5, size - 2), color="navy"
+            0,
+            0,
+            _fmt_number(slid[u, v], None),
+            ha="right",
+            va="bottom",
+            fontsize=weight_size,
+            color=_CA_TAP,
+            fontweight="bold",
+            bbox=_CA_LABEL_BOX,
         )
         for u in range(kh)
         for v in range(kw)
     ]
-    current = ax_out.add_patch(Rectangle((-0.5, -0.5), 1, 1, facecolor=_CA_CURRENT, alpha=0.6, edgecolor="black"))
-    caption = fig.text(0.5, 0.02, "", ha="center", fontsize=7)
+    current = ax_out.add_patch(Rectangle((-0.5, -0.5), 1, 1, fill=False, edgecolor=_CA_TAP, linewidth=2.5))
+    # The longest sum of products must fit the figure's width (a character is about 0.55 em wide).
+    longest = max(len(text) for text in captions)
+    caption = fig.text(0.5, 0.02, "", ha="center", fontsize=max(5.0, min(10.0, 0.95 * width * 72 / (0.55 * longest))))
 
     def frame(t):
         i, j = divmod(t, ow)
-        terms = []
-        for n, (r, c, u, v) in enumerate(taps(i, j)):
+        for n, (r, c, _, _) in enumerate(taps(i, j)):
             tap_patches[n].set_xy((c - 0.5, r - 0.5))
             tap_labels[n].set_position((c + 0.45, r + 0.45))
-            if real[r, c]:
-                w = _fmt_number(slid[u, v], None)
-                terms.append(f"{_fmt_number(canvas[r, c], None)}·{w if slid[u, v] >= 0 else '(' + w + ')'}")
         current.set_xy((j - 0.5, i - 0.5))
+        done = (np.arange(oh * ow) <= t).reshape(oh, ow)
+        out_image.set_data(np.where(done[:, :, None], out_rgb, to_rgb(_CA_EMPTY)))
         for n, cell in enumerate(cells):
             cell.set_visible(numbers and n <= t)
         if numbers:
-            caption.set_text(f"out[{i},{j}] = " + (" + ".join(terms) or "0") + f" = {_fmt_number(out[i, j], None)}")
+            caption.set_text(captions[t])
         return []
 
     anim = FuncAnimation(fig, frame, frames=oh * ow, interval=interval, blit=False, repeat=True)
