@@ -167,39 +167,25 @@ def k4(k):
 
 
 def grids_figure(mats, titles, signed=(), suptitle=None, cell_inches=0.45, gaps=None, limits=None):
-    """Matrices side by side with their numbers (laid out as :func:`convlab.viz.matrices_figure`,
-    each drawn by :func:`convlab.viz.draw_matrix`): number grids in viz's grey (larger = lighter),
-    the indices in ``signed`` (kernels) in RdBu_r centred on 0 (blue negative, white 0, red positive).
+    """Matrices side by side with their numbers (:func:`convlab.viz.matrices_figure`): number grids
+    in viz's grey (larger = lighter), the indices in ``signed`` (kernels) in RdBu_r centred on 0
+    (blue negative, white 0, red positive).
 
     ``gaps``: ``{index: boolean mask}`` of cells drawn as a pale ``·`` instead of a number (a dilated
     kernel's gaps, which hold no weight; a matrix's zeros where the text prints them as ``·``).
     ``limits``: ``(vmin, vmax)`` shared by every grey grid, so that one number has one shade in
     all of them (default: each grid its own range)."""
-    widths = [np.shape(m)[1] for m in mats]
-    height = max(np.shape(m)[0] for m in mats)
-    fig, axes = plt.subplots(
-        1,
-        len(mats),
-        figsize=(max(3.0, cell_inches * (sum(widths) + len(mats))), max(2.0, cell_inches * height + 0.8)),
-        gridspec_kw={"width_ratios": widths},
-        squeeze=False,
-    )
-    for i, (ax, m) in enumerate(zip(axes[0], mats)):
-        if i in signed:
-            viz.draw_matrix(ax, m, title=titles[i], cmap="RdBu_r")
-        else:
-            lo, hi = limits or (None, None)
-            viz.draw_matrix(ax, m, title=titles[i], cmap=viz.GRID_CMAP, vmin=lo, vmax=hi)
+    cmaps = ["RdBu_r" if i in signed else viz.GRID_CMAP for i in range(len(mats))]
+    shared = [None if i in signed else limits for i in range(len(mats))]
+    fig = viz.matrices_figure(mats, titles, cmaps=cmaps, suptitle=suptitle, cell_inches=cell_inches, limits=shared)
     for i, mask in (gaps or {}).items():
-        ax = axes[0][i]
+        ax = fig.axes[i]
         for r, c in np.argwhere(mask):
             # covers the cell's colour and its number (zorder above draw_matrix's text), keeps its border
             ax.add_patch(
                 plt.Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="0.9", edgecolor="0.6", linewidth=0.5, zorder=4)
             )
             ax.text(c, r, "·", ha="center", va="center", fontsize=16, color="0.35", zorder=5)
-    if suptitle:
-        fig.suptitle(suptitle)
     fig.tight_layout()  # keeps a two-line suptitle clear of the panels' titles
     return fig
 

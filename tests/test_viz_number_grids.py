@@ -70,3 +70,19 @@ def test_matrices_figure_defaults_to_the_grid_cmap():
     fig = viz.matrices_figure([np.arange(4).reshape(2, 2), np.eye(2)])
     assert [a.images[0].get_cmap().name for a in fig.axes] == [viz.GRID_CMAP] * 2
     plt.close(fig)
+
+
+def test_matrices_figure_shared_limits_give_one_number_one_shade():
+    small, large = np.array([[0, 3], [3, 0]]), np.array([[0, 3], [6, 12]])
+    fig = viz.matrices_figure([small, large], limits=[(0, 12), (0, 12)])
+    shade_of_3 = [a.images[0].to_rgba(3) for a in fig.axes]
+    assert shade_of_3[0] == shade_of_3[1]
+    plt.close(fig)
+    fig = viz.matrices_figure([small, large])  # each its own range: 3 is white in one, dark in the other
+    assert fig.axes[0].images[0].get_clim() == (0, 3) and fig.axes[1].images[0].get_clim() == (0, 12)
+    plt.close(fig)
+
+
+def test_matrices_figure_limits_one_per_matrix():
+    with pytest.raises(ValueError, match="limits must have 2 entries"):
+        viz.matrices_figure([np.eye(2), np.eye(2)], limits=[(0, 1)])

@@ -174,6 +174,7 @@ def matrices_figure(
     suptitle: str | None = None,
     cell_inches: float = 0.45,
     fmt: str | None = None,
+    limits: Sequence[tuple[float, float] | None] | None = None,
 ) -> Any:
     """Several matrices side by side (e.g. input, kernel, output), each with its numbers.
 
@@ -185,19 +186,22 @@ def matrices_figure(
         suptitle: a title over the whole figure.
         cell_inches: size of one cell in inches (the figure grows with the matrices).
         fmt: number format, as in :func:`draw_matrix`.
+        limits: one ``(vmin, vmax)`` or ``None`` per matrix, as in :func:`draw_matrix`
+            (default: each matrix its own range). Give matrices that are compared the same
+            limits, so that one number has one shade in all of them.
 
     Returns:
         The ``Figure``.
 
     Raises:
-        ValueError: ``mats`` is empty or ``titles``/``cmaps`` have another length.
+        ValueError: ``mats`` is empty or ``titles``/``cmaps``/``limits`` have another length.
     """
     import matplotlib.pyplot as plt
 
     mats = [_as_2d(m, f"mats[{i}]") for i, m in enumerate(mats)]
     if not mats:
         raise ValueError("mats must hold at least one matrix, got 0")
-    for name, seq in (("titles", titles), ("cmaps", cmaps)):
+    for name, seq in (("titles", titles), ("cmaps", cmaps), ("limits", limits)):
         if seq is not None and len(seq) != len(mats):
             raise ValueError(f"{name} must have {len(mats)} entries (one per matrix), got {len(seq)}")
     widths = [m.shape[1] for m in mats]
@@ -210,7 +214,9 @@ def matrices_figure(
         squeeze=False,
     )
     for i, (ax, m) in enumerate(zip(axes[0], mats)):
-        draw_matrix(ax, m, title=titles[i] if titles else None, cmap=cmaps[i] if cmaps else GRID_CMAP, fmt=fmt)
+        vmin, vmax = (limits[i] if limits else None) or (None, None)
+        cmap = cmaps[i] if cmaps else GRID_CMAP
+        draw_matrix(ax, m, title=titles[i] if titles else None, cmap=cmap, fmt=fmt, vmin=vmin, vmax=vmax)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
