@@ -86,3 +86,9 @@ def test_matrices_figure_shared_limits_give_one_number_one_shade():
 def test_matrices_figure_limits_one_per_matrix():
     with pytest.raises(ValueError, match="limits must have 2 entries"):
         viz.matrices_figure([np.eye(2), np.eye(2)], limits=[(0, 1)])
+
+
+@pytest.mark.parametrize("bad", [5, (1, 1), (3, 0), (0, 1, 2)])
+def test_matrices_figure_names_a_bad_limit(bad):
+    with pytest.raises(ValueError, match=r"limits\[1\] must be None or \(vmin, vmax\)"):
+        viz.matrices_figure([np.eye(2), np.eye(2)], limits=[None, bad])

@@ -194,7 +194,8 @@ def matrices_figure(
         The ``Figure``.
 
     Raises:
-        ValueError: ``mats`` is empty or ``titles``/``cmaps``/``limits`` have another length.
+        ValueError: ``mats`` is empty, ``titles``/``cmaps``/``limits`` have another length, or
+            an entry of ``limits`` is not ``None`` or ``(vmin, vmax)`` with ``vmin < vmax``.
     """
     import matplotlib.pyplot as plt
 
@@ -204,6 +205,9 @@ def matrices_figure(
     for name, seq in (("titles", titles), ("cmaps", cmaps), ("limits", limits)):
         if seq is not None and len(seq) != len(mats):
             raise ValueError(f"{name} must have {len(mats)} entries (one per matrix), got {len(seq)}")
+    for i, lim in enumerate(limits or []):
+        if lim is not None and not (np.shape(lim) == (2,) and float(lim[0]) < float(lim[1])):
+            raise ValueError(f"limits[{i}] must be None or (vmin, vmax) with vmin < vmax, got {lim!r}")
     widths = [m.shape[1] for m in mats]
     height = max(m.shape[0] for m in mats)
     fig, axes = plt.subplots(
