@@ -45,6 +45,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 from convlab.util.checks import INT64_MAX, MAX_ARRAY_BYTES, check_array_fits, check_int, is_int, shown
+from convlab.util.i18n import _, ngettext
 
 __all__ = [
     "pair",
@@ -313,6 +314,8 @@ def output_size_formula(
 ) -> str:
     """The slide's formula with the numbers substituted, e.g. ``T = (5 + 2·1 − 3)/2 + 1 = 3``.
 
+    The notes are in convlab's language (:mod:`convlab.util.i18n`); the formula is the same in all.
+
     When ``(N + 2P − K)`` is not a multiple of ``S`` the text says so and that
     Keras floors the division (the last rows/columns are not covered). For
     ``"same"`` it gives TensorFlow's ``ceil(N/S)`` and the pads it implies; when
@@ -335,20 +338,18 @@ def output_size_formula(
     if span % s == 0:
         text += f" = {out}"
     else:
-        text += (
-            f" = {span}/{s} + 1 = {_six_digits(span + s, s)} → floor → {out}"
-            f"  (not exact: Keras floors, so the last {_rows_columns(span % s)} not covered)"
-        )
+        text += f" = {span}/{s} + 1 = {_six_digits(span + s, s)} → floor → {out}" + ngettext(
+            "  (not exact: Keras floors, so the last {n} row/column is not covered)",
+            "  (not exact: Keras floors, so the last {n} rows/columns are not covered)",
+            span % s,
+        ).format(n=span % s)
     if d != 1:
-        text += f"   [dilation {d}: a {k}-tap window dilated by {d} spans {d}·({k} − 1) + 1 = {k_eff} pixels]"
+        note = _("   [dilation {d}: a {k}-tap window dilated by {d} spans {d}·({k} − 1) + 1 = {k_eff} pixels]")
+        text += note.format(d=d, k=k, k_eff=k_eff)
     if isinstance(padding, str) and padding.lower() == "same":
-        text += f"   [padding='same': TensorFlow pads {top} before, {bottom} after → ceil({n}/{s}) = {out}]"
+        note = _("   [padding='same': TensorFlow pads {top} before, {bottom} after → ceil({n}/{s}) = {out}]")
+        text += note.format(top=top, bottom=bottom, n=n, s=s, out=out)
     return text
-
-
-def _rows_columns(n: int) -> str:
-    """``"1 row/column is"`` or ``"2 rows/columns are"``: the floor note's subject, pluralised."""
-    return "1 row/column is" if n == 1 else f"{n} rows/columns are"
 
 
 # --------------------------------------------------------------------------- an operation's geometry

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from convlab.shapes.sizes import IntOrPair, Padding, effective_kernel_size, pair, resolve_padding
 from convlab.shapes.transpose import conv_transpose_output_size
+from convlab.util.i18n import _
 
 __all__ = ["conv_transpose_output_formula"]
 
@@ -63,20 +64,23 @@ def conv_transpose_output_formula(
     k_txt = str(k) if d == 1 else f"{d}·({k} − 1) + 1"
     notes = []
     if d != 1:
-        notes.append(f"dilation {d}: a {k}-tap window dilated by {d} spans {d}·({k} − 1) + 1 = {k_eff} pixels")
+        note = _("dilation {d}: a {k}-tap window dilated by {d} spans {d}·({k} − 1) + 1 = {k_eff} pixels")
+        notes.append(note.format(d=d, k=k, k_eff=k_eff))
     mode = padding.lower() if isinstance(padding, str) else None
     if mode == "same" and a is None:
-        notes.append(
-            f"padding='same', output_padding=None: Keras makes {symbol} = S·N, the size that a 'same' "
-            f"convolution with stride {s} maps back to {n} (ceil({out}/{s}) = {n})"
+        note = _(
+            "padding='same', output_padding=None: Keras makes {symbol} = S·N, the size that a 'same' "
+            "convolution with stride {s} maps back to {n} (ceil({out}/{s}) = {n})"
         )
+        notes.append(note.format(symbol=symbol, s=s, n=n, out=out))
         return f"{symbol} = {s}·{n} = {out}" + "".join(f"   [{t}]" for t in notes)
     if mode == "same":
         before = after = k_eff // 2
-        notes.append(
-            f"padding='same': Keras' size rule subtracts 2·(K // 2) = {2 * before}; which rows are cropped "
-            f"is TensorFlow's 'same' rule on the output size (with A > 0, not always {before} on each side)"
+        note = _(
+            "padding='same': Keras' size rule subtracts 2·(K // 2) = {twice}; which rows are cropped "
+            "is TensorFlow's 'same' rule on the output size (with A > 0, not always {before} on each side)"
         )
+        notes.append(note.format(twice=2 * before, before=before))
     elif mode == "valid":
         before = after = 0
     else:
@@ -85,10 +89,11 @@ def conv_transpose_output_formula(
     text = f"{symbol} = {s}·({n} − 1) + {k_txt} − {pad_txt}"
     if a is None and mode == "valid" and s > k_eff:
         text += f" + {s - k_eff}"
-        notes.append(
-            f"output_padding=None with K = {k_eff} < S = {s}: Keras adds A = S − K = {s - k_eff}, so that "
-            f"{symbol} = N·S: each input pixel gets a full stride of output pixels"
+        note = _(
+            "output_padding=None with K = {k} < S = {s}: Keras adds A = S − K = {a}, so that "
+            "{symbol} = N·S: each input pixel gets a full stride of output pixels"
         )
+        notes.append(note.format(k=k_eff, s=s, a=s - k_eff, symbol=symbol))
     elif a is not None:
         text += f" + {a}"
     return f"{text} = {out}" + "".join(f"   [{t}]" for t in notes)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from convlab.util.i18n import N_
+
 __all__ = ["Exercise", "EXERCISES", "get_exercise", "exercises_for_lesson", "parse_signature"]
 
 
@@ -21,7 +23,8 @@ class Exercise:
     Attributes:
         number: 1, 2, … (``convlab check 2``).
         slug: the file name's tail: ``ex02_correlate2d.py`` has slug ``correlate2d``.
-        title: one line, shown in reports and at the end of lessons.
+        title: one line, shown in reports and at the end of lessons (English; marked for the
+            catalogs: show it with ``_(exercise.title)``).
         functions: the learner's functions as signatures, ``"correlate2d(image, kernel)"``; the
             grader calls them with positional arguments in this order.
         lessons: the lessons (numbers) this exercise goes with.
@@ -52,40 +55,40 @@ EXERCISES: tuple[Exercise, ...] = (
     Exercise(
         1,
         "output_size",
-        "the output size T = (N + 2P − K)/S + 1",
+        N_("the output size T = (N + 2P − K)/S + 1"),
         ("output_size(n, kernel_size, padding, stride)",),
         (5, 12),
     ),
-    Exercise(2, "correlate2d", "cross-correlation of one channel by hand", ("correlate2d(image, kernel)",), (2, 3)),
-    Exercise(3, "zero_pad", "zero padding", ("zero_pad(x, padding)",), (1, 3, 4)),
+    Exercise(2, "correlate2d", N_("cross-correlation of one channel by hand"), ("correlate2d(image, kernel)",), (2, 3)),
+    Exercise(3, "zero_pad", N_("zero padding"), ("zero_pad(x, padding)",), (1, 3, 4)),
     Exercise(
         4,
         "conv2d",
-        "multi-channel convolution with stride, padding and bias",
+        N_("multi-channel convolution with stride, padding and bias"),
         ("conv2d(x, kernel, bias, stride, padding)",),
         (4, 10),
     ),
-    Exercise(5, "max_pool", "max pooling, forward", ("max_pool2d(x, pool_size, stride)",), (6,)),
-    Exercise(6, "activations", "ReLU and a numerically stable softmax", ("relu(x)", "softmax(z)"), (5, 6, 8)),
-    Exercise(7, "dense", "Flatten and a Dense layer, forward", ("flatten(x)", "dense(x, kernel, bias)"), (8, 9)),
+    Exercise(5, "max_pool", N_("max pooling, forward"), ("max_pool2d(x, pool_size, stride)",), (6,)),
+    Exercise(6, "activations", N_("ReLU and a numerically stable softmax"), ("relu(x)", "softmax(z)"), (5, 6, 8)),
+    Exercise(7, "dense", N_("Flatten and a Dense layer, forward"), ("flatten(x)", "dense(x, kernel, bias)"), (8, 9)),
     Exercise(
         8,
         "conv_backward",
-        "convolution backward: dx, dkernel and dbias, with stride",
+        N_("convolution backward: dx, dkernel and dbias, with stride"),
         ("conv2d_backward(dy, x, kernel, stride, padding)",),
         (7,),
     ),
     Exercise(
         9,
         "max_pool_backward",
-        "max pooling backward, with TensorFlow's rule for ties",
+        N_("max pooling backward, with TensorFlow's rule for ties"),
         ("max_pool2d_backward(dy, x, pool_size, stride)",),
         (6, 7),
     ),
     Exercise(
         10,
         "train_step",
-        "a training step of a tiny CNN made of your functions",
+        N_("a training step of a tiny CNN made of your functions"),
         ("train_step(params, x, y, learning_rate)",),
         (8, 9, 11, 13),
         timeout=120.0,

@@ -54,6 +54,7 @@ from convlab.teach.exercise_catalogue import exercises_for_lesson
 from convlab.util.checks import check_real_dtype
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least
 from convlab.util.files import atomic_path
+from convlab.util.i18n import LANGUAGES, N_, _, add_catalog, language_in_argv, ngettext, set_language
 
 __all__ = [
     "Lesson",
@@ -68,6 +69,11 @@ __all__ = [
     "exercise_text",
     "wrap_line",
     "WIDTH",
+    "_",
+    "N_",
+    "ngettext",
+    "notebook_options",
+    "in_notebook",
 ]
 
 DEFAULT_OUT = "convlab-output"
@@ -76,7 +82,7 @@ DEFAULT_OUT = "convlab-output"
 WIDTH = 80
 
 # A line that starts with a mark or a number ("✓ ", "- ", "• ", "2. ", "(a) ") continues under its text.
-_HANGING = re.compile(r"(?:[-•*✓✗→]|\d+[.)]|\([a-z0-9]\))\s+|--- Step [^:]*:\s+")
+_HANGING = re.compile(r"(?:[-•*✓✗→]|\d+[.)]|\([a-z0-9]\))\s+|--- [^:]*:\s+")
 
 _CLEAR_SCREEN = "\033[2J\033[H"
 
@@ -225,6 +231,40 @@ def product_rows(window: ArrayLike, kernel: ArrayLike, result: float, label: str
     return [(label if i == 0 else " " * len(label)) + row for i, row in enumerate(rows)]
 
 
+class _Notebook:
+    """The options of a lesson run inside a Jupyter kernel, where there is no command line to parse."""
+
+    argv: list[str] = []
+    steps: int = 0
+
+
+def in_notebook() -> bool:
+    """``True`` inside a Jupyter (IPython) kernel: a notebook runs the lesson, not ``python lessons/…``."""
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None) if shell is not None else None
+    return bool(get is not None and get() is not None and "ipykernel" in sys.modules)
+
+
+def notebook_options(*, lang: str | None = None, quick: bool = False, out: str | None = None, steps: int = 0) -> None:
+    """Set the options of the lessons a notebook runs (its setup cell calls this; ``convlab notebook`` writes it).
+
+    Args:
+        lang: ``"en"``, ``"es"`` or ``None`` (the locale's), as ``--lang``.
+        quick: as ``--quick``: the smaller runs.
+        out: as ``--out`` (default ``convlab-output/``).
+        steps: how many steps the lesson has (a notebook has no script file to count them in).
+
+    Raises:
+        ValueError: ``lang`` is not one of ``"en"``, ``"es"``.
+    """
+    if lang is not None and lang not in LANGUAGES:
+        raise ValueError(f"lang must be one of {', '.join(map(repr, LANGUAGES))}, got {lang!r}")
+    argv = ["--lang", lang] if lang else []
+    argv += ["--quick"] if quick else []
+    argv += ["--out", str(out)] if out else []
+    _Notebook.argv, _Notebook.steps = argv, int(steps)
+
+
 class LessonCheckError(AssertionError):
     """A number a lesson computed differs from the number it must reproduce."""
 
@@ -234,9 +274,10 @@ class Lesson:
 
     Args:
         file: the lesson script's ``__file__``; its stem (``03_convolution_by_hand``)
-            names the lesson and its figures.
-        title: the lesson's title, printed first.
-        argv: arguments (default ``sys.argv[1:]``).
+            names the lesson, its figures and its translation catalog
+            (``locale/<lang>/LC_MESSAGES/<stem>.po`` beside the script).
+        title: the lesson's title in English, printed first (translated: extracted from this call).
+        argv: arguments (default ``sys.argv[1:]``; in a notebook, those of :func:`notebook_options`).
         extra_args: an optional ``callable(parser)`` adding lesson-specific options.
 
     Attributes:
@@ -253,43 +294,62 @@ class Lesson:
         extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
     ) -> None:
         self.name = Path(file).stem
-        self.title = title
+        self.notebook = in_notebook()
+        if argv is None:
+            argv = list(_Notebook.argv) if self.notebook else sys.argv[1:]
+        # The language comes first: the options' help is printed in it.
+        self.language = set_language(language_in_argv(argv))
+        add_catalog(Path(file).resolve().parent / "locale", self.name)
+        self.title = title = _(title)
         parser = OneLineArgumentParser(prog=f"python lessons/{self.name}.py", description=title)
-        parser.add_argument("--step", action="store_true", help="pause after each step: [Enter] next · b back · q quit")
-        parser.add_argument("--clear", action="store_true", help="like --step, clearing the screen between steps")
         parser.add_argument(
-            "--verbose", action="store_true", help="print every check's tolerance, not only where it is the point"
+            "--step", action="store_true", help=_("pause after each step: [Enter] next · b back · q quit")
+        )
+        parser.add_argument("--clear", action="store_true", help=_("like --step, clearing the screen between steps"))
+        parser.add_argument(
+            "--verbose", action="store_true", help=_("print every check's tolerance, not only where it is the point")
         )
         parser.add_argument(
             "--out",
             default=os.environ.get("CONVLAB_OUT", DEFAULT_OUT),
-            help=f"folder for figures and the run summary (default: {DEFAULT_OUT}/)",
+            help=_("folder for figures and the run summary (default: {folder}/)").format(folder=DEFAULT_OUT),
         )
-        parser.add_argument("--quick", action="store_true", help="smaller, faster runs (used by `convlab tour`)")
+        parser.add_argument("--quick", action="store_true", help=_("smaller, faster runs (used by `convlab tour`)"))
+        parser.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default=None,
+            help=_("the language of the lesson's words: en or es (default: the locale's, LANG/LC_ALL)"),
+        )
         if extra_args is not None:
             extra_args(parser)
-        self.args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        self.args = parser.parse_args(argv)
         self.quick = bool(self.args.quick)
         self.verbose = bool(self.args.verbose)
-        self.stepping = bool(self.args.step or self.args.clear)
+        self.stepping = bool(self.args.step or self.args.clear) and not self.notebook
         self.out = Path(self.args.out) / self.name
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            parser.error(f"--out {self.args.out!r} cannot hold the figures: {e.strerror} ({e.filename})")
+            parser.error(
+                _("--out {out!r} cannot hold the figures: {reason} ({file})").format(
+                    out=self.args.out, reason=e.strerror, file=e.filename
+                )
+            )
         self.checks = 0
         self.figures: list[str] = []
         self._n_step = 0
-        self._total = _count_steps(file)
+        self._total = _count_steps(file) or (_Notebook.steps if self.notebook else 0)
         self._t0 = time.perf_counter()
         self._recorder: _Recorder | None = None
-        self._install_interrupt_hook()
+        if not self.notebook:  # the kernel has its own Ctrl-C (the interrupt button)
+            self._install_interrupt_hook()
         if self.stepping:
             self._recorder = _Recorder(sys.stdout)
             sys.stdout = self._recorder
         import matplotlib
 
-        if os.environ.get("MPLBACKEND") is None:  # headless by default
+        if os.environ.get("MPLBACKEND") is None and not self.notebook:  # headless by default
             matplotlib.use("Agg")
         bar = "=" * WIDTH
         self.say("", bar, f"{self.name}: {title}", bar)
@@ -304,7 +364,7 @@ class Lesson:
             self._recorder.new_page()
             if self.args.clear:
                 self._clear()
-        self.say("", f"--- Step {self._where()}: {title}")
+        self.say("", _("--- Step {where}: {title}").format(where=self._where(), title=title))
 
     def say(self, *lines: object) -> None:
         """Print explanatory text, each argument on its own line(s), wrapped to :data:`WIDTH` columns.
@@ -320,7 +380,7 @@ class Lesson:
     def _where(self) -> str:
         """``"3 of 7"`` (or ``"3"`` when the script's steps could not be counted)."""
         total = max(self._total, self._n_step)
-        return f"{self._n_step} of {total}" if self._total else str(self._n_step)
+        return _("{k} of {n}").format(k=self._n_step, n=total) if self._total else str(self._n_step)
 
     # ------------------------------------------------------------------ the step-through
     def _clear(self) -> None:
@@ -344,8 +404,9 @@ class Lesson:
         if self.args.clear and getattr(real, "isatty", lambda: False)():
             real.write(_CLEAR_SCREEN)
         else:
-            where = "the start" if k == 0 else f"step {k} of {total}"
-            real.write(f"\n{'·' * 24} {where} (shown again) {'·' * 24}"[: WIDTH + 1] + "\n")
+            where = _("the start") if k == 0 else _("step {k} of {n}").format(k=k, n=total)
+            shown = _("{where} (shown again)").format(where=where)
+            real.write(f"\n{'·' * 24} {shown} {'·' * 24}"[: WIDTH + 1] + "\n")
         real.write(self._recorder.page(k))
         real.flush()
 
@@ -355,15 +416,15 @@ class Lesson:
         view = live
         total = max(self._total, self._n_step)
         while True:
-            nxt = "finish" if end and view == live else "next"
-            back = " · b back" if view > 0 and self._recorder is not None else ""
+            nxt = _("finish") if end and view == live else _("next")
+            back = _(" · b back") if view > 0 and self._recorder is not None else ""
             try:
-                answer = self._ask(f"\n[Enter] {nxt}{back} · q quit ").strip().lower()
+                answer = self._ask(_("\n[Enter] {next}{back} · q quit ").format(next=nxt, back=back)).strip().lower()
             except (EOFError, KeyboardInterrupt):
                 self._quit()
-            if answer in ("q", "quit", "exit"):
+            if answer in ("q", "quit", "exit", "salir"):
                 self._quit()
-            if answer in ("b", "back") and back:
+            if answer in ("b", "back", "atrás", "atras") and back:
                 view -= 1
                 self._show_page(view, total)
             elif answer == "" and view < live:
@@ -372,14 +433,14 @@ class Lesson:
             elif answer == "":
                 return
             else:
-                print("  (press Enter to go on, b then Enter to go back, q then Enter to quit)", file=self._stdout())
+                print(_("  (press Enter to go on, b then Enter to go back, q then Enter to quit)"), file=self._stdout())
 
     def _stdout(self) -> Any:
         return self._recorder.real if self._recorder is not None else sys.stdout
 
     def _quit(self) -> None:
         out = self._stdout()
-        out.write(f"\n{self.name}: stopped at step {self._where()}.\n")
+        out.write("\n" + _("{lesson}: stopped at step {where}.").format(lesson=self.name, where=self._where()) + "\n")
         out.flush()
         raise SystemExit(0)
 
@@ -390,7 +451,8 @@ class Lesson:
 
         def hook(kind, value, tb):  # type: ignore[no-untyped-def]
             if issubclass(kind, KeyboardInterrupt):
-                sys.stderr.write(f"\n{lesson.name}: interrupted (Ctrl-C) during step {lesson._where()}.\n")
+                text = _("{lesson}: interrupted (Ctrl-C) during step {where}.")
+                sys.stderr.write("\n" + text.format(lesson=lesson.name, where=lesson._where()) + "\n")
                 return
             previous(kind, value, tb)
 
@@ -446,10 +508,12 @@ class Lesson:
         try:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format="png", dpi=kwargs.pop("dpi", 100), bbox_inches="tight", **kwargs)
+            if self.notebook:
+                _display_image(path)
         finally:
             plt.close(fig)
         self.figures.append(str(path))
-        self.say(f"  [figure] {_shown(path)}")
+        self.say(_("  [figure] {path}").format(path=_shown(path)))
         return path
 
     def save_file(self, write: Callable[[str], None], name: str) -> Path:
@@ -457,8 +521,10 @@ class Lesson:
         path = self.out / name
         with atomic_path(path) as tmp:  # ends like ``name``: writers pick the format from it
             write(tmp)
+        if self.notebook and path.suffix.lower() in (".png", ".gif", ".jpg", ".jpeg"):
+            _display_image(path)
         self.figures.append(str(path))
-        self.say(f"  [figure] {_shown(path)}")
+        self.say(_("  [figure] {path}").format(path=_shown(path)))
         return path
 
     # ------------------------------------------------------------------ end
@@ -467,7 +533,7 @@ class Lesson:
 
         The summary records ``status: "skipped"`` and the reason, so ``convlab tour`` shows it.
         """
-        self.say("", f"{self.name}: skipped — {reason}")
+        self.say("", _("{lesson}: skipped — {reason}").format(lesson=self.name, reason=reason))
         self._write_summary("skipped", reason)
         raise SystemExit(0)
 
@@ -490,14 +556,17 @@ class Lesson:
         """Print the lesson's totals and the exercises that go with it; write ``<out>/<lesson>/summary.json``
         (read by ``convlab tour``). Under ``--step``, wait once more, so the end can be read (and gone back from)."""
         summary = self._write_summary("passed")
-        self.say(
-            "",
-            f"{self.name}: {counted(self.checks, 'check')} passed, "
-            + (f"{counted(len(self.figures), 'figure')} in {_shown(self.out)}/" if self.figures else "no figures")
-            + " ("
-            + unbroken(f"{summary['seconds']:.1f} s")
-            + ")",
+        checks = ngettext("{n} check passed", "{n} checks passed", self.checks).format(n=self.checks)
+        n_fig = len(self.figures)
+        figures = (
+            ngettext("{n} figure in {folder}/", "{n} figures in {folder}/", n_fig).format(
+                n=n_fig, folder=_shown(self.out)
+            )
+            if self.figures
+            else _("no figures")
         )
+        seconds = unbroken(f"{summary['seconds']:.1f} s")
+        self.say("", f"{self.name}: {checks}, {figures} ({seconds})")
         self.say(exercise_text(self.name))
         if self.stepping:
             self._pause(end=True)
@@ -505,8 +574,18 @@ class Lesson:
 
 
 def counted(n: int, noun: str) -> str:
-    """``"1 figure"``, ``"0 figures"``, ``"3 figures"``: a count with its noun pluralised."""
+    """``"1 figure"``, ``"0 figures"``, ``"3 figures"``: a count with its English noun pluralised.
+
+    English only (an ``s`` added); translated text uses ``ngettext`` instead.
+    """
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _display_image(path: Path) -> None:
+    """Show an image file in the notebook's output, under the cell that made it."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path)))
 
 
 def _shown(path: Path) -> str:
@@ -527,9 +606,9 @@ def exercise_text(lesson_name: str) -> str:
         return ""
     lines = [
         "",
-        "Your turn: write it yourself; convlab grades it and says where it goes wrong.",
-        "  convlab exercises  (once: copies the exercises into convlab-exercises/)",
+        _("Your turn: write it yourself; convlab grades it and says where it goes wrong."),
+        _("  convlab exercises  (once: copies the exercises into convlab-exercises/)"),
     ]
     for ex in chosen:
-        lines.append(f"  convlab check {ex.number:<4} {ex.title}")
+        lines.append(f"  convlab check {ex.number:<4} {_(ex.title)}")
     return "\n".join(lines)

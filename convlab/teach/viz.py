@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from convlab.util.checks import check_real_dtype, is_int
+from convlab.util.i18n import _
 
 __all__ = [
     "draw_matrix",
@@ -254,7 +255,7 @@ def channels_figure(
         raise ValueError(f"image must be (H, W, 3), got shape {img.shape}")
     names = ["R", "G", "B"]
     if titles is None:
-        titles = [f"image {img.shape}"] + [f"{n} = image[:, :, {p}]" for p, n in enumerate(names)]
+        titles = [_("image {shape}").format(shape=img.shape)] + [f"{n} = image[:, :, {p}]" for p, n in enumerate(names)]
     if len(titles) != 4:
         raise ValueError(f"titles must have 4 entries (image, R, G, B), got {len(titles)}")
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
@@ -444,10 +445,11 @@ def sliding_window_animation(
         gridspec_kw={"width_ratios": [xp.shape[1], kw, ow]},
     )
     caption = fig.text(0.5, 0.02, "", ha="center", fontsize=8)
-    draw_matrix(axes[0], xp, title=f"input (padding={padding}, stride={strides})")
+    heading = _("input (padding={padding}, stride={strides})").format(padding=padding, strides=strides)
+    draw_matrix(axes[0], xp, title=heading)
     lim = float(np.abs(k).max()) or 1.0
-    draw_matrix(axes[1], k, title="kernel", cmap="RdBu_r", vmin=-lim, vmax=lim)
-    draw_matrix(axes[2], np.zeros_like(out), title="output", cmap=None, numbers=False)
+    draw_matrix(axes[1], k, title=_("kernel"), cmap="RdBu_r", vmin=-lim, vmax=lim)
+    draw_matrix(axes[2], np.zeros_like(out), title=_("output"), cmap=None, numbers=False)
     size = max(5, min(10, int(60 / max(out.shape))))
     cells = [
         axes[2].text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, visible=False)
@@ -660,12 +662,16 @@ def conv_arithmetic_animation(
                 ax_in.text(c, r, _fmt_number(v, None), ha="center", va="center", fontsize=size, color=colour)
     parts = [f"S={strides}", f"P={padding}"] + ([f"D={dilation}"] if dilation != 1 else [])
     parts += [f"A={output_padding}"] if transposed and output_padding else []
-    what = "transposed convolution" if transposed else "convolution"
-    fig.suptitle(f"{what}, {kh}×{kw} kernel, {', '.join(parts)}", fontsize=11)
-    where = f" stretched to {ch}×{cw}, kernel flipped" if transposed else ""
+    if transposed:
+        heading = _("transposed convolution, {kh}×{kw} kernel, {settings}")
+        where = _("input {h}×{w} stretched to {ch}×{cw}, kernel flipped")
+    else:
+        heading, where = _("convolution, {kh}×{kw} kernel, {settings}"), _("input {h}×{w}")
+    fig.suptitle(heading.format(kh=kh, kw=kw, settings=", ".join(parts)), fontsize=11)
     # Titles as plain texts: an Axes title is re-positioned from the axes' extent at every frame's draw.
-    ax_in.text(0.5, 1.02, f"input {a.shape[0]}×{a.shape[1]}{where}", transform=ax_in.transAxes, **_CA_TITLE)
-    ax_out.text(0.5, 1.02, f"output {oh}×{ow}", transform=ax_out.transAxes, **_CA_TITLE)
+    where = where.format(h=a.shape[0], w=a.shape[1], ch=ch, cw=cw)
+    ax_in.text(0.5, 1.02, where, transform=ax_in.transAxes, **_CA_TITLE)
+    ax_out.text(0.5, 1.02, _("output {h}×{w}").format(h=oh, w=ow), transform=ax_out.transAxes, **_CA_TITLE)
     cells = [
         ax_out.text(
             c,
@@ -704,7 +710,7 @@ def conv_arithmetic_animation(
 
     def frame(t):
         i, j = divmod(t, ow)
-        for n, (r, c, _, _) in enumerate(taps(i, j)):
+        for n, (r, c, *_unused) in enumerate(taps(i, j)):
             tap_patches[n].set_xy((c - 0.5, r - 0.5))
             tap_labels[n].set_position((c + 0.45, r + 0.45))
         current.set_xy((j - 0.5, i - 0.5))

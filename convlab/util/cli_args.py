@@ -13,6 +13,8 @@ import argparse
 import math
 from typing import NoReturn
 
+from convlab.util.i18n import _
+
 __all__ = ["OneLineArgumentParser", "one_line", "int_at_least", "positive_seconds"]
 
 
@@ -28,8 +30,42 @@ class OneLineArgumentParser(argparse.ArgumentParser):
     so every subcommand reports its errors the same way. The exit status is 2.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # argparse's own headings and help texts, in convlab's language (its messages are English gettext
+        # strings of Python's own domain, which ships no Spanish catalog).
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        for action in self._actions:
+            if isinstance(action, argparse._HelpAction):
+                action.help = _("show this help message and exit")
+
+    def add_subparsers(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("title", None)
+        return super().add_subparsers(**kwargs)
+
+    def _usage_formatter(self) -> argparse.HelpFormatter:
+        formatter = self._get_formatter()
+        formatter.add_usage(self.usage, self._actions, self._mutually_exclusive_groups, prefix=_("usage: "))
+        return formatter
+
+    def format_usage(self) -> str:
+        return self._usage_formatter().format_help()
+
+    def format_help(self) -> str:
+        formatter = self._usage_formatter()
+        formatter.add_text(self.description)
+        for group in self._action_groups:
+            formatter.start_section(group.title)
+            formatter.add_text(group.description)
+            formatter.add_arguments(group._group_actions)
+            formatter.end_section()
+        formatter.add_text(self.epilog)
+        return formatter.format_help()
+
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {one_line(message)} (see `{self.prog} --help`)\n")
+        text = _("{prog}: error: {message} (see `{prog} --help`)")
+        self.exit(2, text.format(prog=self.prog, message=one_line(message)) + "\n")
 
 
 def int_at_least(name: str, minimum: int):
