@@ -12,6 +12,10 @@ Subcommands (``convlab <command> --help`` for each)::
     convlab serve [--host H] [--port P] [--model PATH]...   the web explorer, until Ctrl-C
     convlab exercises [--dir DIR] [--force]                 copy the exercise files into a folder of yours
     convlab check [N|all] [--dir DIR] [--hint]              grade your solutions; say where they go wrong
+    convlab notebook N [--lang es] [--out DIR]              write a lesson as a Jupyter notebook
+
+``tour``, ``lesson``, ``size``, ``serve``, ``exercises``, ``check`` and ``notebook`` take ``--lang en|es``;
+without it the language is the locale's (``LANG``/``LC_ALL`` starting with ``es``: Spanish), else English.
 
 Lessons are the scripts ``lessons/NN_name.py`` of the source repository, next to
 the ``convlab`` package (install with ``pip install -e .`` from a clone). Each
@@ -42,17 +46,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from convlab._version import __version__
 from convlab.exercises.commands import run_check, run_exercises
 from convlab.exercises.workspace import DEFAULT_DIR as EXERCISES_DIR
-from convlab.teach.lesson import counted, wrap_line
+from convlab.teach.lesson import wrap_line
 from convlab.teach.lessons import LESSON_GLOB, find_lessons, lessons_dir
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least, one_line, positive_seconds
+from convlab.util.i18n import LANGUAGES, N_, _, language_in_argv, ngettext, set_language
 
 __all__ = ["main", "lessons_dir", "find_lessons", "resolve_lesson", "parse_layer", "DEFAULT_OUT"]
 
 DEFAULT_OUT = "convlab-output"  # the lesson harness' default (convlab.lesson.DEFAULT_OUT)
 
-LAYERS_HELP = """\
+LAYERS_HELP = N_("""\
 layer notation for --layers (case-insensitive), applied left to right:
   KIND K SUFFIXES   a kind, the window size K, then suffixes in any order, each at most once
 kinds:
@@ -76,7 +82,7 @@ examples:
   convlab size 28 --layers conv3 pool2 conv3 pool2   (28 → 26 → 13 → 11 → 5)
   convlab size 7 --layers conv3d2                    (7 → 3: the 3-tap window spans 5 pixels)
   convlab size 7 --layers conv3s2same tconv3s2sameop1 dw3same gap   (7 → 4 → 8 → 8 → 1)
-"""
+""")
 
 #: The layer kinds of :data:`LAYERS_HELP` and the suffixes each takes: stride ``s``, dilation ``d``,
 #: padding ``p`` (``pP``, ``same``, ``valid``; pooling only the two words), output padding ``op``.
@@ -146,8 +152,12 @@ def _run_tour(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ValueError(f"--out {args.out!r} cannot hold the figures: {e.strerror} ({e.filename})") from None
-    mode = "full" if args.full else "--quick"
-    head = f"convlab tour: {counted(len(lessons), 'lesson')} from {folder} ({mode}), figures in {out}/"
+    mode = _("full") if args.full else "--quick"
+    head = ngettext(
+        "convlab tour: {n} lesson from {folder} ({mode}), figures in {out}/",
+        "convlab tour: {n} lessons from {folder} ({mode}), figures in {out}/",
+        len(lessons),
+    ).format(n=len(lessons), folder=folder, mode=mode, out=out)
     print("\n".join(wrap_line(head)), flush=True)
     results = []
     skipped: list[tuple[str, str]] = []
@@ -155,13 +165,13 @@ def _run_tour(args) -> int:
         summary_path = out / path.stem / "summary.json"
         if summary_path.exists():  # a stale summary must not pass for this run's
             summary_path.unlink()
-        cmd = [sys.executable, str(path), "--out", str(out)] + ([] if args.full else ["--quick"])
+        cmd = [sys.executable, str(path), "--out", str(out), "--lang", args.lang] + ([] if args.full else ["--quick"])
         t0 = time.perf_counter()
         try:
             rc = subprocess.run(cmd, env=_lesson_env(), stdin=subprocess.DEVNULL, timeout=args.timeout).returncode
-            status = "ok" if rc == 0 else f"FAILED (exit {rc})"
+            status = "ok" if rc == 0 else _("FAILED (exit {rc})").format(rc=rc)
         except subprocess.TimeoutExpired:
-            rc, status = -1, f"TIMEOUT ({args.timeout:g} s)"
+            rc, status = -1, _("TIMEOUT ({seconds:g} s)").format(seconds=args.timeout)
         seconds = time.perf_counter() - t0
         summary = {}
         if summary_path.exists():
@@ -170,7 +180,7 @@ def _run_tour(args) -> int:
             except (OSError, ValueError):
                 summary = {}
         if rc == 0 and not summary:
-            status = "FAILED (no summary.json)"
+            status = _("FAILED (no summary.json)")
         elif rc == 0 and summary.get("status") == "skipped":  # e.g. TensorFlow is not installed
             status = "skipped"
             skipped.append((path.stem, str(summary.get("reason", ""))))
@@ -178,13 +188,16 @@ def _run_tour(args) -> int:
         sys.stdout.flush()
     print(_tour_table(results))
     for name, reason in skipped:
-        print("\n".join(wrap_line(f"  {name} skipped: {reason}")))
+        print("\n".join(wrap_line(_("  {lesson} skipped: {reason}").format(lesson=name, reason=reason))))
     return 0 if all(r[4] in ("ok", "skipped") for r in results) else 1
 
 
 def _tour_table(results) -> str:
-    head = ("lesson", "checks", "figures", "seconds", "status")
-    rows = [(n, str(c), str(f), f"{s:.1f}", st) for n, c, f, s, st in results]
+    """The tour's closing table; ``results`` rows are (lesson, checks, figures, seconds, status) where the
+    status is ``"ok"``, ``"skipped"`` or a failure's words (already translated)."""
+    head = (_("lesson"), _("checks"), _("figures"), _("seconds"), _("status"))
+    shown = {"ok": _("ok"), "skipped": _("skipped")}
+    rows = [(n, str(c), str(f), f"{s:.1f}", shown.get(st, st)) for n, c, f, s, st in results]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
 
     def line(cells):
@@ -194,19 +207,37 @@ def _tour_table(results) -> str:
     bar = "=" * len(line(head))
     failed = sum(r[4] not in ("ok", "skipped") for r in results)
     skipped = sum(r[4] == "skipped" for r in results)
-    total = (
-        f"{counted(len(results), 'lesson')}: {len(results) - failed - skipped} passed, "
-        + (f"{skipped} skipped, " if skipped else "")
-        + f"{failed} failed; {sum(r[1] for r in results)} checks, {sum(r[2] for r in results)} figures, "
-        f"{sum(r[3] for r in results):.1f} s"
-    )
+    counts = {
+        "n": len(results),
+        "passed": len(results) - failed - skipped,
+        "skipped": skipped,
+        "failed": failed,
+        "checks": sum(r[1] for r in results),
+        "figures": sum(r[2] for r in results),
+        "seconds": f"{sum(r[3] for r in results):.1f}",
+    }
+    if skipped:
+        total = ngettext(
+            "{n} lesson: {passed} passed, {skipped} skipped, {failed} failed; {checks} checks, {figures} figures, "
+            "{seconds} s",
+            "{n} lessons: {passed} passed, {skipped} skipped, {failed} failed; {checks} checks, {figures} figures, "
+            "{seconds} s",
+            len(results),
+        )
+    else:
+        total = ngettext(
+            "{n} lesson: {passed} passed, {failed} failed; {checks} checks, {figures} figures, {seconds} s",
+            "{n} lessons: {passed} passed, {failed} failed; {checks} checks, {figures} figures, {seconds} s",
+            len(results),
+        )
+    total = total.format(**counts)
     return "\n".join(["", bar, line(head), bar] + [line(r) for r in rows] + [bar, *wrap_line(total)])
 
 
 def _run_lesson(args, extra) -> int:
     folder = lessons_dir(args.lessons)
     path = resolve_lesson(args.n, find_lessons(folder))
-    cmd = [sys.executable, str(path)] + (["--step"] if args.step else []) + list(extra)
+    cmd = [sys.executable, str(path), "--lang", args.lang] + (["--step"] if args.step else []) + list(extra)
     # Ctrl-C reaches the lesson too (same terminal): the lesson decides what it means (quit at a
     # --step prompt, exit 0) and this process only passes its exit code on, as a shell would.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -324,11 +355,11 @@ def _run_size(args, parser) -> int:
     from convlab import shapes
 
     if args.layers and args.kernel is not None:
-        parser.error("give either KERNEL (one layer) or --layers (several), not both")
+        parser.error(_("give either KERNEL (one layer) or --layers (several), not both"))
     if not args.layers and args.kernel is None:
-        parser.error("give KERNEL (e.g. `convlab size 28 3`) or --layers (e.g. `--layers conv3 pool2`)")
+        parser.error(_("give KERNEL (e.g. `convlab size 28 3`) or --layers (e.g. `--layers conv3 pool2`)"))
     if args.output_padding is not None and not args.transpose:
-        parser.error("--output-padding applies to a transposed convolution: add --transpose")
+        parser.error(_("--output-padding applies to a transposed convolution: add --transpose"))
     if not args.layers:
         n, k, s, d = args.n, args.kernel, args.stride, args.dilation
         p = args.padding if args.padding is not None else ("valid" if args.transpose else 0)
@@ -344,48 +375,63 @@ def _run_size(args, parser) -> int:
             parser.error(str(e))
         head = f"N = {n}, K = {k}, padding = {p!r}, S = {s}" + (f", D = {d}" if d != 1 else "")
         if args.transpose:
-            head = f"transposed convolution: {head}, output_padding = {a}"
+            head = _("transposed convolution: {head}, output_padding = {a}").format(head=head, a=a)
         print(head)
         print(text)
-        print(f"output: {out} × {out}")
+        print(_("output: {t} × {t}").format(t=out))
         return 0
     if args.padding is not None or args.stride != 1 or args.dilation != 1:
         parser.error(
-            "--padding/--stride/--dilation apply to KERNEL; with --layers write them in each layer (e.g. conv3s2p1d2)"
+            _(
+                "--padding/--stride/--dilation apply to KERNEL; with --layers write them in each layer "
+                "(e.g. conv3s2p1d2)"
+            )
         )
     if args.transpose or args.output_padding is not None:
-        parser.error("--transpose/--output-padding apply to KERNEL; with --layers write tconvK (e.g. tconv3s2op1)")
+        parser.error(_("--transpose/--output-padding apply to KERNEL; with --layers write tconvK (e.g. tconv3s2op1)"))
     try:
         layers = [parse_layer(t) for t in args.layers]
     except ValueError as e:
         parser.error(str(e))
     n = args.n
-    print(f"input: {n} × {n}")
+    print(_("input: {n} × {n}").format(n=n))
     width = max(len(t) for t in args.layers)
     ended = None  # the global pooling layer that ended the spatial chain
     for i, (token, layer) in enumerate(zip(args.layers, layers), 1):
         if ended is not None:
             parser.error(
-                f"layer {i} ({token}) follows {ended}, a global pooling whose output (Keras: (N, C)) has no "
-                "height or width left: gap/gmp must be the last layer"
+                _(
+                    "layer {i} ({token}) follows {ended}, a global pooling whose output (Keras: (N, C)) has no "
+                    "height or width left: gap/gmp must be the last layer"
+                ).format(i=i, token=token, ended=ended)
             )
         if layer["kind"] in ("gap", "gmp"):
             if n < 1:
-                parser.error(f"layer {i} ({token}): global pooling needs a non-empty input, got {n} × {n}")
-            what = "average" if layer["kind"] == "gap" else "maximum"
-            text = (
-                f"global {what} pooling: the window is the whole {n} × {n} input, one value per channel "
-                "(Keras returns (N, C): the spatial chain ends here)"
-            )
-            ended, n = f"layer {i} ({token})", 1
+                parser.error(
+                    _("layer {i} ({token}): global pooling needs a non-empty input, got {n} × {n}").format(
+                        i=i, token=token, n=n
+                    )
+                )
+            if layer["kind"] == "gap":
+                text = _(
+                    "global average pooling: the window is the whole {n} × {n} input, one value per channel "
+                    "(Keras returns (N, C): the spatial chain ends here)"
+                )
+            else:
+                text = _(
+                    "global maximum pooling: the window is the whole {n} × {n} input, one value per channel "
+                    "(Keras returns (N, C): the spatial chain ends here)"
+                )
+            text = text.format(n=n)
+            ended, n = _("layer {i} ({token})").format(i=i, token=token), 1
         else:
             try:
                 text, n = _layer_formula(layer, n)
             except (ValueError, TypeError) as e:
-                parser.error(f"layer {i} ({token}): {e}")
+                parser.error(_("layer {i} ({token}): {error}").format(i=i, token=token, error=e))
         print(f"{i:2d}. {token:<{width}}  {text}  → {n} × {n}")
-    tail = "  (1 value per channel: Keras' output is (N, C), or (N, 1, 1, C) with keepdims=True)" if ended else ""
-    print(f"output: {n} × {n}{tail}")
+    tail = _("  (1 value per channel: Keras' output is (N, C), or (N, 1, 1, C) with keepdims=True)") if ended else ""
+    print(_("output: {t} × {t}").format(t=n) + tail)
     return 0
 
 
@@ -407,7 +453,7 @@ def _run_bench(extra) -> int:
 
 
 # ----------------------------------------------------------------------------------- serve
-SERVE_EPILOG = """\
+SERVE_EPILOG = N_("""\
 examples:
   convlab serve                                 train the digits model once (about 15 s), then serve
   convlab serve --port 0                        any free port (the URL printed says which)
@@ -415,7 +461,7 @@ examples:
   convlab serve --model vgg.keras               a Keras model (needs TensorFlow) on page 4
 
 The default model is cached in the user's cache folder ($CONVLAB_CACHE_DIR overrides it).
-"""
+""")
 
 
 def _port_arg(text: str) -> int:
@@ -506,7 +552,10 @@ def _run_serve(args) -> int:
             file=npz.name,
             keras=keras,
         )
-        print(f"convlab serve: serving {npz.name} ({model.count_params():,} parameters)", flush=True)
+        print(
+            _("convlab serve: serving {file} ({n:,} parameters)").format(file=npz.name, n=model.count_params()),
+            flush=True,
+        )
     else:
         if classes is not None:
             class_names_for(10, classes)  # ValueError naming --classes
@@ -529,9 +578,9 @@ def _run_serve(args) -> int:
             state.set_model(
                 model, source="default", description=default_model.describe(model, plan), file=default_model.FILENAME
             )
-            print(f"convlab serve: using the cached model {path}", flush=True)
+            print(_("convlab serve: using the cached model {path}").format(path=path), flush=True)
         elif problem.startswith("cached"):
-            print(f"convlab serve: {problem}; retraining", file=sys.stderr, flush=True)
+            print(_("convlab serve: {problem}; retraining").format(problem=problem), file=sys.stderr, flush=True)
 
     def start(url: str) -> None:
         if not state.ready:
@@ -541,17 +590,37 @@ def _run_serve(args) -> int:
     return serve(create_app(state), args.host, args.port, on_start=start, on_stop=stop.set)
 
 
+# ----------------------------------------------------------------------------------- notebook
+def _run_notebook(args) -> int:
+    from convlab.teach.notebook import write_notebook
+
+    folder = lessons_dir(args.lessons)
+    path = resolve_lesson(args.n, find_lessons(folder))
+    written = write_notebook(path, args.out, lang=args.lang, quick=args.quick, install=args.install)
+    print(_("convlab notebook: wrote {path}").format(path=written))
+    return 0
+
+
 # ----------------------------------------------------------------------------------- main
+def _add_lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help=_("the language of convlab's words: en or es (default: the locale's, from LANG/LC_ALL)"),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``convlab`` argument parser (subcommands tour, lesson, size, serve, exercises, check, bench)."""
     parser = OneLineArgumentParser(
         prog="convlab",
         allow_abbrev=False,
-        description="convlab — an educational convolution engine: lessons, output sizes, the web explorer, benchmarks.",
-        epilog="Run `convlab <command> --help` for each command's options.",
+        description=_(
+            "convlab — an educational convolution engine: lessons, output sizes, the web explorer, benchmarks."
+        ),
+        epilog=_("Run `convlab <command> --help` for each command's options."),
     )
-    from convlab._version import __version__
-
     parser.add_argument("--version", action="version", version=f"convlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.required = True
@@ -559,61 +628,76 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "tour",
         allow_abbrev=False,
-        help="run every lesson in order and print a summary table",
-        description="Run every lessons/NN_*.py in order, each in its own headless process "
-        "(with --quick unless --full), then print a table: checks passed, "
-        "figures written, seconds, status. Exit code 1 if any lesson failed.",
+        help=_("run every lesson in order and print a summary table"),
+        description=_(
+            "Run every lessons/NN_*.py in order, each in its own headless process "
+            "(with --quick unless --full), then print a table: checks passed, "
+            "figures written, seconds, status. Exit code 1 if any lesson failed."
+        ),
     )
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for figures and summaries (default: {DEFAULT_OUT}/)")
-    p.add_argument("--only", metavar="LIST", help="comma-separated lessons to run, by number or name (e.g. 01,03)")
-    p.add_argument("--full", action="store_true", help="run the full lessons (default: --quick)")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        help=_("folder for figures and summaries (default: {folder}/)").format(folder=DEFAULT_OUT),
+    )
+    p.add_argument("--only", metavar="LIST", help=_("comma-separated lessons to run, by number or name (e.g. 01,03)"))
+    p.add_argument("--full", action="store_true", help=_("run the full lessons (default: --quick)"))
     p.add_argument(
         "--timeout",
         type=positive_seconds("--timeout"),
         default=600.0,
         metavar="S",
-        help="seconds allowed per lesson (default: 600)",
+        help=_("seconds allowed per lesson (default: 600)"),
     )
-    p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
+    p.add_argument("--lessons", metavar="DIR", help=_("folder of lesson scripts (default: the repository's lessons/)"))
+    _add_lang(p)
     p.set_defaults(subparser=p)
 
     p = sub.add_parser(
         "lesson",
         allow_abbrev=False,
-        help="run one lesson (N = 3, 03 or its name)",
-        description="Run one lesson. Options the command does not know (--out DIR, --quick, "
-        "a lesson's own options) are passed to the lesson unchanged.",
-        epilog="example: convlab lesson 3 --step",
+        help=_("run one lesson (N = 3, 03 or its name)"),
+        description=_(
+            "Run one lesson. Options the command does not know (--out DIR, --quick, "
+            "a lesson's own options) are passed to the lesson unchanged."
+        ),
+        epilog=_("example: convlab lesson 3 --step"),
     )
-    p.add_argument("n", metavar="N", help="the lesson: its number (3 or 03) or its name (03_convolution_by_hand)")
-    p.add_argument("--step", action="store_true", help="pause after each step until Enter is pressed")
-    p.add_argument("--lessons", metavar="DIR", help="folder of lesson scripts (default: the repository's lessons/)")
+    p.add_argument("n", metavar="N", help=_("the lesson: its number (3 or 03) or its name (03_convolution_by_hand)"))
+    p.add_argument("--step", action="store_true", help=_("pause after each step until Enter is pressed"))
+    p.add_argument("--lessons", metavar="DIR", help=_("folder of lesson scripts (default: the repository's lessons/)"))
+    _add_lang(p)
     p.set_defaults(subparser=p)
 
     p = sub.add_parser(
         "size",
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="output size of a convolution/pooling, with the formula",
-        description="Output size with the slides' formula T = (N + 2·P − K)/S + 1 "
-        "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)); with a dilation D, "
-        "T = (N + 2·P − D·(K − 1) − 1)/S + 1 (the window spans D·(K − 1) + 1 pixels); with --transpose, "
-        "a transposed convolution's T = S·(N − 1) + K − 2·P + A as Keras' Conv2DTranspose computes it "
-        "(Dumoulin & Visin 2016, 'A guide to convolution arithmetic for deep learning').",
-        epilog="examples:\n  convlab size 5 3 --padding 1 --stride 2      (slides: 3)\n"
-        "  convlab size 28 3                             (slides: 26)\n"
-        "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n"
-        "  convlab size 7 3 --dilation 2                 (3: the 3-tap window spans 5 pixels)\n"
-        "  convlab size 16 3 --transpose --stride 2 --padding same   (32)\n"
-        "  convlab size 2 3 --transpose --stride 2 --output-padding 1   (6)\n\n" + LAYERS_HELP,
+        help=_("output size of a convolution/pooling, with the formula"),
+        description=_(
+            "Output size with the slides' formula T = (N + 2·P − K)/S + 1 "
+            "(floored as Keras; 'same' follows TensorFlow: ceil(N/S)); with a dilation D, "
+            "T = (N + 2·P − D·(K − 1) − 1)/S + 1 (the window spans D·(K − 1) + 1 pixels); with --transpose, "
+            "a transposed convolution's T = S·(N − 1) + K − 2·P + A as Keras' Conv2DTranspose computes it "
+            "(Dumoulin & Visin 2016, 'A guide to convolution arithmetic for deep learning')."
+        ),
+        epilog=_(
+            "examples:\n  convlab size 5 3 --padding 1 --stride 2      (slides: 3)\n"
+            "  convlab size 28 3                             (slides: 26)\n"
+            "  convlab size 28 3 --padding same --stride 2   (14, pads 0 before / 1 after)\n"
+            "  convlab size 7 3 --dilation 2                 (3: the 3-tap window spans 5 pixels)\n"
+            "  convlab size 16 3 --transpose --stride 2 --padding same   (32)\n"
+            "  convlab size 2 3 --transpose --stride 2 --output-padding 1   (6)\n\n"
+        )
+        + _(LAYERS_HELP),
     )
-    p.add_argument("n", metavar="N", type=_nonneg_int("N"), help="input size in pixels (height = width)")
+    p.add_argument("n", metavar="N", type=_nonneg_int("N"), help=_("input size in pixels (height = width)"))
     p.add_argument(
         "kernel",
         metavar="KERNEL",
         nargs="?",
         type=_positive_int("KERNEL"),
-        help="kernel (window) size K, for a single layer",
+        help=_("kernel (window) size K, for a single layer"),
     )
     p.add_argument(
         "--padding",
@@ -621,116 +705,167 @@ def build_parser() -> argparse.ArgumentParser:
         type=_padding_arg,
         default=None,
         metavar="P",
-        help="P zeros on each side, 'valid' or 'same' (default: 0; with --transpose 'valid', Keras' default)",
+        help=_("P zeros on each side, 'valid' or 'same' (default: 0; with --transpose 'valid', Keras' default)"),
     )
-    p.add_argument("--stride", "-s", type=_positive_int("stride"), default=1, metavar="S", help="stride (default 1)")
+    p.add_argument("--stride", "-s", type=_positive_int("stride"), default=1, metavar="S", help=_("stride (default 1)"))
     p.add_argument(
         "--dilation",
         "-d",
         type=_positive_int("dilation"),
         default=1,
         metavar="D",
-        help="dilation D (Keras' dilation_rate): the K taps lie D pixels apart (default 1)",
+        help=_("dilation D (Keras' dilation_rate): the K taps lie D pixels apart (default 1)"),
     )
     p.add_argument(
         "--transpose",
         "-t",
         action="store_true",
-        help="a transposed convolution (Keras' Conv2DTranspose): T = S·(N − 1) + K − 2·P + A",
+        help=_("a transposed convolution (Keras' Conv2DTranspose): T = S·(N − 1) + K − 2·P + A"),
     )
     p.add_argument(
         "--output-padding",
         type=_nonneg_int("output-padding"),
         default=None,
         metavar="A",
-        help="with --transpose: output_padding A, 0 <= A < S (default: None, Keras' choice)",
+        help=_("with --transpose: output_padding A, 0 <= A < S (default: None, Keras' choice)"),
     )
-    p.add_argument("--layers", nargs="+", metavar="LAYER", help="several layers in the notation below")
+    p.add_argument("--layers", nargs="+", metavar="LAYER", help=_("several layers in the notation below"))
+    _add_lang(p)
     p.set_defaults(subparser=p)
 
     p = sub.add_parser(
         "serve",
         allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="the web explorer: draw a digit, look inside the network (until Ctrl-C)",
-        description="Start the convlab explorer, a local web app: draw a digit and see the prediction, every "
-        "layer's output, and how any number was computed; the convolution-arithmetic page; your own Keras "
-        "model's top-3 classes for a photo. Serves until Ctrl-C (exit 0). Nothing is downloaded.",
-        epilog=SERVE_EPILOG,
+        help=_("the web explorer: draw a digit, look inside the network (until Ctrl-C)"),
+        description=_(
+            "Start the convlab explorer, a local web app: draw a digit and see the prediction, every "
+            "layer's output, and how any number was computed; the convolution-arithmetic page; your own Keras "
+            "model's top-3 classes for a photo. Serves until Ctrl-C (exit 0). Nothing is downloaded."
+        ),
+        epilog=_(SERVE_EPILOG),
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     p.add_argument(
-        "--port", type=_port_arg, default=8000, metavar="P", help="port, 0..65535 (0: any free port; default: 8000)"
+        "--host", default="127.0.0.1", help=_("address to listen on (default: 127.0.0.1, this machine only)")
+    )
+    p.add_argument(
+        "--port", type=_port_arg, default=8000, metavar="P", help=_("port, 0..65535 (0: any free port; default: 8000)")
     )
     p.add_argument(
         "--model",
         action="append",
         metavar="PATH",
-        help="a convlab model (.npz, model.save) for the digits and inside pages, and/or a Keras model "
-        "(.keras, convlab.vgg.save_model) for the your-model page; may be given twice (one of each)",
+        help=_(
+            "a convlab model (.npz, model.save) for the digits and inside pages, and/or a Keras model "
+            "(.keras, convlab.vgg.save_model) for the your-model page; may be given twice (one of each)"
+        ),
     )
     p.add_argument(
         "--classes",
         type=_classes_arg,
         metavar="A,B,C",
-        help="class names, comma-separated, for the model whose output count they match",
+        help=_("class names, comma-separated, for the model whose output count they match"),
     )
     p.add_argument(
         "--no-train",
         action="store_true",
-        help="never train: exit with a message when there is no cached model (and no --model .npz)",
+        help=_("never train: exit with a message when there is no cached model (and no --model .npz)"),
     )
+    _add_lang(p)
     p.set_defaults(subparser=p)
 
     p = sub.add_parser(
         "exercises",
         allow_abbrev=False,
-        help="copy the exercises into a folder of yours (never over your work without --force)",
-        description="Copy one file per exercise into DIR: the task, the shapes, the slides' formula and a "
-        "function to fill in. Files already there are your work and are kept, unless --force (which saves "
-        "each old file as NAME.bak first). Then: convlab check N.",
-        epilog="example: convlab exercises && convlab check 2",
+        help=_("copy the exercises into a folder of yours (never over your work without --force)"),
+        description=_(
+            "Copy one file per exercise into DIR: the task, the shapes, the slides' formula and a "
+            "function to fill in. Files already there are your work and are kept, unless --force (which saves "
+            "each old file as NAME.bak first). Then: convlab check N."
+        ),
+        epilog=_("example: convlab exercises && convlab check 2"),
     )
-    p.add_argument("--dir", default=EXERCISES_DIR, help=f"the folder (default: {EXERCISES_DIR}/)")
-    p.add_argument("--force", action="store_true", help="replace files that differ from the stubs (old ones → .bak)")
+    p.add_argument(
+        "--dir", default=EXERCISES_DIR, help=_("the folder (default: {folder}/)").format(folder=EXERCISES_DIR)
+    )
+    p.add_argument("--force", action="store_true", help=_("replace files that differ from the stubs (old ones → .bak)"))
+    _add_lang(p)
     p.set_defaults(subparser=p)
 
     p = sub.add_parser(
         "check",
         allow_abbrev=False,
-        help="grade your exercise solutions, and say where and why they go wrong",
-        description="Run your exercise file in its own process (with a time limit) on the slides' numbers, "
-        "then on random shapes, strides and paddings, against convlab's reference implementation. Each case "
-        "prints ✓ or ✗ with the largest relative error; a wrong answer gets a diagnosis in plain words. "
-        "Exit code 0 when every case of every chosen exercise passes, 1 otherwise.",
-        epilog="examples:\n  convlab check 2\n  convlab check all\n  convlab check 4 --hint",
+        help=_("grade your exercise solutions, and say where and why they go wrong"),
+        description=_(
+            "Run your exercise file in its own process (with a time limit) on the slides' numbers, "
+            "then on random shapes, strides and paddings, against convlab's reference implementation. Each case "
+            "prints ✓ or ✗ with the largest relative error; a wrong answer gets a diagnosis in plain words. "
+            "Exit code 0 when every case of every chosen exercise passes, 1 otherwise."
+        ),
+        epilog=_("examples:\n  convlab check 2\n  convlab check all\n  convlab check 4 --hint"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "which", nargs="?", default="all", metavar="N|all", help="an exercise (2, 02, correlate2d), a list 2,4, or all"
+        "which",
+        nargs="?",
+        default="all",
+        metavar="N|all",
+        help=_("an exercise (2, 02, correlate2d), a list 2,4, or all"),
     )
     p.add_argument(
-        "--dir", default=None, help=f"your exercise folder (default: {EXERCISES_DIR}/, or here if it holds them)"
+        "--dir",
+        default=None,
+        help=_("your exercise folder (default: {folder}/, or here if it holds them)").format(folder=EXERCISES_DIR),
     )
     p.add_argument(
-        "--hint", action="store_true", help="after a failure, one more hint each time (a nudge, then the formula)"
+        "--hint", action="store_true", help=_("after a failure, one more hint each time (a nudge, then the formula)")
     )
     p.add_argument(
         "--timeout",
         type=positive_seconds("--timeout"),
         default=None,
         metavar="S",
-        help="seconds your code may run per exercise (default: 20; exercise 10: 120)",
+        help=_("seconds your code may run per exercise (default: 20; exercise 10: 120)"),
     )
+    _add_lang(p)
+    p.set_defaults(subparser=p)
+
+    p = sub.add_parser(
+        "notebook",
+        allow_abbrev=False,
+        help=_("write a lesson as a Jupyter notebook (.ipynb), ready for Colab"),
+        description=_(
+            "Write lesson N as a Jupyter notebook: the lesson's markdown cells, one code cell per step, a first "
+            "cell that installs convlab where it is missing (Colab) and figures shown under their cells. "
+            "In Spanish with --lang es."
+        ),
+        epilog=_("example: convlab notebook 3 --lang es --out notebooks/"),
+    )
+    p.add_argument("n", metavar="N", help=_("the lesson: its number (3 or 03) or its name (03_convolution_by_hand)"))
+    p.add_argument("--out", default=".", metavar="DIR", help=_("the folder to write NN_name.ipynb in (default: .)"))
+    p.add_argument("--quick", action="store_true", help=_("the notebook runs the smaller, faster version"))
+    p.add_argument(
+        "--install",
+        default=None,
+        metavar="SPEC",
+        help=_(
+            "what the first cell installs with pip when convlab is missing (default: this version, "
+            "convlab=={version}; give a wheel file or a git URL where your course keeps convlab)"
+        ).format(version=__version__),
+    )
+    p.add_argument("--lessons", metavar="DIR", help=_("folder of lesson scripts (default: the repository's lessons/)"))
+    _add_lang(p)
     p.set_defaults(subparser=p)
 
     sub.add_parser(
         "bench",
         allow_abbrev=False,
         add_help=False,
-        help="run benchmarks/bench.py (arguments passed through)",
-        description="Run the benchmark script benchmarks/bench.py from the repository root; every "
-        "argument is passed to it (`convlab bench --help` shows the script's own help).",
+        help=_("run benchmarks/bench.py (arguments passed through)"),
+        description=_(
+            "Run the benchmark script benchmarks/bench.py from the repository root; every "
+            "argument is passed to it (`convlab bench --help` shows the script's own help)."
+        ),
     )
     return parser
 
@@ -753,6 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         on stderr naming the bad token), or 0 after ``--help``/``--version``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    language = set_language(language_in_argv(argv))  # before the parser: its help is in that language
     parser = build_parser()
     command = argv[0] if argv and argv[0] == "bench" else None
     try:
@@ -760,6 +896,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_bench(argv[1:])
         args, extra = parser.parse_known_args(argv)
         command = args.command
+        if getattr(args, "lang", None) is None:
+            args.lang = language
         if extra and command != "lesson":
             args.subparser.error(f"unrecognized arguments: {' '.join(extra)}")
         if command == "tour":
@@ -772,28 +910,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_exercises(args.dir, force=args.force)
         if command == "check":
             return run_check(args.which, args.dir, hint=args.hint, timeout=args.timeout)
+        if command == "notebook":
+            return _run_notebook(args)
         return _run_size(args, args.subparser)
     except BrokenPipeError:  # `convlab check all | head`: the reader left; nothing more to say, nowhere to say it
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
         return 1
     except (ValueError, OSError) as e:  # the user's input or the user's files: a bad invocation
-        print(f"convlab {command}: error: {one_line(e)}", file=sys.stderr)
+        print(_("convlab {command}: error: {message}").format(command=command, message=one_line(e)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if command == "serve":  # Ctrl-C is how the explorer is stopped, even while it starts
-            print("convlab serve: stopped", file=sys.stderr)
+            print(_("convlab serve: stopped"), file=sys.stderr)
             return 0
-        print(f"convlab {command or ''}: interrupted".replace(" :", ":"), file=sys.stderr)
+        print(_("convlab {command}: interrupted").format(command=command or "").replace(" :", ":"), file=sys.stderr)
         return 130
     except Exception as e:  # anything else is convlab's bug, not the user's: say so, and how to report it
         if os.environ.get("CONVLAB_TRACEBACK"):
             raise
-        from convlab._version import __version__
-
+        text = _(
+            "convlab {command}: internal error: {kind}: {message} — a bug in convlab {version}; please report it "
+            "with the command line (CONVLAB_TRACEBACK=1 shows the traceback)"
+        )
         print(
-            f"convlab {command or ''}: internal error: {type(e).__name__}: {one_line(e)} — a bug in convlab "
-            f"{__version__}; please report it with the command line (CONVLAB_TRACEBACK=1 shows the traceback)",
+            text.format(command=command or "", kind=type(e).__name__, message=one_line(e), version=__version__),
             file=sys.stderr,
         )
         return 1
