@@ -8,6 +8,7 @@ import gc
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from i18n_helpers import english_left, lesson_catalog, number_differences
 
 from convlab.lesson import WIDTH
 from convlab.teach.lesson import _count_steps
@@ -26,6 +28,8 @@ TIMEOUT = 300  # seconds per lesson: generous, the machine is shared
 TOUR_BYTES = 20 * 1024 * 1024
 #: What each lesson wrote in test_lesson_runs_quick, for the tour's total (test_the_tour_writes_under_20_mb).
 WRITTEN: dict[str, int] = {}
+#: What each lesson printed in test_lesson_runs_quick (English), for the Spanish tour's comparison.
+PRINTED: dict[str, str] = {}
 
 # Lines some lessons must print verbatim (the slides' numbers, seeds/003).
 EXPECTED_LINES = {
@@ -111,6 +115,7 @@ def test_lesson_runs_quick(path, tmp_path):
     for f in files:
         assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
     WRITTEN[path.stem] = sum(f.stat().st_size for f in (tmp_path / path.stem).rglob("*") if f.is_file())
+    PRINTED[path.stem] = proc.stdout
     if path.stem == "03_convolution_by_hand":
         gif = tmp_path / path.stem / "sliding_window_pad0.gif"
         assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
@@ -122,6 +127,66 @@ def test_the_tour_writes_under_20_mb():
     if set(WRITTEN) != {p.stem for p in LESSONS}:
         pytest.skip("runs after test_lesson_runs_quick for every lesson")
     assert sum(WRITTEN.values()) < TOUR_BYTES, WRITTEN
+
+
+def _per_lesson(output: str) -> dict[str, str]:
+    """The tour's output cut into each lesson's part (a lesson starts with its ``NN_name: title`` banner)."""
+    parts: dict[str, list[str]] = {}
+    current = None
+    lines = output.splitlines()
+    for n, line in enumerate(lines):
+        head = re.match(r"^(\d\d_\w+): ", line)
+        if head and n > 0 and lines[n - 1].startswith("====="):
+            current = head.group(1)
+            parts[current] = []
+        if current is not None:
+            parts[current].append(line)
+    return {k: "\n".join(v) for k, v in parts.items()}
+
+
+def _tour(lang, out, *args):
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "CONVLAB_LANG")}
+    return subprocess.run(
+        [sys.executable, "-m", "convlab", "tour", "--lang", lang, "--out", str(out), *args],
+        capture_output=True,
+        text=True,
+        env={**env, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"},
+        stdin=subprocess.DEVNULL,
+        timeout=len(LESSONS) * TIMEOUT,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_the_tour_in_spanish_prints_the_same_numbers(tmp_path):
+    """``convlab tour --lang es`` (issue 16): every lesson passes with the checks of the English run, the
+    numbers of every step are the English run's, no English sentence of the lessons' or convlab's catalogs
+    is left, and every line fits 80 columns. The English outputs are test_lesson_runs_quick's (or, when
+    those did not all run, an English tour's)."""
+    es = _tour("es", tmp_path / "es")
+    assert es.returncode == 0, tail(es)
+    assert es.stderr.strip() == "", tail(es)
+    spanish = _per_lesson(es.stdout)
+    english = dict(PRINTED) if set(PRINTED) == {p.stem for p in LESSONS} else None
+    if english is None:
+        en = _tour("en", tmp_path / "en")
+        assert en.returncode == 0, tail(en)
+        english = _per_lesson(en.stdout)
+    assert sorted(spanish) == sorted(english) == [p.stem for p in LESSONS]
+    problems = []
+    for name in sorted(english):
+        problems += [f"{name}: {d}" for d in number_differences(english[name], spanish[name])]
+        problems += [f"{name}: English left: {s!r}" for s in english_left(spanish[name], lesson_catalog(name))]
+    package = ROOT / "convlab" / "locale" / "es" / "LC_MESSAGES" / "convlab.po"
+    problems += [f"convlab: English left: {s!r}" for s in english_left(es.stdout, package)]
+    assert not problems, "\n".join(problems)
+    checks = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\d\d_\w+)\s+(\d+)\s", es.stdout, re.M)}
+    for name, text in english.items():  # the Spanish table's checks column: the English run's counts
+        passed = re.search(r"(\d+) checks? passed", text)
+        assert passed and checks[name] == int(passed.group(1)), (name, checks.get(name))
+    assert "--- Parte 1 de " in es.stdout and "comprobaciones superadas" in es.stdout
+    wide = [line for line in es.stdout.splitlines() if len(line) > WIDTH and str(tmp_path) not in line]
+    assert not wide, "\n".join(wide)
 
 
 # A sitecustomize that makes TensorFlow and Keras impossible to import, as on a machine where only

@@ -2,8 +2,8 @@
 with that number and that title, and every lesson appears in it.
 
 A reference is written `` `NN·k` title `` (lesson NN, step k); the title is compared with the
-k-th ``lesson.step(...)`` call of ``lessons/NN_*.py`` (for a title built with an f-string, its
-text up to the first ``{``).
+k-th ``lesson.step(...)`` call of ``lessons/NN_*.py`` — its English title, marked ``_("…")`` for the
+catalogs (for a title built with an f-string or ``.format``, its text up to the first ``{``).
 """
 
 import ast
@@ -29,11 +29,17 @@ def step_titles(path: Path) -> list[str]:
     titles = []
     for call in sorted(calls, key=lambda c: c.lineno):
         arg = call.args[0]
+        if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format":
+            arg = arg.func.value  # _("… {n} …").format(n=…)
+        if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id in ("_", "ngettext"):
+            arg = arg.args[0]  # lesson.step(_("title")): the English title the catalog translates
+        if isinstance(arg, ast.Constant) and "{" in arg.value:
+            arg = ast.Constant(arg.value.split("{")[0])
         if isinstance(arg, ast.Constant):
             titles.append(arg.value)
         else:  # JoinedStr: the constant parts before the first formatted value
             head = ""
-            for part in arg.values:
+            for part in getattr(arg, "values", []):
                 if not isinstance(part, ast.Constant):
                     break
                 head += part.value

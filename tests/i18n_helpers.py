@@ -1,0 +1,73 @@
+"""Comparing a lesson's English and Spanish runs: the numbers of each step, and English left behind.
+
+Shared by ``tests/test_i18n.py`` (the Spanish tour) and ``tests/test_notebooks.py`` (Spanish notebooks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A number as the lessons print it; one followed by a unit of time or a speed-up ratio is a measurement
+# of this run (it differs between two runs in one language too) and is left out.
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?")
+_MEASURED = re.compile(r"-?\d+(?:\.\d+)?\s?(?:s|ms|µs|us|ns|min|×|x)(?![\w])")
+_PATH = re.compile(r"\S*/\S*")
+#: A step's first line in either language ("--- Step 3 of 7: …", "--- Parte 3 de 7: …").
+STEP = re.compile(r"^--- ")
+
+
+def step_numbers(text: str) -> list[Counter]:
+    """The numbers printed in each step of one lesson's output (before step 1 first), as multisets:
+    word order differs between languages, the numbers must not."""
+    blocks: list[Counter] = [Counter()]
+    for line in text.splitlines():
+        if STEP.match(line):
+            blocks.append(Counter())
+        line = _PATH.sub(" ", line)  # a file's path is the run's folder, not a number the lesson computed
+        blocks[-1].update(_NUMBER.findall(_MEASURED.sub(" ", line)))
+    return blocks
+
+
+def number_differences(english: str, spanish: str) -> list[str]:
+    """Where the two outputs of one lesson print different numbers: one line per differing step."""
+    en, es = step_numbers(english), step_numbers(spanish)
+    if len(en) != len(es):
+        return [f"{len(en) - 1} steps in English, {len(es) - 1} in Spanish"]
+    found = []
+    for k, (a, b) in enumerate(zip(en, es)):
+        if a != b:
+            found.append(f"step {k}: only in English {dict(a - b)}, only in Spanish {dict(b - a)}")
+    return found
+
+
+def catalog_sentences(po: Path) -> list[str]:
+    """The English sentences of a catalog that a Spanish run must not print: each msgid's longest run of
+    text between placeholders, when it has at least four words and its translation differs."""
+    found = []
+    with po.open("rb") as f:
+        for m in read_po(f):
+            msgid = m.id[0] if isinstance(m.id, tuple) else m.id
+            msgstr = m.string[0] if isinstance(m.string, tuple) else m.string
+            if not msgid or msgstr == msgid:
+                continue
+            piece = max(re.split(r"\{[^}]*\}|\n", msgid), key=len)
+            piece = " ".join(piece.split())
+            if len(piece.split()) >= 4:
+                found.append(piece)
+    return found
+
+
+def english_left(spanish_output: str, po: Path) -> list[str]:
+    """The catalog's English sentences found in a Spanish output (spaces and line breaks folded)."""
+    flat = " ".join(spanish_output.split())
+    return [s for s in catalog_sentences(po) if s in flat]
+
+
+def lesson_catalog(stem: str) -> Path:
+    return ROOT / "lessons" / "locale" / "es" / "LC_MESSAGES" / f"{stem}.po"
