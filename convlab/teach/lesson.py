@@ -54,7 +54,16 @@ from convlab.teach.exercise_catalogue import exercises_for_lesson
 from convlab.util.checks import check_real_dtype
 from convlab.util.cli_args import OneLineArgumentParser, int_at_least
 from convlab.util.files import atomic_path
-from convlab.util.i18n import LANGUAGES, N_, _, add_catalog, language_in_argv, ngettext, set_language
+from convlab.util.i18n import (
+    LANGUAGES,
+    N_,
+    _,
+    add_catalog,
+    add_messages,
+    language_in_argv,
+    ngettext,
+    set_language,
+)
 
 __all__ = [
     "Lesson",
@@ -245,7 +254,14 @@ def in_notebook() -> bool:
     return bool(get is not None and get() is not None and "ipykernel" in sys.modules)
 
 
-def notebook_options(*, lang: str | None = None, quick: bool = False, out: str | None = None, steps: int = 0) -> None:
+def notebook_options(
+    *,
+    lang: str | None = None,
+    quick: bool = False,
+    out: str | None = None,
+    steps: int = 0,
+    messages: dict[str, str] | None = None,
+) -> None:
     """Set the options of the lessons a notebook runs (its setup cell calls this; ``convlab notebook`` writes it).
 
     Args:
@@ -253,6 +269,8 @@ def notebook_options(*, lang: str | None = None, quick: bool = False, out: str |
         quick: as ``--quick``: the smaller runs.
         out: as ``--out`` (default ``convlab-output/``).
         steps: how many steps the lesson has (a notebook has no script file to count them in).
+        messages: translations into ``lang`` of the messages the lesson translates as it runs
+            (``_(name)`` of a name marked ``N_``): the notebook carries them, away from the catalogs.
 
     Raises:
         ValueError: ``lang`` is not one of ``"en"``, ``"es"``.
@@ -263,6 +281,8 @@ def notebook_options(*, lang: str | None = None, quick: bool = False, out: str |
     argv += ["--quick"] if quick else []
     argv += ["--out", str(out)] if out else []
     _Notebook.argv, _Notebook.steps = argv, int(steps)
+    if messages and lang:
+        add_messages(lang, messages)
 
 
 class LessonCheckError(AssertionError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import gettext
 import os
+import pprint
 import textwrap
 from pathlib import Path
 
@@ -42,12 +43,14 @@ except ImportError:
 _SETUP_CELL = """\
 from convlab.lesson import notebook_options
 
-notebook_options(lang={lang!r}, quick={quick!r}, steps={steps})
+notebook_options(lang={lang!r}, quick={quick!r}, steps={steps}{messages})
 __file__ = {file!r}  # the lesson's name: its figures go to convlab-output/{stem}/
 """
 
 # The calls whose string literal arguments are the lesson's messages: name -> positions of the literals.
-_MESSAGE_ARGS = {"_": (0,), "N_": (0,), "gettext": (0,), "ngettext": (0, 1), "Lesson": (1,)}
+# N_ is not among them: its literal is data until it is shown (a dictionary key, say), so it stays English
+# and the notebook's setup cell carries its translation (notebook_options(messages=…)).
+_MESSAGE_ARGS = {"_": (0,), "gettext": (0,), "ngettext": (0, 1), "Lesson": (1,)}
 
 
 class _Translator:
@@ -114,6 +117,24 @@ def translate_source(source: str, translate: _Translator) -> str:
     return data.decode("utf-8")
 
 
+def deferred_messages(source: str, translate: _Translator) -> dict[str, str]:
+    """The ``N_("…")`` literals of ``source`` that have a translation: English → translated."""
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "N_"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            text = translate.gettext(node.args[0].value)
+            if text != node.args[0].value:
+                found[node.args[0].value] = text
+    return found
+
+
 def _translate_markdown(markdown: str, translate: _Translator) -> str:
     return "\n\n".join(translate.gettext(p) for p in paragraphs(markdown))
 
@@ -167,6 +188,7 @@ def lesson_notebook(
     lang = resolve_language(lang)
     translate = _Translator(path.resolve(), lang)
     source = path.read_text(encoding="utf-8")
+    deferred = deferred_messages(source, translate) if translate.found else {}
     source = translate_source(source, translate) if translate.found else source
     nb = jupytext.reads(source, fmt="py:percent")
     cells = [
@@ -185,7 +207,14 @@ def lesson_notebook(
         body.append(nbformat.v4.new_code_cell(cell.source))
     cells.append(
         nbformat.v4.new_code_cell(
-            _SETUP_CELL.format(lang=lang, quick=bool(quick), steps=steps, file=path.name, stem=path.stem).rstrip()
+            _SETUP_CELL.format(
+                lang=lang,
+                quick=bool(quick),
+                steps=steps,
+                file=path.name,
+                stem=path.stem,
+                messages=f", messages={pprint.pformat(deferred, width=100)}" if deferred else "",
+            ).rstrip()
         )
     )
     cells += body

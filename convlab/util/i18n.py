@@ -35,6 +35,7 @@ __all__ = [
     "N_",
     "_",
     "add_catalog",
+    "add_messages",
     "catalog_path",
     "get_language",
     "gettext",
@@ -63,6 +64,20 @@ class _State:
     language: str | None = None
     translations: _gettext.NullTranslations = _gettext.NullTranslations()
     extra: tuple[tuple[Path, str], ...] = ()
+    messages: dict[str, dict[str, str]] = {}
+
+
+class _Messages(_gettext.NullTranslations):
+    """Translations given as a mapping (a notebook carries its lesson's in its setup cell)."""
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        super().__init__()
+        self.mapping = dict(mapping)
+
+    def gettext(self, message: str) -> str:
+        if message in self.mapping:
+            return self.mapping[message]
+        return self._fallback.gettext(message) if self._fallback else message
 
 
 def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
@@ -148,6 +163,8 @@ def _build(language: str, extra: tuple[tuple[Path, str], ...]) -> _gettext.NullT
     for path in paths:
         if path.is_file():
             chain.add_fallback(load_catalog(path))
+    if _State.messages.get(language):
+        chain.add_fallback(_Messages(_State.messages[language]))
     return chain
 
 
@@ -175,6 +192,21 @@ def add_catalog(folder: str | os.PathLike, domain: str) -> None:
     key = (Path(folder).resolve(), domain)
     if key not in _State.extra:
         _State.extra = (*_State.extra, key)
+    set_language(get_language())
+
+
+def add_messages(lang: str, mapping: Mapping[str, str]) -> None:
+    """Translations for ``lang`` given directly, consulted after every catalog.
+
+    For a notebook away from convlab's repository (Colab): its setup cell carries the translations of
+    the messages its cells translate only when they run (those marked ``N_``), taken from the catalogs
+    when the notebook was written.
+
+    Raises:
+        ValueError: ``lang`` is not one of :data:`LANGUAGES`.
+    """
+    lang = resolve_language(lang)
+    _State.messages = {**_State.messages, lang: {**_State.messages.get(lang, {}), **mapping}}
     set_language(get_language())
 
 
