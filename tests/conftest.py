@@ -14,6 +14,11 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None, 
 settings.register_profile("explore", deadline=None, print_blob=True, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# --------------------------------------------------------------------------- the language
+# The tests read English text unless they ask for Spanish (--lang es): whatever the machine's LANG, this
+# process and the lessons, tours and learner processes it starts speak English by default.
+os.environ["CONVLAB_LANG"] = "en"
+
 BACKENDS = ["reference", "numpy", "numba"]
 DTYPES = [np.float32, np.float64]
 
