@@ -630,5 +630,8 @@ def exercise_text(lesson_name: str) -> str:
         _("  convlab exercises  (once: copies the exercises into convlab-exercises/)"),
     ]
     for ex in chosen:
-        lines.append(f"  convlab check {ex.number:<4} {_(ex.title)}")
+        command = f"  convlab check {ex.number:<4} "
+        title = textwrap.wrap(_(ex.title), WIDTH - len(command), break_long_words=False) or [""]
+        lines.append(command + title[0])
+        lines += [" " * len(command) + more for more in title[1:]]  # a long title continues under itself
     return "\n".join(lines)
