@@ -1,55 +1,57 @@
-"""Lesson 11 — Pretrained networks: VGG16 and its kin, the slides' prediction walk-through, transfer learning.
+# %% [markdown]
+# # Lesson 11 — Pretrained networks: VGG16 and its kin, the slides' prediction walk-through, transfer learning
+#
+# Why it matters: training a deep CNN takes millions of labelled images; a network
+# already trained on ImageNet can be reused. Keep its convolutional base, which turns
+# a photo into useful features, and train only a small classifier on your own few
+# hundred images — how most image classifiers are built in practice.
+#
+# Course material, in the deck's order (seeds/003, "Modelos pre-entrenados" to the
+# end): a convolutional base and a classifier; ImageNet and ILSVRC; the pretrained
+# networks Keras offers — VGG16, InceptionV3, Xception, ResNet50, MobileNet — built
+# with `weights=None` and their parameter counts and input sizes checked; VGG16's
+# design (why stacked 3×3 convolutions); the slides' VGG16 walk-through on one photo
+# (`load_img` → 224×224×3 → a batch 1×224×224×3 → `preprocess_input`, RGB → BGR
+# minus the ImageNet means, printed for one pixel → `predict` → 1×1000 →
+# `decode_predictions`); and the slides' fine-tuning recipe (add a classifier,
+# freeze the base and train, then train both together). seeds/000 builds VGG16 from
+# scratch for 3 classes; seeds/002 keeps VGG16's convolutions frozen under
+# `Flatten → Dense(128, relu) → Dropout(0.4) → Dense(3, softmax)` and prints a
+# classification report.
+#
+# Keras 3 on TensorFlow does the training here (`convlab.vgg` is a thin wrapper),
+# on a GPU when TensorFlow sees one and on the CPU otherwise. Without TensorFlow the
+# lesson is skipped. Nothing is downloaded and nothing big is written: the images
+# ship with scikit-image (`chelsea`, a cat, for the walk-through; `lfw_subset`,
+# faces and non-faces, for training, in a temporary folder), the frozen base gets
+# the from-scratch model's convolutions in memory, and ImageNet weights are used
+# only when you give a local file: without them the walk-through runs the untrained
+# network and says what the slide's "tiger 0.9202" needs.
+#
+# Your own data and weights:
+# ```
+# python lessons/11_vgg_transfer.py --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 \
+#     --photo tigre.jpg --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \
+#     --save emotions.keras
+# ```
+#
+# `--weights`: Keras' ImageNet file for VGG16, fetched by hand (the lesson prints
+# the address Keras itself would use, `WEIGHTS_PATH` in Keras' `vgg16` module). The
+# file with the classifier (`..._kernels.h5`, 528 MiB) gives the walk-through's real
+# prediction and the frozen base; the one without (`..._kernels_notop.h5`) only the
+# base. The slide's "tiger 0.9202" also needs the slide's own photo (the deck's
+# `tigre.jpg`, `--photo`), and the class names need Keras' class list already at
+# `~/.keras/models/imagenet_class_index.json`: the lesson reads that file itself
+# (`decode_predictions` would download it when missing) and otherwise prints class
+# numbers. `my_images/` holds one sub-folder per class, as Keras'
+# `image_dataset_from_directory` reads. `--save` writes the trained transfer
+# model (`.keras`, class names included) for `convlab serve --model`.
+#
+# Run: `python lessons/11_vgg_transfer.py [--step] [--out DIR] [--quick] [--lang es]`.
+# `--quick`: 32×32 training images, 8 per class, 1 epoch — counts and shapes are
+# checked, not accuracy.
 
-Why it matters: training a deep CNN takes millions of labelled images; a network
-already trained on ImageNet can be reused. Keep its convolutional base, which turns
-a photo into useful features, and train only a small classifier on your own few
-hundred images — how most image classifiers are built in practice.
-
-Course material, in the deck's order (seeds/003, "Modelos pre-entrenados" to the
-end): a convolutional base and a classifier; ImageNet and ILSVRC; the pretrained
-networks Keras offers — VGG16, InceptionV3, Xception, ResNet50, MobileNet — built
-with ``weights=None`` and their parameter counts and input sizes checked; VGG16's
-design (why stacked 3×3 convolutions); the slides' VGG16 walk-through on one photo
-(``load_img`` → 224×224×3 → a batch 1×224×224×3 → ``preprocess_input``, RGB → BGR
-minus the ImageNet means, printed for one pixel → ``predict`` → 1×1000 →
-``decode_predictions``); and the slides' fine-tuning recipe (add a classifier,
-freeze the base and train, then train both together). seeds/000 builds VGG16 from
-scratch for 3 classes; seeds/002 keeps VGG16's convolutions frozen under
-``Flatten → Dense(128, relu) → Dropout(0.4) → Dense(3, softmax)`` and prints a
-classification report.
-
-Keras 3 on TensorFlow does the training here (``convlab.vgg`` is a thin wrapper),
-on a GPU when TensorFlow sees one and on the CPU otherwise. Without TensorFlow the
-lesson is skipped. Nothing is downloaded and nothing big is written: the images
-ship with scikit-image (``chelsea``, a cat, for the walk-through; ``lfw_subset``,
-faces and non-faces, for training, in a temporary folder), the frozen base gets
-the from-scratch model's convolutions in memory, and ImageNet weights are used
-only when you give a local file: without them the walk-through runs the untrained
-network and says what the slide's "tiger 0.9202" needs.
-
-Your own data and weights::
-
-    python lessons/11_vgg_transfer.py --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 \\
-        --photo tigre.jpg --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\
-        --save emotions.keras
-
-``--weights``: Keras' ImageNet file for VGG16, fetched by hand (the lesson prints
-the address Keras itself would use, ``WEIGHTS_PATH`` in Keras' ``vgg16`` module). The
-file with the classifier (``..._kernels.h5``, 528 MiB) gives the walk-through's real
-prediction and the frozen base; the one without (``..._kernels_notop.h5``) only the
-base. The slide's "tiger 0.9202" also needs the slide's own photo (the deck's
-``tigre.jpg``, ``--photo``), and the class names need Keras' class list already at
-``~/.keras/models/imagenet_class_index.json``: the lesson reads that file itself
-(``decode_predictions`` would download it when missing) and otherwise prints class
-numbers. ``my_images/`` holds one sub-folder per class, as Keras'
-``image_dataset_from_directory`` reads. ``--save`` writes the trained transfer
-model (``.keras``, class names included) for ``convlab serve --model``.
-
-Run: ``python lessons/11_vgg_transfer.py [--step] [--out DIR] [--quick]``.
-``--quick``: 32×32 training images, 8 per class, 1 epoch — counts and shapes are
-checked, not accuracy.
-"""
-
+# %%
 import gc
 import hashlib
 import json
@@ -62,7 +64,7 @@ import numpy as np
 import convlab
 from convlab import viz
 from convlab.images import make_photo_folder, read_image_folder
-from convlab.lesson import Lesson, int_at_least
+from convlab.lesson import Lesson, _, int_at_least, ngettext
 
 #: The deck's five pretrained networks: name, default input side, Keras' count_params() with the classifier.
 NETWORKS = (
@@ -95,35 +97,43 @@ def extra_args(parser):
     parser.add_argument(
         "--weights",
         metavar="PATH",
-        help="a local VGG16 ImageNet weights file, never downloaded: vgg16_weights_tf_dim_ordering_tf_kernels.h5 "
-        "(with the classifier: the walk-through's real prediction and the frozen base) or ..._notop.h5 (the base "
-        "only); the slide's tiger needs this file and --photo",
+        help=_(
+            "a local VGG16 ImageNet weights file, never downloaded: vgg16_weights_tf_dim_ordering_tf_kernels.h5 "
+            "(with the classifier: the walk-through's real prediction and the frozen base) or ..._notop.h5 (the "
+            "base only); the slide's tiger needs this file and --photo"
+        ),
     )
     parser.add_argument(
-        "--photo", metavar="PATH", help="the photo of the prediction walk-through (default: scikit-image's cat)"
+        "--photo", metavar="PATH", help=_("the photo of the prediction walk-through (default: scikit-image's cat)")
     )
     parser.add_argument(
-        "--data", metavar="DIR", help="your folder-per-class images (default: faces vs non-faces from scikit-image)"
+        "--data",
+        metavar="DIR",
+        help=_("your folder-per-class images (default: faces vs non-faces from scikit-image)"),
     )
     parser.add_argument(
-        "--image", metavar="PATH", help="an image for the transfer model to classify (default: one test image)"
+        "--image",
+        metavar="PATH",
+        help=_("an image for the transfer model to classify (default: one test image)"),
     )
     parser.add_argument(
         "--image-size",
         metavar="N",
         type=int_at_least("--image-size", 32),
         default=None,
-        help="side in pixels (default 32; ≥ 32)",
+        help=_("side in pixels (default 32; ≥ 32)"),
     )
     parser.add_argument(
         "--epochs",
         metavar="N",
         type=int_at_least("--epochs", 1),
         default=None,
-        help="epochs per model (default 3; 1 with --quick)",
+        help=_("epochs per model (default 3; 1 with --quick)"),
     )
     parser.add_argument(
-        "--save", metavar="PATH", help="write the trained transfer model there (a .keras file, class names included)"
+        "--save",
+        metavar="PATH",
+        help=_("write the trained transfer model there (a .keras file, class names included)"),
     )
 
 
@@ -131,17 +141,25 @@ lesson = Lesson(__file__, "Pretrained networks, VGG16 and transfer learning", ex
 args = lesson.args
 for option, value in (("--weights", args.weights), ("--photo", args.photo), ("--image", args.image)):
     if value and not Path(value).is_file():
-        raise SystemExit(f"{option} {value!r}: no such file (the lesson never downloads anything)")
+        raise SystemExit(
+            _("{option} {value!r}: no such file (the lesson never downloads anything)").format(
+                option=option, value=value
+            )
+        )
 if args.save and not args.save.lower().endswith(".keras"):
-    raise SystemExit(f"--save {args.save!r}: the file name must end in .keras")
+    raise SystemExit(_("--save {path!r}: the file name must end in .keras").format(path=args.save))
 size = args.image_size or 32
 epochs = args.epochs or (1 if lesson.quick else 3)
 
+import matplotlib.pyplot as plt  # after Lesson(): it chooses the headless backend
+
 lesson.say(
-    "Why it matters: training a deep CNN takes millions of labelled images. A network already trained on ImageNet "
-    "can be reused: keep its convolutional base, which turns a photo into useful features, and train only a "
-    "small classifier on your own few hundred images. That is how the deck ends, and how most image "
-    "classifiers are built in practice."
+    _(
+        "Why it matters: training a deep CNN takes millions of labelled images. A network already trained on "
+        "ImageNet can be reused: keep its convolutional base, which turns a photo into useful features, and train "
+        "only a small classifier on your own few hundred images. That is how the deck ends, and how most image "
+        "classifiers are built in practice."
+    )
 )
 
 try:
@@ -182,7 +200,7 @@ def has_classifier(path):
 
 def keras_table(model, **kwargs):
     """Keras' own model.summary(), drawn to fit 80 columns and printed through the lesson."""
-    model.summary(line_length=78, print_fn=lambda text, **_: lesson.say(text.rstrip("\n")), **kwargs)
+    model.summary(line_length=78, print_fn=lambda text, **_unused: lesson.say(text.rstrip("\n")), **kwargs)
 
 
 def trainable_count(model):
@@ -196,41 +214,63 @@ def say_training(result, setup=True):
     """
     h = result.history.history
     if setup:
-        sizes = f"train {len(result.train)}, validation {len(result.validation)}, test {len(result.test)}"
-        lesson.say(f"Trained on {result.device}", f"Images: {sizes}.")
-    for e in range(len(h["loss"])):
-        val = f", validation loss {h['val_loss'][e]:.4f}" if "val_loss" in h else ""
         lesson.say(
-            f"  epoch {e + 1}: loss {h['loss'][e]:.4f}, accuracy {h['accuracy'][e]:.2f}{val}"
-            f"  ({result.epoch_seconds[e]:.1f} s)"
+            _("Trained on {device}").format(device=result.device),
+            _("Images: train {train}, validation {validation}, test {test}.").format(
+                train=len(result.train), validation=len(result.validation), test=len(result.test)
+            ),
         )
+    for e in range(len(h["loss"])):
+        numbers = {
+            "epoch": e + 1,
+            "loss": h["loss"][e],
+            "accuracy": h["accuracy"][e],
+            "seconds": result.epoch_seconds[e],
+        }
+        if "val_loss" in h:
+            line = _(
+                "epoch {epoch}: loss {loss:.4f}, accuracy {accuracy:.2f}, validation loss {val_loss:.4f}"
+                "  ({seconds:.1f} s)"
+            ).format(val_loss=h["val_loss"][e], **numbers)
+        else:
+            line = _("epoch {epoch}: loss {loss:.4f}, accuracy {accuracy:.2f}  ({seconds:.1f} s)").format(**numbers)
+        lesson.say("  " + line)
 
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Pretrained models: a convolutional base from ImageNet")
+# %%
+lesson.step(_("Pretrained models: a convolutional base from ImageNet"))
 lesson.say(
-    "The slides split a CNN in two: the convolutional base (convolutions, pooling and flattening: feature "
-    "extraction) and the classifier on top (a dense network). A pretrained model is one whose weights were "
-    "already learned on a large data set — in Keras and in the slides, that is ImageNet:",
-    "- ImageNet: a database for recognising objects in images, 14 million images labelled with the names of "
-    "objects from more than 20,000 categories.",
-    "- ILSVRC, the ImageNet Large Scale Visual Recognition Challenge, uses 1,000 of those categories: about "
-    "1.2 million training images (about 1,200 per class on average), 50,000 validation and 100,000 test "
-    'images. "Pretrained" in Keras means '
-    "trained on them, so every classifier below ends in 1,000 outputs (checked next step).",
-    "Transfer learning keeps the base, with what ImageNet taught it (edges, textures, parts of objects), and "
-    "trains a new classifier for your own classes; fine-tuning then adjusts the base a little too.",
+    _(
+        "The slides split a CNN in two: the convolutional base (convolutions, pooling and flattening: feature "
+        "extraction) and the classifier on top (a dense network). A pretrained model is one whose weights were "
+        "already learned on a large data set — in Keras and in the slides, that is ImageNet:"
+    ),
+    _(
+        "- ImageNet: a database for recognising objects in images, 14 million images labelled with the names of "
+        "objects from more than 20,000 categories."
+    ),
+    _(
+        "- ILSVRC, the ImageNet Large Scale Visual Recognition Challenge, uses 1,000 of those categories: about "
+        "1.2 million training images (about 1,200 per class on average), 50,000 validation and 100,000 test "
+        'images. "Pretrained" in Keras means trained on them, so every classifier below ends in 1,000 outputs '
+        "(checked next step)."
+    ),
+    _(
+        "Transfer learning keeps the base, with what ImageNet taught it (edges, textures, parts of objects), and "
+        "trains a new classifier for your own classes; fine-tuning then adjusts the base a little too."
+    ),
 )
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Five pretrained networks in Keras, built with weights=None")
+# %%
+lesson.step(_("Five pretrained networks in Keras, built with weights=None"))
 lesson.say(
-    "The slides list VGG16, InceptionV3, Xception, ResNet50 and MobileNet. Each can serve as the "
-    "convolutional base, with a classifier (a dense "
-    "network) fitted on top. keras.applications.X(weights=None) builds a network with random starting "
-    "weights: nothing is downloaded. "
-    '(weights="imagenet" would download the trained ones; convlab never does.) Each is built and counted, '
-    "then freed before the next:"
+    _(
+        "The slides list VGG16, InceptionV3, Xception, ResNet50 and MobileNet. Each can serve as the "
+        "convolutional base, with a classifier (a dense network) fitted on top. "
+        "keras.applications.X(weights=None) builds a network with random starting weights: nothing is "
+        'downloaded. (weights="imagenet" would download the trained ones; convlab never does.) Each is built '
+        "and counted, then freed before the next:"
+    )
 )
 
 
@@ -272,30 +312,40 @@ for name, _side, _params in NETWORKS:
     gc.collect()
     facts[name] = info
 
-lesson.say("", f"  {'network':<13}{'input':<14}{'parameters':>12}   outputs")
+# The table's headers, translated; the columns are as wide as the wider of header and values.
+heads = (_("network"), _("input"), _("parameters"), _("outputs"))
+widths = (max(13, len(heads[0]) + 2), max(14, len(heads[1]) + 2), max(12, len(heads[2])), max(7, len(heads[3])))
+lesson.say("", f"  {heads[0]:<{widths[0]}}{heads[1]:<{widths[1]}}{heads[2]:>{widths[2]}}   {heads[3]:>{widths[3]}}")
 for name, _side, _params in NETWORKS:
     f = facts[name]
-    lesson.say(f"  {name:<13}{'×'.join(map(str, f['input'])):<14}{f['params']:>12,}   {f['outputs']:>7,}")
+    shape = "×".join(map(str, f["input"]))
+    lesson.say(f"  {name:<{widths[0]}}{shape:<{widths[1]}}{f['params']:>{widths[2]},}   {f['outputs']:>{widths[3]},}")
 for name, side, expected in NETWORKS:
     got = (facts[name]["params"], *facts[name]["input"])
-    lesson.check(f"{name}: {expected:,} parameters, input {side}×{side}×3", got, (expected, side, side, 3))
+    lesson.check(
+        _("{name}: {params:,} parameters, input {side}×{side}×3").format(name=name, params=expected, side=side),
+        got,
+        (expected, side, side, 3),
+    )
 lesson.check(
-    f"each ends in {ILSVRC_CLASSES:,} outputs, one per ILSVRC class",
-    [facts[n]["outputs"] for n, _, _ in NETWORKS],
+    _("each ends in {n:,} outputs, one per ILSVRC class").format(n=ILSVRC_CLASSES),
+    [facts[n]["outputs"] for n, *_rest in NETWORKS],
     [ILSVRC_CLASSES] * len(NETWORKS),
 )
 
 v = facts["VGG16"]
 lesson.say(
     "",
-    "- VGG16 (K. Simonyan and A. Zisserman, Oxford; presented at ILSVRC 2014): 16 layers with weights — 13 "
-    "convolutions, all 3×3, in 5 blocks, each ending in a 2×2 max-pooling, then 3 dense layers. Simple and big: "
-    f"{v['classifier']:,} of its {v['params']:,} parameters ({v['classifier'] / v['params']:.0%}) are in "
-    "the three dense layers. Why only 3×3 kernels: the step after this one.",
+    _(
+        "- VGG16 (K. Simonyan and A. Zisserman, Oxford; presented at ILSVRC 2014): 16 layers with weights — 13 "
+        "convolutions, all 3×3, in 5 blocks, each ending in a 2×2 max-pooling, then 3 dense layers. Simple and "
+        "big: {classifier:,} of its {params:,} parameters ({share:.0%}) are in the three dense layers. Why only "
+        "3×3 kernels: the step after this one."
+    ).format(classifier=v["classifier"], params=v["params"], share=v["classifier"] / v["params"]),
 )
-lesson.check("VGG16: 13 Conv2D + 3 Dense = 16 layers with weights", v["weighted"], 16)
+lesson.check(_("VGG16: 13 Conv2D + 3 Dense = 16 layers with weights"), v["weighted"], 16)
 lesson.check(
-    "its dense layers: 25088·4096 + 4096 + 4096·4096 + 4096 + 4096·1000 + 1000",
+    _("its dense layers: 25088·4096 + 4096 + 4096·4096 + 4096 + 4096·1000 + 1000"),
     v["classifier"],
     convlab.dense_param_count(4096, 7 * 7 * 512)
     + convlab.dense_param_count(4096, 4096)
@@ -303,43 +353,48 @@ lesson.check(
 )
 modules = facts["InceptionV3"]["modules"]
 lesson.say(
-    "- InceptionV3 (Szegedy et al., Google, 2015): built of Inception modules. Each runs convolutions of "
-    "different sizes (1×1, 3×3, 5×5; later modules split a 7×7 into 1×7 and 7×1) and a pooling side by side "
-    "on the same input and stacks their feature maps (a feature map is the 2-D output of one filter), so the "
-    f"next layer can use whichever scale helps. Keras names its {len(modules)} modules {modules[0]} … "
-    f"{modules[-1]}.",
+    _(
+        "- InceptionV3 (Szegedy et al., Google, 2015): built of Inception modules. Each runs convolutions of "
+        "different sizes (1×1, 3×3, 5×5; later modules split a 7×7 into 1×7 and 7×1) and a pooling side by side "
+        "on the same input and stacks their feature maps (a feature map is the 2-D output of one filter), so the "
+        "next layer can use whichever scale helps. Keras names its {n} modules {first} … {last}."
+    ).format(n=len(modules), first=modules[0], last=modules[-1]),
 )
-lesson.check("InceptionV3: 11 Inception modules", len(modules), 11)
+lesson.check(_("InceptionV3: 11 Inception modules"), len(modules), 11)
 lesson.check_true(
-    "InceptionV3 has 1×1, 3×3, 5×5, 1×7 and 7×1 kernels",
+    _("InceptionV3 has 1×1, 3×3, 5×5, 1×7 and 7×1 kernels"),
     {(1, 1), (3, 3), (5, 5), (1, 7), (7, 1)} <= facts["InceptionV3"]["kernels"],
 )
 xf = facts["Xception"]
 sep = convlab.separable_conv2d_param_count(728, 3, 728, use_bias=False)
 full = convlab.conv2d_param_count(728, 3, 728, use_bias=False)
+# One sentence: its formulas start lines of their own (the "\n"), indented by hand.
 lesson.say(
-    '- Xception (F. Chollet, Google, 2017: "extreme Inception"): replaces the modules by depthwise separable '
-    "convolutions — first one K×K filter for each channel on its own (depthwise), then 1×1 convolutions that "
-    f"mix the channels (pointwise). It has {xf['separable']} of them; one from 728 to 728 channels with 3×3 "
-    "kernels has",
-    f"    3·3·728 + 728·728 = {sep:,} weights; a Conv2D would have",
-    f"    3·3·728·728 = {full:,} ({full / sep:.1f}× as many).",
+    _(
+        '- Xception (F. Chollet, Google, 2017: "extreme Inception"): replaces the modules by depthwise separable '
+        "convolutions — first one K×K filter for each channel on its own (depthwise), then 1×1 convolutions that "
+        "mix the channels (pointwise). It has {n} of them; one from 728 to 728 channels with 3×3 kernels has\n"
+        "    3·3·728 + 728·728 = {separable:,} weights; a Conv2D would have\n"
+        "    3·3·728·728 = {full:,} ({ratio:.1f}× as many)."
+    ).format(n=xf["separable"], separable=sep, full=full, ratio=full / sep),
 )
-lesson.check("Xception: 34 SeparableConv2D layers", xf["separable"], 34)
-lesson.check("Keras' block5_sepconv1 = convlab.separable_conv2d_param_count", xf["sep_layer"], sep)
+lesson.check(_("Xception: 34 SeparableConv2D layers"), xf["separable"], 34)
+lesson.check(_("Keras' block5_sepconv1 = convlab.separable_conv2d_param_count"), xf["sep_layer"], sep)
 rf = facts["ResNet50"]
 # "\u00a0" (a no-break space) keeps the formula on one line when the text wraps.
 lesson.say(
-    "- ResNet50 (K. He et al., Microsoft): 50 layers with weights, trainable at that depth thanks to "
-    "residual (skip) connections. The ResNet family won ILSVRC 2015 (with 152 layers; the slide credits the "
-    "50-layer one). A block computes y\u00a0=\u00a0ReLU(F(x)\u00a0+\u00a0x): its layers only learn the "
-    "correction F, and the + x path gives the gradient (how much the error changes with each weight, which "
-    "training follows downhill) a short path back to the first layers. Keras has one Add layer per block, "
-    f"{rf['adds']}; the {rf['shortcut']} 1×1 convolutions on the shortcut, where a block changes the shape, "
-    "are not counted in the 50.",
+    _(
+        "- ResNet50 (K. He et al., Microsoft): 50 layers with weights, trainable at that depth thanks to "
+        "residual (skip) connections. The ResNet family won ILSVRC 2015 (with 152 layers; the slide credits the "
+        "50-layer one). A block computes y\u00a0=\u00a0ReLU(F(x)\u00a0+\u00a0x): its layers only learn the "
+        "correction F, and the + x path gives the gradient (how much the error changes with each weight, which "
+        "training follows downhill) a short path back to the first layers. Keras has one Add layer per block, "
+        "{adds}; the {shortcut} 1×1 convolutions on the shortcut, where a block changes the shape, are not "
+        "counted in the 50."
+    ).format(adds=rf["adds"], shortcut=rf["shortcut"]),
 )
-lesson.check("ResNet50: 16 residual blocks (Add layers)", rf["adds"], 16)
-lesson.check("ResNet50: 50 layers with weights (shortcut convolutions aside)", rf["weighted"], 50)
+lesson.check(_("ResNet50: 16 residual blocks (Add layers)"), rf["adds"], 16)
+lesson.check(_("ResNet50: 50 layers with weights (shortcut convolutions aside)"), rf["weighted"], 50)
 mf = facts["MobileNet"]
 dw, pw = (
     convlab.depthwise_conv2d_param_count(3, 32, use_bias=False),
@@ -347,45 +402,71 @@ dw, pw = (
 )
 conv = convlab.conv2d_param_count(64, 3, 32, use_bias=False)
 lesson.say(
-    "- MobileNet (A. Howard et al., Google, 2017): depthwise separable convolutions again, made to run on "
-    f"phones: {mf['params'] / 1e6:.1f} million parameters, {v['params'] // mf['params']}× fewer than VGG16. "
-    f"Its {mf['depthwise']} depthwise layers each go with a 1×1; the first pair, on 32 channels to 64:",
-    f"    3·3·32 + 32·64 = {dw:,} + {pw:,} = {dw + pw:,} weights; a Conv2D(64, 3)",
-    f"    without bias (as in MobileNet) has 3·3·32·64 = {conv:,}.",
+    _(
+        "- MobileNet (A. Howard et al., Google, 2017): depthwise separable convolutions again, made to run on "
+        "phones: {millions:.1f} million parameters, {ratio}× fewer than VGG16. Its {n} depthwise layers each go "
+        "with a 1×1; the first pair, on 32 channels to 64:\n"
+        "    3·3·32 + 32·64 = {dw:,} + {pw:,} = {pair:,} weights; a Conv2D(64, 3)\n"
+        "    without bias (as in MobileNet) has 3·3·32·64 = {conv:,}."
+    ).format(
+        millions=mf["params"] / 1e6,
+        ratio=v["params"] // mf["params"],
+        n=mf["depthwise"],
+        dw=dw,
+        pw=pw,
+        pair=dw + pw,
+        conv=conv,
+    ),
 )
-lesson.check("MobileNet: 13 DepthwiseConv2D layers", mf["depthwise"], 13)
-lesson.check("Keras' conv_dw_1 and conv_pw_1 = convlab's formulas", mf["pair"], (dw, pw))
-lesson.check("VGG16 / MobileNet parameters, rounded down", v["params"] // mf["params"], 32)
+lesson.check(_("MobileNet: 13 DepthwiseConv2D layers"), mf["depthwise"], 13)
+lesson.check(_("Keras' conv_dw_1 and conv_pw_1 = convlab's formulas"), mf["pair"], (dw, pw))
+lesson.check(_("VGG16 / MobileNet parameters, rounded down"), v["params"] // mf["params"], 32)
 
-# --------------------------------------------------------------------------------------------
-lesson.step("VGG16's design: why stack 3×3 convolutions")
+# %%
+lesson.step(_("VGG16's design: why stack 3×3 convolutions"))
 lesson.say(
-    "VGG16 uses only 3×3 kernels, two or three in a row. Two 3×3 convolutions in a row see a 5×5 window "
-    "of the input, three see 7×7. The receptive field — the "
-    "patch of the input that one output value depends on — of n stacked K×K convolutions (stride 1) is "
-    "1 + n·(K − 1):"
+    _(
+        "VGG16 uses only 3×3 kernels, two or three in a row. Two 3×3 convolutions in a row see a 5×5 window of the "
+        "input, three see 7×7. The receptive field — the patch of the input that one output value depends on — of "
+        "n stacked K×K convolutions (stride 1) is 1 + n·(K − 1):"
+    )
 )
 for layers, big in ((2, 5), (3, 7)):
-    lesson.check(f"{layers} stacked 3×3 convs: 1 + {layers}·(3 − 1) = {big}", 1 + layers * (3 - 1), big)
+    lesson.check(
+        _("{layers} stacked 3×3 convs: 1 + {layers}·(3 − 1) = {size}").format(layers=layers, size=big),
+        1 + layers * (3 - 1),
+        big,
+    )
 lesson.say(
-    "With C channels in and out (biases aside) the stack has fewer weights than the one big kernel, and a "
-    "ReLU, max(0, x), after each layer instead of one in total (Simonyan & Zisserman 2015, §2.3). "
-    "For C = 512:"
+    _(
+        "With C channels in and out (biases aside) the stack has fewer weights than the one big kernel, and a "
+        "ReLU, max(0, x), after each layer instead of one in total (Simonyan & Zisserman 2015, §2.3). "
+        "For C = 512:"
+    )
 )
 c = 512
 for layers, big, stacked_expected, single_expected in ((2, 5, 4_718_592, 6_553_600), (3, 7, 7_077_888, 12_845_056)):
     stacked = layers * convlab.conv2d_param_count(c, 3, c, use_bias=False)
     single = convlab.conv2d_param_count(c, big, c, use_bias=False)
-    count = "two" if layers == 2 else "three"
+    stack_label = _("two 3×3:") if layers == 2 else _("three 3×3:")
+    big_label = _("one {k}×{k}:").format(k=big)
+    width = max(11, len(stack_label) + 1, len(big_label) + 1)
     lesson.say(
-        f"  {count + ' 3×3:':<11}{f'{layers}·3·3·C²':>9} = {layers * 9}C² = {stacked:>10,} weights",
-        f"  {f'one {big}×{big}:':<11}{f'{big}·{big}·C²':>9} = {big * big}C² = {single:>10,} weights"
-        f"  (the stack: {1 - stacked / single:.0%} fewer)",
+        f"  {stack_label:<{width}}{f'{layers}·3·3·C²':>9} = {layers * 9}C² = "
+        + _("{count} weights").format(count=f"{stacked:>10,}"),
+        f"  {big_label:<{width}}{f'{big}·{big}·C²':>9} = {big * big}C² = "
+        + _("{count} weights").format(count=f"{single:>10,}")
+        + "  "
+        + _("(the stack: {share:.0%} fewer)").format(share=1 - stacked / single),
     )
-    lesson.check(f"{count} 3×3 at C = 512 (convlab.conv2d_param_count)", stacked, stacked_expected)
-    lesson.check(f"one {big}×{big} at C = 512", single, single_expected)
+    if layers == 2:
+        lesson.check(_("two 3×3 at C = 512 (convlab.conv2d_param_count)"), stacked, stacked_expected)
+    else:
+        lesson.check(_("three 3×3 at C = 512 (convlab.conv2d_param_count)"), stacked, stacked_expected)
+    lesson.check(_("one {k}×{k} at C = 512").format(k=big), single, single_expected)
 
 
+# %%
 class SlicedGlorotUniform(keras.initializers.Initializer):
     """Keras' default Dense initializer (Glorot uniform: ±√(6 / (fan_in + fan_out))), made in slices of rows.
 
@@ -420,124 +501,156 @@ def untrained_vgg16():
     return model
 
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Walk-through 1: load_img → img_to_array → a batch of one")
+lesson.step(_("Walk-through 1: load_img → img_to_array → a batch of one"))
 lesson.say(
-    "The slides load VGG16 with its ImageNet weights, model = VGG16(), and print model.summary(). Here it is "
-    "built with weights=None: the same layers, with random starting weights."
+    _(
+        "The slides load VGG16 with its ImageNet weights, model = VGG16(), and print model.summary(). Here it is "
+        "built with weights=None: the same layers, with random starting weights."
+    )
 )
 vgg16_model = untrained_vgg16()
 keras_table(vgg16_model)
 n_bytes = v["params"] * 4
 mebibytes, megabytes = round(n_bytes / 2**20), round(n_bytes / 1e6)
 lesson.say(
-    f"At 4 bytes (float32) a weight, the weights fill {v['params']:,}·4 = {n_bytes:,} bytes: "
-    f"{mebibytes} MiB ({megabytes} million bytes; 1 MiB = 2²⁰ bytes, which Keras' summary writes as MB). "
-    "That is the size of Keras' vgg16_weights_tf_dim_ordering_tf_kernels.h5, which the slides download by "
-    "hand into ~/.keras/models."
+    _(
+        "At 4 bytes (float32) a weight, the weights fill {params:,}·4 = {bytes:,} bytes: {mib} MiB ({mb} million "
+        "bytes; 1 MiB = 2²⁰ bytes, which Keras' summary writes as MB). That is the size of Keras' "
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5, which the slides download by hand into ~/.keras/models."
+    ).format(params=v["params"], bytes=n_bytes, mib=mebibytes, mb=megabytes)
 )
-lesson.check("Total params: 138,357,544 (the slide's summary)", vgg16_model.count_params(), 138_357_544)
-lesson.check("138,357,544·4 bytes in MiB (2²⁰ bytes)", mebibytes, 528)
-lesson.check("138,357,544·4 bytes in millions", megabytes, 553)
+lesson.check(_("Total params: 138,357,544 (the slide's summary)"), vgg16_model.count_params(), 138_357_544)
+lesson.check(_("138,357,544·4 bytes in MiB (2²⁰ bytes)"), mebibytes, 528)
+lesson.check(_("138,357,544·4 bytes in millions"), megabytes, 553)
 weights_loaded = False
 if args.weights and has_classifier(args.weights) is False:
     lesson.say(
-        'Your --weights file has no classifier (fc1, fc2, predictions): a "notop" file, which the frozen '
-        "base uses later."
+        _(
+            'Your --weights file has no classifier (fc1, fc2, predictions): a "notop" file, which the frozen '
+            "base uses later."
+        )
     )
 elif args.weights:
     try:
         vgg.load_weights(vgg16_model, args.weights)
         weights_loaded = True
-        lesson.say(f"Loaded your weights: {args.weights}")
+        lesson.say(_("Loaded your weights: {path}").format(path=args.weights))
     except ValueError as exc:
-        lesson.say(f"Your --weights file does not fit this VGG16: {str(exc).splitlines()[0]}")
+        lesson.say(_("Your --weights file does not fit this VGG16: {reason}").format(reason=str(exc).splitlines()[0]))
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 if not weights_loaded:
     try:  # the address Keras' VGG16(weights="imagenet") fetches from; printing it downloads nothing
         from keras.src.applications.vgg16 import WEIGHTS_PATH as weights_url
     except ImportError:  # a Keras that keeps it elsewhere
         weights_url = None
+    if weights_url:
+        first = _(
+            "1. the ImageNet weights with the classifier, {file} (528 MiB), passed with --weights PATH. Keras "
+            "itself fetches the file from:"
+        )
+    else:
+        first = _(
+            "1. the ImageNet weights with the classifier, {file} (528 MiB), passed with --weights PATH. Keras "
+            "itself fetches the file from the address in WEIGHTS_PATH of keras/src/applications/vgg16.py."
+        )
     lesson.say(
-        "This VGG16 is untrained. The slide's numbers (tiger 0.9202, tiger_cat 0.0765 …) need three things "
-        "the lesson never downloads:",
-        f"1. the ImageNet weights with the classifier, {WEIGHTS_FILE} (528 MiB), passed with --weights PATH. "
-        "Keras itself fetches the file from"
-        + (":" if weights_url else " the address in WEIGHTS_PATH of keras/src/applications/vgg16.py."),
+        _(
+            "This VGG16 is untrained. The slide's numbers (tiger 0.9202, tiger_cat 0.0765 …) need three things "
+            "the lesson never downloads:"
+        ),
+        first.format(file=WEIGHTS_FILE),
     )
     if weights_url:
         # The address is longer than a line: split after its last "/", the file name on its own line.
         url_dir, url_file = weights_url.rsplit("/", 1)
         lesson.say(f"     {url_dir}/", f"     {url_file}")
     lesson.say(
-        "2. the slide's own photo (the deck's tigre.jpg), passed with --photo PATH: this run's photo is a "
-        "cat, which no weights turn into a tiger;",
-        f"3. Keras' class list, ~/.keras/models/{CLASS_INDEX_FILE}, for the class names (without it the "
-        "lesson prints class numbers).",
+        _(
+            "2. the slide's own photo (the deck's tigre.jpg), passed with --photo PATH: this run's photo is a "
+            "cat, which no weights turn into a tiger;"
+        ),
+        _(
+            "3. Keras' class list, ~/.keras/models/{file}, for the class names (without it the lesson prints "
+            "class numbers)."
+        ).format(file=CLASS_INDEX_FILE),
     )
 elif not args.photo:
-    lesson.say("(The slide's tiger 0.9202 also needs the slide's photo, --photo PATH; this run's is a cat.)")
+    lesson.say(_("(The slide's tiger 0.9202 also needs the slide's photo, --photo PATH; this run's is a cat.)"))
 
 if args.photo:
     photo_path = Path(args.photo)
-    lesson.say("", f"The photo: {photo_path}")
+    lesson.say("", _("The photo: {path}").format(path=photo_path))
 else:
     from PIL import Image
     from skimage import data as skdata
 
     photo_path = Path(scratch_dir.name) / "chelsea.png"
     Image.fromarray(skdata.chelsea()).save(photo_path)
-    lesson.say("", "The photo: scikit-image's chelsea (a cat, 300×451 pixels), written to a PNG.")
+    lesson.say("", _("The photo: scikit-image's chelsea (a cat, 300×451 pixels), written to a PNG."))
 lesson.say(
-    "The slides import these from tensorflow.keras.preprocessing.image; in Keras 3 they are keras.utils.*:",
-    "  image = load_img(path, target_size=(224, 224))     # read and resize",
-    "  image = img_to_array(image)                        # numbers",
+    _("The slides import these from tensorflow.keras.preprocessing.image; in Keras 3 they are keras.utils.*:"),
+    f"  {'image = load_img(path, target_size=(224, 224))':<51}# " + _("read and resize"),
+    f"  {'image = img_to_array(image)':<51}# " + _("numbers"),
     "  image = image.reshape((1, image.shape[0], image.shape[1], image.shape[2]))",
-    "load_img resizes without cropping: a photo that is not square is stretched or squashed to 224×224 (see "
-    "the figure of the next step).",
+    _(
+        "load_img resizes without cropping: a photo that is not square is stretched or squashed to 224×224 (see "
+        "the figure of the next step)."
+    ),
 )
 pil_image = keras.utils.load_img(str(photo_path), target_size=(224, 224))
-lesson.say(f"  load_img:     an {pil_image.mode} image of {pil_image.size[0]}×{pil_image.size[1]} pixels")
+lesson.say(
+    _("  load_img:     an {mode} image of {width}×{height} pixels").format(
+        mode=pil_image.mode, width=pil_image.size[0], height=pil_image.size[1]
+    )
+)
 array = keras.utils.img_to_array(pil_image)
-lesson.say(f"  img_to_array: {array.dtype} array {array.shape}, values {array.min():.0f} … {array.max():.0f}")
+lesson.say(
+    _("  img_to_array: {dtype} array {shape}, values {low:.0f} … {high:.0f}").format(
+        dtype=array.dtype, shape=array.shape, low=array.min(), high=array.max()
+    )
+)
 batch = array.reshape((1, array.shape[0], array.shape[1], array.shape[2]))
-lesson.say(f"  reshape:      {batch.shape}, a batch of one image (predict takes batches)")
-lesson.check("load_img's size: 224 × 224", pil_image.size, (224, 224))
+lesson.say(_("  reshape:      {shape}, a batch of one image (predict takes batches)").format(shape=batch.shape))
+lesson.check(_("load_img's size: 224 × 224"), pil_image.size, (224, 224))
 lesson.check("img_to_array: 224 × 224 × 3", array.shape, (224, 224, 3))
-lesson.check("the batch: 1 × 224 × 224 × 3", batch.shape, (1, 224, 224, 3))
-lesson.check("it is what VGG16 takes", batch.shape[1:], tuple(vgg16_model.input_shape[1:]))
+lesson.check(_("the batch: 1 × 224 × 224 × 3"), batch.shape, (1, 224, 224, 3))
+lesson.check(_("it is what VGG16 takes"), batch.shape[1:], tuple(vgg16_model.input_shape[1:]))
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Walk-through 2: preprocess_input (RGB → BGR, means off)")
+# %%
+lesson.step(_("Walk-through 2: preprocess_input (RGB → BGR, means off)"))
 from keras.applications.vgg16 import preprocess_input
 
 lesson.say(
-    "VGG16 was trained on images prepared the way of its authors' software (Caffe): channels in B, G, R "
-    "order, and each channel centred on zero by subtracting its mean over ImageNet — no scaling. "
-    "preprocess_input does the same to our photo. (It changes a NumPy array in place, so it gets a copy.)"
+    _(
+        "VGG16 was trained on images prepared the way of its authors' software (Caffe): channels in B, G, R "
+        "order, and each channel centred on zero by subtracting its mean over ImageNet — no scaling. "
+        "preprocess_input does the same to our photo. (It changes a NumPy array in place, so it gets a copy.)"
+    )
 )
 x = preprocess_input(batch.copy())
 row, col = 112, 112
 rgb, bgr = batch[0, row, col], x[0, row, col]
 lesson.say(
-    f"The pixel at row {row}, column {col} (ringed in the figure):",
-    f"  before, RGB:  R = {rgb[0]:5.1f}   G = {rgb[1]:5.1f}   B = {rgb[2]:5.1f}",
-    "  after, BGR minus the ImageNet means:",
+    _("The pixel at row {row}, column {col} (ringed in the figure):").format(row=row, col=col),
+    _("  before, RGB:  R = {r:5.1f}   G = {g:5.1f}   B = {b:5.1f}").format(r=rgb[0], g=rgb[1], b=rgb[2]),
+    _("  after, BGR minus the ImageNet means:"),
 )
 for k, (channel, value, mean) in enumerate(zip("BGR", rgb[::-1], IMAGENET_MEAN_BGR)):
     lesson.say(f"    {channel}: {value:5.1f} − {mean:<7} = {bgr[k]:8.3f}")
 by_hand = np.array([rgb[2], rgb[1], rgb[0]], dtype=np.float64) - IMAGENET_MEAN_BGR
-lesson.check("that pixel, by hand: (B, G, R) − (103.939, 116.779, 123.68)", bgr, by_hand, atol=1e-4)
+lesson.check(_("that pixel, by hand: (B, G, R) − (103.939, 116.779, 123.68)"), bgr, by_hand, atol=1e-4)
 lesson.check(
-    "every pixel: the channels reversed, then the means subtracted",
+    _("every pixel: the channels reversed, then the means subtracted"),
     x,
     batch[..., ::-1] - np.array(IMAGENET_MEAN_BGR),
     atol=1e-4,
 )
-lesson.say(f"Values now run from {x.min():.1f} to {x.max():.1f}: centred, not scaled to 0–1.")
-lesson.check_true("within [0 − 123.68, 255 − 103.939]", -123.68 - 1e-3 <= x.min() and x.max() <= 255 - 103.939 + 1e-3)
-
-import matplotlib.pyplot as plt
+lesson.say(
+    _("Values now run from {low:.1f} to {high:.1f}: centred, not scaled to 0–1.").format(low=x.min(), high=x.max())
+)
+lesson.check_true(
+    _("within [0 − 123.68, 255 − 103.939]"), -123.68 - 1e-3 <= x.min() and x.max() <= 255 - 103.939 + 1e-3
+)
 
 fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
 axes[0].imshow(array.astype(np.uint8))
@@ -552,28 +665,36 @@ for ax in axes:
     # the pixel whose numbers the text prints
     ax.plot(col, row, "o", ms=11, mfc="none", mec="yellow", mew=1.8)
     ax.plot(col, row, "o", ms=14, mfc="none", mec="black", mew=0.8)
-fig.colorbar(im, ax=axes[1:], shrink=0.85, label="blue: below the mean · red: above")
-fig.suptitle(f"preprocess_input: channels in B, G, R order, ImageNet means subtracted (ringed: pixel {row}, {col})")
+fig.colorbar(im, ax=axes[1:], shrink=0.85, label=_("blue: below the mean · red: above"))
+fig.suptitle(
+    _("preprocess_input: channels in B, G, R order, ImageNet means subtracted (ringed: pixel {row}, {col})").format(
+        row=row, col=col
+    )
+)
 lesson.savefig(fig, "preprocess_input")
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Walk-through 3: predict → 1×1000 → decode_predictions")
+# %%
+lesson.step(_("Walk-through 3: predict → 1×1000 → decode_predictions"))
 lesson.say(
-    "predict returns one row per image: 1,000 numbers, VGG16's softmax over the ILSVRC classes (softmax, "
-    "lesson 05, turns scores into probabilities that add up to 1):"
+    _(
+        "predict returns one row per image: 1,000 numbers, VGG16's softmax over the ILSVRC classes (softmax, "
+        "lesson 05, turns scores into probabilities that add up to 1):"
+    )
 )
 probs = vgg16_model.predict(x, verbose=0)
 lesson.say(f"  predict_result = model.predict(image)   → {probs.shape}")
 lesson.check("1 × 1000", probs.shape, (1, ILSVRC_CLASSES))
-lesson.check("the probabilities add up to 1 (float32 sums)", float(probs.sum()), 1.0, atol=1e-5)
+lesson.check(_("the probabilities add up to 1 (float32 sums)"), float(probs.sum()), 1.0, atol=1e-5)
 top5 = np.argsort(-probs[0], kind="stable")[:5]
 lesson.say(
-    "The slides then name the classes:",
+    _("The slides then name the classes:"),
     "  label = decode_predictions(predict_result)",
-    "decode_predictions takes the 5 most probable class numbers (0–999) and looks each up in Keras' class "
-    f"list, {CLASS_INDEX_FILE}: a class number → (WordNet id, class name). A WordNet id such as n02129604 is "
-    "ImageNet's name for a class. When the file is missing, decode_predictions downloads it, so the lesson "
-    "never calls it: it reads the file itself, when the file is already there.",
+    _(
+        "decode_predictions takes the 5 most probable class numbers (0–999) and looks each up in Keras' class "
+        "list, {file}: a class number → (WordNet id, class name). A WordNet id such as n02129604 is ImageNet's "
+        "name for a class. When the file is missing, decode_predictions downloads it, so the lesson never calls "
+        "it: it reads the file itself, when the file is already there."
+    ).format(file=CLASS_INDEX_FILE),
 )
 # Where Keras' get_file keeps it: KERAS_HOME or ~/.keras, else (not writable) /tmp/.keras.
 keras_dir = Path(os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")))
@@ -585,51 +706,57 @@ class_index = None
 if index_file.is_file() and hashlib.md5(index_file.read_bytes()).hexdigest() == CLASS_INDEX_MD5:
     class_index = json.loads(index_file.read_text(encoding="utf-8"))
 if class_index:
-    lesson.say(f"Read {index_file}. The 5 most probable, as (class, WordNet id, name, probability):")
+    lesson.say(
+        _("Read {file}. The 5 most probable, as (class, WordNet id, name, probability):").format(file=index_file)
+    )
     for i in top5:
         wnid, cls = class_index[str(i)]
-        lesson.say(f"    class {i:>3}  {wnid}  {cls:<22} {probs[0][i]:.4f}")
+        lesson.say(_("    class {i:>3}  {wnid}  {name:<22} {p:.4f}").format(i=i, wnid=wnid, name=cls, p=probs[0][i]))
     lesson.check(
-        "the slide's classes in that file (tiger = 292 …)",
-        [tuple(class_index[str(i)]) for i, *_ in SLIDE_TOP5],
-        [(wnid, cls) for _, wnid, cls, _ in SLIDE_TOP5],
+        _("the slide's classes in that file (tiger = 292 …)"),
+        [tuple(class_index[str(i)]) for i, *_rest in SLIDE_TOP5],
+        [(wnid, cls) for _i, wnid, cls, _p in SLIDE_TOP5],
     )
 else:
     lesson.say(
-        f"{CLASS_INDEX_FILE} is not in {index_file.parent}, so no names. The 5 most probable, as class numbers (0–999):"
+        _("{file} is not in {folder}, so no names. The 5 most probable, as class numbers (0–999):").format(
+            file=CLASS_INDEX_FILE, folder=index_file.parent
+        )
     )
     for i in top5:
-        lesson.say(f"    class {i:>3}  {probs[0][i]:.4f}")
+        lesson.say(_("    class {i:>3}  {p:.4f}").format(i=i, p=probs[0][i]))
 if not weights_loaded:
     lesson.say(
-        f"The untrained network spreads its guess: every probability lies between {probs.min():.4f} and "
-        f"{probs.max():.4f}, around 1/1,000 = 0.001."
+        _(
+            "The untrained network spreads its guess: every probability lies between {low:.4f} and {high:.4f}, "
+            "around 1/1,000 = 0.001."
+        ).format(low=probs.min(), high=probs.max())
     )
     lesson.check_true(
-        "the untrained network's probabilities all lie within 0.0002 … 0.005",
+        _("the untrained network's probabilities all lie within 0.0002 … 0.005"),
         0.0002 <= probs.min() and probs.max() <= 0.005,
     )
-    lesson.say("The slide's tiger photo with the ImageNet weights (class numbers in the standard ILSVRC-2012 order):")
+    lesson.say(
+        _("The slide's tiger photo with the ImageNet weights (class numbers in the standard ILSVRC-2012 order):")
+    )
 else:
-    lesson.say("The slide's tiger photo, for comparison (class numbers in the standard ILSVRC-2012 order):")
+    lesson.say(_("The slide's tiger photo, for comparison (class numbers in the standard ILSVRC-2012 order):"))
 for i, wnid, cls, p in SLIDE_TOP5:
-    lesson.say(f"    class {i:>3}  {wnid}  {cls:<10} {p:.4f}")
+    lesson.say(_("    class {i:>3}  {wnid}  {name:<10} {p:.4f}").format(i=i, wnid=wnid, name=cls, p=p))
 # Rounded to 4 decimals the five add up to 1.0000; the slide's full digits show the small rest.
-slide_total = sum(p for *_, p in SLIDE_TOP5)
+slide_total = sum(p for *_rest, p in SLIDE_TOP5)
 lesson.say(
-    f"With the slide's full digits ({SLIDE_TOP5[0][3]} + {SLIDE_TOP5[1][3]} + …) the five add up to "
-    f"{slide_total:.5f}, just under 1: softmax shares 1 among all 1,000 classes, and the other 995 get the "
-    f"last {1 - slide_total:.5f}."
+    _(
+        "With the slide's full digits ({first} + {second} + …) the five add up to {total:.5f}, just under 1: "
+        "softmax shares 1 among all 1,000 classes, and the other 995 get the last {rest:.5f}."
+    ).format(first=SLIDE_TOP5[0][3], second=SLIDE_TOP5[1][3], total=slide_total, rest=1 - slide_total)
 )
 del vgg16_model, facts
 keras.backend.clear_session()
 gc.collect()
 
-# --------------------------------------------------------------------------------------------
-table_size = 32 if lesson.quick else 224
-lesson.step("seeds/000's VGG16, 3 classes: convlab's counts vs Keras")
 
-
+# %%
 def convlab_vgg16(side, classes):
     from convlab.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
 
@@ -648,39 +775,52 @@ def convlab_vgg16(side, classes):
     return convlab.Sequential(layers, name="vgg16")
 
 
+lesson.step(_("seeds/000's VGG16, 3 classes: convlab's counts vs Keras"))
+table_size = 32 if lesson.quick else 224
 ours = convlab_vgg16(table_size, 3)
 lesson.say(
-    f"VGG16 for 3 classes on {table_size}×{table_size}×3 images. convlab, each count from lesson 05's formulas "
-    "(Conv2D: N_f·K·K·N_c + N_f; Dense: inputs·units + units):"
+    _(
+        "VGG16 for 3 classes on {side}×{side}×3 images. convlab, each count from lesson 05's formulas (Conv2D: "
+        "N_f·K·K·N_c + N_f; Dense: inputs·units + units):"
+    ).format(side=table_size)
 )
-lesson.say(f"  {'layer':<14}{'output':<14}{'parameters':>12}  formula")
+heads = (_("layer"), _("output"), _("parameters"), _("formula"))
+widths = (max(14, len(heads[0]) + 1), max(14, len(heads[1]) + 1), max(12, len(heads[2])))
+lesson.say(f"  {heads[0]:<{widths[0]}}{heads[1]:<{widths[1]}}{heads[2]:>{widths[2]}}  {heads[3]}")
 for layer in ours.layers:
     shape = "×".join(str(d) for d in layer.output_shape[1:])
     formula = layer.param_formula() if layer.count_params() else ""
-    lesson.say(f"  {layer.name:<14}{shape:<14}{layer.count_params():>12,}  {formula}".rstrip())
-lesson.say(f"  {'total':<28}{ours.count_params():>12,}")
+    lesson.say(
+        f"  {layer.name:<{widths[0]}}{shape:<{widths[1]}}{layer.count_params():>{widths[2]},}  {formula}".rstrip()
+    )
+total_word = _("total")
+lesson.say(f"  {total_word:<{widths[0] + widths[1]}}{ours.count_params():>{widths[2]},}")
 theirs = vgg.vgg16(classes=3, input_shape=(table_size, table_size, 3))
 lesson.say(
     "",
-    f"Keras (keras.applications.VGG16's layers, via convlab.vgg.vgg16): {len(theirs.layers) - 1} layers, "
-    f"{theirs.count_params():,} parameters.",
+    _("Keras (keras.applications.VGG16's layers, via convlab.vgg.vgg16): {n} layers, {params:,} parameters.").format(
+        n=len(theirs.layers) - 1, params=theirs.count_params()
+    ),
 )
 rows_ours = [(l.name, tuple(l.output_shape), l.count_params()) for l in ours.layers]
 rows_keras = [(l.name, tuple(l.output.shape), l.count_params()) for l in theirs.layers[1:]]
-lesson.check("every layer's name, output shape and parameters agree", rows_ours == rows_keras, True)
-lesson.check("total parameters agree", ours.count_params(), theirs.count_params())
+lesson.check(_("every layer's name, output shape and parameters agree"), rows_ours == rows_keras, True)
+lesson.check(_("total parameters agree"), ours.count_params(), theirs.count_params())
 if table_size == 224:
-    lesson.check("VGG16, 3 classes (seeds/000)", theirs.count_params(), vgg.VGG16_PARAMS["3 classes"])
+    lesson.check(_("VGG16, 3 classes (seeds/000)"), theirs.count_params(), vgg.VGG16_PARAMS["3 classes"])
 else:
     fc1 = (table_size // 32) ** 2 * 512 * 4096 + 4096
+    # No-break spaces ("\u00a0") keep each formula on one line when the text wraps.
     lesson.say(
-        "(--quick: at 32×32 the flatten has 1·1·512 inputs, so fc1 has",
-        f" 512·4096 + 4096 = {fc1:,} parameters; at 224×224 it has 7·7·512 = 25,088",
-        " inputs and 25088·4096 + 4096 = 102,764,544 — run without --quick for that",
-        " table.)",
+        _(
+            "(--quick: at 32×32 the flatten has 1·1·512 inputs, so fc1 has "
+            "512·4096\u00a0+\u00a04096\u00a0=\u00a0{fc1:,} parameters; at 224×224 it has "
+            "7·7·512\u00a0=\u00a025,088 inputs and 25088·4096\u00a0+\u00a04096\u00a0=\u00a0102,764,544 — run "
+            "without --quick for that table.)"
+        ).format(fc1=fc1)
     )
     lesson.check(
-        "32×32: 224×224's 134,272,835 minus the fc1 difference",
+        _("32×32: 224×224's 134,272,835 minus the fc1 difference"),
         theirs.count_params(),
         vgg.VGG16_PARAMS["3 classes"] - (102_764_544 - fc1),
     )
@@ -688,39 +828,58 @@ else:
 convs_convlab = sum(layer.count_params() for layer in ours.layers if "_conv" in layer.name)
 del ours, theirs
 
-# --------------------------------------------------------------------------------------------
-lesson.step("A small data set: faces vs non-faces (lfw_subset)")
+# %%
+lesson.step(_("A small data set: faces vs non-faces (lfw_subset)"))
 if args.data:
     data_dir = args.data
-    lesson.say(f"Your folder: {data_dir}")
+    lesson.say(_("Your folder: {folder}").format(folder=data_dir))
 else:
     per_class = 8 if lesson.quick else 100
     data_dir = make_photo_folder(Path(scratch_dir.name) / "faces", "faces", per_class=per_class)
     lesson.say(
-        f'Wrote {2 * per_class} PNGs (25×25 greyscale crops from LFW, "Labeled Faces in the Wild") to a '
-        "temporary folder, one sub-folder per class (face/, not_face/): the layout Keras' "
-        "image_dataset_from_directory reads (flow_from_directory in the Keras 2 of the slides' time)."
+        ngettext(
+            'Wrote {n} PNG (25×25 greyscale crops from LFW, "Labeled Faces in the Wild") to a temporary folder, '
+            "one sub-folder per class (face/, not_face/): the layout Keras' image_dataset_from_directory reads "
+            "(flow_from_directory in the Keras 2 of the slides' time).",
+            'Wrote {n} PNGs (25×25 greyscale crops from LFW, "Labeled Faces in the Wild") to a temporary folder, '
+            "one sub-folder per class (face/, not_face/): the layout Keras' image_dataset_from_directory reads "
+            "(flow_from_directory in the Keras 2 of the slides' time).",
+            2 * per_class,
+        ).format(n=2 * per_class)
     )
 data = read_image_folder(data_dir, (size, size))
-lesson.say(f"Read {len(data)} images, resized to {size}×{size}×3: {data.counts()}")
-lesson.check("images are (images, H, W, 3)", data.images.shape, (len(data), size, size, 3))
-lesson.check_true("pixels are uint8 0–255 (rescaled by 1/255 in the pipeline)", data.images.dtype == np.uint8)
+lesson.say(
+    ngettext(
+        "Read {n} image, resized to {size}×{size}×3: {counts}",
+        "Read {n} images, resized to {size}×{size}×3: {counts}",
+        len(data),
+    ).format(n=len(data), size=size, counts=data.counts())
+)
+lesson.check(_("images are (images, H, W, 3)"), data.images.shape, (len(data), size, size, 3))
+lesson.check_true(_("pixels are uint8 0–255 (rescaled by 1/255 in the pipeline)"), data.images.dtype == np.uint8)
 n_classes = len(data.class_names)
 
-# --------------------------------------------------------------------------------------------
-epoch_word = f"{epochs} epoch" + ("s" if epochs > 1 else "")
-lesson.step(f"VGG16 from scratch (seeds/000), {size}×{size}, {epoch_word}")
+# %%
+lesson.step(
+    ngettext(
+        "VGG16 from scratch (seeds/000), {size}×{size}, {n} epoch",
+        "VGG16 from scratch (seeds/000), {size}×{size}, {n} epochs",
+        epochs,
+    ).format(size=size, n=epochs)
+)
 scratch = vgg.vgg16(classes=n_classes, input_shape=(size, size, 3))
 flat = (size // 32) ** 2 * 512  # what Flatten passes to the first dense layer
 lesson.say(
-    f"{scratch.count_params():,} parameters, all starting from random values. An epoch is one pass over the "
-    "training images; a batch is the group of images behind one update of the weights (32 here). The loss "
-    "is the number training makes smaller (categorical cross-entropy: small when the right class gets a "
-    "high probability); the validation images are held back from training, to watch for over-fitting "
-    "(learning the training images by heart).",
+    _(
+        "{params:,} parameters, all starting from random values. An epoch is one pass over the training images; "
+        "a batch is the group of images behind one update of the weights (32 here). The loss is the number "
+        "training makes smaller (categorical cross-entropy: small when the right class gets a high probability); "
+        "the validation images are held back from training, to watch for over-fitting (learning the training "
+        "images by heart)."
+    ).format(params=scratch.count_params()),
 )
 lesson.check(
-    "lesson 05's formulas: the 13 convolutions + fc1 + fc2 + predictions",
+    _("lesson 05's formulas: the 13 convolutions + fc1 + fc2 + predictions"),
     scratch.count_params(),
     convs_convlab
     + convlab.dense_param_count(4096, flat)
@@ -728,11 +887,13 @@ lesson.check(
     + convlab.dense_param_count(n_classes, 4096),
 )
 lesson.say(
-    "Learning rate (the size of each update): seeds/000 used Adam (the usual variant of gradient descent, "
-    "which adapts each weight's step) with its default rate 0.001, and stalled at 47% training accuracy "
-    "(40% on its test images). Without batch normalization (rescaling each channel inside the network, "
-    "lesson 13) a 16-layer VGG often 'dies' at that rate: every ReLU outputs 0 and the loss sticks at "
-    "ln(classes). A 10× smaller rate, 0.0001, keeps it alive."
+    _(
+        "Learning rate (the size of each update): seeds/000 used Adam (the usual variant of gradient descent, "
+        "which adapts each weight's step) with its default rate 0.001, and stalled at 47% training accuracy "
+        "(40% on its test images). Without batch normalization (rescaling each channel inside the network, "
+        "lesson 13) a 16-layer VGG often 'dies' at that rate: every ReLU outputs 0 and the loss sticks at "
+        "ln(classes). A 10× smaller rate, 0.0001, keeps it alive."
+    )
 )
 res_scratch = vgg.train(scratch, data, epochs=epochs, batch_size=32, learning_rate=1e-4, verbose=0)
 say_training(res_scratch)
@@ -743,45 +904,60 @@ if abs(last_loss - guess_loss) < 0.01:
     fc2 = keras.Model(scratch.inputs, scratch.get_layer("fc2").output)
     alive = float(np.mean(fc2.predict(res_scratch.train.images.astype("float32") / 255, verbose=0) > 0))
     del fc2
-    more = " A full run (no --quick: 200 images, 3 epochs) brings it down." if lesson.quick and not args.data else ""
+    more = ""
+    if lesson.quick and not args.data:
+        more = " " + _("A full run (no --quick: 200 images, 3 epochs) brings it down.")
     lesson.say(
-        f"({epoch_word} on {len(res_scratch.train)} images: the loss has not yet left ln {n_classes} = "
-        f"{guess_loss:.4f}, the value of a blind guess. That is too little training, not a dead network: "
-        f"{alive:.0%} of fc2's ReLU outputs on the training images are above 0, where a dead one has "
-        f"none.{more})"
+        ngettext(
+            "({n} epoch on {images} images: the loss has not yet left ln {classes} = {guess:.4f}, the value of a "
+            "blind guess. That is too little training, not a dead network: {alive:.0%} of fc2's ReLU outputs on "
+            "the training images are above 0, where a dead one has none.{more})",
+            "({n} epochs on {images} images: the loss has not yet left ln {classes} = {guess:.4f}, the value of a "
+            "blind guess. That is too little training, not a dead network: {alive:.0%} of fc2's ReLU outputs on "
+            "the training images are above 0, where a dead one has none.{more})",
+            epochs,
+        ).format(n=epochs, images=len(res_scratch.train), classes=n_classes, guess=guess_loss, alive=alive, more=more)
     )
-    lesson.check_true("alive: some of fc2's ReLU outputs are above 0", alive > 0)
+    lesson.check_true(_("alive: some of fc2's ReLU outputs are above 0"), alive > 0)
 lesson.say(
-    "16 layers learn slowly from random values, and a few hundred images are far too few: that is why "
-    "seeds/002 starts from ImageNet weights."
+    _(
+        "16 layers learn slowly from random values, and a few hundred images are far too few: that is why "
+        "seeds/002 starts from ImageNet weights."
+    )
 )
 lesson.check(
-    "split sizes add up", len(res_scratch.train) + len(res_scratch.validation) + len(res_scratch.test), len(data)
+    _("split sizes add up"), len(res_scratch.train) + len(res_scratch.validation) + len(res_scratch.test), len(data)
 )
-lesson.check("one loss value per epoch", len(res_scratch.history.history["loss"]), epochs)
+lesson.check(_("one loss value per epoch"), len(res_scratch.history.history["loss"]), epochs)
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Fine-tuning 1–2: add a classifier, freeze the base, train")
+# %%
+lesson.step(_("Fine-tuning 1–2: add a classifier, freeze the base, train"))
 lesson.say(
-    "The slides' recipe for fine-tuning a pretrained model, to reuse its base and get a good classifier for "
-    "a task of your own:",
-    "1. add a classifier (a small dense network) on top of the pretrained base;",
-    "2. freeze the base (its weights are not updated) and train: only the classifier learns;",
-    "3. train the added classifier and the base together (later in this lesson).",
-    "seeds/002's classifier: Flatten → Dense(128, relu) → Dropout(0.4) → Dense(classes, softmax). In each "
-    "training step Dropout(0.4) sets each of the 128 values to 0 with probability 0.4 (and scales the rest "
-    "by 1/0.6), so the classifier cannot lean on any single one.",
+    _(
+        "The slides' recipe for fine-tuning a pretrained model, to reuse its base and get a good classifier for "
+        "a task of your own:"
+    ),
+    _("1. add a classifier (a small dense network) on top of the pretrained base;"),
+    _("2. freeze the base (its weights are not updated) and train: only the classifier learns;"),
+    _("3. train the added classifier and the base together (later in this lesson)."),
+    _(
+        "seeds/002's classifier: Flatten → Dense(128, relu) → Dropout(0.4) → Dense(classes, softmax). In each "
+        "training step Dropout(0.4) sets each of the 128 values to 0 with probability 0.4 (and scales the rest "
+        "by 1/0.6), so the classifier cannot lean on any single one."
+    ),
 )
 notop_mib = round(vgg.VGG16_PARAMS["no top"] * 4 / 2**20)  # float32 weights, as for the full file
 if args.weights:
-    lesson.say(f"Recipe step 1 (the base): VGG16's convolutions with your weights, {args.weights}")
+    lesson.say(_("Recipe step 1 (the base): VGG16's convolutions with your weights, {path}").format(path=args.weights))
     model = vgg.transfer_model(n_classes, weights=args.weights, input_shape=(size, size, 3))
 else:
     lesson.say(
-        "Recipe step 1 (the base): no ImageNet weights ship with convlab (and nothing is downloaded), so the base "
-        "here gets the convolutions of the from-scratch model we just trained, copied in memory. For the "
-        "real thing pass --weights with either ImageNet file: the full one named in step 4, or the smaller "
-        f"vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 ({notop_mib} MiB, the base only)."
+        _(
+            "Recipe step 1 (the base): no ImageNet weights ship with convlab (and nothing is downloaded), so the "
+            "base here gets the convolutions of the from-scratch model we just trained, copied in memory. For the "
+            "real thing pass --weights with either ImageNet file: the full one named in step 4, or the smaller "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 ({mib} MiB, the base only)."
+        ).format(mib=notop_mib)
     )
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(size, size, 3))
     for layer in base.layers:
@@ -791,14 +967,14 @@ else:
 keras_table(model)
 trainable = trainable_count(model)
 lesson.check(
-    "frozen: trainable = flatten·128 + 128 + 128·classes + classes",
+    _("frozen: trainable = flatten·128 + 128 + 128·classes + classes"),
     trainable,
     flat * 128 + 128 + 128 * n_classes + n_classes,
 )
-lesson.check("the base: VGG16 without the top", model.layers[0].count_params(), vgg.VGG16_PARAMS["no top"])
+lesson.check(_("the base: VGG16 without the top"), model.layers[0].count_params(), vgg.VGG16_PARAMS["no top"])
 if not args.weights:
     lesson.check(
-        "block1_conv1's kernel is the from-scratch model's",
+        _("block1_conv1's kernel is the from-scratch model's"),
         np.array_equal(
             model.layers[0].get_layer("block1_conv1").kernel.numpy(), scratch.get_layer("block1_conv1").kernel.numpy()
         ),
@@ -806,139 +982,172 @@ if not args.weights:
     )
 head_224 = convlab.dense_param_count(128, 7 * 7 * 512) + convlab.dense_param_count(3, 128)
 lesson.say(
-    f"At 224×224×3 with 3 classes (seeds/002) the same model has {vgg.VGG16_PARAMS['no top'] + head_224:,} "
-    f"parameters, {head_224:,} trainable: 7·7·512·128 + 128 + 128·3 + 3."
+    _(
+        "At 224×224×3 with 3 classes (seeds/002) the same model has {total:,} parameters, {trainable:,} "
+        "trainable: 7·7·512·128 + 128 + 128·3 + 3."
+    ).format(total=vgg.VGG16_PARAMS["no top"] + head_224, trainable=head_224)
 )
 lesson.check("224×224: 14,714,688 + 3,211,779 = 17,926,467", vgg.VGG16_PARAMS["no top"] + head_224, 17_926_467)
-lesson.check("224×224: the classifier's 3,211,779 trainable", head_224, 3_211_779)
+lesson.check(_("224×224: the classifier's 3,211,779 trainable"), head_224, 3_211_779)
 res_scratch.history.set_model(None)  # the History would keep the whole from-scratch model alive
 del scratch
 gc.collect()
-lesson.say("Recipe step 2: train, with the base frozen (same images and device as step 9).")
+lesson.say(_("Recipe step 2: train, with the base frozen (same images and device as step 9)."))
 res = vgg.train(model, data, epochs=epochs, batch_size=32, verbose=0)
 say_training(res, setup=False)
 lesson.check_true(
-    "the same train/validation/test split as step 9",
+    _("the same train/validation/test split as step 9"),
     [r.paths for r in (res.train, res.validation, res.test)]
     == [r.paths for r in (res_scratch.train, res_scratch.validation, res_scratch.test)],
 )
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Training curves")
+# %%
+lesson.step(_("Training curves"))
 lesson.say(
-    "The four series are shifted a little sideways, so that equal values (with --quick often all at "
-    f"0.50 accuracy) stay visible. The dotted line is a blind guess's loss, ln {n_classes} = {guess_loss:.4f}."
+    _(
+        "The four series are shifted a little sideways, so that equal values (with --quick often all at 0.50 "
+        "accuracy) stay visible. The dotted line is a blind guess's loss, ln {classes} = {guess:.4f}."
+    ).format(classes=n_classes, guess=guess_loss)
 )
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 # The transfer model's markers are hollow and larger, so a from-scratch point under one stays visible.
 shifts = iter((-0.09, -0.03, 0.03, 0.09))
 for label, r, style in (
-    ("from scratch", res_scratch, {"ms": 5}),
-    ("transfer", res, {"ms": 10, "mfc": "none", "mew": 1.5}),
+    (_("from scratch"), res_scratch, {"ms": 5}),
+    (_("transfer"), res, {"ms": 10, "mfc": "none", "mew": 1.5}),
 ):
     h = r.history.history
     ep = np.arange(1, len(h["loss"]) + 1)
-    for split, prefix, marker in (("train", "", "o-"), ("validation", "val_", "s--")):
+    for split, prefix, marker in ((_("train"), "", "o-"), (_("validation"), "val_", "s--")):
         if f"{prefix}loss" not in h:
             continue
         dx = next(shifts)
         for ax, key in zip(axes, ("loss", "accuracy")):
             ax.plot(ep + dx, h[prefix + key], marker, label=f"{label}: {split}", **style)
-axes[0].axhline(guess_loss, color="grey", ls=":", lw=1.2, label="guessing")
+axes[0].axhline(guess_loss, color="grey", ls=":", lw=1.2, label=_("guessing"))
 # At least ±0.05 around the curves: a loss that barely moves should look flat, not like a trend.
 low, high = axes[0].get_ylim()
 if high - low < 0.1:
     mid = (low + high) / 2
     axes[0].set_ylim(mid - 0.05, mid + 0.05)
 axes[1].set_ylim(-0.05, 1.05)  # the whole range, for the same reason
-for ax, key in zip(axes, ("categorical cross-entropy", "accuracy")):
+for ax, key in zip(axes, (_("categorical cross-entropy"), _("accuracy"))):
     ax.set_xticks(ep)  # whole epochs only (with one epoch, a default axis shows 0.95 … 1.05)
     ax.set_xlim(0.5, len(ep) + 0.5)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(_("epoch"))
     ax.set_ylabel(key)
     ax.legend(fontsize=8)
-fig.suptitle(f"VGG16 on {len(data)} images, {size}×{size}")
+fig.suptitle(
+    ngettext("VGG16 on {n} image, {size}×{size}", "VGG16 on {n} images, {size}×{size}", len(data)).format(
+        n=len(data), size=size
+    )
+)
 fig.tight_layout()
 lesson.savefig(fig, "training_curves")
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Classification report on the test split (seeds/002)")
-report = vgg.evaluate_report(model, res, title="Transfer model, test split")
+# %%
+lesson.step(_("Classification report on the test split (seeds/002)"))
+report = vgg.evaluate_report(model, res, title=_("Transfer model, test split"))
 lesson.say(
-    "Precision: of the images predicted as a class, the share that belong to it. Recall: of the images of a "
-    "class, the share found. F1 = 2·P·R/(P + R). Support: how many test images the class has.",
+    _(
+        "Precision: of the images predicted as a class, the share that belong to it. Recall: of the images of a "
+        "class, the share found. F1 = 2·P·R/(P + R). Support: how many test images the class has."
+    ),
     str(report),
 )
-lesson.check("confusion matrix is classes × classes", report.confusion.shape, (n_classes, n_classes))
-lesson.check("it counts every test image", int(report.confusion.sum()), len(res.test))
+lesson.check(_("confusion matrix is classes × classes"), report.confusion.shape, (n_classes, n_classes))
+lesson.check(_("it counts every test image"), int(report.confusion.sum()), len(res.test))
 fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * n_classes + 2),) * 2)
 viz.draw_matrix(ax, report.confusion, vmin=0)  # the course's number grid: larger counts lighter
 ax.set_xticks(range(n_classes), res.class_names)
 ax.set_yticks(range(n_classes), res.class_names)
 ax.tick_params(labelbottom=True, labelleft=True)  # draw_matrix hides tick labels; these are the class names
-ax.set_xlabel("predicted class")
-ax.set_ylabel("true class")
-ax.set_title("Transfer model, test split (counts)")
+ax.set_xlabel(_("predicted class"))
+ax.set_ylabel(_("true class"))
+ax.set_title(_("Transfer model, test split (counts)"))
 lesson.savefig(fig, "confusion_matrix")
 if args.weights:
-    base_words = "the base has your ImageNet weights, but the data set is small"
+    lesson.say(
+        _(
+            "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here "
+            "the base has your ImageNet weights, but the data set is small and the test split is tiny, so the "
+            "numbers move from run to run and machine to machine: no accuracy is checked, the mechanics are the "
+            "point."
+        )
+    )
 else:
-    base_words = f"the base is {epoch_word} of our own from-scratch VGG"
-lesson.say(
-    "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here "
-    f"{base_words} and the test split is tiny, so the numbers move from run to run and machine to machine: "
-    "no accuracy is checked, the mechanics are the point."
-)
+    lesson.say(
+        ngettext(
+            "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here "
+            "the base is {n} epoch of our own from-scratch VGG and the test split is tiny, so the numbers move "
+            "from run to run and machine to machine: no accuracy is checked, the mechanics are the point.",
+            "seeds/002 reached 64% test accuracy (F1 0.33/0.80/0.71) with ImageNet weights and 30 epochs. Here "
+            "the base is {n} epochs of our own from-scratch VGG and the test split is tiny, so the numbers move "
+            "from run to run and machine to machine: no accuracy is checked, the mechanics are the point.",
+            epochs,
+        ).format(n=epochs)
+    )
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Prediction on one image (seeds/000's printout)")
+# %%
+lesson.step(_("Prediction on one image (seeds/000's printout)"))
 image = args.image or res.test.paths[0]
-shown = image if args.image else f"A test image, {Path(image).parent.name}/{Path(image).name}"
-lesson.say(f"{shown}:")
+if args.image:
+    lesson.say(f"{image}:")
+else:
+    lesson.say(_("A test image, {path}:").format(path=f"{Path(image).parent.name}/{Path(image).name}"))
 top = vgg.predict_image(model, image, res.class_names, top=3, verbose=False)
+name_width = max(len(n) for n, _p in top) + 1
 for cls, p in top:
-    lesson.say(f"  {cls + ':':<{max(len(n) for n, _ in top) + 1}} {p:.2f}   ({p:.1%})")
-lesson.check("probabilities sum to 1", sum(p for _, p in top), 1.0, atol=1e-4)
+    lesson.say(f"  {cls + ':':<{name_width}} {p:.2f}   ({p:.1%})")
+lesson.check(_("probabilities sum to 1"), sum(p for _n, p in top), 1.0, atol=1e-4)
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Fine-tuning 3: train the classifier and the base together")
+# %%
+lesson.step(_("Fine-tuning 3: train the classifier and the base together"))
 lesson.say(
-    'Unfreeze the base — here its last block, block5; from_layer="block1_conv1" would free it all — and '
-    "train again with a small learning rate (0.00001), so the pretrained filters move only a little. "
-    "Changing what is trainable counts only after compiling again (compile: Keras fixes the optimizer and "
-    "the weights it may change), which unfreeze does."
+    _(
+        'Unfreeze the base — here its last block, block5; from_layer="block1_conv1" would free it all — and '
+        "train again with a small learning rate (0.00001), so the pretrained filters move only a little. "
+        "Changing what is trainable counts only after compiling again (compile: Keras fixes the optimizer and "
+        "the weights it may change), which unfreeze does."
+    )
 )
 vgg.unfreeze(model, from_layer="block5_conv1", learning_rate=1e-5)
 after = trainable_count(model)
-lesson.say(f"trainable parameters: {trainable:,} → {after:,} (+ block5's three convs, 3·2,359,808)")
-lesson.check("block5 adds 3·(512·3·3·512 + 512)", after - trainable, 3 * convlab.conv2d_param_count(512, 3, 512))
+lesson.say(
+    _("trainable parameters: {before:,} → {after:,} (+ block5's three convs, 3·2,359,808)").format(
+        before=trainable, after=after
+    )
+)
+lesson.check(_("block5 adds 3·(512·3·3·512 + 512)"), after - trainable, 3 * convlab.conv2d_param_count(512, 3, 512))
 if lesson.quick:
-    lesson.say("(--quick stops here; a full run trains one epoch this way.)")
+    lesson.say(_("(--quick stops here; a full run trains one epoch this way.)"))
 else:
     res_ft = vgg.train(model, data, epochs=1, batch_size=32, verbose=0)
     say_training(res_ft, setup=False)
 if args.save:
     saved = vgg.save_model(model, args.save, class_names=res.class_names)
-    lesson.say(f"Saved the model to {saved} ({saved.stat().st_size / 2**20:.1f} MB).")
+    lesson.say(_("Saved the model to {path} ({size:.1f} MB).").format(path=saved, size=saved.stat().st_size / 2**20))
 
-# --------------------------------------------------------------------------------------------
-lesson.step("Your own photo, folder and ImageNet weights; a GPU")
+# %%
+lesson.step(_("Your own photo, folder and ImageNet weights; a GPU"))
 lesson.say(
     "  python lessons/11_vgg_transfer.py \\",
     "      --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 --photo tigre.jpg \\",
     "      --data my_images/ --image-size 224 --epochs 20 --image my_face.jpg \\",
     "      --save emotions.keras",
-    "my_images/ holds one sub-folder per class (Angry/, Happy/, Sad/ …). In Python:",
+    _("my_images/ holds one sub-folder per class (Angry/, Happy/, Sad/ …). In Python:"),
     "  from convlab import vgg",
-    "  model = vgg.transfer_model(3, weights='vgg16_notop.h5')  # never downloads",
-    "  result = vgg.train(model, 'my_images/', epochs=20)  # 10% test, 20% val",
+    "  model = vgg.transfer_model(3, weights='vgg16_notop.h5')  # " + _("never downloads"),
+    "  result = vgg.train(model, 'my_images/', epochs=20)  # " + _("10% test, 20% val"),
     "  print(vgg.evaluate_report(model, result))",
     "  vgg.predict_image(model, 'my_face.jpg', result.class_names)",
     "  vgg.save_model(model, 'emotions.keras', class_names=result.class_names)",
-    "Then classify your photos in the browser: convlab serve --model emotions.keras (the 'Your model' page).",
-    "GPU: install TensorFlow with CUDA (pip install 'tensorflow[and-cuda]'); training then runs on the GPU "
-    "with mixed precision (float16 arithmetic, float32 outputs). Several GPUs: build the model with "
-    "strategy=tf.distribute.MirroredStrategy().",
+    _("Then classify your photos in the browser: convlab serve --model emotions.keras (the 'Your model' page)."),
+    _(
+        "GPU: install TensorFlow with CUDA (pip install 'tensorflow[and-cuda]'); training then runs on the GPU "
+        "with mixed precision (float16 arithmetic, float32 outputs). Several GPUs: build the model with "
+        "strategy=tf.distribute.MirroredStrategy()."
+    ),
 )
 scratch_dir.cleanup()
 lesson.finish()
