@@ -57,6 +57,7 @@ from convlab.model.saving import check_class_names
 from convlab.teach.viz import GRID_CMAP
 from convlab.util.checks import is_int
 from convlab.util.files import atomic_path, check_path
+from convlab.util.i18n import _
 
 __all__ = [
     "INSTALL_HINT",
@@ -126,8 +127,9 @@ def device_summary() -> str:
     versions = f"TensorFlow {tf.__version__}, Keras {keras.__version__} (backend {keras.backend.backend()})"
     gpus = gpu_names()
     if gpus:
-        return f"GPU: {', '.join(gpus)} (mixed_float16 available) — {versions}"
-    return f"CPU: {_cpu_name()} ({os.cpu_count()} logical cores), no GPU visible — {versions}"
+        return _("GPU: {names} (mixed_float16 available) — {versions}").format(names=", ".join(gpus), versions=versions)
+    text = _("CPU: {name} ({n} logical cores), no GPU visible — {versions}")
+    return text.format(name=_cpu_name(), n=os.cpu_count(), versions=versions)
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -813,7 +815,11 @@ class EvaluationReport:
     figure_path: Path | None = None
 
     def __str__(self) -> str:
-        return f"accuracy: {self.accuracy:.4f} ({self.accuracy:.1%})\n{self.text}"
+        return (
+            _("accuracy: {value:.4f} ({percent:.1%})").format(value=self.accuracy, percent=self.accuracy)
+            + "\n"
+            + self.text
+        )
 
 
 def _confusion_figure(cm, class_names, title):
