@@ -13,10 +13,11 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A number as the lessons print it; one followed by a unit of time or a speed-up ratio is a measurement
-# of this run (it differs between two runs in one language too) and is left out.
+# A number as the lessons print it; one followed by a unit of time, a speed-up ratio, a rate (GFLOP/s) or
+# a share of the machine's peak is a measurement of this run (it differs between two runs in one language
+# too) and is left out.
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?")
-_MEASURED = re.compile(r"-?\d+(?:\.\d+)?\s?(?:s|ms|µs|us|ns|min|×|x)(?![\w])")
+_MEASURED = re.compile(r"-?\d+(?:\.\d+)?\s?(?:s|ms|µs|us|ns|min|×|x|GFLOP/s|%\s(?:of\speak|del\spico))(?![\w])")
 _PATH = re.compile(r"\S*/\S*")
 #: A step's first line in either language ("--- Step 3 of 7: …", "--- Parte 3 de 7: …").
 STEP = re.compile(r"^--- ")
@@ -29,8 +30,8 @@ def step_numbers(text: str) -> list[Counter]:
     for line in text.splitlines():
         if STEP.match(line):
             blocks.append(Counter())
-        line = _PATH.sub(" ", line)  # a file's path is the run's folder, not a number the lesson computed
-        blocks[-1].update(_NUMBER.findall(_MEASURED.sub(" ", line)))
+        line = _PATH.sub(" ", _MEASURED.sub(" ", line))  # a path is the run's folder, not a number computed
+        blocks[-1].update(_NUMBER.findall(line))
     return blocks
 
 
