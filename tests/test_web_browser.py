@@ -601,3 +601,52 @@ def test_second_architecture_two_conv_blocks(driver, second_model, tmp_path, sho
         )
         assert np.asarray(api["padded"]).any(), "the corner window of a 'same' conv covers padding"
         shot(driver, shots / "inside-second.png", at='.layer-panel[data-layer="2"]')
+
+
+# --------------------------------------------------------------------------- in Spanish
+def test_pages_in_spanish(driver, digit_model, tmp_path, shots, console_allow):
+    """``convlab serve --lang es``: every word on the pages is Spanish — the templates' and the ones the
+    scripts write (the status line, the arithmetic page's notes and caption, the layer panels, an
+    explanation) — and the numbers are the same as the API's."""
+    console_allow.append("/api/size?")  # typing a number passes through values the engine refuses
+    with ServerProcess(digit_model, cache_dir=tmp_path / "cache", extra_args=["--lang", "es"]) as server:
+        open_page(driver, server.url + "/arithmetic", "#n")
+        assert find(driver, "html").get_attribute("lang") == "es"
+        assert text(driver, "#nav-arithmetic") == "Aritmética de la convolución"
+        wait_for(driver, lambda d: "parámetros" in text(d, "#status-text"), "the status line in Spanish")
+        status = text(driver, "#status-text")
+        assert "parameters" not in status and "modelo:" in status and "entrada 28×28×1" in status, status
+        for css, v in (("#n", 5), ("#k", 3), ("#p", 1), ("#s", 2)):
+            _set(driver, css, v)
+        wait_for(
+            driver,
+            lambda d: (
+                text(d, "#output-size") == "3" and "Entrada con relleno: 7×7; salida: 3×3." in text(d, "#size-note")
+            ),
+            "#size-note in Spanish for 5/3/1/2",
+        )
+        wait_for(driver, lambda d: text(d, "#slide-caption").startswith("ventana "), "#slide-caption in Spanish")
+        caption = text(driver, "#slide-caption")
+        assert " de la entrada con relleno → salida (" in caption and "window" not in caption, caption
+        assert text(driver, "#play") in ("Pausa", "Reproducir") and text(driver, "#step") == "Avanzar"
+        shot(driver, shots / "arithmetic-es.png")
+
+        # Inside: the panels the script builds, then one explanation
+        open_page(driver, server.url + "/inside", '#layers[data-state="ready"]')
+        facts = [e.text for e in driver.find_elements(*_by(".layer-facts"))]
+        assert facts and all("parámetro" in f for f in facts) and not any("parameter" in f for f in facts), facts
+        said = text(driver, "#inside-prediction")
+        assert said.startswith("la red dice ") and "etiqueta real" in said, said
+        iid = re.search(r"[?&]input=([0-9a-f]+)", driver.current_url).group(1)
+        layers = _layers(server, iid)
+        r, c, ch, value = _click_map_pixel(driver, layers, 0)
+        title = f"mapa {ch} · fila {r}, col. {c}"
+        shown, check = _explained(driver, f"conv pixel ({r}, {c}, {ch}) in Spanish", title)
+        assert close_to_shown(shown, value), (shown, value)
+        assert check.startswith("✓ igual al valor del mapa"), check
+        explanation = text(driver, "#explanation").lower()  # the labels are upper case (CSS)
+        for words in ("la ventana 3×3 de la entrada", "productos", "más el sesgo", "activación", "ventana", "kernel"):
+            assert words in explanation, f"the explanation does not say {words!r}: {explanation!r}"
+        for english in ("window of the", "plus the bias", "products", "equals the map value"):
+            assert english not in explanation, f"the explanation still says {english!r}"
+        shot(driver, shots / "inside-es.png", at='.layer-panel[data-layer="0"]')

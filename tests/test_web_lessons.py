@@ -46,8 +46,19 @@ def _html(response) -> str:
 
 
 def _docstring(path: Path) -> tuple[str, str]:
-    """(first line, the rest) of a lesson's module docstring."""
-    first, _, rest = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).partition("\n")
+    """(title, the rest) of a lesson's introduction: its first ``# %% [markdown]`` cell (the heading without
+    ``# ``, then the markdown, each line without its ``# ``), or its module docstring (first line, the rest)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if "# %% [markdown]" in lines:
+        cell = []
+        for line in lines[lines.index("# %% [markdown]") + 1 :]:
+            if line.startswith("# %%") or not (line == "#" or line.startswith("# ")):
+                break
+            cell.append(line[2:])
+        first, _sep, rest = "\n".join(cell).strip("\n").partition("\n")
+        assert first.startswith("# "), f"{path.name}: the first markdown cell does not start with a heading"
+        return first[2:].strip(), rest.strip("\n")
+    first, _sep, rest = ast.get_docstring(ast.parse("\n".join(lines))).partition("\n")
     return first.strip(), rest.strip("\n")
 
 

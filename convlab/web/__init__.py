@@ -14,11 +14,14 @@ Modules:
     errors         ApiError: what the API answers on purpose (a status and a message)
     keras_page     page 4's Keras model, loaded lazily (TensorFlow only there)
     state          what is served: the model or its training, the inputs kept by id, the Keras slot
+    language       the explorer's language (English or Spanish): gettext for templates and scripts
     app            the Flask app: pages, JSON API, errors, limits, headers
     server         serving it with waitress until Ctrl-C
 
 ``create_app``, ``ExplorerState`` and ``serve`` are importable from here; they are loaded on first
-access, so ``import convlab.web.images`` does not import Flask.
+access, so ``import convlab.web.images`` does not import Flask. The explorer speaks one language per
+server: ``create_app(state, lang="es")`` (``convlab serve --lang es``), else the one in use
+(:mod:`convlab.util.i18n`: the locale's unless set).
 """
 
 from __future__ import annotations

@@ -63,7 +63,9 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from convlab.model.sequential import Sequential
+from convlab.util.i18n import N_, _, get_language, set_language
 from convlab.web import default_model
+from convlab.web import language as web_language
 from convlab.web import lessons as web_lessons
 from convlab.web.arithmetic import sharpen_example, size_explanation
 from convlab.web.digits import MAX_WORK_SIDE, fit_input
@@ -98,9 +100,10 @@ _UPLOAD_SLOTS = threading.BoundedSemaphore(2)
 #: The classes of a model of the ten digits, in order: only then is a test digit's label one of its classes.
 DIGIT_CLASSES = [str(d) for d in range(10)]
 _INPUT_KEYS = ("canvas", "test_index", "input_id")
+_INPUT_REQUIRED = N_("input is required: an input id from /api/predict, e.g. ?input=0123456789abcdef")
 #: How /api/layers encodes each layer's values (``?format=``): base64 float bytes (default) or nested lists.
 LAYER_FORMATS = ("b64", "list")
-_HOW_TO_SEND = (
+_HOW_TO_SEND = N_(
     'send a JSON object with one of "canvas" ({"width", "height", "pixels"}), "test_index" (0–999) or '
     '"input_id", or a multipart form with an image file in the field "image"'
 )
@@ -125,25 +128,34 @@ def _int_arg(name: str, *, required: bool = False, default: int | None = None) -
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
         if required:
-            raise ApiError(400, f"{name} is required: an int, e.g. ?{name}=0")
+            raise ApiError(400, _("{name} is required: an int, e.g. ?{name}=0").format(name=name))
         return default
     return _as_int(name, raw)
 
 
-def _as_int(name: str, raw: str, expected: str = "an int") -> int:
+def _as_int(name: str, raw: str, expected: str | None = None) -> int:
     """``raw`` (a query value) as an int; ApiError 400 naming ``name`` when it is not one, or has more digits
-    than any size, position or count (Python's int() would also refuse past 4,300 digits)."""
+    than any size, position or count (Python's int() would also refuse past 4,300 digits). ``expected``: what it
+    must be, translated (default "an int")."""
     raw = raw.strip()
     if not _INT.fullmatch(raw):
-        raise ApiError(400, f"{name} must be {expected}, got {_shown(raw)}")
+        expected = _("an int") if expected is None else expected
+        raise ApiError(
+            400, _("{name} must be {expected}, got {value}").format(name=name, expected=expected, value=_shown(raw))
+        )
     if len(raw.lstrip("+-")) > 18:
-        raise ApiError(400, f"{name} is out of range: {_shown(raw)}")
+        raise ApiError(400, _("{name} is out of range: {value}").format(name=name, value=_shown(raw)))
     return int(raw)
 
 
 def _input_id_arg(value: object, name: str) -> str:
     if not isinstance(value, str) or not _INPUT_ID.fullmatch(value):
-        raise ApiError(400, f"{name} must be an input id (16 hex digits, from /api/predict), got {_shown(value)}")
+        raise ApiError(
+            400,
+            _("{name} must be an input id (16 hex digits, from /api/predict), got {value}").format(
+                name=name, value=_shown(value)
+            ),
+        )
     return value
 
 
@@ -152,8 +164,10 @@ def _recall(state: ExplorerState, key: str) -> tuple[np.ndarray, int | None]:
     if item is None:
         raise ApiError(
             404,
-            f"unknown input {key!r}: the server keeps the last {state.inputs.max_items} inputs and forgets them "
-            "when it restarts — draw or choose a digit again",
+            _(
+                "unknown input {key}: the server keeps the last {n} inputs and forgets them when it restarts — "
+                "draw or choose a digit again"
+            ).format(key=repr(key), n=state.inputs.max_items),
         )
     return item
 
@@ -162,8 +176,13 @@ def _upload(field: str = "image") -> tuple[bytes, str | None]:
     """The bytes of the multipart file ``field`` (ApiError 400 when absent)."""
     f = request.files.get(field)
     if f is None:
-        got = ", ".join(sorted(request.files)) or "none"
-        raise ApiError(400, f'the form must have an image file in the field "{field}" (file fields sent: {got})')
+        got = ", ".join(sorted(request.files)) or _("none")
+        raise ApiError(
+            400,
+            _('the form must have an image file in the field "{field}" (file fields sent: {got})').format(
+                field=field, got=got
+            ),
+        )
     return f.read(), f.filename
 
 
@@ -181,21 +200,31 @@ def _new_input(state: ExplorerState, shape: tuple[int, int, int]) -> tuple[np.nd
     except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
-        raise ApiError(400, f"the body is not a JSON object: {_HOW_TO_SEND}")
+        raise ApiError(400, _("the body is not a JSON object: {how}").format(how=_(_HOW_TO_SEND)))
     keys = [k for k in _INPUT_KEYS if k in payload]
     if len(keys) != 1:
-        what = f"got {' and '.join(keys)}" if keys else f"got keys {_shown(sorted(payload)[:5], 80)}"
-        raise ApiError(400, f"give exactly one input ({what}): {_HOW_TO_SEND}")
+        if keys:
+            message = _("give exactly one input (got {keys}): {how}").format(keys=", ".join(keys), how=_(_HOW_TO_SEND))
+        else:
+            message = _("give exactly one input (got keys {keys}): {how}").format(
+                keys=_shown(sorted(payload)[:5], 80), how=_(_HOW_TO_SEND)
+            )
+        raise ApiError(400, message)
     key = keys[0]
     value = payload[key]
     if key == "input_id":
         x, label = _recall(state, _input_id_arg(value, "input_id"))
         if x.shape != shape:  # the model changed since (only when a test swaps it)
-            raise ApiError(404, f"input {value!r} was made for another model — draw or choose a digit again")
+            raise ApiError(
+                404,
+                _("input {key} was made for another model — draw or choose a digit again").format(key=repr(value)),
+            )
         return x, label
     if key == "test_index":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ApiError(400, f"test_index must be an int in [0, 999], got {_shown(value)}")
+            raise ApiError(
+                400, _("test_index must be an int in [0, {last}], got {value}").format(last=999, value=_shown(value))
+            )
         digit, label = state.test_digit(value)
         if state.classes != DIGIT_CLASSES:
             label = None  # an MNIST label is one of this model's classes only when they are the ten digits
@@ -203,7 +232,9 @@ def _new_input(state: ExplorerState, shape: tuple[int, int, int]) -> tuple[np.nd
             return default_model.as_inputs(digit[None])[0], label
         return fit_input(digit, shape), label
     if not isinstance(value, dict):
-        raise ApiError(400, f'canvas must be an object {{"width", "height", "pixels"}}, got {_shown(value)}')
+        raise ApiError(
+            400, _('canvas must be an object {{"width", "height", "pixels"}}, got {value}').format(value=_shown(value))
+        )
     return fit_input(decode_canvas(value), shape), None
 
 
@@ -275,35 +306,59 @@ def _layer_format() -> str:
     if fmt not in LAYER_FORMATS:
         raise ApiError(
             400,
-            'format must be "b64" (the default: each layer\'s float32 bytes, base64) or "list" '
-            f"(nested lists of numbers), got {_shown(raw)}",
+            _(
+                'format must be "b64" (the default: each layer\'s float32 bytes, base64) or "list" '
+                "(nested lists of numbers), got {value}"
+            ).format(value=_shown(raw)),
         )
     return fmt
 
 
 # ----------------------------------------------------------------------------------- the app
-def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask:
-    """The Flask app serving ``state``.
+def create_app(state: ExplorerState | None = None, *, lang: str | None = None, **state_kwargs: Any) -> Flask:
+    """The Flask app serving ``state``, in one language.
 
     Args:
         state: what to serve; or leave it out and give :class:`ExplorerState`'s arguments
             (``create_app(model=model, classes=[...])``).
+        lang: the pages' language, ``"en"`` or ``"es"``: set for the process
+            (:func:`convlab.util.i18n.set_language`); ``None`` keeps the language in use (the one
+            ``convlab serve --lang`` set, else the locale's). Numbers and JSON answers are the same in both;
+            the words (pages, scripts, messages) are the catalog ``web``'s (:mod:`convlab.web.language`).
 
     Returns:
-        A Flask app (``app.extensions["convlab"]`` is the state). Serve it with
-        :func:`convlab.web.server.serve` (waitress), or use ``app.test_client()``.
+        A Flask app (``app.extensions["convlab"]`` is the state, ``app.config["CONVLAB_LANG"]`` the language).
+        Serve it with :func:`convlab.web.server.serve` (waitress), or use ``app.test_client()``.
+
+    Raises:
+        ValueError: ``lang`` is not ``"en"`` or ``"es"``.
     """
     if state is None:
         state = ExplorerState(**state_kwargs)
     elif state_kwargs:
         raise TypeError(f"give either state or ExplorerState's arguments, not both (got {sorted(state_kwargs)})")
+    language = set_language(lang) if lang is not None else get_language()
     here = Path(__file__).resolve().parent
     app = Flask("convlab.web", template_folder=str(here / "templates"), static_folder=str(here / "static"))
     app.request_class = _InMemoryRequest
-    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, CONVLAB_LANG=language)
     app.json.sort_keys = False
     app.json.compact = True
     app.extensions["convlab"] = state
+    web_language.install(app.jinja_env)
+    if language != "en":
+        web_language.script_messages()  # Babel reads the scripts' messages now, not on the first page
+
+    # -- the language: the process speaks one (convlab.util.i18n); an app made for another one in the same
+    # process (tests make apps in both) takes it back for its requests.
+    @app.before_request
+    def _language():
+        if get_language() != language:
+            set_language(language)
+
+    @app.context_processor
+    def _words():
+        return {"lang": language, "js_messages": web_language.script_translations()}
 
     # -- headers and errors
     @app.after_request
@@ -318,9 +373,10 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
     def _error(status: int, message: str, **extra: Any):
         if request.path.startswith("/api/"):
             return jsonify(error=message, **jsonable(extra)), status
+        title, back = escape(_("convlab explorer")), escape(_("back to the explorer"))
         page = (
-            f"<!doctype html><html lang=en><meta charset=utf-8><title>{status} · convlab explorer</title>"
-            f'<body><h1>{status}</h1><p>{escape(message)}</p><p><a href="/">back to the explorer</a></p></body></html>'
+            f"<!doctype html><html lang={language}><meta charset=utf-8><title>{status} · {title}</title>"
+            f'<body><h1>{status}</h1><p>{escape(message)}</p><p><a href="/">{back}</a></p></body></html>'
         )
         return page, status, {"Content-Type": "text/html; charset=utf-8"}
 
@@ -336,19 +392,22 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         if status == 413:
-            message = (
-                f"the request is larger than the {MAX_UPLOAD_BYTES // (1024 * 1024)} MB limit: "
-                "send a smaller image (a photo of a few MB is plenty)"
-            )
+            message = _(
+                "the request is larger than the {mb} MB limit: send a smaller image (a photo of a few MB is plenty)"
+            ).format(mb=MAX_UPLOAD_BYTES // (1024 * 1024))
         elif status == 404:
             message = (
-                f"no such page: {request.path}"
+                _("no such page: {path}").format(path=request.path)
                 if not request.path.startswith("/api/")
-                else (f"no such API endpoint: {request.path} (see /api/status)")
+                else _("no such API endpoint: {path} (see /api/status)").format(path=request.path)
             )
         elif status == 405:
             allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
-            message = f"{request.method} is not allowed on {request.path}" + (f"; use {allowed}" if allowed else "")
+            words = {"method": request.method, "path": request.path, "allowed": allowed}
+            if allowed:
+                message = _("{method} is not allowed on {path}; use {allowed}").format(**words)
+            else:
+                message = _("{method} is not allowed on {path}").format(**words)
         else:
             message = exc.description or exc.name
         return _error(status, message)
@@ -361,7 +420,9 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         sys.stderr.flush()
         return _error(
             500,
-            f"internal error ({type(exc).__name__}): a bug in convlab; the server's terminal shows the details",
+            _("internal error ({name}): a bug in convlab; the server's terminal shows the details").format(
+                name=type(exc).__name__
+            ),
         )
 
     # -- pages
@@ -403,7 +464,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
 
     @app.route("/api/layers", methods=["GET", "POST"])
     def api_layers():
-        model, _, shape = state.served()
+        model, _classes, shape = state.served()
         fmt = _layer_format()  # checked first: a bad format is refused before an input is kept
         if request.method == "POST":
             try:
@@ -416,17 +477,17 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         else:
             key = request.args.get("input")
             if key is None:
-                raise ApiError(400, "input is required: an input id from /api/predict, e.g. ?input=0123456789abcdef")
-            x, _ = _recall(state, _input_id_arg(key, "input"))
+                raise ApiError(400, _(_INPUT_REQUIRED))
+            x, _label = _recall(state, _input_id_arg(key, "input"))
         return jsonify(_layers_json(state, model, key, x, fmt))
 
     @app.get("/api/explain")
     def api_explain():
-        model, _, _ = state.served()
+        model, _classes, _shape = state.served()
         key = request.args.get("input")
         if key is None:
-            raise ApiError(400, "input is required: an input id from /api/predict, e.g. ?input=0123456789abcdef")
-        x, _ = _recall(state, _input_id_arg(key, "input"))
+            raise ApiError(400, _(_INPUT_REQUIRED))
+        x, _label = _recall(state, _input_id_arg(key, "input"))
         layer = _int_arg("layer", required=True)
         kwargs = {name: _int_arg(name) for name in ("row", "col", "channel", "unit")}
         top = _int_arg("top", default=10)
@@ -446,7 +507,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         if raw_p.lower() in ("valid", "same"):
             p: int | str = raw_p.lower()
         else:
-            p = _as_int("p", raw_p, expected="an int >= 0, 'valid' or 'same'")
+            p = _as_int("p", raw_p, expected=_("an int >= 0, 'valid' or 'same'"))
         try:
             return jsonify(jsonable(size_explanation(n, k, p, s)))
         except (ValueError, TypeError) as exc:  # the engine's own message
@@ -462,7 +523,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         if slot.load() is None:
             raise ApiError(503, slot.status()["message"], keras=slot.status())
         if request.mimetype != "multipart/form-data":
-            raise ApiError(400, 'send the photo as a multipart form with the file in the field "image"')
+            raise ApiError(400, _('send the photo as a multipart form with the file in the field "image"'))
         data, filename = _upload()
         with _UPLOAD_SLOTS:
             # Stored orientation, full size: the photo as convlab.vgg.predict_image reads a file (load_image
@@ -483,7 +544,7 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         try:
             names = list(web_lessons.lesson_paths())
         except web_lessons.LessonsMissingError:
-            return _lessons_page(404, missing=True, message=web_lessons.HOW_TO_GET)
+            return _lessons_page(404, missing=True, message=_(web_lessons.HOW_TO_GET))
         return _lessons_page(names=names)
 
     @app.get("/lessons/<path:name>")
@@ -491,10 +552,10 @@ def create_app(state: ExplorerState | None = None, **state_kwargs: Any) -> Flask
         try:
             lesson = web_lessons.read_lesson(name)
         except web_lessons.LessonsMissingError:
-            return _lessons_page(404, missing=True, message=web_lessons.HOW_TO_GET)
+            return _lessons_page(404, missing=True, message=_(web_lessons.HOW_TO_GET))
         except web_lessons.UnknownLessonError as exc:
             return _lessons_page(404, names=exc.available, message=str(exc))
         names = list(web_lessons.lesson_paths())
-        return _lessons_page(lesson=lesson, names=names, run=web_lessons.run_commands(lesson, names))
+        return _lessons_page(lesson=lesson, names=names, run=web_lessons.run_commands(lesson, names, language))
 
     return app

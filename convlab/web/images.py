@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from convlab.util.i18n import N_, _, ngettext
+
 __all__ = [
     "ImageError",
     "MAX_UPLOAD_BYTES",
@@ -49,8 +51,8 @@ MAX_CANVAS_SIDE = 1024
 #: plugins run external programs or parse rarely used containers, so untrusted bytes get only these.
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 
-#: What every refusal suggests instead.
-_SAVE_AS = "save it as an 8-bit RGB or greyscale PNG or JPEG and upload that"
+#: What every refusal suggests instead (shown translated: ``_(_SAVE_AS)``).
+_SAVE_AS = N_("save it as an 8-bit RGB or greyscale PNG or JPEG and upload that")
 
 
 class ImageError(ValueError):
@@ -85,7 +87,7 @@ def _size_text(n_bytes: int) -> str:
         return f"{n_bytes / (1024 * 1024):.1f} MB"
     if n_bytes >= 1024:
         return f"{n_bytes / 1024:.0f} KB"
-    return f"{n_bytes} byte{'s' if n_bytes != 1 else ''}"
+    return ngettext("{n} byte", "{n} bytes", n_bytes).format(n=n_bytes)
 
 
 # Modes Pillow may give an opened image, grouped by why they are refused (PIL "Concepts: Modes").
@@ -96,26 +98,34 @@ _ALPHA = ("RGBA", "RGBa", "LA", "La", "PA", "RGBX")
 def _refuse_mode(img: Image.Image, label: str) -> None:
     """Raise :class:`ImageError` (415) unless ``img`` is 8-bit greyscale, bilevel or RGB without transparency."""
     mode = img.mode
+    words = {"label": label, "mode": mode, "save_as": _(_SAVE_AS)}
     if mode in _SIXTEEN_BIT or mode.startswith("I;"):
-        bits = "32-bit floating-point" if mode == "F" else ("32-bit integer" if mode in ("I", "I;32") else "16-bit")
-        raise ImageError(
-            f"{label}the image has {bits} pixels (mode {mode}); the explorer reads 8-bit images — {_SAVE_AS}", 415
-        )
+        if mode == "F":
+            bits = _("32-bit floating-point")
+        else:
+            bits = _("32-bit integer") if mode in ("I", "I;32") else _("16-bit")
+        message = _("{label}the image has {bits} pixels (mode {mode}); the explorer reads 8-bit images — {save_as}")
+        raise ImageError(message.format(bits=bits, **words), 415)
     if mode in ("P", "PA"):
-        raise ImageError(
-            f"{label}the image uses a colour palette (mode {mode}, e.g. a GIF or an indexed PNG); {_SAVE_AS}", 415
-        )
+        message = _("{label}the image uses a colour palette (mode {mode}, e.g. a GIF or an indexed PNG); {save_as}")
+        raise ImageError(message.format(**words), 415)
     if mode in _ALPHA or "transparency" in img.info:
-        how = "" if mode in _ALPHA else ", with a transparent colour"
-        raise ImageError(
-            f"{label}the image has transparency (mode {mode}{how}); what lies under the transparent parts is not "
-            f"defined — flatten it onto a background and {_SAVE_AS}",
-            415,
-        )
+        if mode in _ALPHA:
+            message = _(
+                "{label}the image has transparency (mode {mode}); what lies under the transparent parts is not "
+                "defined — flatten it onto a background and {save_as}"
+            )
+        else:
+            message = _(
+                "{label}the image has transparency (mode {mode}, with a transparent colour); what lies under the "
+                "transparent parts is not defined — flatten it onto a background and {save_as}"
+            )
+        raise ImageError(message.format(**words), 415)
     if mode == "CMYK":
-        raise ImageError(f"{label}the image is CMYK (printing colours, mode CMYK); {_SAVE_AS}", 415)
+        raise ImageError(_("{label}the image is CMYK (printing colours, mode CMYK); {save_as}").format(**words), 415)
     if mode not in ("L", "1", "RGB"):
-        raise ImageError(f"{label}the image has mode {mode}, which the explorer does not read; {_SAVE_AS}", 415)
+        message = _("{label}the image has mode {mode}, which the explorer does not read; {save_as}")
+        raise ImageError(message.format(**words), 415)
 
 
 def decode_upload(
@@ -156,44 +166,51 @@ def decode_upload(
     label = _label(filename)
     if isinstance(data, memoryview):
         data = data.tobytes()
+    words = {"label": label, "save_as": _(_SAVE_AS)}
     if not isinstance(data, (bytes, bytearray)):
-        raise ImageError(
-            f"{label}data must be the file's bytes (bytes, bytearray or memoryview), got {type(data).__name__}", 400
-        )
+        message = _("{label}data must be the file's bytes (bytes, bytearray or memoryview), got {kind}")
+        raise ImageError(message.format(kind=type(data).__name__, **words), 400)
     if len(data) == 0:
-        raise ImageError(f"{label}the file is empty (0 bytes); choose an image file (PNG or JPEG)", 400)
-    if len(data) > MAX_UPLOAD_BYTES:
         raise ImageError(
-            f"{label}the file is {_size_text(len(data))}; the limit is {_size_text(MAX_UPLOAD_BYTES)} — "
-            "make it smaller (e.g. 1000 pixels wide) and upload that",
-            413,
+            _("{label}the file is empty (0 bytes); choose an image file (PNG or JPEG)").format(**words), 400
         )
+    if len(data) > MAX_UPLOAD_BYTES:
+        message = _(
+            "{label}the file is {size}; the limit is {limit} — make it smaller (e.g. 1000 pixels wide) and upload that"
+        )
+        raise ImageError(message.format(size=_size_text(len(data)), limit=_size_text(MAX_UPLOAD_BYTES), **words), 413)
     limit = Image.MAX_IMAGE_PIXELS
+    too_large = _("{label}the image is too large to decode safely ({error}); {save_as}, smaller")
     try:
         # Image.open reads the header only; it already refuses images over twice the limit.
         img = Image.open(io.BytesIO(bytes(data)), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{label}the image is too large to decode safely ({exc}); {_SAVE_AS}, smaller", 413) from None
+        raise ImageError(too_large.format(error=exc, **words), 413) from None
     except UnidentifiedImageError:
-        raise ImageError(
-            f"{label}this is not an image the explorer can read (not PNG, JPEG, GIF, BMP, WebP or TIFF, or its "
-            f"header is damaged); {_SAVE_AS}",
-            415,
-        ) from None
+        message = _(
+            "{label}this is not an image the explorer can read (not PNG, JPEG, GIF, BMP, WebP or TIFF, or its "
+            "header is damaged); {save_as}"
+        )
+        raise ImageError(message.format(**words), 415) from None
     except Exception as exc:  # any parser error on untrusted bytes is the file's fault, never a 500
-        raise ImageError(f"{label}the image file is corrupt ({type(exc).__name__}: {exc}); {_SAVE_AS}", 400) from None
+        message = _("{label}the image file is corrupt ({error}); {save_as}")
+        raise ImageError(message.format(error=f"{type(exc).__name__}: {exc}", **words), 400) from None
     with img:
         try:
             arr = _checked_pixels(img, label, limit, exif_transpose=exif_transpose, max_side=max_side)
         except ImageError:
             raise
         except Image.DecompressionBombError as exc:
-            raise ImageError(f"{label}the image is too large to decode safely ({exc}); {_SAVE_AS}", 413) from None
+            raise ImageError(too_large.format(error=exc, **words), 413) from None
         except Exception as exc:  # a truncated or damaged file: whatever the plugin raised, it is the file's fault
-            reason = "truncated (the file ends too early)" if "truncated" in str(exc) else f"corrupt ({exc})"
-            raise ImageError(
-                f"{label}the image file is {reason}; open it in an image editor and {_SAVE_AS}", 400
-            ) from None
+            if "truncated" in str(exc):
+                message = _(
+                    "{label}the image file is truncated (the file ends too early); open it in an image editor and "
+                    "{save_as}"
+                )
+            else:
+                message = _("{label}the image file is corrupt ({error}); open it in an image editor and {save_as}")
+            raise ImageError(message.format(error=exc, **words), 400) from None
     return arr
 
 
@@ -204,21 +221,22 @@ def _checked_pixels(
     width, height = img.size
     # The warning zone (between MAX_IMAGE_PIXELS and twice that) is refused too. This check, not
     # warnings.catch_warnings, because that changes process-wide state and the server has threads.
+    words = {"label": label, "save_as": _(_SAVE_AS), "size": f"{width}×{height}"}
     if limit is not None and width * height > limit:
-        raise ImageError(
-            f"{label}the image is {width}×{height} = {width * height:,} pixels, more than the "
-            f"{int(limit):,} Pillow decodes safely (a possible decompression bomb); {_SAVE_AS}, smaller",
-            413,
+        message = _(
+            "{label}the image is {size} = {pixels} pixels, more than the {limit} Pillow decodes safely (a possible "
+            "decompression bomb); {save_as}, smaller"
         )
+        raise ImageError(message.format(pixels=f"{width * height:,}", limit=f"{int(limit):,}", **words), 413)
     if width < 1 or height < 1:
-        raise ImageError(f"{label}the image is {width}×{height} pixels: empty; {_SAVE_AS}", 400)
+        raise ImageError(_("{label}the image is {size} pixels: empty; {save_as}").format(**words), 400)
     # MPO (phones' JPEGs with a depth or HDR gain map after the picture): frame 0 is the picture itself
     if getattr(img, "n_frames", 1) > 1 and img.format != "MPO":
-        raise ImageError(
-            f"{label}the image has {img.n_frames} frames (an animation or a multi-page file); "
-            "save the one frame you want as an 8-bit RGB or greyscale PNG or JPEG and upload that",
-            415,
+        message = _(
+            "{label}the image has {n} frames (an animation or a multi-page file); save the one frame you want as "
+            "an 8-bit RGB or greyscale PNG or JPEG and upload that"
         )
+        raise ImageError(message.format(n=img.n_frames, **words), 415)
     _refuse_mode(img, label)
     factor = 1 if max_side is None else max(width, height) // max_side
     if factor >= 2 and img.format in ("JPEG", "MPO"):
@@ -233,24 +251,23 @@ def _checked_pixels(
         img = img.convert("L")  # bilevel: 0 / 255
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim != (2 if img.mode == "L" else 3) or (arr.ndim == 3 and arr.shape[2] != 3):
-        raise ImageError(f"{label}the image decoded to an unexpected shape {arr.shape}; {_SAVE_AS}", 415)
+        message = _("{label}the image decoded to an unexpected shape {shape}; {save_as}")
+        raise ImageError(message.format(shape=arr.shape, **words), 415)
     return np.ascontiguousarray(arr)
 
 
 def _canvas_int(payload: dict, key: str) -> int:
     """``payload[key]`` as an int side in ``[1, MAX_CANVAS_SIDE]``, or ImageError(400) naming ``canvas.<key>``."""
+    words = {"field": f"canvas.{key}", "max": MAX_CANVAS_SIDE}
     if key not in payload:
-        raise ImageError(f"canvas.{key}: missing; expected an int from 1 to {MAX_CANVAS_SIDE}", 400)
+        raise ImageError(_("{field}: missing; expected an int from 1 to {max}").format(**words), 400)
     value = payload[key]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ImageError(
-            f"canvas.{key}: expected an int from 1 to {MAX_CANVAS_SIDE}, got {type(value).__name__} "
-            f"{str(value)[:40]!r}",
-            400,
-        )
+        message = _("{field}: expected an int from 1 to {max}, got {value}")
+        raise ImageError(message.format(value=f"{type(value).__name__} {str(value)[:40]!r}", **words), 400)
     if not 1 <= value <= MAX_CANVAS_SIDE:
-        shown = str(value) if abs(value) < 10**12 else "a huge number"
-        raise ImageError(f"canvas.{key}: expected an int from 1 to {MAX_CANVAS_SIDE}, got {shown}", 400)
+        shown = str(value) if abs(value) < 10**12 else _("a huge number")
+        raise ImageError(_("{field}: expected an int from 1 to {max}, got {value}").format(value=shown, **words), 400)
     return value
 
 
@@ -274,38 +291,31 @@ def decode_canvas(payload: Any) -> np.ndarray:
             or the wrong number of bytes.
     """
     if not isinstance(payload, dict):
-        raise ImageError(
-            'canvas: expected an object {"width": int, "height": int, "pixels": base64}, '
-            f"got {type(payload).__name__}",
-            400,
-        )
+        message = _('canvas: expected an object {{"width": int, "height": int, "pixels": base64}}, got {kind}')
+        raise ImageError(message.format(kind=type(payload).__name__), 400)
     width = _canvas_int(payload, "width")
     height = _canvas_int(payload, "height")
     expected = width * height
     pixels = payload.get("pixels")
+    words = {"n": expected, "size": f"{width}×{height}"}
     if pixels is None:
-        raise ImageError(f"canvas.pixels: missing; expected base64 of {expected} bytes ({width}×{height})", 400)
+        raise ImageError(_("canvas.pixels: missing; expected base64 of {n} bytes ({size})").format(**words), 400)
     if not isinstance(pixels, str):
-        raise ImageError(
-            f"canvas.pixels: expected a base64 string of {expected} bytes ({width}×{height}), "
-            f"got {type(pixels).__name__}",
-            400,
-        )
+        message = _("canvas.pixels: expected a base64 string of {n} bytes ({size}), got {kind}")
+        raise ImageError(message.format(kind=type(pixels).__name__, **words), 400)
     # Refuse an oversized string before decoding it: base64 of n bytes is 4·ceil(n/3) characters.
     if len(pixels) > 4 * (-(-expected // 3)) + 4:
-        raise ImageError(
-            f"canvas.pixels: expected {expected} bytes ({width}×{height}), got about {len(pixels) * 3 // 4} "
-            f"(a base64 string of {len(pixels)} characters)",
-            400,
+        message = _(
+            "canvas.pixels: expected {n} bytes ({size}), got about {got} (a base64 string of {chars} characters)"
         )
+        raise ImageError(message.format(got=len(pixels) * 3 // 4, chars=len(pixels), **words), 400)
     try:
         raw = base64.b64decode(pixels.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise ImageError(
-            f"canvas.pixels: not valid base64 (RFC 4648: A–Z, a–z, 0–9, +, /, '=' padding); "
-            f"expected {expected} bytes ({width}×{height})",
-            400,
-        ) from None
+        message = _(
+            "canvas.pixels: not valid base64 (RFC 4648: A–Z, a–z, 0–9, +, /, '=' padding); expected {n} bytes ({size})"
+        )
+        raise ImageError(message.format(**words), 400) from None
     if len(raw) != expected:
-        raise ImageError(f"canvas.pixels: expected {expected} bytes ({width}×{height}), got {len(raw)}", 400)
+        raise ImageError(_("canvas.pixels: expected {n} bytes ({size}), got {got}").format(got=len(raw), **words), 400)
     return np.frombuffer(raw, dtype=np.uint8).reshape(height, width).copy()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from convlab.util.i18n import _, ngettext
 from convlab.web.errors import ApiError
 
 __all__ = ["KERAS_INSTALL", "KerasSlot", "photo_for", "tensorflow_installed"]
@@ -112,7 +113,7 @@ class KerasSlot:
         elif self.saved_classes is not None and len(self.saved_classes) == outputs:
             names = list(self.saved_classes)
         else:
-            names = [f"class {i}" for i in range(outputs)]
+            names = [_("class {i}").format(i=i) for i in range(outputs)]
         # shape and classes first: other threads take a model that is not None as ready to use
         self.classes, self.shape = names, (int(shape[1]), int(shape[2]), int(shape[3]))
         self.model = model
@@ -125,7 +126,9 @@ class KerasSlot:
             if self.model is not None or self.error is not None:
                 return self.model
             if not tensorflow_installed():
-                self.error = f"this page needs TensorFlow, which is not installed: {KERAS_INSTALL}"
+                self.error = _("this page needs TensorFlow, which is not installed: {install}").format(
+                    install=KERAS_INSTALL
+                )
                 return None
             self.loading = True
             try:
@@ -134,7 +137,9 @@ class KerasSlot:
                 self.saved_classes = self.saved_class_names(self.path)
                 self._adopt(vgg.load_model(self.path))
             except Exception as exc:  # a bad file, TensorFlow's own errors: shown on the page, not a 500
-                self.error = f"cannot load --model {self.path.name}: {' '.join(str(exc).split())[:500]}"
+                self.error = _("cannot load --model {file}: {error}").format(
+                    file=self.path.name, error=" ".join(str(exc).split())[:500]
+                )
                 print(f"convlab serve: {self.error}", file=sys.stderr, flush=True)
             finally:
                 self.loading = False
@@ -161,27 +166,36 @@ class KerasSlot:
         }
         if self.model is not None:
             h, w, c = self.shape
-            out.update(
-                available=True,
-                state="ready",
-                message=f"{out['file'] or 'Keras model'}: {len(self.classes)} classes "
-                f"({', '.join(self.classes[:10])}{', …' if len(self.classes) > 10 else ''}), photos resized to {h}×{w}",
-            )
+            listed = ", ".join(self.classes[:10]) + (", …" if len(self.classes) > 10 else "")
+            message = ngettext(
+                "{file}: {n} class ({classes}), photos resized to {size}",
+                "{file}: {n} classes ({classes}), photos resized to {size}",
+                len(self.classes),
+            ).format(file=out["file"] or _("Keras model"), n=len(self.classes), classes=listed, size=f"{h}×{w}")
+            out.update(available=True, state="ready", message=message)
         elif self.error is not None:
             out.update(state="error", message=self.error)
         elif not tensorflow_installed():
             out.update(
                 state="no-tensorflow",
-                message="this page runs a Keras model, which needs TensorFlow; it is not installed: "
-                f"{KERAS_INSTALL}, then start with `convlab serve --model my.keras`",
+                message=_(
+                    "this page runs a Keras model, which needs TensorFlow; it is not installed: {install}, then start "
+                    "with `convlab serve --model my.keras`"
+                ).format(install=KERAS_INSTALL),
             )
         elif self.path is None:
             out.update(
-                message="no Keras model: start the explorer with `convlab serve --model my.keras` (a model saved "
-                "with convlab.vgg.save_model, e.g. by lessons/11) to classify your photos here",
+                message=_(
+                    "no Keras model: start the explorer with `convlab serve --model my.keras` (a model saved with "
+                    "convlab.vgg.save_model, e.g. by lessons/11) to classify your photos here"
+                ),
             )
         else:
-            out.update(available=True, state="loading", message=f"loading {self.path.name} (TensorFlow starts)…")
+            out.update(
+                available=True,
+                state="loading",
+                message=_("loading {file} (TensorFlow starts)…").format(file=self.path.name),
+            )
         return out
 
     def predict(self, image: np.ndarray, top: int = 3) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """The lessons the explorer's pages link to: finding them, and reading one for ``GET /lessons/<name>``.
 
 Each page names the lesson that covers it (``lessons/03_convolution_by_hand.py``) and links to
-``/lessons/03_convolution_by_hand``, which shows that lesson's title, docstring, how to run it and its
-source. The lessons are the scripts ``lessons/NN_name.py`` of convlab's source repository, next to the
+``/lessons/03_convolution_by_hand``, which shows that lesson's title, its introduction, how to run it and its
+source. The title and introduction are the script's first ``# %% [markdown]`` cell (jupytext's percent format:
+a ``# Lesson 03 — …`` heading, then markdown), or, for a script written before the notebooks, its module
+docstring (first line, then the rest). In Spanish each paragraph of it is translated through the lesson's own
+catalog (``lessons/locale/es/LC_MESSAGES/03_convolution_by_hand.po``, whose entries are exactly these
+paragraphs: :func:`convlab.teach.catalogs.paragraphs`); a paragraph it lacks stays as written.
+
+The lessons are the scripts ``lessons/NN_name.py`` of convlab's source repository, next to the
 ``convlab`` package (an editable install, ``pip install -e .`` from a clone); a wheel install has no
 ``lessons/`` folder, and the pages then say how to get them.
 
@@ -16,10 +22,13 @@ is not there — is :class:`UnknownLessonError`. Only regular files directly ins
 from __future__ import annotations
 
 import ast
+import gettext as _gettext
 from dataclasses import dataclass
 from pathlib import Path
 
+from convlab.teach.catalogs import markdown_cells, paragraphs
 from convlab.teach.lessons import LESSON_GLOB, find_lessons, repo_root
+from convlab.util.i18n import LANGUAGES, N_, _, catalog_path, get_language, load_catalog
 from convlab.web.errors import shown
 
 __all__ = [
@@ -33,12 +42,13 @@ __all__ = [
     "lesson_paths",
     "read_lesson",
     "run_commands",
+    "lesson_intro",
 ]
 
 #: The most of a lesson's source a page shows (the lessons are 6–15 kB; this only bounds a stray huge file).
 MAX_SOURCE_BYTES = 1024 * 1024
-#: What the pages say where there is no lessons folder (a wheel install).
-HOW_TO_GET = (
+#: What the pages say where there is no lessons folder (a wheel install); shown translated, ``_(HOW_TO_GET)``.
+HOW_TO_GET = N_(
     "The lessons ship with convlab's source repository, not with the installed package. Clone the "
     "repository, install it with `pip install -e .` from the clone and start `convlab serve` again: "
     "the lesson pages then show each lesson, and `convlab lesson 3 --step` runs one."
@@ -65,8 +75,10 @@ class Lesson:
         name: the file's stem, e.g. ``"03_convolution_by_hand"`` (the URL's last part).
         number: its two leading digits as an int, e.g. ``3``.
         filename: ``"lessons/03_convolution_by_hand.py"``, as the pages and the lessons write it.
-        title: the docstring's first line (``"Lesson 03 — convolution by hand: …"``), or ``filename``.
-        docstring: the rest of the docstring (dedented, leading blank lines dropped), or ``""``.
+        title: the heading of the first markdown cell without its ``# `` (``"Lesson 03 — convolution by hand:
+            …"``), else the docstring's first line, else ``filename``; in the language in use.
+        docstring: the lesson's introduction: the rest of that cell (markdown, shown as written) or of the
+            docstring (dedented, leading blank lines dropped), or ``""``; in the language in use.
         source: the script's text (UTF-8; undecodable bytes replaced), at most ``MAX_SOURCE_BYTES``.
         truncated: whether ``source`` was cut at ``MAX_SOURCE_BYTES``.
     """
@@ -122,6 +134,51 @@ def _docstring(source: str) -> str:
         return ""  # a lesson being edited: its page still shows the source
 
 
+def _introduction(source: str) -> str:
+    """The text a lesson's page shows above its source, untranslated: the first ``# %% [markdown]`` cell
+    (the first line ``# Lesson NN — …``) or, for a script without one, the module docstring; or ``""``."""
+    cells = markdown_cells(source)
+    if cells and cells[0][1].strip():
+        return cells[0][1]
+    return _docstring(source)
+
+
+def _lesson_catalog(folder: Path, name: str, lang: str) -> _gettext.NullTranslations | None:
+    """The lesson's own catalog in ``lang`` (``folder/locale/<lang>/LC_MESSAGES/<name>.po``), or ``None``
+    (English, the language the lessons are written in; or no catalog).
+
+    Read directly, not added to the process' catalogs (:func:`convlab.util.i18n.add_catalog`): a lesson's
+    paragraphs are looked up only in its own catalog, and viewing pages does not grow the chain every other
+    message goes through. A catalog that cannot be read leaves the paragraphs in English (the page still shows).
+    """
+    if lang == LANGUAGES[0]:
+        return None
+    path = catalog_path(folder / "locale", lang, name)
+    try:
+        return load_catalog(path)
+    except Exception:  # none (OSError), or one Babel cannot read (PoFileError…): the page shows the English
+        return None
+
+
+def lesson_intro(source: str, translations: _gettext.NullTranslations | None = None) -> tuple[str, str]:
+    """``(title, introduction)`` of a lesson's source, each paragraph through ``translations`` (default: as written).
+
+    The title is the first line of the introduction (:func:`_introduction`) without a markdown heading's
+    ``#`` marks; the introduction is the rest, leading blank lines dropped. Both ``""`` when there is none.
+    Paragraphs are translated whole (as :func:`convlab.teach.catalogs.paragraphs` splits them for the
+    catalogs), so a heading that is its own paragraph is one message, and one followed by its text on the
+    next line is translated with that text.
+    """
+    text = _introduction(source)
+    if translations is not None:
+        text = "\n\n".join(translations.gettext(p) for p in paragraphs(text))
+    first, _sep, rest = text.partition("\n")
+    title = first.strip()
+    if title.startswith("#"):
+        title = title.lstrip("#").strip()
+    return title, rest.strip("\n")
+
+
 def read_lesson(name: str, folder: Path | None = None) -> Lesson:
     """The lesson called ``name`` (``"03_convolution_by_hand"``), read for its page.
 
@@ -135,34 +192,39 @@ def read_lesson(name: str, folder: Path | None = None) -> Lesson:
     path = paths.get(name) if isinstance(name, str) else None
     if path is None:
         raise UnknownLessonError(
-            f"There is no lesson called {shown(name, 60)}. The lessons are named like "
-            f"03_convolution_by_hand (the file lessons/03_convolution_by_hand.py without .py).",
+            _(
+                "There is no lesson called {name}. The lessons are named like 03_convolution_by_hand "
+                "(the file lessons/03_convolution_by_hand.py without .py)."
+            ).format(name=shown(name, 60)),
             list(paths),
         )
     with path.open("rb") as f:
         data = f.read(MAX_SOURCE_BYTES + 1)
     truncated = len(data) > MAX_SOURCE_BYTES
     source = data[:MAX_SOURCE_BYTES].decode("utf-8", errors="replace")
-    doc = _docstring(source) if not truncated else ""
-    first, _, rest = doc.partition("\n")
+    title, intro = ("", "")
+    if not truncated:
+        title, intro = lesson_intro(source, _lesson_catalog(path.parent, name, get_language()))
     filename = f"lessons/{path.name}"
     return Lesson(
         name=name,
         number=int(name[:2]),
         filename=filename,
-        title=first.strip() or filename,
-        docstring=rest.strip("\n"),
+        title=title or filename,
+        docstring=intro,
         source=source,
         truncated=truncated,
     )
 
 
-def run_commands(lesson: Lesson, names: list[str] | None = None) -> list[str]:
+def run_commands(lesson: Lesson, names: list[str] | None = None, lang: str | None = None) -> list[str]:
     """How to run ``lesson`` step by step: ``["convlab lesson 3 --step", "python lessons/03_….py --step"]``.
 
     ``convlab lesson N`` takes the number when only one lesson has it (``names``: all the lessons' names;
-    ``None`` means it is unique), else the full name.
+    ``None`` means it is unique), else the full name. ``lang`` other than English (the explorer's language)
+    adds ``--lang es``, so that the lesson speaks the page's language whatever the terminal's locale.
     """
     same_number = [n for n in (names or []) if n[:2] == lesson.name[:2]]
     token = str(lesson.number) if len(same_number) <= 1 else lesson.name
-    return [f"convlab lesson {token} --step", f"python {lesson.filename} --step"]
+    extra = f" --lang {lang}" if lang and lang != LANGUAGES[0] else ""
+    return [f"convlab lesson {token} --step{extra}", f"python {lesson.filename} --step{extra}"]

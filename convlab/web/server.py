@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from convlab.util.i18n import _
 from convlab.web.app import MAX_CONTENT_LENGTH
 
 __all__ = ["ServeError", "serve", "create_server", "server_url"]
@@ -55,7 +56,7 @@ def _bind(host: str, port: int) -> socket.socket:
     worker threads and opens its wake-up pipe before it binds, and does not close them when binding fails.
     """
     info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, address = info[0]
+    family, kind, proto, _canonname, address = info[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does: restart at once
@@ -146,7 +147,7 @@ def serve(
 
         previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        print(f"convlab explorer: {url} (Ctrl-C to stop)", file=out, flush=True)
+        print(_("convlab explorer: {url} (Ctrl-C to stop)").format(url=url), file=out, flush=True)
         if on_start is not None:
             on_start(url)
         server.run()  # returns after Ctrl-C: waitress catches the KeyboardInterrupt and stops its threads
@@ -158,5 +159,5 @@ def serve(
         server.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    print("convlab explorer: stopped", file=out, flush=True)
+    print(_("convlab explorer: stopped"), file=out, flush=True)
     return 0

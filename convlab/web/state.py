@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from convlab.model.sequential import Sequential
+from convlab.util.i18n import _
 from convlab.web import default_model
 from convlab.web.errors import ApiError
 from convlab.web.images import MAX_UPLOAD_BYTES
@@ -59,7 +60,7 @@ class InputCache:
             self._items[key] = (x, label)
             self._bytes += x.nbytes
             while len(self._items) > self.max_items or (self._bytes > self.max_bytes and len(self._items) > 1):
-                _, (gone, _) = self._items.popitem(last=False)
+                _key, (gone, _label) = self._items.popitem(last=False)
                 self._bytes -= gone.nbytes
         return key
 
@@ -214,17 +215,20 @@ class ExplorerState:
         if training is not None:
             raise ApiError(
                 503,
-                f"the model is still training (epoch {training['epoch']}/{training['epochs']}); "
-                "this page goes on by itself when it is ready",
+                _(
+                    "the model is still training (epoch {epoch}/{epochs}); this page goes on by itself when it is ready"
+                ).format(epoch=training["epoch"], epochs=training["epochs"]),
                 training=training,
             )
         if error is not None:
             raise ApiError(503, error)
-        raise ApiError(503, "no model is loaded: start the explorer with `convlab serve`")
+        raise ApiError(503, _("no model is loaded: start the explorer with `convlab serve`"))
 
     # -- training
-    def begin_training(self, epochs: int, batches: int = 0, message: str = "training the model…") -> None:
-        """Enter the training state (predict/layers/explain answer 503 with the progress)."""
+    def begin_training(self, epochs: int, batches: int = 0, message: str | None = None) -> None:
+        """Enter the training state (predict/layers/explain answer 503 with the progress); ``message``: the
+        status line's (default "training the model…", translated)."""
+        message = _("training the model…") if message is None else message
         with self._lock:
             self._training = {
                 "epoch": 0,
@@ -278,20 +282,20 @@ class ExplorerState:
             except default_model.TrainingStopped:
                 return
             except Exception as exc:  # shown on the pages and in the terminal; the server keeps running
-                self.training_failed(f"training the model failed: {type(exc).__name__}: {' '.join(str(exc).split())}")
+                self.training_failed(
+                    _("training the model failed: {error}").format(
+                        error=f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                    )
+                )
                 print(f"convlab serve: {self.training_error}", file=sys.stderr, flush=True)
                 return
             try:
                 path = default_model.save(model, save_to)
                 if log:
-                    log(f"saved the model to {path}; later starts reuse it")
+                    log(_("saved the model to {path}; later starts reuse it").format(path=path))
             except OSError as exc:
-                print(
-                    f"convlab serve: warning: cannot save the model ({exc}); it is served now and trained "
-                    "again next time",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                warning = _("warning: cannot save the model ({error}); it is served now and trained again next time")
+                print(f"convlab serve: {warning.format(error=exc)}", file=sys.stderr, flush=True)
             self.set_model(
                 model,
                 source="default",
@@ -299,7 +303,7 @@ class ExplorerState:
                 file=default_model.FILENAME,
             )
             if log:
-                log("the model is ready: reload the page if it does not update by itself")
+                log(_("the model is ready: reload the page if it does not update by itself"))
 
         thread = threading.Thread(target=run, name="convlab-train", daemon=True)
         thread.start()
@@ -309,11 +313,13 @@ class ExplorerState:
     def test_digit(self, index: int) -> tuple[np.ndarray, int]:
         """Held-out digit ``index``: ``(uint8 (28, 28), label)``. Raises ApiError 400 out of range."""
         if self._test_digits is None:
-            _, _, x_test, y_test = default_model.mnist_split()
+            *_train, x_test, y_test = default_model.mnist_split()
             self._test_digits = (x_test, y_test)
         x, y = self._test_digits
         if not 0 <= index < len(x):
-            raise ApiError(400, f"test_index must be an int in [0, {len(x) - 1}], got {index}")
+            raise ApiError(
+                400, _("test_index must be an int in [0, {last}], got {value}").format(last=len(x) - 1, value=index)
+            )
         return np.asarray(x[index]), int(y[index])
 
     def status(self) -> dict[str, Any]:

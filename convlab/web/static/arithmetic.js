@@ -5,6 +5,7 @@
 "use strict";
 
 (() => {
+  const { _, ngettext } = CL;
   const FRAME_MS = 700;
   const MAX_DRAWN = 120; // a padded input wider than this is not drawn cell by cell
 
@@ -35,7 +36,7 @@
   // While a box is empty or half-typed ("", "-", "sa" on the way to "same") the page waits with a hint
   // instead of asking /api/size: the engine could only refuse it, and the browser logs every 4xx answer in
   // the console. A complete value the engine refuses ("-1", "x", K 5 on N 2) still shows the engine's message.
-  const NAMES = { n: "N, the input size", k: "K, the kernel size", p: "P, the padding", s: "S, the stride" };
+  const NAMES = { n: _("N, the input size"), k: _("K, the kernel size"), p: _("P, the padding"), s: _("S, the stride") };
   const EXAMPLES = { n: "5", k: "3", p: "1", s: "2" };
   const WORDS = ["valid", "same"];
 
@@ -45,16 +46,18 @@
     // A type=number box reports "" for text that is no number yet ("-", "1e"); validity.badInput tells it apart
     // from an empty box.
     if ((input.validity && input.validity.badInput) || /^[+-]$/.test(raw)) {
-      return `${NAMES[name]}: keep typing — a whole number, e.g. ${EXAMPLES[name]}.`;
+      return _("{name}: keep typing — a whole number, e.g. {example}.", { name: NAMES[name], example: EXAMPLES[name] });
     }
     if (raw === "") {
-      const or = name === "p" ? ", valid or same" : "";
-      return `Type ${NAMES[name]}: a whole number${or}, e.g. ${EXAMPLES[name]}.`;
+      const words = { name: NAMES[name], example: EXAMPLES[name] };
+      return name === "p"
+        ? _("Type {name}: a whole number, valid or same, e.g. {example}.", words)
+        : _("Type {name}: a whole number, e.g. {example}.", words);
     }
     if (name === "p") {
       const low = raw.toLowerCase();
       const word = WORDS.find((w) => w.startsWith(low) && w !== low);
-      if (word) return `P: keep typing — "${word}"?`;
+      if (word) return _("P: keep typing — \"{word}\"?", { word });
     }
     return null;
   }
@@ -69,7 +72,7 @@
     CL.$("size-note").textContent = hint;
     geo = null;
     step = 0;
-    idleText = "waiting for the numbers on the left";
+    idleText = _("waiting for the numbers on the left");
     drawSlide();
   }
 
@@ -97,7 +100,7 @@
       CL.$("size-note").textContent = "";
       geo = null;
       step = 0;
-      idleText = "no output for these numbers: see the message on the left";
+      idleText = _("no output for these numbers: see the message on the left");
       drawSlide();
     }
   }
@@ -136,18 +139,22 @@
     const notes = [];
     const [before, after] = res.pads;
     if (res.padding === "same" || res.padding === "valid") {
+      const pads = { padding: res.padding, before, after };
       notes.push(
         before === after
-          ? `"${res.padding}" pads ${before} on each side here.`
-          : `"${res.padding}" pads ${before} before and ${after} after (the odd one goes at the end, as Keras).`,
+          ? _("\"{padding}\" pads {before} on each side here.", pads)
+          : _("\"{padding}\" pads {before} before and {after} after (the odd one goes at the end, as Keras).", pads),
       );
     }
-    notes.push(`Padded input: ${res.padded_size}×${res.padded_size}; output: ${res.output_size}×${res.output_size}.`);
+    const sizes = { padded: `${res.padded_size}×${res.padded_size}`, output: `${res.output_size}×${res.output_size}` };
+    notes.push(_("Padded input: {padded}; output: {output}.", sizes));
     if (!res.covered) {
-      const u = res.uncovered;
       notes.push(
-        `The stride does not fit exactly: the last ${u} row${u === 1 ? "" : "s"} and column${u === 1 ? "" : "s"} ` +
-          "of the padded input are never covered by a window (shaded red).",
+        ngettext(
+          "The stride does not fit exactly: the last {n} row and column of the padded input are never covered by a window (shaded red).",
+          "The stride does not fit exactly: the last {n} rows and columns of the padded input are never covered by a window (shaded red).",
+          res.uncovered,
+        ),
       );
     }
     CL.$("size-note").textContent = notes.join(" ");
@@ -196,7 +203,7 @@
       ctx.fillStyle = COLOURS.faint;
       ctx.font = "20px system-ui, sans-serif";
       ctx.textAlign = "center";
-      ctx.fillText(`${P}×${P} is too large to draw here; the formula still holds.`, W / 2, H / 2);
+      ctx.fillText(_("{shape} is too large to draw here; the formula still holds.", { shape: `${P}×${P}` }), W / 2, H / 2);
       caption.textContent = "";
       return;
     }
@@ -215,9 +222,12 @@
     ctx.fillStyle = COLOURS.text;
     ctx.textAlign = "left";
     ctx.font = "bold 17px system-ui, sans-serif";
-    const padText = before || geo.pads[1] ? ` + padding → ${P}×${P}` : "";
-    ctx.fillText(`input ${N}×${N}${padText}`, ox, 20);
-    ctx.fillText(`output ${O}×${O}`, qx, 20);
+    const inputTitle =
+      before || geo.pads[1]
+        ? _("input {shape} + padding → {padded}", { shape: `${N}×${N}`, padded: `${P}×${P}` })
+        : _("input {shape}", { shape: `${N}×${N}` });
+    ctx.fillText(inputTitle, ox, 20);
+    ctx.fillText(_("output {shape}", { shape: `${O}×${O}` }), qx, 20);
 
     const total = O * O;
     const t = Math.min(step, total - 1);
@@ -267,9 +277,16 @@
     }
     gridLines(qx, qy, O, ocell);
 
-    caption.textContent =
-      `window ${t + 1} of ${total}: rows ${wr}…${wr + K - 1}, cols ${wc}…${wc + K - 1} of the padded input ` +
-      `→ output (${i}, ${j})`;
+    caption.textContent = _("window {k} of {total}: rows {r0}…{r1}, cols {c0}…{c1} of the padded input → output ({i}, {j})", {
+      k: t + 1,
+      total,
+      r0: wr,
+      r1: wr + K - 1,
+      c0: wc,
+      c1: wc + K - 1,
+      i,
+      j,
+    });
   }
 
   function gridLines(x, y, n, cell) {
@@ -301,7 +318,7 @@
   function schedule() {
     clearInterval(timer);
     timer = playing ? setInterval(advance, FRAME_MS) : null;
-    playButton.textContent = playing ? "Pause" : "Play";
+    playButton.textContent = playing ? _("Pause") : _("Play");
     playButton.setAttribute("aria-pressed", String(playing));
   }
 
@@ -340,20 +357,23 @@
     const pad = one.padding;
     const size = one.padded_input.length;
     const mask = one.padded_input.map((row, r) =>
-      row.map((_, c) => r < pad || c < pad || r >= size - pad || c >= size - pad),
+      row.map((_value, c) => r < pad || c < pad || r >= size - pad || c >= size - pad),
     );
     const inputGrid = CL.numberGrid(one.padded_input, null, {
       mask,
-      caption: pad ? `input with padding ${pad} (${size}×${size})` : `input ${size}×${size}`,
+      caption: pad
+        ? _("input with padding {pad} ({shape})", { pad, shape: `${size}×${size}` })
+        : _("input {shape}", { shape: `${size}×${size}` }),
       className: "big-grid sharpen-input",
       digits: 6,
     });
     const kScale = CL.makeScale(-5, 5, "diverging");
-    const kernelGrid = CL.numberGrid(sharpen.kernel, kScale, { caption: "kernel 3×3", className: "big-grid", digits: 6 });
+    const kernelCaption = _("kernel {shape}", { shape: "3×3" });
+    const kernelGrid = CL.numberGrid(sharpen.kernel, kScale, { caption: kernelCaption, className: "big-grid", digits: 6 });
     const flat = CL.flatten(one.output).data;
     const oScale = CL.makeScale(Math.min(...flat), Math.max(...flat), "diverging");
     const outputGrid = CL.numberGrid(one.output, oScale, {
-      caption: `output ${one.output_size}×${one.output_size}`,
+      caption: _("output {shape}", { shape: `${one.output_size}×${one.output_size}` }),
       className: "big-grid sharpen-output",
       digits: 6,
       onCell: (r, c) => pick(r, c),
@@ -379,7 +399,7 @@
     }
     const outRow = box.querySelectorAll(".sharpen-output tr")[r];
     if (outRow && outRow.children[c]) outRow.children[c].classList.add("is-selected");
-    CL.$("sharpen-where").textContent = `output (${r}, ${c}):`;
+    CL.$("sharpen-where").textContent = _("output ({row}, {col}):", { row: r, col: c });
     CL.$("sharpen-line").textContent = one.lines[r][c];
   }
 

@@ -10,6 +10,46 @@
 const CL = (() => {
   const $ = (id) => document.getElementById(id);
 
+  // ------------------------------------------------------------------ words
+
+  // The page's language is the server's (`convlab serve --lang es|en`): <html lang> says which, and the
+  // base template puts this page's translations of the scripts' messages in <script id="convlab-i18n"
+  // type="application/json"> — {"English message": "translation"}, and for a count
+  // {"singular": ["one form", "other form"]} — taken from the explorer's gettext catalog (web.po) by
+  // the server. A message the catalog lacks (and every message in English) shows as written here.
+  const MESSAGES = (() => {
+    const box = $("convlab-i18n");
+    try {
+      const parsed = box ? JSON.parse(box.textContent) : null;
+      return parsed && typeof parsed === "object" ? parsed : {};
+    } catch (err) {
+      return {};
+    }
+  })();
+
+  /** `text` with each {name} replaced by values[name] (names not given stay as they are). */
+  function format(text, values) {
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g, (whole, name) =>
+      Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole,
+    );
+  }
+
+  /** A message in the page's language, its {placeholders} filled from `values`: _("map {n}", {n: 3}). */
+  function _(message, values) {
+    const t = MESSAGES[message];
+    return format(typeof t === "string" && t ? t : message, values);
+  }
+
+  /** The singular or plural form for the count n (English and Spanish: one form for 1, another for
+   * the rest), {n} and the other placeholders filled: ngettext("{n} class", "{n} classes", n, {n}). */
+  function ngettext(singular, plural, n, values) {
+    const forms = MESSAGES[singular];
+    const i = n === 1 ? 0 : 1;
+    const text = Array.isArray(forms) && forms[i] ? forms[i] : i === 0 ? singular : plural;
+    return format(text, { n, ...values });
+  }
+
   /** An error answer of the server (or no answer at all): `message` is what the page shows. */
   class ApiError extends Error {
     constructor(message, status, body) {
@@ -40,7 +80,7 @@ const CL = (() => {
       response = await fetch(path, init);
     } catch (err) {
       throw new ApiError(
-        "could not reach the convlab server — is `convlab serve` still running? (" + err.message + ")",
+        _("could not reach the convlab server — is `convlab serve` still running? ({error})", { error: err.message }),
         0,
       );
     }
@@ -52,15 +92,17 @@ const CL = (() => {
       body = null; // not JSON (a proxy's page, say): handled below
     }
     if (!response.ok) {
+      const answer = { status: response.status, text: response.statusText || "" };
       const message =
         body && typeof body.error === "string"
           ? body.error
-          : `the server answered ${response.status} ${response.statusText || ""}`.trim() +
-            (response.status === 413 ? " (the file is too large)" : "");
+          : response.status === 413
+            ? _("the server answered {status} {text} (the file is too large)", answer).replace(/\s+/g, " ")
+            : _("the server answered {status} {text}", answer).trim();
       throw new ApiError(message, response.status, body);
     }
     if (body === null) {
-      throw new ApiError(`the server's answer to ${path} was not JSON`, response.status, null);
+      throw new ApiError(_("the server's answer to {path} was not JSON", { path }), response.status, null);
     }
     return body;
   }
@@ -79,7 +121,7 @@ const CL = (() => {
           throw err;
         }
         if (errorEl) {
-          showNotice(errorEl, err.message + " — this page carries on by itself when it is ready.");
+          showNotice(errorEl, _("{message} — this page carries on by itself when it is ready.", { message: err.message }));
           waitingNotices.add(errorEl);
         }
         if (lastStatus) lastStatus = { ...lastStatus, ready: false }; // the server knows better: ask again
@@ -173,24 +215,24 @@ const CL = (() => {
 
   function modelLine(model) {
     // e.g. "model: 542,230 parameters, trained on 4,000 MNIST digits, …" or "… from my_model.npz"
-    const parts = [`model: ${fmtInt(model.params)} parameters`];
+    const parts = [_("model: {n} parameters", { n: fmtInt(model.params) })];
     if (model.description) parts.push(model.description);
-    if (model.source === "file" && model.file) parts.push(`from ${model.file}`);
+    if (model.source === "file" && model.file) parts.push(_("from {file}", { file: model.file }));
     const shape = (model.input_shape || []).join("×");
-    if (shape) parts.push(`input ${shape}`);
+    if (shape) parts.push(_("input {shape}", { shape }));
     return parts.join(", ");
   }
 
   function trainingLine(t) {
     let head = t.message;
     if (!head) {
-      head = "training the model (first start only; it is saved for next time)";
-      if (t.epoch && t.epochs) head += `: epoch ${t.epoch}/${t.epochs}`;
-      if (t.batch && t.batches) head += `, batch ${t.batch}/${t.batches}`;
+      head = _("training the model (first start only; it is saved for next time)");
+      if (t.epoch && t.epochs) head = _("{what}: epoch {epoch}/{epochs}", { what: head, epoch: t.epoch, epochs: t.epochs });
+      if (t.batch && t.batches) head = _("{what}, batch {batch}/{batches}", { what: head, batch: t.batch, batches: t.batches });
     }
     const extra = [];
-    if (typeof t.loss === "number") extra.push(`loss ${t.loss.toFixed(3)}`);
-    if (typeof t.accuracy === "number") extra.push(`accuracy ${(100 * t.accuracy).toFixed(1)}%`);
+    if (typeof t.loss === "number") extra.push(_("loss {loss}", { loss: t.loss.toFixed(3) }));
+    if (typeof t.accuracy === "number") extra.push(_("accuracy {percent}%", { percent: (100 * t.accuracy).toFixed(1) }));
     return extra.length ? `${head} — ${extra.join(", ")}` : head;
   }
 
@@ -223,10 +265,10 @@ const CL = (() => {
       box.classList.add("is-down");
       if (bar) bar.hidden = true;
     } else if (status.ready) {
-      text.textContent = "the server is ready";
+      text.textContent = _("the server is ready");
       if (bar) bar.hidden = true;
     } else {
-      text.textContent = "no model loaded yet — waiting for the server";
+      text.textContent = _("no model loaded yet — waiting for the server");
       if (bar) bar.hidden = true;
     }
   }
@@ -247,7 +289,7 @@ const CL = (() => {
     renderStatus(status);
     if (!status.ready && status.training) {
       for (const box of waitingNotices) {
-        showNotice(box, `${trainingLine(status.training)} — this page carries on by itself when it is ready.`);
+        showNotice(box, _("{message} — this page carries on by itself when it is ready.", { message: trainingLine(status.training) }));
       }
     }
     for (const fn of statusListeners) {
@@ -408,7 +450,8 @@ const CL = (() => {
     ends.append(hi);
     const range = document.createElement("div");
     range.className = "legend-range";
-    range.textContent = `${label ? label + ": " : ""}min ${fmtSigned(scale.min, 3)} · max ${fmtSigned(scale.max, 3)}`;
+    const span = _("min {min} · max {max}", { min: fmtSigned(scale.min, 3), max: fmtSigned(scale.max, 3) });
+    range.textContent = label ? `${label}: ${span}` : span;
     box.append(canvas, ends, range);
     return box;
   }
@@ -452,10 +495,11 @@ const CL = (() => {
     const shape = Array.isArray(layer.shape) ? layer.shape : layer.output_shape;
     const size = shape.reduce((a, b) => a * b, 1);
     const width = FLOAT_BYTES[layer.dtype];
-    if (!width) throw new Error(`layer ${layer.name}: values of dtype ${layer.dtype} cannot be shown`);
+    if (!width) throw new Error(_("layer {name}: values of dtype {dtype} cannot be shown", { name: layer.name, dtype: layer.dtype }));
     const bin = atob(layer.values_b64);
     if (bin.length !== size * width) {
-      throw new Error(`layer ${layer.name}: expected ${size * width} bytes of values (${shape.join("×")}), got ${bin.length}`);
+      const sizes = { name: layer.name, expected: size * width, shape: shape.join("×"), got: bin.length };
+      throw new Error(_("layer {name}: expected {expected} bytes of values ({shape}), got {got}", sizes));
     }
     const bytes = new Uint8Array(bin.length);
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
@@ -607,6 +651,9 @@ const CL = (() => {
     whenReady,
     onStatus,
     status: () => lastStatus,
+    _,
+    ngettext,
+    format,
     fmt,
     fmtSigned,
     fmtInt,

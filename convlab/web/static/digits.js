@@ -4,6 +4,7 @@
 "use strict";
 
 (() => {
+  const { _ } = CL;
   const LINE_WIDTH = 18; // px on the 280×280 canvas: about MNIST's stroke width once scaled to 20×20
   const DEBOUNCE_MS = 150; // predict after this much quiet while drawing…
   const MAX_WAIT_MS = 500; // …but at least this often during a long stroke, so the bars follow the pen
@@ -91,7 +92,7 @@
     busy();
     dot(stroke.last);
     hasInk = true;
-    source.textContent = "Your drawing. Keep going, or press Clear to start again.";
+    source.textContent = _("Your drawing. Keep going, or press Clear to start again.");
     predictSoon();
   });
 
@@ -194,8 +195,8 @@
     const dims = shape.c === 1 ? `${shape.h}×${shape.w}` : `${shape.h}×${shape.w}×${shape.c}`;
     CL.$("seen-caption").textContent =
       shape.c === 3
-        ? `${dims} numbers in [0, 1]: red, green and blue for each pixel.`
-        : `${dims} pixels, each a number in [0, 1] (black 0, white 1).`;
+        ? _("{dims} numbers in [0, 1]: red, green and blue for each pixel.", { dims })
+        : _("{dims} pixels, each a number in [0, 1] (black 0, white 1).", { dims });
     if (what !== "drawing") {
       // Put the image on the drawing canvas too, so one can draw over it.
       ctx.imageSmoothingEnabled = false;
@@ -212,7 +213,9 @@
     if (res.label !== null && res.label !== undefined) {
       const name = typeof res.label === "number" && res.classes[res.label] !== undefined ? res.classes[res.label] : res.label;
       const right = String(name) === String(res.classes[top]);
-      truth.textContent = right ? `true label: ${name} ✓ right` : `true label: ${name} ✗ the network got this one wrong`;
+      truth.textContent = right
+        ? _("true label: {name} ✓ right", { name })
+        : _("true label: {name} ✗ the network got this one wrong", { name });
       truth.classList.toggle("is-right", right);
       truth.classList.toggle("is-wrong", !right);
       truth.hidden = false;
@@ -228,7 +231,7 @@
 
   function renderBars(probs, names, top) {
     bars.textContent = "";
-    let order = names.map((_, i) => i);
+    let order = names.map((_name, i) => i);
     const many = names.length > 12;
     if (many) order = order.sort((a, b) => probs[b] - probs[a]).slice(0, 10); // the ten likeliest
     // One label width for every row, so the bars start at the same x (names: "7" or "airplane").
@@ -248,7 +251,7 @@
       row.append(label, track, value);
       bars.append(row);
     }
-    if (many) bars.append(CL.el("p", "hint", `the 10 likeliest of ${names.length} classes`));
+    if (many) bars.append(CL.el("p", "hint", _("the 10 likeliest of {n} classes", { n: names.length })));
   }
 
   function clearAll() {
@@ -266,7 +269,7 @@
     toInside.classList.add("is-disabled");
     toInside.setAttribute("aria-disabled", "true");
     toInside.href = "/inside";
-    source.textContent = "Draw with one stroke or many; the prediction follows as you draw.";
+    source.textContent = _("Draw with one stroke or many; the prediction follows as you draw.");
     CL.clearError(errorBox);
   }
 
@@ -282,7 +285,10 @@
   CL.$("sample").addEventListener("click", async () => {
     dropCanvasRequests();
     const index = Math.floor(Math.random() * TEST_DIGITS);
-    source.textContent = `Test digit #${index} of the ${TEST_DIGITS.toLocaleString("en-US")} held out: the network never trained on it.`;
+    source.textContent = _("Test digit #{index} of the {total} held out: the network never trained on it.", {
+      index,
+      total: TEST_DIGITS.toLocaleString("en-US"),
+    });
     await send({ json: { test_index: index } }, "sample");
   });
 
@@ -294,7 +300,7 @@
     const form = new FormData();
     form.append("image", file, file.name);
     upload.value = ""; // choosing the same file again fires "change" again
-    source.textContent = `Your image "${file.name}", as the network sees it.`;
+    source.textContent = _("Your image \"{name}\", as the network sees it.", { name: file.name });
     await send({ form }, "upload");
   });
 
@@ -302,7 +308,7 @@
   toInside.addEventListener("click", (e) => {
     if (toInside.classList.contains("is-disabled")) {
       e.preventDefault();
-      CL.showNotice(errorBox, "Draw a digit (or pick a real test digit) first — then look inside.");
+      CL.showNotice(errorBox, _("Draw a digit (or pick a real test digit) first — then look inside."));
     }
   });
 

@@ -5,6 +5,7 @@
 "use strict";
 
 (() => {
+  const { _, ngettext } = CL;
   const MAP_PX = 78; // display size of a map: 26×26 maps at 3× — eight of them across the column
   const MAP_PX_MAX = 156;
   const CELL_LIMIT = 400; // longer vectors (Flatten: 5,408 numbers) are drawn on a canvas, not as cells
@@ -63,13 +64,14 @@
     const dims = `${shape.h}×${shape.w}×${c}`;
     CL.$("input-shape").textContent =
       c === 3
-        ? `${dims}: ${shape.h * shape.w * 3} numbers in [0, 1] (red, green, blue)`
-        : `${dims}: ${(shape.h * shape.w).toLocaleString("en-US")} numbers in [0, 1] (black 0, white 1)`;
+        ? _("{dims}: {n} numbers in [0, 1] (red, green, blue)", { dims, n: shape.h * shape.w * 3 })
+        : _("{dims}: {n} numbers in [0, 1] (black 0, white 1)", { dims, n: (shape.h * shape.w).toLocaleString("en-US") });
     const top = pred.top;
-    let text = `the network says ${pred.classes[top]} (${CL.pct(pred.probabilities[top])})`;
+    const says = { cls: pred.classes[top], pct: CL.pct(pred.probabilities[top]) };
+    let text = _("the network says {cls} ({pct})", says);
     if (pred.label !== null && pred.label !== undefined) {
       const name = typeof pred.label === "number" && pred.classes[pred.label] !== undefined ? pred.classes[pred.label] : pred.label;
-      text += ` · true label ${name}`;
+      text = _("the network says {cls} ({pct}) · true label {name}", { ...says, name });
     }
     CL.$("inside-prediction").textContent = text;
   }
@@ -85,20 +87,22 @@
 
   // ---------------------------------------------------------------- layer panels
 
+  const MAX_POOL_ABOUT = _("Each pixel is the largest number of a window of the map before. No weights: it only makes the maps smaller.");
+  const AVG_POOL_ABOUT = _("Each pixel is the mean of a window of the map before. No weights.");
   const ABOUT = {
-    Conv2D: "One map per kernel. Each pixel: the window of the layer before × the kernel, summed, plus the bias, then the activation.",
-    MaxPool2D: "Each pixel is the largest number of a window of the map before. No weights: it only makes the maps smaller.",
-    MaxPooling2D: "Each pixel is the largest number of a window of the map before. No weights: it only makes the maps smaller.",
-    AveragePooling2D: "Each pixel is the mean of a window of the map before. No weights.",
-    AvgPool2D: "Each pixel is the mean of a window of the map before. No weights.",
-    Flatten: "The same numbers, one after the other in a single row (row by row, channel last). Nothing is computed.",
-    Dense: "Each unit: every input × its weight, summed, plus the bias, then the activation.",
-    Dropout: "Dropout only acts while training; here it passes its input through unchanged.",
-    Activation: "The activation function, applied to each number on its own.",
-    ReLU: "max(0, x) for each number: negatives become 0.",
+    Conv2D: _("One map per kernel. Each pixel: the window of the layer before × the kernel, summed, plus the bias, then the activation."),
+    MaxPool2D: MAX_POOL_ABOUT,
+    MaxPooling2D: MAX_POOL_ABOUT,
+    AveragePooling2D: AVG_POOL_ABOUT,
+    AvgPool2D: AVG_POOL_ABOUT,
+    Flatten: _("The same numbers, one after the other in a single row (row by row, channel last). Nothing is computed."),
+    Dense: _("Each unit: every input × its weight, summed, plus the bias, then the activation."),
+    Dropout: _("Dropout only acts while training; here it passes its input through unchanged."),
+    Activation: _("The activation function, applied to each number on its own."),
+    ReLU: _("max(0, x) for each number: negatives become 0."),
   };
 
-  const ACTIVATION_NAMES = { relu: "ReLU", softmax: "softmax", sigmoid: "sigmoid", tanh: "tanh", linear: "none (linear)" };
+  const ACTIVATION_NAMES = { relu: "ReLU", softmax: "softmax", sigmoid: _("sigmoid"), tanh: "tanh", linear: _("none (linear)") };
 
   // NaN and ±inf (an overflowing model) are grey, off every ramp: without this the ramps clamp a non-finite t
   // to 0 and a NaN would look like the smallest value. The readouts still say NaN / Infinity.
@@ -147,8 +151,12 @@
     title.append(CL.el("span", "layer-index", String(layer.index)), ` ${layer.name} `, CL.el("span", "layer-class", layer.class_name));
     const facts = [];
     facts.push(layer.output_shape.join("×"));
-    if (layer.activation && layer.activation !== "linear") facts.push(`activation ${ACTIVATION_NAMES[layer.activation] || layer.activation}`);
-    if (typeof meta.params === "number") facts.push(`${CL.fmtInt(meta.params)} parameters`);
+    if (layer.activation && layer.activation !== "linear") {
+      facts.push(_("activation {name}", { name: ACTIVATION_NAMES[layer.activation] || layer.activation }));
+    }
+    if (typeof meta.params === "number") {
+      facts.push(ngettext("{n} parameter", "{n} parameters", meta.params, { n: CL.fmtInt(meta.params) }));
+    }
     const factLine = CL.el("p", "layer-facts", facts.join(" · "));
     const readout = CL.el("p", "readout", "");
     readout.setAttribute("aria-hidden", "true");
@@ -164,7 +172,7 @@
     } else if (layer.kind === "vector") {
       panel.append(buildStrip(layer), readout);
     } else {
-      panel.append(CL.el("p", "hint", `an output of shape ${layer.output_shape.join("×")}: not drawn here`));
+      panel.append(CL.el("p", "hint", _("an output of shape {shape}: not drawn here", { shape: layer.output_shape.join("×") })));
     }
     return panel;
   }
@@ -179,7 +187,7 @@
       canvas.dataset.channel = ch;
       CL.paintMap(canvas, layer.data, h, w, c, ch, layer.scale);
       sizeCanvas(canvas, h, w, MAP_PX, MAP_PX_MAX);
-      canvas.title = `map ${ch}: click a pixel to see how it was computed`;
+      canvas.title = _("map {channel}: click a pixel to see how it was computed", { channel: ch });
       const marker = CL.el("span", "marker");
       marker.hidden = true;
       fig.append(canvas, marker, CL.el("figcaption", "", String(ch)));
@@ -205,7 +213,8 @@
       if (!canvas || !readout) return;
       const [row, col] = pos(e, canvas);
       const ch = Number(canvas.dataset.channel);
-      readout.textContent = `map ${ch}, row ${row}, col ${col}: ${CL.fmtSigned(layer.data[(row * w + col) * c + ch], 4)}`;
+      const value = CL.fmtSigned(layer.data[(row * w + col) * c + ch], 4);
+      readout.textContent = _("map {channel}, row {row}, col {col}: {value}", { channel: ch, row, col, value });
     });
     return grid;
   }
@@ -228,7 +237,7 @@
       if (labelled) {
         cell.append(CL.el("span", "unit-name", classes[u]), CL.el("span", "unit-value", layer.activation === "softmax" && Number.isFinite(v) ? CL.pct(v) : CL.fmtSigned(v, 3)));
       }
-      cell.title = `${labelled ? classes[u] : "unit " + u}: ${CL.fmtSigned(v, 4)}`;
+      cell.title = labelled ? `${classes[u]}: ${CL.fmtSigned(v, 4)}` : _("unit {unit}: {value}", { unit: u, value: CL.fmtSigned(v, 4) });
       cell.setAttribute("aria-label", cell.title);
       grid.append(cell);
     }
@@ -264,7 +273,7 @@
     ctx.putImageData(img, 0, 0);
     canvas.style.width = `${cols * STRIP_CELL}px`;
     canvas.style.height = `${rows * STRIP_CELL}px`;
-    canvas.title = `${n.toLocaleString("en-US")} numbers, ${cols} to a row: click one to see where it came from`;
+    canvas.title = _("{n} numbers, {cols} to a row: click one to see where it came from", { n: n.toLocaleString("en-US"), cols });
     const unitAt = (e) => {
       const r = canvas.getBoundingClientRect();
       const col = Math.floor(((e.clientX - r.left) / r.width) * cols);
@@ -281,7 +290,7 @@
     canvas.addEventListener("mousemove", (e) => {
       const u = unitAt(e);
       const readout = box.parentElement && box.parentElement.querySelector(".readout");
-      if (readout && u !== null) readout.textContent = `number ${u}: ${CL.fmtSigned(layer.data[u], 4)}`;
+      if (readout && u !== null) readout.textContent = _("number {index}: {value}", { index: u, value: CL.fmtSigned(layer.data[u], 4) });
     });
     const marker = CL.el("span", "marker");
     marker.hidden = true;
@@ -354,7 +363,9 @@
   function notExplainable(layer) {
     explainSeq++;
     explanation.dataset.state = "empty";
-    resetExplanation(`${layer.name} (${layer.class_name}): the explorer cannot explain this layer's numbers yet.`);
+    resetExplanation(
+      _("{name} ({cls}): the explorer cannot explain this layer's numbers yet.", { name: layer.name, cls: layer.class_name }),
+    );
   }
 
   /** Back to the hint (or another message), with no explanation shown. */
@@ -399,10 +410,12 @@
       const st = CL.status();
       const classes = st && st.model ? st.model.classes : null;
       const isLast = layers.indexOf(layer) === layers.length - 1;
-      const name = isLast && classes && classes[where.unit] !== undefined ? ` (class ${classes[where.unit]})` : "";
-      return `${layer.name} · unit ${where.unit}${name}`;
+      if (isLast && classes && classes[where.unit] !== undefined) {
+        return _("{layer} · unit {unit} (class {cls})", { layer: layer.name, unit: where.unit, cls: classes[where.unit] });
+      }
+      return _("{layer} · unit {unit}", { layer: layer.name, unit: where.unit });
     }
-    return `${layer.name} · map ${where.channel} · row ${where.row}, col ${where.col}`;
+    return _("{layer} · map {channel} · row {row}, col {col}", { layer: layer.name, ...where });
   }
 
   /** window[r][c] (2-D) or window[r][c][ch] (3-D) → the 2-D grid of channel ch. */
@@ -443,10 +456,13 @@
 
   function activationText(ex) {
     const a = ex.activation;
-    if (!a || a === "linear") return `no activation: ${CL.fmtSigned(ex.value)}`;
+    if (!a || a === "linear") return _("no activation: {value}", { value: CL.fmtSigned(ex.value) });
     if (a === "relu") return `ReLU(${CL.fmtSigned(ex.preactivation)}) = max(0, ${CL.fmtSigned(ex.preactivation)}) = ${CL.fmtSigned(ex.value)}`;
     if (a === "softmax")
-      return `softmax: e^${CL.fmtSigned(ex.preactivation)} ÷ (the sum of e^z over all units) = ${CL.fmtSigned(ex.value)}`;
+      return _("softmax: e^{z} ÷ (the sum of e^z over all units) = {value}", {
+        z: CL.fmtSigned(ex.preactivation),
+        value: CL.fmtSigned(ex.value),
+      });
     return `${a}(${CL.fmtSigned(ex.preactivation)}) = ${CL.fmtSigned(ex.value)}`;
   }
 
@@ -456,10 +472,10 @@
     const mapValue = CL.fmtSigned(ex.map_value !== undefined ? ex.map_value : ex.value, 6);
     if (ex.equal === true) {
       p.classList.add("is-ok");
-      p.textContent = `✓ equals the map value ${mapValue} (computed again with backend="reference")`;
+      p.textContent = _("✓ equals the map value {value} (computed again with backend=\"reference\")", { value: mapValue });
     } else if (ex.equal === false) {
       p.classList.add("is-bad");
-      p.textContent = `✗ differs from the map value ${mapValue} — please report this`;
+      p.textContent = _("✗ differs from the map value {value} — please report this", { value: mapValue });
     } else {
       p.textContent = "";
     }
@@ -504,16 +520,13 @@
       const [r0, c0] = ex.input_origin;
       for (const canvas of sourceCanvases(layer, null)) outline(canvas, r0, c0, kh, kw, "source-marker");
       const f = CL.fmtSigned;
-      const rows = `rows ${f(r0)}…${f(r0 + kh - 1)}, cols ${f(c0)}…${f(c0 + kw - 1)}`;
-      const before = layers.indexOf(layer) <= 0 ? "input" : "layer before";
-      body.append(
-        CL.el(
-          "p",
-          "ex-intro",
-          `The ${kh}×${kw}${channels > 1 ? "×" + channels : ""} window of the ${before} (${rows}, outlined) ` +
-            `times the kernel of map ${where.channel}, number by number:`,
-        ),
-      );
+      const rows = _("rows {r0}…{r1}, cols {c0}…{c1}", { r0: f(r0), r1: f(r0 + kh - 1), c0: f(c0), c1: f(c0 + kw - 1) });
+      const words = { size: `${kh}×${kw}${channels > 1 ? "×" + channels : ""}`, rows, channel: where.channel };
+      const intro =
+        layers.indexOf(layer) <= 0
+          ? _("The {size} window of the input ({rows}, outlined) times the kernel of map {channel}, number by number:", words)
+          : _("The {size} window of the layer before ({rows}, outlined) times the kernel of map {channel}, number by number:", words);
+      body.append(CL.el("p", "ex-intro", intro));
     }
     const list = CL.el("div", channels > 3 ? "channel-rows is-compact" : "channel-rows");
     const products = ex.products ? CL.flatten(ex.products).data : null;
@@ -521,7 +534,7 @@
       const row = CL.el("div", "channel-row");
       if (channels > 1) {
         // One line per input channel: its name and its share of the sum, then its window × its kernel.
-        const head = CL.el("div", "channel-head", `channel ${ch}`);
+        const head = CL.el("div", "channel-head", _("channel {channel}", { channel: ch }));
         if (products) {
           let s = 0;
           for (let i = ch; i < products.length; i += channels) s += products[i];
@@ -533,11 +546,11 @@
       const captions = ch === 0 || channels <= 3;
       const win = CL.numberGrid(channelGrid(ex.window, ch), wScale, {
         mask: maskGrid(ex.padded, ch),
-        caption: captions ? "window" : "",
+        caption: captions ? _("window") : "",
         className: "window-grid",
       });
       const ker = CL.numberGrid(channelGrid(ex.kernel, ch), kScale, {
-        caption: captions ? "kernel" : "",
+        caption: captions ? _("kernel") : "",
         className: "kernel-grid",
       });
       grids.append(win, CL.el("span", "op", "×"), ker);
@@ -546,13 +559,13 @@
     }
     body.append(list);
     if (ex.padded && CL.flatten(ex.padded).data.some((v) => v)) {
-      body.append(CL.el("p", "hint", "Hatched cells are padding: zeros outside the image."));
+      body.append(CL.el("p", "hint", _("Hatched cells are padding: zeros outside the image.")));
     }
-    const terms = line("terms", "products", `${ex.terms} = ${CL.fmtSigned(ex.sum, 6)}`, "is-terms");
+    const terms = line("terms", _("products"), `${ex.terms} = ${CL.fmtSigned(ex.sum, 6)}`, "is-terms");
     body.append(terms);
     body.append(
-      line("bias", "plus the bias", `${CL.fmtSigned(ex.sum, 6)} + (${CL.fmtSigned(ex.bias, 6)}) = ${CL.fmtSigned(ex.preactivation, 6)}`),
-      line("activation", "activation", activationText(ex)),
+      line("bias", _("plus the bias"), `${CL.fmtSigned(ex.sum, 6)} + (${CL.fmtSigned(ex.bias, 6)}) = ${CL.fmtSigned(ex.preactivation, 6)}`),
+      line("activation", _("activation"), activationText(ex)),
     );
   }
 
@@ -570,14 +583,14 @@
         "p",
         "ex-intro",
         isMax
-          ? `The ${kh}×${kw} window of map ${where.channel} before pooling; the largest number wins:`
-          : `The ${kh}×${kw} window of map ${where.channel} before pooling; the output is their mean:`,
+          ? _("The {size} window of map {channel} before pooling; the largest number wins:", { size: `${kh}×${kw}`, channel: where.channel })
+          : _("The {size} window of map {channel} before pooling; the output is their mean:", { size: `${kh}×${kw}`, channel: where.channel }),
       ),
     );
     const win = CL.numberGrid(grid, inputScaleFor(layer), {
       mask: maskGrid(ex.padded, 0),
       highlight: isMax && Array.isArray(ex.winner) ? ex.winner : null,
-      caption: "window",
+      caption: _("window"),
       className: "window-grid is-big",
     });
     body.append(win);
@@ -590,10 +603,14 @@
     const terms = isMax
       ? `max(${values.join(", ")}) = ${CL.fmtSigned(ex.value, 6)}`
       : `(${values.join(" + ")}) / ${values.length} = ${CL.fmtSigned(ex.value, 6)}`;
-    body.append(line("terms", isMax ? "the largest" : "the mean", terms, "is-terms"));
+    body.append(line("terms", isMax ? _("the largest") : _("the mean"), terms, "is-terms"));
     if (isMax && Array.isArray(ex.winner_input)) {
       body.append(
-        line("winner", "winner", `input row ${ex.winner_input[0]}, col ${ex.winner_input[1]} (highlighted in the window)`),
+        line(
+          "winner",
+          _("winner"),
+          _("input row {row}, col {col} (highlighted in the window)", { row: ex.winner_input[0], col: ex.winner_input[1] }),
+        ),
       );
     }
   }
@@ -605,13 +622,15 @@
       CL.el(
         "p",
         "ex-intro",
-        `Every input × its weight, summed${n ? ` (${CL.fmtInt(n)} products)` : ""}. The ${top.length} largest contributions:`,
+        n
+          ? _("Every input × its weight, summed ({n} products). The {k} largest contributions:", { n: CL.fmtInt(n), k: top.length })
+          : _("Every input × its weight, summed. The {k} largest contributions:", { k: top.length }),
       ),
     );
     const table = CL.el("table", "contrib");
     const head = CL.el("tr");
     const sources = top.some((t) => t.source);
-    for (const h of sources ? ["input", "from", "x", "w", "x·w"] : ["input", "x", "w", "x·w"]) {
+    for (const h of sources ? [_("input"), _("from"), "x", "w", "x·w"] : [_("input"), "x", "w", "x·w"]) {
       head.append(CL.el("th", "", h));
     }
     const thead = CL.el("thead");
@@ -639,13 +658,12 @@
     body.append(wrap);
     const shown = top.map((t) => `${CL.fmt(t.x, 4)}*(${CL.fmt(t.w, 4)})`).join(" + ");
     const others = n && n > top.length ? n - top.length : 0;
-    const rest = others
-      ? ` + (the other ${CL.fmtInt(others)} products: ${typeof ex.rest === "number" ? CL.fmt(ex.rest, 4) : "…"})`
-      : "";
+    const restValue = typeof ex.rest === "number" ? CL.fmt(ex.rest, 4) : "…";
+    const rest = others ? " + " + _("(the other {n} products: {rest})", { n: CL.fmtInt(others), rest: restValue }) : "";
     body.append(
-      line("terms", "products", `${shown}${rest} = ${CL.fmtSigned(ex.sum, 6)}`, "is-terms"),
-      line("bias", "plus the bias", `${CL.fmtSigned(ex.sum, 6)} + (${CL.fmtSigned(ex.bias, 6)}) = ${CL.fmtSigned(ex.preactivation, 6)}`),
-      line("activation", "activation", activationText(ex)),
+      line("terms", _("products"), `${shown}${rest} = ${CL.fmtSigned(ex.sum, 6)}`, "is-terms"),
+      line("bias", _("plus the bias"), `${CL.fmtSigned(ex.sum, 6)} + (${CL.fmtSigned(ex.bias, 6)}) = ${CL.fmtSigned(ex.preactivation, 6)}`),
+      line("activation", _("activation"), activationText(ex)),
     );
   }
 

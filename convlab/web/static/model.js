@@ -3,6 +3,7 @@
 "use strict";
 
 (() => {
+  const { _ } = CL;
   const message = CL.$("model-message");
   const errorBox = CL.$("error");
   const photo = CL.$("photo");
@@ -19,7 +20,7 @@
     message.classList.toggle("is-ready", keras.state === "ready");
     message.classList.toggle("is-missing", !keras.available);
     if (keras.input_shape) {
-      CL.$("model-input").textContent = `The model's input: ${keras.input_shape.join("×")}.`;
+      CL.$("model-input").textContent = _("The model's input: {shape}.", { shape: keras.input_shape.join("×") });
     }
     // TensorFlow takes a few seconds to load the model: ask again until it is ready (or failed).
     if (keras.state === "loading" && !polling) {
@@ -48,7 +49,9 @@
       row.append(CL.el("span", "top-class", String(t.class)), track, CL.el("span", "top-value", CL.pct(t.probability)));
       top3.append(row);
     });
-    if (res.input_shape) CL.$("model-input").textContent = `Resized to the model's input: ${res.input_shape.join("×")}.`;
+    if (res.input_shape) {
+      CL.$("model-input").textContent = _("Resized to the model's input: {shape}.", { shape: res.input_shape.join("×") });
+    }
   }
 
   photo.addEventListener("change", async () => {
@@ -72,7 +75,7 @@
     } catch (err) {
       if (mine !== seq) return;
       top3.textContent = "";
-      top3.append(CL.el("p", "hint", "No answer for this photo: the message above says why."));
+      top3.append(CL.el("p", "hint", _("No answer for this photo: the message above says why.")));
       CL.showError(errorBox, err);
     } finally {
       if (mine === seq) top3.classList.remove("is-loading");
