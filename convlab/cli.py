@@ -587,7 +587,7 @@ def _run_serve(args) -> int:
             state.train_default_in_background(plan, stop=stop)
         keras.start_loading()
 
-    return serve(create_app(state), args.host, args.port, on_start=start, on_stop=stop.set)
+    return serve(create_app(state, lang=args.lang), args.host, args.port, on_start=start, on_stop=stop.set)
 
 
 # ----------------------------------------------------------------------------------- notebook
