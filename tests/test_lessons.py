@@ -135,6 +135,8 @@ def _per_lesson(output: str) -> dict[str, str]:
     current = None
     lines = output.splitlines()
     for n, line in enumerate(lines):
+        if line.startswith("=====") and n + 1 < len(lines) and lines[n + 1].split()[:1] in (["lesson"], ["lección"]):
+            break  # the tour's closing table
         head = re.match(r"^(\d\d_\w+): ", line)
         if head and n > 0 and lines[n - 1].startswith("====="):
             current = head.group(1)
