@@ -6,16 +6,18 @@ here with nbclient in a real IPython kernel (``--quick``), in Spanish: every cel
 checks must pass (its summary says so) and its figures must show under their cells.
 """
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
 import pytest
 from i18n_helpers import ROOT
 
-from convlab.teach.notebook import INSTALL_CELL, lesson_notebook, write_notebook
+from convlab.teach.notebook import lesson_notebook, write_notebook
 from convlab.util import i18n
 
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
@@ -43,7 +45,9 @@ def test_a_notebook_has_an_install_cell_a_setup_cell_and_a_heading_per_step():
     assert nb.nbformat == 4 and nb.metadata["kernelspec"]["name"] == "python3"
     install, setup = _code(nb)[:2]
     assert "import convlab.lesson" in install and "%pip install --quiet convlab==" in install
-    assert "notebook_options(lang='en', quick=True, steps=" in setup and "__file__ = '03_convolution_by_hand.py'" in setup
+    assert (
+        "notebook_options(lang='en', quick=True, steps=" in setup and "__file__ = '03_convolution_by_hand.py'" in setup
+    )
     headings = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
     steps = int(setup.split("steps=")[1].split(")")[0])
     assert len(headings) == steps >= 5, headings
@@ -86,26 +90,48 @@ def test_convlab_notebook_writes_the_file_and_names_bad_arguments(tmp_path):
         lesson_notebook(ROOT / "lessons" / "03_convolution_by_hand.py", lang="de")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
-def test_every_lesson_runs_as_a_spanish_notebook(path, tmp_path):
+def _execute(path, folder):
+    """Write ``path``'s Spanish notebook (--quick) in ``folder`` and run it in its own kernel; return it."""
     from nbclient import NotebookClient
 
-    target = write_notebook(path, tmp_path, lang="es", quick=True)
-    nb = nbformat.read(target, as_version=4)
-    env_keep = {k: os.environ.get(k) for k in ("MPLBACKEND", i18n.LANG_VARIABLE)}
-    os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend shows the figures
+    nb = nbformat.read(write_notebook(path, folder, lang="es", quick=True), as_version=4)
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    )
     try:
-        NotebookClient(
-            nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-        ).execute()
+        asyncio.run(client.async_execute())  # an event loop of its own: two notebooks run side by side
+    except Exception as exc:  # the cell's error is in the notebook's outputs too; keep the first words
+        return nb, exc
+    return nb, None
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory):
+    """Every selected lesson's notebook, executed two at a time (the CI machine has two cores, and a
+    lesson mostly keeps one busy): ``{stem: (notebook, error or None, folder)}``."""
+    wanted = [
+        item.callspec.params["path"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_every_lesson_runs_as_a_spanish_notebook"
+    ]
+    saved = os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend shows the figures
+    try:
+        folders = {p.stem: tmp_path_factory.mktemp(p.stem) for p in wanted}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {p.stem: pool.submit(_execute, p, folders[p.stem]) for p in wanted}
+            return {stem: (*f.result(), folders[stem]) for stem, f in futures.items()}
     finally:
-        for k, v in env_keep.items():
-            if v is not None:
-                os.environ[k] = v
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+def test_every_lesson_runs_as_a_spanish_notebook(path, executed):
+    nb, failure, folder = executed[path.stem]
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors, errors[0]
-    summary = json.loads((tmp_path / "convlab-output" / path.stem / "summary.json").read_text())
+    assert failure is None and not errors, (errors[:1], failure)
+    summary = json.loads((folder / "convlab-output" / path.stem / "summary.json").read_text())
     assert summary["status"] == "passed" and summary["checks"] > 0, summary
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "comprobaciones superadas" in text or "comprobación superada" in text
