@@ -86,7 +86,7 @@ def test_lessons_are_found():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
-def test_lesson_runs_quick(path, tmp_path):
+def test_lesson_runs_quick(path, tmp_path, spanish_tour):
     proc = run_lesson(path, tmp_path, "--quick")
     assert proc.returncode == 0, tail(proc)
     summary_file = tmp_path / path.stem / "summary.json"
@@ -146,32 +146,58 @@ def _per_lesson(output: str) -> dict[str, str]:
     return {k: "\n".join(v) for k, v in parts.items()}
 
 
-def _tour(lang, out, *args):
+def _tour_command(lang, out, *args):
     env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES", "CONVLAB_LANG")}
-    return subprocess.run(
-        [sys.executable, "-m", "convlab", "tour", "--lang", lang, "--out", str(out), *args],
-        capture_output=True,
-        text=True,
-        env={**env, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"},
-        stdin=subprocess.DEVNULL,
-        timeout=len(LESSONS) * TIMEOUT,
-        cwd=ROOT,
+    cmd = [sys.executable, "-m", "convlab", "tour", "--lang", lang, "--out", str(out), *args]
+    return cmd, {**env, "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
+
+
+@pytest.fixture(scope="module")
+def spanish_tour(request, tmp_path_factory):
+    """``convlab tour --lang es``, started in the background as soon as a lesson test of this module runs,
+    when the Spanish tour's test is among the tests chosen: it runs beside the English lessons (two cores;
+    each lesson mostly keeps one busy). Yields a function that waits for it and returns
+    ``(exit code, stdout, stderr, out folder)``; ``None`` when the Spanish test is not chosen."""
+    chosen = any(
+        getattr(item, "originalname", "") == "test_the_tour_in_spanish_prints_the_same_numbers"
+        for item in request.session.items
     )
+    if not chosen:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("spanish_tour")
+    cmd, env = _tour_command("es", folder / "out")
+    with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+
+    def finished():
+        try:
+            rc = proc.wait(timeout=len(LESSONS) * TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        return rc, (folder / "stdout").read_text(), (folder / "stderr").read_text(), folder / "out"
+
+    yield finished
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.slow
-def test_the_tour_in_spanish_prints_the_same_numbers(tmp_path):
+def test_the_tour_in_spanish_prints_the_same_numbers(tmp_path, spanish_tour):
     """``convlab tour --lang es`` (issue 16): every lesson passes with the checks of the English run, the
     numbers of every step are the English run's, no English sentence of the lessons' or convlab's catalogs
     is left, and every line fits 80 columns. The English outputs are test_lesson_runs_quick's (or, when
     those did not all run, an English tour's)."""
-    es = _tour("es", tmp_path / "es")
-    assert es.returncode == 0, tail(es)
-    assert es.stderr.strip() == "", tail(es)
-    spanish = _per_lesson(es.stdout)
+    rc, stdout, stderr, out = spanish_tour()
+    assert rc == 0, f"{stdout[-4000:]}\n--- stderr ---\n{stderr[-4000:]}"
+    assert stderr.strip() == "", stderr[-4000:]
+    spanish = _per_lesson(stdout)
     english = dict(PRINTED) if set(PRINTED) == {p.stem for p in LESSONS} else None
     if english is None:
-        en = _tour("en", tmp_path / "en")
+        cmd, env = _tour_command("en", tmp_path / "en")
+        en = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, cwd=ROOT)
         assert en.returncode == 0, tail(en)
         english = _per_lesson(en.stdout)
     assert sorted(spanish) == sorted(english) == [p.stem for p in LESSONS]
@@ -180,14 +206,14 @@ def test_the_tour_in_spanish_prints_the_same_numbers(tmp_path):
         problems += [f"{name}: {d}" for d in number_differences(english[name], spanish[name])]
         problems += [f"{name}: English left: {s!r}" for s in english_left(spanish[name], lesson_catalog(name))]
     package = ROOT / "convlab" / "locale" / "es" / "LC_MESSAGES" / "convlab.po"
-    problems += [f"convlab: English left: {s!r}" for s in english_left(es.stdout, package)]
+    problems += [f"convlab: English left: {s!r}" for s in english_left(stdout, package)]
     assert not problems, "\n".join(problems)
-    checks = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\d\d_\w+)\s+(\d+)\s", es.stdout, re.M)}
+    checks = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\d\d_\w+)\s+(\d+)\s", stdout, re.M)}
     for name, text in english.items():  # the Spanish table's checks column: the English run's counts
         passed = re.search(r"(\d+) checks? passed", text)
         assert passed and checks[name] == int(passed.group(1)), (name, checks.get(name))
-    assert "--- Parte 1 de " in es.stdout and "comprobaciones superadas" in es.stdout
-    wide = [line for line in es.stdout.splitlines() if len(line) > WIDTH and str(tmp_path) not in line]
+    assert "--- Parte 1 de " in stdout and "comprobaciones superadas" in stdout
+    wide = [line for line in stdout.splitlines() if len(line) > WIDTH and str(out) not in line]
     assert not wide, "\n".join(wide)
 
 
