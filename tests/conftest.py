@@ -72,3 +72,18 @@ def backend(request):
 @pytest.fixture(params=DTYPES, ids=["float32", "float64"])
 def dtype(request):
     return request.param
+
+
+@pytest.fixture
+def english_afterwards():
+    """A test that changes convlab's language leaves the process as it found it: English, and the
+    ``CONVLAB_LANG`` the next test's child processes inherit as it was."""
+    from convlab.util import i18n
+
+    saved = os.environ.get(i18n.LANG_VARIABLE)
+    yield
+    i18n.set_language("en")
+    if saved is None:
+        os.environ.pop(i18n.LANG_VARIABLE, None)
+    else:
+        os.environ[i18n.LANG_VARIABLE] = saved

@@ -19,16 +19,7 @@ LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 FIELD = re.compile(r"\{([^{}]*)\}")
 
 
-@pytest.fixture(autouse=True)
-def _english_afterwards():
-    """Each test leaves the process as it found it: English, no CONVLAB_LANG for the next test's children."""
-    saved = os.environ.get(i18n.LANG_VARIABLE)
-    yield
-    i18n.set_language("en")
-    if saved is None:
-        os.environ.pop(i18n.LANG_VARIABLE, None)
-    else:
-        os.environ[i18n.LANG_VARIABLE] = saved
+pytestmark = pytest.mark.usefixtures("english_afterwards")
 
 
 # ------------------------------------------------------------------------------ choosing the language

@@ -18,21 +18,12 @@ import pytest
 from i18n_helpers import ROOT
 
 from convlab.teach.notebook import lesson_notebook, write_notebook
-from convlab.util import i18n
 
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))
 CELL_TIMEOUT = 300  # seconds per cell: generous, the machine is shared
 
 
-@pytest.fixture(autouse=True)
-def _english_afterwards():
-    saved = os.environ.get(i18n.LANG_VARIABLE)
-    yield
-    i18n.set_language("en")
-    if saved is None:
-        os.environ.pop(i18n.LANG_VARIABLE, None)
-    else:
-        os.environ[i18n.LANG_VARIABLE] = saved
+pytestmark = pytest.mark.usefixtures("english_afterwards")
 
 
 def _code(nb):
