@@ -20,8 +20,10 @@ or crashes:
 - ``{"kind": "done"}``.
 
 Outputs are reduced to plain data (arrays, numbers, strings, tuples, lists, dicts);
-anything else becomes ``{"__opaque__": type name, "repr": ...}``, so that the
-grader never unpickles a class the learner defined.
+anything else becomes ``{"__opaque__": type name, "repr": ...}`` (an array of strings or
+objects also gives its ``"dtype"``), so that the grader never unpickles a class the learner
+defined. The grader words these for the learner, in the learner's language (this process
+prints nothing and imports no convlab).
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ import numpy as np
 
 OPAQUE = "__opaque__"
 _MAX_ITEMS = 1000
+
+#: Put where a learner's ``__repr__`` or exception message fails; the grader shows these in the learner's language.
+REPR_FAILED = "<repr failed>"
+NO_MESSAGE = "<the exception's message could not be shown>"
 
 #: The address space the learner's code may use: an array that grows without end raises MemoryError
 #: here instead of pushing the learner's machine into swap. The exercises need a few MB.
@@ -101,11 +107,11 @@ def _plain(value, depth=0):
     try:
         text = repr(value)
     except Exception:  # a learner's __repr__ may raise too
-        text = "<repr failed>"
+        text = REPR_FAILED
     kind = type(value)
     name = kind.__name__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__name__}"
-    if isinstance(value, np.ndarray):
-        name = f"numpy.ndarray of dtype {value.dtype}"
+    if isinstance(value, np.ndarray):  # the grader words it: "a numpy.ndarray of dtype <U3"
+        return {OPAQUE: "numpy.ndarray", "repr": text[:300], "dtype": str(value.dtype)}
     return {OPAQUE: name, "repr": text[:300]}
 
 
@@ -139,7 +145,7 @@ def _error(exc: BaseException, folder: str) -> dict:
     try:
         message = str(exc)
     except Exception:
-        message = "<the exception's message could not be shown>"
+        message = NO_MESSAGE
     return {
         "type": type(exc).__name__,
         "message": message[:1000],
@@ -245,7 +251,7 @@ def _call(fn, call: dict, folder: str) -> dict:
                     args[arg_i] = result[res_i]
             outputs.append(collected)
         else:
-            for _ in range(call["repeat"]):
+            for _repeat in range(call["repeat"]):
                 args = copy.deepcopy(call["args"])
                 before = copy.deepcopy(args)
                 result = fn(*args)

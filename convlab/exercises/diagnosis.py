@@ -18,6 +18,7 @@ import numpy as np
 
 from convlab.exercises.case import Diagnosis
 from convlab.exercises.compare import format_index, format_matrix, format_number
+from convlab.util.i18n import _
 
 __all__ = [
     "number_text",
@@ -145,10 +146,13 @@ def window_place_text(i: int, j: int, kh: int, kw: int, stride: int = 1) -> str:
     2·1 = 2, column 2·0 = 0)"`` (its top-left corner at row ``i·S``, column ``j·S``; the stride part only when S ≠ 1).
     """
     r0, c0 = i * stride, j * stride
-    where = f"rows {r0}–{r0 + kh - 1} and columns {c0}–{c0 + kw - 1}"
-    if stride != 1:
-        where += f" (stride {stride}: starting at row {stride}·{i} = {r0}, column {stride}·{j} = {c0})"
-    return where
+    if stride == 1:
+        where = _("rows {r0}–{r1} and columns {c0}–{c1}")
+    else:
+        where = _(
+            "rows {r0}–{r1} and columns {c0}–{c1} (stride {s}: starting at row {s}·{i} = {r0}, column {s}·{j} = {c0})"
+        )
+    return where.format(r0=r0, r1=r0 + kh - 1, c0=c0, c1=c0 + kw - 1, s=stride, i=i, j=j)
 
 
 def conv_window_text(
@@ -187,13 +191,16 @@ def conv_window_text(
     win = x[r0 : r0 + kh, c0 : c0 + kw, :]
     show = (c == 1) if show_window is None else show_window
     where = window_place_text(i, j, kh, kw, stride)
-    lines = [f"The window covers {where} of the {'padded ' if c > 1 or bias is not None else ''}input."]
+    if c > 1 or bias is not None:
+        lines = [_("The window covers {where} of the padded input.").format(where=where)]
+    else:
+        lines = [_("The window covers {where} of the input.").format(where=where)]
     partial = []
     for ch in range(c):
-        label = f"channel {ch}: " if c > 1 else ""
+        label = _("channel {channel}:").format(channel=ch) + " " if c > 1 else ""
         if show:
             if c > 1:
-                lines.append(f"{indent}channel {ch} window:")
+                lines.append(indent + _("channel {channel} window:").format(channel=ch))
             lines.append(window_text(win[:, :, ch], indent + "  "))
         room = _REPORT_WIDTH - len(indent) - len(label)
         lines.append(
@@ -206,7 +213,10 @@ def conv_window_text(
         b = float(np.asarray(bias, dtype=float).reshape(-1)[co])
         total += b
         channels = " + ".join(number_text(v, in_sum=True, digits=6) for v in partial)
-        lines.append(f"{indent}{channels} + bias {number_text(b, in_sum=True)} = {number_text(total)}")
+        text = _("{sums} + bias {bias} = {total}").format(
+            sums=channels, bias=number_text(b, in_sum=True), total=number_text(total)
+        )
+        lines.append(indent + text)
     elif c > 1:
         channels = " + ".join(number_text(v, in_sum=True, digits=6) for v in partial)
         lines.append(f"{indent}{channels} = {number_text(total)}")
@@ -224,10 +234,15 @@ def shape_mismatch(name: str, got_shape: Any, expected_shape: Any, why: str) -> 
 
     ``why`` explains the expected shape with the formula's numbers (see :func:`size_formula_text`).
     """
-    message = f"{name} has shape {shape_text(got_shape)}; expected {shape_text(expected_shape)}"
-    if why:
-        message += f": {why}"
-    return Diagnosis("wrong_shape", message)
+    message = (
+        _("{name} has shape {got}; expected {expected}: {why}")
+        if why
+        else _("{name} has shape {got}; expected {expected}")
+    )
+    return Diagnosis(
+        "wrong_shape",
+        message.format(name=name, got=shape_text(got_shape), expected=shape_text(expected_shape), why=why),
+    )
 
 
 def wrong_element(
@@ -235,7 +250,9 @@ def wrong_element(
 ) -> Diagnosis:
     """A ``first_wrong`` diagnosis: ``"out[0, 1] is 12 but should be −61."`` then ``detail`` (a window, a sum)."""
     idx = format_index(name, tuple(int(v) for v in index))
-    message = f"{idx} is {number_text(got_value)} but should be {number_text(expected_value)} (the first wrong number)."
+    message = _("{index} is {got} but should be {expected} (the first wrong number).").format(
+        index=idx, got=number_text(got_value), expected=number_text(expected_value)
+    )
     if detail:
         message += "\n" + detail
     return Diagnosis("first_wrong", message)

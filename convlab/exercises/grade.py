@@ -29,10 +29,12 @@ from typing import Any
 import numpy as np
 
 from convlab.exercises.case import Case, Diagnosis
+from convlab.exercises.child import REPR_FAILED
 from convlab.exercises.compare import first_wrong, format_index, format_number, relative_error
 from convlab.exercises.learner_problems import ended_early, exception_diagnosis, load_problem
 from convlab.exercises.sandbox import run_learner_file
 from convlab.teach.exercise_catalogue import Exercise, get_exercise, parse_signature
+from convlab.util.i18n import _, ngettext
 
 __all__ = ["CaseResult", "ExerciseResult", "grade_exercise", "grader_module", "build_cases", "SEED"]
 
@@ -135,30 +137,34 @@ def _kind(expected: Any) -> str:
 
 def _describe(got: Any) -> str:
     if isinstance(got, dict) and _OPAQUE in got:
-        return f"a {got[_OPAQUE]} ({got['repr'][:80]})"
+        text = got["repr"] if got["repr"] != REPR_FAILED else _("<repr failed>")
+        if "dtype" in got:
+            return _("a {type} of dtype {dtype} ({repr})").format(type=got[_OPAQUE], dtype=got["dtype"], repr=text[:80])
+        return _("a {type} ({repr})").format(type=got[_OPAQUE], repr=text[:80])
     if isinstance(got, np.ndarray):
-        return f"an array of shape {got.shape} and dtype {got.dtype}"
+        return _("an array of shape {shape} and dtype {dtype}").format(shape=got.shape, dtype=got.dtype)
     if got is None:
-        return "None (did you forget the return statement?)"
+        return _("None (did you forget the return statement?)")
     if isinstance(got, (list, tuple)):
-        return f"a {type(got).__name__} of {len(got)} item{'s' if len(got) != 1 else ''}"
+        text = ngettext("a {type} of {n} item", "a {type} of {n} items", len(got))
+        return text.format(type=type(got).__name__, n=len(got))
     if isinstance(got, dict):
-        return f"a dict with keys {sorted(got)}"
+        return _("a dict with keys {keys}").format(keys=sorted(got))
     return f"{type(got).__name__} {got!r}"
 
 
 def _wanted(expected: Any) -> str:
     kind = _kind(expected)
     if kind == "array":
-        return f"a NumPy array of shape {expected.shape}"
+        return _("a NumPy array of shape {shape}").format(shape=expected.shape)
     if kind == "int":
-        return "a whole number (int)"
+        return _("a whole number (int)")
     if kind == "float":
-        return "a number (float)"
+        return _("a number (float)")
     if kind == "dict":
-        return f"a dict with keys {sorted(expected)}"
+        return _("a dict with keys {keys}").format(keys=sorted(expected))
     if kind == "tuple":
-        return f"a tuple of {len(expected)} items"
+        return ngettext("a tuple of {n} item", "a tuple of {n} items", len(expected)).format(n=len(expected))
     return type(expected).__name__
 
 
@@ -195,26 +201,40 @@ def _type_problem(case: Case, expected: Any, got: Any) -> Diagnosis:
     if _kind(expected) == "tuple" and isinstance(got, (tuple, list)) and len(got) == len(expected):
         for name, e, g in zip(names, expected, got):
             if not _type_ok(e, g):
-                return Diagnosis("wrong_type", f"{fn} returned {name} as {_describe(g)}; expected {_wanted(e)}.")
+                message = _("{function} returned {name} as {got}; expected {wanted}.")
+                return Diagnosis(
+                    "wrong_type", message.format(function=fn, name=name, got=_describe(g), wanted=_wanted(e))
+                )
     if _kind(expected) == "dict" and isinstance(got, dict) and _OPAQUE not in got:
         missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
         if missing or extra:
-            parts = ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])
+            if missing and extra:
+                message = _(
+                    "{function} returned a dict with missing {missing}, unexpected {extra}; expected keys {keys}."
+                )
+            elif missing:
+                message = _("{function} returned a dict with missing {missing}; expected keys {keys}.")
+            else:
+                message = _("{function} returned a dict with unexpected {extra}; expected keys {keys}.")
             return Diagnosis(
-                "wrong_type", f"{fn} returned a dict with {', '.join(parts)}; expected keys {sorted(expected)}."
+                "wrong_type", message.format(function=fn, missing=missing, extra=extra, keys=sorted(expected))
             )
         for k in expected:
             if not _type_ok(expected[k], got[k]):
+                message = _("{function} returned [{key}] as {got}; expected {wanted}.")
                 return Diagnosis(
-                    "wrong_type", f"{fn} returned [{k!r}] as {_describe(got[k])}; expected {_wanted(expected[k])}."
+                    "wrong_type",
+                    message.format(function=fn, key=repr(k), got=_describe(got[k]), wanted=_wanted(expected[k])),
                 )
     what = ", ".join(names) if len(names) > 1 else ""
-    hint = ""
+    message = _("{function} returned {got}; expected {wanted}.").format(
+        function=fn, got=_describe(got), wanted=_wanted(expected)
+    )
     if _kind(expected) == "array" and isinstance(got, list):
-        hint = " np.array(...) turns a list into an array; better, fill an array made with np.zeros(shape)."
+        message += " " + _("np.array(...) turns a list into an array; better, fill an array made with np.zeros(shape).")
     if _kind(expected) == "tuple":
-        hint = f" Return them together: return {what}."
-    return Diagnosis("wrong_type", f"{fn} returned {_describe(got)}; expected {_wanted(expected)}.{hint}")
+        message += " " + _("Return them together: return {names}.").format(names=what)
+    return Diagnosis("wrong_type", message)
 
 
 # ------------------------------------------------------------------------------ the numbers
@@ -257,12 +277,21 @@ def _not_finite(case: Case, pairs) -> Diagnosis | None:
             idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
             where = format_index(name, idx) if g.ndim else name
             n = int(bad.sum())
-            return Diagnosis(
-                "not_finite",
-                f"{where} is {format_number(g[idx] if g.ndim else g)}"
-                f"{f' (and {n - 1} more)' if n > 1 else ''} where a finite number was expected: "
-                f"a division by zero, or exp() of a large number overflowing?",
-            )
+            value = format_number(g[idx] if g.ndim else g)
+            if n > 1:
+                message = ngettext(
+                    "{where} is {value} (and {n} more) where a finite number was expected: a division by zero, or "
+                    "exp() of a large number overflowing?",
+                    "{where} is {value} (and {n} more) where a finite number was expected: a division by zero, or "
+                    "exp() of a large number overflowing?",
+                    n - 1,
+                )
+            else:
+                message = _(
+                    "{where} is {value} where a finite number was expected: a division by zero, or exp() of a large "
+                    "number overflowing?"
+                )
+            return Diagnosis("not_finite", message.format(where=where, value=value, n=n - 1))
     return None
 
 
@@ -272,7 +301,7 @@ def _tolerance(case: Case, e: Any) -> float:
 
 def _values_error(case: Case, pairs) -> tuple[float, bool]:
     worst, ok = 0.0, True
-    for _, e, g in pairs:
+    for _name, e, g in pairs:
         err = relative_error(g, e)
         worst = max(worst, err)
         if err > _tolerance(case, e):
@@ -284,16 +313,22 @@ def _generic_wrong(case: Case, pairs) -> Diagnosis:
     for name, e, g in pairs:
         e_arr, g_arr = np.asarray(e, dtype=float), np.asarray(g, dtype=float)
         if e_arr.shape != g_arr.shape:
-            return Diagnosis("wrong_shape", f"{name} has shape {g_arr.shape}; expected {e_arr.shape}.")
+            message = _("{name} has shape {got}; expected {expected}.")
+            return Diagnosis("wrong_shape", message.format(name=name, got=g_arr.shape, expected=e_arr.shape))
         if relative_error(g_arr, e_arr) > _tolerance(case, e):
+            message = _("{name} is {got}; expected {expected}.")
             if e_arr.ndim == 0:
-                return Diagnosis("first_wrong", f"{name} is {format_number(g_arr)}; expected {format_number(e_arr)}.")
+                return Diagnosis(
+                    "first_wrong", message.format(name=name, got=format_number(g_arr), expected=format_number(e_arr))
+                )
             idx = first_wrong(g_arr, e_arr, _tolerance(case, e))
             return Diagnosis(
                 "first_wrong",
-                f"{format_index(name, idx)} is {format_number(g_arr[idx])}; expected {format_number(e_arr[idx])}.",
+                message.format(
+                    name=format_index(name, idx), got=format_number(g_arr[idx]), expected=format_number(e_arr[idx])
+                ),
             )
-    return Diagnosis("first_wrong", "the answer differs from the reference.")
+    return Diagnosis("first_wrong", _("the answer differs from the reference."))
 
 
 def _ask(grader: ModuleType, hook: str, case: Case, got: Any) -> Diagnosis | None:
@@ -311,22 +346,26 @@ def _ask(grader: ModuleType, hook: str, case: Case, got: Any) -> Diagnosis | Non
 def _accumulation(case: Case, first: Any, later: Any) -> Diagnosis | None:
     pairs = _pairs(case, first, later) if _type_ok(first, later) else None
     if pairs is None:
-        return Diagnosis(
-            "accumulates", f"Calling {case.function} a second time with the same inputs returned {_describe(later)}."
-        )
+        message = _("Calling {function} a second time with the same inputs returned {got}.")
+        return Diagnosis("accumulates", message.format(function=case.function, got=_describe(later)))
     for name, a, b in pairs:
         if relative_error(b, a) > _tolerance(case, a):
             a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-            ratio = ""
             if np.abs(a_arr).max(initial=0) > 0 and relative_error(b_arr, 2 * a_arr) <= 1e-6:
-                ratio = f" ({name} came back twice as large)"
-            return Diagnosis(
-                "accumulates",
-                f"The second call of {case.function} with the same inputs gave a different {name}{ratio}: "
-                f"your results accumulate across calls — an array kept between calls (a module-level array, "
-                f"or a default argument such as out=np.zeros(...)) that you add into. Start from fresh zeros "
-                f"inside the function on every call.",
-            )
+                message = _(
+                    "The second call of {function} with the same inputs gave a different {name} ({name} came back "
+                    "twice as large): your results accumulate across calls — an array kept between calls (a "
+                    "module-level array, or a default argument such as out=np.zeros(...)) that you add into. Start "
+                    "from fresh zeros inside the function on every call."
+                )
+            else:
+                message = _(
+                    "The second call of {function} with the same inputs gave a different {name}: your results "
+                    "accumulate across calls — an array kept between calls (a module-level array, or a default "
+                    "argument such as out=np.zeros(...)) that you add into. Start from fresh zeros inside the "
+                    "function on every call."
+                )
+            return Diagnosis("accumulates", message.format(function=case.function, name=name))
     return None
 
 
@@ -335,12 +374,14 @@ def _judge(case: Case, grader: ModuleType, rec: dict, params: tuple[str, ...]) -
     got = outputs[0]
     result = CaseResult(case, passed=False, got=got, seconds=rec.get("seconds", 0.0))
     if rec["mutated"]:
-        names = ", ".join(f"`{params[i]}`" if i < len(params) else f"argument {i + 1}" for i in rec["mutated"])
-        result.diagnosis = Diagnosis(
-            "modified_input",
-            f"{case.function} changed its input {names} in place (e.g. `x[...] = ...` or `x += ...` on an "
-            f"argument). Keras' layers never change their inputs: work on a copy, or write into a new array.",
+        names = ", ".join(
+            f"`{params[i]}`" if i < len(params) else _("argument {number}").format(number=i + 1) for i in rec["mutated"]
         )
+        message = _(
+            "{function} changed its input {names} in place (e.g. `x[...] = ...` or `x += ...` on an argument). "
+            "Keras' layers never change their inputs: work on a copy, or write into a new array."
+        )
+        result.diagnosis = Diagnosis("modified_input", message.format(function=case.function, names=names))
         return result
     if case.chain is not None:
         verdict = getattr(grader, "judge", None)
@@ -411,9 +452,8 @@ def grade_exercise(
     path = Path(folder) / exercise.file_name
     result = ExerciseResult(exercise, path)
     if not path.is_file():
-        result.problem = Diagnosis(
-            "missing_file", f"there is no {path}: run `convlab exercises` to get the exercise files."
-        )
+        message = _("there is no {path}: run `convlab exercises` to get the exercise files.")
+        result.problem = Diagnosis("missing_file", message.format(path=path))
         return result
     limit = float(timeout if timeout is not None else exercise.timeout)
     grader = grader_module(exercise)
@@ -444,7 +484,7 @@ def grade_exercise(
                 result.cases.append(CaseResult(case, passed=False, diagnosis=stopped))
             else:
                 result.cases.append(
-                    CaseResult(case, passed=False, diagnosis=Diagnosis("not_run", "not run (see the case above)"))
+                    CaseResult(case, passed=False, diagnosis=Diagnosis("not_run", _("not run (see the case above)")))
                 )
             continue
         if rec["kind"] == "error":

@@ -23,6 +23,7 @@ import numpy as np
 from convlab.exercises.case import Diagnosis
 from convlab.exercises.compare import same_shape_and_close
 from convlab.exercises.diagnosis import shape_text
+from convlab.util.i18n import N_, _, ngettext
 
 __all__ = [
     "Candidate",
@@ -62,30 +63,35 @@ def layout_problem(got: np.ndarray, expected: np.ndarray, tolerance: float, chan
     if got.ndim != 4:
         return None
     if same_shape_and_close(got, expected.transpose(0, 3, 1, 2), tolerance):
+        message = _(
+            "Your numbers are right but laid out as (N, {channels}, T, U) = {got}: this course uses Keras' layout, "
+            "channels last — out has shape (N, T, U, {channels}) = {expected}."
+        )
         return Diagnosis(
             "channels_first",
-            f"Your numbers are right but laid out as (N, {channels}, T, U) = {shape_text(got.shape)}: this course uses "
-            f"Keras' layout, channels last — out has shape (N, T, U, {channels}) = {shape_text(expected.shape)}.",
+            message.format(channels=channels, got=shape_text(got.shape), expected=shape_text(expected.shape)),
         )
     if same_shape_and_close(got, expected.transpose(0, 2, 1, 3), tolerance):
-        return Diagnosis(
-            "rows_columns_swapped",
+        message = _(
             "Your numbers are right but with rows and columns swapped: out[n, i, j] belongs to the window whose "
             "top-left corner is at row i·S and column j·S — i counts down the rows (T of them), j across the "
-            f"columns (U of them); out has shape (N, T, U, {channels}) = {shape_text(expected.shape)}.",
+            "columns (U of them); out has shape (N, T, U, {channels}) = {expected}."
         )
+        return Diagnosis("rows_columns_swapped", message.format(channels=channels, expected=shape_text(expected.shape)))
     return None
 
 
 def integer_output(got: np.ndarray, expected: np.ndarray, result: str) -> Diagnosis | None:
-    """An integer output array where the answer has fractions: each ``result`` (a sum, a maximum) was cut."""
+    """An integer output array where the answer has fractions: each ``result`` (a sum, a maximum) was cut.
+
+    ``result`` is a noun marked for the catalogs, ``N_("sum")``: it is translated here."""
     whole = bool(np.all(expected == np.round(expected)))
     if got.shape == expected.shape and np.issubdtype(got.dtype, np.integer) and not whole:
-        return Diagnosis(
-            "integer_output",
-            f"Your output array holds integers (dtype {got.dtype}), so every {result} was cut to a whole number when "
-            "you stored it. Make the output array a float array (the dtype of x).",
+        message = _(
+            "Your output array holds integers (dtype {dtype}), so every {result} was cut to a whole number when you "
+            "stored it. Make the output array a float array (the dtype of x)."
         )
+        return Diagnosis("integer_output", message.format(dtype=got.dtype, result=_(result)))
     return None
 
 
@@ -100,9 +106,9 @@ def top_left_part(
 
     Args:
         slips: ``(code, what, (rows, cols))``: the output size a slip in the size gives, e.g.
-            ``("loop_stops_early", "without the + 1", (2, 3))``. A ``loop_stops_early`` slip may be in one
-            of the two loops only; any other shows on both axes.
-        formula: the right sizes in words, ``"T = … rows and U = … columns"``.
+            ``("loop_stops_early", N_("without the + 1"), (2, 3))`` (``what`` marked for the catalogs, translated
+            here). A ``loop_stops_early`` slip may be in one of the two loops only; any other shows on both axes.
+        formula: the right sizes in words, ``"T = … rows and U = … columns"`` (already translated).
     """
     t, u = expected.shape[1], expected.shape[2]
     if got.ndim != 4 or got.shape[0] != expected.shape[0] or got.shape[3] != expected.shape[3]:
@@ -117,15 +123,19 @@ def top_left_part(
         for code, what, (rows, cols) in slips
         if (rows, cols) == (t2, u2) or (code == "loop_stops_early" and t2 in (t, rows) and u2 in (u, cols))
     ]
-    message = (
-        f"out has shape {shape_text(got.shape)}; expected {shape_text(expected.shape)}. Your numbers are right, but "
-        f"your output has only {t2}×{u2} of the {t}×{u} output pixels (its top-left part): your output size is too "
-        f"small. The slides' formula: {formula}."
-    )
+    message = _(
+        "out has shape {got}; expected {expected}. Your numbers are right, but your output has only {t2}×{u2} of "
+        "the {t}×{u} output pixels (its top-left part): your output size is too small. The slides' formula: "
+        "{formula}."
+    ).format(got=shape_text(got.shape), expected=shape_text(expected.shape), t2=t2, u2=u2, t=t, u=u, formula=formula)
     if not found:
         return Diagnosis("wrong_shape", message)
-    whats = list(dict.fromkeys(what for _, what in found))
-    return Diagnosis(found[0][0], message + f" {t2}×{u2} is what it gives {', or '.join(whats)}.")
+    whats = list(dict.fromkeys(_(what) for _code, what in found))
+    either = whats[0]
+    for what in whats[1:]:
+        either = _("{first}, or {second}").format(first=either, second=what)
+    gives = _("{t2}×{u2} is what it gives {slips}.").format(t2=t2, u2=u2, slips=either)
+    return Diagnosis(found[0][0], message + " " + gives)
 
 
 def stride_mistakes(
@@ -144,9 +154,10 @@ def stride_mistakes(
 
     Args:
         stride1_size: ``(rows, cols)`` of the output at stride 1 (``Hp − KH + 1``, ``Wp − KW + 1``).
-        operation: ``"the convolution"``, ``"max pooling"``; result: what one window gives (``"result"``,
-            ``"maximum"``); of_input: where the windows lie (``" of the padded input"``, or ``""``).
-        fix: what the stride means, with this case's numbers.
+        operation: ``N_("the convolution")``, ``N_("max pooling")``; result: what one window gives
+            (``N_("result")``, ``N_("maximum")``); of_input: where the windows lie (``N_(" of the padded input")``,
+            or ``""``): marked for the catalogs, translated here.
+        fix: what the stride means, with this case's numbers (already translated).
     """
     s = stride
     if s <= 1:
@@ -154,28 +165,37 @@ def stride_mistakes(
     t, u = expected.shape[1], expected.shape[2]
     rows = [i * s for i in range(t)]
     cols = [j * s for j in range(u)]
+    where = _(of_input) if of_input else ""
     yield (
         "stride_ignored",
-        f"Your output is {operation} at stride 1 (every window position): the stride is ignored. {fix}",
+        _("Your output is {operation} at stride 1 (every window position): the stride is ignored. {fix}").format(
+            operation=_(operation), fix=fix
+        ),
         lambda: at(range(stride1_size[0]), range(stride1_size[1])),
     )
     yield (
         "stride_ignored",
-        f"Your output holds the windows at rows 0, 1, 2, … and columns 0, 1, 2, …{of_input}: the output's top-left "
-        "block at stride 1. The output has the right size, but the window's position was not multiplied by the "
-        f"stride. {fix}",
+        _(
+            "Your output holds the windows at rows 0, 1, 2, … and columns 0, 1, 2, …{of_input}: the output's top-left "
+            "block at stride 1. The output has the right size, but the window's position was not multiplied by the "
+            "stride. {fix}"
+        ).format(of_input=where, fix=fix),
         lambda: at(range(t), range(u)),
     )
     yield (
         "stride_ignored",
-        "Your rows are right but your columns are not: across the columns the window moves by 1 instead of by the "
-        f"stride. {fix}",
+        _(
+            "Your rows are right but your columns are not: across the columns the window moves by 1 instead of by "
+            "the stride. {fix}"
+        ).format(fix=fix),
         lambda: at(rows, range(u)),
     )
     yield (
         "stride_ignored",
-        "Your columns are right but your rows are not: down the rows the window moves by 1 instead of by the "
-        f"stride. {fix}",
+        _(
+            "Your columns are right but your rows are not: down the rows the window moves by 1 instead of by the "
+            "stride. {fix}"
+        ).format(fix=fix),
         lambda: at(range(t), cols),
     )
 
@@ -186,8 +206,10 @@ def stride_mistakes(
 
     yield (
         "stride_ignored",
-        "Your output is as big as at stride 1, with the right numbers at every S-th row and column and zeros in "
-        f"between: you stored each {result} at the window's position (i·S, j·S) instead of at (i, j). {fix}",
+        _(
+            "Your output is as big as at stride 1, with the right numbers at every S-th row and column and zeros in "
+            "between: you stored each {result} at the window's position (i·S, j·S) instead of at (i, j). {fix}"
+        ).format(result=_(result), fix=fix),
         sparse,
     )
 
@@ -203,33 +225,52 @@ def offset_mistakes(
     rows = [i * s for i in range(t)]
     cols = [j * s for j in range(u)]
     offsets = sorted({-s, -1, 1, s})
+    where = _(of_input) if of_input else ""
     for dr in [0, *offsets]:
         for dc in [0, *offsets]:
             if dr == dc == 0:
                 continue
             yield (
                 "shifted",
-                f"Your output is shifted: each window starts {offset_text(dr, dc)} — an off-by-one in the window's "
-                "offset. Output pixel (i, j) uses the window whose top-left corner is at row i·S, column j·S"
-                f"{of_input} (counting from 0).",
+                _(
+                    "Your output is shifted: each window starts {offset} — an off-by-one in the window's offset. "
+                    "Output pixel (i, j) uses the window whose top-left corner is at row i·S, column j·S{of_input} "
+                    "(counting from 0)."
+                ).format(offset=offset_text(dr, dc), of_input=where),
                 lambda dr=dr, dc=dc: at([r + dr for r in rows], [c + dc for c in cols]),
             )
-    rolls = ((1, 1, "one row down"), (1, -1, "one row up"), (2, 1, "one column right"), (2, -1, "one column left"))
+    rolls = (
+        (1, 1, N_("one row down")),
+        (1, -1, N_("one row up")),
+        (2, 1, N_("one column right")),
+        (2, -1, N_("one column left")),
+    )
     for axis, step, direction in rolls:
         yield (
             "shifted",
-            f"Your output is shifted {direction}, wrapping around at the edge: each {result} is stored one place "
-            "away from where it belongs. The window for output pixel (i, j) goes into out at that same (i, j).",
+            _(
+                "Your output is shifted {direction}, wrapping around at the edge: each {result} is stored one place "
+                "away from where it belongs. The window for output pixel (i, j) goes into out at that same (i, j)."
+            ).format(direction=_(direction), result=_(result)),
             lambda axis=axis, step=step: np.roll(expected, step, axis=axis),
         )
 
     # range(T − 1) over output pixels, or range(0, H + 2P − K, S) over window positions.
-    loop_fix = (
-        f"The last window starts at row (T − 1)·S = {(t - 1) * s} and column (U − 1)·S = {(u - 1) * s}: a loop "
-        "over output pixels goes up to T − 1 and U − 1, and one over window positions must include those (range's "
-        "end is excluded: go one further)."
+    loop_fix = _(
+        "The last window starts at row (T − 1)·S = {row} and column (U − 1)·S = {column}: a loop over output "
+        "pixels goes up to T − 1 and U − 1, and one over window positions must include those (range's end is "
+        "excluded: go one further)."
+    ).format(row=(t - 1) * s, column=(u - 1) * s)
+    still_zero = (
+        (1, 0, N_("Your output's last row is still zero: your loops stop before the last window. {fix}")),
+        (0, 1, N_("Your output's last column is still zero: your loops stop before the last window. {fix}")),
+        (
+            1,
+            1,
+            N_("Your output's last row and last column are still zero: your loops stop before the last window. {fix}"),
+        ),
     )
-    for cut_rows, cut_cols, what in ((1, 0, "last row"), (0, 1, "last column"), (1, 1, "last row and last column")):
+    for cut_rows, cut_cols, message in still_zero:
         if (cut_rows and t < 2) or (cut_cols and u < 2):
             continue
 
@@ -243,8 +284,7 @@ def offset_mistakes(
 
         yield (
             "loop_stops_early",
-            f"Your output's {what} {'are' if ' and ' in what else 'is'} still zero: your loops stop before the "
-            f"last window. {loop_fix}",
+            _(message).format(fix=loop_fix),
             zeros_at_end,
         )
 
@@ -252,8 +292,14 @@ def offset_mistakes(
 def offset_text(dr: int, dc: int) -> str:
     """``"1 row too low and 2 columns too far left"``: a window offset by ``dr`` rows and ``dc`` columns."""
     parts = []
-    if dr:
-        parts.append(f"{abs(dr)} row{'s' if abs(dr) > 1 else ''} too {'low' if dr > 0 else 'high'}")
-    if dc:
-        parts.append(f"{abs(dc)} column{'s' if abs(dc) > 1 else ''} too far {'right' if dc > 0 else 'left'}")
-    return " and ".join(parts)
+    if dr > 0:
+        parts.append(ngettext("{n} row too low", "{n} rows too low", dr).format(n=dr))
+    elif dr < 0:
+        parts.append(ngettext("{n} row too high", "{n} rows too high", -dr).format(n=-dr))
+    if dc > 0:
+        parts.append(ngettext("{n} column too far right", "{n} columns too far right", dc).format(n=dc))
+    elif dc < 0:
+        parts.append(ngettext("{n} column too far left", "{n} columns too far left", -dc).format(n=-dc))
+    if len(parts) == 2:
+        return _("{rows} and {columns}").format(rows=parts[0], columns=parts[1])
+    return parts[0] if parts else ""

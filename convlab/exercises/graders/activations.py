@@ -25,18 +25,25 @@ from convlab.exercises.compare import first_wrong, format_index, relative_error,
 from convlab.exercises.diagnosis import number_text, shape_mismatch, shape_text, wrong_element
 from convlab.ops.activations import relu as reference_relu
 from convlab.ops.activations import softmax as reference_softmax
+from convlab.util.i18n import N_, _
 
 __all__ = ["HINTS", "cases", "diagnose", "explain_not_finite"]
 
 HINTS: tuple[str, ...] = (
-    "ReLU keeps a positive number and turns a negative one into 0. Softmax turns each row of scores into "
-    "probabilities: positive numbers that add up to 1 along the last axis.",
-    "relu(x) = max(x, 0) for every element, same shape as x. softmax: for each row z (last axis), "
-    "out_i = e^(z_i − m) / Σ_j e^(z_j − m) with m = the largest z_j of that row. Subtracting m changes nothing "
-    "mathematically, but keeps e^… from overflowing (e^1000 is inf in float64).",
-    "For softmax, work row by row along the last axis: find the row's maximum, exponentiate each entry minus "
-    "that maximum, add those exponentials up, and divide each one by the sum. Never mix numbers of different "
-    "rows (samples).",
+    N_(
+        "ReLU keeps a positive number and turns a negative one into 0. Softmax turns each row of scores into "
+        "probabilities: positive numbers that add up to 1 along the last axis."
+    ),
+    N_(
+        "relu(x) = max(x, 0) for every element, same shape as x. softmax: for each row z (last axis), "
+        "out_i = e^(z_i − m) / Σ_j e^(z_j − m) with m = the largest z_j of that row. Subtracting m changes nothing "
+        "mathematically, but keeps e^… from overflowing (e^1000 is inf in float64)."
+    ),
+    N_(
+        "For softmax, work row by row along the last axis: find the row's maximum, exponentiate each entry minus "
+        "that maximum, add those exponentials up, and divide each one by the sum. Never mix numbers of different "
+        "rows (samples)."
+    ),
 )
 
 # The slides' 5×5 image ⋆ sharpen kernel (seeds/003; exercise 2): negative and positive numbers to feed ReLU.
@@ -48,8 +55,8 @@ _EXP_UNDERFLOW = -745.0
 # The same limits in float32 (e^88.72 ≈ 3.4·10^38; e^−103.9 is below the smallest subnormal), for a learner who
 # computes in float32: (overflow, underflow, the type's name, its largest number in words).
 _EXP_LIMITS = {
-    np.dtype(np.float64): (_EXP_OVERFLOW, _EXP_UNDERFLOW, "float64", "about 1.8·10^308; e^710 already is"),
-    np.dtype(np.float32): (88.72, -103.9, "float32", "about 3.4·10^38; e^89 already is"),
+    np.dtype(np.float64): (_EXP_OVERFLOW, _EXP_UNDERFLOW, "float64", N_("about 1.8·10^308; e^710 already is")),
+    np.dtype(np.float32): (88.72, -103.9, "float32", N_("about 3.4·10^38; e^89 already is")),
 }
 # A float32 answer is "right to float32 precision" when it is this close to the exact softmax of the
 # float32-rounded inputs: float32's own arithmetic (exp, sum, division) adds ~1e-7, far below this.
@@ -88,15 +95,17 @@ def cases(rng: np.random.Generator) -> list[Case]:
     LAST axis), random batches.
     """
     out = [
-        _relu_case("slides: the 5×5 ⋆ sharpen output through ReLU", np.array(_SLIDE_CONV_OUTPUT), slide=True),
-        _relu_case("readable: [[−2, −1, 0, 1, 2, 3]]", np.array([[-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]])),
-        _relu_case("random (7,)", _with_zeros(rng, rng.standard_normal(7) * 3, 1)),
-        _relu_case("random (2, 5)", _with_zeros(rng, rng.standard_normal((2, 5)) * 3, 2)),
-        _relu_case("random NHWC (2, 4, 3, 3)", _with_zeros(rng, rng.standard_normal((2, 4, 3, 3)), 3)),
-        _relu_case("random NHWC (1, 5, 6, 2)", _with_zeros(rng, rng.standard_normal((1, 5, 6, 2)) * 10, 2)),
-        _softmax_case("readable: z = [[1, 2, 3], [1, 1, 1]]", np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]), slide=True),
+        _relu_case(_("slides: the 5×5 ⋆ sharpen output through ReLU"), np.array(_SLIDE_CONV_OUTPUT), slide=True),
+        _relu_case(_("readable: [[−2, −1, 0, 1, 2, 3]]"), np.array([[-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]])),
+        _relu_case(_("random (7,)"), _with_zeros(rng, rng.standard_normal(7) * 3, 1)),
+        _relu_case(_("random (2, 5)"), _with_zeros(rng, rng.standard_normal((2, 5)) * 3, 2)),
+        _relu_case(_("random NHWC (2, 4, 3, 3)"), _with_zeros(rng, rng.standard_normal((2, 4, 3, 3)), 3)),
+        _relu_case(_("random NHWC (1, 5, 6, 2)"), _with_zeros(rng, rng.standard_normal((1, 5, 6, 2)) * 10, 2)),
         _softmax_case(
-            "large logits: z = [[1000, 1001, 1002], [−1000, −999, −998]] (each row the same as [0, 1, 2])",
+            _("readable: z = [[1, 2, 3], [1, 1, 1]]"), np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]), slide=True
+        ),
+        _softmax_case(
+            _("large logits: z = [[1000, 1001, 1002], [−1000, −999, −998]] (each row the same as [0, 1, 2])"),
             np.array([[1000.0, 1001.0, 1002.0], [-1000.0, -999.0, -998.0]]),
         ),
         # Rows spanning 2000: the narrow rows above hide a shift by the row's minimum or mean (e^(z − min) and
@@ -104,15 +113,15 @@ def cases(rng: np.random.Generator) -> list[Case]:
         # mistakes apart: e^z underflows everywhere (0/0), e^(z − mean) overflows at its last entry only,
         # e^(z − min) at its last two.
         _softmax_case(
-            "wide rows: z = [[−1000, 0, 1000], [−3000, −2000, −1000]] (each row gives [0, 0, 1])",
+            _("wide rows: z = [[−1000, 0, 1000], [−3000, −2000, −1000]] (each row gives [0, 0, 1])"),
             np.array([[-1000.0, 0.0, 1000.0], [-3000.0, -2000.0, -1000.0]]),
         ),
-        _softmax_case("random: one sample, 10 classes (1, 10)", rng.standard_normal((1, 10)) * 2),
-        _softmax_case("random: a square batch (3, 3)", rng.standard_normal((3, 3)) * 2),
-        _softmax_case("random (4, 5)", rng.standard_normal((4, 5)) * 3),
-        _softmax_case("random 3-D (2, 3, 4): softmax over the last axis", rng.standard_normal((2, 3, 4)) * 2),
+        _softmax_case(_("random: one sample, 10 classes (1, 10)"), rng.standard_normal((1, 10)) * 2),
+        _softmax_case(_("random: a square batch (3, 3)"), rng.standard_normal((3, 3)) * 2),
+        _softmax_case(_("random (4, 5)"), rng.standard_normal((4, 5)) * 3),
+        _softmax_case(_("random 3-D (2, 3, 4): softmax over the last axis"), rng.standard_normal((2, 3, 4)) * 2),
         _softmax_case(
-            "random (2, 6): logits near +800 and near −800", rng.standard_normal((2, 6)) * 3 + [[800.0], [-800.0]]
+            _("random (2, 6): logits near +800 and near −800"), rng.standard_normal((2, 6)) * 3 + [[800.0], [-800.0]]
         ),
     ]
     return out
@@ -127,61 +136,60 @@ def _diagnose_relu(case: Case, got: np.ndarray) -> Diagnosis | None:
             "out",
             got.shape,
             expected.shape,
-            f"ReLU works element by element, so its output has the shape of x {shape_text(x.shape)}.",
+            _("ReLU works element by element, so its output has the shape of x {shape}.").format(
+                shape=shape_text(x.shape)
+            ),
         )
     neg = x < 0
     pos = x > 0
     if same_shape_and_close(got, x):
-        return Diagnosis(
-            "keeps_negatives",
-            "Your relu returns x unchanged: the negative numbers must become 0 (relu(x) = max(x, 0)), e.g. "
-            f"{_first_example(x, neg)}.",
+        message = _(
+            "Your relu returns x unchanged: the negative numbers must become 0 (relu(x) = max(x, 0)), e.g. {example}."
         )
+        return Diagnosis("keeps_negatives", message.format(example=_first_example(x, neg)))
     for mask, sign in (((x > 0), "> 0"), ((x >= 0), "≥ 0")):
         if same_shape_and_close(got, mask.astype(float)):
-            return Diagnosis(
-                "relu_mask",
-                f"Your relu returns the mask x {sign} (1 where x {sign}, 0 elsewhere) instead of the values: "
-                "a positive number must stay itself, not become 1; only negative numbers become 0, e.g. "
-                f"{_first_example(x, pos)}.",
+            message = _(
+                "Your relu returns the mask x {sign} (1 where x {sign}, 0 elsewhere) instead of the values: a "
+                "positive number must stay itself, not become 1; only negative numbers become 0, e.g. {example}."
             )
+            return Diagnosis("relu_mask", message.format(sign=sign, example=_first_example(x, pos)))
     if same_shape_and_close(got, np.minimum(x, 0.0)):
-        return Diagnosis(
-            "min_instead_of_max",
-            "Your relu keeps the negative numbers and zeroes the positive ones: that is min(x, 0). ReLU is "
-            f"max(x, 0): {_first_example(x, pos)}.",
+        message = _(
+            "Your relu keeps the negative numbers and zeroes the positive ones: that is min(x, 0). ReLU is max(x, 0): "
+            "{example}."
         )
+        return Diagnosis("min_instead_of_max", message.format(example=_first_example(x, pos)))
     if same_shape_and_close(got, np.abs(x)):
-        return Diagnosis(
-            "absolute_value",
-            f"Your relu returns |x|: a negative number must become 0, not change sign, e.g. {_first_example(x, neg)}.",
-        )
+        message = _("Your relu returns |x|: a negative number must become 0, not change sign, e.g. {example}.")
+        return Diagnosis("absolute_value", message.format(example=_first_example(x, neg)))
     if neg.any() and np.allclose(got[~neg], expected[~neg]):
         slope = got[neg] / x[neg]
         if np.allclose(slope, slope[0]) and 0 < abs(slope[0]) < 1:
+            message = _(
+                "Your relu multiplies negative numbers by {slope} (a leaky ReLU). Plain ReLU makes them exactly 0: "
+                "{example}."
+            )
             return Diagnosis(
-                "leaky_relu",
-                f"Your relu multiplies negative numbers by {number_text(slope[0], digits=4)} (a leaky ReLU). "
-                f"Plain ReLU makes them exactly 0: {_first_example(x, neg)}.",
+                "leaky_relu", message.format(slope=number_text(slope[0], digits=4), example=_first_example(x, neg))
             )
     index = first_wrong(got, expected, case.tolerance)
     if index is None:
         return None
     v = x[index]
     xi = format_index("x", index)
-    why = (
-        f"{xi} = {number_text(v)} is negative, so ReLU gives max({number_text(v)}, 0) = 0."
-        if v < 0
-        else f"{xi} = {number_text(v)} is not negative, so ReLU keeps it: max({number_text(v)}, 0) = "
-        f"{number_text(max(v, 0.0))}."
-    )
+    if v < 0:
+        why = _("{index} = {value} is negative, so ReLU gives max({value}, 0) = 0.")
+    else:
+        why = _("{index} = {value} is not negative, so ReLU keeps it: max({value}, 0) = {result}.")
+    why = why.format(index=xi, value=number_text(v), result=number_text(max(v, 0.0)))
     return wrong_element("out", index, got[index], expected[index], why)
 
 
 def _first_example(x: np.ndarray, mask: np.ndarray) -> str:
     """``"x[0, 1] = −61 → 0"`` for the first element of ``mask`` (ReLU's answer for it)."""
     if not mask.any():
-        return "relu(−2) = 0 and relu(3) = 3"
+        return _("relu(−2) = 0 and relu(3) = 3")
     index = tuple(int(i) for i in np.argwhere(mask)[0])
     v = float(x[index])
     return f"{format_index('x', index)} = {number_text(v)} → {number_text(max(v, 0.0))}"
@@ -195,12 +203,26 @@ def _softmax_axis(z: np.ndarray, axis: int | None) -> np.ndarray:
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-def _axis_words(axis: int | None, ndim: int) -> str:
+def _wrong_axis_text(axis: int | None, ndim: int) -> str:
     if axis is None:
-        return "over the whole array (all samples together), so only the grand total is 1"
-    if axis == 0:
-        return "over axis 0, the batch axis: each column (one class across the samples) sums to 1"
-    return f"over axis {axis} instead of the last axis ({ndim - 1})"
+        message = _(
+            "You normalised over the whole array (all samples together), so only the grand total is 1. Softmax "
+            "works on each sample separately: along the last axis (the classes), every row must sum to 1 — take "
+            "the max and the sum along the last axis only."
+        )
+    elif axis == 0:
+        message = _(
+            "You normalised over axis 0, the batch axis: each column (one class across the samples) sums to 1. "
+            "Softmax works on each sample separately: along the last axis (the classes), every row must sum to 1 — "
+            "take the max and the sum along the last axis only."
+        )
+    else:
+        message = _(
+            "You normalised over axis {axis} instead of the last axis ({last}). Softmax works on each sample "
+            "separately: along the last axis (the classes), every row must sum to 1 — take the max and the sum "
+            "along the last axis only."
+        )
+    return message.format(axis=axis, last=ndim - 1)
 
 
 def _diagnose_softmax(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis | None:
@@ -209,15 +231,15 @@ def _diagnose_softmax(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis
     k = z.shape[-1]
     if got.shape != expected.shape:
         if got.shape == z.shape[:-1] or got.shape == z.shape[:-1] + (1,):
-            why = (
-                f"one number per sample is not enough: softmax gives a probability for each of the K = {k} classes, "
-                f"the same shape as z {shape_text(z.shape)} (the sum over the last axis is only the denominator)."
-            )
+            why = _(
+                "one number per sample is not enough: softmax gives a probability for each of the K = {k} classes, "
+                "the same shape as z {shape} (the sum over the last axis is only the denominator)."
+            ).format(k=k, shape=shape_text(z.shape))
         else:
-            why = (
-                f"softmax keeps the shape of z {shape_text(z.shape)}: a probability for each of the K = {k} "
-                "classes (last axis) of each sample."
-            )
+            why = _(
+                "softmax keeps the shape of z {shape}: a probability for each of the K = {k} classes (last axis) of "
+                "each sample."
+            ).format(k=k, shape=shape_text(z.shape))
         return shape_mismatch("out", got.shape, expected.shape, why)
     if dtype == np.float32:
         z32 = z.astype(np.float32).astype(float)  # what the learner computed from
@@ -228,12 +250,7 @@ def _diagnose_softmax(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis
         if z.ndim == 1 and axis is None:
             continue
         if same_shape_and_close(got, _softmax_axis(z, axis)):
-            return Diagnosis(
-                "wrong_axis",
-                f"You normalised {_axis_words(axis, z.ndim)}. Softmax works on each sample separately: along the "
-                "last axis (the classes), every row must sum to 1 — take the max and the sum along the last axis "
-                "only.",
-            )
+            return Diagnosis("wrong_axis", _wrong_axis_text(axis, z.ndim))
     m = np.max(z, axis=-1, keepdims=True)
     e = np.exp(z - m)
     with np.errstate(all="ignore"):  # inf/NaN candidates (e^z beyond 709, rows summing to 0) match no finite answer
@@ -246,40 +263,47 @@ def _diagnose_softmax(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis
         if any(same_shape_and_close(got, candidate) for candidate in unkept):
             return Diagnosis(
                 "keepdims_missing",
-                "You divided element [i, j] by the sum of row j instead of row i: the row sums form a 1-D array, "
-                "and dividing the (rows, K) array by it lines the sums up with the columns (NumPy broadcasting; "
-                "with a non-square batch it raises an error). Keep the sums as a column (one per row) before "
-                "dividing.",
+                _(
+                    "You divided element [i, j] by the sum of row j instead of row i: the row sums form a 1-D array, "
+                    "and dividing the (rows, K) array by it lines the sums up with the columns (NumPy broadcasting; "
+                    "with a non-square batch it raises an error). Keep the sums as a column (one per row) before "
+                    "dividing."
+                ),
             )
     for candidate in no_exp:
         if same_shape_and_close(got, candidate):
             return Diagnosis(
                 "missing_exp",
-                "You divided the scores by their sum without exponentiating them first: softmax divides e^(z_i "
-                "− max z) by the sum of those exponentials, which makes every output positive.",
+                _(
+                    "You divided the scores by their sum without exponentiating them first: softmax divides e^(z_i "
+                    "− max z) by the sum of those exponentials, which makes every output positive."
+                ),
             )
     if same_shape_and_close(got, e) or same_shape_and_close(got, plain_exp):
         return Diagnosis(
             "not_normalised",
-            "You exponentiated but did not divide by the sum: each row of the output must add up to 1 — divide each "
-            "e^(z_i − max z) by the sum of the row's exponentials.",
+            _(
+                "You exponentiated but did not divide by the sum: each row of the output must add up to 1 — divide "
+                "each e^(z_i − max z) by the sum of the row's exponentials."
+            ),
         )
     log_softmax = z - m - np.log(np.sum(e, axis=-1, keepdims=True))
     if same_shape_and_close(got, log_softmax):
         return Diagnosis(
             "log_softmax",
-            "You returned the logarithm of softmax (z_i − max z − log Σ e^(z_j − max z)): softmax is the "
-            "probabilities themselves, e^(z_i − max z) / Σ_j e^(z_j − max z).",
+            _(
+                "You returned the logarithm of softmax (z_i − max z − log Σ e^(z_j − max z)): softmax is the "
+                "probabilities themselves, e^(z_i − max z) / Σ_j e^(z_j − max z)."
+            ),
         )
     index = first_wrong(got, expected, case.tolerance)
     if index is None:
         return None
     g, x = _distinct_texts(float(got[index]), float(expected[index]))
-    return Diagnosis(
-        "first_wrong",
-        f"{format_index('out', index)} is {g} but should be {x} (the first wrong number).\n"
-        + _softmax_formula(z, index, expected[index]),
+    first = _("{index} is {got} but should be {expected} (the first wrong number).").format(
+        index=format_index("out", index), got=g, expected=x
     )
+    return Diagnosis("first_wrong", first + "\n" + _softmax_formula(z, index, expected[index]))
 
 
 def _distinct_texts(got: float, expected: float) -> tuple[str, str]:
@@ -300,18 +324,32 @@ def _float32_precision(case: Case, got: np.ndarray, z: np.ndarray, z32: np.ndarr
     zi = (*row, int(np.argmax(np.abs(z32[row] - z[row]))))
     g, x = _distinct_texts(float(got[index]), float(expected[index]))
     shift = float(abs(z32[zi] - z[zi]))
-    moved = (
-        f"rounding z to float32 moved {format_index('z', zi)} = {number_text(float(z[zi]), digits=8)} by "
-        f"{shift:.1e}, and "
-        if shift > 0
-        else ""
-    )
+    if shift > 0:
+        message = _(
+            "{index} is {got} but should be {expected}: your softmax is right, but it works in float32 (your output's "
+            "dtype), which keeps only about 7 significant digits: rounding z to float32 moved {z_index} = {z_value} "
+            "by {shift:.1e}, and the probabilities are off by {error:.1e}, more than the {tolerance:g} allowed. Keep "
+            "the numbers in float64 (the dtype of z): do not convert z, or the array you fill, to float32."
+        )
+    else:
+        message = _(
+            "{index} is {got} but should be {expected}: your softmax is right, but it works in float32 (your output's "
+            "dtype), which keeps only about 7 significant digits: the probabilities are off by {error:.1e}, more than "
+            "the {tolerance:g} allowed. Keep the numbers in float64 (the dtype of z): do not convert z, or the array "
+            "you fill, to float32."
+        )
     return Diagnosis(
         "float32_precision",
-        f"{format_index('out', index)} is {g} but should be {x}: your softmax is right, but it works in float32 "
-        f"(your output's dtype), which keeps only about 7 significant digits: {moved}the probabilities are off by "
-        f"{relative_error(got, expected):.1e}, more than the {case.tolerance:g} allowed. Keep the numbers in float64 "
-        "(the dtype of z): do not convert z, or the array you fill, to float32.",
+        message.format(
+            index=format_index("out", index),
+            got=g,
+            expected=x,
+            z_index=format_index("z", zi),
+            z_value=number_text(float(z[zi]), digits=8),
+            shift=shift,
+            error=relative_error(got, expected),
+            tolerance=case.tolerance,
+        ),
     )
 
 
@@ -328,10 +366,16 @@ def _softmax_formula(z: np.ndarray, index: tuple[int, ...], value: float) -> str
     if row.size <= 6:
         denominator = " + ".join(term(float(v)) for v in row)
     else:
-        denominator = f"{term(float(row[0]))} + … + {term(float(row[-1]))} ({row.size} terms)"
-    return (
-        f"With the row {format_index('z', index[:-1])} and its max {number_text(m, digits=4)}: "
-        f"{format_index('out', index)} = {term(zi)} / ({denominator}) = {number_text(value, digits=4)}."
+        denominator = _("{first} + … + {last} ({n} terms)").format(
+            first=term(float(row[0])), last=term(float(row[-1])), n=row.size
+        )
+    return _("With the row {row} and its max {max}: {index} = {term} / ({denominator}) = {value}.").format(
+        row=format_index("z", index[:-1]),
+        max=number_text(m, digits=4),
+        index=format_index("out", index),
+        term=term(zi),
+        denominator=denominator,
+        value=number_text(value, digits=4),
     )
 
 
@@ -366,72 +410,102 @@ def _same_with_nonfinite(got: np.ndarray, candidate: np.ndarray, tolerance: floa
 
 def _explain_softmax_not_finite(case: Case, got: np.ndarray, dtype: np.dtype) -> Diagnosis | None:
     limit_over, limit_under, type_name, largest = _EXP_LIMITS.get(dtype, _EXP_LIMITS[np.dtype(np.float64)])
+    largest = _(largest)
     z = np.asarray(case.args[0], dtype=dtype if dtype in _EXP_LIMITS else float)  # overflow as the learner's did
     bad = ~np.isfinite(got)
     index = tuple(int(i) for i in np.argwhere(bad)[0])
-    where = f"{format_index('out', index)} is {number_text(got[index])}"
     row = z[index[:-1]]
     row_text = "[" + ", ".join(number_text(v, digits=4) for v in row[:6]) + (", …]" if row.size > 6 else "]")
+    # What every message starts from: which output is not finite, and its row of z.
+    where = {
+        "index": format_index("out", index),
+        "value": number_text(got[index]),
+        "row": format_index("z", index[:-1]),
+        "values": row_text,
+    }
     with np.errstate(all="ignore"):
         no_exp = z / np.sum(z, axis=-1, keepdims=True)
     if _same_with_nonfinite(got, no_exp):
-        return Diagnosis(
-            "missing_exp",
-            f"{where} for the row {format_index('z', index[:-1])} = {row_text}: you divided the scores by their sum "
-            f"without exponentiating them first, and this row sums to {number_text(float(np.sum(row)))}, so the "
-            "division fails. Softmax divides e^(z_i − max z) by the sum of those exponentials, which is never 0 "
-            "(its largest term is e^0 = 1) and makes every output positive.",
+        message = _(
+            "{index} is {value} for the row {row} = {values}: you divided the scores by their sum without "
+            "exponentiating them first, and this row sums to {total}, so the division fails. Softmax divides "
+            "e^(z_i − max z) by the sum of those exponentials, which is never 0 (its largest term is e^0 = 1) and "
+            "makes every output positive."
         )
+        return Diagnosis("missing_exp", message.format(total=number_text(float(np.sum(row))), **where))
     naive = _same_with_nonfinite(got, _naive_softmax(z))
     if not naive:
-        for word, shift in (
-            ("minimum", np.min(z, axis=-1, keepdims=True)),
-            ("mean", np.mean(z, axis=-1, keepdims=True)),
-        ):
+        shifts = (
+            (
+                N_(
+                    "{index} is {value} for the row {row} = {values}: you subtracted each row's minimum ({shift} "
+                    "here) instead of its maximum. That changes nothing mathematically, and on rows whose numbers are "
+                    "close together it works, but here the largest term is e^({top} − {shift_in_sum}) = e^{power}, "
+                    "larger than the largest {type} ({largest}), so it becomes inf, and inf/inf is NaN. Subtract the "
+                    "row's MAXIMUM: then every exponent is ≤ 0, the largest term is e^0 = 1, and nothing can overflow."
+                ),
+                np.min(z, axis=-1, keepdims=True),
+            ),
+            (
+                N_(
+                    "{index} is {value} for the row {row} = {values}: you subtracted each row's mean ({shift} here) "
+                    "instead of its maximum. That changes nothing mathematically, and on rows whose numbers are close "
+                    "together it works, but here the largest term is e^({top} − {shift_in_sum}) = e^{power}, larger "
+                    "than the largest {type} ({largest}), so it becomes inf, and inf/inf is NaN. Subtract the row's "
+                    "MAXIMUM: then every exponent is ≤ 0, the largest term is e^0 = 1, and nothing can overflow."
+                ),
+                np.mean(z, axis=-1, keepdims=True),
+            ),
+        )
+        for message, shift in shifts:
             if _same_with_nonfinite(got, _shifted_softmax(z, shift)):
                 s = float(shift[index[:-1]][0])
                 top = float(np.max(row)) - s
                 return Diagnosis(
                     "unstable_softmax",
-                    f"{where} for the row {format_index('z', index[:-1])} = {row_text}: you subtracted each row's "
-                    f"{word} ({number_text(s, digits=6)} here) instead of its maximum. That changes nothing "
-                    "mathematically, and on rows whose numbers are close together it works, but here the largest "
-                    f"term is e^({number_text(float(np.max(row)), digits=6)} − {number_text(s, in_sum=True, digits=6)})"
-                    f" = e^{number_text(top, digits=6)}, larger than the largest {type_name} ({largest}), so it "
-                    "becomes inf, and inf/inf is NaN. Subtract the row's MAXIMUM: then every exponent is ≤ 0, the "
-                    "largest term is e^0 = 1, and nothing can overflow.",
+                    _(message).format(
+                        shift=number_text(s, digits=6),
+                        top=number_text(float(np.max(row)), digits=6),
+                        shift_in_sum=number_text(s, in_sum=True, digits=6),
+                        power=number_text(top, digits=6),
+                        type=type_name,
+                        largest=largest,
+                        **where,
+                    ),
                 )
     overflow, underflow = float(np.max(row)) > limit_over, bool(np.all(row < limit_under))
     if _same_with_nonfinite(got, _global_max_softmax(z)) and not naive:
-        gm = number_text(float(np.max(z)))
-        return Diagnosis(
-            "global_max",
-            f"{where}: you subtracted the largest number of the whole array ({gm}) instead of each row's own "
-            f"maximum. For the row {format_index('z', index[:-1])} = {row_text} every e^(z − {gm}) underflows to 0, "
-            "and 0/0 is NaN. Subtract the max of each row (along the last axis): then each row's largest term is "
-            "e^0 = 1.",
+        message = _(
+            "{index} is {value}: you subtracted the largest number of the whole array ({max}) instead of each row's "
+            "own maximum. For the row {row} = {values} every e^(z − {max}) underflows to 0, and 0/0 is NaN. Subtract "
+            "the max of each row (along the last axis): then each row's largest term is e^0 = 1."
         )
+        return Diagnosis("global_max", message.format(max=number_text(float(np.max(z))), **where))
     if not (overflow or underflow or np.max(np.abs(z)) > limit_over):
         return None  # moderate logits: NaN comes from elsewhere; the framework's generic message fits
     if overflow:
-        why = (
-            f"e^{number_text(float(np.max(row)))} is larger than the largest {type_name} ({largest}), so it "
-            "becomes inf, and inf/inf is NaN"
-        )
+        why = _(
+            "e^{power} is larger than the largest {type} ({largest}), so it becomes inf, and inf/inf is NaN"
+        ).format(power=number_text(float(np.max(row))), type=type_name, largest=largest)
     elif underflow:
-        why = (
-            f"e^({number_text(float(np.max(row)))}) is smaller than the smallest {type_name}, so every term of the "
-            "row becomes 0, and 0/0 is NaN"
+        why = _(
+            "e^({power}) is smaller than the smallest {type}, so every term of the row becomes 0, and 0/0 is NaN"
+        ).format(power=number_text(float(np.max(row))), type=type_name)
+    else:
+        why = _("e^z overflows to inf (or underflows to 0) for logits this large, and inf/inf or 0/0 is NaN")
+    if naive:
+        message = _(
+            "{index} is {value} for the row {row} = {values}: you computed e^z / Σ e^z directly, and {why}. Subtract "
+            "the max of each row first, e^(z_i − max z) / Σ_j e^(z_j − max z): the result is the same (the factor "
+            "e^(−max z) cancels), but the largest exponential is e^0 = 1, so nothing overflows."
         )
     else:
-        why = "e^z overflows to inf (or underflows to 0) for logits this large, and inf/inf or 0/0 is NaN"
-    return Diagnosis(
-        "unstable_softmax",
-        f"{where} for the row {format_index('z', index[:-1])} = {row_text}: "
-        f"{'you computed e^z / Σ e^z directly, and ' if naive else 'probably '}{why}. "
-        "Subtract the max of each row first, e^(z_i − max z) / Σ_j e^(z_j − max z): the result is the same (the "
-        "factor e^(−max z) cancels), but the largest exponential is e^0 = 1, so nothing overflows.",
-    )
+        message = _(
+            "{index} is {value} for the row {row} = {values}: probably {why}. Subtract the max of each row first, "
+            "e^(z_i − max z) / Σ_j e^(z_j − max z): the result is the same (the factor e^(−max z) cancels), but the "
+            "largest exponential is e^0 = 1, so nothing overflows."
+        )
+    return Diagnosis("unstable_softmax", message.format(why=why, **where))
 
 
 # ------------------------------------------------------------------------------------------- shared

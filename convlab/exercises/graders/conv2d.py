@@ -41,19 +41,26 @@ from convlab.exercises.window_mistakes import (
 )
 from convlab.ops.conv import conv2d as _conv2d
 from convlab.util.arrays import pad_nhwc
+from convlab.util.i18n import N_, _, ngettext
 
 __all__ = ["HINTS", "cases", "diagnose"]
 
 HINTS: tuple[str, ...] = (
-    "Build it from exercises 2 and 3: zero-pad every image by P on each side (rows and columns only, not the "
-    "batch or channel axes), then compute each output pixel from one window that spans all input channels. "
-    "Keras' Conv2D does not flip the kernel, and the stride moves the window, not the output.",
-    "out has shape (N, T, U, C_out) with T = (H + 2P − KH)/S + 1 and U = (W + 2P − KW)/S + 1, floored "
-    "(slides). out[n, i, j, f] = the sum over r, c and channel ch of x_padded[n, i·S + r, j·S + c, ch] · "
-    "kernel[r, c, ch, f], plus bias[f].",
-    "Loop over images, output rows i, output columns j and filters f. The window's top-left corner is at row "
-    "i·S and column j·S of the padded image; multiply the KH×KW×C_in window by filter f element by element, "
-    "add up all the products, then add bias[f] once — after the sum, not inside it.",
+    N_(
+        "Build it from exercises 2 and 3: zero-pad every image by P on each side (rows and columns only, not the "
+        "batch or channel axes), then compute each output pixel from one window that spans all input channels. "
+        "Keras' Conv2D does not flip the kernel, and the stride moves the window, not the output."
+    ),
+    N_(
+        "out has shape (N, T, U, C_out) with T = (H + 2P − KH)/S + 1 and U = (W + 2P − KW)/S + 1, floored "
+        "(slides). out[n, i, j, f] = the sum over r, c and channel ch of x_padded[n, i·S + r, j·S + c, ch] · "
+        "kernel[r, c, ch, f], plus bias[f]."
+    ),
+    N_(
+        "Loop over images, output rows i, output columns j and filters f. The window's top-left corner is at row "
+        "i·S and column j·S of the padded image; multiply the KH×KW×C_in window by filter f element by element, "
+        "add up all the products, then add bias[f] once — after the sum, not inside it."
+    ),
 )
 
 
@@ -97,7 +104,7 @@ def cases(rng: np.random.Generator) -> list[Case]:
     """
     out = [
         _case(
-            "slide: 5×5×3 input, 2 filters 3×3×3, padding 1, stride 2",
+            _("slide: 5×5×3 input, 2 filters 3×3×3, padding 1, stride 2"),
             one_image(THREE_CHANNEL_INPUT),
             THREE_CHANNEL_KERNEL,
             THREE_CHANNEL_BIAS,
@@ -106,7 +113,7 @@ def cases(rng: np.random.Generator) -> list[Case]:
             slide=True,
         ),
         _case(
-            "slide: 5×5 image ⋆ sharpen kernel, padding 1",
+            _("slide: 5×5 image ⋆ sharpen kernel, padding 1"),
             one_image(IMAGE),
             SHARPEN[:, :, None, None],
             [0],
@@ -129,8 +136,11 @@ def cases(rng: np.random.Generator) -> list[Case]:
         x = _values(rng, (n, h, w, c_in), integers)
         kernel = _values(rng, (kh, kw, c_in, c_out), integers)
         bias = _bias(rng, c_out, integers)
-        filters = f"{c_out} filter{'s' if c_out > 1 else ''} {kh}×{kw}"
-        name = f"random: {n}×{h}×{w}×{c_in} input, {filters}, stride {s}, padding {p}"
+        name = ngettext(
+            "random: {n}×{h}×{w}×{c} input, {filters} filter {kh}×{kw}, stride {s}, padding {p}",
+            "random: {n}×{h}×{w}×{c} input, {filters} filters {kh}×{kw}, stride {s}, padding {p}",
+            c_out,
+        ).format(n=n, h=h, w=w, c=c_in, filters=c_out, kh=kh, kw=kw, s=s, p=p)
         out.append(_case(name, x, kernel, bias, s, p))
     return out
 
@@ -149,7 +159,7 @@ def _candidates(case: Case) -> Iterator[Candidate]:
     x, kernel, bias, s, p = case.args
     expected = case.expected
     n, h, w, c_in = x.shape
-    kh, kw, _, c_out = kernel.shape
+    kh, kw, c_out = kernel.shape[0], kernel.shape[1], kernel.shape[3]
     t, u = expected.shape[1], expected.shape[2]
     xp = pad_nhwc(x, (p, p, p, p))
     # The stride-1, bias-free correlation of the padded input, with one extra ring of S + 1 zeros so that
@@ -167,41 +177,55 @@ def _candidates(case: Case) -> Iterator[Candidate]:
 
     yield (
         "flipped_kernel",
-        "Your output is the true convolution: the kernel flipped upside down and left to right (rotated 180°). "
-        "Keras' Conv2D — and this exercise — computes cross-correlation: multiply window[r, c] by kernel[r, c] "
-        "at the same position, without flipping the kernel.",
+        _(
+            "Your output is the true convolution: the kernel flipped upside down and left to right (rotated 180°). "
+            "Keras' Conv2D — and this exercise — computes cross-correlation: multiply window[r, c] by kernel[r, c] "
+            "at the same position, without flipping the kernel."
+        ),
         lambda: corr(xp, kernel[::-1, ::-1]),
     )
     if kh == kw:
         yield (
             "kernel_transposed",
-            "Your output is what the kernel gives with its rows and columns swapped: you read kernel[c, r] where "
-            "kernel[r, c] belongs. The kernel's first axis goes down the rows of the window, its second across "
-            "the columns (shape (KH, KW, C_in, C_out)).",
+            _(
+                "Your output is what the kernel gives with its rows and columns swapped: you read kernel[c, r] where "
+                "kernel[r, c] belongs. The kernel's first axis goes down the rows of the window, its second across "
+                "the columns (shape (KH, KW, C_in, C_out))."
+            ),
             lambda: corr(xp, kernel.transpose(1, 0, 2, 3)),
         )
     yield (
         "bias_missing",
-        "Your output is right except that the bias is missing: add bias[f] to every output pixel of filter f "
-        "(once per pixel, after summing the window's products).",
+        _(
+            "Your output is right except that the bias is missing: add bias[f] to every output pixel of filter f "
+            "(once per pixel, after summing the window's products)."
+        ),
         lambda: nobias,
     )
     times: dict[int, list[str]] = {}
     for m, how in (
-        (kh * kw * c_in, f"every product of the window (KH·KW·C_in = {kh}·{kw}·{c_in})"),
-        (c_in, f"every input channel (C_in = {c_in})"),
-        (kh * kw, f"every pixel position of the window (KH·KW = {kh}·{kw})"),
-        (kh, f"every row of the window (KH = {kh})"),
-        (kw, f"every column of the window (KW = {kw})"),
+        (
+            kh * kw * c_in,
+            _("every product of the window (KH·KW·C_in = {kh}·{kw}·{c})").format(kh=kh, kw=kw, c=c_in),
+        ),
+        (c_in, _("every input channel (C_in = {c})").format(c=c_in)),
+        (kh * kw, _("every pixel position of the window (KH·KW = {kh}·{kw})").format(kh=kh, kw=kw)),
+        (kh, _("every row of the window (KH = {kh})").format(kh=kh)),
+        (kw, _("every column of the window (KW = {kw})").format(kw=kw)),
     ):
         if m > 1 and how not in times.get(m, []):
             times.setdefault(m, []).append(how)
     for m, hows in times.items():
+        either = hows[0]
+        for how in hows[1:]:
+            either = _("{first} or {second}").format(first=either, second=how)
         yield (
             "bias_per_pixel",
-            f"Your output has the bias added {m} times — once for {' or '.join(hows)} — instead of once per output "
-            "pixel. The bias is added once, after the whole sum over the window and all channels: move it out of "
-            "the inner loops.",
+            _(
+                "Your output has the bias added {m} times — once for {how} — instead of once per output pixel. The "
+                "bias is added once, after the whole sum over the window and all channels: move it out of the inner "
+                "loops."
+            ).format(m=m, how=either),
             lambda m=m: nobias + m * bias,
         )
 
@@ -210,49 +234,59 @@ def _candidates(case: Case) -> Iterator[Candidate]:
         expected,
         s,
         (xp.shape[1] - kh + 1, xp.shape[2] - kw + 1),
-        operation="the convolution",
-        result="result",
-        of_input=" of the padded input",
-        fix=f"With stride S = {s} the window of output pixel (i, j) starts at row i·S and column j·S of the padded "
-        f"input, and the output has T = {t} rows and U = {u} columns.",
+        operation=N_("the convolution"),
+        result=N_("result"),
+        of_input=N_(" of the padded input"),
+        fix=_(
+            "With stride S = {s} the window of output pixel (i, j) starts at row i·S and column j·S of the padded "
+            "input, and the output has T = {t} rows and U = {u} columns."
+        ).format(s=s, t=t, u=u),
     )
 
     if p > 0:
         t0, u0 = (h - kh) // s + 1, (w - kw) // s + 1
         yield (
             "padding_ignored",
-            f"Your output is the convolution without padding: it has {shape_text((n, t0, u0, c_out))} instead of "
-            f"{shape_text(expected.shape)}. Pad every image with P = {p} rows of zeros above and below and "
-            f"P = {p} columns left and right before sliding the window.",
+            _(
+                "Your output is the convolution without padding: it has {got} instead of {expected}. Pad every image "
+                "with P = {p} rows of zeros above and below and P = {p} columns left and right before sliding the "
+                "window."
+            ).format(got=shape_text((n, t0, u0, c_out)), expected=shape_text(expected.shape), p=p),
             lambda: _reference(x, kernel, bias, s, 0) if h >= kh and w >= kw else None,
         )
         yield (
             "padding_all_axes",
-            "Your output is what comes out when the batch and channel axes are padded with zeros too: padding "
-            "every axis of x (N, H, W, C) shifts the images and the channels. Pad only the rows (axis 1) and "
-            "the columns (axis 2), P on each side.",
+            _(
+                "Your output is what comes out when the batch and channel axes are padded with zeros too: padding "
+                "every axis of x (N, H, W, C) shifts the images and the channels. Pad only the rows (axis 1) and "
+                "the columns (axis 2), P on each side."
+            ),
             lambda: _reference(np.pad(x, p)[:n, :, :, :c_in], kernel, bias, s, 0)[:, :t, :u],
         )
         sides = (
-            ((0, p), (0, p), "only below and to the right"),
-            ((2 * p, 0), (2 * p, 0), f"all above and to the left (2P = {2 * p})"),
-            ((0, 2 * p), (0, 2 * p), f"all below and to the right (2P = {2 * p})"),
+            ((0, p), (0, p), _("only below and to the right")),
+            ((2 * p, 0), (2 * p, 0), _("all above and to the left (2P = {pp})").format(pp=2 * p)),
+            ((0, 2 * p), (0, 2 * p), _("all below and to the right (2P = {pp})").format(pp=2 * p)),
         )
         for (top, bottom), (left, right), where in sides:
             code, message = (
                 "padding_one_side",
-                f"Your output is what the convolution gives with the zeros padded {where}. The slides pad "
-                f"P = {p} on every side: P rows above and P below, P columns left and P right.",
+                _(
+                    "Your output is what the convolution gives with the zeros padded {where}. The slides pad P = {p} "
+                    "on every side: P rows above and P below, P columns left and P right."
+                ).format(where=where, p=p),
             )
             if top + bottom == 2 * p and p in (1, s):
                 # 2P zeros on one side put every window P pixels off: the same output as a window offset off by P.
                 off = offset_text(p if bottom else -p, p if right else -p)
                 code, message = (
                     "shifted",
-                    f"Your output is shifted: every window starts {off} — which is also what "
-                    f"zeros padded {where} give. Either the window's offset is off (output pixel (i, j) uses the "
-                    "window whose top-left corner is at row i·S, column j·S of the padded input, counting from 0), "
-                    f"or the padding is on one side only (the slides pad P = {p} on every side).",
+                    _(
+                        "Your output is shifted: every window starts {offset} — which is also what zeros padded "
+                        "{where} give. Either the window's offset is off (output pixel (i, j) uses the window whose "
+                        "top-left corner is at row i·S, column j·S of the padded input, counting from 0), or the "
+                        "padding is on one side only (the slides pad P = {p} on every side)."
+                    ).format(offset=off, where=where, p=p),
                 )
             yield (
                 code,
@@ -262,21 +296,37 @@ def _candidates(case: Case) -> Iterator[Candidate]:
                 ),
             )
 
-    yield from offset_mistakes(at, expected, s, result="result", of_input=" of the padded input")
+    yield from offset_mistakes(at, expected, s, result=N_("result"), of_input=N_(" of the padded input"))
 
     if c_in > 1:
-        for ch, which in ((c_in - 1, "last"), (0, "first")):
+        only = (
+            (
+                c_in - 1,
+                N_(
+                    "Your output only counts the last input channel: the products of the other channels are lost (a "
+                    "sum over the channels that overwrites with = instead of adding with +=?). Each output pixel adds "
+                    "the products of all C_in channels, then the bias."
+                ),
+            ),
+            (
+                0,
+                N_(
+                    "Your output only counts the first input channel: the products of the other channels are lost (a "
+                    "sum over the channels that overwrites with = instead of adding with +=?). Each output pixel adds "
+                    "the products of all C_in channels, then the bias."
+                ),
+            ),
+        )
+        for ch, message in only:
             yield (
                 "one_channel_only",
-                f"Your output only counts the {which} input channel: the products of the other channels are lost "
-                "(a sum over the channels that overwrites with = instead of adding with +=?). Each output pixel "
-                "adds the products of all C_in channels, then the bias.",
+                _(message),
                 lambda ch=ch: _reference(xp[:, :, :, ch : ch + 1], kernel[:, :, ch : ch + 1], bias, s, 0),
             )
     if n > 1:
         yield (
             "batch_ignored",
-            "Every image of your output is the output of the first image: use image n of the batch for out[n].",
+            _("Every image of your output is the output of the first image: use image n of the batch for out[n]."),
             lambda: np.broadcast_to(expected[:1], expected.shape),
         )
 
@@ -287,49 +337,53 @@ def _plus_bias(a: np.ndarray | None, bias: np.ndarray) -> np.ndarray | None:
 
 def _top_left_part(case: Case, got: np.ndarray) -> Diagnosis | None:
     """Right numbers in too small an output (its top-left part): a slip in the output size, named when known."""
-    x, kernel, _, s, p = case.args
+    x, kernel, s, p = case.args[0], case.args[1], case.args[3], case.args[4]
     h, w = x.shape[1], x.shape[2]
     kh, kw = kernel.shape[0], kernel.shape[1]
     slips = (
-        ("padding_ignored", "without the padding (P = 0)", lambda n, k: (n - k) // s + 1),
+        ("padding_ignored", N_("without the padding (P = 0)"), lambda n, k: (n - k) // s + 1),
         (
             "padding_one_side",
-            "with the padding counted on one side only (P where the slides have 2·P, or zeros padded only above "
-            "and to the left)",
+            N_(
+                "with the padding counted on one side only (P where the slides have 2·P, or zeros padded only above "
+                "and to the left)"
+            ),
             lambda n, k: (n + p - k) // s + 1,
         ),
-        ("loop_stops_early", "without the + 1", lambda n, k: (n + 2 * p - k) // s),
+        ("loop_stops_early", N_("without the + 1"), lambda n, k: (n + 2 * p - k) // s),
         (
             "loop_stops_early",
-            "from a loop that stops before the last window (range's end is excluded)",
+            N_("from a loop that stops before the last window (range's end is excluded)"),
             lambda n, k: len(range(0, n + 2 * p - k, s)),
         ),
     )
     if p == 0:
         slips = slips[2:]
-    formula = f"{size_formula_text(h, kh, p, s)} rows and {size_formula_text(w, kw, p, s, 'U')} columns"
+    formula = _("{t} rows and {u} columns").format(
+        t=size_formula_text(h, kh, p, s), u=size_formula_text(w, kw, p, s, "U")
+    )
     sizes = [(code, what, (size(h, kh), size(w, kw))) for code, what, size in slips]
     return top_left_part(got, case.expected, case.tolerance, sizes, formula)
 
 
 def _shape_note(case: Case, got_shape: tuple[int, ...]) -> str:
     """Which slip gives the learner's (wrong) number of rows/columns: no padding, no stride, no floor, no +1."""
-    x, kernel, _, s, p = case.args
+    x, kernel, s, p = case.args[0], case.args[1], case.args[3], case.args[4]
     h, w = x.shape[1], x.shape[2]
     kh, kw = kernel.shape[0], kernel.shape[1]
     if len(got_shape) != 4:
         return ""
     slips = (
-        ("without the padding (P = 0)", lambda n, k: (n - k) // s + 1),
-        ("at stride 1", lambda n, k: n + 2 * p - k + 1),
-        ("without padding and at stride 1", lambda n, k: n - k + 1),
-        ("rounding up instead of down", lambda n, k: -(-(n + 2 * p - k) // s) + 1),
-        ("without the + 1", lambda n, k: (n + 2 * p - k) // s),
-        ("with P counted once instead of on both sides", lambda n, k: (n + p - k) // s + 1),
+        (N_("without the padding (P = 0)"), lambda n, k: (n - k) // s + 1),
+        (N_("at stride 1"), lambda n, k: n + 2 * p - k + 1),
+        (N_("without padding and at stride 1"), lambda n, k: n - k + 1),
+        (N_("rounding up instead of down"), lambda n, k: -(-(n + 2 * p - k) // s) + 1),
+        (N_("without the + 1"), lambda n, k: (n + 2 * p - k) // s),
+        (N_("with P counted once instead of on both sides"), lambda n, k: (n + p - k) // s + 1),
     )
     for what, size in slips:
         if (got_shape[1], got_shape[2]) == (size(h, kh), size(w, kw)):
-            return f" Your rows and columns are what the formula gives {what}."
+            return " " + _("Your rows and columns are what the formula gives {slip}.").format(slip=_(what))
     return ""
 
 
@@ -340,21 +394,20 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     x, kernel, bias, s, p = case.args
     expected = case.expected
     n, h, w, c_in = x.shape
-    kh, kw, _, c_out = kernel.shape
+    kh, kw, c_out = kernel.shape[0], kernel.shape[1], kernel.shape[3]
     tol = case.tolerance
     named = (
         layout_problem(got, expected, tol, "C_out")
-        or integer_output(got, expected, "sum")
+        or integer_output(got, expected, N_("sum"))
         or _top_left_part(case, got)
         or first_match(got, _candidates(case), tol)
     )
     if named is not None:
         return named
     if got.shape != expected.shape:
-        why = (
-            f"(N, T, U, C_out) with N = {n} images, {size_formula_text(h, kh, p, s)} rows, "
-            f"{size_formula_text(w, kw, p, s, 'U')} columns and C_out = {c_out} filters (kernel.shape[3])."
-        )
+        why = _(
+            "(N, T, U, C_out) with N = {n} images, {t} rows, {u} columns and C_out = {c} filters (kernel.shape[3])."
+        ).format(n=n, t=size_formula_text(h, kh, p, s), u=size_formula_text(w, kw, p, s, "U"), c=c_out)
         d = shape_mismatch("out", got.shape, expected.shape, why)
         return Diagnosis(d.code, d.message + _shape_note(case, got.shape))
     idx = first_wrong(got, expected, tol)
@@ -362,6 +415,11 @@ def diagnose(case: Case, got) -> Diagnosis | None:
         return None
     b, i, j, co = idx
     xp = pad_nhwc(x, (p, p, p, p))
-    where = f"Image {b}, filter {co}. " if n > 1 else f"Filter {co}. " if c_out > 1 else ""
+    if n > 1:
+        where = _("Image {image}, filter {filter}.").format(image=b, filter=co) + " "
+    elif c_out > 1:
+        where = _("Filter {filter}.").format(filter=co) + " "
+    else:
+        where = ""
     detail = where + conv_window_text(xp[b], kernel, bias, i, j, co, s, show_window=True)
     return wrong_element("out", idx, got[idx], expected[idx], detail)

@@ -36,23 +36,30 @@ from convlab.exercises.diagnosis import (
 from convlab.exercises.slides import DIAGONAL, IMAGE, SHARPEN, THREE_CHANNEL_INPUT, THREE_CHANNEL_KERNEL, one_image
 from convlab.ops.conv import conv2d_backward
 from convlab.util.arrays import pad_nhwc
+from convlab.util.i18n import N_, _
 
 __all__ = ["HINTS", "NAMES", "cases", "diagnose"]
 
 HINTS: tuple[str, ...] = (
-    "Walk the forward pass backwards. Every output number y[n, i, j, o] came from ONE window of the padded "
-    "input times filter o, plus bias[o]. Send dy[n, i, j, o] back along the same paths — to the bias, to each "
-    "weight and to each pixel of that window — and add up (never overwrite) everything that lands in the same "
-    "place. Lesson 07 does it by hand for one channel.",
-    "With x_p = x padded with P zeros on every side: dbias[o] = Σ over n, i, j of dy[n, i, j, o];  "
-    "dkernel[a, b, c, o] = Σ over n, i, j of dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c];  "
-    "dx_p[n, i·S + a, j·S + b, c] gets kernel[a, b, c, o] · dy[n, i, j, o] added for every (i, j, o) "
-    "whose window covers it. Shapes: dx like x (N, H, W, C_in), dkernel like the kernel (KH, KW, C_in, C_out), "
-    "dbias (C_out,).",
-    "Structure: start dkernel, dbias and a dx_p of the PADDED input's shape at zero; for each image n, output "
-    "row i, column j and filter o, the window starts at row i·S and column j·S of x_p: add window·dy[n, i, j, o] "
-    "to filter o's gradient and filter o's weights·dy[n, i, j, o] onto the window's place in dx_p. At the end "
-    "cut the P-wide ring of padding off dx_p: the result has x's shape.",
+    N_(
+        "Walk the forward pass backwards. Every output number y[n, i, j, o] came from ONE window of the padded "
+        "input times filter o, plus bias[o]. Send dy[n, i, j, o] back along the same paths — to the bias, to each "
+        "weight and to each pixel of that window — and add up (never overwrite) everything that lands in the same "
+        "place. Lesson 07 does it by hand for one channel."
+    ),
+    N_(
+        "With x_p = x padded with P zeros on every side: dbias[o] = Σ over n, i, j of dy[n, i, j, o];  "
+        "dkernel[a, b, c, o] = Σ over n, i, j of dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c];  "
+        "dx_p[n, i·S + a, j·S + b, c] gets kernel[a, b, c, o] · dy[n, i, j, o] added for every (i, j, o) "
+        "whose window covers it. Shapes: dx like x (N, H, W, C_in), dkernel like the kernel (KH, KW, C_in, C_out), "
+        "dbias (C_out,)."
+    ),
+    N_(
+        "Structure: start dkernel, dbias and a dx_p of the PADDED input's shape at zero; for each image n, output "
+        "row i, column j and filter o, the window starts at row i·S and column j·S of x_p: add window·dy[n, i, j, o] "
+        "to filter o's gradient and filter o's weights·dy[n, i, j, o] onto the window's place in dx_p. At the end "
+        "cut the P-wide ring of padding off dx_p: the result has x's shape."
+    ),
 )
 
 # Lesson 07's dy matrices (lessons/07_backprop_by_hand.py), for the slides' 5×5 image (see convlab.exercises.slides).
@@ -89,7 +96,9 @@ def _random_case(rng, n, h, w, c, kh, kw, o, s, p) -> Case:
     x = rng.integers(-3, 4, size=(n, h, w, c))
     kernel = rng.integers(-3, 4, size=(kh, kw, c, o))
     dy = rng.integers(-3, 4, size=(n, oh, ow, o))
-    name = f"random: x {n}×{h}×{w}×{c}, kernel {kh}×{kw}×{c}×{o}, S {s}, P {p}"
+    name = _("random: x {n}×{h}×{w}×{c}, kernel {kh}×{kw}×{c}×{o}, S {s}, P {p}").format(
+        n=n, h=h, w=w, c=c, kh=kh, kw=kw, o=o, s=s, p=p
+    )
     return _case(name, dy, x, kernel, s, p)
 
 
@@ -99,12 +108,18 @@ def cases(rng: np.random.Generator) -> list[Case]:
     out = [
         # The stub's worked example: dbias = [9], dkernel = the 3×3 block sums of the input.
         _case(
-            "lesson 07: 5×5 ⋆ sharpen, dy all ones", np.ones((1, 3, 3, 1)), one_image(IMAGE), sharpen, 1, 0, slide=True
+            _("lesson 07: 5×5 ⋆ sharpen, dy all ones"),
+            np.ones((1, 3, 3, 1)),
+            one_image(IMAGE),
+            sharpen,
+            1,
+            0,
+            slide=True,
         ),
-        _case("lesson 07: 5×5 ⋆ sharpen, a mixed dy", one_image(_DY2), one_image(IMAGE), sharpen, 1, 0, slide=True),
+        _case(_("lesson 07: 5×5 ⋆ sharpen, a mixed dy"), one_image(_DY2), one_image(IMAGE), sharpen, 1, 0, slide=True),
         # The sharpen kernel is symmetric; this one shows whether dx turns the kernel by 180°.
         _case(
-            "lesson 07: diagonal filter [[−1, 0], [0, 1]]",
+            _("lesson 07: diagonal filter [[−1, 0], [0, 1]]"),
             one_image(_DY4),
             one_image(IMAGE),
             DIAGONAL[:, :, None, None],
@@ -112,9 +127,9 @@ def cases(rng: np.random.Generator) -> list[Case]:
             0,
             slide=True,
         ),
-        _case("lesson 07: stride 2, padding 1", one_image(_DY3), one_image(IMAGE), sharpen, 2, 1, slide=True),
+        _case(_("lesson 07: stride 2, padding 1"), one_image(_DY3), one_image(IMAGE), sharpen, 2, 1, slide=True),
         _case(
-            "slides: 5×5×3, two filters, P 1, S 2, dy all ones",
+            _("slides: 5×5×3, two filters, P 1, S 2, dy all ones"),
             np.ones((1, 3, 3, 2)),
             one_image(THREE_CHANNEL_INPUT),
             THREE_CHANNEL_KERNEL,
@@ -165,7 +180,7 @@ def _grads(
         dk_assign: ``=`` instead of ``+=`` for dkernel (only the last window counts).
     """
     n, h, w, c = x.shape
-    kh, kw, _, o = kernel.shape
+    kh, kw = kernel.shape[0], kernel.shape[1]
     xp = np.zeros((n, canvas[0], canvas[1], c))
     xp[:, top : top + h, top : top + w, :] = x
     dxp = np.zeros_like(xp)
@@ -196,165 +211,183 @@ def _padded_shape(x, p):
 
 
 def _mistakes(case: Case):
-    """``(code, output index, candidate, message)`` for each typical mistake, most telling first."""
+    """``(code, output index, candidate, message)`` for each typical mistake, most telling first.
+
+    A message written for several outputs holds the placeholder ``{what}``: :func:`diagnose` puts in the names of
+    the outputs the mistake explains.
+    """
     dy, x, kernel, s, p = case.args
     n, h, w, c = x.shape
-    kh, kw, _, o = kernel.shape
+    kh, kw, o = kernel.shape[0], kernel.shape[1], kernel.shape[3]
     oh, ow = dy.shape[1], dy.shape[2]
     hp, wp = h + 2 * p, w + 2 * p
     canvas = (hp, wp)
-    dx_exp, dk_exp, db_exp = case.expected
+    dk_exp = case.expected[1]
 
     def crop(dxp, top=p):
         return dxp[:, top : top + h, top : top + w, :]
 
     out = []
     if s > 1:
-        msg = (
-            f"Stride ignored in {{what}}: your windows start at row i and column j, but with stride S = {s} "
-            f"window (i, j) starts at row i·S and column j·S of the padded input (the forward pass's windows). "
-            f"Multiply the output position by the stride wherever you locate a window (on lesson 07's "
-            f"convolution route: spread dy out with S − 1 = {s - 1} zero(s) between its numbers first)."
-        )
+        msg = _(
+            "Stride ignored in {what}: your windows start at row i and column j, but with stride S = {s} window "
+            "(i, j) starts at row i·S and column j·S of the padded input (the forward pass's windows). Multiply the "
+            "output position by the stride wherever you locate a window (on lesson 07's convolution route: spread "
+            "dy out with S − 1 = {zeros} zero(s) between its numbers first)."
+        ).format(what="{what}", s=s, zeros=s - 1)
         dxp1, dk1 = _grads(dy, x, kernel, step=1, top=p, canvas=canvas)
         out.append(("stride_ignored", 0, crop(dxp1), msg))
         out.append(("stride_ignored", 1, dk1, msg))
         # The "full convolution" route without spreading dy out (no S − 1 zeros between its numbers): a padded
         # gradient only OH − 1 + KH rows tall, its padding cut as lesson 07 does ([P:−P]) or as x's ([P:P + H]).
         full = (oh - 1 + kh, ow - 1 + kw)  # never taller than the padded input
-        msg2 = (
-            f"Stride ignored in dx: it looks like the full convolution of dy with the flipped kernel, but "
-            f"with stride S = {s} dy must first be spread out with S − 1 = {s - 1} zero(s) between its numbers "
-            f"(lesson 07, 'dilate'), so each dy[n, i, j, o] lands at row i·S, column j·S."
-        )
+        msg2 = _(
+            "Stride ignored in dx: it looks like the full convolution of dy with the flipped kernel, but with stride "
+            "S = {s} dy must first be spread out with S − 1 = {zeros} zero(s) between its numbers (lesson 07, "
+            "'dilate'), so each dy[n, i, j, o] lands at row i·S, column j·S."
+        ).format(s=s, zeros=s - 1)
         for end in ((full[0] - p, full[1] - p), (min(p + h, full[0]), min(p + w, full[1]))):
             if end[0] > p and end[1] > p:
                 out.append(("stride_ignored", 0, dxp1[:, p : end[0], p : end[1], :], msg2))
         # dkernel as correlate(x_p, dy) without spreading dy out: the kernel gradient of a stride-1 layer.
         kh2, kw2 = hp - oh + 1, wp - ow + 1
         if kh2 > 0 and kw2 > 0:
-            _, dk2 = _grads(dy, x, np.zeros((kh2, kw2, c, o)), step=1, top=p, canvas=canvas)
-            msg3 = (
-                f"Stride ignored in dkernel: it looks like the correlation of the padded input with dy, but with "
-                f"stride S = {s} the weight (a, b) met the pixels x_p[n, i·S + a, j·S + b] — every S-th one: "
-                f"spread dy out with S − 1 = {s - 1} zero(s) between its numbers first, or step by S."
-            )
+            dk2 = _grads(dy, x, np.zeros((kh2, kw2, c, o)), step=1, top=p, canvas=canvas)[1]
+            msg3 = _(
+                "Stride ignored in dkernel: it looks like the correlation of the padded input with dy, but with "
+                "stride S = {s} the weight (a, b) met the pixels x_p[n, i·S + a, j·S + b] — every S-th one: spread "
+                "dy out with S − 1 = {zeros} zero(s) between its numbers first, or step by S."
+            ).format(s=s, zeros=s - 1)
             out.append(("stride_ignored", 1, dk2, msg3))
     out.append(
         (
             "dkernel_flipped",
             1,
             dk_exp[::-1, ::-1],
-            "dkernel is turned by 180°: dkernel[a, b] must collect the pixels that weight (a, b) multiplied, "
-            "x_p[n, i·S + a, j·S + b] — the window's top-left pixel belongs to weight (0, 0). "
-            "Check the order of your indices (or of the arguments of your correlation).",
+            _(
+                "dkernel is turned by 180°: dkernel[a, b] must collect the pixels that weight (a, b) multiplied, "
+                "x_p[n, i·S + a, j·S + b] — the window's top-left pixel belongs to weight (0, 0). Check the order of "
+                "your indices (or of the arguments of your correlation)."
+            ),
         )
     )
-    _, dk_conv = _grads(dy[:, ::-1, ::-1, :], x, kernel, step=s, top=p, canvas=canvas)
+    dk_conv = _grads(dy[:, ::-1, ::-1, :], x, kernel, step=s, top=p, canvas=canvas)[1]
     out.append(
         (
             "dkernel_flipped",
             1,
             dk_conv,
-            "dkernel pairs each window with the wrong dy: it looks like a convolution (dy turned by 180°) where "
-            "a cross-correlation is needed. dkernel[a, b, c, o] = Σ dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c]: "
-            "the window of output (i, j) goes with dy[n, i, j, o] of the same (i, j).",
+            _(
+                "dkernel pairs each window with the wrong dy: it looks like a convolution (dy turned by 180°) where a "
+                "cross-correlation is needed. dkernel[a, b, c, o] = Σ dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c]: "
+                "the window of output (i, j) goes with dy[n, i, j, o] of the same (i, j)."
+            ),
         )
     )
-    dxp_flip, _ = _grads(dy, x, kernel, step=s, top=p, canvas=canvas, flip_dx=True)
+    dxp_flip = _grads(dy, x, kernel, step=s, top=p, canvas=canvas, flip_dx=True)[0]
     out.append(
         (
             "dx_kernel_not_flipped",
             0,
             crop(dxp_flip),
-            "dx uses the kernel the wrong way round: pixel x_p[i·S + a, j·S + b] was multiplied by "
-            "kernel[a, b], so it gets kernel[a, b]·dy[i, j] back. Written as a full convolution of dy, that means "
-            "sliding the kernel turned by 180° (lesson 07: only the flipped kernel gives the right ∂L/∂x; the "
-            "sharpen kernel hides this because it is symmetric).",
+            _(
+                "dx uses the kernel the wrong way round: pixel x_p[i·S + a, j·S + b] was multiplied by kernel[a, b], "
+                "so it gets kernel[a, b]·dy[i, j] back. Written as a full convolution of dy, that means sliding the "
+                "kernel turned by 180° (lesson 07: only the flipped kernel gives the right ∂L/∂x; the sharpen kernel "
+                "hides this because it is symmetric)."
+            ),
         )
     )
     if p > 0:
-        dxp, _ = _grads(dy, x, kernel, step=s, top=p, canvas=canvas)
-        msg = (
-            f"Padding mishandled in {{what}}: the windows are placed as if x started at row 0, column 0 of the "
-            f"padded input, but with P = {p} zeros on every side x starts at row P and column P, so x_p[n, r, q] "
-            f"is x[n, r − {p}, q − {p}]. {{fix}}"
-        )
+        dxp = _grads(dy, x, kernel, step=s, top=p, canvas=canvas)[0]
         out.append(
             (
                 "padding_ignored",
                 0,
                 dxp[:, :h, :w, :],
-                msg.format(
-                    what="dx",
-                    fix=f"Cut the {p}-wide ring off ALL four sides of the padded gradient (not just the bottom and "
-                    "the right).",
-                ),
+                _(
+                    "Padding mishandled in dx: the windows are placed as if x started at row 0, column 0 of the "
+                    "padded input, but with P = {p} zeros on every side x starts at row P and column P, so "
+                    "x_p[n, r, q] is x[n, r − {p}, q − {p}]. Cut the {p}-wide ring off ALL four sides of the padded "
+                    "gradient (not just the bottom and the right)."
+                ).format(p=p),
             )
         )
-        _, dk0 = _grads(dy, x, kernel, step=s, top=0, canvas=canvas)
+        dk0 = _grads(dy, x, kernel, step=s, top=0, canvas=canvas)[1]
         out.append(
             (
                 "padding_ignored",
                 1,
                 dk0,
-                msg.format(what="dkernel", fix="Pad x with P zeros on every side before taking the windows."),
+                _(
+                    "Padding mishandled in dkernel: the windows are placed as if x started at row 0, column 0 of the "
+                    "padded input, but with P = {p} zeros on every side x starts at row P and column P, so "
+                    "x_p[n, r, q] is x[n, r − {p}, q − {p}]. Pad x with P zeros on every side before taking the "
+                    "windows."
+                ).format(p=p),
             )
         )
     if kh > s or kw > s:
         for how in ("last_filter", "all_filters"):
-            dxp_a, _ = _grads(dy, x, kernel, step=s, top=p, canvas=canvas, dx_assign=how)
-            out.append(
-                (
-                    "overlap_overwrites",
-                    0,
-                    crop(dxp_a),
-                    f"dx: a pixel that lies in several windows (here the {kh}×{kw} windows overlap, as the stride "
-                    f"is {s}) must get the SUM of what every window sends back; your code keeps only the last one "
-                    "(= instead of +=)."
-                    + (" Add the contributions of every filter o too." if how == "last_filter" and o > 1 else ""),
+            dxp_a = _grads(dy, x, kernel, step=s, top=p, canvas=canvas, dx_assign=how)[0]
+            if how == "last_filter" and o > 1:
+                message = _(
+                    "dx: a pixel that lies in several windows (here the {kh}×{kw} windows overlap, as the stride is "
+                    "{s}) must get the SUM of what every window sends back; your code keeps only the last one (= "
+                    "instead of +=). Add the contributions of every filter o too."
                 )
-            )
-    _, dk_a = _grads(dy, x, kernel, step=s, top=p, canvas=canvas, dk_assign=True)
+            else:
+                message = _(
+                    "dx: a pixel that lies in several windows (here the {kh}×{kw} windows overlap, as the stride is "
+                    "{s}) must get the SUM of what every window sends back; your code keeps only the last one (= "
+                    "instead of +=)."
+                )
+            out.append(("overlap_overwrites", 0, crop(dxp_a), message.format(kh=kh, kw=kw, s=s)))
+    dk_a = _grads(dy, x, kernel, step=s, top=p, canvas=canvas, dk_assign=True)[1]
     out.append(
         (
             "dkernel_overwrites",
             1,
             dk_a,
-            "dkernel holds only the last window's contribution: each weight collects the sum over ALL images n "
-            "and windows (i, j) of dy[n, i, j, o]·pixel — add (+=), do not assign (=).",
+            _(
+                "dkernel holds only the last window's contribution: each weight collects the sum over ALL images n "
+                "and windows (i, j) of dy[n, i, j, o]·pixel — add (+=), do not assign (=)."
+            ),
         )
     )
     if n > 1:
         for b in (0, n - 1):
-            _, dk_b = _grads(dy[b : b + 1], x[b : b + 1], kernel, step=s, top=p, canvas=canvas)
+            dk_b = _grads(dy[b : b + 1], x[b : b + 1], kernel, step=s, top=p, canvas=canvas)[1]
             out.append(
                 (
                     "batch_not_summed",
                     1,
                     dk_b,
-                    f"dkernel uses only image {b} of the batch: the same kernel was applied to all N = {n} "
-                    "images, so its gradient is the sum over the batch as well as over the windows.",
+                    _(
+                        "dkernel uses only image {b} of the batch: the same kernel was applied to all N = {n} images, "
+                        "so its gradient is the sum over the batch as well as over the windows."
+                    ).format(b=b, n=n),
                 )
             )
     # dbias: which axes of dy are summed.
+    axis_names = (_("batch"), _("rows"), _("columns"), _("filters"))
     for axes in itertools.chain.from_iterable(itertools.combinations(range(4), r) for r in range(5)):
         if axes == (0, 1, 2):
             continue
         cand = dy.sum(axis=axes) if axes else dy
-        kept = [("batch", "rows", "columns", "filters")[a] for a in range(4) if a not in axes]
-        summed = [("batch", "rows", "columns", "filters")[a] for a in axes]
-        what = "summed over " + (", ".join(summed) if summed else "nothing")
-        out.append(
-            (
-                "dbias_axes",
-                2,
-                cand,
-                f"dbias is dy {what} (shape {shape_text(cand.shape)}, keeping {', '.join(kept) or 'no axis'}). "
-                f"bias[o] was added to every output pixel of filter o in every image, so dbias[o] is the sum of "
-                f"dy[n, i, j, o] over the batch, the rows and the columns — one number per filter, shape ({o},).",
-            )
+        kept = [axis_names[a] for a in range(4) if a not in axes]
+        summed = [axis_names[a] for a in axes]
+        message = _(
+            "dbias is dy summed over {summed} (shape {shape}, keeping {kept}). bias[o] was added to every output "
+            "pixel of filter o in every image, so dbias[o] is the sum of dy[n, i, j, o] over the batch, the rows and "
+            "the columns — one number per filter, shape ({o},)."
+        ).format(
+            summed=", ".join(summed) if summed else _("nothing"),
+            shape=shape_text(cand.shape),
+            kept=", ".join(kept) or _("no axis"),
+            o=o,
         )
+        out.append(("dbias_axes", 2, cand, message))
     if n > 1:
         for b in (0, n - 1):
             out.append(
@@ -362,8 +395,10 @@ def _mistakes(case: Case):
                     "dbias_axes",
                     2,
                     dy[b].sum(axis=(0, 1)),
-                    f"dbias uses only image {b}: sum dy over the batch too (all N = {n} images), "
-                    "as well as over the rows and columns.",
+                    _(
+                        "dbias uses only image {b}: sum dy over the batch too (all N = {n} images), as well as over "
+                        "the rows and columns."
+                    ).format(b=b, n=n),
                 )
             )
     if o > 1:
@@ -372,8 +407,10 @@ def _mistakes(case: Case):
                 "dbias_axes",
                 2,
                 np.full(o, dy.sum()),
-                "dbias is the sum of ALL of dy, filters included: each filter has its own bias, so "
-                "dbias[o] sums dy[n, i, j, o] over n, i and j only.",
+                _(
+                    "dbias is the sum of ALL of dy, filters included: each filter has its own bias, so dbias[o] sums "
+                    "dy[n, i, j, o] over n, i and j only."
+                ),
             )
         )
     return out
@@ -389,34 +426,41 @@ def _dk_detail(case: Case, idx) -> str:
     xp = pad_nhwc(x, (p, p, p, p))
     oh, ow = dy.shape[1], dy.shape[2]
     lines = [
-        f"dkernel[a, b, c, o] = Σ over n, i, j of dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c]"
-        f"  (S = {s}; x_p is x with P = {p} zeros on every side)."
+        _(
+            "dkernel[a, b, c, o] = Σ over n, i, j of dy[n, i, j, o] · x_p[n, i·S + a, j·S + b, c]  (S = {s}; x_p is x "
+            "with P = {p} zeros on every side)."
+        ).format(s=s, p=p)
     ]
     lines.append(
-        f"Weight ({a}, {b}) of channel {c}, filter {o}, multiplied the pixels at rows {a}, {a} + {s}, …, "
-        f"columns {b}, {b} + {s}, … of x_p:"
+        _(
+            "Weight ({a}, {b}) of channel {c}, filter {o}, multiplied the pixels at rows {a}, {a} + {s}, …, columns "
+            "{b}, {b} + {s}, … of x_p:"
+        ).format(a=a, b=b, c=c, o=o, s=s)
     )
     total = 0.0
     partial = []
     for n in range(dy.shape[0]):
         touched = xp[n, a : a + (oh - 1) * s + 1 : s, b : b + (ow - 1) * s + 1 : s, c]
         g = dy[n, :, :, o]
-        label = f"image {n}: " if dy.shape[0] > 1 else ""
+        label = _("image {n}:").format(n=n) + " " if dy.shape[0] > 1 else ""
         if touched.size <= 12:
             pad = "    " + " " * len(label)
             lines.append(f"    {label}{product_sum_text(touched, g, width=72 - len(pad), indent=pad)}")
         else:
-            lines.append(f"    {label}pixels touched:")
+            lines.append(f"    {label}" + _("pixels touched:"))
             lines.append(window_text(touched, "      "))
-            lines.append("    times dy:")
+            lines.append("    " + _("times dy:"))
             lines.append(window_text(g, "      "))
-            lines.append(f"    sum of the products = {number_text(np.sum(touched * g))}")
+            lines.append("    " + _("sum of the products = {total}").format(total=number_text(np.sum(touched * g))))
         v = float(np.sum(touched * g))
         partial.append(v)
         total += v
     if len(partial) > 1:
         lines.append(
-            f"    {' + '.join(number_text(v, in_sum=True) for v in partial)} = {number_text(total)} (all images)"
+            "    "
+            + _("{sums} = {total} (all images)").format(
+                sums=" + ".join(number_text(v, in_sum=True) for v in partial), total=number_text(total)
+            )
         )
     return "\n".join(lines)
 
@@ -424,10 +468,12 @@ def _dk_detail(case: Case, idx) -> str:
 def _dx_detail(case: Case, idx) -> str:
     dy, x, kernel, s, p = case.args
     n, r, q, c = idx
-    kh, kw, _, o_count = kernel.shape
+    kh, kw, o_count = kernel.shape[0], kernel.shape[1], kernel.shape[3]
     lines = [
-        f"dx[n, h, w, c] = Σ over every output (i, j, o) whose window covers pixel (h, w) of "
-        f"dy[n, i, j, o] · kernel[h + P − i·S, w + P − j·S, c, o]  (S = {s}, P = {p})."
+        _(
+            "dx[n, h, w, c] = Σ over every output (i, j, o) whose window covers pixel (h, w) of dy[n, i, j, o] · "
+            "kernel[h + P − i·S, w + P − j·S, c, o]  (S = {s}, P = {p})."
+        ).format(s=s, p=p)
     ]
     terms = []
     for i in range(dy.shape[1]):
@@ -438,20 +484,29 @@ def _dx_detail(case: Case, idx) -> str:
                     terms.append((i, j, o, a, b))
     if not terms:
         lines.append(
-            f"No window covers x[{n}, {r}, {q}] (it lies in rows/columns the stride skips past), so its gradient is 0."
+            _(
+                "No window covers x[{n}, {r}, {q}] (it lies in rows/columns the stride skips past), so its gradient "
+                "is 0."
+            ).format(n=n, r=r, q=q)
         )
         return "\n".join(lines)
     shown = terms[:24]
-    lines.append(f"Pixel ({r}, {q}) is position ({r + p}, {q + p}) of the padded input; the windows covering it:")
+    lines.append(
+        _("Pixel ({r}, {q}) is position ({rp}, {qp}) of the padded input; the windows covering it:").format(
+            r=r, q=q, rp=r + p, qp=q + p
+        )
+    )
     for i, j, o, a, b in shown:
         lines.append(
-            f"    output ({i}, {j}), filter {o}: dy = {number_text(dy[n, i, j, o])}, "
-            f"kernel[{a}, {b}, {c}, {o}] = {number_text(kernel[a, b, c, o])}"
+            "    "
+            + _("output ({i}, {j}), filter {o}: dy = {dy}, kernel[{a}, {b}, {c}, {o}] = {weight}").format(
+                i=i, j=j, o=o, dy=number_text(dy[n, i, j, o]), a=a, b=b, c=c, weight=number_text(kernel[a, b, c, o])
+            )
         )
     if len(terms) > len(shown):
-        lines.append(f"    … and {len(terms) - len(shown)} more")
-    dys = [dy[n, i, j, o] for i, j, o, _, _ in terms]
-    ks = [kernel[a, b, c, o] for _, _, o, a, b in terms]
+        lines.append("    " + _("… and {n} more").format(n=len(terms) - len(shown)))
+    dys = [dy[n, t[0], t[1], t[2]] for t in terms]
+    ks = [kernel[t[3], t[4], c, t[2]] for t in terms]
     lines.append(f"    {product_sum_text(dys, ks, width=68, indent='    ')}")
     return "\n".join(lines)
 
@@ -460,50 +515,61 @@ def _db_detail(case: Case, idx) -> str:
     dy = case.args[0]
     (o,) = idx
     v = dy[:, :, :, o]
-    lines = [f"dbias[o] = Σ over n, i, j of dy[n, i, j, o]: the sum of filter {o}'s dy over every image:"]
+    lines = [_("dbias[o] = Σ over n, i, j of dy[n, i, j, o]: the sum of filter {o}'s dy over every image:").format(o=o)]
     for n in range(dy.shape[0]):
         lines.append(window_text(v[n], "    "))
-    lines.append(f"    total = {number_text(v.sum())}")
+    lines.append("    " + _("total = {total}").format(total=number_text(v.sum())))
     return "\n".join(lines)
 
 
 def _shape_why(case: Case, k: int, got_shape) -> str:
     dy, x, kernel, s, p = case.args
-    n, h, w, c = x.shape
-    kh, kw, _, o = kernel.shape
+    h, w = x.shape[1], x.shape[2]
+    kh, kw, o = kernel.shape[0], kernel.shape[1], kernel.shape[3]
     oh, ow = dy.shape[1], dy.shape[2]
     if k == 0:
-        why = f"dx is the gradient of x, so it has x's shape (N, H, W, C_in) = {shape_text(x.shape)}."
+        why = _("dx is the gradient of x, so it has x's shape (N, H, W, C_in) = {shape}.").format(
+            shape=shape_text(x.shape)
+        )
         short = ((oh - 1) * s + kh - 2 * p, (ow - 1) * s + kw - 2 * p)
         if len(got_shape) == 4 and tuple(got_shape[1:3]) == short and short != (h, w):
             parts = []
             if short[0] != h:
                 parts.append(
-                    f"{size_formula_text(h, kh, p, s)} windows down cover only {(oh - 1) * s + kh} of the "
-                    f"{h + 2 * p} padded rows"
+                    _("{formula} windows down cover only {covered} of the {total} padded rows").format(
+                        formula=size_formula_text(h, kh, p, s), covered=(oh - 1) * s + kh, total=h + 2 * p
+                    )
                 )
             if short[1] != w:
                 parts.append(
-                    f"{size_formula_text(w, kw, p, s, letter='U')} windows across cover only {(ow - 1) * s + kw} "
-                    f"of the {w + 2 * p} padded columns"
+                    _("{formula} windows across cover only {covered} of the {total} padded columns").format(
+                        formula=size_formula_text(w, kw, p, s, letter="U"), covered=(ow - 1) * s + kw, total=w + 2 * p
+                    )
                 )
-            why += (
-                f" Yours stops where the last window ends ({'; '.join(parts)}): the rows/columns no window "
-                "reaches still belong to dx, with gradient 0."
-            )
+            why += " " + _(
+                "Yours stops where the last window ends ({where}): the rows/columns no window reaches still belong "
+                "to dx, with gradient 0."
+            ).format(where="; ".join(parts))
         return why
     if k == 1:
-        why = (
-            "dkernel is the gradient of the kernel, so it has the kernel's shape (KH, KW, C_in, C_out) = "
-            f"{shape_text(kernel.shape)}."
-        )
+        why = _(
+            "dkernel is the gradient of the kernel, so it has the kernel's shape (KH, KW, C_in, C_out) = {shape}."
+        ).format(shape=shape_text(kernel.shape))
         if tuple(got_shape[:2]) == (h + 2 * p - (oh - 1) * s, w + 2 * p - (ow - 1) * s):
-            why += (
-                " Yours is as large as the correlation of the whole padded input with the spread-out dy: the "
+            why += " " + _(
+                "Yours is as large as the correlation of the whole padded input with the spread-out dy: the "
                 "rows/columns no window reaches must be left out (crop x_p to the part the windows cover)."
             )
         return why
-    return f"dbias has one number per filter: shape (C_out,) = ({o},)."
+    return _("dbias has one number per filter: shape (C_out,) = ({o},).").format(o=o)
+
+
+def _names_text(names: list[str]) -> str:
+    """``["dx", "dkernel"]`` → ``"dx and dkernel"`` (in the language in use)."""
+    text = names[0]
+    for name in names[1:]:
+        text = _("{first} and {second}").format(first=text, second=name)
+    return text
 
 
 def diagnose(case: Case, got) -> Diagnosis | None:
@@ -516,50 +582,62 @@ def diagnose(case: Case, got) -> Diagnosis | None:
         got = tuple(np.asarray(g, dtype=float) for g in got)
     except (TypeError, ValueError):
         return None
-    dy, x, kernel, s, p = case.args
+    x, p = case.args[1], case.args[4]
     wrong = [k for k in range(3) if not close(got[k], case.expected[k], tol)]
     if not wrong:
         return None
 
     def also(explained):
         rest = [NAMES[k] for k in wrong if k not in explained]
-        verb = "is" if len(rest) == 1 else "are"
-        return f"\n({' and '.join(rest)} {verb} wrong too: fix this first, then check again.)" if rest else ""
+        if not rest:
+            return ""
+        if len(rest) == 1:
+            text = _("({name} is wrong too: fix this first, then check again.)")
+        else:
+            text = _("({name} are wrong too: fix this first, then check again.)")
+        return "\n" + text.format(name=_names_text(rest))
 
     if 0 in wrong and got[0].shape == _padded_shape(x, p) and p > 0:
+        message = _(
+            "dx has the padded input's shape {got}; it must have x's shape {shape}. The padding zeros are not "
+            "learned: cut the {p}-wide ring (P = {p}) off every side of your padded gradient before returning it."
+        )
         return Diagnosis(
-            "dx_not_cropped",
-            f"dx has the padded input's shape {shape_text(got[0].shape)}; it must have x's shape "
-            f"{shape_text(x.shape)}. The padding zeros are not learned: cut the {p}-wide ring (P = {p}) off "
-            "every side of your padded gradient before returning it." + also({0}),
+            "dx_not_cropped", message.format(got=shape_text(got[0].shape), shape=shape_text(x.shape), p=p) + also({0})
         )
     mistakes = _mistakes(case)
     for code, k, cand, message in mistakes:
         if k in wrong and same_shape_and_close(got[k], cand, tol):
             explained = {
                 k2
-                for c2, k2, cand2, _ in mistakes
+                for c2, k2, cand2, _message in mistakes
                 if c2 == code and k2 in wrong and same_shape_and_close(got[k2], cand2, tol)
             }
             # A message written for several outputs names the ones this mistake explains.
-            message = message.replace("{what}", " and ".join(NAMES[k2] for k2 in sorted(explained)))
+            message = message.replace("{what}", _names_text([NAMES[k2] for k2 in sorted(explained)]))
             return Diagnosis(code, message + also(explained))
     # Right numbers in the wrong arrangement of axes, or a constant factor.
     for k in wrong:
         g, e = got[k], case.expected[k]
         if g.shape != e.shape and g.size == e.size and close(g.reshape(e.shape), e, tol):
-            why = "the numbers are right but the shape is not; " + _shape_why(case, k, g.shape)
+            why = _("the numbers are right but the shape is not; {why}").format(why=_shape_why(case, k, g.shape))
             return shape_mismatch(NAMES[k], g.shape, e.shape, why)
         if g.shape == e.shape and np.any(e):
             factor = float(np.vdot(g, e) / np.vdot(e, e))
             if abs(factor - 1) > 1e-9 and factor != 0 and close(g, factor * e, tol):
-                averaged = "Did you average (divide by the batch size or the number of windows)? "
-                return Diagnosis(
-                    "scaled",
-                    f"{NAMES[k]} is the right answer times {number_text(factor, digits=4)}. "
-                    f"{averaged if abs(factor) < 1 else ''}"
-                    "The gradient is a plain sum: dy already holds whatever averaging the loss did." + also({k}),
-                )
+                if abs(factor) < 1:
+                    message = _(
+                        "{name} is the right answer times {factor}. Did you average (divide by the batch size or the "
+                        "number of windows)? The gradient is a plain sum: dy already holds whatever averaging the "
+                        "loss did."
+                    )
+                else:
+                    message = _(
+                        "{name} is the right answer times {factor}. The gradient is a plain sum: dy already holds "
+                        "whatever averaging the loss did."
+                    )
+                text = message.format(name=NAMES[k], factor=number_text(factor, digits=4))
+                return Diagnosis("scaled", text + also({k}))
     for k in wrong:
         g, e = got[k], case.expected[k]
         if g.shape != e.shape:

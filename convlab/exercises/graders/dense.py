@@ -22,18 +22,25 @@ from convlab.exercises.diagnosis import number_text, product_sum_text, shape_mis
 from convlab.model.layers.flatten import Flatten
 from convlab.ops.activations import softmax as reference_softmax
 from convlab.ops.dense import dense as reference_dense
+from convlab.util.i18n import N_, _
 
 __all__ = ["HINTS", "cases", "diagnose"]
 
 HINTS: tuple[str, ...] = (
-    "flatten keeps one row per image and lays out all of that image's numbers in it; dense gives every sample "
-    "one output per unit, each a weighted sum of all its features plus that unit's bias.",
-    "flatten: (N, H, W, C) → (N, H·W·C), element [n, h, w, c] at position (h·W + w)·C + c (Keras: the channels "
-    "of one pixel are next to each other). dense: x (N, D), kernel (D, U), bias (U,) → (N, U), "
-    "out[n, u] = Σ_d x[n, d]·kernel[d, u] + bias[u].",
-    "flatten: walk the rows, then the columns, then the channels, the channel index changing fastest. dense: for "
-    "each sample and each unit, add up the sample's features times that unit's column of the kernel, then add the "
-    "unit's bias once.",
+    N_(
+        "flatten keeps one row per image and lays out all of that image's numbers in it; dense gives every sample "
+        "one output per unit, each a weighted sum of all its features plus that unit's bias."
+    ),
+    N_(
+        "flatten: (N, H, W, C) → (N, H·W·C), element [n, h, w, c] at position (h·W + w)·C + c (Keras: the channels "
+        "of one pixel are next to each other). dense: x (N, D), kernel (D, U), bias (U,) → (N, U), "
+        "out[n, u] = Σ_d x[n, d]·kernel[d, u] + bias[u]."
+    ),
+    N_(
+        "flatten: walk the rows, then the columns, then the channels, the channel index changing fastest. dense: "
+        "for each sample and each unit, add up the sample's features times that unit's column of the kernel, then "
+        "add the unit's bias once."
+    ),
 )
 
 # Lesson 12 ("1×1 convolutions: a Dense layer at every pixel"): its four pixels of 3 channels, W (3, 2), b (2,).
@@ -55,9 +62,13 @@ def _dense_case(name: str, x, kernel, bias, slide: bool = False) -> Case:
     )
 
 
-def _random_dense(rng: np.random.Generator, n: int, d: int, u: int, name: str) -> Case:
+def _random_dense(rng: np.random.Generator, n: int, d: int, u: int, about: str = "") -> Case:
+    """``about``: what the case is about, marked for the catalogs (``N_("one sample")``), shown translated."""
+    name = _("random: x ({n}, {d}), kernel ({d}, {u})").format(n=n, d=d, u=u)
+    if about:
+        name = _("{name}: {about}").format(name=name, about=_(about))
     return _dense_case(
-        f"random: x ({n}, {d}), kernel ({d}, {u}){name}",
+        name,
         rng.standard_normal((n, d)),
         rng.standard_normal((d, u)),
         rng.standard_normal(u),
@@ -74,44 +85,45 @@ def cases(rng: np.random.Generator) -> list[Case]:
     h, w, c = np.meshgrid(np.arange(2), np.arange(3), np.arange(2), indexing="ij")
     readable = (100 * h + 10 * w + c)[None].astype(np.float64)  # (1, 2, 3, 2)
     return [
-        _flatten_case("readable: x[0, h, w, c] = 100·h + 10·w + c, shape (1, 2, 3, 2)", readable, slide=True),
+        _flatten_case(_("readable: x[0, h, w, c] = 100·h + 10·w + c, shape (1, 2, 3, 2)"), readable, slide=True),
         _flatten_case(
-            "slides: Flatten after Conv2D(64, 3) on 28×28: (1, 26, 26, 64) → 26·26·64 = 43,264 values",
+            _("slides: Flatten after Conv2D(64, 3) on 28×28: (1, 26, 26, 64) → 26·26·64 = 43,264 values"),
             rng.standard_normal((1, 26, 26, 64)),
         ),
-        _flatten_case("random (2, 3, 4, 2)", rng.standard_normal((2, 3, 4, 2))),
-        _flatten_case("random (2, 4, 3, 3)", rng.standard_normal((2, 4, 3, 3))),
-        _flatten_case("random (1, 5, 5, 1): one channel", rng.standard_normal((1, 5, 5, 1))),
-        _flatten_case("random (2, 1, 1, 3): 1×1 images", rng.standard_normal((2, 1, 1, 3))),
-        _flatten_case("random (2, 2, 5, 3)", rng.standard_normal((2, 2, 5, 3))),
+        _flatten_case(_("random (2, 3, 4, 2)"), rng.standard_normal((2, 3, 4, 2))),
+        _flatten_case(_("random (2, 4, 3, 3)"), rng.standard_normal((2, 4, 3, 3))),
+        _flatten_case(_("random (1, 5, 5, 1): one channel"), rng.standard_normal((1, 5, 5, 1))),
+        _flatten_case(_("random (2, 1, 1, 3): 1×1 images"), rng.standard_normal((2, 1, 1, 3))),
+        _flatten_case(_("random (2, 2, 5, 3)"), rng.standard_normal((2, 2, 5, 3))),
         _dense_case(
-            "lesson 12: 4 pixels of 3 channels, Dense(2): W = [[1, −1], [2, 0], [0, 3]], b = [1, −1]",
+            _("lesson 12: 4 pixels of 3 channels, Dense(2): W = [[1, −1], [2, 0], [0, 3]], b = [1, −1]"),
             _LESSON12_X,
             _LESSON12_W,
             _LESSON12_B,
             slide=True,
         ),
         _dense_case(
-            "small integers: x (2, 3), square kernel (3, 3)",
+            _("small integers: x (2, 3), square kernel (3, 3)"),
             rng.integers(-3, 4, (2, 3)),
             rng.integers(-3, 4, (3, 3)),
             rng.choice([-3, -2, -1, 1, 2, 3], 3),  # no zero: a missing bias must show
         ),
-        _random_dense(rng, 2, 5, 3, ""),
-        _random_dense(rng, 1, 4, 4, ": one sample, square kernel"),
-        _random_dense(rng, 3, 6, 2, ""),
-        _random_dense(rng, 2, 4, 10, ": more units than features"),
-        _random_dense(rng, 2, 24, 10, ": Flatten (2, 2, 3, 4) → Dense(10), as the slides' model, small"),
+        _random_dense(rng, 2, 5, 3),
+        _random_dense(rng, 1, 4, 4, N_("one sample, square kernel")),
+        _random_dense(rng, 3, 6, 2),
+        _random_dense(rng, 2, 4, 10, N_("more units than features")),
+        _random_dense(rng, 2, 24, 10, N_("Flatten (2, 2, 3, 4) → Dense(10), as the slides' model, small")),
     ]
 
 
 # ------------------------------------------------------------------------------------------ flatten
-_AXIS_NAMES = {1: "rows (h)", 2: "columns (w)", 3: "channels (c)"}
+_AXIS_NAMES = {1: N_("rows (h)"), 2: N_("columns (w)"), 3: N_("channels (c)")}
 
 
 def _order_words(perm: tuple[int, ...]) -> str:
     """``(0, 3, 1, 2)`` → ``"channels (c), then rows (h), then columns (w)"`` (slowest first)."""
-    return ", then ".join(_AXIS_NAMES[a] for a in perm[1:])
+    first, second, third = (_(_AXIS_NAMES[a]) for a in perm[1:])
+    return _("{first}, then {second}, then {third}").format(first=first, second=second, third=third)
 
 
 def _flatten_shape(x: np.ndarray, got: np.ndarray, expected: np.ndarray) -> Diagnosis:
@@ -119,16 +131,16 @@ def _flatten_shape(x: np.ndarray, got: np.ndarray, expected: np.ndarray) -> Diag
     keras = f"(N, H·W·C) = ({n}, {h}·{w}·{c}) = {shape_text(expected.shape)}"
     d = h * w * c
     if got.shape == (n * d,) and n > 1:
-        why = f"you flattened the whole batch into one vector. Keep one row per image: {keras}."
+        why = _("you flattened the whole batch into one vector. Keep one row per image: {shape}.")
     elif got.shape == (d,):
-        why = f"you dropped the batch axis (or flattened only one image). Keep one row per image: {keras}."
+        why = _("you dropped the batch axis (or flattened only one image). Keep one row per image: {shape}.")
     elif got.shape == (d, n):
-        why = f"one column per image: the batch must be the first axis, one ROW per image: {keras}."
+        why = _("one column per image: the batch must be the first axis, one ROW per image: {shape}.")
     elif got.ndim > 2:
-        why = f"the output must be 2-D: each image's H·W·C numbers in one row, {keras}."
+        why = _("the output must be 2-D: each image's H·W·C numbers in one row, {shape}.")
     else:
-        why = f"each image's H·W·C numbers in one row: {keras}."
-    return shape_mismatch("out", got.shape, expected.shape, why)
+        why = _("each image's H·W·C numbers in one row: {shape}.")
+    return shape_mismatch("out", got.shape, expected.shape, why.format(shape=keras))
 
 
 def _diagnose_flatten(case: Case, got: np.ndarray) -> Diagnosis | None:
@@ -142,31 +154,37 @@ def _diagnose_flatten(case: Case, got: np.ndarray) -> Diagnosis | None:
         if perm == (0, 1, 2, 3):
             continue
         if same_shape_and_close(got, x.transpose(perm).reshape(n, -1)):
-            extra = (
-                " (channels-first: the NCHW order of PyTorch and Caffe; Keras keeps the channels of a pixel together)"
-                if perm == (0, 3, 1, 2)
-                else ""
-            )
-            return Diagnosis(
-                "flatten_order",
-                f"Your numbers are right but in the wrong order: you went through the {_order_words(perm)}"
-                f"{extra}. Keras goes through the rows, then the columns, then the channels (the channel index "
-                f"changes fastest): x[n, h, w, c] goes to position (h·W + w)·C + c, so out[n, 0], out[n, 1], … are "
-                "x[n, 0, 0, 0], x[n, 0, 0, 1], …, x[n, 0, 1, 0], …",
-            )
+            if perm == (0, 3, 1, 2):
+                message = _(
+                    "Your numbers are right but in the wrong order: you went through the {order} (channels-first: "
+                    "the NCHW order of PyTorch and Caffe; Keras keeps the channels of a pixel together). Keras goes "
+                    "through the rows, then the columns, then the channels (the channel index changes fastest): "
+                    "x[n, h, w, c] goes to position (h·W + w)·C + c, so out[n, 0], out[n, 1], … are x[n, 0, 0, 0], "
+                    "x[n, 0, 0, 1], …, x[n, 0, 1, 0], …"
+                )
+            else:
+                message = _(
+                    "Your numbers are right but in the wrong order: you went through the {order}. Keras goes through "
+                    "the rows, then the columns, then the channels (the channel index changes fastest): x[n, h, w, c] "
+                    "goes to position (h·W + w)·C + c, so out[n, 0], out[n, 1], … are x[n, 0, 0, 0], x[n, 0, 0, 1], …, "
+                    "x[n, 0, 1, 0], …"
+                )
+            return Diagnosis("flatten_order", message.format(order=_order_words(perm)))
     index = first_wrong(got, expected, case.tolerance)
     if index is None:
         return None
     b, p = index
     hh, ww, cc = np.unravel_index(p, (h, w, c))
-    detail = (
-        f"Position {p} holds x[{b}, {hh}, {ww}, {cc}] = {number_text(expected[index])}: "
-        f"(h·W + w)·C + c = ({hh}·{w} + {ww})·{c} + {cc} = {p}."
-    )
+    detail = _(
+        "Position {p} holds x[{b}, {h}, {w}, {c}] = {value}: (h·W + w)·C + c = ({h}·{width} + {w})·{channels} + {c} "
+        "= {p}."
+    ).format(p=p, b=b, h=hh, w=ww, c=cc, value=number_text(expected[index]), width=w, channels=c)
     found = np.argwhere(np.isclose(x[b], got[index], rtol=0, atol=1e-12))
     if got[index] != 0 and len(found) == 1:
         fh, fw, fc = (int(v) for v in found[0])
-        detail += f" Your number is x[{b}, {fh}, {fw}, {fc}], which belongs at position {(fh * w + fw) * c + fc}."
+        detail += " " + _("Your number is x[{b}, {h}, {w}, {c}], which belongs at position {p}.").format(
+            b=b, h=fh, w=fw, c=fc, p=(fh * w + fw) * c + fc
+        )
     return wrong_element("out", index, got[index], expected[index], detail)
 
 
@@ -176,64 +194,76 @@ def _diagnose_dense(case: Case, got: np.ndarray) -> Diagnosis | None:
     expected = np.asarray(case.expected, dtype=float)
     n, d = x.shape
     u = kernel.shape[1]
-    formula = (
-        f"x {shape_text(x.shape)} · kernel {shape_text(kernel.shape)} → (N, U) = ({n}, {u}): one row per sample "
-        f"(N = {n}), one column per unit (U = {u}, the kernel's columns), and bias {shape_text(bias.shape)} added to "
-        "every row"
-    )
+    formula = _(
+        "x {x} · kernel {kernel} → (N, U) = ({n}, {u}): one row per sample (N = {n}), one column per unit (U = {u}, "
+        "the kernel's columns), and bias {bias} added to every row"
+    ).format(x=shape_text(x.shape), kernel=shape_text(kernel.shape), n=n, u=u, bias=shape_text(bias.shape))
     if got.shape != expected.shape:
         if got.shape == (u, n) and close(got.T, expected, case.tolerance):
-            why = f"your numbers are right but transposed. {formula}."
+            why = _("your numbers are right but transposed. {formula}.").format(formula=formula)
         elif got.shape == (n, d) and d != u:
-            why = (
-                f"you have one column per input feature (D = {d}); Dense gives one per unit. Did you use the "
-                f"kernel's rows as units? In Keras' layout kernel[d, u] has D = {d} rows (features) and "
-                f"U = {u} columns (units). {formula}."
-            )
+            why = _(
+                "you have one column per input feature (D = {d}); Dense gives one per unit. Did you use the kernel's "
+                "rows as units? In Keras' layout kernel[d, u] has D = {d} rows (features) and U = {u} columns "
+                "(units). {formula}."
+            ).format(d=d, u=u, formula=formula)
         else:
             why = f"{formula}."
         return shape_mismatch("out", got.shape, expected.shape, why)
     plain = x @ kernel
     if d == u and (same_shape_and_close(got, x @ kernel.T + bias) or same_shape_and_close(got, x @ kernel.T)):
-        no_bias = "" if same_shape_and_close(got, x @ kernel.T + bias) else " (and the bias is missing)"
-        return Diagnosis(
-            "kernel_transposed",
-            f"You used the kernel transposed{no_bias}: kernel[d, u] connects input feature d (its row) to unit u "
-            f"(its column), Keras' layout (D, U) = {shape_text(kernel.shape)}. out[n, u] adds x[n, d]·kernel[d, u] "
-            "over d — down column u of the kernel. (With a square kernel the shapes still fit, so only the "
-            "numbers are wrong; with D ≠ U it would not even run.)",
-        )
+        if same_shape_and_close(got, x @ kernel.T + bias):
+            message = _(
+                "You used the kernel transposed: kernel[d, u] connects input feature d (its row) to unit u (its "
+                "column), Keras' layout (D, U) = {shape}. out[n, u] adds x[n, d]·kernel[d, u] over d — down column u "
+                "of the kernel. (With a square kernel the shapes still fit, so only the numbers are wrong; with "
+                "D ≠ U it would not even run.)"
+            )
+        else:
+            message = _(
+                "You used the kernel transposed (and the bias is missing): kernel[d, u] connects input feature d (its "
+                "row) to unit u (its column), Keras' layout (D, U) = {shape}. out[n, u] adds x[n, d]·kernel[d, u] "
+                "over d — down column u of the kernel. (With a square kernel the shapes still fit, so only the "
+                "numbers are wrong; with D ≠ U it would not even run.)"
+            )
+        return Diagnosis("kernel_transposed", message.format(shape=shape_text(kernel.shape)))
     if same_shape_and_close(got, plain):
-        return Diagnosis(
-            "bias_missing",
-            "The bias is missing: after the weighted sum, add bias[u] to every sample's output for unit u, "
-            f"e.g. bias = {_vector_text(bias)}.",
+        message = _(
+            "The bias is missing: after the weighted sum, add bias[u] to every sample's output for unit u, e.g. "
+            "bias = {bias}."
         )
+        return Diagnosis("bias_missing", message.format(bias=_vector_text(bias)))
     if d > 1 and same_shape_and_close(got, plain + d * bias):
-        return Diagnosis(
-            "bias_per_pixel",
-            f"You added the bias {d} times (once per product, inside the loop over the D = {d} features): add "
-            "bias[u] once, after the sum over d.",
+        message = _(
+            "You added the bias {d} times (once per product, inside the loop over the D = {d} features): add "
+            "bias[u] once, after the sum over d."
         )
+        return Diagnosis("bias_per_pixel", message.format(d=d))
     z = plain + bias
     with np.errstate(all="ignore"):
         for name, act in (("ReLU", np.maximum(z, 0.0)), ("softmax", reference_softmax(z))):
             if same_shape_and_close(got, act):
-                return Diagnosis(
-                    "activation_applied",
-                    f"You applied {name} after the sum: this exercise's dense is the layer's linear part only, "
-                    "x·kernel + bias (the activation is a separate step, exercise 6).",
+                message = _(
+                    "You applied {activation} after the sum: this exercise's dense is the layer's linear part only, "
+                    "x·kernel + bias (the activation is a separate step, exercise 6)."
                 )
+                return Diagnosis("activation_applied", message.format(activation=name))
     index = first_wrong(got, expected, case.tolerance)
     if index is None:
         return None
     row, unit = index
     line = product_sum_text(x[row], kernel[:, unit], width=68, indent="    ")
-    detail = (
-        f"out[{row}, {unit}] = Σ_d x[{row}, d]·kernel[d, {unit}] + bias[{unit}]: row {row} of x times column {unit} "
-        f"of the kernel,\n    {line}\n    plus bias[{unit}] = {number_text(bias[unit], digits=6)}: "
-        f"{number_text(plain[index], digits=6)} + {number_text(bias[unit], in_sum=True, digits=6)} = "
-        f"{number_text(expected[index], digits=6)}."
+    detail = _(
+        "out[{row}, {unit}] = Σ_d x[{row}, d]·kernel[d, {unit}] + bias[{unit}]: row {row} of x times column {unit} "
+        "of the kernel,\n    {products}\n    plus bias[{unit}] = {bias}: {sum} + {bias_in_sum} = {total}."
+    ).format(
+        row=row,
+        unit=unit,
+        products=line,
+        bias=number_text(bias[unit], digits=6),
+        sum=number_text(plain[index], digits=6),
+        bias_in_sum=number_text(bias[unit], in_sum=True, digits=6),
+        total=number_text(expected[index], digits=6),
     )
     return wrong_element("out", index, got[index], expected[index], detail)
 

@@ -39,26 +39,33 @@ from convlab.exercises.window_mistakes import (
 )
 from convlab.ops.pooling import avg_pool2d as _avg_pool2d
 from convlab.ops.pooling import max_pool2d as _max_pool2d
+from convlab.util.i18n import N_, _
 
 __all__ = ["HINTS", "cases", "diagnose"]
 
 HINTS: tuple[str, ...] = (
-    "Pooling is a convolution without weights: a K×K window slides over each channel on its own, and instead "
-    "of a sum of products it keeps the largest number. stride=None means the window jumps by its own size K "
-    "(Keras' default).",
-    "out has shape (N, T, U, C) with T = (H − K)/S + 1 and U = (W − K)/S + 1, floored (slides' formula with "
-    "P = 0): windows that would run past the edge are dropped. out[n, i, j, c] = the largest of "
-    "x[n, i·S … i·S + K − 1, j·S … j·S + K − 1, c].",
-    "Loop over images, output rows i and output columns j (and channels, or keep the channel axis): the "
-    "window's top-left corner is at row i·S, column j·S. Take the maximum over the window's rows and columns "
-    "only — every channel keeps its own. Start from the window's own numbers, not from 0: they can all be "
-    "negative.",
+    N_(
+        "Pooling is a convolution without weights: a K×K window slides over each channel on its own, and instead "
+        "of a sum of products it keeps the largest number. stride=None means the window jumps by its own size K "
+        "(Keras' default)."
+    ),
+    N_(
+        "out has shape (N, T, U, C) with T = (H − K)/S + 1 and U = (W − K)/S + 1, floored (slides' formula with "
+        "P = 0): windows that would run past the edge are dropped. out[n, i, j, c] = the largest of "
+        "x[n, i·S … i·S + K − 1, j·S … j·S + K − 1, c]."
+    ),
+    N_(
+        "Loop over images, output rows i and output columns j (and channels, or keep the channel axis): the "
+        "window's top-left corner is at row i·S, column j·S. Take the maximum over the window's rows and columns "
+        "only — every channel keeps its own. Start from the window's own numbers, not from 0: they can all be "
+        "negative."
+    ),
 )
 
 
 def _stride(case: Case) -> int:
     """The stride the case means: ``None`` is the pool size (Keras)."""
-    _, k, s = case.args
+    k, s = case.args[1], case.args[2]
     return k if s is None else s
 
 
@@ -82,14 +89,14 @@ def cases(rng: np.random.Generator) -> list[Case]:
     """
     out = [
         _case(
-            "slide: the 5×5 image, 2×2 max pool (stride None = 2)",
+            _("slide: the 5×5 image, 2×2 max pool (stride None = 2)"),
             one_image(IMAGE),
             2,
             None,
             slide=True,
         ),
         _case(
-            "slide: the sharpen example's 3×3 feature map, 2×2 max pool, stride 1",
+            _("slide: the sharpen example's 3×3 feature map, 2×2 max pool, stride 1"),
             one_image(SHARPEN_OUTPUT),
             2,
             1,
@@ -109,7 +116,8 @@ def cases(rng: np.random.Generator) -> list[Case]:
     for n, h, w, c, k, s, shift in shapes:
         x = np.round(rng.uniform(-2.0, 2.0, size=(n, h, w, c)), 1) + shift
         stride = "None" if s is None else str(s)
-        out.append(_case(f"random: {n}×{h}×{w}×{c} input, pool {k}, stride {stride}", x, k, s))
+        name = _("random: {n}×{h}×{w}×{c} input, pool {k}, stride {s}").format(n=n, h=h, w=w, c=c, k=k, s=stride)
+        out.append(_case(name, x, k, s))
     return out
 
 
@@ -142,72 +150,98 @@ def _candidates(case: Case) -> Iterator[Candidate]:
 
     yield (
         "average_instead_of_max",
-        "Your output is the average of each window, not its maximum: that is average pooling. Max pooling "
-        "keeps the largest number of the window.",
+        _(
+            "Your output is the average of each window, not its maximum: that is average pooling. Max pooling "
+            "keeps the largest number of the window."
+        ),
         lambda: _avg_pool2d(x, k, s, backend="reference"),
     )
     yield (
         "max_starts_at_zero",
-        "Your output is right except where a whole window is negative: there you give 0. Your maximum starts "
-        "at 0 (0 is larger than every negative number); start it from the window's first number (or −infinity).",
+        _(
+            "Your output is right except where a whole window is negative: there you give 0. Your maximum starts "
+            "at 0 (0 is larger than every negative number); start it from the window's first number (or "
+            "−infinity)."
+        ),
         lambda: np.maximum(expected, 0.0),
     )
     if x.shape[3] > 1:
         yield (
             "max_over_channels",
-            "Your output has the same number in every channel: you took the maximum over the window's channels "
-            "too. Pooling works on each channel on its own: the maximum goes over the window's rows and columns "
-            "only (axes 1 and 2), one maximum per channel.",
+            _(
+                "Your output has the same number in every channel: you took the maximum over the window's channels "
+                "too. Pooling works on each channel on its own: the maximum goes over the window's rows and columns "
+                "only (axes 1 and 2), one maximum per channel."
+            ),
             lambda: np.broadcast_to(expected.max(axis=3, keepdims=True), expected.shape),
         )
-    why = (
-        f"stride=None means the window jumps by the pool size, S = K = {k} (Keras' default)"
-        if given is None
-        else f"the window jumps by the stride S = {s}"
-    )
+    if given is None:
+        fix = _(
+            "The window of output pixel (i, j) starts at row i·S, column j·S: stride=None means the window jumps by "
+            "the pool size, S = K = {k} (Keras' default)."
+        ).format(k=k)
+    else:
+        fix = _(
+            "The window of output pixel (i, j) starts at row i·S, column j·S: the window jumps by the stride S = {s}."
+        ).format(s=s)
     yield from stride_mistakes(
         at,
         expected,
         s,
         (h - k + 1, w - k + 1),
-        operation="max pooling",
-        result="maximum",
+        operation=N_("max pooling"),
+        result=N_("maximum"),
         of_input="",
-        fix=f"The window of output pixel (i, j) starts at row i·S, column j·S: {why}.",
+        fix=fix,
     )
     if given is not None and given != k:
         yield (
             "pool_stride_swapped",
-            f"Your output is pooling with {given}×{given} windows at stride {k}: pool_size and stride are swapped. "
-            f"The window is pool_size × pool_size = {k}×{k}, and it moves by stride = {given}.",
+            _(
+                "Your output is pooling with {given}×{given} windows at stride {k}: pool_size and stride are "
+                "swapped. The window is pool_size × pool_size = {k}×{k}, and it moves by stride = {given}."
+            ).format(given=given, k=k),
             lambda: _windows(x, given, range(0, h - given + 1, k), range(0, w - given + 1, k)),
         )
 
     # Windows past the edge kept (NumPy slicing silently cuts them short): a ceil instead of the floor.
     for t2, u2, how in (
-        (-(-(h - k) // s) + 1, -(-(w - k) // s) + 1, "rounding (H − K)/S up instead of down"),
-        (-(-h // s), -(-w // s), "ceil(H/S) (that is padding='same', not 'valid')"),
+        (-(-(h - k) // s) + 1, -(-(w - k) // s) + 1, N_("rounding (H − K)/S up instead of down")),
+        (-(-h // s), -(-w // s), N_("ceil(H/S) (that is padding='same', not 'valid')")),
     ):
         if (t2, u2) != (t, u):
             yield (
                 "partial_windows",
-                f"Your output has {t2}×{u2} pixels instead of {t}×{u}: it keeps windows that run past the edge of the "
-                f"image (NumPy cuts such a window short without an error) — from {how}. Valid pooling drops them: "
-                f"{size_formula_text(h, k, None, s)} and {size_formula_text(w, k, None, s, 'U')}.",
+                _(
+                    "Your output has {t2}×{u2} pixels instead of {t}×{u}: it keeps windows that run past the edge of "
+                    "the image (NumPy cuts such a window short without an error) — from {how}. Valid pooling drops "
+                    "them: {rows} and {columns}."
+                ).format(
+                    t2=t2,
+                    u2=u2,
+                    t=t,
+                    u=u,
+                    how=_(how),
+                    rows=size_formula_text(h, k, None, s),
+                    columns=size_formula_text(w, k, None, s, "U"),
+                ),
                 lambda t2=t2, u2=u2: _windows(x, k, [i * s for i in range(t2)], [j * s for j in range(u2)]),
             )
 
-    yield from offset_mistakes(at, expected, s, result="maximum", of_input="")
+    yield from offset_mistakes(at, expected, s, result=N_("maximum"), of_input="")
 
 
 def _top_left_part(case: Case, got: np.ndarray) -> Diagnosis | None:
     """Right numbers in too small an output (its top-left part): a slip in the output size, named when known."""
-    x, k, _ = case.args
+    x, k = case.args[0], case.args[1]
     s = _stride(case)
     h, w = x.shape[1], x.shape[2]
     slips = (
-        ("without the + 1", lambda n: (n - k) // s),
-        ("from a loop that stops before the last window (range's end is excluded)", lambda n: len(range(0, n - k, s))),
+        (N_("without the + 1"), lambda n: (n - k) // s),
+        (
+            N_("from a loop that stops before the last window (range's end is excluded)"),
+            lambda n: len(range(0, n - k, s)),
+        ),
     )
     sizes = [("loop_stops_early", what, (size(h), size(w))) for what, size in slips]
     return top_left_part(got, case.expected, case.tolerance, sizes, _sizes_text(h, w, k, s))
@@ -215,7 +249,9 @@ def _top_left_part(case: Case, got: np.ndarray) -> Diagnosis | None:
 
 def _sizes_text(h: int, w: int, k: int, s: int) -> str:
     """The slides' sizes with P = 0: ``"T = (5 − 2)/2 + 1 … rows and U = … columns"`` (floor shown where it acts)."""
-    return f"{size_formula_text(h, k, None, s)} rows and {size_formula_text(w, k, None, s, 'U')} columns"
+    return _("{t} rows and {u} columns").format(
+        t=size_formula_text(h, k, None, s), u=size_formula_text(w, k, None, s, "U")
+    )
 
 
 def diagnose(case: Case, got) -> Diagnosis | None:
@@ -229,18 +265,24 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     tol = case.tolerance
     named = (
         layout_problem(got, expected, tol)
-        or integer_output(got, expected, "maximum")
+        or integer_output(got, expected, N_("maximum"))
         or _top_left_part(case, got)
         or first_match(got, _candidates(case), tol)
     )
     if named is not None:
         return named
     if got.shape != expected.shape:
-        stride = f"S = {s}" + (" (stride None means S = K)" if given is None else "")
-        why = (
-            f"(N, T, U, C) with N = {n} images, {_sizes_text(h, w, k, s)} (K = {k}, {stride}), and C = {c} channels, "
-            "each pooled on its own."
-        )
+        if given is None:
+            why = _(
+                "(N, T, U, C) with N = {n} images, {sizes} (K = {k}, S = {s} (stride None means S = K)), and C = {c} "
+                "channels, each pooled on its own."
+            )
+        else:
+            why = _(
+                "(N, T, U, C) with N = {n} images, {sizes} (K = {k}, S = {s}), and C = {c} channels, each pooled on "
+                "its own."
+            )
+        why = why.format(n=n, sizes=_sizes_text(h, w, k, s), k=k, s=s, c=c)
         return shape_mismatch("out", got.shape, expected.shape, why)
     idx = first_wrong(got, expected, tol)
     if idx is None:
@@ -248,9 +290,10 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     b, i, j, ch = idx
     window = x[b, i * s : i * s + k, j * s : j * s + k, ch]
     where = window_place_text(i, j, k, k, s)
-    image = f"image {b}, " if n > 1 else ""
-    detail = (
-        f"The window covers {where} of {image}channel {ch}:\n{window_text(window)}\n"
-        f"its largest number is {number_text(window.max())}."
-    )
+    if n > 1:
+        covers = _("The window covers {where} of image {image}, channel {channel}:")
+    else:
+        covers = _("The window covers {where} of channel {channel}:")
+    largest = _("its largest number is {value}.").format(value=number_text(window.max()))
+    detail = covers.format(where=where, image=b, channel=ch) + "\n" + window_text(window) + "\n" + largest
     return wrong_element("out", idx, got[idx], expected[idx], detail)

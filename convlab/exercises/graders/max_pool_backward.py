@@ -27,18 +27,25 @@ from convlab.exercises.diagnosis import (
 )
 from convlab.exercises.slides import one_image
 from convlab.ops.pooling import max_pool2d_backward
+from convlab.util.i18n import N_, _
 
 __all__ = ["HINTS", "cases", "diagnose"]
 
 HINTS: tuple[str, ...] = (
-    "Max pooling passes on only the largest number of each window, so only that one pixel affected the loss: "
-    "each dy[n, i, j, c] goes back to exactly one pixel of x, and the window's other pixels get nothing from it.",
-    "Window (i, j) covers rows i·S … i·S + K − 1 and columns j·S … j·S + K − 1 of channel c (S = K when stride "
-    "is None). When several pixels tie for the maximum, TensorFlow picks the FIRST in reading order (row by row, "
-    "left to right) — the position numpy's argmax of the flattened window gives. dx has x's shape (N, H, W, C) and "
-    "is 0 wherever no window sends anything.",
-    "When the stride is smaller than the pool size the windows overlap, and one pixel can be the chosen maximum "
-    "of several windows: its gradient is the SUM of their dy values (add, do not overwrite).",
+    N_(
+        "Max pooling passes on only the largest number of each window, so only that one pixel affected the loss: "
+        "each dy[n, i, j, c] goes back to exactly one pixel of x, and the window's other pixels get nothing from it."
+    ),
+    N_(
+        "Window (i, j) covers rows i·S … i·S + K − 1 and columns j·S … j·S + K − 1 of channel c (S = K when stride "
+        "is None). When several pixels tie for the maximum, TensorFlow picks the FIRST in reading order (row by row, "
+        "left to right) — the position numpy's argmax of the flattened window gives. dx has x's shape (N, H, W, C) "
+        "and is 0 wherever no window sends anything."
+    ),
+    N_(
+        "When the stride is smaller than the pool size the windows overlap, and one pixel can be the chosen maximum "
+        "of several windows: its gradient is the SUM of their dy values (add, do not overwrite)."
+    ),
 )
 
 # Lesson 06 (lessons/06_pooling.py): the 4×4 map pooled by hand; 2×2 windows give [[6, 8], [3, 4]] and
@@ -72,18 +79,20 @@ def _random_case(rng, n, h, w, c, k, s, low=0, high=4) -> Case:
     oh, ow = (h - k) // step + 1, (w - k) // step + 1
     x = rng.integers(low, high, size=(n, h, w, c))  # few distinct values: ties in most windows
     dy = rng.integers(1, 6, size=(n, oh, ow, c)) * rng.choice([-1, 1], size=(n, oh, ow, c))  # never 0
-    name = f"random: x {n}×{h}×{w}×{c}, pool {k}, stride {s}"
     if low < 0 and high <= 0:
-        name += ", all negative"
+        name = _("random: x {n}×{h}×{w}×{c}, pool {k}, stride {s}, all negative")
+    else:
+        name = _("random: x {n}×{h}×{w}×{c}, pool {k}, stride {s}")
+    name = name.format(n=n, h=h, w=w, c=c, k=k, s=s)
     return _case(name, dy, x, k, s)
 
 
 def cases(rng: np.random.Generator) -> list[Case]:
     """Lesson 06's hand-pooled map first, then a map of ties, then random shapes (small integers)."""
     out = [
-        _case("lesson 06: 4×4 map, pool 2, stride 2", one_image(_DY), one_image(_A), 2, 2, slide=True),
+        _case(_("lesson 06: 4×4 map, pool 2, stride 2"), one_image(_DY), one_image(_A), 2, 2, slide=True),
         _case(
-            "lesson 06: 4×4 map, pool 3, stride 1 (overlapping)",
+            _("lesson 06: 4×4 map, pool 3, stride 1 (overlapping)"),
             one_image(_DY),
             one_image(_A),
             3,
@@ -91,7 +100,7 @@ def cases(rng: np.random.Generator) -> list[Case]:
             slide=True,
         ),
         _case(
-            "ties: a 4×4 map of tied maxima, pool 2",
+            _("ties: a 4×4 map of tied maxima, pool 2"),
             one_image(_DY),
             one_image(_TIES),
             2,
@@ -161,7 +170,7 @@ def _grad(dy, x, k, step, *, rule="first", assign=None):
 
 def _mistakes(case: Case):
     """``(code, candidate, message)`` for each typical mistake, most telling first."""
-    dy, x, k, _ = case.args
+    dy, x, k = case.args[0], case.args[1], case.args[2]
     s = case.context["stride"]
     out = []
     if s != 1:
@@ -169,62 +178,80 @@ def _mistakes(case: Case):
             (
                 "stride_ignored",
                 _grad(dy, x, k, 1),
-                f"Stride ignored: your window (i, j) starts at row i and column j, but with stride S = {s} it "
-                f"starts at row i·S and column j·S (the forward pass's windows).",
+                _(
+                    "Stride ignored: your window (i, j) starts at row i and column j, but with stride S = {s} it "
+                    "starts at row i·S and column j·S (the forward pass's windows)."
+                ).format(s=s),
             )
         )
-    tie = "Several pixels of a window can share the maximum (here: {example}). "
     example = _tie_example(dy, x, k, s)
     out += [
         (
             "every_maximum",
             _grad(dy, x, k, s, rule="every"),
-            tie.format(example=example) + "Your code sends dy to EVERY tied maximum; the forward pass took one "
-            "number, so dy goes to one pixel only: TensorFlow's rule picks the first maximum in reading order "
-            "(row by row, left to right).",
+            _(
+                "Several pixels of a window can share the maximum (here: {example}). Your code sends dy to EVERY "
+                "tied maximum; the forward pass took one number, so dy goes to one pixel only: TensorFlow's rule "
+                "picks the first maximum in reading order (row by row, left to right)."
+            ).format(example=example),
         ),
         (
             "last_maximum",
             _grad(dy, x, k, s, rule="last"),
-            tie.format(example=example) + "Your code sends dy to the LAST tied maximum (a comparison with >= "
-            "keeps moving to later ties); TensorFlow's rule takes the FIRST in reading order: move only on a "
-            "strictly larger number.",
+            _(
+                "Several pixels of a window can share the maximum (here: {example}). Your code sends dy to the LAST "
+                "tied maximum (a comparison with >= keeps moving to later ties); TensorFlow's rule takes the FIRST "
+                "in reading order: move only on a strictly larger number."
+            ).format(example=example),
         ),
         (
             "split_among_ties",
             _grad(dy, x, k, s, rule="split"),
-            tie.format(example=example) + "Your code shares dy equally among the tied maxima; TensorFlow's rule "
-            "gives all of it to the first maximum in reading order (row by row, left to right).",
+            _(
+                "Several pixels of a window can share the maximum (here: {example}). Your code shares dy equally "
+                "among the tied maxima; TensorFlow's rule gives all of it to the first maximum in reading order (row "
+                "by row, left to right)."
+            ).format(example=example),
         ),
     ]
     if s < k:
-        for how in ("pixel", "window"):
-            out.append(
-                (
-                    "overlap_overwrites",
-                    _grad(dy, x, k, s, assign=how),
-                    f"With pool size {k} and stride {s} the windows overlap, and one pixel can be the maximum of "
-                    "several windows: it must get the SUM of their dy. Your code keeps only the last window's "
-                    + (
-                        "value (= instead of +=)."
-                        if how == "pixel"
-                        else "values: assigning the whole window "
-                        "(zeros included) wipes out what earlier windows sent. Add (+=) instead of assigning."
-                    ),
-                )
-            )
+        overwrites = (
+            (
+                "pixel",
+                N_(
+                    "With pool size {k} and stride {s} the windows overlap, and one pixel can be the maximum of "
+                    "several windows: it must get the SUM of their dy. Your code keeps only the last window's value "
+                    "(= instead of +=)."
+                ),
+            ),
+            (
+                "window",
+                N_(
+                    "With pool size {k} and stride {s} the windows overlap, and one pixel can be the maximum of "
+                    "several windows: it must get the SUM of their dy. Your code keeps only the last window's values: "
+                    "assigning the whole window (zeros included) wipes out what earlier windows sent. Add (+=) "
+                    "instead of assigning."
+                ),
+            ),
+        )
+        for how, message in overwrites:
+            out.append(("overlap_overwrites", _grad(dy, x, k, s, assign=how), _(message).format(k=k, s=s)))
     out += [
         (
             "whole_window",
             _grad(dy, x, k, s, rule="window"),
-            "Your code sends dy to every pixel of the window. Only the maximum reached the output, so only "
-            "that one pixel (the first maximum in reading order) gets dy; the others get 0.",
+            _(
+                "Your code sends dy to every pixel of the window. Only the maximum reached the output, so only that "
+                "one pixel (the first maximum in reading order) gets dy; the others get 0."
+            ),
         ),
         (
             "whole_window",
             _grad(dy, x, k, s, rule="mean"),
-            f"Your code spreads dy / {k * k} over the whole window: that is average pooling's gradient. Max "
-            "pooling sends all of dy to the window's first maximum (in reading order) and 0 elsewhere.",
+            _(
+                "Your code spreads dy / {kk} over the whole window: that is average pooling's gradient. Max pooling "
+                "sends all of dy to the window's first maximum (in reading order) and 0 elsewhere."
+            ).format(kk=k * k),
         ),
     ]
     return out
@@ -238,18 +265,21 @@ def _tie_example(dy, x, k, s) -> str:
                 for j in range(dy.shape[2]):
                     win = x[n, i * s : i * s + k, j * s : j * s + k, c]
                     if np.sum(win == win.max()) > 1:
-                        return (
-                            f"window ({i}, {j}) of image {n}, channel {c} has {int(np.sum(win == win.max()))} "
-                            f"pixels equal to {number_text(win.max())}"
-                        )
-    return "none in this case"
+                        return _(
+                            "window ({i}, {j}) of image {n}, channel {c} has {count} pixels equal to {value}"
+                        ).format(i=i, j=j, n=n, c=c, count=int(np.sum(win == win.max())), value=number_text(win.max()))
+    return _("none in this case")
 
 
 def _dx_detail(case: Case, idx) -> str:
-    dy, x, k, _ = case.args
+    dy, x, k = case.args[0], case.args[1], case.args[2]
     s = case.context["stride"]
     n, r, q, c = idx
-    lines = [f"x[{n}, {r}, {q}, {c}] = {number_text(x[idx])}. The windows that contain it (pool {k}, stride {s}):"]
+    lines = [
+        _("x[{n}, {r}, {q}, {c}] = {value}. The windows that contain it (pool {k}, stride {s}):").format(
+            n=n, r=r, q=q, c=c, value=number_text(x[idx]), k=k, s=s
+        )
+    ]
     total, sends = 0.0, []
     for i in range(dy.shape[1]):
         for j in range(dy.shape[2]):
@@ -260,20 +290,43 @@ def _dx_detail(case: Case, idx) -> str:
             a, b = np.unravel_index(int(np.argmax(win)), win.shape)
             mine = (r0 + a, q0 + b) == (r, q)
             g = dy[n, i, j, c]
-            lines.append(f"  window ({i}, {j}): rows {r0}–{r0 + k - 1}, columns {q0}–{q0 + k - 1}:")
+            lines.append(
+                "  "
+                + _("window ({i}, {j}): rows {r0}–{r1}, columns {q0}–{q1}:").format(
+                    i=i, j=j, r0=r0, r1=r0 + k - 1, q0=q0, q1=q0 + k - 1
+                )
+            )
             lines.append(window_text(win, "      "))
             ties = int(np.sum(win == win.max()))
-            first = f"first of {ties} maxima" if ties > 1 else "maximum"
-            verdict = "this pixel: it gets" if mine else "another pixel, so this one gets nothing of"
+            if ties > 1 and mine:
+                verdict = _("its first of {ties} maxima {max} is at ({a}, {b}) — this pixel: it gets {dy} = {value}")
+            elif ties > 1:
+                verdict = _(
+                    "its first of {ties} maxima {max} is at ({a}, {b}) — another pixel, so this one gets nothing of "
+                    "{dy} = {value}"
+                )
+            elif mine:
+                verdict = _("its maximum {max} is at ({a}, {b}) — this pixel: it gets {dy} = {value}")
+            else:
+                verdict = _(
+                    "its maximum {max} is at ({a}, {b}) — another pixel, so this one gets nothing of {dy} = {value}"
+                )
             lines.append(
-                f"    its {first} {number_text(win.max())} is at ({r0 + a}, {q0 + b}) — {verdict} "
-                f"dy[{n}, {i}, {j}, {c}] = {number_text(g)}"
+                "    "
+                + verdict.format(
+                    ties=ties,
+                    max=number_text(win.max()),
+                    a=r0 + a,
+                    b=q0 + b,
+                    dy=f"dy[{n}, {i}, {j}, {c}]",
+                    value=number_text(g),
+                )
             )
             if mine:
                 total += g
                 sends.append(g)
     if len(lines) == 1:
-        lines.append("  none: no window reaches this pixel, so its gradient is 0.")
+        lines.append("  " + _("none: no window reaches this pixel, so its gradient is 0."))
     elif sends:
         terms = " + ".join(number_text(v, in_sum=True) for v in sends)
         # one window: "dx = 4", not "dx = 4 = 4"
@@ -292,23 +345,24 @@ def diagnose(case: Case, got) -> Diagnosis | None:
         got = np.asarray(got, dtype=float)
     except (TypeError, ValueError):
         return None
-    dy, x, k, stride = case.args
+    dy, x, k = case.args[0], case.args[1], case.args[2]
     s = case.context["stride"]
     expected = case.expected
     if got.shape != expected.shape:
-        n, h, w, c = x.shape
-        why = f"dx is the gradient of x, so it has x's shape (N, H, W, C) = {shape_text(x.shape)}."
+        h, w = x.shape[1], x.shape[2]
+        why = _("dx is the gradient of x, so it has x's shape (N, H, W, C) = {shape}.").format(
+            shape=shape_text(x.shape)
+        )
         if got.shape == dy.shape:
-            why += (
-                f" Yours has the pooled output's shape: each dy[n, i, j, c] must be put back at a pixel of its "
-                f"{k}×{k} window in x."
-            )
+            why += " " + _(
+                "Yours has the pooled output's shape: each dy[n, i, j, c] must be put back at a pixel of its {k}×{k} "
+                "window in x."
+            ).format(k=k)
         elif got.ndim == 4 and got.shape[1:3] == ((dy.shape[1] - 1) * s + k, (dy.shape[2] - 1) * s + k):
-            why += (
-                f" Yours stops where the last window ends ({size_formula_text(h, k, 0, s)} windows down, "
-                f"{size_formula_text(w, k, 0, s, letter='U')} across); the rows/columns no window reaches still "
-                "belong to dx, with gradient 0."
-            )
+            why += " " + _(
+                "Yours stops where the last window ends ({rows} windows down, {columns} across); the rows/columns no "
+                "window reaches still belong to dx, with gradient 0."
+            ).format(rows=size_formula_text(h, k, 0, s), columns=size_formula_text(w, k, 0, s, letter="U"))
         return shape_mismatch("dx", got.shape, expected.shape, why)
     for code, cand, message in _mistakes(case):
         if same_shape_and_close(got, cand, tol):
@@ -316,11 +370,11 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     if np.any(expected):
         factor = float(np.vdot(got, expected) / np.vdot(expected, expected))
         if abs(factor - 1) > 1e-9 and factor != 0 and close(got, factor * expected, tol):
-            return Diagnosis(
-                "scaled",
-                f"dx is the right answer times {number_text(factor, digits=4)}: each window's dy goes to its "
-                "maximum unchanged (the maximum's derivative is 1).",
+            message = _(
+                "dx is the right answer times {factor}: each window's dy goes to its maximum unchanged (the maximum's "
+                "derivative is 1)."
             )
+            return Diagnosis("scaled", message.format(factor=number_text(factor, digits=4)))
     idx = first_wrong(got, expected, tol)
     if idx is None:
         return None

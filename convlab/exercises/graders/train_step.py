@@ -41,22 +41,29 @@ from convlab.ops.conv import conv2d, conv2d_backward
 from convlab.ops.dense import dense, dense_backward
 from convlab.ops.losses import softmax_crossentropy
 from convlab.ops.pooling import max_pool2d, max_pool2d_backward
+from convlab.util.i18n import N_, _
 
 __all__ = ["HINTS", "KEYS", "TRAIN_STEPS", "TRAIN_BATCH", "TRAIN_LEARNING_RATE", "cases", "diagnose", "judge"]
 
 HINTS: tuple[str, ...] = (
-    "First get the loss right: run the forward pass with your functions of exercises 4–7 and take, for each "
-    "image, −log of the probability of its OWN label, averaged over the batch; with small random weights it "
-    "is close to ln 10 ≈ 2.30. Then walk backwards one layer at a time: every gradient has the shape of what "
-    "it is the gradient of (∂L/∂W like W, ∂L/∂m like m, …).",
-    "∂L/∂s = (p − onehot(y))/N (N, 10);  ∂L/∂W = fᵀ·∂L/∂s (9F, 10);  ∂L/∂c = ∂L/∂s summed over the batch (10,);  "
-    "∂L/∂f = ∂L/∂s·Wᵀ (N, 9F), then back to (N, 3, 3, F);  max-pool backward (exercise 9) gives ∂L/∂a "
-    "(N, 6, 6, F);  ∂L/∂z = ∂L/∂a where z > 0, else 0;  conv backward (exercise 8) gives ∂L/∂K (3, 3, 1, F) "
-    "and ∂L/∂b (F,).  Then θ_new = θ − η·∂L/∂θ for all four.",
-    "Keep what the backward pass needs from the forward pass: z (before the ReLU), a (after it, the pool's "
-    "input), f (the dense layer's input) and p. The 1/N is applied once, in ∂L/∂s; after that every piece "
-    "only sums. Build the new weights as new arrays (θ − η·g), one per key, and return them in a new dict: "
-    "subtracting into the arrays you were given changes the caller's weights.",
+    N_(
+        "First get the loss right: run the forward pass with your functions of exercises 4–7 and take, for each "
+        "image, −log of the probability of its OWN label, averaged over the batch; with small random weights it "
+        "is close to ln 10 ≈ 2.30. Then walk backwards one layer at a time: every gradient has the shape of what "
+        "it is the gradient of (∂L/∂W like W, ∂L/∂m like m, …)."
+    ),
+    N_(
+        "∂L/∂s = (p − onehot(y))/N (N, 10);  ∂L/∂W = fᵀ·∂L/∂s (9F, 10);  ∂L/∂c = ∂L/∂s summed over the batch "
+        "(10,);  ∂L/∂f = ∂L/∂s·Wᵀ (N, 9F), then back to (N, 3, 3, F);  max-pool backward (exercise 9) gives ∂L/∂a "
+        "(N, 6, 6, F);  ∂L/∂z = ∂L/∂a where z > 0, else 0;  conv backward (exercise 8) gives ∂L/∂K (3, 3, 1, F) "
+        "and ∂L/∂b (F,).  Then θ_new = θ − η·∂L/∂θ for all four."
+    ),
+    N_(
+        "Keep what the backward pass needs from the forward pass: z (before the ReLU), a (after it, the pool's "
+        "input), f (the dense layer's input) and p. The 1/N is applied once, in ∂L/∂s; after that every piece "
+        "only sums. Build the new weights as new arrays (θ − η·g), one per key, and return them in a new dict: "
+        "subtracting into the arrays you were given changes the caller's weights."
+    ),
 )
 
 #: The parameters, in the order the backward pass reaches them.
@@ -154,9 +161,9 @@ def _loss_and_grads(
     else:
         da = max_pool2d_backward(dm, fw["a"], 2, 2, backend="reference")
     dz = relu_backward(da, fw["z"]) if relu_mask else da
-    _, dk, db = conv2d_backward(
+    dk, db = conv2d_backward(
         dz, x, params["conv_kernel"], strides=1, padding="valid", backend="reference", need_dx=False
-    )
+    )[1:]
     return float(loss), {"conv_kernel": dk, "conv_bias": db, "dense_kernel": dw, "dense_bias": dc}
 
 
@@ -193,7 +200,7 @@ def cases(rng: np.random.Generator) -> list[Case]:
     xs, ys = _digits()
     out = [
         _step_case(
-            "one step: 4 filters, the first 16 digits, η = 0.1",
+            _("one step: 4 filters, the first 16 digits, η = 0.1"),
             _initial_params(np.random.default_rng(10), 4, dense_std=1 / 6, bias_std=0.1),
             xs[:16],
             ys[:16],
@@ -203,16 +210,17 @@ def cases(rng: np.random.Generator) -> list[Case]:
     for filters, n, lr in ((3, 12, 0.05), (4, 20, 0.25)):
         pick = rng.choice(len(xs), size=n, replace=False)
         params = _initial_params(rng, filters, dense_std=1 / np.sqrt(9 * filters), bias_std=0.1)
-        out.append(
-            _step_case(f"one step: {filters} filters, {n} random digits, η = {lr:g}", params, xs[pick], ys[pick], lr)
-        )
+        name = _("one step: {filters} filters, {n} random digits, η = {lr:g}").format(filters=filters, n=n, lr=lr)
+        out.append(_step_case(name, params, xs[pick], ys[pick], lr))
 
     order = rng.permutation(len(xs))[: TRAIN_STEPS * TRAIN_BATCH].reshape(TRAIN_STEPS, TRAIN_BATCH)
     params = _initial_params(np.random.default_rng(_TRAIN_SEED), 4, dense_std=0.01, bias_std=0.0)
     batches = tuple({1: xs[b], 2: ys[b]} for b in order)
     out.append(
         Case(
-            name=f"training: {TRAIN_STEPS} steps of {TRAIN_BATCH} digits, η = {TRAIN_LEARNING_RATE:g}",
+            name=_("training: {steps} steps of {batch} digits, η = {lr:g}").format(
+                steps=TRAIN_STEPS, batch=TRAIN_BATCH, lr=TRAIN_LEARNING_RATE
+            ),
             function="train_step",
             args=(params, xs[order[0]], ys[order[0]], TRAIN_LEARNING_RATE),
             chain=Chain(steps=TRAIN_STEPS, feed=((0, 1),), collect=0, batches=batches),
@@ -240,21 +248,17 @@ def _loss_diagnosis(case: Case, loss: float, new: dict) -> Diagnosis:
     params, x, y, lr = case.args
     ref = float(case.expected[0])
     n = len(x)
-    where = (
-        "Look at the forward pass in this order: exercises 4–7 must pass (convlab check 4 … 7); the chain is "
-        "conv (stride 1, padding 0) → ReLU → 2×2 max pool (stride 2) → flatten → dense → softmax; then "
-        "L = −(1/N) Σ_n log p[n, y_n], the natural logarithm of the probability of each image's own label."
-    )
     if close(loss, n * ref, 1e-6):
         grads = case.context["grads"]
-        also = ""
+        message = _(
+            "loss is {loss} = {n} × {ref}: you summed −log p[n, y_n] over the {n} images of the batch instead of "
+            "averaging (Keras' loss is the mean over the batch)."
+        ).format(loss=_num(loss), n=n, ref=_num(ref))
         if all(same_shape_and_close(new.get(k), params[k] - n * lr * grads[k]) for k in KEYS):
-            also = f" Your gradients are {n}× too large as well: the 1/N belongs in ∂L/∂s = (p − onehot)/N."
-        return Diagnosis(
-            "loss_not_averaged",
-            f"loss is {_num(loss)} = {n} × {_num(ref)}: you summed −log p[n, y_n] over the {n} images of the "
-            f"batch instead of averaging (Keras' loss is the mean over the batch).{also}",
-        )
+            message += " " + _(
+                "Your gradients are {n}× too large as well: the 1/N belongs in ∂L/∂s = (p − onehot)/N."
+            ).format(n=n)
+        return Diagnosis("loss_not_averaged", message)
     fw = _forward(params, x)
     s = fw["s"] - fw["s"].max(axis=1, keepdims=True)
     logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
@@ -263,30 +267,49 @@ def _loss_diagnosis(case: Case, loss: float, new: dict) -> Diagnosis:
     s_nr = s_nr - s_nr.max(axis=1, keepdims=True)
     logp_nr = s_nr - np.log(np.exp(s_nr).sum(axis=1, keepdims=True))
     variants = (
-        (-ref, "has the wrong sign: the loss is MINUS the mean of log p[n, y_n] (log of a probability is ≤ 0)"),
-        (ref / 10, "is averaged over the 10 classes as well: average over the N images only"),
-        (ref / np.log(10), "uses log₁₀: the cross-entropy uses the natural logarithm (np.log)"),
+        (
+            -ref,
+            N_(
+                "Your loss has the wrong sign: the loss is MINUS the mean of log p[n, y_n] (log of a probability is "
+                "≤ 0)."
+            ),
+        ),
+        (ref / 10, N_("Your loss is averaged over the 10 classes as well: average over the N images only.")),
+        (ref / np.log(10), N_("Your loss uses log₁₀: the cross-entropy uses the natural logarithm (np.log).")),
         (
             -float(logp[:, y].mean()),
-            f"averages log p over all N×N = {n * n} pairs p[n, y_m]: p[:, y] takes every label's column for "
-            "every image; take one number per image, the probability of its own label y_n",
+            N_(
+                "Your loss averages log p over all N×N = {pairs} pairs p[n, y_m]: p[:, y] takes every label's column "
+                "for every image; take one number per image, the probability of its own label y_n."
+            ),
         ),
-        (-float(logp_nr[np.arange(n), y].mean()), "is what the network gives WITHOUT the ReLU after the conv"),
+        (
+            -float(logp_nr[np.arange(n), y].mean()),
+            N_("Your loss is what the network gives WITHOUT the ReLU after the conv."),
+        ),
     )
     for value, why in variants:
         if close(loss, value, 1e-6):
-            return Diagnosis("loss_mismatch", f"loss is {_num(loss)}; the reference gets {_num(ref)}. Your loss {why}.")
+            head = _("loss is {loss}; the reference gets {ref}.").format(loss=_num(loss), ref=_num(ref))
+            return Diagnosis("loss_mismatch", head + " " + _(why).format(pairs=n * n))
     weights_right = not _param_findings(case, new)
     guard = _log_guard(loss, ref, p_true, weights_right=weights_right)
     if guard is not None:
         return guard
     if weights_right:
-        where = (
-            "Every new weight is right, so your forward pass (exercises 4–7) and your gradients are right: only "
-            "the number returned as the loss differs. It is L = −(1/N) Σ_n log p[n, y_n], the natural logarithm "
-            "of the probability of each image's own label, averaged over the N images."
+        where = _(
+            "Every new weight is right, so your forward pass (exercises 4–7) and your gradients are right: only the "
+            "number returned as the loss differs. It is L = −(1/N) Σ_n log p[n, y_n], the natural logarithm of the "
+            "probability of each image's own label, averaged over the N images."
         )
-    return Diagnosis("loss_mismatch", f"loss is {_num(loss)}; the reference gets {_num(ref)} for this batch. {where}")
+    else:
+        where = _(
+            "Look at the forward pass in this order: exercises 4–7 must pass (convlab check 4 … 7); the chain is "
+            "conv (stride 1, padding 0) → ReLU → 2×2 max pool (stride 2) → flatten → dense → softmax; then "
+            "L = −(1/N) Σ_n log p[n, y_n], the natural logarithm of the probability of each image's own label."
+        )
+    head = _("loss is {loss}; the reference gets {ref} for this batch.").format(loss=_num(loss), ref=_num(ref))
+    return Diagnosis("loss_mismatch", head + " " + where)
 
 
 def _log_guard(loss: float, ref: float, p_true: np.ndarray, *, weights_right: bool) -> Diagnosis | None:
@@ -303,20 +326,29 @@ def _log_guard(loss: float, ref: float, p_true: np.ndarray, *, weights_right: bo
             break
     if eps is None and weights_right and 0 < ref - loss <= 0.05 * max(abs(ref), 1.0):
         lo, hi = -12.0, 0.0  # log10 ε; the shift grows with ε
-        for _ in range(60):
+        for _halving in range(60):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if _guard_shift(p_true, 10.0**mid) < ref - loss else (lo, mid)
         eps = 10.0**lo
     if eps is None:
         return None
     shown = f"ε = {_eps_text(eps)}" if eps in (1e-5, 1e-4, 1e-3, 1e-2) else f"ε ≈ {_eps_text(eps)}"
+    message = _(
+        "loss is {loss}; the reference gets {ref}: yours is {lower} lower, what a small constant inside the log "
+        "gives: log(p + ε) with {eps} raises each log p by about ε/p. Your forward pass is right; the constant is "
+        "too big. Use 1e-7 as Keras does (it clips p to [1e-7, 1 − 1e-7]), or none: up to {guard} passes (it moves "
+        "this loss by {shift})."
+    )
     return Diagnosis(
         "log_epsilon",
-        f"loss is {_num(loss)}; the reference gets {_num(ref)}: yours is {_num(ref - loss)} lower, what a small "
-        f"constant inside the log gives: log(p + ε) with {shown} raises each log p by about ε/p. Your forward "
-        f"pass is right; the constant is too big. Use 1e-7 as Keras does (it clips p to [1e-7, 1 − 1e-7]), or "
-        f"none: up to {_eps_text(LOG_GUARD)} passes (it moves this loss by "
-        f"{_num(_guard_shift(p_true, LOG_GUARD))}).",
+        message.format(
+            loss=_num(loss),
+            ref=_num(ref),
+            lower=_num(ref - loss),
+            eps=shown,
+            guard=_eps_text(LOG_GUARD),
+            shift=_num(_guard_shift(p_true, LOG_GUARD)),
+        ),
     )
 
 
@@ -343,43 +375,52 @@ def _scaled(key: str, alpha: float, n: int, lr: float, symbol: str | None = None
     """The code and words for a step of ``key`` that is ``alpha`` times the right one (∂L/∂``symbol``)."""
     g = f"∂L/∂{symbol or _SYMBOL[key]}"
     if _near(alpha, -1.0):
-        return "wrong_sign", f"moved uphill: your step is +η·{g}; SGD goes downhill, θ − η·{g}"
+        return "wrong_sign", _("moved uphill: your step is +η·{g}; SGD goes downhill, θ − η·{g}").format(g=g)
     if _near(alpha, -float(n)):
-        return "wrong_sign", (
-            f"moved uphill AND {n}× too far: θ + η·N·{g}. Subtract the step, and divide by N once, in "
+        return "wrong_sign", _(
+            "moved uphill AND {n}× too far: θ + η·N·{g}. Subtract the step, and divide by N once, in "
             "∂L/∂s = (p − onehot)/N"
-        )
+        ).format(n=n, g=g)
     if _near(alpha, float(n)):
-        return "not_averaged", (
-            f"moved {n}× too far (N = {n}): the gradient was summed over the batch, not averaged — "
+        return "not_averaged", _(
+            "moved {n}× too far (N = {n}): the gradient was summed over the batch, not averaged — "
             "∂L/∂s = (p − onehot)/N, the 1/N of the mean loss"
-        )
+        ).format(n=n)
     if _near(alpha, 1.0 / lr):
-        return "learning_rate_ignored", (
-            f"moved by the whole gradient, θ − {g}: the learning rate η = {lr:g} was not applied (θ − η·{g})"
-        )
+        return "learning_rate_ignored", _(
+            "moved by the whole gradient, θ − {g}: the learning rate η = {lr:g} was not applied (θ − η·{g})"
+        ).format(g=g, lr=lr)
     if _near(alpha, -1.0 / lr):
-        return "wrong_sign", f"moved uphill and without the learning rate: θ + {g}; use θ − η·{g}"
+        return "wrong_sign", _("moved uphill and without the learning rate: θ + {g}; use θ − η·{g}").format(g=g)
     if _near(alpha, 1.0 / n):
-        return "averaged_twice", (
-            f"moved {n}× too little: the 1/N was applied twice — it is already in ∂L/∂s = (p − onehot)/N, so "
-            f"{g} only sums over the batch"
-        )
+        return "averaged_twice", _(
+            "moved {n}× too little: the 1/N was applied twice — it is already in ∂L/∂s = (p − onehot)/N, so {g} "
+            "only sums over the batch"
+        ).format(n=n, g=g)
     part = "dense" if key.startswith("dense") else "conv"
-    return f"{part}_update_wrong", f"moved in the right direction but {alpha:.4g} times as far as θ − η·{g} goes"
+    words = _("moved in the right direction but {alpha:.4g} times as far as θ − η·{g} goes").format(alpha=alpha, g=g)
+    return f"{part}_update_wrong", words
 
 
 def _generic(key: str, got: np.ndarray, expected: np.ndarray, old: np.ndarray, case: Case) -> str:
     lr = case.args[3]
     idx = first_wrong(got, expected, case.tolerance)
     if idx is None:  # not reached: the caller checked that they differ
-        return "differs from θ − η·∂L/∂θ"
+        return _("differs from θ − η·∂L/∂θ")
     step = expected[idx] - old[idx]
-    return (
-        f"wrong from {format_index(key, idx)} on: it is {_num(got[idx])}, expected {_num(expected[idx])} = "
-        f"{_num(old[idx])} − {lr:g} · {number_text(-step / lr, in_sum=True, digits=6)} (θ − η·∂L/∂{_SYMBOL[key]}); "
-        "your step there is "
-        f"{_num(got[idx] - old[idx])}, the right one {_num(step)}"
+    return _(
+        "wrong from {index} on: it is {got}, expected {expected} = {old} − {lr:g} · {gradient} (θ − η·∂L/∂{symbol}); "
+        "your step there is {step}, the right one {right}"
+    ).format(
+        index=format_index(key, idx),
+        got=_num(got[idx]),
+        expected=_num(expected[idx]),
+        old=_num(old[idx]),
+        lr=lr,
+        gradient=number_text(-step / lr, in_sum=True, digits=6),
+        symbol=_SYMBOL[key],
+        step=_num(got[idx] - old[idx]),
+        right=_num(step),
     )
 
 
@@ -403,7 +444,7 @@ def _param_findings(case: Case, new: dict) -> list[tuple[str, str, str, float | 
         d_got, d_exp = got - old, exp - old
         if np.max(np.abs(d_got)) <= 1e-12 * max(float(np.max(np.abs(old))), 1.0):
             code = "bias_not_updated" if key.endswith("bias") else "not_updated"
-            findings.append((key, code, "not updated: it is the value you were given", None))
+            findings.append((key, code, _("not updated: it is the value you were given"), None))
             continue
         alpha = _factor(d_got, d_exp)
         if alpha is not None:
@@ -420,29 +461,34 @@ def _param_findings(case: Case, new: dict) -> list[tuple[str, str, str, float | 
     return findings
 
 
-_CHECK_8_9 = "run convlab check 8 and convlab check 9 first"
 #: The conv-side mistakes of the learner's own backward pieces: (code, candidate gradients, words).
 _PIECES = (
     (
         "relu_backward_missing",
         {"relu_mask": False},
-        "what the step gives without the ReLU backward: ∂L/∂z = ∂L/∂a only where z > 0, "
-        "and 0 where the ReLU cut z to 0",
+        N_(
+            "what the step gives without the ReLU backward: ∂L/∂z = ∂L/∂a only where z > 0, and 0 where the ReLU cut "
+            "z to 0"
+        ),
     ),
     (
         "dkernel_flipped",
         None,  # ∂L/∂K turned by 180°, ∂L/∂b unchanged
-        "what ∂L/∂K turned by 180° gives (∂L/∂K[2 − a, 2 − b] in the place of ∂L/∂K[a, b]): the dkernel of your "
-        "conv2d_backward (exercise 8) is flipped, ∂L/∂K[a, b, c, f] = Σ x[n, i + a, j + b, c]·∂L/∂z[n, i, j, f] "
-        "correlates x with ∂L/∂z — run convlab check 8 first",
+        N_(
+            "what ∂L/∂K turned by 180° gives (∂L/∂K[2 − a, 2 − b] in the place of ∂L/∂K[a, b]): the dkernel of your "
+            "conv2d_backward (exercise 8) is flipped, ∂L/∂K[a, b, c, f] = Σ x[n, i + a, j + b, c]·∂L/∂z[n, i, j, f] "
+            "correlates x with ∂L/∂z — run convlab check 8 first"
+        ),
     ),
     (
         "every_maximum",
         {"every_max": True},
-        "what the step gives when the pool backward sends a window's gradient to EVERY tied maximum: your "
-        "max_pool2d_backward (exercise 9) must send it to the first one only, in row-major window order, as "
-        "TensorFlow does. Ties are common here: where the digit is blank, all four z of a window are the bias "
-        "alone — run convlab check 9 first",
+        N_(
+            "what the step gives when the pool backward sends a window's gradient to EVERY tied maximum: your "
+            "max_pool2d_backward (exercise 9) must send it to the first one only, in row-major window order, as "
+            "TensorFlow does. Ties are common here: where the digit is blank, all four z of a window are the bias "
+            "alone — run convlab check 9 first"
+        ),
     ),
 )
 
@@ -462,22 +508,22 @@ def _backward_piece(case: Case, key: str, got: np.ndarray, expected: np.ndarray)
         if not same_shape_and_close(candidate, expected, case.tolerance) and same_shape_and_close(
             got, candidate, case.tolerance
         ):
-            return code, words
+            return code, _(words)
     return None
 
 
-_DENSE_WHERE = (
+_DENSE_WHERE = N_(
     "The dense gradients come first in the backward pass: ∂L/∂s = (p − onehot(y))/N with onehot(y)[n, k] = 1 "
     "only for k = y_n, ∂L/∂W = fᵀ·∂L/∂s with f the dense layer's input, ∂L/∂c = ∂L/∂s summed over the batch. "
     "Fix these first: the conv gradients flow through them."
 )
-_CONV_WHERE = (
+_CONV_WHERE = N_(
     "The dense update is right, so the mistake is between the dense layer and the conv, in the backward pieces. "
-    f"Your conv2d_backward (exercise 8) and max_pool2d_backward (exercise 9) do this part: {_CHECK_8_9}. "
-    "If both pass, check what you give them: ∂L/∂f = ∂L/∂s·Wᵀ with W the OLD dense kernel, put back into the "
-    "pooled shape (N, 3, 3, F) in flatten's order (channels fastest); max-pool backward with the pool's input "
-    "a = relu(z); the ReLU backward, ∂L/∂z = ∂L/∂a where z > 0 and 0 elsewhere; conv backward with the "
-    "network's input x."
+    "Your conv2d_backward (exercise 8) and max_pool2d_backward (exercise 9) do this part: run convlab check 8 and "
+    "convlab check 9 first. If both pass, check what you give them: ∂L/∂f = ∂L/∂s·Wᵀ with W the OLD dense kernel, "
+    "put back into the pooled shape (N, 3, 3, F) in flatten's order (channels fastest); max-pool backward with the "
+    "pool's input a = relu(z); the ReLU backward, ∂L/∂z = ∂L/∂a where z > 0 and 0 elsewhere; conv backward with "
+    "the network's input x."
 )
 
 
@@ -485,17 +531,25 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     """What a wrong single step means: a wrong shape, a wrong loss, then each parameter's step (see the module)."""
     if case.chain is not None:
         return None
-    params, x, _, _ = case.args
+    x = case.args[1]
     expected = case.expected[1]
     got_loss, new = got
     for key in KEYS:
         arr = np.asarray(new[key])
         if arr.shape != expected[key].shape:
-            why = f"every new weight keeps its old shape, {key} {_SHAPE_TEXT[key]}"
             if key == "dense_bias" and arr.ndim == 2 and arr.shape[0] == len(x):
-                why += ": ∂L/∂c sums ∂L/∂s over the batch (its N rows), one number per class"
+                why = _(
+                    "every new weight keeps its old shape, {key} {shape}: ∂L/∂c sums ∂L/∂s over the batch (its N "
+                    "rows), one number per class"
+                )
             elif key == "conv_bias" and arr.ndim > 1:
-                why += ": ∂L/∂b sums ∂L/∂z over the images and positions, one number per filter"
+                why = _(
+                    "every new weight keeps its old shape, {key} {shape}: ∂L/∂b sums ∂L/∂z over the images and "
+                    "positions, one number per filter"
+                )
+            else:
+                why = _("every new weight keeps its old shape, {key} {shape}")
+            why = why.format(key=key, shape=_SHAPE_TEXT[key])
             return shape_mismatch(f"new_params[{key!r}]", arr.shape, expected[key].shape, why)
     loss = _loss_value(got_loss)
     if loss is None:
@@ -509,29 +563,34 @@ def diagnose(case: Case, got) -> Diagnosis | None:
     if len(codes) == len(KEYS) and all(c in ("not_updated", "bias_not_updated") for c in codes):
         return Diagnosis(
             "not_updated",
-            "new_params holds the weights you were given, unchanged: return θ − η·∂L/∂θ for every key.",
+            _("new_params holds the weights you were given, unchanged: return θ − η·∂L/∂θ for every key."),
         )
     code = codes[0]
     if code == "dense_update_wrong":
         # the conv gradients flow through the dense ones: only the dense part is worth reading first
         dense = [f for f in findings if f[0].startswith("dense")]
-        lines = [f"new_params[{key!r}]: {words}." for key, _, words, _ in dense]
+        lines = [_finding_line(f"new_params[{f[0]!r}]", f[2]) for f in dense]
         if len(dense) < len(findings):
-            lines.append("The conv weights are wrong too, but that may follow from these.")
-        return Diagnosis(code, "\n".join([*lines, _DENSE_WHERE]))
-    names = ", ".join(f"new_params[{key!r}]" for key, *_ in findings)
+            lines.append(_("The conv weights are wrong too, but that may follow from these."))
+        return Diagnosis(code, "\n".join([*lines, _(_DENSE_WHERE)]))
+    names = ", ".join(f"new_params[{f[0]!r}]" for f in findings)
     if len(findings) == len(KEYS):
-        names = f"all four weights ({', '.join(KEYS)})"
+        names = _("all four weights ({keys})").format(keys=", ".join(KEYS))
     alphas = [f[3] for f in findings]
     if len(findings) > 1 and len(set(codes)) == 1 and None not in alphas and _near(min(alphas), max(alphas)):
-        lines = [f"{names}: {_scaled(findings[0][0], alphas[0], len(x), case.args[3], symbol='θ')[1]}."]
+        lines = [_finding_line(names, _scaled(findings[0][0], alphas[0], len(x), case.args[3], symbol="θ")[1])]
     elif len(findings) > 1 and len(set(codes)) == 1 and code != "conv_update_wrong":
-        lines = [f"{names}: {findings[0][2]}."]
+        lines = [_finding_line(names, findings[0][2])]
     else:
-        lines = [f"new_params[{key!r}]: {words}." for key, _, words, _ in findings]
+        lines = [_finding_line(f"new_params[{f[0]!r}]", f[2]) for f in findings]
     if code == "conv_update_wrong" and not any(f[0].startswith("dense") for f in findings):
-        lines.append(_CONV_WHERE)
+        lines.append(_(_CONV_WHERE))
     return Diagnosis(code, "\n".join(lines))
+
+
+def _finding_line(what: str, words: str) -> str:
+    """``"new_params['dense_bias']: moved uphill: …."``: the weights, then what happened to them (translated)."""
+    return _("{weights}: {finding}.").format(weights=what, finding=words)
 
 
 # ------------------------------------------------------------------------------ the training run
@@ -566,36 +625,42 @@ def judge(case: Case, got) -> tuple[bool, Diagnosis | None]:
         values = None
     if values is None or any(v.size != 1 for v in values):
         return False, Diagnosis(
-            "wrong_type", "train_step's loss must be one number (a float) at every step of the training run."
+            "wrong_type", _("train_step's loss must be one number (a float) at every step of the training run.")
         )
     losses = [float(v.reshape(-1)[0]) for v in values]
     if len(losses) != TRAIN_STEPS:
-        return False, Diagnosis("wrong_type", f"the training run returned {len(losses)} losses, not {TRAIN_STEPS}.")
+        message = _("the training run returned {n} losses, not {steps}.")
+        return False, Diagnosis("wrong_type", message.format(n=len(losses), steps=TRAIN_STEPS))
     bad = [i for i, v in enumerate(losses) if not np.isfinite(v)]
     if bad:
         k = bad[0]
         went_down = min(losses[1:k], default=np.inf) < 0.9 * losses[0]
-        why = (
-            "it never went down, so the steps climb the loss (θ + η·∂L/∂θ instead of θ − η·∂L/∂θ?) "
-            "or are far too big (a gradient summed over the batch, N× too large?)"
-            if not went_down
-            else "the steps are far too big and the weights blew up (a gradient summed over the batch instead of "
-            "averaged is N× too large)"
-        )
+        if not went_down:
+            message = _(
+                "the loss became {value} at step {step} of {steps} ({trail}): it never went down, so the steps climb "
+                "the loss (θ + η·∂L/∂θ instead of θ − η·∂L/∂θ?) or are far too big (a gradient summed over the "
+                "batch, N× too large?). The one-step cases say which."
+            )
+        else:
+            message = _(
+                "the loss became {value} at step {step} of {steps} ({trail}): the steps are far too big and the "
+                "weights blew up (a gradient summed over the batch instead of averaged is N× too large). The "
+                "one-step cases say which."
+            )
         trail = ", ".join(_num(v) for v in losses[: min(k + 1, 6)])
         return False, Diagnosis(
-            "not_finite",
-            f"the loss became {_num(losses[k])} at step {k + 1} of {len(losses)} ({trail}): {why}. "
-            "The one-step cases say which.",
+            "not_finite", message.format(value=_num(losses[k]), step=k + 1, steps=len(losses), trail=trail)
         )
     first, last = losses[0], float(np.mean(losses[-_LAST:]))
     if last < TRAIN_TARGET * first:
         return True, None
     trail = ", ".join(_num(v) for v in losses[:3]) + ", …, " + ", ".join(_num(v) for v in losses[-3:])
     lines = [
-        f"the loss did not go down enough: {_num(first)} at step 1, {_num(last)} on average over the last "
-        f"{_LAST} steps; it must fall below {TRAIN_TARGET:g} × {_num(first)} = {_num(TRAIN_TARGET * first)}.",
-        f"Your losses: {trail}.",
+        _(
+            "the loss did not go down enough: {first} at step 1, {last} on average over the last {n} steps; it must "
+            "fall below {target:g} × {first} = {limit}."
+        ).format(first=_num(first), last=_num(last), n=_LAST, target=TRAIN_TARGET, limit=_num(TRAIN_TARGET * first)),
+        _("Your losses: {trail}.").format(trail=trail),
     ]
     try:
         ref = _reference_losses(case)
@@ -603,24 +668,31 @@ def judge(case: Case, got) -> tuple[bool, Diagnosis | None]:
         ref = []
     if ref:
         lines.append(
-            f"The reference, on the same minibatches from the same weights, goes from {_num(ref[0])} to "
-            f"{_num(float(np.mean(ref[-_LAST:])))}."
+            _("The reference, on the same minibatches from the same weights, goes from {first} to {last}.").format(
+                first=_num(ref[0]), last=_num(float(np.mean(ref[-_LAST:])))
+            )
         )
     if ref and not close(first, ref[0], case.context.get("first_tolerance", 1e-6)):
         lines.append(
-            f"Already your first loss differs from the reference's ({_num(ref[0])}): the forward pass or the loss "
-            "is wrong — the one-step cases say more."
+            _(
+                "Already your first loss differs from the reference's ({first}): the forward pass or the loss is "
+                "wrong — the one-step cases say more."
+            ).format(first=_num(ref[0]))
         )
     elif last > first:
-        lines.append("It goes UP: the update climbs the loss — SGD subtracts the step, θ − η·∂L/∂θ.")
+        lines.append(_("It goes UP: the update climbs the loss — SGD subtracts the step, θ − η·∂L/∂θ."))
     elif abs(last - first) <= 1e-9 * max(abs(first), 1.0):
         lines.append(
-            "It does not change at all: are the new weights computed, returned in new_params, and different from "
-            "the ones you were given?"
+            _(
+                "It does not change at all: are the new weights computed, returned in new_params, and different from "
+                "the ones you were given?"
+            )
         )
     else:
         lines.append(
-            "It falls too slowly: steps too small (the learning rate or the 1/N applied twice?) or some weights "
-            "not updated — the one-step cases say which."
+            _(
+                "It falls too slowly: steps too small (the learning rate or the 1/N applied twice?) or some weights "
+                "not updated — the one-step cases say which."
+            )
         )
     return False, Diagnosis("loss_not_decreasing", "\n".join(lines))
