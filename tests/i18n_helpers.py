@@ -48,8 +48,9 @@ def number_differences(english: str, spanish: str) -> list[str]:
 
 
 def catalog_sentences(po: Path) -> list[str]:
-    """The English sentences of a catalog that a Spanish run must not print: each msgid's longest run of
-    text between placeholders, when it has at least four words and its translation differs."""
+    """The English sentences of a catalog that a Spanish output must not show: per translated message, its
+    run of text between placeholders and line breaks with the most plain words, when it has at least four
+    (a formula or a line of code — a stub's ``"conv_kernel" (3, 3, 1, F), …`` — is not a sentence)."""
     found = []
     with po.open("rb") as f:
         for m in read_po(f):
@@ -57,11 +58,16 @@ def catalog_sentences(po: Path) -> list[str]:
             msgstr = m.string[0] if isinstance(m.string, tuple) else m.string
             if not msgid or msgstr == msgid:
                 continue
-            piece = max(re.split(r"\{[^}]*\}|\n", msgid), key=len)
-            piece = " ".join(piece.split())
-            if len(piece.split()) >= 4:
-                found.append(piece)
+            pieces = [" ".join(p.split()) for p in re.split(r"\{[^}]*\}|\n", msgid)]
+            best = max(pieces, key=lambda p: sum(w.isalpha() for w in p.split()))
+            if sum(w.isalpha() for w in best.split()) >= 4:
+                found.append(best)
     return found
+
+
+def numbers(text: str) -> Counter:
+    """Every number a text prints, paths (the run's folders) left out."""
+    return Counter(_NUMBER.findall(_PATH.sub(" ", text)))
 
 
 def english_left(spanish_output: str, po: Path) -> list[str]:

@@ -10,21 +10,12 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from exercise_solutions import CORRELATE2D
 
 from convlab.exercises.grade import grade_exercise
 from convlab.exercises.report import render_result
 
-CORRECT = """
-import numpy as np
-
-def correlate2d(image, kernel):
-    kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
-    return out
-"""
+CORRECT = CORRELATE2D
 
 
 def grade(tmp_path, source, number=2, **kw):

@@ -9,24 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from exercise_solutions import CORRELATE2D
 
 from convlab.cli import main
 from convlab.teach.exercise_catalogue import EXERCISES, exercises_for_lesson, get_exercise
 from convlab.teach.lesson import exercise_text
 
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
-
-CORRELATE2D = """
-import numpy as np
-
-def correlate2d(image, kernel):
-    kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
-    return out
-"""
 
 
 def test_exercises_copies_every_stub_and_never_overwrites_without_force(tmp_path, capsys):

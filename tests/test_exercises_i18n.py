@@ -16,12 +16,12 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from babel.messages.pofile import read_po
+from exercise_solutions import CORRELATE2D
+from i18n_helpers import catalog_sentences, numbers
 
 import convlab.exercises
 from convlab.cli import main
@@ -37,30 +37,7 @@ PO = Path(i18n.LOCALE_DIR) / "es" / "LC_MESSAGES" / "exercises.po"
 SOURCES = Path(convlab.exercises.__file__).parent
 
 
-def _english_sentences(po: Path) -> list[str]:
-    """The English of the catalog a Spanish output must not show: per message, its run of text between
-    placeholders and line breaks with the most plain words, when it has at least four and is translated
-    differently (like ``tests/i18n_helpers.catalog_sentences``, but a formula or a line of code — a stub's
-    ``"conv_kernel" (3, 3, 1, F), …`` — is not a sentence, however long)."""
-    found = []
-    with po.open("rb") as f:
-        for m in read_po(f):
-            msgid = m.id[0] if isinstance(m.id, tuple) else m.id
-            msgstr = m.string[0] if isinstance(m.string, tuple) else m.string
-            if not msgid or msgstr == msgid:
-                continue
-            pieces = [" ".join(p.split()) for p in re.split(r"\{[^}]*\}|\n", msgid)]
-            best = max(pieces, key=lambda p: sum(w.isalpha() for w in p.split()))
-            if sum(w.isalpha() for w in best.split()) >= 4:
-                found.append(best)
-    return found
-
-
-ENGLISH = _english_sentences(PO)
-
-# The same as tests/i18n_helpers.py: a number as printed, a path (the run's folder) left out.
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?")
-_PATH = re.compile(r"\S*/\S*")
+ENGLISH = catalog_sentences(PO)
 
 
 @pytest.fixture(autouse=True)
@@ -72,11 +49,6 @@ def _english_afterwards(monkeypatch):
     i18n.set_language("en")
     yield
     i18n.set_language("en")
-
-
-def numbers(text: str) -> Counter:
-    """The numbers a text prints (paths left out)."""
-    return Counter(_NUMBER.findall(_PATH.sub(" ", text)))
 
 
 def spanish_problems(text: str) -> list[str]:
@@ -201,17 +173,7 @@ def test_the_commands_notes_are_spanish(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ convlab check
-CORRECT = """
-import numpy as np
-
-def correlate2d(image, kernel):
-    kh, kw = kernel.shape
-    out = np.zeros((image.shape[0] - kh + 1, image.shape[1] - kw + 1))
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel)
-    return out
-"""
+CORRECT = CORRELATE2D
 
 # Wrong solutions of exercise 2, each with a different kind of message.
 WRONG = {
