@@ -259,7 +259,7 @@ def test_tour_reports_a_failing_lesson(capfd, tmp_path):
     rc = cli.main(["tour", "--lessons", str(folder), "--out", str(out_dir)])
     out = capfd.readouterr().out
     assert rc == 1
-    assert f"ARGV ['--out', '{out_dir}', '--quick']" in out
+    assert f"ARGV ['--out', '{out_dir}', '--lang', 'en', '--quick']" in out  # the tour's language, passed on
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("01_ok", "02_bad"))}
     assert rows["01_ok"].split()[1] == "1" and rows["01_ok"].endswith("ok")
     assert "FAILED (exit 1)" in rows["02_bad"]
@@ -290,7 +290,7 @@ def test_tour_full_and_only_by_name(capfd, tmp_path):
     rc = cli.main(["tour", "--lessons", str(folder), "--out", str(tmp_path / "o"), "--full", "--only", "ok"])
     out = capfd.readouterr().out
     assert rc == 0
-    assert "ARGV ['--out', '%s']" % (tmp_path / "o") in out  # no --quick under --full
+    assert "ARGV ['--out', '%s', '--lang', 'en']" % (tmp_path / "o") in out  # no --quick under --full
 
 
 @pytest.mark.slow
@@ -299,7 +299,7 @@ def test_lesson_passes_arguments_through(capfd, tmp_path):
     rc = cli.main(["lesson", "1", "--lessons", str(folder), "--step", "--quick", "--out", str(tmp_path / "o")])
     out = capfd.readouterr().out
     assert rc == 0
-    assert "ARGV ['--step', '--quick', '--out', '%s']" % (tmp_path / "o") in out
+    assert "ARGV ['--lang', 'en', '--step', '--quick', '--out', '%s']" % (tmp_path / "o") in out
     assert cli.main(["lesson", "bad", "--lessons", str(folder), "--out", str(tmp_path / "o")]) == 1
     capfd.readouterr()
     assert cli.main(["lesson", "5", "--lessons", str(folder)]) == 2
