@@ -81,11 +81,11 @@ def test_convlab_notebook_writes_the_file_and_names_bad_arguments(tmp_path):
         lesson_notebook(ROOT / "lessons" / "03_convolution_by_hand.py", lang="de")
 
 
-def _execute(path, folder):
-    """Write ``path``'s Spanish notebook (--quick) in ``folder`` and run it in its own kernel; return it."""
+def _execute(target, folder):
+    """Run the notebook file ``target`` in its own kernel, in ``folder``; return it and the error, if any."""
     from nbclient import NotebookClient
 
-    nb = nbformat.read(write_notebook(path, folder, lang="es", quick=True), as_version=4)
+    nb = nbformat.read(target, as_version=4)
     client = NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     )
@@ -108,8 +108,11 @@ def executed(request, tmp_path_factory):
     saved = os.environ.pop("MPLBACKEND", None)  # the kernel's own inline backend shows the figures
     try:
         folders = {p.stem: tmp_path_factory.mktemp(p.stem) for p in wanted}
+        # Written here, one after the other: CPython's ast (jupytext, the translation) is not safe to run in
+        # two threads at once ("AST constructor recursion depth mismatch"); only the kernels run side by side.
+        targets = {p.stem: write_notebook(p, folders[p.stem], lang="es", quick=True) for p in wanted}
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {p.stem: pool.submit(_execute, p, folders[p.stem]) for p in wanted}
+            futures = {stem: pool.submit(_execute, targets[stem], folders[stem]) for stem in targets}
             return {stem: (*f.result(), folders[stem]) for stem, f in futures.items()}
     finally:
         if saved is not None:
