@@ -26,14 +26,14 @@ from pathlib import Path
 from convlab._version import __version__
 from convlab.teach.catalogs import paragraphs
 from convlab.util.files import atomic_path
-from convlab.util.i18n import LANGUAGES, LOCALE_DIR, catalog_path, load_catalog, resolve_language
+from convlab.util.i18n import LANGUAGES, LOCALE_DIR, N_, catalog_path, load_catalog, resolve_language
 
 __all__ = ["lesson_notebook", "write_notebook", "translate_source", "INSTALL_CELL"]
 
 #: The first cell: install convlab when this runtime lacks it. ``convlab`` on PyPI is another project (a
 #: dialogue toolkit), so the test is ``convlab.lesson``, and the spec is this version or the course's own.
 INSTALL_CELL = """\
-# convlab is installed here when this runtime does not have it (Colab, a fresh Jupyter).
+# {comment}
 try:
     import convlab.lesson
 except ImportError:
@@ -44,8 +44,11 @@ _SETUP_CELL = """\
 from convlab.lesson import notebook_options
 
 notebook_options(lang={lang!r}, quick={quick!r}, steps={steps}{messages})
-__file__ = {file!r}  # the lesson's name: its figures go to convlab-output/{stem}/
+__file__ = {file!r}  # {comment}
 """
+
+_INSTALL_COMMENT = N_("convlab is installed here when this runtime does not have it (Colab, a fresh Jupyter).")
+_FILE_COMMENT = N_("the lesson's name: its figures go to convlab-output/{stem}/")
 
 # The calls whose string literal arguments are the lesson's messages: name -> positions of the literals.
 # N_ is not among them: its literal is data until it is shown (a dictionary key, say), so it stays English
@@ -192,7 +195,9 @@ def lesson_notebook(
     source = translate_source(source, translate) if translate.found else source
     nb = jupytext.reads(source, fmt="py:percent")
     cells = [
-        nbformat.v4.new_code_cell(INSTALL_CELL.format(spec=install or f"convlab=={__version__}")),
+        nbformat.v4.new_code_cell(
+            INSTALL_CELL.format(comment=translate.gettext(_INSTALL_COMMENT), spec=install or f"convlab=={__version__}")
+        ),
     ]
     steps = 0
     body = []
@@ -212,7 +217,7 @@ def lesson_notebook(
                 quick=bool(quick),
                 steps=steps,
                 file=path.name,
-                stem=path.stem,
+                comment=translate.gettext(_FILE_COMMENT).format(stem=path.stem),
                 messages=f", messages={pprint.pformat(deferred, width=100)}" if deferred else "",
             ).rstrip()
         )
