@@ -39,6 +39,7 @@ __all__ = [
     "docstrings",
     "markdown_cells",
     "paragraphs",
+    "translate_paragraphs",
     "missing",
     "update",
 ]
@@ -110,6 +111,12 @@ def markdown_cells(source: str) -> list[tuple[int, str]]:
 def paragraphs(markdown: str) -> list[str]:
     """``markdown`` split at blank lines: the units translated one by one (line breaks inside kept)."""
     return [p.strip("\n") for p in re.split(r"\n\s*\n", markdown) if p.strip()]
+
+
+def translate_paragraphs(markdown: str, translations) -> str:
+    """``markdown`` with each of its :func:`paragraphs` replaced by ``translations.gettext(paragraph)``
+    (any object with a gettext method: a catalog, a chain): the same units the catalogs hold."""
+    return "\n\n".join(translations.gettext(p) for p in paragraphs(markdown))
 
 
 def extract(path: Path) -> Iterator[tuple[int, str | tuple[str, str]]]:

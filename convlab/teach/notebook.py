@@ -24,7 +24,7 @@ import textwrap
 from pathlib import Path
 
 from convlab._version import __version__
-from convlab.teach.catalogs import paragraphs
+from convlab.teach.catalogs import translate_paragraphs
 from convlab.util.files import atomic_path
 from convlab.util.i18n import LANGUAGES, LOCALE_DIR, N_, catalog_path, load_catalog, resolve_language
 
@@ -138,10 +138,6 @@ def deferred_messages(source: str, translate: _Translator) -> dict[str, str]:
     return found
 
 
-def _translate_markdown(markdown: str, translate: _Translator) -> str:
-    return "\n\n".join(translate.gettext(p) for p in paragraphs(markdown))
-
-
 def _step_title(cell_source: str) -> str | None:
     """The literal title of the ``lesson.step(...)`` call a code cell makes at its top level, if any."""
     try:
@@ -203,7 +199,7 @@ def lesson_notebook(
     body = []
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            body.append(nbformat.v4.new_markdown_cell(_translate_markdown(cell.source, translate)))
+            body.append(nbformat.v4.new_markdown_cell(translate_paragraphs(cell.source, translate)))
             continue
         title = _step_title(cell.source)
         if title is not None:

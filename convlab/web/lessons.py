@@ -26,7 +26,7 @@ import gettext as _gettext
 from dataclasses import dataclass
 from pathlib import Path
 
-from convlab.teach.catalogs import markdown_cells, paragraphs
+from convlab.teach.catalogs import markdown_cells, translate_paragraphs
 from convlab.teach.lessons import LESSON_GLOB, find_lessons, repo_root
 from convlab.util.i18n import LANGUAGES, N_, _, catalog_path, get_language, load_catalog
 from convlab.web.errors import shown
@@ -171,7 +171,7 @@ def lesson_intro(source: str, translations: _gettext.NullTranslations | None = N
     """
     text = _introduction(source)
     if translations is not None:
-        text = "\n\n".join(translations.gettext(p) for p in paragraphs(text))
+        text = translate_paragraphs(text, translations)
     first, _sep, rest = text.partition("\n")
     title = first.strip()
     if title.startswith("#"):
