@@ -280,7 +280,7 @@ def _check(check_dir, frameworks):
 
 
 def main(argv=None):
-    from bench import machine_info  # the same machine record as bench.py
+    from bench_machine import machine_info  # the same machine record as bench.py
 
     from convlab.util.cli_args import OneLineArgumentParser
     from convlab.util.files import atomic_path
@@ -346,22 +346,12 @@ def argparse_hidden():
     return argparse.SUPPRESS
 
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
 def _markdown(rows, frameworks, info, args):
     head = "| case | op | " + " | ".join(frameworks) + " | convlab / min(TF, PyTorch) | notes |"
     lines = [
         "# Depthwise, dilated and transposed convolution (each framework in its own process)",
         "",
-        f"Machine: {_cpu_model()}, {info.get('cpu_count')} cores, AVX-512: {info.get('avx512')}; "
+        f"Machine: {info.get('cpu')}, {info.get('cpu_count')} cores, {' '.join(info.get('isa', []))}; "
         f"numpy {info.get('numpy')}, numba {info.get('numba')}; {args.rounds} rounds × {args.reps} runs, medians.",
         "",
         head,
