@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab.util.checks import as_float_array, is_int
+from convlab.util.checks import as_float_array, check_out, is_int
 
 __all__ = [
     "relu",
@@ -57,22 +57,32 @@ def _compiled(*arrays) -> bool:
     )
 
 
-def relu(x: ArrayLike) -> np.ndarray:
+def relu(x: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
     """``max(x, 0)`` element-wise (Keras ``relu``). NaN stays NaN.
 
     The definition is ``np.maximum(x, 0)``; large float arrays go through a
     compiled multi-core loop that gives the same bits (``np.maximum`` uses one
     core, and a training step spends a large share of its time in this ReLU;
     see :mod:`convlab.kernels.elementwise`).
+
+    Args:
+        x: any shape, float32/float64 (integers → float64).
+        out: optional array of ``x``'s shape and dtype to write the result into
+            (C-contiguous; it may be ``x`` itself); returned.
+
+    Raises:
+        TypeError / ValueError: a non-numeric ``x``; an ``out`` that does not fit (named).
     """
     x = _arr(x)
+    out = check_out(out, x.shape, x.dtype)
     if _compiled(x):
         from convlab.kernels import elementwise
 
-        out = np.empty_like(x)
+        if out is None:
+            out = np.empty_like(x)
         elementwise.relu(x, out)
         return out
-    return np.maximum(x, np.zeros((), x.dtype))
+    return np.maximum(x, np.zeros((), x.dtype), out=out)
 
 
 def sigmoid(x: ArrayLike) -> np.ndarray:
@@ -177,23 +187,30 @@ def _keep_where(mask, values):
     return np.bitwise_and(values.view(ibits), keep, out=keep).view(values.dtype)
 
 
-def relu_backward(dy: ArrayLike, x: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:
+def relu_backward(dy: ArrayLike, x: ArrayLike, y: ArrayLike | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """``∂L/∂x = dy · [x > 0]`` (0 at ``x = 0``, as TensorFlow). Shapes: all equal; dtype of ``x``.
 
     Where ``x ≤ 0`` (or NaN) the result is exactly +0.0, whatever ``dy`` is there.
-    ``y`` is only checked (shape, type): the mask comes from ``x``.
+    ``y`` is only checked (shape, type): the mask comes from ``x``. ``out``: optional
+    array of ``x``'s shape and dtype to write the result into (it may be ``dy``); returned.
 
-    Raises ValueError (shape mismatch) / TypeError (non-numeric), naming the argument.
+    Raises ValueError (shape mismatch, an ``out`` that does not fit) / TypeError (non-numeric), naming the argument.
     """
     x = _arr(x)
     dy, x, _ = _grads(dy, x, x if y is None else y, relu)  # C-contiguous, x's dtype and shape (0-d stays 0-d)
+    out = check_out(out, x.shape, x.dtype, inputs=(x,))
     if _compiled(x, dy):
         from convlab.kernels import elementwise
 
-        out = np.empty_like(x)
+        if out is None:
+            out = np.empty_like(x)
         elementwise.relu_backward(dy, x, out)
         return out
-    return _keep_where(x > 0, dy)
+    result = _keep_where(x > 0, dy)
+    if out is None:
+        return result
+    np.copyto(out, result)
+    return out
 
 
 def sigmoid_backward(dy: ArrayLike, x: ArrayLike, y: ArrayLike | None = None) -> np.ndarray:

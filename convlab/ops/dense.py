@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from convlab.util.checks import as_float_array
+from convlab.util.checks import as_float_array, check_out
 
 __all__ = ["dense", "dense_backward"]
 
@@ -27,38 +27,52 @@ def _prepare(x, kernel):
     return x, kernel
 
 
-def dense(x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
+def dense(
+    x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None = None, *, out: np.ndarray | None = None
+) -> np.ndarray:
     """Affine map of the last axis (Keras ``Dense``).
 
     Args:
         x: ``(N, in_features)`` (float32/float64; integers → float64).
         kernel: ``(in_features, units)`` — Keras' layout, converted to ``x``'s dtype.
         bias: ``(units,)`` or ``None``.
+        out: optional ``(N, units)`` array of ``x``'s dtype to write the result into
+            (C-contiguous, not overlapping the inputs); returned.
 
     Returns:
         ``(N, units)`` of ``x``'s float dtype.
 
     Raises:
-        ValueError: wrong ndim, empty arrays, ``in_features`` or ``units`` mismatch.
+        ValueError: wrong ndim, empty arrays, ``in_features`` or ``units`` mismatch, an ``out`` that does not fit.
         TypeError: non-numeric dtype.
     """
     x, kernel = _prepare(x, kernel)
-    y = x @ kernel
     if bias is not None:
         bias = as_float_array(bias, "bias", 1, dtype=x.dtype, shape_hint="(units,)")
         if bias.shape[0] != kernel.shape[1]:
             raise ValueError(f"bias must have shape ({kernel.shape[1]},) to match units, got {bias.shape}")
+    out = check_out(out, (x.shape[0], kernel.shape[1]), x.dtype, inputs=(x, kernel, bias))
+    y = np.matmul(x, kernel, out=out)
+    if bias is not None:
         y += bias
     return y
 
 
-def dense_backward(dy: ArrayLike, x: ArrayLike, kernel: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_backward(
+    dy: ArrayLike,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    *,
+    out: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of :func:`dense` with respect to ``x``, ``kernel`` and ``bias``.
 
     Args:
         dy: ``(N, units)`` — ``∂L/∂y`` (converted to ``x``'s dtype).
         x: ``(N, in_features)`` — the forward input.
         kernel: ``(in_features, units)`` — the forward kernel.
+        out: optional ``(dx, dkernel, dbias)`` arrays to write the gradients into,
+            each ``None`` (allocate it) or of the gradient's shape and ``x``'s dtype.
 
     Returns:
         ``(dx (N, in_features), dkernel (in_features, units), dbias (units,))`` of
@@ -74,4 +88,15 @@ def dense_backward(dy: ArrayLike, x: ArrayLike, kernel: ArrayLike) -> tuple[np.n
     expected = (x.shape[0], kernel.shape[1])
     if dy.shape != expected:
         raise ValueError(f"dy must have the forward output's shape (N, units) = {expected}, got dy.shape={dy.shape}")
-    return dy @ kernel.T, x.T @ dy, dy.sum(axis=0)
+    if out is not None and (not isinstance(out, (tuple, list)) or len(out) != 3):
+        raise TypeError(f"out must be None or a tuple (dx, dkernel, dbias) of arrays or None, got {out!r:.80}")
+    dx_out, dk_out, db_out = (None, None, None) if out is None else out
+    inputs = (dy, x, kernel)
+    dx_out = check_out(dx_out, x.shape, x.dtype, "out[0] (dx)", inputs)
+    dk_out = check_out(dk_out, kernel.shape, x.dtype, "out[1] (dkernel)", inputs)
+    db_out = check_out(db_out, (kernel.shape[1],), x.dtype, "out[2] (dbias)", inputs)
+    return (
+        np.matmul(dy, kernel.T, out=dx_out),
+        np.matmul(x.T, dy, out=dk_out),
+        np.sum(dy, axis=0, out=db_out),
+    )

@@ -49,9 +49,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from convlab.shapes import pair
 from convlab.shapes.sizes import IntOrPair, Padding, window_geometry
 from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
-from convlab.util.checks import as_float_array, check_backend, shown
+from convlab.util.checks import as_float_array, check_backend, check_out, shown
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward"]
 
@@ -81,6 +82,10 @@ def _prepare(x, pool_size, strides, padding, backend, name="x"):
 def _out_hw(x, pool, strides, pads):
     hp, wp = x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3]
     return (hp - pool[0]) // strides[0] + 1, (wp - pool[1]) // strides[1] + 1
+
+
+def _out_shape(x, pool, strides, pads):
+    return (x.shape[0],) + _out_hw(x, pool, strides, pads) + (x.shape[3],)
 
 
 # --------------------------------------------------------------------------- reference
@@ -132,16 +137,28 @@ def _avg_pool_numpy(x, pool, strides, pads):
 
 
 # --------------------------------------------------------------------------- numba
-def _max_pool_numba(x, pool, strides, pads):
+def _max_pool_numba(x, pool, strides, pads, out=None):
     from convlab.kernels import pool as nb_pool
 
-    return nb_pool.max_pool2d_forward(x, pool, strides, pads)
+    return nb_pool.max_pool2d_forward(x, pool, strides, pads, out=out)
 
 
-def _avg_pool_numba(x, pool, strides, pads):
+def _avg_pool_numba(x, pool, strides, pads, out=None):
     from convlab.kernels import pool as nb_pool
 
-    return nb_pool.avg_pool2d_forward(x, pool, strides, pads)
+    return nb_pool.avg_pool2d_forward(x, pool, strides, pads, out=out)
+
+
+def _into(table, backend, out, *args):
+    """``table[backend](*args)``, written into ``out`` when given: the numba kernels write it
+    directly, the other backends' result is copied in."""
+    if backend == "numba":
+        return table[backend](*args, out=out)
+    result = table[backend](*args)
+    if out is None:
+        return result
+    np.copyto(out, result)
+    return out
 
 
 _MAX = {"reference": _max_pool_reference, "numpy": _max_pool_numpy, "numba": _max_pool_numba}
@@ -247,16 +264,16 @@ def _avg_pool_backward_numpy(dy, x, pool, strides, pads):
     return crop_nhwc(dxp, pads)
 
 
-def _max_pool_backward_numba(dy, x, pool, strides, pads):
+def _max_pool_backward_numba(dy, x, pool, strides, pads, out=None):
     from convlab.kernels import pool as nb_pool
 
-    return nb_pool.max_pool2d_backward(dy, x, pool, strides, pads)
+    return nb_pool.max_pool2d_backward(dy, x, pool, strides, pads, out=out)
 
 
-def _avg_pool_backward_numba(dy, x, pool, strides, pads):
+def _avg_pool_backward_numba(dy, x, pool, strides, pads, out=None):
     from convlab.kernels import pool as nb_pool
 
-    return nb_pool.avg_pool2d_backward(dy, x, pool, strides, pads)
+    return nb_pool.avg_pool2d_backward(dy, x, pool, strides, pads, out=out)
 
 
 _MAX_BACKWARD = {
@@ -278,6 +295,8 @@ def max_pool2d_backward(
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
     backend: str | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`max_pool2d` with respect to ``x``.
 
@@ -286,20 +305,25 @@ def max_pool2d_backward(
             (converted to ``x``'s dtype).
         x: ``(N, H, W, C)`` — the forward input.
         pool_size, strides, padding, backend: exactly as given to :func:`max_pool2d`.
+        out: optional ``(N, H, W, C)`` array of ``x``'s dtype to write ``dx`` into (C-contiguous,
+            writeable, not overlapping ``dy`` or ``x``), as NumPy's ``out=``: a training loop passes
+            the same array every step, so no memory is allocated (or faulted in) for ``dx``.
 
     Returns:
-        ``dx (N, H, W, C)`` of ``x``'s dtype. Each ``dy[n, i, j, c]`` goes to ONE
+        ``dx (N, H, W, C)`` (``out`` when given) of ``x``'s dtype. Each ``dy[n, i, j, c]`` goes to ONE
         pixel: the first maximum in row-major order among its window's real
         (non-pad) pixels, NaN counting as the largest (TensorFlow's CPU
         ``MaxPoolGrad`` rule on ties and on all −inf windows; the module notes
         give the NaN rule); overlapping windows add up.
 
     Raises:
-        ValueError: ``dy`` of the wrong shape (named), and every error of :func:`max_pool2d`.
-        TypeError: non-numeric dtype, malformed pool_size/strides/padding.
+        ValueError: ``dy`` of the wrong shape (named), an ``out`` of another shape or dtype, not
+            C-contiguous, read-only or overlapping the inputs, and every error of :func:`max_pool2d`.
+        TypeError: non-numeric dtype, malformed pool_size/strides/padding, ``out`` not an array.
     """
     dy, x, pool, strides, pads, backend = _prepare_backward(dy, x, pool_size, strides, padding, backend)
-    return _MAX_BACKWARD[backend](dy, x, pool, strides, pads)
+    out = check_out(out, x.shape, x.dtype, inputs=(dy, x))
+    return _into(_MAX_BACKWARD, backend, out, dy, x, pool, strides, pads)
 
 
 def avg_pool2d_backward(
@@ -309,15 +333,18 @@ def avg_pool2d_backward(
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
     backend: str | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Gradient of :func:`avg_pool2d` with respect to ``x``: each real pixel gets ``dy / count``.
 
     ``count`` is the number of real (non-pad) pixels in the window, as in the
-    forward pass (TensorFlow's "same" rule). Arguments, shapes and errors as
+    forward pass (TensorFlow's "same" rule). Arguments (``out`` included), shapes and errors as
     :func:`max_pool2d_backward`. The values of ``x`` do not matter, only its shape.
     """
     dy, x, pool, strides, pads, backend = _prepare_backward(dy, x, pool_size, strides, padding, backend)
-    return _AVG_BACKWARD[backend](dy, x, pool, strides, pads)
+    out = check_out(out, x.shape, x.dtype, inputs=(dy, x))
+    return _into(_AVG_BACKWARD, backend, out, dy, x, pool, strides, pads)
 
 
 def max_pool2d(
@@ -326,6 +353,8 @@ def max_pool2d(
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
     backend: str | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Max pooling over ``pool_size`` windows of each channel (Keras ``MaxPooling2D``).
 
@@ -334,18 +363,24 @@ def max_pool2d(
         pool_size: int or ``(PH, PW)``, ≥ 1.
         strides: int or pair; ``None`` → ``pool_size`` (Keras' default).
         padding: as :func:`convlab.conv2d`; pads count as −inf (never the max).
-        backend: keyword-only; ``"reference"``, ``"numpy"``, ``"numba"`` (default).
+        backend: ``"reference"``, ``"numpy"``, ``"numba"`` (default).
+        out: optional ``(N, OH, OW, C)`` array of ``x``'s dtype to write the result into
+            (C-contiguous, writeable, not overlapping ``x``), as NumPy's ``out=``: a training loop
+            passes the same array every step, so no memory is allocated (or faulted in) for it.
 
     Returns:
-        ``(N, OH, OW, C)``, ``OH = floor((H + P − PH)/S) + 1``. A window holding a NaN
+        ``(N, OH, OW, C)`` (``out`` when given), ``OH = floor((H + P − PH)/S) + 1``. A window holding a NaN
         gives NaN, on every backend (as ``np.max``; TensorFlow skips NaN — see the module notes).
 
     Raises:
         ValueError/TypeError naming the argument (ndim, empty, pool_size/strides
-        ≤ 0, pool larger than the padded input, unknown padding or backend).
+        ≤ 0, pool larger than the padded input, unknown padding or backend; an ``out``
+        of another shape or dtype, not C-contiguous, read-only or overlapping ``x``:
+        ValueError, not an array: TypeError).
     """
     x, pool, strides, pads, backend = _prepare(x, pool_size, strides, padding, backend)
-    return _MAX[backend](x, pool, strides, pads)
+    out = check_out(out, _out_shape(x, pool, strides, pads), x.dtype, inputs=(x,))
+    return _into(_MAX, backend, out, x, pool, strides, pads)
 
 
 def avg_pool2d(
@@ -354,10 +389,111 @@ def avg_pool2d(
     strides: IntOrPair | None = None,
     padding: Padding = "valid",
     backend: str | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Average pooling (Keras ``AveragePooling2D``); with ``"same"`` pads are not counted.
 
-    Arguments, shapes and errors as :func:`max_pool2d`.
+    Arguments (``out`` included), shapes and errors as :func:`max_pool2d`.
     """
     x, pool, strides, pads, backend = _prepare(x, pool_size, strides, padding, backend)
-    return _AVG[backend](x, pool, strides, pads)
+    out = check_out(out, _out_shape(x, pool, strides, pads), x.dtype, inputs=(x,))
+    return _into(_AVG, backend, out, x, pool, strides, pads)
+
+
+# --------------------------------------------------------------------------- training: the maximum's position
+def max_pool2d_with_index(
+    x: ArrayLike,
+    pool_size: IntOrPair = 2,
+    strides: IntOrPair | None = None,
+    padding: Padding = "valid",
+    backend: str | None = None,
+    *,
+    out: np.ndarray | None = None,
+    index_out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`max_pool2d`, also saying which window pixel each output's gradient goes to.
+
+    For a training step (``MaxPooling2D`` uses it): its backward pass,
+    :func:`max_pool2d_backward_from_index`, then reads this small array and ``dy``
+    instead of reading ``x`` again (in float32 a 2×2 window's index is a sixteenth of
+    ``x``'s bytes).
+
+    Args:
+        x, pool_size, strides, padding, backend, out: as :func:`max_pool2d`.
+        index_out: optional ``uint8`` array of the output's shape for the index (checked as ``out``).
+
+    Returns:
+        ``(y, index)``: ``y`` as :func:`max_pool2d`; ``index (N, OH, OW, C)`` ``uint8``, the
+        position ``u·PW + v`` in its window of the pixel :func:`max_pool2d_backward` sends
+        ``dy[n, i, j, c]`` to — or ``None`` where there is no index path: backends other than
+        numba, overlapping or padded windows, windows of more than 256 pixels (then use
+        :func:`max_pool2d_backward` with ``x``).
+
+    Raises:
+        As :func:`max_pool2d`; ``index_out`` as ``out``.
+    """
+    from convlab.kernels import pool as nb_pool
+
+    x, pool, strides, pads, backend = _prepare(x, pool_size, strides, padding, backend)
+    shape = _out_shape(x, pool, strides, pads)
+    out = check_out(out, shape, x.dtype, inputs=(x,))
+    if backend != "numba" or not nb_pool.has_index(pool, strides, pads):
+        return _into(_MAX, backend, out, x, pool, strides, pads), None
+    inputs = (x,) if out is None else (x, out)
+    index = check_out(index_out, shape, nb_pool.INDEX_DTYPE, name="index_out", inputs=inputs)
+    if index is None:
+        index = np.empty(shape, dtype=nb_pool.INDEX_DTYPE)
+    return nb_pool.max_pool2d_forward(x, pool, strides, pads, out=out, index=index), index
+
+
+def max_pool2d_backward_from_index(
+    dy: ArrayLike,
+    index: np.ndarray,
+    input_shape: tuple[int, int, int, int],
+    pool_size: IntOrPair = 2,
+    *,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Gradient of :func:`max_pool2d` from the ``index`` :func:`max_pool2d_with_index` returned:
+    the same numbers as :func:`max_pool2d_backward` with that forward's ``x``.
+
+    Args:
+        dy: ``(N, OH, OW, C)``, converted to a float dtype (float32 stays float32).
+        index: the ``uint8`` index, ``dy``'s shape.
+        input_shape: the forward input's shape ``(N, H, W, C)``.
+        pool_size: as given to the forward (its strides were ``pool_size``, no padding).
+        out: optional array for ``dx`` (``input_shape``, ``dy``'s dtype), checked as in
+            :func:`max_pool2d_backward`.
+
+    Returns:
+        ``dx`` of shape ``input_shape`` and ``dy``'s dtype (``out`` when given).
+
+    Raises:
+        ValueError: ``dy`` or ``index`` not of the forward output's shape, an ``index`` that is not
+            a C-contiguous ``uint8`` array, ``out`` as in :func:`max_pool2d_backward`.
+    """
+    from convlab.kernels import pool as nb_pool
+
+    pool = pair(pool_size, "pool_size")
+    input_shape = tuple(int(d) for d in input_shape)
+    dy = as_float_array(dy, "dy", 4, shape_hint="(N, OH, OW, C)")
+    n_img, h, w, n_ch = input_shape
+    expected = (n_img, h // pool[0], w // pool[1], n_ch)
+    if dy.shape != expected:
+        raise ValueError(
+            f"dy must have the forward output's shape {expected} for input_shape={input_shape}, "
+            f"pool_size={pool}; got dy.shape={dy.shape}"
+        )
+    if not (
+        isinstance(index, np.ndarray)
+        and index.dtype == nb_pool.INDEX_DTYPE
+        and index.shape == expected
+        and index.flags.c_contiguous
+    ):
+        raise ValueError(
+            f"index must be the C-contiguous uint8 array of shape {expected} that max_pool2d_with_index "
+            f"returned, got {type(index).__name__} {getattr(index, 'dtype', '')} {getattr(index, 'shape', '')}"
+        )
+    out = check_out(out, input_shape, dy.dtype, inputs=(dy, index))
+    return nb_pool.max_pool2d_backward_index(dy, index, input_shape, pool, out=out)

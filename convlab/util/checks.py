@@ -24,6 +24,7 @@ Rules (documented once here, applied everywhere):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "as_float_array",
     "check_array_fits",
     "check_backend",
+    "check_out",
 ]
 
 BACKENDS = ("reference", "numpy", "numba")
@@ -310,3 +312,43 @@ def check_backend(backend: str | None) -> str:
     if not isinstance(backend, str) or backend.lower() not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS} or None, got {backend!r}")
     return backend.lower()
+
+
+def check_out(
+    out: Any, shape: tuple[int, ...], dtype: DTypeLike, name: str = "out", inputs: Sequence[np.ndarray] = ()
+) -> np.ndarray | None:
+    """Check a caller's preallocated output array (NumPy's ``out=`` convention); ``None`` passes through.
+
+    A training loop passes the same arrays step after step so that no memory is
+    allocated, and none faulted in, per step (``convlab.model``'s layers do).
+
+    Args:
+        out: ``None``, or the array to write the result into.
+        shape, dtype: what the result will be.
+        name: the argument's name in the error messages.
+        inputs: the operation's input arrays; ``out`` may not share memory with
+            them (the kernels read their inputs while they write ``out``).
+
+    Returns:
+        ``out`` itself (or ``None``).
+
+    Raises:
+        TypeError: ``out`` is not a NumPy array.
+        ValueError: a shape or dtype other than the result's, not C-contiguous, read-only,
+            or overlapping one of ``inputs`` — each named, with what was expected.
+    """
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array or None, got {type(out).__name__}")
+    dtype = np.dtype(dtype)
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise ValueError(
+            f"{name} must be a {dtype} array of shape {tuple(shape)} (the result's), got {out.dtype} {out.shape}"
+        )
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+    for a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError(f"{name} must not share memory with the operation's inputs")
+    return out

@@ -9,7 +9,6 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer, Shape
 from convlab.model.layers.validation import check_activation
-from convlab.ops import activations
 
 __all__ = ["Activation", "ReLU", "Softmax"]
 
@@ -36,8 +35,9 @@ class Activation(Layer):
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """The activation of ``x``, element-wise (softmax: over the last axis)."""
+        self._start_pass(training)
         x = self._input(x)
-        y = activations.get(self.activation)(x)
+        y = self._activate(x)
         self._cache = (x, x, y)
         return y
 

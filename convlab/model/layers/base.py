@@ -121,6 +121,8 @@ class Layer:
         self.state: OrderedDict[str, np.ndarray] = OrderedDict()
         self.declared_input_shape: tuple[int, ...] | None = declared
         self._cache: tuple | None = None
+        self._buffers: dict[str, np.ndarray] = {}
+        self._reuse = False
 
     @property
     def backend(self) -> str | None:
@@ -350,7 +352,48 @@ class Layer:
         if self.activation == "linear":
             return dy
         _, z, y = self._cache
+        if self.activation == "relu":
+            return activations.relu_backward(dy, z, y, out=self._buffer("dz", z.shape))
         return activations.get_backward(self.activation)(dy, z, y)
+
+    def _activate(self, z: np.ndarray) -> np.ndarray:
+        """``y = activation(z)``; ``z`` itself for ``"linear"``."""
+        if self.activation == "linear":
+            return z
+        if self.activation == "relu":
+            return activations.relu(z, out=self._buffer("y", z.shape))
+        return activations.get(self.activation)(z)
+
+    # -- buffers reused between training steps -------------------------------------
+    def _start_pass(self, training: bool) -> None:
+        """Called first by ``forward``: a training pass reuses the layer's arrays (:meth:`_buffer`)."""
+        self._reuse = bool(training)
+
+    def _buffer(
+        self, key: str, shape: tuple[int, ...], dtype: DTypeLike | None = None, avoid: tuple = ()
+    ) -> np.ndarray | None:
+        """The layer's array ``key`` of ``shape`` to write a result into, or ``None`` (allocate a fresh one).
+
+        In a training pass (``forward(x, training=True)`` and the ``backward`` after
+        it) each layer keeps its outputs and gradients between steps and the
+        operations write into them (their ``out=``): a training loop of one batch
+        shape then allocates nothing per step, so no memory is faulted in again
+        step after step (``benchmarks/README.md``, "Page faults"). The price: an
+        array a training pass returned is overwritten by the next training pass
+        of that layer (Keras' layers promise nothing else either); ``predict``
+        and ``forward(x)`` (``training=False``) return fresh arrays, which a caller keeps.
+        ``avoid``: the operation's inputs; a kept array that shares memory with one of them
+        (a layer fed its own output) is not used this time.
+        """
+        if not self._reuse:
+            return None
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        if any(a is not None and np.may_share_memory(buf, a) for a in avoid):
+            return None
+        return buf
 
     # -- config ------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

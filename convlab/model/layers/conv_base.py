@@ -23,7 +23,6 @@ from convlab.model.layers.validation import (
     window_output_shape,
 )
 from convlab.model.layers.weight_init import Initializer, initializer_argument, make_weight
-from convlab.ops import activations
 from convlab.shapes import pair
 from convlab.shapes.sizes import IntOrPair, Padding
 
@@ -110,9 +109,10 @@ class ConvLayer(Layer):
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """``(N, H, W, C_in)`` → ``(N, OH, OW, C_out)``; caches ``(x, z, y)``."""
+        self._start_pass(training)
         x = self._input(x)
         z = self._op(x)
-        y = activations.get(self.activation)(z) if self.activation != "linear" else z
+        y = self._activate(z)
         self._cache = (x, z, y)
         return y
 

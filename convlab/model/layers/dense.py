@@ -11,7 +11,6 @@ from numpy.typing import ArrayLike, DTypeLike
 from convlab.model.layers.base import Layer, Shape
 from convlab.model.layers.validation import check_activation, check_bool
 from convlab.model.layers.weight_init import Initializer, initializer_argument, make_weight
-from convlab.ops import activations
 from convlab.ops.dense import dense, dense_backward
 from convlab.util.checks import positive_int
 
@@ -83,9 +82,10 @@ class Dense(Layer):
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """``(N, in_features)`` → ``(N, units)``; caches ``(x, z, y)``."""
+        self._start_pass(training)
         x = self._input(x)
-        z = dense(x, self.params["kernel"], self.params.get("bias"))
-        y = activations.get(self.activation)(z) if self.activation != "linear" else z
+        z = dense(x, self.params["kernel"], self.params.get("bias"), out=self._buffer("z", (x.shape[0], self.units)))
+        y = self._activate(z)
         self._cache = (x, z, y)
         return y
 
@@ -100,7 +100,9 @@ class Dense(Layer):
     def backward_from_preactivation(self, dz: ArrayLike, *, need_dx: bool = True) -> np.ndarray:
         """As :meth:`backward` from ``dz = ∂L/∂z`` (:func:`convlab.dense_backward`)."""
         dz = self._cached(dz, need_dx, "dz")
-        dx, dk, db = dense_backward(dz, self._cache[0], self.params["kernel"])
+        x, kernel = self._cache[0], self.params["kernel"]
+        out = (self._buffer("dx", x.shape), self._buffer("dkernel", kernel.shape), None)
+        dx, dk, db = dense_backward(dz, x, kernel, out=out)
         self.grads = OrderedDict(kernel=dk)
         if self.use_bias:
             self.grads["bias"] = db
