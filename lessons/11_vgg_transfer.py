@@ -1129,7 +1129,7 @@ if args.save:
     lesson.say(_("Saved the model to {path} ({size:.1f} MB).").format(path=saved, size=saved.stat().st_size / 2**20))
 
 # %%
-lesson.step(_("Your own photo, folder and ImageNet weights; a GPU"))
+lesson.step(_("Your own photo, folder and ImageNet weights; GPUs and several machines"))
 lesson.say(
     "  python lessons/11_vgg_transfer.py \\",
     "      --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5 --photo tigre.jpg \\",
@@ -1145,9 +1145,47 @@ lesson.say(
     _("Then classify your photos in the browser: convlab serve --model emotions.keras (the 'Your model' page)."),
     _(
         "GPU: install TensorFlow with CUDA (pip install 'tensorflow[and-cuda]'); training then runs on the GPU "
-        "with mixed precision (float16 arithmetic, float32 outputs). Several GPUs: build the model with "
-        "strategy=tf.distribute.MirroredStrategy()."
+        "with mixed precision (float16 arithmetic, float32 outputs)."
     ),
+)
+lesson.say(
+    _(
+        "Several GPUs, or several machines: TensorFlow's distribution strategies. Make one with "
+        "vgg.distribution_strategy() before any other TensorFlow work, build the model under it and train as "
+        "before. In each update the batch is split evenly across the replicas (one per GPU, or one per "
+        "machine's CPU); each computes the gradient of its share, the gradients are averaged across all of "
+        "them, and every replica makes the same update: the one a single machine would make on the whole batch."
+    ),
+    "  strategy = vgg.distribution_strategy()  # " + _("first of all"),
+    "  model = vgg.transfer_model(3, weights='vgg16_notop.h5', strategy=strategy)",
+    "  result = vgg.train(model, 'my_images/', epochs=20, batch_size=64)",
+    _(
+        "batch_size counts the images of one update on all replicas together. One machine with several GPUs "
+        "needs nothing more (MirroredStrategy). Several machines run the same script, each with a TF_CONFIG "
+        "environment variable that names them all and gives its own index, 0 on the first machine and 1 on "
+        "the second (MultiWorkerMirroredStrategy):"
+    ),
+    """  export TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},""",
+    """      "task": {"type": "worker", "index": 0}}'""",
+    "  python my_training.py  # " + _("the same script on every machine"),
+)
+# 2 machines × 2 GPUs share a batch of 64: stand-ins for the 64 images' gradients of 3 weights.
+image_grads = np.random.default_rng(11).normal(size=(64, 3))
+replica_grads = image_grads.reshape(4, 16, 3).mean(axis=1)
+lesson.say(
+    _(
+        "Why the average of the replicas' gradients is the whole batch's: with 2 machines × 2 GPUs each of the 4 "
+        "replicas gets 16 of the 64 images. The loss is a mean over the images, so its gradient is the mean of "
+        "the images' gradients, and the mean of 4 means of 16 is the mean of all 64:"
+    ),
+    _("  average of the 4 replicas' means: {got}").format(got=np.round(replica_grads.mean(axis=0), 6)),
+    _("  mean over the 64 images:          {want}").format(want=np.round(image_grads.mean(axis=0), 6)),
+)
+lesson.check(
+    _("average of the replicas' gradients = gradient of the whole batch"),
+    replica_grads.mean(axis=0),
+    image_grads.mean(axis=0),
+    atol=1e-12,
 )
 scratch_dir.cleanup()
 lesson.finish()

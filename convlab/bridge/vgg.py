@@ -20,7 +20,8 @@ backend-neutral API, ``keras.layers`` / ``keras.applications`` / ``keras.ops``):
 
 - ``tf.data`` input pipelines in :func:`train` (Keras accepts them on every backend);
 - GPU listing in :func:`device_summary` / :func:`gpu_names`;
-- distribution strategies are passed in by the caller (``strategy=``), never created here.
+- distribution strategies: :func:`distribution_strategy` makes one on request (one process on several
+  GPUs, or several processes/machines), and the builders and :func:`train` take it as ``strategy=``.
 
 Preprocessing follows seeds/002 (pixels × 1/255) in :func:`train`,
 :func:`evaluate_report` and :func:`predict_image` alike. The original ImageNet
@@ -76,6 +77,7 @@ __all__ = [
     "load_model",
     "device_summary",
     "gpu_names",
+    "distribution_strategy",
 ]
 
 #: What to print when Keras is missing (lessons/11 exits with it).
@@ -130,6 +132,108 @@ def device_summary() -> str:
         return _("GPU: {names} (mixed_float16 available) — {versions}").format(names=", ".join(gpus), versions=versions)
     text = _("CPU: {name} ({n} logical cores), no GPU visible — {versions}")
     return text.format(name=_cpu_name(), n=os.cpu_count(), versions=versions)
+
+
+# ---------------------------------------------------------------- distribution
+_STRATEGY_KINDS = ("auto", "multi_worker", "mirrored", "default")
+_COMMUNICATIONS = ("auto", "ring", "nccl")
+
+
+def _cluster_tasks() -> int:
+    """How many training tasks (``chief`` + ``worker``) the ``TF_CONFIG`` environment variable names; 0 if unset."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return 0
+    try:
+        config = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"the TF_CONFIG environment variable is not JSON: {exc}; got {raw[:200]!r}") from exc
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict):
+        raise ValueError(
+            'TF_CONFIG must be JSON like {"cluster": {"worker": ["host0:port", "host1:port"]}, '
+            f'"task": {{"type": "worker", "index": 0}}}}, got {raw[:200]!r}'
+        )
+    return sum(len(cluster.get(job) or ()) for job in ("chief", "worker"))
+
+
+def distribution_strategy(
+    kind: str = "auto", *, communication: str | None = None, devices: Sequence[str] | None = None
+) -> Any:
+    """A ``tf.distribute`` strategy for the ``strategy=`` of :func:`vgg16`, :func:`transfer_model` and :func:`train`.
+
+    Build the model with it (its variables are then created inside ``strategy.scope()``, one
+    copy per replica); :func:`train` picks it up from the model. ``batch_size`` stays the
+    *global* batch: each step splits it evenly across the ``strategy.num_replicas_in_sync``
+    replicas, each replica computes the gradient of its slice, the gradients are averaged
+    across all replicas (an all-reduce), and every replica applies the same update — the
+    update one process computes on the whole batch, up to float rounding
+    (``tests/test_distributed.py`` checks this with two worker processes). Choose a
+    ``batch_size`` that the replicas divide evenly.
+
+    Args:
+        kind: ``"auto"`` (default): ``"multi_worker"`` when the ``TF_CONFIG`` environment
+            variable names a cluster of two or more tasks, else ``"mirrored"`` when TensorFlow
+            sees two or more GPUs, else ``"default"``.
+            ``"multi_worker"``: ``tf.distribute.MultiWorkerMirroredStrategy``, one process per
+            machine, every machine running the same script with its own ``TF_CONFIG``, e.g.
+            ``{"cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]}, "task": {"type":
+            "worker", "index": 0}}`` (index 1 on the second machine; worker 0 is the chief).
+            Each process trains on its local GPUs, or on its CPU; the in-memory images of
+            :func:`train` are sharded by example (``tf.data``'s DATA policy), so each worker
+            takes its own slice of every global batch. Without ``TF_CONFIG`` it is one local worker.
+            ``"mirrored"``: ``tf.distribute.MirroredStrategy(devices)``, one process, one
+            replica per local GPU (the CPU when there is none).
+            ``"default"``: ``tf.distribute.get_strategy()``, no distribution (one device).
+        communication: the all-reduce between workers, ``"multi_worker"`` only: ``None`` or
+            ``"auto"`` (TensorFlow chooses: NCCL on GPUs, otherwise ring), ``"ring"``
+            (gRPC; works on CPUs), ``"nccl"`` (GPUs only).
+        devices: ``"mirrored"`` only: the devices to mirror on, e.g. ``["/gpu:0", "/gpu:1"]``;
+            ``None`` = every local GPU.
+
+    Returns:
+        The strategy; ``strategy.num_replicas_in_sync`` counts its replicas (all workers together).
+
+    Raises:
+        ValueError: an unknown ``kind`` or ``communication``; ``communication`` or
+            ``devices`` given for a kind that does not use them; a ``TF_CONFIG`` that is not
+            JSON with a ``"cluster"`` object.
+        ImportError: TensorFlow missing, or Keras on another backend (strategies are TensorFlow's).
+        RuntimeError: TensorFlow's own error when a ``"multi_worker"`` strategy is made after
+            TensorFlow's runtime has started in this process: make it first, before any model
+            or tensor (TensorFlow sets up the collective operations once, at start-up).
+
+    Source: TensorFlow's guides "Distributed training with TensorFlow" and "Multi-worker
+    training with Keras" (tensorflow.org/tutorials/distribute/multi_worker_with_keras).
+    """
+    if kind not in _STRATEGY_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, _STRATEGY_KINDS))}, got {kind!r}")
+    if communication is not None and communication not in _COMMUNICATIONS:
+        raise ValueError(f"communication must be None or one of {_COMMUNICATIONS}, got {communication!r}")
+    asked = kind
+    if kind == "auto":
+        if _cluster_tasks() >= 2:
+            kind = "multi_worker"
+        elif devices is not None or len(gpu_names()) >= 2:
+            kind = "mirrored"
+        else:
+            kind = "default"
+    elif kind == "multi_worker":
+        _cluster_tasks()  # a malformed TF_CONFIG is reported here, in our words
+    chose = f"kind={asked!r}" + (f" (here: {kind!r})" if asked != kind else "")
+    if communication is not None and kind != "multi_worker":
+        raise ValueError(f"communication applies to kind='multi_worker' only, got {chose}")
+    if devices is not None and kind != "mirrored":
+        raise ValueError(f"devices applies to kind='mirrored' only, got {chose}")
+    optional.import_keras(_WHO, tensorflow_backend=True)
+    tf = optional.import_tensorflow(_WHO)
+    if kind == "multi_worker":
+        implementation = tf.distribute.experimental.CommunicationImplementation[(communication or "auto").upper()]
+        options = tf.distribute.experimental.CommunicationOptions(implementation=implementation)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy(devices=list(devices) if devices is not None else None)
+    return tf.distribute.get_strategy()
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -574,7 +678,9 @@ def unfreeze(
     for i, layer in enumerate(base.layers):
         layer.trainable = i >= start
     if recompile:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics))
+        strategy = getattr(model, "_distribute_strategy", None)  # a strategy wants its optimizer made in its scope
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=list(metrics))
     return model
 
 
@@ -612,7 +718,12 @@ def _dataset(data: ImageSet, batch_size: int, *, shuffle: bool, augment: bool, s
     ds = tf.data.Dataset.from_tensor_slices((data.images, data.one_hot()))
     if shuffle:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    # In-memory images have no files to shard by. Under a multi-worker strategy every worker runs this same
+    # pipeline (same seed, same order) and keeps only its replicas' slice of each global batch (DATA), so the
+    # workers together see exactly the batches one process would.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = ds.with_options(options).batch(batch_size)
     ds = ds.map(lambda x, y: (prep(tf.cast(x, tf.float32), training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -645,6 +756,52 @@ class TrainResult:
     skipped: tuple = ()
     epoch_seconds: list = field(default_factory=list)
     device: str = ""
+
+
+@contextlib.contextmanager
+def _multi_worker_fit(model, strategy):
+    """Let Keras 3's ``fit`` run under a strategy that spans two or more worker processes.
+
+    Keras 3 (3.0 to at least 3.15) trips twice there (keras-team/keras#20585, tensorflow/tensorflow#72388):
+
+    1. ``fit`` first builds a model that remembers its strategy from one batch averaged across
+       the workers with ``strategy.reduce``, which takes one tensor, not Keras' ``(x, y)`` pair
+       ("Attempt to convert a value (PerReplica…) to a Tensor"). A model that remembers no strategy
+       skips that and builds when its training step is first traced, by which time ``fit`` runs
+       inside ``strategy.scope()`` and finds the same strategy there; so for the length of ``fit``
+       the model forgets it (the optimizer is built first, in the cross-replica scope, as Keras'
+       own build would). Its variables were created under the strategy and stay mirrored.
+    2. Each step's logs (loss, accuracy: scalars) are averaged across workers with
+       ``strategy.reduce("MEAN", value, axis=0)``, and a scalar has no axis 0 ("Invalid reduction
+       dimension 0 for input with 0 dimensions"). The training and test steps hand them over as
+       1-element vectors instead; the mean across workers of ``[v]`` is ``v``'s mean.
+
+    Both are undone afterwards. Single-process strategies (one or several GPUs) are left alone.
+    """
+    extended = getattr(strategy, "extended", None)
+    if strategy is None or strategy.num_replicas_in_sync <= len(getattr(extended, "worker_devices", ())):
+        yield
+        return
+    tf = optional.import_tensorflow(_WHO)
+
+    def as_vectors(step):
+        def wrapped(data):
+            return tf.nest.map_structure(
+                lambda v: tf.reshape(v, [1]) if tf.is_tensor(v) and v.shape.rank == 0 else v, step(data)
+            )
+
+        return wrapped
+
+    saved = getattr(model, "_distribute_strategy", None)
+    if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model._distribute_strategy = None
+    model.train_step, model.test_step = as_vectors(model.train_step), as_vectors(model.test_step)
+    try:
+        yield
+    finally:
+        del model.train_step, model.test_step  # the class's methods show through again
+        model._distribute_strategy = saved
 
 
 def train(
@@ -692,12 +849,16 @@ def train(
         validation_split, test_split: fractions, see step 2.
         seed: int seed for the split, shuffling and augmentation.
         augment: apply the augmentation to training batches.
-        optimizer: ``"adam"`` or a Keras optimizer (used when compiling).
-        learning_rate: Adam's learning rate when ``optimizer="adam"`` (default Keras' 0.001).
+        optimizer: ``"adam"``, another Keras optimizer's name (``"sgd"``, ``"rmsprop"``…) or a
+            Keras optimizer (used when compiling). A name is turned into an optimizer inside the
+            strategy's scope, which a strategy needs; make an optimizer object there yourself.
+        learning_rate: the named optimizer's learning rate (default: Keras' own, 0.001 for Adam).
         compile: ``None`` = compile only if the model is not compiled yet, or when
             ``learning_rate`` or another ``optimizer`` is given (so a model
             recompiled by :func:`unfreeze` keeps its low rate); ``True``/``False`` force it.
-        strategy: a ``tf.distribute`` strategy; default: the one the model was built under.
+        strategy: a ``tf.distribute`` strategy (see :func:`distribution_strategy`); default: the
+            one the model was built under. ``batch_size`` is then the global batch, split evenly
+            across the replicas; with several workers each runs this same call on the same data.
         callbacks: extra Keras callbacks.
         verbose: Keras' ``fit`` verbosity (0, 1, 2); 0 also silences the device line.
 
@@ -707,7 +868,8 @@ def train(
 
     Raises:
         ValueError: image size or class count disagree with the model; bad split
-            fractions; too few images; the folder errors above.
+            fractions; too few images; the folder errors above; an unknown optimizer name;
+            ``learning_rate`` given with an optimizer object.
         TypeError: ``epochs``/``batch_size``/``seed`` not ints.
         FileNotFoundError: ``data_dir`` is not a folder.
     """
@@ -716,6 +878,8 @@ def train(
     batch_size = _int(batch_size, "batch_size")
     seed = _int(seed, "seed", minimum=0)
     _check_strategy(strategy)
+    if learning_rate is not None and not isinstance(optimizer, str):
+        raise ValueError("learning_rate applies to a named optimizer (e.g. 'adam'); set it on the optimizer object")
     h, w, c = _model_image_shape(model)
     if image_size is not None:
         if size_pair(image_size) != (h, w):
@@ -745,8 +909,9 @@ def train(
             compile = (not getattr(model, "compiled", False)) or custom
         if compile:
             opt = optimizer
-            if isinstance(optimizer, str) and optimizer.lower() == "adam":
-                opt = keras.optimizers.Adam(1e-3 if learning_rate is None else learning_rate)
+            if isinstance(optimizer, str):
+                config = {} if learning_rate is None else {"learning_rate": learning_rate}
+                opt = keras.optimizers.get({"class_name": optimizer.lower(), "config": config})
             model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
         train_ds = _dataset(parts["train"], batch_size, shuffle=True, augment=augment, seed=seed)
         val_ds = (
@@ -773,14 +938,15 @@ def train(
             def on_epoch_end(self, epoch, logs=None):
                 times.append(time.perf_counter() - self._t)
 
-        history = model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            verbose=verbose,
-            shuffle=False,
-            callbacks=[_EpochTimer()] + list(callbacks or []),
-        )
+        with _multi_worker_fit(model, strategy):
+            history = model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                verbose=verbose,
+                shuffle=False,
+                callbacks=[_EpochTimer()] + list(callbacks or []),
+            )
     return TrainResult(
         history, data.class_names, parts["train"], parts["validation"], parts["test"], data.skipped, times, device
     )
