@@ -116,7 +116,7 @@ def block_width(dtype: np.dtype) -> int:
 #   0 — anything else, one pixel: its 9 taps' offsets, or −1 for a tap in the padding.
 # Offsets come from small int64 arrays (``xoffs``, ``yoffs``, see :func:`_vector_plan`).
 # Taps accumulate in the order of the definition (u, then v) with fused multiply-adds.
-def _vector_setup(context, builder, dtype):
+def vector_setup(context, builder, dtype):
     T = context.get_value_type(dtype)
     align = context.get_abi_sizeof(T)
     fb = VEC_BYTES // align
@@ -135,7 +135,7 @@ def _vector_setup(context, builder, dtype):
     return vec, fma, intp, load, store, fb
 
 
-def _unpack(context, builder, signature, args):
+def unpack_args(context, builder, signature, args):
     """Array arguments → data pointers, integer arguments → intp."""
     out = []
     for ty, v in zip(signature.args, args):
@@ -160,7 +160,7 @@ def tile_columns(mode: int) -> int:
     return len(_tile_columns(mode, JB))
 
 
-def _offsets(builder, arr, n, intp):
+def load_offsets(builder, arr, n, intp):
     """``arr[0 … n−1]`` (int64) as values: loaded from memory, so LLVM can not fold them into
     a chain of additions of one stride (it did when they were computed from the strides, and
     each load then waited for the previous address: the forward pass 1.4× slower, measured)."""
@@ -171,7 +171,7 @@ def _tap_pointers(builder, taps, zp, xp, intp):
     """Mode 0: the 9 taps' pointers ``x + taps[t]``, or the zero vector where ``taps[t] < 0``
     (a tap in the padding: the definition multiplies a zero there)."""
     out = []
-    for off in _offsets(builder, taps, 9, intp):
+    for off in load_offsets(builder, taps, 9, intp):
         inside = builder.icmp_signed(">=", off, ir.Constant(intp, 0))
         out.append(builder.select(inside, builder.gep(xp, [off]), zp))
     return out
@@ -229,16 +229,16 @@ def _make_forward_tile(mode):
         sig = types.void(y, ybase, yoffs, bias, x, xbase, xoffs, xalt, use_alt, zero, kb, n_blocks, stream, ahead)
 
         def codegen(context, builder, signature, args):
-            unpacked = _unpack(context, builder, signature, args)
+            unpacked = unpack_args(context, builder, signature, args)
             yp, yb, yo, bp, xp, xb, xo, xa, alt, zp, kp, n_blk, streaming, xahead = unpacked
             xo = _choose(builder, xo, xa, alt)
-            vec, fma, intp, load, store, fb = _vector_setup(context, builder, signature.args[0].dtype)
+            vec, fma, intp, load, store, fb = vector_setup(context, builder, signature.args[0].dtype)
             const = lambda v: ir.Constant(intp, v)  # noqa: E731
             yrow = builder.gep(yp, [yb])
-            yoff = _offsets(builder, yo, jb, intp)
+            yoff = load_offsets(builder, yo, jb, intp)
             if mode:
                 xrow = builder.gep(xp, [xb])
-                xoff = _offsets(builder, xo, 3 * len(columns), intp)
+                xoff = load_offsets(builder, xo, 3 * len(columns), intp)
             else:
                 taps = _tap_pointers(builder, xo, zp, xp, intp)
             with cgutils.for_range(builder, n_blk, intp=intp) as blk:
@@ -280,16 +280,16 @@ def _make_dk_tile(mode):
         sig = types.void(pkb, pb, x, xbase, xoffs, xalt, use_alt, zero, dy, dybase, dyoffs, n_blocks, ahead, gahead)
 
         def codegen(context, builder, signature, args):
-            unpacked = _unpack(context, builder, signature, args)
+            unpacked = unpack_args(context, builder, signature, args)
             kp, bp, xp, xb, xo, xa, alt, zp, gp, gb, go, n_blk, xahead, gnext = unpacked
             xo = _choose(builder, xo, xa, alt)
-            vec, fma, intp, load, store, fb = _vector_setup(context, builder, signature.args[0].dtype)
+            vec, fma, intp, load, store, fb = vector_setup(context, builder, signature.args[0].dtype)
             const = lambda v: ir.Constant(intp, v)  # noqa: E731
             grow = builder.gep(gp, [gb])
-            goff = _offsets(builder, go, jb, intp)
+            goff = load_offsets(builder, go, jb, intp)
             if mode:
                 xrow = builder.gep(xp, [xb])
-                xoff = _offsets(builder, xo, 3 * len(columns), intp)
+                xoff = load_offsets(builder, xo, 3 * len(columns), intp)
             else:
                 taps = _tap_pointers(builder, xo, zp, xp, intp)
             with cgutils.for_range(builder, n_blk, intp=intp) as blk:
@@ -582,7 +582,7 @@ def _forward(
     a tap outside ``x`` a zero (vector tiles) or skipped (:func:`_fwd_cols`) — the same for a
     finite kernel. ``c_vec … redirect``: :func:`_vector_plan`;
     ``stream``: the vector tiles write with non-temporal stores (``y`` 64-byte aligned,
-    ``C % fb == 0``, see :func:`_new_output`); ``n_tasks``: the output rows are cut into this
+    ``C % fb == 0``, see :func:`new_output`); ``n_tasks``: the output rows are cut into this
     many runs of consecutive rows (any number: each output is computed the same way whoever
     computes it). The vector plan comes as separate arguments, not as one tuple: Numba types
     a tuple of arrays in Python at every call (0.1 ms, measured)."""
@@ -711,7 +711,7 @@ def _padded(x: np.ndarray, pads: Pads) -> np.ndarray:
     return xp
 
 
-def _new_output(shape: tuple[int, ...], dtype: np.dtype, mult: int) -> tuple[np.ndarray, bool]:
+def new_output(shape: tuple[int, ...], dtype: np.dtype, mult: int) -> tuple[np.ndarray, bool]:
     """An uninitialised array, 64-byte aligned, and whether the vector tiles may write it with
     non-temporal stores (whole aligned vectors: ``M = 1``, ``C`` a multiple of the block)."""
     dtype = np.dtype(dtype)
@@ -780,7 +780,7 @@ def depthwise_forward(
     dh, dw = dilation
     oh = (x.shape[1] + pads[0] + pads[1] - dh * (kh - 1) - 1) // sh + 1
     ow = (x.shape[2] + pads[2] + pads[3] - dw * (kw - 1) - 1) // sw + 1
-    y, stream = _new_output((x.shape[0], oh, ow, n_ch * mult), x.dtype, mult)
+    y, stream = new_output((x.shape[0], oh, ow, n_ch * mult), x.dtype, mult)
     b = np.zeros(n_ch * mult, dtype=x.dtype) if bias is None else bias
     xs, top, left = x, pads[0], pads[2]
     if any(pads) and not np.isfinite(kernel).all():
@@ -816,7 +816,7 @@ def _input_gradient(dy, x, kernel, strides, pads, dilation):
         # dx[r, q] = Σ_{u,v} dy[r + top − u·dh, q + left − v·dw] · k[u, v]: with u' = KH − 1 − u it is
         # the forward convolution of dy with the flipped kernel, top' = (KH − 1)·dh − top. The
         # forward multiplies zeros where dy has no entry: exact for a finite kernel only (0·inf).
-        dx, stream = _new_output(x.shape, x.dtype, 1)
+        dx, stream = new_output(x.shape, x.dtype, 1)
         flipped = np.ascontiguousarray(k[::-1, ::-1])
         zero = np.zeros(n_ch, dtype=x.dtype)
         top, left = (kh - 1) * dh - pads[0], (kw - 1) * dw - pads[2]

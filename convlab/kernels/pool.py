@@ -38,11 +38,11 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from convlab.kernels.depthwise import (
-    _new_output,
-    _offsets,
-    _unpack,
-    _vector_setup,
     block_width,
+    load_offsets,
+    new_output,
+    unpack_args,
+    vector_setup,
 )
 
 #: ``(rows, cols)`` and ``(top, bottom, left, right)``, already checked by :mod:`convlab.ops.pooling`.
@@ -66,7 +66,7 @@ INDEX_DTYPE = np.uint8
 # --------------------------------------------------------------------------- vector code (LLVM IR)
 def _setup(context, builder, dtype):
     """``(vec, ivec, intp, load, store, fb)``: ``ivec`` is an integer vector of the float lanes' width."""
-    vec, _, intp, load, store, fb = _vector_setup(context, builder, dtype)
+    vec, _, intp, load, store, fb = vector_setup(context, builder, dtype)
     ivec = ir.VectorType(ir.IntType(8 * context.get_abi_sizeof(vec.element)), fb)
     return vec, ivec, intp, load, store, fb
 
@@ -149,9 +149,9 @@ def _make_forward_row(unrolled):
         sig = types.void(y, ybase, index, want_index, x, xbase, toffs, n_taps, ow, jstep, n_ch, n_blk)
 
         def codegen(context, builder, signature, args):
-            yp, yb, ip, want, xp, xb, to, nt, n_cols, js, nch, nblk = _unpack(context, builder, signature, args)
+            yp, yb, ip, want, xp, xb, to, nt, n_cols, js, nch, nblk = unpack_args(context, builder, signature, args)
             vec, ivec, intp, load, store, fb = _setup(context, builder, signature.args[0].dtype)
-            offs = _offsets(builder, to, unrolled, intp) if unrolled else None
+            offs = load_offsets(builder, to, unrolled, intp) if unrolled else None
             bvec = ir.VectorType(ir.IntType(8), fb)
             with cgutils.for_range(builder, n_cols, intp=intp) as col:
                 xpix = builder.gep(xp, [_pixel(builder, xb, col.index, js)])
@@ -183,9 +183,9 @@ def _make_backward_row(unrolled):
         sig = types.void(dx, dy, dybase, x, xbase, toffs, n_taps, ow, jstep, n_ch, n_blk)
 
         def codegen(context, builder, signature, args):
-            dxp, dyp, dyb, xp, xb, to, nt, n_cols, js, nch, nblk = _unpack(context, builder, signature, args)
+            dxp, dyp, dyb, xp, xb, to, nt, n_cols, js, nch, nblk = unpack_args(context, builder, signature, args)
             vec, ivec, intp, load, store, fb = _setup(context, builder, signature.args[0].dtype)
-            offs = _offsets(builder, to, unrolled, intp) if unrolled else None
+            offs = load_offsets(builder, to, unrolled, intp) if unrolled else None
             with cgutils.for_range(builder, n_cols, intp=intp) as col:
                 at = _pixel(builder, xb, col.index, js)
                 xpix = builder.gep(xp, [at])
@@ -213,9 +213,9 @@ def _make_index_backward_row(unrolled):
         sig = types.void(dx, dxbase, dy, dybase, index, toffs, n_taps, ow, jstep, n_ch, n_blk)
 
         def codegen(context, builder, signature, args):
-            dxp, dxb, dyp, dyb, ip, to, nt, n_cols, js, nch, nblk = _unpack(context, builder, signature, args)
+            dxp, dxb, dyp, dyb, ip, to, nt, n_cols, js, nch, nblk = unpack_args(context, builder, signature, args)
             vec, _, intp, load, store, fb = _setup(context, builder, signature.args[0].dtype)
-            offs = _offsets(builder, to, unrolled, intp) if unrolled else None
+            offs = load_offsets(builder, to, unrolled, intp) if unrolled else None
             bvec = ir.VectorType(ir.IntType(8), fb)
             with cgutils.for_range(builder, n_cols, intp=intp) as col:
                 dxpix = builder.gep(dxp, [_pixel(builder, dxb, col.index, js)])
@@ -415,7 +415,7 @@ def _no_index():
 
 def _empty(shape, dtype):
     """An uninitialised array, 64-byte aligned (whole vectors never straddle a cache line)."""
-    return _new_output(tuple(shape), np.dtype(dtype), 1)[0]
+    return new_output(tuple(shape), np.dtype(dtype), 1)[0]
 
 
 # --------------------------------------------------------------------------- generic (any window)
