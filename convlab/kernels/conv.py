@@ -25,14 +25,18 @@ The paths, and why each exists (numbers: ``benchmarks/README.md``)
    taps (C = 1 costs no inner-loop overhead). Columns that do not fill a tile
    (``OW mod JB``) use tiles of 3, 2 and 1 columns; filters beyond ``F`` are
    computed on zero weights and never stored.
-   **3×3, stride 1, C ≥ 16 → Winograd F(2×2, 3×3)** (:mod:`convlab.kernels.winograd`):
-   16 multiplications per 2×2 outputs instead of 36, through the same micro-kernel.
-   The transforms cost a fixed amount per pixel, so it pays only from
-   :data:`WINOGRAD_MIN_C` input channels on.
+   **3×3, stride 1, C ≥ 16 → Winograd** (:mod:`convlab.kernels.winograd`):
+   F(4×4, 3×3), 36 multiplications per 4×4 outputs instead of 144, through the
+   same micro-kernel; F(2×2, 3×3) (16 per 2×2) where the output is so small that
+   4×4 tiles would waste more than they save, and past 128 input channels, where
+   F(4×4)'s bigger transformed kernel no longer fits in cache and it measured no
+   faster (:func:`winograd_tile`). The transforms cost a fixed amount per pixel,
+   so Winograd pays only from :data:`WINOGRAD_MIN_C` input channels on.
 3. **Input gradient** ``dx``: a *transposed convolution* of ``dy``, three ways:
 
-   - stride 1: the forward tiled kernel (or Winograd) applied to ``dy`` padded by
-     ``K−1``, with the kernel flipped and its channel axes swapped. Gathering
+   - stride 1: the forward tiled kernel (or Winograd, which reads the padding as
+     zeros instead of copying ``dy`` into a padded array) applied to ``dy`` padded by
+     ``K−1−pad``, with the kernel flipped and its channel axes swapped. Gathering
      instead of scattering reuses the fast forward kernel, and each ``dx``
      element is written by one task only.
    - stride ``S > 1``: spread out by the stride, ``dy`` would hold ``S − 1`` zeros
@@ -98,12 +102,23 @@ DIRECT_MACS = 20_000
 #: Below this many: the tiled kernel, but serial — waking the threads of a parallel
 #: region costs tens of microseconds (much more on a busy machine), as much as the work.
 SERIAL_MACS = 1_000_000
-#: 3×3 stride-1 layers with at least this many input channels use Winograd F(2×2, 3×3)
-#: (:mod:`convlab.kernels.winograd`, 2.25× fewer multiplications). The input and output
-#: transforms cost the same per pixel whatever C is, while the saving grows with C: below
-#: ~16 channels the transforms cost more than they save (the measured crossover is in
-#: ``benchmarks/README.md``, "How the Numba kernels got fast", item 14).
+#: 3×3 stride-1 layers with at least this many input channels use Winograd
+#: (:mod:`convlab.kernels.winograd`: F(4×4, 3×3), 4× fewer multiplications, or F(2×2, 3×3),
+#: 2.25× fewer; :func:`winograd_tile` picks). The input and output transforms cost the same
+#: per pixel whatever C is, while the saving grows with C: below ~16 channels the transforms
+#: cost more than they save (the measured crossover is in ``benchmarks/README.md``, "How the
+#: Numba kernels got fast", item 14).
 WINOGRAD_MIN_C = 16
+#: The Winograd output tile: ``None`` lets :func:`winograd_tile` choose from the output size;
+#: 2 or 4 forces F(2×2, 3×3) or F(4×4, 3×3) (tests).
+WINOGRAD_TILE = None
+#: F(4×4, 3×3) only up to this many input channels. Past them it measured no faster than F(2×2, 3×3)
+#: (N = 8: 28×28×256 → 256 0.93–1.1×, 14×14×512 → 512 1.08–1.4× its time): its transformed kernel,
+#: 36·C·F values (38 MB at C = F = 512), streams from L3 or memory once per row of tiles, and a row
+#: holds few tiles on such layers. (Rounding is not the limit: with the channel sums in chunks,
+#: :data:`convlab.kernels.winograd.SUM_CHUNK`, its float32 error stays below 5.5e-6 of max|y| up to
+#: C = 1024 on the data measured.)
+WINOGRAD4_MAX_C = 128
 
 
 # --------------------------------------------------------------------------- helpers
@@ -276,8 +291,9 @@ def _forward_kernel(dtype, parallel):
     return specialised(_make_forward, fb, jb, parallel), fb
 
 
-def _forward_tiled(xp, kernel, bias, strides, parallel=True):
-    """Valid (already padded) convolution of ``xp`` with the tiled kernel (serial or parallel)."""
+def _forward_tiled(xp, kernel, bias, strides, parallel=True, out=None):
+    """Valid (already padded) convolution of ``xp`` with the tiled kernel (serial or parallel), into ``out``
+    (C-contiguous, the output's shape and dtype) when given."""
     n_img, hp, wp, c_in = xp.shape
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
@@ -287,7 +303,7 @@ def _forward_tiled(xp, kernel, bias, strides, parallel=True):
     b = np.zeros(fp, dtype=xp.dtype)
     if bias is not None:
         b[:n_f] = bias
-    y = np.empty((n_img, oh, ow, n_f), dtype=xp.dtype)
+    y = np.empty((n_img, oh, ow, n_f), dtype=xp.dtype) if out is None else out
     kern(xp.reshape(-1), hp, wp, c_in, km, b, sh, sw, _tap_offsets(kh, kw, c_in, wp), y)
     return y
 
@@ -320,17 +336,34 @@ def _redo_nonfinite_rows(y, xp, kernel, bias, bad):
         y[n, i0:i1] = _forward_tiled(xp[n : n + 1, i0 : i1 + halo], kernel, bias, (1, 1))[0]
 
 
-def _valid_conv(xp, kernel, bias, strides, parallel=True):
-    """Valid convolution of an already padded ``xp``: Winograd where it pays (see
-    :data:`WINOGRAD_MIN_C`), with its non-finite rows redone by the tiled kernel
-    (:func:`_redo_nonfinite_rows`), else the tiled kernel. Same arguments as :func:`_forward_tiled`."""
+def winograd_tile(oh: int, ow: int, c_in: int) -> int:
+    """The Winograd output tile m (2 or 4) for an ``oh × ow`` output of a layer with ``c_in`` input
+    channels: :data:`WINOGRAD_TILE` if set; else 2 past :data:`WINOGRAD4_MAX_C` channels
+    or where F(4×4, 3×3)'s tiles, rounded up to the output's edges, would need at least as many
+    multiplications as F(2×2, 3×3)'s (36 per 4×4 tile against 16 per 2×2 tile: outputs up to 2
+    wide or high, or about 5–6 wide and high); else 4."""
+    if WINOGRAD_TILE is not None:
+        return int(WINOGRAD_TILE)
+    if c_in > WINOGRAD4_MAX_C:
+        return 2
+    return 4 if 36 * (-(-oh // 4)) * (-(-ow // 4)) < 16 * (-(-oh // 2)) * (-(-ow // 2)) else 2
+
+
+def _valid_conv(x, kernel, bias, strides, parallel=True, out=None, pads=(0, 0, 0, 0)):
+    """Valid convolution of ``x`` padded by ``pads``: Winograd where it pays (see
+    :data:`WINOGRAD_MIN_C`, :func:`winograd_tile`; it reads the padding as zeros without copying),
+    with its non-finite rows redone by the tiled kernel (:func:`_redo_nonfinite_rows`), else the
+    tiled kernel on a padded copy. Other arguments as :func:`_forward_tiled`."""
     kh, kw, c_in, _ = kernel.shape
     if parallel and kh == 3 and kw == 3 and tuple(strides) == (1, 1) and c_in >= WINOGRAD_MIN_C:
-        bad = np.zeros((xp.shape[0], xp.shape[1] - 2), dtype=np.bool_)
-        y = winograd.winograd_forward(xp, kernel, bias, nonfinite=bad)
-        _redo_nonfinite_rows(y, xp, kernel, bias, bad)
+        t, b, l, r = pads
+        oh, ow = x.shape[1] + t + b - 2, x.shape[2] + l + r - 2
+        bad = np.zeros((x.shape[0], oh), dtype=np.bool_)
+        y = winograd.winograd_forward(x, kernel, bias, nonfinite=bad, m=winograd_tile(oh, ow, c_in), out=out, pads=pads)
+        if bad.any():
+            _redo_nonfinite_rows(y, _padded(x, pads), kernel, bias, bad)
         return y
-    return _forward_tiled(xp, kernel, bias, strides, parallel)
+    return _forward_tiled(_padded(x, pads), kernel, bias, strides, parallel, out)
 
 
 def _macs(n_img, oh, ow, kernel):
@@ -338,7 +371,14 @@ def _macs(n_img, oh, ow, kernel):
     return n_img * oh * ow * kh * kw * c_in * n_f
 
 
-def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, strides: Pair, pads: Pads) -> np.ndarray:
+def conv2d_forward(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    strides: Pair,
+    pads: Pads,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """``y = conv2d(x, kernel) + bias`` (cross-correlation, as Keras).
 
     Args:
@@ -346,9 +386,11 @@ def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, s
         kernel: ``(KH, KW, C, F)``, same dtype.
         bias: ``(F,)`` or ``None``.
         strides: ``(sh, sw)``; pads: ``(top, bottom, left, right)``.
+        out: ``None``, or a C-contiguous ``(N, OH, OW, F)`` array of ``x``'s dtype to write ``y``
+            into (a training loop's reused buffer; the caller checks it, this does not).
 
     Returns:
-        ``y (N, OH, OW, F)``, ``OH = (H + top + bottom − KH)//sh + 1``.
+        ``y (N, OH, OW, F)``, ``OH = (H + top + bottom − KH)//sh + 1`` — ``out`` itself when given.
     """
     kh, kw, _, n_f = kernel.shape
     sh, sw = strides
@@ -357,7 +399,7 @@ def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, s
     ow = (x.shape[2] + l + r - kw) // sw + 1
     macs = _macs(x.shape[0], oh, ow, kernel)
     if macs < DIRECT_MACS:
-        y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype)
+        y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype) if out is None else out
         bb = np.zeros(n_f, dtype=x.dtype) if bias is None else bias
         if any(pads) and not np.isfinite(kernel).all():
             # The direct loop skips pad positions; a pad is a zero of x_pad, and 0·inf = NaN
@@ -365,7 +407,7 @@ def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, s
             x, t, l = _padded(x, pads), 0, 0
         _direct_forward(x, kernel, bb, sh, sw, t, l, y)
         return y
-    return _valid_conv(_padded(x, pads), kernel, bias, strides, parallel=macs >= SERIAL_MACS)
+    return _valid_conv(x, kernel, bias, strides, parallel=macs >= SERIAL_MACS, out=out, pads=pads)
 
 
 # --------------------------------------------------------------------------- 3. dx
@@ -681,8 +723,14 @@ def conv2d_dx(
         return dx_subpixel(dy, x_shape, kernel, strides, pads)
     # dy placed so that a *valid* correlation of b with the flipped kernel gives dx
     # directly: dx[r] = Σ_u b[r+u]·k[KH−1−u].
+    top, left = kh - 1 - t, kw - 1 - l
+    bottom, right = h + kh - 1 - dy.shape[1] - top, w + kw - 1 - dy.shape[2] - left
+    if min(top, bottom, left, right) >= 0:
+        # b is dy padded by these zeros: the kernels pad it themselves (Winograd without a copy).
+        kt = np.ascontiguousarray(kernel[::-1, ::-1].transpose(0, 1, 3, 2))
+        return _valid_conv(dy, kt, None, (1, 1), pads=(top, bottom, left, right))
     b = np.zeros((n_img, h + kh - 1, w + kw - 1, n_f), dtype=dy.dtype)
-    _spread_dy(dy, sh, sw, kh - 1 - t, kw - 1 - l, b)
+    _spread_dy(dy, sh, sw, top, left, b)
     return dx_of_placed(b, kernel)
 
 
