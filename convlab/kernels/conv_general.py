@@ -364,10 +364,18 @@ def _small(dy_shape, kernel_shape):
     return n_img * oh * ow * int(np.prod(kernel_shape)) < fast.DIRECT_MACS
 
 
-def conv2d_forward(x: np.ndarray, kernel: np.ndarray, bias, strides: Pair, pads: Pads, dilation: Pair) -> np.ndarray:
-    """Dilated ``y = conv2d(x, kernel) + bias``: ``x (N, H, W, C)``, ``kernel (KH, KW, C, F)`` → ``(N, OH, OW, F)``."""
+def conv2d_forward(
+    x: np.ndarray, kernel: np.ndarray, bias, strides: Pair, pads: Pads, dilation: Pair, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Dilated ``y = conv2d(x, kernel) + bias``: ``x (N, H, W, C)``, ``kernel (KH, KW, C, F)`` → ``(N, OH, OW, F)``.
+
+    ``out``: an array of ``y``'s shape and dtype (checked by the caller) to write ``y`` into; returned.
+    """
     if tuple(dilation) == (1, 1):
-        return fast.conv2d_forward(x, kernel, bias, strides, pads)
+        return fast.conv2d_forward(x, kernel, bias, strides, pads, out=out)
+    if out is not None:
+        np.copyto(out, conv2d_forward(x, kernel, bias, strides, pads, dilation))
+        return out
     oh, ow = _out_hw(x.shape, kernel.shape, strides, pads, dilation)
     if _small((x.shape[0], oh, ow, 0), kernel.shape):
         return forward_direct(x, kernel, bias, strides, pads, dilation)

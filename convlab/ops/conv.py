@@ -78,7 +78,7 @@ from numpy.typing import ArrayLike
 
 from convlab.shapes.sizes import IntOrPair, Padding, pair, window_geometry
 from convlab.util.arrays import crop_nhwc, pad_nhwc, windows
-from convlab.util.checks import as_float_array, check_backend, check_bool, positive_int
+from convlab.util.checks import as_float_array, check_backend, check_bool, check_out, positive_int
 
 __all__ = ["conv2d", "conv2d_backward", "correlate2d", "convolve2d", "im2col"]
 
@@ -376,6 +376,7 @@ def conv2d(
     dilation_rate: IntOrPair = 1,
     groups: int = 1,
     backend: str | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Multi-channel 2-D cross-correlation with bias — what Keras' ``Conv2D`` computes.
 
@@ -394,9 +395,12 @@ def conv2d(
         groups: int ≥ 1 dividing ``C_in`` and ``C_out`` (Keras' ``groups``): filter ``f``
             sees only the ``C_in / groups`` input channels of its group ``f // (C_out / groups)``.
         backend: ``"reference"``, ``"numpy"`` or ``"numba"`` (default ``None`` → numba).
+        out: optional ``(N, OH, OW, C_out)`` array of ``x``'s dtype to write ``y`` into
+            (C-contiguous, not overlapping the inputs), as NumPy's ``out=``: a training
+            loop passes the same array every step, so no memory is allocated for ``y``.
 
     Returns:
-        ``y (N, OH, OW, C_out)`` of ``x``'s float dtype, with
+        ``y (N, OH, OW, C_out)`` (``out`` when given) of ``x``'s float dtype, with
         ``OH = floor((H + P_top + P_bottom − D_h·(KH − 1) − 1)/S_h) + 1`` (slides' formula
         with the dilated window; Keras floors). NaN/inf in the inputs propagate as IEEE
         arithmetic does.
@@ -405,16 +409,26 @@ def conv2d(
         ValueError: wrong ndim, empty input, channel mismatch (the kernel must have
             ``C_in // groups`` input channels), ``groups`` not dividing ``C_in`` or ``C_out``,
             bias of the wrong length, (dilated) kernel larger than the padded input,
-            stride, dilation_rate or groups ≤ 0, unknown padding or backend.
-        TypeError: non-numeric dtype, malformed strides/padding/dilation_rate/groups.
+            stride, dilation_rate or groups ≤ 0, unknown padding or backend, an ``out``
+            of another shape or dtype.
+        TypeError: non-numeric dtype, malformed strides/padding/dilation_rate/groups, ``out`` not an array.
 
     Example (slides, seeds/003): the 5×5 input with the sharpen kernel gives
     ``[[266, -61, -30], [116, -47, 295], [-135, 256, -128]]``.
     """
-    x, kernel, bias, strides, pads, dilation, groups, backend, _ = _prepare(
+    x, kernel, bias, strides, pads, dilation, groups, backend, (oh, ow) = _prepare(
         x, kernel, bias, strides, padding, dilation_rate, groups, backend
     )
-    return _FORWARD[backend](x, kernel, bias, strides, pads, dilation, groups)
+    out = check_out(out, (x.shape[0], oh, ow, kernel.shape[3]), x.dtype, inputs=(x, kernel, bias))
+    if out is not None and backend == "numba" and groups == 1:
+        from convlab.kernels import conv_general as nb_conv
+
+        return nb_conv.conv2d_forward(x, kernel, bias, strides, pads, dilation, out=out)
+    y = _FORWARD[backend](x, kernel, bias, strides, pads, dilation, groups)
+    if out is None:
+        return y
+    np.copyto(out, y)
+    return out
 
 
 def conv2d_input_gradient(

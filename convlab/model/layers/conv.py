@@ -121,7 +121,10 @@ class Conv2D(ConvLayer):
         return dict(super()._geometry(), groups=self.groups)
 
     def _op(self, x: np.ndarray) -> np.ndarray:
-        return conv2d(x, self.params["kernel"], self.params.get("bias"), backend=self.backend, **self._geometry())
+        out = self._buffer("z", (x.shape[0],) + tuple(self.output_shape[1:]))
+        return conv2d(
+            x, self.params["kernel"], self.params.get("bias"), backend=self.backend, out=out, **self._geometry()
+        )
 
     def _op_backward(self, dz: np.ndarray, x: np.ndarray, need_dx: bool) -> tuple[np.ndarray | None, ...]:
         return conv2d_backward(dz, x, self.params["kernel"], backend=self.backend, need_dx=need_dx, **self._geometry())
