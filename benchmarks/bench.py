@@ -261,6 +261,59 @@ def memory_w3():
     return out
 
 
+# --------------------------------------------------------------------------- page faults per training step
+_FAULTS_SNIPPET = r"""
+import ctypes, resource, sys, time
+import numpy as np
+import convlab
+
+if sys.argv[1] == "mallopt":  # glibc keeps freed blocks mapped: what convlab's fit once did (benchmarks/README.md)
+    libc = ctypes.CDLL("libc.so.6")
+    assert libc.mallopt(-3, 256 << 20) == 1 and libc.mallopt(-1, 1 << 30) == 1  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+rng = np.random.default_rng(0)
+steps, batch = int(sys.argv[2]), 128
+x = rng.random((steps * batch, 28, 28, 1), dtype=np.float32)
+y = rng.integers(0, 10, len(x))
+L = convlab.layers
+model = convlab.Sequential([L.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)), L.MaxPooling2D(2),
+                            L.Flatten(), L.Dense(100, activation="relu"), L.Dense(10, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x[: 10 * batch], y[: 10 * batch], epochs=1, batch_size=batch, verbose=0)  # compile, allocate
+faults = []
+for i in range(steps):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    model.train_on_batch(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch])
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(float(np.median(faults)), float(np.mean(faults)))
+"""
+
+
+def faults_per_step(steps=60):
+    """Minor page faults per training step of seeds/004's model (batch 128), in fresh processes.
+
+    ``{"plain": (median, mean), "mallopt": (median, mean)}``: glibc's allocator as
+    it comes, and with ``mallopt`` told to keep freed memory mapped (which convlab's
+    ``fit`` no longer does: the layers reuse their arrays instead). ``{}`` where
+    ``resource`` or glibc is missing.
+    """
+    out = {}
+    for mode in ("plain", "mallopt"):
+        try:
+            r = subprocess.run(
+                [sys.executable, "-c", _FAULTS_SNIPPET, mode, str(steps)],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=300,
+            )
+            if r.returncode == 0:
+                median, mean = (float(v) for v in r.stdout.split()[-2:])
+                out[mode] = (median, mean)
+        except Exception:
+            pass
+    return out
+
+
 # --------------------------------------------------------------------------- main
 def main(argv=None):
     ap = OneLineArgumentParser(prog="benchmarks/bench.py", description=__doc__.split("\n")[0])
@@ -324,7 +377,8 @@ def main(argv=None):
     info = {**machine_info(), **versions, "method": "in-process" if args.in_process else "isolated processes"}
     info.update(rounds=1 if args.in_process else rounds, reps=reps)
     memory = {} if args.quick or args.only is not None and "W3" not in only else memory_w3()
-    md = report.to_markdown(rows, info, peak, compile_info, memory, how)
+    faults = faults_per_step() if "EPOCH" in only else {}
+    md = report.to_markdown(rows, info, peak, compile_info, memory, how, faults)
     print(md)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "results.md") as tmp:
@@ -335,6 +389,7 @@ def main(argv=None):
             "peak_flops_s": peak,
             "compile": compile_info,
             "memory_w3": memory,
+            "faults_per_step": faults,
             "summary": report.summary(rows),
             "rows": rows,
         }

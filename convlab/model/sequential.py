@@ -463,16 +463,13 @@ class Sequential:
 
         The forward pass runs in training mode (BatchNormalization uses the batch's
         statistics), but nothing is updated: the moving statistics are put back afterwards.
-        Unlike ``fit``, it leaves the allocator settings alone (``keep_memory=False``,
-        :func:`convlab.util.process.training`): it is also called once from tools
-        such as :func:`convlab.compare_with_keras`.
         """
         self._require_compiled("compute_gradients()")
         x = self._check_x(x)
         y = self._check_y(y, x.shape[0])
         saved = self._state_copy()
         try:
-            with process.training(keep_memory=False):  # the same numbers as a step of fit / train_on_batch
+            with process.training():  # the same numbers as a step of fit / train_on_batch
                 loss, _ = self._forward_backward(x, y)
         finally:
             self._restore_state(saved)

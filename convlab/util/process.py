@@ -1,9 +1,8 @@
 """What convlab changes in your process, why, and the one switch that turns it off.
 
-convlab's kernels share two CPU cores with NumPy's BLAS on a small machine, and
-a training loop allocates and frees the same few large arrays every step. Three
+convlab's kernels share two CPU cores with NumPy's BLAS on a small machine. Two
 process-wide settings make that fast; each is applied only where it pays, and
-all of them are skipped when the switch is off — ``CONVLAB_PROCESS_SETTINGS=0``
+both are skipped when the switch is off — ``CONVLAB_PROCESS_SETTINGS=0``
 in the environment, or :func:`set_enabled` ``(False)`` before the first
 computation.
 
@@ -24,14 +23,10 @@ computation.
    second thread costs more in waking and contention than it gains. The
    previous limits come back when the call returns. Numbers change only
    in float rounding (BLAS splits its sums differently).
-3. **Freed memory is kept for the next step** (:func:`keep_freed_memory`, once,
-   when ``fit`` or ``train_on_batch`` first runs): glibc's ``malloc`` hands large
-   freed blocks back to the operating system, so each step's arrays land on
-   fresh pages that the kernel must fault in again. ``mallopt(M_MMAP_THRESHOLD,
-   256 MiB)`` and ``mallopt(M_TRIM_THRESHOLD, 1 GiB)`` keep them mapped. The cost:
-   the process keeps its peak memory until it exits, as a training process does
-   anyway. Skipped where the C library is not glibc, and where
-   ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` are set (yours win).
+The memory allocator is left as it is: a training loop allocates nothing per
+step because the layers keep their arrays and the operations write into them
+(``out=``; :meth:`convlab.model.layers.base.Layer._buffer`), so no page is
+faulted in again step after step without changing ``malloc``'s settings.
 
 The measurements behind each choice are in ``benchmarks/README.md``.
 """
@@ -39,12 +34,10 @@ The measurements behind each choice are in ``benchmarks/README.md``.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 from collections.abc import Iterator
 
-__all__ = ["ENV_SWITCH", "enabled", "set_enabled", "quiet_openmp", "keep_freed_memory", "serial_blas", "training"]
+__all__ = ["ENV_SWITCH", "enabled", "set_enabled", "quiet_openmp", "serial_blas", "training"]
 
 #: The environment variable that turns every setting here off when it is ``0``, ``false``, ``off`` or ``no``.
 ENV_SWITCH = "CONVLAB_PROCESS_SETTINGS"
@@ -52,15 +45,9 @@ ENV_SWITCH = "CONVLAB_PROCESS_SETTINGS"
 #: What :func:`quiet_openmp` sets while libgomp loads.
 OPENMP_ENV = {"GOMP_SPINCOUNT": "0"}
 
-#: ``mallopt`` parameter numbers (glibc's <malloc.h>) and the values :func:`keep_freed_memory` sets, in bytes.
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-MALLOC_SETTINGS = {M_MMAP_THRESHOLD: 256 << 20, M_TRIM_THRESHOLD: 1 << 30}
-
 _STATE: dict = {
     "enabled": os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no"),
     "openmp": None,  # None: not tried yet; else the settings that were in effect when libgomp loaded
-    "malloc": None,  # None: not tried yet; else whether the settings are in effect
     "blas": None,  # the threadpoolctl controller, made once (building one scans the loaded libraries, ~1 ms)
 }
 
@@ -73,9 +60,8 @@ def enabled() -> bool:
 def set_enabled(flag: bool) -> None:
     """Turn convlab's process settings on or off for the rest of the process.
 
-    Settings already applied stay applied (libgomp has read its variable,
-    ``mallopt`` has been called); call this before the first computation to
-    keep the process untouched.
+    Settings already applied stay applied (libgomp has read its variable);
+    call this before the first computation to keep the process untouched.
 
     Raises:
         TypeError: ``flag`` is not a bool.
@@ -134,32 +120,6 @@ def quiet_openmp() -> dict[str, str]:
     return _STATE["openmp"]
 
 
-def keep_freed_memory() -> bool:
-    """Apply :data:`MALLOC_SETTINGS` with glibc's ``mallopt`` once per process.
-
-    Returns:
-        Whether the settings are in effect: ``False`` when the switch is off,
-        when ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` are set,
-        or where the C library has no ``mallopt`` (not glibc).
-    """
-    if _STATE["malloc"] is not None:
-        return _STATE["malloc"]
-    if not _STATE["enabled"]:
-        return False  # not remembered: turning the switch back on later may still apply them
-    _STATE["malloc"] = False
-    if any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    _STATE["malloc"] = all(mallopt(param, value) == 1 for param, value in MALLOC_SETTINGS.items())
-    return _STATE["malloc"]
-
-
 @contextlib.contextmanager
 def serial_blas() -> Iterator[None]:
     """A context in which NumPy's BLAS uses one thread; the previous limits come back on exit.
@@ -186,14 +146,6 @@ def serial_blas() -> Iterator[None]:
         yield
 
 
-def training(*, keep_memory: bool = True) -> contextlib.AbstractContextManager[None]:
-    """The context a training step runs in: BLAS on one thread and, when ``keep_memory``,
-    freed memory kept for the next step (:func:`keep_freed_memory`).
-
-    ``compute_gradients`` passes ``keep_memory=False``: it is also used for
-    one-off comparisons (``compare_with_keras``), where changing the allocator
-    for the rest of the process would not pay.
-    """
-    if keep_memory:
-        keep_freed_memory()
+def training() -> contextlib.AbstractContextManager[None]:
+    """The context a training step runs in: BLAS on one thread (:func:`serial_blas`)."""
     return serial_blas()
