@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
 __all__ = ["ENV_SWITCH", "enabled", "set_enabled", "quiet_openmp", "serial_blas", "training"]
@@ -45,10 +46,13 @@ ENV_SWITCH = "CONVLAB_PROCESS_SETTINGS"
 #: What :func:`quiet_openmp` sets while libgomp loads.
 OPENMP_ENV = {"GOMP_SPINCOUNT": "0"}
 
+#: Packages that load a BLAS of their own when imported.
+_BLAS_CARRIERS = ("numpy", "scipy", "torch", "tensorflow", "sklearn")
+
 _STATE: dict = {
     "enabled": os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no"),
     "openmp": None,  # None: not tried yet; else the settings that were in effect when libgomp loaded
-    "blas": None,  # the threadpoolctl controller, made once (building one scans the loaded libraries, ~1 ms)
+    "blas": None,  # (threadpoolctl controller, the packages it saw); a scan of the loaded libraries costs ~1 ms
 }
 
 
@@ -130,15 +134,18 @@ def serial_blas() -> Iterator[None]:
     if not _STATE["enabled"]:
         yield
         return
-    ctl = _STATE["blas"]
-    if ctl is None:
+    # The controller knows the libraries loaded when it was made; a package imported since
+    # (Numba imports SciPy, which brings its own OpenBLAS) means a new scan.
+    loaded = frozenset(m for m in _BLAS_CARRIERS if m in sys.modules)
+    ctl, seen = _STATE["blas"] or (None, None)
+    if ctl is None or seen != loaded:
         try:
             from threadpoolctl import ThreadpoolController
 
             ctl = ThreadpoolController()
         except Exception:  # threadpoolctl is a dependency, but never fail training over a thread limit
             ctl = False
-        _STATE["blas"] = ctl
+        _STATE["blas"] = (ctl, loaded)
     if not ctl:
         yield
         return
