@@ -216,21 +216,21 @@ lesson.say(
 )
 macs = B * T * U * K * K * N_c * N_f
 if K == 3 and N_c >= numba_conv.WINOGRAD_MIN_C and macs >= numba_conv.SERIAL_MACS:
+    m = numba_conv.winograd_tile(T, U, N_c)
     lesson.say(
         _(
-            "This layer (3×3, stride 1, N_c ≥ 16) took a shortcut: Winograd's F(2×2, 3×3) (Lavin & Gray "
-            "2015), an algebraic trick that computes a 2×2 block of outputs with fewer multiplications, "
-            "gets each 2×2 block of outputs from a 4×4 input tile with 16 multiplications instead "
-            "of 36, by transforming tile and filter first — so the GFLOP/s above count the direct "
-            "method's FLOPs, more than were really done."
-        ),
+            "This layer (3×3, stride 1, N_c ≥ 16) took a shortcut: Winograd's F({m}×{m}, 3×3) (Lavin & Gray "
+            "2015), an algebraic trick that gets each {m}×{m} block of outputs from a {t}×{t} input tile with "
+            "{products} multiplications instead of {direct}, by transforming tile and filter first — so the "
+            "GFLOP/s above count the direct method's FLOPs, more than were really done."
+        ).format(m=m, t=m + 2, products=(m + 2) ** 2, direct=9 * m * m),
     )
 else:
     lesson.say(
         _(
             "(With N_c = {n_c} this is the direct tiled kernel; 3×3 stride-1 layers with 16 or more input "
-            "channels use Winograd's F(2×2, 3×3), an algebraic trick that computes a 2×2 block of "
-            "outputs with fewer multiplications: 16 instead of 36.)"
+            "channels use Winograd's F(4×4, 3×3) or F(2×2, 3×3), an algebraic trick that computes a block of "
+            "outputs with fewer multiplications: 36 instead of 144 for a 4×4 block, 16 instead of 36 for 2×2.)"
         ).format(n_c=N_c),
     )
 lesson.say(
