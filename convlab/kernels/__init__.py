@@ -5,12 +5,14 @@ optimizers. The operation modules (:mod:`convlab.ops.conv`, :mod:`convlab.ops.po
 arguments and resolve padding; the functions here receive clean, C-contiguous
 float32/float64 arrays and explicit ``(top, bottom, left, right)`` pads. Also
 here, used without a ``backend`` switch because they give the same bits as the
-NumPy definitions: ReLU and its gradient on large arrays (:mod:`.elementwise`,
-from :mod:`convlab.ops.activations`) and Adam's update (:mod:`.optim`, from
-:mod:`convlab.model.optimizers`).
+NumPy definitions (or, for the matrix products, the same up to float rounding): ReLU
+and its gradient on large arrays (:mod:`.elementwise`, from :mod:`convlab.ops.activations`),
+Adam's update (:mod:`.optim`, from :mod:`convlab.model.optimizers`) and the dense
+layers' large matrix products (:mod:`.gemm`, from :mod:`convlab.ops.dense`).
 
 Kernels: :mod:`.conv` (direct, register-tiled, backward), :mod:`.winograd`
-(F(2×2, 3×3)), :mod:`.tile` (the micro-kernel), :mod:`.pool`.
+(F(4×4, 3×3) and F(2×2, 3×3)), :mod:`.tile` (the micro-kernel), :mod:`.gemm`
+(matrix products on the micro-kernel), :mod:`.pool`, :mod:`.depthwise`.
 
 Every kernel module is written for speed, not for reading, and the loops that
 look alike are kept separate on purpose: the serial direct loops beside the

@@ -34,7 +34,7 @@ convolution (rows = output columns, taps = ``(u, v, c)``), the input gradient
 the kernel gradient (rows = input channels, taps = output pixels).
 
 Numba's on-disk cache does not notice edits to this file: the kernels that use
-these intrinsics (``conv.py``, ``winograd.py``) keep their cached machine code
+these intrinsics (``conv.py``, ``winograd.py``, ``gemm.py``) keep their cached machine code
 until their own source changes. After editing here, delete
 ``convlab/kernels/__pycache__`` (a clean clone, as in CI, has none).
 

@@ -3,6 +3,13 @@
 Backward (:func:`dense_backward`), from ``y[n, k] = Σ_i x[n, i]·W[i, k] + b[k]``::
 
     dx = dy @ Wᵀ        dW = xᵀ @ dy        db = Σ_n dy[n, :]
+
+The three products go to :func:`convlab.kernels.gemm.matmul` (two threads, Numba's
+micro-kernel) for C-contiguous float32/float64 operands with at least
+:data:`GEMM_MIN_MACS` multiply-adds, and to NumPy's ``@`` (BLAS) otherwise: while
+training, BLAS runs on one thread (:func:`convlab.util.process.training`), and for
+the large dense layers two of Numba's threads are faster. Results differ from
+``@``'s only in float rounding (another summation order).
 """
 
 from __future__ import annotations
@@ -12,7 +19,32 @@ from numpy.typing import ArrayLike
 
 from convlab.util.checks import as_float_array, check_out
 
-__all__ = ["dense", "dense_backward"]
+__all__ = ["dense", "dense_backward", "GEMM_MIN_MACS"]
+
+#: Products with at least this many multiply-adds use :mod:`convlab.kernels.gemm`; smaller ones
+#: take NumPy's ``@``, for which waking a second thread costs more than it saves. ``None``: always NumPy.
+GEMM_MIN_MACS: int | None = 8_000_000
+
+
+def _matmul(a, b, out, trans_a=False, trans_b=False):
+    """``op(a) @ op(b)`` into ``out`` (or a new array), ``op`` the transpose where asked."""
+    m = a.shape[1] if trans_a else a.shape[0]
+    n = b.shape[0] if trans_b else b.shape[1]
+    if (
+        GEMM_MIN_MACS is not None
+        and m * n * (a.shape[0] if trans_a else a.shape[1]) >= GEMM_MIN_MACS
+        and a.dtype in (np.float32, np.float64)
+        and a.flags.c_contiguous
+        and b.flags.c_contiguous
+    ):
+        from convlab.kernels import gemm
+
+        # On one thread, BLAS is as fast as the kernel or faster: the kernel pays only with two.
+        if gemm.n_threads() >= 2:
+            if out is None:
+                out = np.empty((m, n), dtype=a.dtype)
+            return gemm.matmul(a, b, out, trans_a=trans_a, trans_b=trans_b)
+    return np.matmul(a.T if trans_a else a, b.T if trans_b else b, out=out)
 
 
 def _prepare(x, kernel):
@@ -52,7 +84,7 @@ def dense(
         if bias.shape[0] != kernel.shape[1]:
             raise ValueError(f"bias must have shape ({kernel.shape[1]},) to match units, got {bias.shape}")
     out = check_out(out, (x.shape[0], kernel.shape[1]), x.dtype, inputs=(x, kernel, bias))
-    y = np.matmul(x, kernel, out=out)
+    y = _matmul(x, kernel, out)
     if bias is not None:
         y += bias
     return y
@@ -96,7 +128,7 @@ def dense_backward(
     dk_out = check_out(dk_out, kernel.shape, x.dtype, "out[1] (dkernel)", inputs)
     db_out = check_out(db_out, (kernel.shape[1],), x.dtype, "out[2] (dbias)", inputs)
     return (
-        np.matmul(dy, kernel.T, out=dx_out),
-        np.matmul(x.T, dy, out=dk_out),
+        _matmul(dy, kernel, dx_out, trans_b=True),
+        _matmul(x, dy, dk_out, trans_a=True),
         np.sum(dy, axis=0, out=db_out),
     )
