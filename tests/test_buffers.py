@@ -158,3 +158,40 @@ def test_a_training_step_allocates_no_feature_map():
     finally:
         tracemalloc.stop()
     assert peak < feature_map / 4, f"a training step allocated {peak / 2**20:.1f} MiB at its peak"
+
+
+# --------------------------------------------------------------------------- ReLU after max pooling
+def test_relu_after_pooling_trains_bit_for_bit_like_the_layers_as_written(monkeypatch):
+    """Sequential applies a convolution's ReLU after the max pooling that follows it (they commute); the
+    weights after a few steps, ties, zeros, negatives and NaN-free data, equal those of the layers run in order."""
+    from convlab.model.sequential import Sequential
+
+    x = RNG.random((3, 16, 12, 12, 1), dtype=np.float32) - 0.5
+    x[:, :, :4] = 0.0  # whole windows of equal values, and maxima that are exactly 0 after a zero kernel tap
+    y = RNG.integers(0, 4, (3, 16))
+    fused = _model()
+    assert fused._relu_after_pooling() == {0}  # Conv2D(relu) → MaxPooling2D; the second conv has no pooling after it
+    for xb, yb in zip(x, y):
+        fused.train_on_batch(xb, yb)
+    monkeypatch.setattr(Sequential, "_relu_after_pooling", lambda self: set())
+    plain = _model()
+    for xb, yb in zip(x, y):
+        plain.train_on_batch(xb, yb)
+    for a, b in zip(fused.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_max_pooling_commutes_with_relu_forward_and_backward():
+    pool = convlab.layers.MaxPooling2D(2)
+    z = RNG.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    z[0, :2, :2, 0] = [[0.0, -1.0], [-0.0, 0.0]]  # a window whose maximum is 0
+    z[1, 2:4, 2:4, 1] = [[np.nan, 5.0], [1.0, np.nan]]  # NaN wins the maximum, gets no gradient through ReLU
+    dy = RNG.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    want_y = convlab.max_pool2d(activations.relu(z), 2)
+    want_dz = activations.relu_backward(convlab.max_pool2d_backward(dy, activations.relu(z), 2), z)
+    got_y = pool.forward_relu(z, training=True)
+    np.testing.assert_array_equal(got_y, want_y)
+    got_dz = pool.backward_relu(dy)
+    assert np.array_equal(got_dz.view(np.int32), want_dz.view(np.int32))  # same bits, signs of zeros included
+    with pytest.raises(ValueError, match="must have the output's shape"):
+        pool.backward_relu(dy[:1])

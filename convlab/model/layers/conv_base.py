@@ -116,6 +116,20 @@ class ConvLayer(Layer):
         self._cache = (x, z, y)
         return y
 
+    def forward_preactivation(self, x: ArrayLike, training: bool = False) -> np.ndarray:
+        """``z``, the operation's output before the activation, without applying it (caches ``(x, z, z)``).
+
+        For a model that applies this layer's ReLU after the next layer's max pooling
+        instead (``Sequential`` in training: the two commute, see
+        :meth:`convlab.model.layers.pooling.MaxPooling2D.forward_relu`); backward then
+        starts from :meth:`backward_from_preactivation`.
+        """
+        self._start_pass(training)
+        x = self._input(x)
+        z = self._op(x)
+        self._cache = (x, z, z)
+        return z
+
     def backward(self, dy: ArrayLike, *, need_dx: bool = True) -> np.ndarray | None:
         """``dy`` of the output's shape → ``dx`` of the input's (``None`` with ``need_dx=False``); fills ``grads``."""
         dy = self._cached(dy, need_dx)

@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from convlab.model.layers.base import Layer, Shape
 from convlab.model.layers.validation import check_padding, padding_config, window_output_shape
+from convlab.ops import activations
 from convlab.ops.pooling import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -19,6 +20,7 @@ from convlab.ops.pooling import (
 )
 from convlab.shapes import pair
 from convlab.shapes.sizes import IntOrPair, Padding
+from convlab.util.checks import as_float_array
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D"]
 
@@ -122,6 +124,38 @@ class MaxPooling2D(_Pooling2D):
     _prefix = "max_pooling2d"
     _forward_op = staticmethod(max_pool2d)
     _backward_op = staticmethod(max_pool2d_backward)
+
+    def forward_relu(self, z: ArrayLike, training: bool = False) -> np.ndarray:
+        """``max_pool(relu(z))`` computed as ``relu(max_pool(z))``: the ReLU on the pooled map.
+
+        The two are equal, bit for bit: ReLU never decreases, so it commutes with the
+        maximum of a window (``max(relu(a), relu(b)) = relu(max(a, b))``, NaN included), and
+        pooling first leaves a quarter of the values (2×2 windows) for the ReLU. Used by
+        ``Sequential`` when this layer follows a layer whose activation is ReLU
+        (:meth:`convlab.model.layers.conv_base.ConvLayer.forward_preactivation`); the
+        backward pass is :meth:`backward_relu`.
+        """
+        p = self.forward(z, training=training)
+        y = activations.relu(p, out=self._buffer("relu", p.shape))
+        self._relu_cache = (p, y)
+        return y
+
+    def backward_relu(self, dy: ArrayLike) -> np.ndarray:
+        """``∂L/∂z`` through :meth:`forward_relu`: ReLU's gradient on the pooled map, then the pooling's.
+
+        Equal, bit for bit, to the ReLU's gradient applied after the pooling's: the
+        gradient of a window reaches only its maximum ``z_max``, and ReLU's derivative
+        there, ``[z_max > 0]``, is the pooled map's ``[p > 0]``. Where the window's
+        maximum is 0, negative or NaN, every pixel of it gets +0.0 either way.
+        """
+        if getattr(self, "_relu_cache", None) is None:
+            raise ValueError(f"{self.name}: backward_relu() called before forward_relu()")
+        p, y = self._relu_cache
+        dy = as_float_array(dy, f"{self.name}: dy", dtype=self.dtype, allow_empty=True)
+        if dy.shape != y.shape:
+            raise ValueError(f"{self.name}: dy must have the output's shape {y.shape}, got {dy.shape}")
+        dp = activations.relu_backward(dy, p, out=self._buffer("drelu", p.shape, avoid=(dy,)))
+        return self.backward(dp)
 
     def _pool(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         # The window position of each maximum (a uint8 per output, where the numba backend has
