@@ -181,6 +181,16 @@ def _kernel_matrix(kernel, fb):
 
 # --------------------------------------------------------------------------- 1. tiny: serial direct loop
 @nb.njit(cache=True)
+def all_finite(a):
+    """Whether every value of ``a`` (C-contiguous) is finite: for the tiny direct paths, where
+    ``np.isfinite(a).all()`` (two ufunc calls, ~3.7 µs) cost a sixth of the slides' whole 5×5×3 layer."""
+    for v in a.reshape(-1):
+        if not np.isfinite(v):
+            return False
+    return True
+
+
+@nb.njit(cache=True)
 def _direct_forward(x, kernel, bias, sh, sw, top, left, y):
     """The definition, looped directly: skips pad positions instead of copying a padded input."""
     n_img, h, w, c_in = x.shape
@@ -401,7 +411,7 @@ def conv2d_forward(
     if macs < DIRECT_MACS:
         y = np.empty((x.shape[0], oh, ow, n_f), dtype=x.dtype) if out is None else out
         bb = np.zeros(n_f, dtype=x.dtype) if bias is None else bias
-        if any(pads) and not np.isfinite(kernel).all():
+        if any(pads) and not all_finite(kernel):
             # The direct loop skips pad positions; a pad is a zero of x_pad, and 0·inf = NaN
             # must reach the output as in the definition: give it the zeros explicitly.
             x, t, l = _padded(x, pads), 0, 0
@@ -885,7 +895,7 @@ def conv2d_backward(
     sh, sw = strides
     if _macs(n_img, oh, ow, kernel) < DIRECT_MACS:
         top, left, xd = pads[0], pads[2], x
-        if any(pads) and not np.isfinite(dy).all():
+        if any(pads) and not all_finite(dy):
             # The direct loop skips pad positions, but dkernel multiplies the pads' zeros
             # by dy (0·inf = NaN in the definition): give it the zeros explicitly.
             xd, top, left = _padded(x, pads), 0, 0
