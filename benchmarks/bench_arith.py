@@ -35,10 +35,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from bench_machine import timeit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -71,18 +71,6 @@ def _inputs(name):
         oh, ow, co = p["h"] * p["stride"], p["w"] * p["stride"], p["out"]
     dy = rng.standard_normal((p["n"], oh, ow, co), dtype=np.float32)
     return x, kernel, dy
-
-
-def _timeit(fn, reps):
-    """Median seconds of ``fn()`` over ``reps`` runs after two warm-up calls."""
-    fn()
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # --------------------------------------------------------------------------- the three workers
@@ -230,7 +218,7 @@ def worker(framework, reps, check_dir):
         if check_dir:
             y, grads = fwd(), bwd()
             np.savez(Path(check_dir) / f"{framework}-{name}.npz", y=np.asarray(y), dx=grads[0], dk=grads[1])
-        out[name] = {"forward": _timeit(fwd, reps), "backward": _timeit(bwd, reps)}
+        out[name] = {"forward": timeit(fwd, reps, warmup=2), "backward": timeit(bwd, reps, warmup=2)}
     print(json.dumps(out))
 
 
