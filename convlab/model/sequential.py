@@ -42,8 +42,10 @@ from numpy.typing import ArrayLike
 from convlab.model import optimizers, saving
 from convlab.model.history import History, NonFiniteLossError
 from convlab.model.layers.base import Layer, Shape
+from convlab.model.layers.conv_base import ConvLayer
 from convlab.model.layers.input_layer import InputLayer
 from convlab.model.layers.naming import unique_name
+from convlab.model.layers.pooling import MaxPooling2D
 from convlab.model.layers.randomness import get_rng, set_seed
 from convlab.model.layers.serialization import deserialize, serialize
 from convlab.model.layers.validation import as_shape, check_bool, check_float
@@ -424,9 +426,6 @@ class Sequential:
         On seeds/004's model that took a training step from 16.0 to about 14 ms
         (``benchmarks/README.md``). ``predict`` and ``model(x)`` run every layer as written.
         """
-        from convlab.model.layers.conv_base import ConvLayer
-        from convlab.model.layers.pooling import MaxPooling2D
-
         layers = self._layers
         return {
             i
